@@ -1,0 +1,138 @@
+"""Default labels with a horizon, placed in time the way DESIGN.md "Point in time" asks.
+
+A statement row is observed at t = its ``filed_at`` (when the market could first read it) or, when the
+source gives no filing date, at period end + a reporting lag. Its label is 1 when the company's FIRST
+default falls in (t, t + H months], else 0. Rows observed on or after the first default are not training
+rows (the company is already in default, grade "D"): ``label_rows`` drops them and ``excluded_rows``
+returns them with the reason, so a caller can count or log what was left out.
+
+Optionally, with ``observed_until`` (the last date the default events are known to be complete), rows
+whose window (t, t + H] runs past that date are excluded too: a 0 there only means "not seen yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+REASON_AFTER_DEFAULT = "observed_on_or_after_default"
+REASON_WINDOW_NOT_OBSERVED = "label_window_not_observed"
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def observation_time(period_end, filed_at=None, reporting_lag_days: int = 90) -> date:
+    """t = filed_at when known (None/NaT/NaN count as unknown), else period_end + reporting_lag_days."""
+    if not _missing(filed_at):
+        return _as_date(filed_at)
+    if _missing(period_end):
+        raise ValueError("neither filed_at nor period_end is known: the row cannot be placed in time")
+    return _as_date(period_end) + timedelta(days=reporting_lag_days)
+
+
+def _to_naive_days(series: pd.Series) -> pd.Series:
+    """Datetimes truncated to the day (tz-aware values in UTC first), so same-day events compare equal."""
+    values = pd.to_datetime(series)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.dt.normalize()
+
+
+def _observation_times(rows: pd.DataFrame, reporting_lag_days: int) -> pd.Series:
+    period_end = _to_naive_days(rows["period_end"])
+    lagged = period_end + pd.Timedelta(days=reporting_lag_days)
+    t = _to_naive_days(rows["filed_at"]).fillna(lagged) if "filed_at" in rows.columns else lagged
+    if t.isna().any():
+        raise ValueError(f"{int(t.isna().sum())} rows have neither filed_at nor period_end")
+    return t
+
+
+def _first_defaults(events: pd.DataFrame, default_kinds: Collection[str] | None) -> pd.DataFrame:
+    if default_kinds is not None:
+        events = events[events["kind"].isin(list(default_kinds))]
+    dates = _to_naive_days(events["event_date"])
+    if dates.isna().any():
+        raise ValueError("events contain a missing event_date")
+    first = pd.DataFrame({"company_id": events["company_id"].to_numpy(), "first_default": dates.to_numpy()})
+    return first.groupby("company_id", as_index=False)["first_default"].min()
+
+
+def _label_all(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon_months: int,
+    reporting_lag_days: int,
+    default_kinds: Collection[str] | None,
+    observed_until,
+) -> pd.DataFrame:
+    """Every row with t, first_default, target and excluded_reason (None for training rows)."""
+    if horizon_months < 1:
+        raise ValueError("horizon_months must be at least 1")
+    labelled = rows.copy()
+    labelled["t"] = _observation_times(rows, reporting_lag_days)
+    first = _first_defaults(events, default_kinds)
+    if first.empty:
+        first_default = pd.Series(pd.NaT, index=labelled.index, dtype="datetime64[ns]")
+    else:
+        # merge (not map) so company ids of different types (int vs text) raise instead of never matching
+        merged = labelled[["company_id"]].merge(first, on="company_id", how="left", validate="many_to_one")
+        first_default = pd.Series(merged["first_default"].to_numpy(), index=labelled.index)
+    horizon_end = labelled["t"] + pd.DateOffset(months=horizon_months)  # calendar months, end-of-month clamped
+    in_window = (first_default > labelled["t"]) & (first_default <= horizon_end)
+    labelled["target"] = in_window.astype(int)
+
+    reason = pd.Series(None, index=labelled.index, dtype=object)
+    if observed_until is not None:
+        limit = pd.Timestamp(observed_until).normalize()
+        # A default seen inside the window is a certain 1 even if the window runs past the limit.
+        reason[(horizon_end > limit) & ~in_window] = REASON_WINDOW_NOT_OBSERVED
+    reason[first_default.notna() & (labelled["t"] >= first_default)] = REASON_AFTER_DEFAULT
+    labelled["excluded_reason"] = reason
+    return labelled
+
+
+def label_rows(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon_months: int = 12,
+    reporting_lag_days: int = 90,
+    *,
+    default_kinds: Collection[str] | None = None,
+    observed_until=None,
+) -> pd.DataFrame:
+    """Training rows: ``rows`` (index kept) plus ``t`` (datetime64, day) and ``target`` (0/1).
+
+    rows: company_id, period_end, optional filed_at (NaT allowed per row). events: company_id, event_date,
+    kind; every event counts as a default unless ``default_kinds`` names the kinds that do.
+    Rows observed on or after the company's first default (and, with ``observed_until``, rows whose label
+    window is not fully observed) are left out; see ``excluded_rows``.
+    """
+    labelled = _label_all(rows, events, horizon_months, reporting_lag_days, default_kinds, observed_until)
+    kept = labelled[labelled["excluded_reason"].isna()]
+    return kept.drop(columns=["excluded_reason"])
+
+
+def excluded_rows(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon_months: int = 12,
+    reporting_lag_days: int = 90,
+    *,
+    default_kinds: Collection[str] | None = None,
+    observed_until=None,
+) -> pd.DataFrame:
+    """The rows ``label_rows`` leaves out, with ``t``, ``target`` and ``excluded_reason``."""
+    labelled = _label_all(rows, events, horizon_months, reporting_lag_days, default_kinds, observed_until)
+    return labelled[labelled["excluded_reason"].notna()]
