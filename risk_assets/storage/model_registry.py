@@ -1,0 +1,126 @@
+"""MLflow tracking and the `corporate_pd` registry: log a trained PDModel, move the `champion` alias, load it.
+
+The model is logged as a custom pyfunc (not skops: MLflow 3.17 refuses LightGBM and our preprocessing as
+"untrusted types") whose ``predict`` returns PD, raw log-odds and the domain flag; consumers that need drivers
+unwrap it to the PDModel. Every consumer loads ``models:/corporate_pd@champion``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from risk_assets.core.model import PDModel
+
+CHAMPION_ALIAS = "champion"
+_PIP_REQUIREMENTS = ["riskgraph", "scikit-learn==1.9.1", "lightgbm==4.7.0", "pandas==2.3.3", "numpy==2.4.6"]
+
+
+class PDPyfunc(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: predict() -> DataFrame(pd, log_odds, out_of_domain)."""
+
+    def load_context(self, context: Any) -> None:
+        self.model: PDModel = joblib.load(context.artifacts["pd_model"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        frame = model_input.reindex(columns=self.model.feature_names).astype(float)
+        raw = self.model.raw_log_odds(frame)
+        flags, _notes = self.model.check_domain(frame)
+        return pd.DataFrame({"pd": self.model.calibration.pd(raw), "log_odds": raw, "out_of_domain": flags})
+
+
+@dataclass
+class LoggedModel:
+    run_id: str
+    version: str
+    model_uri: str
+
+
+class ModelRegistry:
+    """A thin, explicit layer over MLflow: one tracking URI, one experiment, one registered model."""
+
+    def __init__(self, tracking_uri: str, model_name: str, experiment: str, artifact_root: str | None = None):
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.experiment = experiment
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def activate(self) -> str:
+        """Point the fluent API at this store and make sure the experiment exists; returns its id."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            experiment_id = self.client.create_experiment(self.experiment, artifact_location=self.artifact_root)
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+    def log_model(self, model: PDModel, example: pd.DataFrame) -> LoggedModel:
+        """Log ``model`` in the active run, with its signature, and register it as a new version."""
+        from mlflow.models import infer_signature
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "pd_model.joblib"
+            joblib.dump(model, path)
+            sample = example[model.feature_names].head(20).astype(float)
+            output = PDPyfunc()
+            output.model = model
+            signature = infer_signature(sample, output.predict(None, sample))
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=PDPyfunc(),
+                artifacts={"pd_model": str(path)},
+                signature=signature,
+                registered_model_name=self.model_name,
+                pip_requirements=_PIP_REQUIREMENTS,
+            )
+        run_id = mlflow.active_run().info.run_id
+        return LoggedModel(run_id, str(info.registered_model_version), info.model_uri)
+
+    def champion_version(self) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, CHAMPION_ALIAS).version)
+        except mlflow.exceptions.MlflowException:
+            return None
+
+    def set_champion(self, version: str) -> None:
+        self.client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version)
+
+    def tag_version(self, version: str, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, version, key, str(value))
+
+    def version_info(self, version: str) -> Any:
+        return self.client.get_model_version(self.model_name, version)
+
+    def versions(self) -> list[Any]:
+        found = self.client.search_model_versions(f"name='{self.model_name}'")
+        return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+    def load(self, version: str) -> PDModel:
+        return _load_pd_model(self.tracking_uri, f"models:/{self.model_name}/{version}")
+
+    def load_champion(self) -> tuple[str, PDModel]:
+        version = self.champion_version()
+        if version is None:
+            raise LookupError(f"no '{CHAMPION_ALIAS}' alias on registered model {self.model_name!r}")
+        return version, self.load(version)
+
+
+@lru_cache(maxsize=8)
+def _load_pd_model(tracking_uri: str, model_uri: str) -> PDModel:
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    loaded = mlflow.pyfunc.load_model(model_uri)
+    return loaded.unwrap_python_model().model

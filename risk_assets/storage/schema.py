@@ -1,0 +1,236 @@
+"""Warehouse tables (SQLAlchemy Core). The Alembic migrations in db/migrations are generated from and
+checked against this metadata; the API and the assets read and write through it.
+
+Keys are natural keys so every write is an idempotent upsert: re-materialising replaces, never duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from risk_assets.core.canonical import CANONICAL_ITEMS
+
+metadata = sa.MetaData()
+
+_Float = sa.Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql")
+_Text = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("ticker", sa.String(16)),
+    sa.Column("cik", sa.String(10)),
+    sa.Column("dart_corp_code", sa.String(8)),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("sic", sa.String(8)),
+    sa.Column("induty_code", sa.String(8)),
+    sa.Column("sector", sa.String(60)),
+    sa.Column("is_financial", sa.Boolean, nullable=False, default=False),
+    sa.Column("fiscal_year_end", sa.String(4)),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_companies_ticker", "ticker"),
+    sa.Index("ix_companies_cik", "cik"),
+    sa.Index("ix_companies_dart", "dart_corp_code"),
+    sa.Index("ix_companies_name", "name"),
+)
+
+watchlist = sa.Table(
+    "watchlist",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("ticker", sa.String(16)),
+    sa.Column("cik", sa.String(10)),
+    sa.Column("dart_corp_code", sa.String(8)),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Column("added_by", sa.String(80)),
+)
+
+raw_filings = sa.Table(
+    "raw_filings",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("object_key", sa.String(512), nullable=False),
+    sa.Column("content_type", sa.String(80)),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Index("ix_raw_filings_fetched", "company_id", "fetched_at"),
+)
+
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("period_end", sa.Date, primary_key=True),
+    sa.Column("accession", sa.String(32), primary_key=True),
+    sa.Column("fiscal_year", sa.Integer, nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("filed_at", sa.Date, nullable=False),
+    sa.Column("form", sa.String(16)),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("derived_items", sa.String(400), nullable=False, default=""),
+    *[sa.Column(item, _Float) for item in CANONICAL_ITEMS],
+    sa.Index("ix_statements_filed", "company_id", "filed_at"),
+    sa.Index("ix_statements_year", "company_id", "fiscal_year"),
+)
+
+rejected_records = sa.Table(
+    "rejected_records",
+    metadata,
+    sa.Column("stage", sa.String(32), primary_key=True),
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("record_key", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("detected_at", sa.DateTime, nullable=False),
+)
+
+indicators = sa.Table(
+    "indicators",
+    metadata,
+    sa.Column("source", sa.String(16), primary_key=True),
+    sa.Column("series_id", sa.String(64), primary_key=True),
+    sa.Column("observation_date", sa.Date, primary_key=True),
+    sa.Column("released_at", sa.Date, primary_key=True),
+    sa.Column("value", _Float),
+    sa.Column("release_basis", sa.String(32), nullable=False),
+    sa.Index("ix_indicators_release", "series_id", "released_at"),
+)
+
+market_prices = sa.Table(
+    "market_prices",
+    metadata,
+    sa.Column("symbol", sa.String(24), primary_key=True),
+    sa.Column("price_date", sa.Date, primary_key=True),
+    sa.Column("close", _Float),
+    sa.Column("adjclose", _Float),
+    sa.Column("volume", _Float),
+    sa.Column("currency", sa.String(3)),
+)
+
+features = sa.Table(
+    "features",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("period_end", sa.Date, primary_key=True),
+    sa.Column("accession", sa.String(32), primary_key=True),
+    sa.Column("fiscal_year", sa.Integer, nullable=False),
+    sa.Column("filed_at", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("ratios", _Text, nullable=False),
+    sa.Column("classic", _Text, nullable=False),
+    sa.Column("altman_z", _Float),
+    sa.Column("altman_z_double_prime", _Float),
+    sa.Column("ohlson_o", _Float),
+    sa.Column("zmijewski", _Float),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+    sa.Index("ix_features_filed", "company_id", "filed_at"),
+)
+
+default_events = sa.Table(
+    "default_events",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("event_date", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("reference", sa.String(64)),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+)
+
+risk_scores = sa.Table(
+    "risk_scores",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("model_version", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),  # "period" (as of a filing) or "current" (snapshot)
+    sa.Column("model_name", sa.String(64), nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("fiscal_year", sa.Integer, nullable=False),
+    sa.Column("accession", sa.String(32), nullable=False),
+    sa.Column("filed_at", sa.Date, nullable=False),
+    sa.Column("pd", _Float, nullable=False),
+    sa.Column("model_pd", _Float, nullable=False),
+    sa.Column("grade", sa.String(2), nullable=False),
+    sa.Column("percentile", _Float),
+    sa.Column("log_odds", _Float, nullable=False),
+    sa.Column("drivers", _Text, nullable=False),
+    sa.Column("feature_values", _Text, nullable=False),
+    sa.Column("in_default", sa.Boolean, nullable=False),
+    sa.Column("out_of_domain", sa.Boolean, nullable=False),
+    sa.Column("domain_note", sa.String(1000)),
+    sa.Column("code_version", sa.String(40), nullable=False),
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+    sa.Column("alert_pending", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),
+    sa.Index("ix_scores_company", "company_id", "as_of"),
+    sa.Index("ix_scores_grade", "grade"),
+)
+
+risk_alerts = sa.Table(
+    "risk_alerts",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("model_version", sa.String(16), primary_key=True),
+    sa.Column("previous_as_of", sa.Date, nullable=False),
+    sa.Column("previous_pd", _Float, nullable=False),
+    sa.Column("pd", _Float, nullable=False),
+    sa.Column("previous_grade", sa.String(2), nullable=False),
+    sa.Column("grade", sa.String(2), nullable=False),
+    sa.Column("reasons", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("acknowledged_at", sa.DateTime),
+    sa.Column("acknowledged_by", sa.String(80)),
+    sa.Index("ix_alerts_created", "created_at"),
+)
+
+model_decisions = sa.Table(
+    "model_decisions",
+    metadata,
+    sa.Column("model_name", sa.String(64), primary_key=True),
+    sa.Column("challenger_version", sa.String(16), primary_key=True),
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("champion_version_before", sa.String(16)),
+    sa.Column("champion_version_after", sa.String(16), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("rule", sa.String(1000), nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("challenger_auc", _Float),
+    sa.Column("champion_auc", _Float),
+    sa.Column("n_holdout", sa.Integer),
+    sa.Column("figures", _Text, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("key_prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(128), nullable=False),
+    sa.Column("scopes", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200)),
+    sa.Column("detail", sa.String(2000)),
+    sa.Index("ix_audit_at", "at"),
+)
+
+TABLES: dict[str, sa.Table] = dict(metadata.tables)

@@ -1,0 +1,216 @@
+"""The warehouse: one class over SQLite (embedded default) and MySQL/MariaDB (production).
+
+Every write is a bulk upsert keyed by the table's natural (primary) key inside one transaction, so a
+failed or killed run leaves the previous rows intact and a retried run never duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from risk_assets.storage.schema import TABLES, metadata
+
+Rows = Iterable[Mapping[str, Any]] | pd.DataFrame
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine with the settings each backend needs (WAL + busy timeout on SQLite)."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            import pathlib
+
+            pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+def _to_db_value(value: Any, column: sa.Column) -> Any:
+    """Convert pandas/numpy values to what the DB-API expects; NaN and NaT become NULL."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    column_type = column.type
+    if isinstance(column_type, sa.Date) and not isinstance(column_type, sa.DateTime):
+        if isinstance(value, pd.Timestamp | dt.datetime):
+            return value.date()
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value[:10])
+    if isinstance(column_type, sa.DateTime) and isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(column_type, sa.Boolean):
+        return bool(value)
+    return value
+
+
+def _records(rows: Rows, table: sa.Table) -> list[dict[str, Any]]:
+    columns = {c.name: c for c in table.columns}
+    if isinstance(rows, pd.DataFrame):
+        iterable: Iterable[Mapping[str, Any]] = rows.to_dict("records")
+    else:
+        iterable = rows
+    out = []
+    for row in iterable:
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
+        out.append({name: _to_db_value(value, columns[name]) for name, value in row.items()})
+    return out
+
+
+class Warehouse:
+    """Tables of the product over one SQLAlchemy engine."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        """Bring the schema to the latest migration (Alembic), creating it on an empty database."""
+        from risk_assets.storage.migrations import upgrade
+
+        upgrade(self)
+
+    def drop_schema(self) -> None:
+        metadata.drop_all(self.engine)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    def upsert(
+        self,
+        table_name: str,
+        rows: Rows,
+        *,
+        replace: Mapping[str, Any] | None = None,
+        batch_size: int = 2000,
+        connection: Connection | None = None,
+    ) -> int:
+        """Insert or update rows by primary key, in batches, in ONE transaction.
+
+        With ``replace`` (column -> value), rows matching it are deleted first in the same transaction (an
+        empty mapping replaces the whole table): the way a partition is replaced without ever duplicating or
+        half-writing it.
+        """
+        table = TABLES[table_name]
+        records = _records(rows, table)
+        if connection is None:
+            with self.transaction() as conn:
+                return self._upsert(conn, table, records, replace, batch_size)
+        return self._upsert(connection, table, records, replace, batch_size)
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        records: list[dict[str, Any]],
+        replace: Mapping[str, Any] | None,
+        batch_size: int,
+    ) -> int:
+        if replace is not None:
+            conditions = [table.c[name] == value for name, value in replace.items()]
+            conn.execute(sa.delete(table).where(sa.and_(sa.true(), *conditions)))
+        if not records:
+            return 0
+        key_names = [c.name for c in table.primary_key.columns]
+        # Group by column set so each statement has a fixed shape (executemany).
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for record in records:
+            by_shape.setdefault(tuple(sorted(record)), []).append(record)
+        for shape, group in by_shape.items():
+            statement = self._upsert_statement(table, shape, key_names)
+            for start in range(0, len(group), batch_size):
+                conn.execute(statement, group[start : start + batch_size])
+        return len(records)
+
+    def _upsert_statement(self, table: sa.Table, shape: Sequence[str], key_names: list[str]) -> Any:
+        updates = [name for name in shape if name not in key_names]
+        if self.dialect == "sqlite":
+            statement = sqlite.insert(table)
+            if updates:
+                return statement.on_conflict_do_update(
+                    index_elements=key_names, set_={name: statement.excluded[name] for name in updates}
+                )
+            return statement.on_conflict_do_nothing(index_elements=key_names)
+        if self.dialect in ("mysql", "mariadb"):
+            statement = mysql.insert(table)
+            # SQLAlchemy picks VALUES() or the row alias by server version: MariaDB rejects `AS new`.
+            if updates:
+                return statement.on_duplicate_key_update({name: statement.inserted[name] for name in updates})
+            return statement.prefix_with("IGNORE")
+        raise NotImplementedError(f"upsert is not implemented for {self.dialect}")
+
+    def read(
+        self,
+        table_name: str,
+        where: Mapping[str, Any] | None = None,
+        order_by: Sequence[str] = (),
+    ) -> pd.DataFrame:
+        table = TABLES[table_name]
+        statement = sa.select(table)
+        for name, value in (where or {}).items():
+            if isinstance(value, list | tuple | set):
+                statement = statement.where(table.c[name].in_(list(value)))
+            else:
+                statement = statement.where(table.c[name] == value)
+        if order_by:
+            statement = statement.order_by(*[table.c[name] for name in order_by])
+        return self.query(statement, columns=[c.name for c in table.columns])
+
+    def query(self, statement: Any, params: Mapping[str, Any] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(statement, params or {})
+            rows = result.fetchall()
+            names = columns or list(result.keys())
+        return pd.DataFrame([tuple(r) for r in rows], columns=names)
+
+    def count(self, table_name: str, where: Mapping[str, Any] | None = None) -> int:
+        table = TABLES[table_name]
+        statement = sa.select(sa.func.count()).select_from(table)
+        for name, value in (where or {}).items():
+            statement = statement.where(table.c[name] == value)
+        with self.engine.connect() as conn:
+            return int(conn.execute(statement).scalar_one())
