@@ -1,0 +1,1 @@
+"""Client tests: each source client against a local HTTP server serving real recordings."""
