@@ -48,7 +48,7 @@ ITEM_DESCRIPTIONS: dict[str, str] = {
     "cash": "Cash and cash equivalents",
     "receivables": "Trade and other receivables, current",
     "inventory": "Inventories",
-    "total_equity": "Total equity (including non-controlling interests when only that is reported)",
+    "total_equity": "Total equity on the balance sheet, including non-controlling interests (parent-only when that is all reported)",
     "retained_earnings": "Retained earnings (accumulated deficit)",
     "long_term_debt": "Long-term borrowings, non-current portion",
     "short_term_debt": "Short-term borrowings and current portion of long-term debt",
