@@ -1,0 +1,376 @@
+"""Classic default scores with their published coefficients: Altman Z and Z'', Ohlson O, Zmijewski, Merton DD.
+
+They are benchmarks and features beside the model, so each is computed exactly as published; where an input is
+missing the score is None with a reason that names the input, never a guess. Items are canonical statement items
+(core/canonical.py) in the filing currency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scipy.optimize import brentq
+
+Items = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """A score, or None with the reason (the missing input is named); ``zone`` where the author defined one."""
+
+    value: float | None
+    reason: str | None
+    zone: str | None
+
+
+@dataclass(frozen=True)
+class MertonResult:
+    """Distance to default and PD = N(-DD). ``converged`` is whether the iterative Merton solve converged.
+
+    ``method`` is "merton" for the solved model, "naive_bharath_shumway" for the naive form (called
+    directly or as the fallback), None when inputs were unusable (then ``reason`` says why).
+    """
+
+    dd: float | None
+    pd: float | None
+    asset_value: float | None
+    asset_volatility: float | None
+    converged: bool
+    method: str | None
+    reason: str | None = None
+
+
+def _missing(reason: str) -> ScoreResult:
+    return ScoreResult(value=None, reason=reason, zone=None)
+
+
+def _number(value: object) -> float | None:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _inputs(items: Items, names: tuple[str, ...], score: str) -> tuple[dict[str, float], str | None]:
+    """The named items as floats, or a reason naming every missing one."""
+    values = {name: _number(items.get(name)) for name in names}
+    absent = [name for name, value in values.items() if value is None]
+    if absent:
+        return {}, f"{score} needs {', '.join(absent)}, which {'is' if len(absent) == 1 else 'are'} missing"
+    return values, None  # type: ignore[return-value]
+
+
+def _nonzero(values: Mapping[str, float], names: tuple[str, ...], score: str) -> str | None:
+    zero = [name for name in names if values[name] == 0]
+    return f"{score}: {', '.join(zero)} is zero (division by zero)" if zero else None
+
+
+def _positive_assets(values: Mapping[str, float], score: str) -> str | None:
+    return None if values["total_assets"] > 0 else f"{score}: total_assets is not positive"
+
+
+def _zone(value: float, distress_below: float, safe_above: float) -> str:
+    """Altman's zones: distress below the lower cut-off, safe above the upper one, grey in between (inclusive)."""
+    if value < distress_below:
+        return "distress"
+    if value > safe_above:
+        return "safe"
+    return "grey"
+
+
+_ALTMAN_Z_ITEMS = ("current_assets", "current_liabilities", "retained_earnings", "ebit", "market_value_equity",
+                   "revenue", "total_assets", "total_liabilities")
+
+
+def altman_z(items: Items) -> ScoreResult:
+    """Altman (1968): Z = 1.2 WC/TA + 1.4 RE/TA + 3.3 EBIT/TA + 0.6 MVE/TL + 1.0 Sales/TA.
+
+    Decimal-coefficient form (the paper's 0.012 ... 0.999 take ratios in percent). MVE is the market value of
+    equity and TL the book value of total liabilities. Zones: < 1.81 distress, 1.81-2.99 grey, > 2.99 safe.
+    """
+    v, reason = _inputs(items, _ALTMAN_Z_ITEMS, "Altman Z")
+    reason = reason or _positive_assets(v, "Altman Z") or _nonzero(v, ("total_liabilities",), "Altman Z")
+    if reason:
+        return _missing(reason)
+    ta = v["total_assets"]
+    z = (1.2 * (v["current_assets"] - v["current_liabilities"]) / ta
+         + 1.4 * v["retained_earnings"] / ta
+         + 3.3 * v["ebit"] / ta
+         + 0.6 * v["market_value_equity"] / v["total_liabilities"]
+         + 1.0 * v["revenue"] / ta)
+    return ScoreResult(value=z, reason=None, zone=_zone(z, 1.81, 2.99))
+
+
+_Z2_ITEMS = ("current_assets", "current_liabilities", "retained_earnings", "ebit", "total_equity",
+             "total_assets", "total_liabilities")
+EMERGING_MARKET_CONSTANT = 3.25
+
+
+def altman_z_double_prime(items: Items, emerging_market_constant: bool = False) -> ScoreResult:
+    """Altman's Z'' (non-manufacturers and emerging markets): 6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 BVE/TL.
+
+    The +3.25 constant of Altman's emerging-market score is added only when asked. Zones without it: < 1.1
+    distress, 1.1-2.6 grey, > 2.6 safe; with it the same cut-offs shifted by 3.25 (4.35 and 5.85).
+    """
+    v, reason = _inputs(items, _Z2_ITEMS, "Altman Z''")
+    reason = reason or _positive_assets(v, "Altman Z''") or _nonzero(v, ("total_liabilities",), "Altman Z''")
+    if reason:
+        return _missing(reason)
+    ta = v["total_assets"]
+    z = (6.56 * (v["current_assets"] - v["current_liabilities"]) / ta
+         + 3.26 * v["retained_earnings"] / ta
+         + 6.72 * v["ebit"] / ta
+         + 1.05 * v["total_equity"] / v["total_liabilities"])
+    shift = EMERGING_MARKET_CONSTANT if emerging_market_constant else 0.0
+    z += shift
+    return ScoreResult(value=z, reason=None, zone=_zone(z, 1.1 + shift, 2.6 + shift))
+
+
+_OHLSON_ITEMS = ("total_assets", "total_liabilities", "current_assets", "current_liabilities", "net_income",
+                 "operating_cash_flow")
+
+
+def _total_assets_usd(items: Items, total_assets: float, usd_per_unit: float | None) -> tuple[float | None, str | None]:
+    """Total assets in US dollars: ``usd_per_unit`` converts; without it only a USD filing is usable."""
+    if usd_per_unit is not None:
+        rate = _number(usd_per_unit)
+        if rate is None or rate <= 0:
+            return None, f"Ohlson O: usd_per_unit must be a positive number, got {usd_per_unit!r}"
+        return total_assets * rate, None
+    currency = items.get("currency")
+    if currency is None or str(currency).strip() == "":
+        return None, "Ohlson O needs total assets in USD: the filing currency is unknown and no usd_per_unit was given"
+    if str(currency).strip().upper() != "USD":
+        return None, f"Ohlson O needs total assets in USD: the statement is in {currency} and no usd_per_unit was given"
+    return total_assets, None
+
+
+def ohlson_o(
+    items: Items,
+    prior_items: Items | None,
+    *,
+    usd_per_unit: float | None,
+    price_index: float | None,
+) -> ScoreResult:
+    """Ohlson (1980) model 1 (bankruptcy within one year), as published:
+
+    O = -1.32 - 0.407 SIZE + 6.03 TLTA - 1.43 WCTA + 0.0757 CLCA - 2.37 NITA - 1.83 FUTL + 0.285 INTWO
+        - 1.72 OENEG - 0.521 CHIN
+
+    SIZE = ln(total assets in US dollars (units, not thousands) / price-level index with 1968 = 100), as Ohlson
+    (total assets "as reported in dollars"). ``price_index`` should be core/price_index.ohlson_price_index(year)
+    (CPILFESL standing in for the GNP deflator). FUTL uses operating_cash_flow for Ohlson's "funds provided by
+    operations". INTWO = 1 if net income was negative in this and the prior year; OENEG = 1 if TL > TA;
+    CHIN = (NI_t - NI_t-1) / (|NI_t| + |NI_t-1|), taken as 0 when both are zero (no change).
+    The statement's currency is read from ``items["currency"]``; non-USD needs ``usd_per_unit``.
+    """
+    v, reason = _inputs(items, _OHLSON_ITEMS, "Ohlson O")
+    if reason:
+        return _missing(reason)
+    prior_ni = _number(prior_items.get("net_income")) if prior_items is not None else None
+    if prior_ni is None:
+        return _missing("Ohlson O needs the prior year's net income (prior_items['net_income'])")
+    reason = (_positive_assets(v, "Ohlson O")
+              or _nonzero(v, ("total_liabilities", "current_assets"), "Ohlson O"))
+    if reason:
+        return _missing(reason)
+    index = _number(price_index)
+    if index is None or index <= 0:
+        return _missing("Ohlson O needs the GNP price-level index (price_index, 1968 = 100)")
+    assets_usd, reason = _total_assets_usd(items, v["total_assets"], usd_per_unit)
+    if assets_usd is None:
+        return _missing(reason or "Ohlson O: total assets in USD unavailable")
+
+    ta, tl, ni = v["total_assets"], v["total_liabilities"], v["net_income"]
+    size = math.log(assets_usd / index)
+    tlta = tl / ta
+    wcta = (v["current_assets"] - v["current_liabilities"]) / ta
+    clca = v["current_liabilities"] / v["current_assets"]
+    nita = ni / ta
+    futl = v["operating_cash_flow"] / tl
+    intwo = 1.0 if ni < 0 and prior_ni < 0 else 0.0
+    oeneg = 1.0 if tl > ta else 0.0
+    scale = abs(ni) + abs(prior_ni)
+    chin = (ni - prior_ni) / scale if scale > 0 else 0.0
+    o = (-1.32 - 0.407 * size + 6.03 * tlta - 1.43 * wcta + 0.0757 * clca - 2.37 * nita - 1.83 * futl
+         + 0.285 * intwo - 1.72 * oeneg - 0.521 * chin)
+    return ScoreResult(value=o, reason=None, zone=None)
+
+
+def ohlson_probability(o: float) -> float:
+    """Ohlson's logistic probability of bankruptcy, 1 / (1 + exp(-O)), without overflow."""
+    if o >= 0:
+        return 1.0 / (1.0 + math.exp(-o))
+    e = math.exp(o)
+    return e / (1.0 + e)
+
+
+_ZMIJEWSKI_ITEMS = ("net_income", "total_assets", "total_liabilities", "current_assets", "current_liabilities")
+
+
+def zmijewski(items: Items) -> ScoreResult:
+    """Zmijewski (1984) probit index X = -4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL (value = X)."""
+    v, reason = _inputs(items, _ZMIJEWSKI_ITEMS, "Zmijewski")
+    reason = reason or _positive_assets(v, "Zmijewski") or _nonzero(v, ("current_liabilities",), "Zmijewski")
+    if reason:
+        return _missing(reason)
+    ta = v["total_assets"]
+    x = (-4.336 - 4.513 * v["net_income"] / ta + 5.679 * v["total_liabilities"] / ta
+         + 0.004 * v["current_assets"] / v["current_liabilities"])
+    return ScoreResult(value=x, reason=None, zone=None)
+
+
+def zmijewski_probability(x: float) -> float:
+    """Probit probability Phi(X) of Zmijewski's index."""
+    return _norm_cdf(x)
+
+
+def _merton_inputs(equity_value: object, equity_volatility: object, debt_face: object, risk_free_rate: object,
+                   horizon_years: object) -> tuple[tuple[float, float, float, float, float] | None, str | None]:
+    named = {"equity_value": equity_value, "equity_volatility": equity_volatility, "debt_face": debt_face,
+             "risk_free_rate": risk_free_rate, "horizon_years": horizon_years}
+    values = {name: _number(value) for name, value in named.items()}
+    absent = [name for name, value in values.items() if value is None]
+    if absent:
+        return None, f"distance to default needs {', '.join(absent)} (missing or not a finite number)"
+    not_positive = [name for name in ("equity_value", "equity_volatility", "debt_face", "horizon_years")
+                    if values[name] <= 0]  # type: ignore[operator]
+    if not_positive:
+        return None, f"distance to default needs positive {', '.join(not_positive)}"
+    return (values["equity_value"], values["equity_volatility"], values["debt_face"],  # type: ignore[return-value]
+            values["risk_free_rate"], values["horizon_years"]), None
+
+
+def _norm_cdf(x: float) -> float:
+    """Standard normal CDF with math.erfc: accurate in both tails and fast for scalars."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _distance(asset_value: float, asset_volatility: float, debt_face: float, drift: float, horizon: float) -> float:
+    return ((math.log(asset_value / debt_face) + (drift - 0.5 * asset_volatility**2) * horizon)
+            / (asset_volatility * math.sqrt(horizon)))
+
+
+def _call_value(asset_value: float, asset_volatility: float, debt_face: float, rate: float,
+                horizon: float) -> tuple[float, float]:
+    """Black-Scholes-Merton equity value (a call on the assets) and N(d1)."""
+    sd = asset_volatility * math.sqrt(horizon)
+    d1 = (math.log(asset_value / debt_face) + (rate + 0.5 * asset_volatility**2) * horizon) / sd
+    n_d1 = _norm_cdf(d1)
+    equity = asset_value * n_d1 - debt_face * math.exp(-rate * horizon) * _norm_cdf(d1 - sd)
+    return equity, n_d1
+
+
+def merton_distance_to_default(
+    equity_value: float,
+    equity_volatility: float,
+    debt_face: float,
+    risk_free_rate: float,
+    horizon_years: float = 1.0,
+    *,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+) -> MertonResult:
+    """Merton (1974) distance to default, solving asset value V and volatility sigma_V from equity.
+
+    Solves E = V N(d1) - D e^{-rT} N(d2) and sigma_E = (V/E) N(d1) sigma_V jointly. For a given sigma_V the
+    first equation has one root V in [E, E + D e^{-rT}] (the call value rises with V and lies between
+    V - D e^{-rT} and V), so the system reduces to one equation in sigma_V, whose root lies in
+    [sigma_E E / (E + D e^{-rT}), sigma_E] (the equity's elasticity is >= 1 and <= (E + D e^{-rT}) / E). Both
+    are solved by bracketed Brent iterations (relative tolerance ``tol``, at most ``max_iter`` outer
+    iterations); the result is accepted when both equations hold within 100 x ``tol`` relative.
+    DD = (ln(V/D) + (r - sigma_V^2/2) T) / (sigma_V sqrt T), PD = N(-DD) (drift r: the risk-neutral form).
+    Otherwise it falls back to the naive Bharath-Shumway form (``converged`` False, the reason says so).
+    """
+    checked, reason = _merton_inputs(equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years)
+    if checked is None:
+        return MertonResult(None, None, None, None, converged=False, method=None, reason=reason)
+    e, sigma_e, d, r, t = checked
+    upper_value = e + d * math.exp(-r * t)
+
+    def asset_value(sigma_v: float) -> float:
+        # The bracket is widened by 1e-6 so rounding cannot give both ends the same sign.
+        return brentq(lambda a: _call_value(a, sigma_v, d, r, t)[0] - e, e * (1 - 1e-6), upper_value * (1 + 1e-6),
+                      xtol=1e-300, rtol=4 * 2.220446049250313e-16, maxiter=500)
+
+    def volatility_gap(sigma_v: float) -> float:
+        v = asset_value(sigma_v)
+        return v / e * _call_value(v, sigma_v, d, r, t)[1] * sigma_v - sigma_e
+
+    try:
+        sigma_v = brentq(volatility_gap, 0.5 * sigma_e * e / upper_value, sigma_e,
+                         xtol=1e-300, rtol=max(tol, 4 * 2.220446049250313e-16), maxiter=max_iter)
+        v = asset_value(sigma_v)
+        equity_model, n_d1 = _call_value(v, sigma_v, d, r, t)
+        solved = (abs(equity_model - e) <= 100 * tol * e
+                  and abs(v / e * n_d1 * sigma_v - sigma_e) <= 100 * tol * sigma_e)
+    except (ValueError, RuntimeError, ZeroDivisionError, OverflowError):
+        solved = False
+    if solved:
+        dd = _distance(v, sigma_v, d, r, t)
+        return MertonResult(dd=dd, pd=_norm_cdf(-dd), asset_value=v, asset_volatility=sigma_v,
+                            converged=True, method="merton")
+    fallback = naive_distance_to_default(e, sigma_e, d, r, t)
+    return MertonResult(dd=fallback.dd, pd=fallback.pd, asset_value=fallback.asset_value,
+                        asset_volatility=fallback.asset_volatility, converged=False, method=fallback.method,
+                        reason="the Merton solve did not converge; naive Bharath-Shumway form used")
+
+
+def naive_distance_to_default(
+    equity_value: float,
+    equity_volatility: float,
+    debt_face: float,
+    risk_free_rate: float,
+    horizon_years: float = 1.0,
+    *,
+    expected_return: float | None = None,
+) -> MertonResult:
+    """Bharath & Shumway (2008) naive distance to default (no solve).
+
+    V = E + D; sigma_D = 0.05 + 0.25 sigma_E; sigma_V = E/(E+D) sigma_E + D/(E+D) sigma_D;
+    DD = (ln(V/D) + (mu - sigma_V^2/2) T) / (sigma_V sqrt T), PD = N(-DD). Bharath and Shumway take mu as the
+    firm's stock return over the previous year; here mu = ``expected_return`` if given, else the risk-free rate.
+    """
+    checked, reason = _merton_inputs(equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years)
+    if checked is None:
+        return MertonResult(None, None, None, None, converged=False, method=None, reason=reason)
+    e, sigma_e, d, r, t = checked
+    mu = r if expected_return is None else _number(expected_return)
+    if mu is None:
+        return MertonResult(None, None, None, None, converged=False, method=None,
+                            reason="naive distance to default: expected_return is not a finite number")
+    v = e + d
+    sigma_d = 0.05 + 0.25 * sigma_e
+    sigma_v = e / v * sigma_e + d / v * sigma_d
+    dd = _distance(v, sigma_v, d, mu, t)
+    return MertonResult(dd=dd, pd=_norm_cdf(-dd), asset_value=v, asset_volatility=sigma_v,
+                        converged=False, method="naive_bharath_shumway")
+
+
+def classic_scores(
+    items: Items,
+    prior_items: Items | None = None,
+    *,
+    usd_per_unit: float | None = None,
+    price_index: float | None = None,
+) -> dict[str, ScoreResult]:
+    """All statement-based classic scores for one statement (Z'' without the emerging-market constant).
+
+    Merton DD is not here: it needs equity volatility and debt from market data (market_features computes it).
+    The probability entries carry the parent score's reason when it is missing.
+    """
+    o = ohlson_o(items, prior_items, usd_per_unit=usd_per_unit, price_index=price_index)
+    x = zmijewski(items)
+    return {
+        "altman_z": altman_z(items),
+        "altman_z_double_prime": altman_z_double_prime(items),
+        "ohlson_o": o,
+        "ohlson_probability": ScoreResult(
+            value=None if o.value is None else ohlson_probability(o.value), reason=o.reason, zone=None),
+        "zmijewski": x,
+        "zmijewski_probability": ScoreResult(
+            value=None if x.value is None else zmijewski_probability(x.value), reason=x.reason, zone=None),
+    }
