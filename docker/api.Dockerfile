@@ -1,0 +1,43 @@
+# API image: the FastAPI gateway (`uvicorn api.main:app`, port 8000).
+# Build from the repository root: docker build -f docker/api.Dockerfile .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    RISKGRAPH_HOME=/var/lib/riskgraph \
+    RISKGRAPH_MIGRATIONS_DIR=/opt/riskgraph/app/db/migrations
+
+# The champion model may be LightGBM, whose wheel needs the system OpenMP runtime.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv "$VIRTUAL_ENV"
+
+WORKDIR /opt/riskgraph/app
+
+# Dependencies first (pinned by requirements.lock) so a source change does not reinstall them.
+COPY pyproject.toml requirements.lock ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -c requirements.lock -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+COPY . .
+RUN pip install -c requirements.lock . \
+    && groupadd --system --gid 10001 riskgraph \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/riskgraph --no-create-home \
+       --shell /usr/sbin/nologin riskgraph \
+    && mkdir -p "$RISKGRAPH_HOME" \
+    && chown -R riskgraph:riskgraph "$RISKGRAPH_HOME"
+
+# The code version stamped on every score row (risk_assets/version.py); the image has no .git.
+ARG RISKGRAPH_GIT_COMMIT=
+ENV RISKGRAPH_GIT_COMMIT=${RISKGRAPH_GIT_COMMIT}
+
+USER 10001:10001
+
+EXPOSE 8000
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,48 @@
+# Dagster image: one image, three commands (docker-compose.yaml): the user-code gRPC server
+# (`dagster api grpc -m risk_assets.definitions`), `dagster-webserver` and `dagster-daemon`.
+# Build from the repository root: docker build -f docker/dagster.Dockerfile .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    RISKGRAPH_HOME=/var/lib/riskgraph \
+    RISKGRAPH_MIGRATIONS_DIR=/opt/riskgraph/app/db/migrations
+
+# LightGBM's wheel links against the system OpenMP runtime, which the slim image lacks.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv "$VIRTUAL_ENV"
+
+WORKDIR /opt/riskgraph/app
+
+# Dependencies first (pinned by requirements.lock) so a source change does not reinstall them.
+COPY pyproject.toml requirements.lock ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -c requirements.lock -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The package itself. The source tree stays in place: db/migrations (RISKGRAPH_MIGRATIONS_DIR) and
+# workspace.yaml are read from it.
+COPY . .
+RUN pip install -c requirements.lock . \
+    && groupadd --system --gid 10001 riskgraph \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/riskgraph --no-create-home \
+       --shell /usr/sbin/nologin riskgraph \
+    && mkdir -p "$DAGSTER_HOME" "$RISKGRAPH_HOME" \
+    && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml" \
+    && chown -R riskgraph:riskgraph "$DAGSTER_HOME" "$RISKGRAPH_HOME"
+
+# The code version stamped on every score row (risk_assets/version.py); the image has no .git.
+ARG RISKGRAPH_GIT_COMMIT=
+ENV RISKGRAPH_GIT_COMMIT=${RISKGRAPH_GIT_COMMIT}
+
+USER 10001:10001
+
+EXPOSE 4000 3000
+CMD ["dagster", "api", "grpc", "-m", "risk_assets.definitions", "-h", "0.0.0.0", "-p", "4000"]
