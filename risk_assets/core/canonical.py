@@ -83,3 +83,7 @@ STATEMENT_META_COLUMNS: tuple[str, ...] = (
     "source",
     "derived_items",
 )
+
+#: Set by the normalisers on rows of a filing that carried an unusable value (text where a number belongs,
+#: a non-finite number); validation rejects those rows with this text as the reason.
+ISSUES_COLUMN = "issues"

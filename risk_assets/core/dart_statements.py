@@ -19,6 +19,7 @@ from calendar import monthrange
 
 import pandas as pd
 
+from risk_assets.core.canonical import ISSUES_COLUMN
 from risk_assets.core.concepts import (
     DART_CONCEPTS,
     DART_HELPER_CONCEPTS,
@@ -59,6 +60,17 @@ def parse_amount(text: object) -> float | None:
         return float(cleaned)
     except ValueError:
         return None
+
+
+def _unusable_amounts(rows: list[dict]) -> list[str]:
+    """Amount fields holding text that is not a number (the filing is then rejected, with these reasons)."""
+    problems = []
+    for row in rows:
+        for key, value in row.items():
+            unusable = not _blank(value) and str(value).strip() != "-" and parse_amount(value) is None
+            if key.endswith("_amount") and unusable:
+                problems.append(f"{row.get('account_id')} {key} = {str(value)[:40]!r} is not a number")
+    return problems
 
 
 def _blank(value: object) -> bool:
@@ -137,6 +149,7 @@ def normalize_fnltt(payload: dict, company_id: str, fiscal_year_end_month: int =
     filed_at = dt.datetime.strptime(rcept_no[:8], "%Y%m%d").date()
     currency = _first(rows, "currency")
     statement = _Statement(rows)
+    issues = "; ".join(_unusable_amounts(rows))
 
     out: list[dict] = []
     for prefix, years_back in _PERIODS:
@@ -171,6 +184,7 @@ def normalize_fnltt(payload: dict, company_id: str, fiscal_year_end_month: int =
                 "currency": currency,
                 "source": SOURCE,
                 "derived_items": ",".join(sorted(derived)),
+                ISSUES_COLUMN: issues,
                 **values,
             }
         )

@@ -20,6 +20,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ import pandas as pd
 from risk_assets.core.canonical import (
     BALANCE_SHEET_ITEMS,
     CANONICAL_ITEMS,
+    ISSUES_COLUMN,
     STATEMENT_META_COLUMNS,
 )
 from risk_assets.core.concepts import SEC_CONCEPTS, SEC_HELPER_CONCEPTS, SEC_SHARE_ITEMS, Concept, resolve
@@ -98,10 +100,23 @@ def _parse_date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
-def _collect(companyfacts: dict, currency: str | None) -> tuple[dict, dict]:
-    """Annual-form facts of mapped tags: (instants[tag] list, durations[tag] list) of full-year facts."""
+def _number(value: object) -> float | None:
+    """A fact's value as a finite float, or None when it is text or not finite."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _collect(companyfacts: dict, currency: str | None) -> tuple[dict, dict, dict]:
+    """Annual-form facts of mapped tags: (instants[tag] list, durations[tag] list) of full-year facts, and
+    the unusable facts per accession ({accn: [(end, filed, form, reason)]}), which are left out."""
     instants: dict[str, list[_Fact]] = defaultdict(list)
     durations: dict[str, list[_Fact]] = defaultdict(list)
+    unusable: dict[str, list[tuple]] = defaultdict(list)
     for item, concept in _all_concepts().items():
         unit_wanted = "shares" if item in SEC_SHARE_ITEMS else currency
         want_instant = item in _INSTANT_ITEMS
@@ -116,11 +131,14 @@ def _collect(companyfacts: dict, currency: str | None) -> tuple[dict, dict]:
                     continue
                 if start is not None and not _is_full_year(start, end):
                     continue
-                fact = _Fact(
-                    start, end, float(raw["val"]), raw["accn"], raw["form"], _parse_date(raw["filed"])
-                )
+                value = _number(raw["val"])
+                if value is None:
+                    reason = f"{tag} = {str(raw['val'])[:40]!r} is not a number"
+                    unusable[raw["accn"]].append((end, _parse_date(raw["filed"]), raw["form"], reason))
+                    continue
+                fact = _Fact(start, end, value, raw["accn"], raw["form"], _parse_date(raw["filed"]))
                 (instants if start is None else durations)[tag].append(fact)
-    return instants, durations
+    return instants, durations, unusable
 
 
 def _fiscal_periods(durations: dict[str, list[_Fact]]) -> dict[dt.date, dt.date]:
@@ -239,7 +257,7 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
     something. Columns: STATEMENT_META_COLUMNS + CANONICAL_ITEMS."""
     tags = {tag for concept in _all_concepts().values() for tag in concept.all_sources()}
     currency = _reporting_currency(companyfacts, tags)
-    instants, durations = _collect(companyfacts, currency)
+    instants, durations, unusable = _collect(companyfacts, currency)
     periods = _fiscal_periods(durations)
 
     rows: list[dict] = []
@@ -266,7 +284,20 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
                     "currency": currency,
                     "source": SOURCE,
                     "derived_items": ",".join(sorted(derived)),
+                    ISSUES_COLUMN: "; ".join(reason for *_, reason in unusable.get(accn, ())),
                     **values,
+                }
+            )
+    # A filing whose every mapped fact was unusable still gets a row, so its rejection is recorded.
+    with_rows = {row["accession"] for row in rows}
+    for accn, problems in unusable.items():
+        if accn not in with_rows:
+            end, filed, form, _ = problems[0]
+            rows.append(
+                {
+                    "company_id": company_id, "fiscal_year": fiscal_year_of(end), "period_end": end,
+                    "filed_at": filed, "accession": accn, "form": form, "currency": currency, "source": SOURCE,
+                    "derived_items": "", ISSUES_COLUMN: "; ".join(reason for *_, reason in problems),
                 }
             )
     return to_statement_frame(rows)
@@ -275,8 +306,9 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
 def to_statement_frame(rows: list[dict]) -> pd.DataFrame:
     """Rows -> the statement frame with fixed columns and dtypes (items float64, NaN = unknown), also
     when there are no rows, so consumers can concatenate frames from any source."""
-    columns = list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+    columns = list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [ISSUES_COLUMN]
     frame = pd.DataFrame(rows, columns=columns)
+    frame[ISSUES_COLUMN] = frame[ISSUES_COLUMN].fillna("")
     for item in CANONICAL_ITEMS:
         frame[item] = pd.to_numeric(frame[item], errors="coerce").astype("float64")
     frame["fiscal_year"] = frame["fiscal_year"].astype("int64")

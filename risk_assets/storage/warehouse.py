@@ -183,6 +183,30 @@ class Warehouse:
             return statement.prefix_with("IGNORE")
         raise NotImplementedError(f"upsert is not implemented for {self.dialect}")
 
+    def update(self, table_name: str, rows: Rows, *, connection: Connection | None = None) -> int:
+        """Update existing rows (located by primary key) with the other columns given; never inserts."""
+        table = TABLES[table_name]
+        records = _records(rows, table)
+        if not records:
+            return 0
+        key_names = [c.name for c in table.primary_key.columns]
+        values = {name: sa.bindparam(f"v_{name}") for name in records[0] if name not in key_names}
+        statement = (
+            sa.update(table)
+            .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in key_names])
+            .values(values)
+        )
+        params = [
+            {f"{'k' if name in key_names else 'v'}_{name}": value for name, value in record.items()}
+            for record in records
+        ]
+        if connection is None:
+            with self.transaction() as conn:
+                conn.execute(statement, params)
+        else:
+            connection.execute(statement, params)
+        return len(records)
+
     def read(
         self,
         table_name: str,

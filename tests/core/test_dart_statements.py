@@ -13,7 +13,7 @@ from importlib.resources import files
 
 import pytest
 
-from risk_assets.core.canonical import CANONICAL_ITEMS, STATEMENT_META_COLUMNS
+from risk_assets.core.canonical import CANONICAL_ITEMS, ISSUES_COLUMN, STATEMENT_META_COLUMNS
 from risk_assets.core.dart_statements import normalize_account_name, normalize_fnltt, parse_amount
 
 FNLTT = files("risk_assets") / "data" / "opendart" / "fnlttSinglAcntAll"
@@ -30,7 +30,7 @@ def by_year(frame):
 
 def test_samsung_fy2023_every_item_equals_the_filed_line():
     frame = normalize_fnltt(samsung_cfs(), SAMSUNG)
-    assert list(frame.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+    assert list(frame.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [ISSUES_COLUMN]
     row = by_year(frame)[2023]
     assert row["company_id"] == SAMSUNG
     assert row["accession"] == "20240312000736"
@@ -146,7 +146,9 @@ def test_third_year_needs_a_balance_sheet():
 
 def test_no_data_status_is_an_empty_result_and_errors_raise():
     empty = normalize_fnltt({"status": "013", "message": "조회된 데이타가 없습니다."}, SAMSUNG)
-    assert empty.empty and list(empty.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+    assert empty.empty and list(empty.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [
+        ISSUES_COLUMN
+    ]
     with pytest.raises(ValueError, match="020"):
         normalize_fnltt({"status": "020", "message": "요청 제한을 초과하였습니다."}, SAMSUNG)
 

@@ -17,7 +17,7 @@ from importlib.resources import files
 import pandas as pd
 import pytest
 
-from risk_assets.core.canonical import CANONICAL_ITEMS, STATEMENT_META_COLUMNS
+from risk_assets.core.canonical import CANONICAL_ITEMS, ISSUES_COLUMN, STATEMENT_META_COLUMNS
 from risk_assets.core.sec_statements import fiscal_year_of, normalize_companyfacts, statement_as_of
 
 COMPANYFACTS = files("risk_assets") / "data" / "sec" / "companyfacts"
@@ -54,7 +54,7 @@ def rows_for(frame: pd.DataFrame, period_end: dt.date) -> pd.DataFrame:
 
 
 def test_columns_are_the_canonical_statement_columns():
-    assert list(versions(APPLE).columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+    assert list(versions(APPLE).columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [ISSUES_COLUMN]
 
 
 def test_apple_fy2023_every_item_equals_the_filed_fact():
@@ -237,7 +237,7 @@ def test_revenue_from_gross_profit_plus_cost_of_sales_when_untagged():
 def test_empty_companyfacts_give_an_empty_frame_with_the_columns():
     frame = normalize_companyfacts({"cik": 1, "entityName": "Empty", "facts": {}}, "x")
     assert frame.empty
-    assert list(frame.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+    assert list(frame.columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [ISSUES_COLUMN]
     assert statement_as_of(frame, dt.date(2020, 1, 1)).empty
 
 

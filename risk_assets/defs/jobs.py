@@ -1,0 +1,35 @@
+"""Named asset jobs: what operators, the CLI and the API launch.
+
+Partitioned and unpartitioned assets cannot share a job, so the main path is four jobs run in order by
+`riskgraph materialize`: refresh_universe -> ingest_filings (all company partitions, one run) -> retrain ->
+rescore_all.
+"""
+
+import dagster as dg
+
+from risk_assets.defs.partitions import company_partitions
+
+refresh_universe = dg.define_asset_job(
+    "refresh_universe", selection=["company_universe"], description="Load the company universe and register partitions."
+)
+
+ingest_filings = dg.define_asset_job(
+    "ingest_filings",
+    selection=["raw_filings", "statements"],
+    partitions_def=company_partitions,
+    description="Fetch and normalise one company's filings (or a range of companies in one run).",
+)
+
+retrain = dg.define_asset_job(
+    "retrain",
+    selection=["training_set", "pd_model", "champion_model"],
+    description="Rebuild the training set, train and register a version, run the champion gate.",
+)
+
+rescore_all = dg.define_asset_job(
+    "rescore_all",
+    selection=["default_events", "features", "risk_scores", "risk_alerts"],
+    description="Recompute features, score every filing and the current snapshot with the champion, raise alerts.",
+)
+
+MAIN_SEQUENCE = ("refresh_universe", "ingest_filings", "retrain", "rescore_all")

@@ -1,0 +1,229 @@
+"""Scoring: PD, grade and drivers for every filing (as of its filing date) plus a current snapshot; alerts."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from risk_assets.core.alerts import AlertRule
+from risk_assets.core.master_scale import grade_for_pd
+from risk_assets.defs.features.assets import features
+from risk_assets.defs.modeling.assets import champion_model
+from risk_assets.defs.resources import MlflowResource, WarehouseResource
+from risk_assets.defs.sources.assets import company_universe, default_events
+from risk_assets.version import code_version
+
+DEFAULT_KINDS = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
+CURE_KINDS = ("emergence",)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def default_status(events: pd.DataFrame, company_id: str, as_of: dt.date) -> bool:
+    """In default at ``as_of`` when the latest default event on or before it has not been cured since."""
+    mine = events[(events["company_id"] == company_id) & (pd.to_datetime(events["event_date"]).dt.date <= as_of)]
+    defaults = mine[mine["kind"].isin(DEFAULT_KINDS)]
+    if defaults.empty:
+        return False
+    last_default = pd.to_datetime(defaults["event_date"]).max().date()
+    cures = mine[mine["kind"].isin(CURE_KINDS)]
+    return not (len(cures) and pd.to_datetime(cures["event_date"]).max().date() > last_default)
+
+
+def newest_period_per_filing(period: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per company and filing date, the version of the newest fiscal period known at that date.
+
+    A 10-K also restates comparatives of earlier years; those versions feed prior-year features but are not
+    the company's credit view on that date. Same-day versions keep the latest accession.
+    """
+    ordered = period.assign(_end=pd.to_datetime(period["period_end"]))
+    ordered = ordered.sort_values(["company_id", "as_of", "_end", "accession"])
+    newest_known = ordered.groupby("company_id")["_end"].cummax()
+    current = ordered[ordered["_end"] == newest_known].drop(columns="_end")
+    return current.drop_duplicates(["company_id", "as_of"], keep="last")
+
+
+def _json(value: object) -> str:
+    def clean(v: object) -> object:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+
+    if isinstance(value, dict):
+        value = {k: clean(v) for k, v in value.items()}
+    return json.dumps(value, sort_keys=True)
+
+
+def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Which new score rows carry news for the alert rule.
+
+    New (company, as_of) under this model: news, unless another model already scored it (a history rescore
+    after a promotion raises no alerts). Same row with a different PD: news. Unchanged: keep its old flag.
+    """
+    key = ["company_id", "as_of", "kind"]
+    same_model = existing[existing["model_version"] == rows["model_version"].iloc[0]]
+    merged = rows[key + ["pd"]].merge(
+        same_model[key + ["pd", "alert_pending"]].rename(columns={"pd": "old_pd", "alert_pending": "old_pending"}),
+        on=key,
+        how="left",
+    )
+    scored_elsewhere = set(map(tuple, existing.loc[existing["model_version"] != rows["model_version"].iloc[0], key]
+                               .astype(str).to_numpy()))
+    flags = []
+    for row in merged.itertuples(index=False):
+        if pd.isna(row.old_pd):
+            flags.append((str(row.company_id), str(row.as_of), str(row.kind)) not in scored_elsewhere)
+        elif abs(row.pd - row.old_pd) > 1e-12:
+            flags.append(True)
+        else:
+            flags.append(bool(row.old_pending))
+    return np.array(flags, dtype=bool)
+
+
+@dg.asset(
+    group_name="scoring",
+    kinds={"mlflow", "sql"},
+    deps=[features, champion_model, default_events, company_universe],
+    description="PD, master-scale grade, percentile and additive drivers from the champion for every filing "
+    "version (as_of = its filing date) and a current snapshot per company, with provenance.",
+)
+def risk_scores(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_registry: MlflowResource
+) -> dg.MaterializeResult:
+    store, registry = warehouse.get(), mlflow_registry.get()
+    try:
+        version, model = registry.load_champion()
+    except LookupError as error:
+        raise dg.Failure(f"cannot score: {error}") from error
+    companies = store.read("companies").set_index("company_id")
+    feats = store.read("features")
+    events = store.read("default_events")
+    in_scope = feats["company_id"].map(lambda cid: not bool(companies.loc[cid, "is_financial"]))
+    excluded = sorted(set(feats.loc[~in_scope, "company_id"]))
+    feats = feats[in_scope].reset_index(drop=True)
+    if feats.empty:
+        raise dg.Failure("no feature rows to score")
+    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]]).reindex(columns=model.feature_names)
+    ratios = ratios.astype(float)
+    scored = model.score(ratios)
+    today, now = dt.date.today(), _now()
+
+    period = pd.DataFrame(
+        {
+            "company_id": feats["company_id"],
+            "as_of": pd.to_datetime(feats["filed_at"]).dt.date,
+            "kind": "period",
+            "period_end": pd.to_datetime(feats["period_end"]).dt.date,
+            "fiscal_year": feats["fiscal_year"].astype(int),
+            "accession": feats["accession"],
+            "filed_at": pd.to_datetime(feats["filed_at"]).dt.date,
+            "model_pd": scored["pd"].to_numpy(),
+            "log_odds": scored["log_odds"].to_numpy(),
+            "drivers": [_json(d) for d in scored["drivers"]],
+            "feature_values": [_json(r) for r in ratios.to_dict("records")],
+            "out_of_domain": scored["out_of_domain"].to_numpy(),
+            "domain_note": [n[:1000] for n in scored["domain_note"]],
+        }
+    )
+    period = newest_period_per_filing(period)
+    latest = period.sort_values(["company_id", "period_end", "filed_at"]).groupby("company_id").tail(1)
+    current = latest.assign(kind="current", as_of=today)
+    rows = pd.concat([period, current], ignore_index=True)
+    rows["in_default"] = [default_status(events, c, a) for c, a in zip(rows["company_id"], rows["as_of"], strict=True)]
+    rows["pd"] = np.where(rows["in_default"], 1.0, rows["model_pd"])
+    rows["grade"] = [grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)]
+    is_current = rows["kind"] == "current"
+    rows["percentile"] = np.nan
+    rows.loc[is_current, "percentile"] = rows.loc[is_current, "pd"].rank(pct=True, method="max") * 100
+    rows["model_version"] = version
+    rows["model_name"] = registry.model_name
+    rows["code_version"] = code_version()
+    rows["scored_at"] = now
+
+    existing = store.read("risk_scores", where={"company_id": list(rows["company_id"].unique())})
+    existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
+    rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
+    with store.transaction() as conn:
+        # Filing rows of this model version are replaced as a whole; snapshots of earlier days stay as history.
+        store.upsert("risk_scores", rows[rows["kind"] == "period"], replace={"model_version": version, "kind": "period"},
+                     connection=conn)
+        store.upsert("risk_scores", rows[rows["kind"] == "current"], connection=conn)
+
+    names = companies["name"]
+    top = rows[is_current].sort_values("pd", ascending=False).head(10)
+    preview = pd.DataFrame(
+        {"company": top["company_id"].map(names), "pd": top["pd"].round(4), "grade": top["grade"],
+         "fiscal_year": top["fiscal_year"], "out_of_domain": top["out_of_domain"]}
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "period_scores": int((rows["kind"] == "period").sum()),
+            "current_scores": int(is_current.sum()),
+            "excluded_financial_firms": ", ".join(excluded) or "none",
+            "out_of_domain": int(rows.loc[is_current, "out_of_domain"].sum()),
+            "top_risk": dg.MetadataValue.md(preview.to_markdown(index=False)),
+        }
+    )
+
+
+@dg.asset(
+    group_name="scoring",
+    kinds={"sql"},
+    deps=[risk_scores],
+    description="Alerts when a company's newly scored filing is worse than its previous one under the same "
+    "model: a downgrade, or a PD jump by a factor and a floor. Idempotent: re-running adds nothing.",
+)
+def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = warehouse.get()
+    rule = AlertRule()
+    scores = store.read("risk_scores", where={"kind": "period"})
+    pending = scores[scores["alert_pending"].astype(bool)]
+    alerts, handled = [], []
+    now = _now()
+    for (company_id, version), group in pending.groupby(["company_id", "model_version"]):
+        history = scores[(scores["company_id"] == company_id) & (scores["model_version"] == version)]
+        history = history.sort_values("as_of").reset_index(drop=True)
+        for row in group.itertuples(index=False):
+            handled.append((row.company_id, row.as_of, row.model_version))
+            earlier = history[history["as_of"] < row.as_of]
+            if earlier.empty:
+                continue
+            previous = earlier.iloc[-1]
+            reasons = rule.reasons(float(previous["pd"]), str(previous["grade"]), float(row.pd), str(row.grade))
+            if reasons:
+                alerts.append(
+                    {
+                        "company_id": company_id,
+                        "as_of": row.as_of,
+                        "model_version": version,
+                        "previous_as_of": previous["as_of"],
+                        "previous_pd": float(previous["pd"]),
+                        "pd": float(row.pd),
+                        "previous_grade": str(previous["grade"]),
+                        "grade": str(row.grade),
+                        "reasons": "; ".join(reasons)[:200],
+                        "created_at": now,
+                    }
+                )
+    with store.transaction() as conn:
+        store.upsert("risk_alerts", alerts, connection=conn)
+        store.update(
+            "risk_scores",
+            [{"company_id": c, "as_of": a, "model_version": v, "kind": "period", "alert_pending": False}
+             for c, a, v in handled],
+            connection=conn,
+        )
+    frame = pd.DataFrame(alerts)
+    preview = (
+        frame[["company_id", "as_of", "previous_grade", "grade", "reasons"]].tail(10).to_markdown(index=False)
+        if alerts else "none"
+    )
+    return dg.MaterializeResult(
+        metadata={"new_or_updated_alerts": len(alerts), "evaluated_scores": len(handled),
+                  "preview": dg.MetadataValue.md(preview)}
+    )

@@ -1,0 +1,70 @@
+"""The bundled real sample data (risk_assets/data): the embedded default's stand-in for the live sources.
+
+Files are the recorded responses of SEC EDGAR and OpenDART (see data/SOURCE.md), returned as raw bytes so they
+go through exactly the path a live fetch takes: stored in the object store, then parsed.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    source: str  # "sec" | "dart"
+    kind: str  # e.g. "companyfacts", "submissions", "fnlttSinglAcntAll:2023:11011:CFS"
+    body: bytes
+    content_type: str = "application/json"
+
+
+def _data_root() -> Traversable:
+    return resources.files("risk_assets.data")
+
+
+def read_csv_rows(name: str) -> list[dict[str, str]]:
+    text = _data_root().joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def universe_rows() -> list[dict[str, str]]:
+    return read_csv_rows("universe.csv")
+
+
+def bundled_default_events() -> list[dict[str, str]]:
+    return read_csv_rows("default_events.csv")
+
+
+def _gunzip(path: Traversable) -> bytes:
+    return gzip.decompress(path.read_bytes())
+
+
+def sec_documents(cik: str) -> list[RawDocument]:
+    """companyfacts (and submissions when bundled) for a zero-padded CIK."""
+    sec = _data_root().joinpath("sec")
+    documents = []
+    for kind in ("companyfacts", "submissions"):
+        path = sec.joinpath(kind, f"CIK{cik}.json.gz")
+        if path.is_file():
+            documents.append(RawDocument("sec", kind, _gunzip(path)))
+    return documents
+
+
+def dart_documents(corp_code: str) -> list[RawDocument]:
+    """Full statements (fnlttSinglAcntAll) and the company overview for a DART corp code."""
+    dart = _data_root().joinpath("opendart")
+    documents = []
+    for entry in sorted(dart.joinpath("fnlttSinglAcntAll").iterdir(), key=lambda p: p.name):
+        name = entry.name
+        parts = name.split(".")[0].split("_")
+        if len(parts) == 4 and parts[0] == corp_code and "first-row-only" not in name:
+            _code, year, report, fs_div = parts
+            documents.append(RawDocument("dart", f"fnlttSinglAcntAll:{year}:{report}:{fs_div}", entry.read_bytes()))
+    company = dart.joinpath("company", f"company_{corp_code}.json")
+    if company.is_file():
+        documents.append(RawDocument("dart", "company", company.read_bytes()))
+    return documents
