@@ -1,0 +1,1 @@
+"""Command groups of the `riskgraph` CLI: one module per group, each with ``register(subparsers)``."""
