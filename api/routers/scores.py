@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/scores", tags=["scores"])
 @router.get("", response_model=LatestScoreList, summary="Latest score per company, riskiest first")
 def latest_scores(
     warehouse: Annotated[Warehouse, Depends(get_warehouse)],
-    grade: Annotated[str | None, Query(description="Only this grade", enum=list(GRADE_LABELS))] = None,
+    grade: Annotated[Literal[GRADE_LABELS] | None, Query(description="Only this master-scale grade")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LatestScoreList:

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -27,40 +28,86 @@ def _prepare_dagster_home(settings: Settings) -> None:
         config.write_text("telemetry:\n  enabled: false\n")
 
 
-def run_main_sequence(jobs: Sequence[str] | None = None, out=sys.stdout) -> bool:
-    """Execute the main jobs in order in this process, recorded in the Dagster instance. True on success."""
+@dataclass(frozen=True)
+class JobOutcome:
+    name: str
+    run_id: str
+    success: bool
+    failed_steps: list[str]
+    failed_checks: list[str]
+
+
+def run_job(
+    name: str,
+    *,
+    partition_keys: Sequence[str] | None = None,
+    assets: Sequence[str] | None = None,
+) -> JobOutcome:
+    """Execute one named asset job in this process, recorded in the Dagster instance at DAGSTER_HOME.
+
+    For a partitioned job, ``partition_keys`` (default: every registered company) run as ONE run over the
+    range (the assets' single-run backfill policy). ``assets`` narrows the job to some of its assets.
+    Failure includes a failed blocking (ERROR) asset check.
+    """
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from risk_assets.definitions import defs as load_defs
-    from risk_assets.defs.jobs import MAIN_SEQUENCE
     from risk_assets.defs.partitions import company_partitions
 
-    settings = Settings.from_env()
-    _prepare_dagster_home(settings)
-    definitions = load_defs()
+    _prepare_dagster_home(Settings.from_env())
+    job = load_defs().resolve_job_def(name)
     with dg.DagsterInstance.get() as instance:
-        for name in jobs or MAIN_SEQUENCE:
-            job = definitions.resolve_job_def(name)
-            tags: dict[str, str] = {}
-            if job.partitions_def is not None:
-                keys = instance.get_dynamic_partitions(company_partitions.name)
-                if not keys:
-                    print(f"{name}: no company partitions registered", file=out)
-                    return False
-                tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-            print(f"running {name} ...", file=out, flush=True)
-            result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
-            failed_checks = [
-                evaluation.check_name
-                for evaluation in result.get_asset_check_evaluations()
-                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
-            ]
-            if not result.success or failed_checks:
-                failed = [event.step_key for event in result.all_events if event.is_step_failure]
-                print(f"{name} FAILED (run {result.run_id}): steps {failed} checks {failed_checks}", file=out)
-                return False
-            print(f"{name} ok (run {result.run_id})", file=out, flush=True)
+        tags: dict[str, str] = {}
+        partition_key = None
+        if job.partitions_def is not None:
+            registered = instance.get_dynamic_partitions(company_partitions.name)
+            keys = list(partition_keys or registered)
+            unknown = sorted(set(keys) - set(registered))
+            if not keys or unknown:
+                raise ValueError(f"{name}: no such company partitions: {unknown or 'none registered'}")
+            if len(keys) == 1:
+                partition_key = keys[0]
+            else:
+                positions = sorted(registered.index(key) for key in keys)
+                if positions != list(range(positions[0], positions[-1] + 1)):
+                    raise ValueError(f"{name}: partitions must be a contiguous range of registered companies")
+                tags = {
+                    ASSET_PARTITION_RANGE_START_TAG: registered[positions[0]],
+                    ASSET_PARTITION_RANGE_END_TAG: registered[positions[-1]],
+                }
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            partition_key=partition_key,
+            asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
+            raise_on_error=False,
+        )
+        failed_checks = [
+            evaluation.check_name
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
+        return JobOutcome(name, result.run_id, result.success and not failed_checks, failed_steps, failed_checks)
+
+
+def run_main_sequence(jobs: Sequence[str] | None = None, out=sys.stdout) -> bool:
+    """Execute the main jobs in order, each recorded in the Dagster instance. True when all succeed."""
+    from risk_assets.defs.jobs import MAIN_SEQUENCE
+
+    for name in jobs or MAIN_SEQUENCE:
+        print(f"running {name} ...", file=out, flush=True)
+        try:
+            outcome = run_job(name)
+        except ValueError as error:
+            print(f"{name} FAILED: {error}", file=out)
+            return False
+        if not outcome.success:
+            print(f"{name} FAILED (run {outcome.run_id}): steps {outcome.failed_steps} checks "
+                  f"{outcome.failed_checks}", file=out)
+            return False
+        print(f"{name} ok (run {outcome.run_id})", file=out, flush=True)
     return True
 
 

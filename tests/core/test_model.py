@@ -1,0 +1,100 @@
+"""PD models: additive drivers, calibration on unseen rows, the prior shift, missing values, domain flags."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_assets.core.model import Calibration, PDModel, fit_platt, logit, sigmoid
+from risk_assets.core.polish import load_polish
+from risk_assets.core.ratios import MODEL_RATIOS
+
+
+@pytest.fixture(scope="module")
+def polish() -> pd.DataFrame:
+    frame = load_polish(1)
+    return frame.sample(2500, random_state=3).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("family", ["logistic", "lightgbm"])
+@pytest.mark.parametrize("missing", ["native", "impute"])
+def test_base_plus_contributions_equals_raw_log_odds(polish: pd.DataFrame, family: str, missing: str) -> None:
+    params = {"C": 0.1} if family == "logistic" else {"n_estimators": 60}
+    model = PDModel(family, list(MODEL_RATIOS), params, missing=missing).fit(
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+    rows = polish.head(300)
+    base, contributions = model.contributions(rows)
+    raw = model.raw_log_odds(rows)
+    assert np.max(np.abs(base + contributions.sum(axis=1).to_numpy() - raw)) < 1e-9
+    scored = model.score(rows, top_drivers=5)
+    for drivers, value in zip(scored["drivers"], scored["log_odds"], strict=True):
+        total = drivers["base"] + sum(drivers["contributions"].values()) + drivers["other"]
+        assert math.isclose(total, value, abs_tol=1e-9)
+        assert len(drivers["contributions"]) == 5
+
+
+def test_prior_shift_moves_the_odds_by_the_ratio_of_rates() -> None:
+    calibration = Calibration(slope=1.0, intercept=0.0, sample_rate=0.0694, target_rate=0.02)
+    # logit(0.02) - logit(0.0694) = ln(0.02/0.98) - ln(0.0694/0.9306) = -3.8918203 - (-2.5960000...) ~= -1.29582
+    assert calibration.prior_shift == pytest.approx(math.log(0.02 / 0.98) - math.log(0.0694 / 0.9306))
+    raw = np.array([-3.0, 0.0, 2.0])
+    assert np.allclose(logit(calibration.pd(raw)) - logit(calibration.sample_pd(raw)), calibration.prior_shift)
+    assert np.allclose(calibration.sample_pd(raw), sigmoid(raw))
+
+
+def test_platt_recovers_a_known_map() -> None:
+    rng = np.random.default_rng(7)
+    raw = rng.normal(size=200_000)
+    y = rng.random(raw.size) < sigmoid(0.6 * raw - 1.2)
+    slope, intercept = fit_platt(raw, y)
+    assert slope == pytest.approx(0.6, abs=0.02) and intercept == pytest.approx(-1.2, abs=0.02)
+
+
+def test_calibration_is_fitted_on_rows_the_scoring_model_did_not_see(polish: pd.DataFrame) -> None:
+    model = PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 60}).fit(
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+    in_sample = model.raw_log_odds(polish)
+    # Out-of-fold scores are less extreme than in-sample ones: the Platt map was fitted on the former.
+    assert np.std(model.oof_raw_) < np.std(in_sample)
+    sample = model.calibration.sample_pd(model.oof_raw_)
+    assert sample.mean() == pytest.approx(polish["target"].mean(), abs=0.01)
+
+
+def test_impute_ignores_gaps_native_uses_them(polish: pd.DataFrame) -> None:
+    """In the Polish data a missing Attr21 (no prior-year sales) means ~96% bankrupt; the impute strategy
+    must not read that signal, the native one does."""
+    row = polish[polish["target"] == 0].head(1).copy()
+    gap = row.copy()
+    gap["Attr21"] = np.nan
+    for missing, moves in (("impute", False), ("native", True)):
+        model = PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 80}, missing=missing).fit(
+            polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        median_row = row.copy()
+        median_row["Attr21"] = model.imputer.median[list(MODEL_RATIOS).index("Attr21")] if model.imputer else 1.0
+        shift = model.raw_log_odds(gap)[0] - model.raw_log_odds(median_row)[0]
+        assert bool(abs(shift) > 1.0) is moves, (missing, shift)
+
+
+def test_one_class_refused_and_unknown_family() -> None:
+    frame = pd.DataFrame({name: [0.1, 0.2, 0.3, 0.4] for name in MODEL_RATIOS})
+    with pytest.raises(ValueError, match="both defaults and non-defaults"):
+        PDModel("logistic", list(MODEL_RATIOS)).fit(frame, np.zeros(4), target_rate=0.02)
+    with pytest.raises(ValueError, match="unknown model family"):
+        PDModel("svm", list(MODEL_RATIOS)).fit(frame, np.array([0, 1, 0, 1]), target_rate=0.02,
+                                               calibration_folds=2)
+
+
+def test_rows_far_outside_the_training_range_are_flagged(polish: pd.DataFrame) -> None:
+    model = PDModel("logistic", list(MODEL_RATIOS), {"C": 0.1}, missing="impute").fit(
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+    typical = polish.head(50)
+    flags, _ = model.check_domain(typical)
+    assert flags.mean() < 0.2
+    extreme = typical.head(1).copy()
+    extreme[list(MODEL_RATIOS)] = 1e9
+    empty = typical.head(1).copy()
+    empty[list(MODEL_RATIOS)] = np.nan
+    flags, notes = model.check_domain(pd.concat([extreme, empty]))
+    assert flags.tolist() == [True, True]
+    assert "outside training range" in notes[0] and "of features available" in notes[1]
