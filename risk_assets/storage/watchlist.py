@@ -1,0 +1,75 @@
+"""The watchlist: companies the sensors follow for new filings (SEC CIK and/or DART corp code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import sqlalchemy as sa
+
+from risk_assets.storage.schema import companies, watchlist
+from risk_assets.storage.warehouse import Warehouse
+
+_CIK = re.compile(r"^\d{1,10}$")
+_DART = re.compile(r"^\d{8}$")
+
+
+class WatchlistError(ValueError):
+    """Bad identifiers or an unknown company: the message says which and why."""
+
+
+def company_id_for(*, cik: str | None = None, dart_corp_code: str | None = None) -> str:
+    """The product's company id: ``sec-<10-digit CIK>`` or ``dart-<8-digit corp code>``."""
+    if cik:
+        if not _CIK.match(cik.strip()):
+            raise WatchlistError(f"CIK must be up to 10 digits, got {cik!r}")
+        return f"sec-{int(cik):010d}"
+    if dart_corp_code:
+        if not _DART.match(dart_corp_code.strip()):
+            raise WatchlistError(f"DART corp code must be 8 digits, got {dart_corp_code!r}")
+        return f"dart-{dart_corp_code.strip()}"
+    raise WatchlistError("give a CIK or a DART corp code (or a ticker of a known company)")
+
+
+def _resolve_ticker(warehouse: Warehouse, ticker: str) -> dict:
+    found = warehouse.query(sa.select(companies).where(sa.func.upper(companies.c.ticker) == ticker.strip().upper()))
+    if found.empty:
+        raise WatchlistError(f"unknown ticker {ticker!r}: add it by CIK or DART corp code")
+    return found.iloc[0].to_dict()
+
+
+def add_to_watchlist(
+    warehouse: Warehouse,
+    *,
+    ticker: str | None = None,
+    cik: str | None = None,
+    dart_corp_code: str | None = None,
+    added_by: str = "cli",
+) -> dict:
+    """Add (or refresh) a watchlist entry and return it. Idempotent: adding twice keeps one row."""
+    if ticker and not (cik or dart_corp_code):
+        known = _resolve_ticker(warehouse, ticker)
+        cik, dart_corp_code = known.get("cik"), known.get("dart_corp_code")
+    company_id = company_id_for(cik=cik, dart_corp_code=dart_corp_code)
+    row = {
+        "company_id": company_id,
+        "ticker": ticker.strip().upper() if ticker else None,
+        "cik": f"{int(cik):010d}" if cik else None,
+        "dart_corp_code": dart_corp_code.strip() if dart_corp_code else None,
+        "added_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        "added_by": added_by,
+    }
+    warehouse.upsert("watchlist", [row])
+    return row
+
+
+def remove_from_watchlist(warehouse: Warehouse, company_id: str) -> bool:
+    """Remove an entry; False when it was not on the watchlist."""
+    with warehouse.transaction() as conn:
+        result = conn.execute(sa.delete(watchlist).where(watchlist.c.company_id == company_id))
+    return result.rowcount > 0
+
+
+def list_watchlist(warehouse: Warehouse) -> pd.DataFrame:
+    return warehouse.read("watchlist", order_by=["company_id"])
