@@ -28,6 +28,9 @@ def _prepare_dagster_home(settings: Settings) -> None:
         config.write_text("telemetry:\n  enabled: false\n")
 
 
+LOCATION_NAME = "risk_assets"
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     name: str
@@ -152,9 +155,15 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
     _prepare_dagster_home(settings)
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
+    # The same code location name as the compose deployment's workspace.yaml, so API launches work in both.
+    workspace = settings.home / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: risk_assets.definitions\n"
+        f"      location_name: {LOCATION_NAME}\n"
+    )
     processes = [
         subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-m", "risk_assets.definitions", "-h", host, "-p", str(dagster_port)],
+            [str(bin_dir / "dagster"), "dev", "-w", str(workspace), "-h", host, "-p", str(dagster_port)],
             env=env,
         ),
         subprocess.Popen(
