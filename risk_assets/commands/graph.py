@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 import pandas as pd
 
@@ -95,10 +96,11 @@ def run_job(
         return JobOutcome(name, result.run_id, result.success and not failed_checks, failed_steps, failed_checks)
 
 
-def run_main_sequence(jobs: Sequence[str] | None = None, out=sys.stdout) -> bool:
+def run_main_sequence(jobs: Sequence[str] | None = None, out: TextIO | None = None) -> bool:
     """Execute the main jobs in order, each recorded in the Dagster instance. True when all succeed."""
     from risk_assets.defs.jobs import MAIN_SEQUENCE
 
+    out = out or sys.stdout
     for name in jobs or MAIN_SEQUENCE:
         print(f"running {name} ...", file=out, flush=True)
         try:
@@ -127,7 +129,8 @@ def riskiest(limit: int = 10) -> pd.DataFrame:
     return frame
 
 
-def print_riskiest(limit: int = 10, out=sys.stdout) -> None:
+def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     frame = riskiest(limit)
     if frame.empty:
         print("no scores yet", file=out)
