@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import joblib
 import mlflow
@@ -62,9 +63,21 @@ class ModelRegistry:
         if found is not None:
             experiment_id = found.experiment_id
         else:
-            experiment_id = self.client.create_experiment(self.experiment, artifact_location=self.artifact_root)
+            experiment_id = self.client.create_experiment(
+                self.experiment, artifact_location=self.experiment_artifact_location()
+            )
         mlflow.set_experiment(experiment_id=experiment_id)
         return experiment_id
+
+    def experiment_artifact_location(self) -> str | None:
+        """Where a new experiment keeps its artifacts. A tracking server (http/https) is left to choose
+        (its proxied --artifacts-destination, e.g. s3://riskgraph/mlartifacts) unless given a remote root
+        such as s3://: a folder on this machine means nothing to the server or to the other clients."""
+        root = self.artifact_root or None
+        remote_server = self.tracking_uri.startswith(("http://", "https://"))
+        if root and remote_server and urlparse(root).scheme in ("", "file"):
+            return None
+        return root
 
     def log_model(self, model: PDModel, example: pd.DataFrame) -> LoggedModel:
         """Log ``model`` in the active run, with its signature, and register it as a new version."""

@@ -94,6 +94,7 @@ class S3ObjectStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """One PUT (with boto3's checksum): the object appears whole under its key or not at all."""
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
         return key
 

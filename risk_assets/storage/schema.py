@@ -13,8 +13,12 @@ from risk_assets.core.canonical import CANONICAL_ITEMS
 
 metadata = sa.MetaData()
 
-_Float = sa.Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql")
-_Text = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+# MySQL/MariaDB variants ("mariadb" too, for mariadb+pymysql:// URLs): DOUBLE for floats, MEDIUMTEXT (16 MB)
+# for JSON text, and DATETIME(6) so a timestamp reads back with its microseconds as it does on SQLite (plain
+# DATETIME drops them: MariaDB truncates, MySQL 8 rounds, possibly into the next second).
+_Float = sa.Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+_Text = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+_DateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 companies = sa.Table(
     "companies",
@@ -32,7 +36,7 @@ companies = sa.Table(
     sa.Column("is_financial", sa.Boolean, nullable=False, default=False),
     sa.Column("fiscal_year_end", sa.String(4)),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", _DateTime, nullable=False),
     sa.Index("ix_companies_ticker", "ticker"),
     sa.Index("ix_companies_cik", "cik"),
     sa.Index("ix_companies_dart", "dart_corp_code"),
@@ -46,7 +50,7 @@ watchlist = sa.Table(
     sa.Column("ticker", sa.String(16)),
     sa.Column("cik", sa.String(10)),
     sa.Column("dart_corp_code", sa.String(8)),
-    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Column("added_at", _DateTime, nullable=False),
     sa.Column("added_by", sa.String(80)),
 )
 
@@ -60,7 +64,7 @@ raw_filings = sa.Table(
     sa.Column("object_key", sa.String(512), nullable=False),
     sa.Column("content_type", sa.String(80)),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
-    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Column("fetched_at", _DateTime, nullable=False),
     sa.Index("ix_raw_filings_fetched", "company_id", "fetched_at"),
 )
 
@@ -77,6 +81,10 @@ statements = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("derived_items", sa.String(400), nullable=False, default=""),
+    # "FY": an annual filing's figures; "TTM": trailing twelve months at a quarter end, built from a quarterly
+    # filing (its own accession) and the prior fiscal year known on its filing date. fiscal_period: FY, Q1-Q3.
+    sa.Column("period_type", sa.String(3), nullable=False, default="FY", server_default="FY"),
+    sa.Column("fiscal_period", sa.String(2), nullable=False, default="FY", server_default="FY"),
     *[sa.Column(item, _Float) for item in CANONICAL_ITEMS],
     sa.Index("ix_statements_filed", "company_id", "filed_at"),
     sa.Index("ix_statements_year", "company_id", "fiscal_year"),
@@ -89,7 +97,7 @@ rejected_records = sa.Table(
     sa.Column("company_id", sa.String(40), primary_key=True),
     sa.Column("record_key", sa.String(128), primary_key=True),
     sa.Column("reason", sa.String(1000), nullable=False),
-    sa.Column("detected_at", sa.DateTime, nullable=False),
+    sa.Column("detected_at", _DateTime, nullable=False),
 )
 
 indicators = sa.Table(
@@ -130,8 +138,57 @@ features = sa.Table(
     sa.Column("altman_z_double_prime", _Float),
     sa.Column("ohlson_o", _Float),
     sa.Column("zmijewski", _Float),
-    sa.Column("computed_at", sa.DateTime, nullable=False),
+    sa.Column("computed_at", _DateTime, nullable=False),
+    sa.Column("period_type", sa.String(3), nullable=False, default="FY", server_default="FY"),
+    sa.Column("fiscal_period", sa.String(2), nullable=False, default="FY", server_default="FY"),
+    sa.Column("merton_dd", _Float),
+    # JSON: market inputs (market value, volatility, Merton solve, with dates), macro values as released on or
+    # before filed_at (with observation and release dates), early-warning flags known at filed_at.
+    sa.Column("market", _Text),
+    sa.Column("macro", _Text),
+    sa.Column("warnings", _Text),
     sa.Index("ix_features_filed", "company_id", "filed_at"),
+)
+
+market_features = sa.Table(
+    "market_features",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("period_end", sa.Date, primary_key=True),
+    sa.Column("accession", sa.String(32), primary_key=True),
+    sa.Column("filed_at", sa.Date, nullable=False),
+    sa.Column("symbol", sa.String(24)),
+    sa.Column("price_date", sa.Date),
+    sa.Column("close", _Float),
+    sa.Column("shares_outstanding", _Float),
+    sa.Column("market_value_equity", _Float),
+    sa.Column("equity_volatility", _Float),
+    sa.Column("n_returns", sa.Integer),
+    sa.Column("debt_face", _Float),
+    sa.Column("risk_free_rate", _Float),
+    sa.Column("risk_free_series", sa.String(64)),
+    sa.Column("risk_free_released_at", sa.Date),
+    sa.Column("merton_dd", _Float),
+    sa.Column("merton_pd", _Float),
+    sa.Column("merton_method", sa.String(32)),
+    sa.Column("reason", sa.String(400)),
+    sa.Column("computed_at", _DateTime, nullable=False),
+    sa.Index("ix_market_features_filed", "company_id", "filed_at"),
+)
+
+warning_signals = sa.Table(
+    "warning_signals",
+    metadata,
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),  # late_filing_notice | non_clean_audit_opinion | filing_overdue
+    sa.Column("reference", sa.String(64), primary_key=True),  # accession / rcept_no / expected period
+    sa.Column("signal_date", sa.Date, nullable=False),  # the day it became known
+    sa.Column("resolved_at", sa.Date),  # an overdue filing that arrived late: the day it arrived
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("detail", sa.String(400)),
+    sa.Column("alert_pending", sa.Boolean, nullable=False, default=True),
+    sa.Column("loaded_at", _DateTime, nullable=False),
+    sa.Index("ix_warning_signals_date", "company_id", "signal_date"),
 )
 
 default_events = sa.Table(
@@ -142,7 +199,7 @@ default_events = sa.Table(
     sa.Column("kind", sa.String(40), primary_key=True),
     sa.Column("source", sa.String(40), nullable=False),
     sa.Column("reference", sa.String(64)),
-    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("loaded_at", _DateTime, nullable=False),
 )
 
 risk_scores = sa.Table(
@@ -168,10 +225,12 @@ risk_scores = sa.Table(
     sa.Column("out_of_domain", sa.Boolean, nullable=False),
     sa.Column("domain_note", sa.String(1000)),
     sa.Column("code_version", sa.String(40), nullable=False),
-    sa.Column("scored_at", sa.DateTime, nullable=False),
+    sa.Column("scored_at", _DateTime, nullable=False),
     sa.Column("alert_pending", sa.Boolean, nullable=False, default=False),
+    # Company lookups use the primary key's (company_id, as_of) prefix; these serve the cross-company reads:
+    # a model version's view at a date, and the most recently scored snapshot.
     sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),
-    sa.Index("ix_scores_company", "company_id", "as_of"),
+    sa.Index("ix_scores_recent", "kind", "scored_at"),
     sa.Index("ix_scores_grade", "grade"),
 )
 
@@ -187,8 +246,11 @@ risk_alerts = sa.Table(
     sa.Column("previous_grade", sa.String(2), nullable=False),
     sa.Column("grade", sa.String(2), nullable=False),
     sa.Column("reasons", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("acknowledged_at", sa.DateTime),
+    # "score": a worse score under one model; "warning": an early-warning signal (model_version "early_warning",
+    # previous_* and pd/grade are the company's score as of the signal).
+    sa.Column("kind", sa.String(16), nullable=False, default="score", server_default="score"),
+    sa.Column("created_at", _DateTime, nullable=False),
+    sa.Column("acknowledged_at", _DateTime),
     sa.Column("acknowledged_by", sa.String(80)),
     sa.Index("ix_alerts_created", "created_at"),
 )
@@ -198,7 +260,7 @@ model_decisions = sa.Table(
     metadata,
     sa.Column("model_name", sa.String(64), primary_key=True),
     sa.Column("challenger_version", sa.String(16), primary_key=True),
-    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", _DateTime, nullable=False),
     sa.Column("champion_version_before", sa.String(16)),
     sa.Column("champion_version_after", sa.String(16), nullable=False),
     sa.Column("decision", sa.String(16), nullable=False),
@@ -217,15 +279,15 @@ api_keys = sa.Table(
     sa.Column("key_prefix", sa.String(16), nullable=False, unique=True),
     sa.Column("key_hash", sa.String(128), nullable=False),
     sa.Column("scopes", sa.String(80), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("created_at", _DateTime, nullable=False),
+    sa.Column("revoked_at", _DateTime),
 )
 
 audit_log = sa.Table(
     "audit_log",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("at", _DateTime, nullable=False),
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(200)),

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from risk_assets.storage.schema import TABLES, metadata
+from risk_assets.storage.schema import TABLES
 
 Rows = Iterable[Mapping[str, Any]] | pd.DataFrame
 
@@ -42,7 +42,23 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    # READ COMMITTED: a partition's DELETE + INSERT takes no gap locks that would block a concurrent run
+    # writing another partition; each write is still one transaction.
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED")
+    if engine.dialect.name in ("mysql", "mariadb"):
+        sa.event.listen(engine, "connect", _mysql_strict_mode)
+    return engine
+
+
+def _mysql_strict_mode(dbapi_connection: Any, _record: Any) -> None:
+    """Refuse bad values (NULL in a NOT NULL column, over-long strings) as SQLite does, whatever the server's
+    default sql_mode: without STRICT_TRANS_TABLES a multi-row INSERT stores '' or a truncated value instead."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(
+        "SET SESSION sql_mode = IF(@@SESSION.sql_mode = '', 'STRICT_TRANS_TABLES', "
+        "CONCAT(@@SESSION.sql_mode, ',STRICT_TRANS_TABLES'))"
+    )
+    cursor.close()
 
 
 def _to_db_value(value: Any, column: sa.Column) -> Any:
@@ -70,14 +86,32 @@ def _to_db_value(value: Any, column: sa.Column) -> Any:
     return value
 
 
+def _column_values(series: pd.Series, column: sa.Column) -> list[Any]:
+    """One frame column as DB-API values, as _to_db_value would give, but converted a column at a time:
+    numeric columns need only NaN -> NULL, text columns only numpy scalars unwrapped."""
+    values = series.tolist()  # numpy scalars -> Python, datetime64 -> Timestamp
+    nulls = series.isna().tolist()
+    column_type = column.type
+    typed = isinstance(column_type, sa.Date | sa.DateTime | sa.Boolean)
+    if series.dtype.kind in "biuf" and not (typed and series.dtype.kind != "b"):
+        return [None if null else value for value, null in zip(values, nulls, strict=True)] if any(nulls) else values
+    if not typed:
+        return [None if null else value.item() if isinstance(value, np.generic) else value
+                for value, null in zip(values, nulls, strict=True)]
+    return [None if null else _to_db_value(value, column) for value, null in zip(values, nulls, strict=True)]
+
+
 def _records(rows: Rows, table: sa.Table) -> list[dict[str, Any]]:
     columns = {c.name: c for c in table.columns}
     if isinstance(rows, pd.DataFrame):
-        iterable: Iterable[Mapping[str, Any]] = rows.to_dict("records")
-    else:
-        iterable = rows
+        unknown = set(rows.columns) - set(columns)
+        if unknown:
+            raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
+        names = list(rows.columns)
+        converted = [_column_values(rows[name], columns[name]) for name in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*converted, strict=True)]
     out = []
-    for row in iterable:
+    for row in rows:
         unknown = set(row) - set(columns)
         if unknown:
             raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
@@ -109,7 +143,11 @@ class Warehouse:
         upgrade(self)
 
     def drop_schema(self) -> None:
-        metadata.drop_all(self.engine)
+        """Remove every warehouse table through the migrations (alembic_version goes back to empty, so a
+        later create_schema() builds them again)."""
+        from risk_assets.storage.migrations import downgrade
+
+        downgrade(self, "base")
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -178,9 +216,9 @@ class Warehouse:
         if self.dialect in ("mysql", "mariadb"):
             statement = mysql.insert(table)
             # SQLAlchemy picks VALUES() or the row alias by server version: MariaDB rejects `AS new`.
-            if updates:
-                return statement.on_duplicate_key_update({name: statement.inserted[name] for name in updates})
-            return statement.prefix_with("IGNORE")
+            # Key columns only: a no-op update, not INSERT IGNORE (which would also turn errors into warnings).
+            names = updates or key_names[:1]
+            return statement.on_duplicate_key_update({name: statement.inserted[name] for name in names})
         raise NotImplementedError(f"upsert is not implemented for {self.dialect}")
 
     def update(self, table_name: str, rows: Rows, *, connection: Connection | None = None) -> int:

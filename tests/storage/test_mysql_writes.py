@@ -1,0 +1,129 @@
+"""What the warehouse sends to MySQL/MariaDB, and what survives a writer killed mid-transaction.
+
+Bulk: SQLAlchemy hands each batch to PyMySQL's ``executemany``, which rewrites ``INSERT ... VALUES (...)
+ON DUPLICATE KEY UPDATE`` (MariaDB's ``VALUES(col)`` form and MySQL 8's ``AS new`` form alike) into one
+multi-row statement; the server's own statement counter proves it. Fault: a second connection runs
+``KILL <CONNECTION_ID()>`` on the writer between two batches of a partition's upsert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from risk_assets.storage.schema import market_prices, risk_scores
+from risk_assets.storage.warehouse import Warehouse
+from tests.storage.test_warehouse import key_counts, scores_for
+
+pytestmark = pytest.mark.parametrize("backend", [pytest.param("mysql", marks=pytest.mark.mysql)])
+
+
+def prices(n: int) -> list[dict]:
+    start = dt.date(2000, 1, 1)
+    return [
+        {"symbol": f"S{i % 50:03d}", "price_date": start + dt.timedelta(days=i // 50), "close": 100.0 + i,
+         "adjclose": 99.0 + i, "volume": float(i), "currency": "USD"}
+        for i in range(n)
+    ]
+
+
+def session_counter(connection: sa.Connection, name: str) -> int:
+    row = connection.exec_driver_sql(f"SHOW SESSION STATUS LIKE '{name}'").one()
+    return int(row[1])
+
+
+def test_each_batch_is_one_multi_row_insert_statement(warehouse: Warehouse):
+    cursor_calls: list[bool] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT"):
+            cursor_calls.append(executemany)
+
+    sa.event.listen(warehouse.engine, "before_cursor_execute", record)
+    try:
+        for round_ in range(2):  # first all inserts, then all updates of the same keys
+            with warehouse.transaction() as connection:
+                before = session_counter(connection, "Com_insert")
+                warehouse.upsert("market_prices", prices(5000), batch_size=2000, connection=connection)
+                assert session_counter(connection, "Com_insert") - before == 3, f"round {round_}"
+    finally:
+        sa.event.remove(warehouse.engine, "before_cursor_execute", record)
+    assert cursor_calls == [True] * 6
+    assert warehouse.count("market_prices") == 5000
+    assert set(key_counts(warehouse, market_prices)) == {1}
+
+
+def test_wide_rows_still_go_in_a_few_statements(warehouse: Warehouse):
+    rows = scores_for(companies=500, years=10)  # 5000 score rows
+    with warehouse.transaction() as connection:
+        before = session_counter(connection, "Com_insert")
+        warehouse.upsert("risk_scores", rows, connection=connection)
+        statements = session_counter(connection, "Com_insert") - before
+    # 3 batches of <= 2000 rows; PyMySQL splits a batch further only past ~1 MB of SQL.
+    assert 3 <= statements <= 10
+
+
+def test_the_session_refuses_bad_values_whatever_the_server_default(warehouse: Warehouse):
+    with warehouse.engine.connect() as connection:
+        assert "STRICT_TRANS_TABLES" in connection.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
+        assert connection.get_isolation_level() == "READ COMMITTED"
+    too_long = {"symbol": "X" * 25, "price_date": dt.date(2024, 1, 2), "close": 1.0}
+    with pytest.raises(sa.exc.DataError):
+        warehouse.upsert("market_prices", [too_long])
+
+
+def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_retry_completes(
+    warehouse: Warehouse, mysql_database
+):
+    previous = scores_for(companies=50, years=4, version="1")  # the partition as the last good run left it
+    other = scores_for(companies=10, years=2, version="2")  # another partition, never touched here
+    warehouse.upsert("risk_scores", previous)
+    warehouse.upsert("risk_scores", other)
+    replacement = [
+        {**row, "pd": row["pd"] * 2, "model_pd": row["model_pd"] * 2}
+        for row in scores_for(companies=100, years=10, version="1")
+    ]
+
+    admin = mysql_database.connect()
+    killed: dict[str, int] = {}
+    batches: list[int] = []
+
+    def kill_after_third_batch(conn, cursor, statement, parameters, context, executemany):
+        if not (executemany and statement.lstrip().upper().startswith("INSERT")):
+            return
+        batches.append(len(parameters))
+        if len(batches) == 3:
+            probe = cursor.connection.cursor()  # the writer's own connection, mid-transaction
+            probe.execute("SELECT CONNECTION_ID()")
+            killed["id"] = probe.fetchone()[0]
+            probe.close()
+            with admin.cursor() as admin_cursor:
+                admin_cursor.execute(f"KILL {int(killed['id'])}")
+
+    sa.event.listen(warehouse.engine, "after_cursor_execute", kill_after_third_batch)
+    try:
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            warehouse.upsert("risk_scores", replacement, replace={"model_version": "1", "kind": "period"},
+                             batch_size=100)
+    finally:
+        sa.event.remove(warehouse.engine, "after_cursor_execute", kill_after_third_batch)
+        admin.close()
+    assert batches == [100, 100, 100], "the kill landed after the third of ten batches"
+    assert raised.value.orig.args[0] in (2006, 2013), raised.value  # server gone / connection lost
+
+    # The previous partition is intact: the delete and the three batches were rolled back together.
+    stored = warehouse.read("risk_scores", where={"model_version": "1"}, order_by=["company_id", "as_of"])
+    assert len(stored) == len(previous)
+    assert list(stored["pd"]) == [row["pd"] for row in sorted(previous, key=lambda r: (r["company_id"], r["as_of"]))]
+    assert warehouse.count("risk_scores", where={"model_version": "2"}) == len(other)
+
+    # The retried write (a new pooled connection) completes, exactly once per key.
+    assert warehouse.upsert("risk_scores", replacement, replace={"model_version": "1", "kind": "period"},
+                            batch_size=100) == 1000
+    assert warehouse.count("risk_scores", where={"model_version": "1"}) == 1000
+    assert warehouse.count("risk_scores", where={"model_version": "2"}) == len(other)
+    assert set(key_counts(warehouse, risk_scores)) == {1}
+    stored = warehouse.read("risk_scores", where={"model_version": "1", "company_id": "c0000"}, order_by=["as_of"])
+    assert list(stored["pd"]) == [0.002] * 10

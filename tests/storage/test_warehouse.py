@@ -1,0 +1,197 @@
+"""The same Warehouse code on SQLite and on MySQL/MariaDB: upserts by natural key, partition replacement,
+update(), one transaction per write, and values that read back as they were written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from risk_assets.storage.schema import risk_scores
+from risk_assets.storage.warehouse import Warehouse
+
+NOW = dt.datetime(2024, 3, 1, 9, 30, 15, 123456)
+
+
+def company(company_id: str, name: str, **extra) -> dict:
+    return {
+        "company_id": company_id, "name": name, "country": "US", "source": "sec",
+        "is_financial": False, "updated_at": NOW, **extra,
+    }
+
+
+def score(company_id: str, as_of: dt.date, version: str = "1", kind: str = "period", pd_value: float = 0.01,
+          **extra) -> dict:
+    return {
+        "company_id": company_id, "as_of": as_of, "model_version": version, "kind": kind,
+        "model_name": "corporate_pd", "period_end": as_of - dt.timedelta(days=60), "fiscal_year": as_of.year,
+        "accession": f"acc-{company_id}-{as_of.isoformat()}", "filed_at": as_of, "pd": pd_value,
+        "model_pd": pd_value, "grade": "4", "percentile": None, "log_odds": math.log(pd_value / (1 - pd_value)),
+        "drivers": "{}", "feature_values": "{}", "in_default": False, "out_of_domain": False,
+        "domain_note": None, "code_version": "test", "scored_at": NOW, "alert_pending": False, **extra,
+    }
+
+
+def scores_for(companies: int, years: int, version: str = "1") -> list[dict]:
+    return [
+        score(f"c{c:04d}", dt.date(2015 + y, 3, 1), version, pd_value=0.001 * (c % 50 + 1))
+        for c in range(companies) for y in range(years)
+    ]
+
+
+def key_counts(warehouse: Warehouse, table: sa.Table) -> pd.Series:
+    """Rows per primary key (every value must be 1)."""
+    keys = list(table.primary_key.columns)
+    statement = sa.select(*keys, sa.func.count().label("n")).group_by(*keys)
+    return warehouse.query(statement)["n"]
+
+
+# --- upserts ------------------------------------------------------------------------------------------------
+
+
+def test_upsert_inserts_new_keys_and_updates_existing_ones(warehouse):
+    assert warehouse.upsert("companies", [company("sec-1", "Apple"), company("sec-2", "Nvidia")]) == 2
+    warehouse.upsert("companies", [company("sec-2", "NVIDIA Corp", ticker="NVDA"), company("sec-3", "Disney")])
+    frame = warehouse.read("companies", order_by=["company_id"])
+    assert list(frame["company_id"]) == ["sec-1", "sec-2", "sec-3"]
+    assert list(frame["name"]) == ["Apple", "NVIDIA Corp", "Disney"]
+    assert frame.set_index("company_id").loc["sec-2", "ticker"] == "NVDA"
+
+
+def test_an_upsert_leaves_columns_it_does_not_name_alone(warehouse):
+    warehouse.upsert("companies", [company("sec-1", "Apple", ticker="AAPL", sector="Technology")])
+    row = {key: value for key, value in company("sec-1", "Apple Inc.").items()}
+    warehouse.upsert("companies", [row])
+    stored = warehouse.read("companies").iloc[0]
+    assert (stored["name"], stored["ticker"], stored["sector"]) == ("Apple Inc.", "AAPL", "Technology")
+
+
+def test_repeated_upserts_never_duplicate_a_natural_key(warehouse):
+    rows = scores_for(companies=120, years=10)  # 1200 rows, several batches
+    for _ in range(3):
+        warehouse.upsert("risk_scores", rows, batch_size=500)
+    assert warehouse.count("risk_scores") == 1200
+    assert set(key_counts(warehouse, risk_scores)) == {1}
+
+
+def test_rows_with_different_column_sets_are_written_in_one_call(warehouse):
+    full = company("sec-1", "Apple", ticker="AAPL")
+    partial = company("sec-2", "Nvidia")
+    assert warehouse.upsert("companies", [full, partial]) == 2
+    frame = warehouse.read("companies", order_by=["company_id"])
+    assert list(frame["ticker"].map(lambda value: value or None)) == ["AAPL", None]
+
+
+def test_an_unknown_column_is_refused_before_anything_is_written(warehouse):
+    with pytest.raises(ValueError, match="unknown columns"):
+        warehouse.upsert("companies", [company("sec-1", "Apple"), company("sec-2", "X", colour="red")])
+    assert warehouse.count("companies") == 0
+
+
+# --- replace: one partition at a time --------------------------------------------------------------------------
+
+
+def test_replace_swaps_one_partition_and_leaves_the_others(warehouse):
+    warehouse.upsert("risk_scores", scores_for(companies=5, years=4, version="1"))
+    warehouse.upsert("risk_scores", scores_for(companies=5, years=4, version="2"))
+    newer = scores_for(companies=3, years=2, version="1")
+    warehouse.upsert("risk_scores", newer, replace={"model_version": "1", "kind": "period"})
+    assert warehouse.count("risk_scores", where={"model_version": "1"}) == 6
+    assert warehouse.count("risk_scores", where={"model_version": "2"}) == 20
+    kept = warehouse.read("risk_scores", where={"model_version": "1"})
+    assert set(kept["company_id"]) == {"c0000", "c0001", "c0002"}
+
+
+def test_replace_with_no_rows_empties_the_partition(warehouse):
+    warehouse.upsert("risk_scores", scores_for(companies=2, years=2, version="1"))
+    warehouse.upsert("risk_scores", scores_for(companies=2, years=2, version="2"))
+    assert warehouse.upsert("risk_scores", [], replace={"model_version": "1"}) == 0
+    assert warehouse.count("risk_scores", where={"model_version": "1"}) == 0
+    assert warehouse.count("risk_scores") == 4
+
+
+def test_a_failing_batch_rolls_back_the_whole_write_and_the_replace(warehouse):
+    """One transaction per write: a bad row in the last batch undoes the delete and the earlier batches."""
+    before = scores_for(companies=10, years=3, version="1")
+    warehouse.upsert("risk_scores", before)
+    replacement = scores_for(companies=20, years=3, version="1")
+    replacement[-1]["grade"] = None  # NOT NULL: the last batch fails on both backends
+    with pytest.raises(sa.exc.IntegrityError):
+        warehouse.upsert("risk_scores", replacement, replace={"model_version": "1"}, batch_size=10)
+    stored = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    assert len(stored) == 30
+    assert set(stored["company_id"]) == {f"c{c:04d}" for c in range(10)}
+
+
+def test_writes_sharing_a_connection_commit_together(warehouse):
+    with pytest.raises(RuntimeError), warehouse.transaction() as connection:
+        warehouse.upsert("companies", [company("sec-1", "Apple")], connection=connection)
+        warehouse.upsert("risk_scores", scores_for(companies=1, years=1), connection=connection)
+        raise RuntimeError("the run failed after both writes")
+    assert warehouse.count("companies") == 0
+    assert warehouse.count("risk_scores") == 0
+
+
+# --- update -----------------------------------------------------------------------------------------------------
+
+
+def test_update_changes_the_named_columns_of_existing_rows_only(warehouse):
+    rows = scores_for(companies=3, years=1)
+    warehouse.upsert("risk_scores", rows)
+    keys = {name: rows[0][name] for name in ("company_id", "as_of", "model_version", "kind")}
+    missing = {**keys, "company_id": "no-such-company"}
+    assert warehouse.update("risk_scores", [{**keys, "alert_pending": True}, {**missing, "alert_pending": True}]) == 2
+    stored = warehouse.read("risk_scores", order_by=["company_id"])
+    assert len(stored) == 3
+    assert list(stored["alert_pending"]) == [True, False, False]
+    assert list(stored["pd"]) == [row["pd"] for row in rows]
+
+
+# --- values read back as written --------------------------------------------------------------------------------
+
+
+def test_values_read_back_with_their_types(warehouse):
+    big_json = json.dumps({f"Attr{i}": {"value": i / 7, "note": "x" * 40} for i in range(2000)})
+    assert len(big_json) > 65_535  # beyond TEXT on MySQL: needs MEDIUMTEXT
+    row = score(
+        "sec-1", dt.date(2024, 2, 29), pd_value=0.1 + 0.2, percentile=float("nan"), in_default=True,
+        out_of_domain=np.bool_(False), drivers=big_json, log_odds=-1.2345678901234567e-300,
+        domain_note="삼성전자 · 🏦 outside the training domain", scored_at=NOW,
+    )
+    warehouse.upsert("risk_scores", [row])
+    warehouse.upsert("companies", [company("dart-00126380", "삼성전자 🏭", updated_at=NOW)])
+    stored = warehouse.read("risk_scores").iloc[0]
+    assert stored["as_of"] == dt.date(2024, 2, 29)
+    assert stored["period_end"] == dt.date(2023, 12, 31)
+    assert stored["scored_at"] == NOW  # microseconds kept (DATETIME(6) on MySQL)
+    assert stored["pd"] == 0.1 + 0.2  # DOUBLE: every bit of the float
+    assert stored["log_odds"] == -1.2345678901234567e-300
+    assert stored["percentile"] is None or math.isnan(stored["percentile"])  # NaN is stored as NULL
+    assert stored["in_default"] is True or stored["in_default"] == np.True_
+    assert bool(stored["out_of_domain"]) is False
+    assert json.loads(stored["drivers"]) == json.loads(big_json)
+    assert stored["domain_note"] == "삼성전자 · 🏦 outside the training domain"
+    assert warehouse.read("companies").iloc[0]["name"] == "삼성전자 🏭"
+
+
+def test_a_dataframe_with_pandas_types_is_written_like_plain_rows(warehouse):
+    rows = scores_for(companies=4, years=2)
+    frame = pd.DataFrame(rows)
+    frame["as_of"] = pd.to_datetime(frame["as_of"])  # Timestamp in a DATE column
+    frame["scored_at"] = pd.Timestamp(NOW)
+    frame["in_default"] = np.array([True, False] * 4)
+    frame.loc[0, "percentile"] = np.nan
+    frame.loc[1, "percentile"] = np.float64(12.5)
+    frame["fiscal_year"] = frame["fiscal_year"].astype("int64")
+    warehouse.upsert("risk_scores", frame)
+    stored = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    assert list(stored["as_of"]) == [row["as_of"] for row in rows]
+    assert list(stored["in_default"].map(bool)) == [True, False] * 4
+    assert stored.loc[1, "percentile"] == 12.5
+    assert list(stored["scored_at"]) == [NOW] * 8
+    assert list(stored["fiscal_year"]) == [row["fiscal_year"] for row in rows]
