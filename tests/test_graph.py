@@ -47,9 +47,12 @@ def test_statements_and_features_cover_every_company(graph_env: Path) -> None:
     assert len(features) == len(statements)
     classic = json.loads(features.iloc[0]["classic"])
     assert set(classic) >= {"altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski"}
-    # No market prices are bundled for these filers: Altman's original Z is unavailable, with the reason.
-    assert features["altman_z"].isna().all()
-    assert all("market_value_equity" in json.loads(c)["altman_z"]["reason"] for c in features["classic"])
+    # Market prices are bundled for Apple only (the AAPL chart of Aug-Nov 2020): Altman's original Z exists for
+    # Apple's FY2020 (balance sheet 2020-09-26) and is unavailable elsewhere, with the reason.
+    with_z = features[features["altman_z"].notna()]
+    assert [(r.company_id, str(r.period_end)) for r in with_z.itertuples()] == [("sec-0000320193", "2020-09-26")]
+    without_z = features[features["altman_z"].isna()]
+    assert all("market_value_equity" in json.loads(c)["altman_z"]["reason"] for c in without_z["classic"])
     assert features["altman_z_double_prime"].notna().mean() > 0.8
 
 
@@ -76,9 +79,13 @@ def test_the_model_ranks_the_bankrupt_filers_riskier_than_the_healthy_ones(graph
 
 def test_period_scores_are_as_of_each_filing_date(graph_env: Path) -> None:
     scores = warehouse().read("risk_scores", where={"company_id": "sec-0000320193", "kind": "period"})
-    fy2009 = scores[scores["fiscal_year"] == 2009].sort_values("as_of")
-    # The FY2009 10-K (filed 2009-10-27) and its 10-K/A restatement (filed 2010-01-25) are both scored.
-    assert [str(d) for d in fy2009["as_of"]] == ["2009-10-27", "2010-01-25"]
+    by_date = scores.set_index(scores["as_of"].astype(str))
+    # The FY2009 10-K (filed 2009-10-27) is scored as of its filing date. On 2010-01-25 Apple filed both the
+    # 10-K/A restating FY2009 and its Q1 FY2010 10-Q: that day's score is the newest period then known, the
+    # trailing twelve months to 2009-12-26 (built on the restated FY2009).
+    assert by_date.loc["2009-10-27", "accession"] == "0001193125-09-214859"
+    assert by_date.loc["2010-01-25", "accession"] == "0001193125-10-012085"
+    assert str(by_date.loc["2010-01-25", "period_end"]) == "2009-12-26"
     assert (pd.to_datetime(scores["as_of"]) == pd.to_datetime(scores["filed_at"])).all()
 
 

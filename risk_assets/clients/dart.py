@@ -263,6 +263,17 @@ class OpenDartClient:
         payload = self._json(f"{endpoint}.json", params, f"opendart/{endpoint}/{corp_code}_{bgn_de}_{end_de}.json")
         return list(payload.get("list") or []) if payload is not None else []
 
+    def audit_opinion(self, corp_code: str, bsns_year: str | int, reprt_code: str = "11011") -> list[dict[str, Any]]:
+        """Rows of accnutAdtorNmNdAdtOpinion (auditor and audit opinion, DS002): current, prior and earlier
+        years of one periodic report (``bsns_year`` holds labels such as "제55기 (당기)"); [] for 013."""
+        corp_code = _corp_code(corp_code)
+        if reprt_code not in REPORT_CODES:
+            raise ValueError(f"reprt_code must be one of {sorted(REPORT_CODES)}, got {reprt_code!r}")
+        params = self._params(corp_code=corp_code, bsns_year=str(bsns_year), reprt_code=reprt_code)
+        payload = self._json("accnutAdtorNmNdAdtOpinion.json", params,
+                             f"opendart/accnutAdtorNmNdAdtOpinion/{corp_code}_{bsns_year}_{reprt_code}.json")
+        return list(payload.get("list") or []) if payload is not None else []
+
     # -- internals
     def _params(self, **params: Any) -> dict[str, Any]:
         return {"crtfc_key": self._api_key, **{k: v for k, v in params.items() if v is not None}}

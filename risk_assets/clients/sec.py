@@ -135,10 +135,16 @@ class SecEdgarClient:
             for entry in payload.values()
         ]
 
-    def submissions(self, cik: int | str) -> dict[str, Any]:
-        """Filer metadata and the full filing index: ``filings.recent`` plus every ``filings.files[]`` page."""
+    def submissions(self, cik: int | str, *, include_older_pages: bool = True) -> dict[str, Any]:
+        """Filer metadata and the full filing index: ``filings.recent`` plus every ``filings.files[]`` page.
+
+        ``include_older_pages=False`` returns the first response as is (about the latest 1,000 filings, with
+        ``filings.files`` untouched): enough for a sensor that only looks for new filings.
+        """
         name = f"CIK{cik10(cik)}.json"
         first = self._data_json(f"submissions/{name}")
+        if not include_older_pages:
+            return first
         files = ((first.get("filings") or {}).get("files")) or []
         pages = [self._data_json(f"submissions/{entry['name']}") for entry in files]
         return merge_submission_pages(first, pages)

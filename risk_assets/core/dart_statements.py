@@ -6,7 +6,8 @@ before that (``bfefrmtrm_*``, kept only when it has a balance sheet). The respon
 ``filed_at`` is ``rcept_no[:8]``.
 
 Annual reports only (``reprt_code`` 11011). Quarterly and half-year reports give 3-month and cumulative
-flows that must become trailing-twelve-month figures first, which is not built yet: they raise ValueError.
+flows that must become trailing-twelve-month figures first: core/ttm.py reads them (``dart_interim_report``)
+and combines them with the prior annual report; here they raise ValueError.
 
 Keys of a row may be absent, null or "" (the recorded Samsung response has all three): all mean unknown.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from calendar import monthrange
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -96,7 +98,11 @@ class _Statement:
         for row in sorted(rows, key=lambda r: int(parse_amount(r.get("ord")) or 0)):
             self._by_statement.setdefault(str(row.get("sj_div") or ""), []).append(row)
 
-    def lookup(self, dart_concept: DartConcept, amount_field: str):
+    def lookup(self, dart_concept: DartConcept, amount_field: str | Callable[[dict], object]):
+        """Concept lookup reading ``amount_field`` of each row (or a function of the row: quarterly reports
+        keep year-to-date figures in different fields per statement, see core/ttm.py)."""
+        read = amount_field if callable(amount_field) else (lambda row: row.get(amount_field))
+
         def matches(row: dict, key: str) -> bool:
             if key.startswith(DART_NAME_PREFIX):
                 return row.get("account_id") == DART_NONSTANDARD_ACCOUNT_ID and normalize_account_name(
@@ -108,7 +114,7 @@ class _Statement:
             for statement in dart_concept.statements:
                 for row in self._by_statement.get(statement, ()):
                     if matches(row, key):
-                        value = parse_amount(row.get(amount_field))
+                        value = parse_amount(read(row))
                         if value is not None:
                             return value, 0  # one filing: every value is equally recent
             return None
@@ -134,8 +140,8 @@ def normalize_fnltt(payload: dict, company_id: str, fiscal_year_end_month: int =
     report_code = _first(rows, "reprt_code")
     if report_code in QUARTERLY_REPORTS:
         raise ValueError(
-            f"reprt_code {report_code} is a {QUARTERLY_REPORTS[report_code]} report: quarterly flows need "
-            "trailing-twelve-month figures, which are not supported yet (annual reports 11011 only)"
+            f"reprt_code {report_code} is a {QUARTERLY_REPORTS[report_code]} report: quarterly flows become "
+            "trailing-twelve-month rows through core.ttm.dart_interim_report, not this annual normaliser"
         )
     if report_code != ANNUAL_REPORT:
         raise ValueError(

@@ -44,3 +44,19 @@ def latest_known(frame: pd.DataFrame, as_of: pd.Timestamp | str, keys: tuple[str
 
 def as_float(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def known_versions(frame: pd.DataFrame, as_of: pd.Timestamp | str, period_types: tuple[str, ...] = ("FY",)
+                   ) -> pd.DataFrame:
+    """The view a model trained at ``as_of`` may use: per (company_id, period_end), the latest version filed
+    on or before ``as_of``, of the given period types (annual only by default). Works on statements and
+    features alike (both carry company_id, period_end, accession, filed_at and period_type).
+
+    Apple FY2009: net income 5,704m as of 2009-12-31 (the 10-K of 2009-10-27), 8,235m from 2010-01-25 (10-K/A).
+    """
+    if frame.empty:
+        return frame.copy()
+    types = frame["period_type"] if "period_type" in frame.columns else pd.Series("FY", index=frame.index)
+    rows = frame[types.isin(period_types) & (pd.to_datetime(frame["filed_at"]) <= pd.Timestamp(as_of))]
+    rows = rows.assign(_filed=pd.to_datetime(rows["filed_at"])).sort_values(["_filed", "accession"], kind="stable")
+    return rows.groupby(["company_id", "period_end"]).tail(1).drop(columns="_filed").reset_index(drop=True)

@@ -1,8 +1,8 @@
 """Named asset jobs: what operators, the CLI and the API launch.
 
-Partitioned and unpartitioned assets cannot share a job, so the main path is four jobs run in order by
-`riskgraph materialize`: refresh_universe -> ingest_filings (all company partitions, one run) -> retrain ->
-rescore_all.
+Partitioned and unpartitioned assets cannot share a job, so the main path is five jobs run in order by
+`riskgraph materialize`: refresh_universe -> ingest_filings (all company partitions, one run) ->
+refresh_market -> retrain -> rescore_all.
 """
 
 import dagster as dg
@@ -26,10 +26,17 @@ retrain = dg.define_asset_job(
     description="Rebuild the training set, train and register a version, run the champion gate.",
 )
 
-rescore_all = dg.define_asset_job(
-    "rescore_all",
-    selection=["default_events", "features", "risk_scores", "risk_alerts"],
-    description="Recompute features, score every filing and the current snapshot with the champion, raise alerts.",
+refresh_market = dg.define_asset_job(
+    "refresh_market",
+    selection=["macro_indicators", "market_prices"],
+    description="Fetch macro series (FRED/ECOS, with release dates) and daily equity prices (scheduled daily).",
 )
 
-MAIN_SEQUENCE = ("refresh_universe", "ingest_filings", "retrain", "rescore_all")
+rescore_all = dg.define_asset_job(
+    "rescore_all",
+    selection=["default_events", "warning_signals", "market_features", "features", "risk_scores", "risk_alerts"],
+    description="Recompute events, warning signals, market and statement features, score every filing and the "
+    "current snapshot with the champion, raise alerts.",
+)
+
+MAIN_SEQUENCE = ("refresh_universe", "ingest_filings", "refresh_market", "retrain", "rescore_all")

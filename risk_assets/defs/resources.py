@@ -6,7 +6,8 @@ at import time), so the embedded default needs no configuration and production s
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -15,6 +16,17 @@ from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import ObjectStore, open_object_store
 from risk_assets.storage.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from risk_assets.clients import (
+        EcosClient,
+        FredClient,
+        OpenDartClient,
+        PriceClient,
+        RawSink,
+        SecEdgarClient,
+    )
+    from risk_assets.core.macro import MacroSeries
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -86,12 +98,150 @@ class ModelSettingsResource(dg.ConfigurableResource):
         return self.long_run_default_rate or Settings.from_env().long_run_default_rate
 
 
+# --- external sources: one resource per source wrapping its client (risk_assets/clients). Base URLs are
+# configurable (tests point them at a local server); keys and the SEC User-Agent left empty are read from the
+# environment when a client is built, i.e. when a run or sensor tick starts, never at import.
+
+
+def _secret(value: str, from_environment: str) -> str:
+    return (value or from_environment).strip()
+
+
+class SecEdgarResource(dg.ConfigurableResource):
+    """SEC EDGAR. ``user_agent`` empty: RISKGRAPH_SEC_USER_AGENT ("Name contact@example.com")."""
+
+    user_agent: str = ""
+    base_url_data: str = "https://data.sec.gov"
+    base_url_www: str = "https://www.sec.gov"
+    max_requests_per_second: float = 9.0
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+
+    def resolved_user_agent(self) -> str:
+        return _secret(self.user_agent, os.environ.get("RISKGRAPH_SEC_USER_AGENT", ""))
+
+    def is_configured(self) -> bool:
+        return bool(self.resolved_user_agent())
+
+    def client(self, raw_sink: RawSink | None = None) -> SecEdgarClient:
+        from risk_assets.clients import SecEdgarClient
+
+        return SecEdgarClient(
+            user_agent=self.resolved_user_agent(), base_url_data=self.base_url_data, base_url_www=self.base_url_www,
+            max_requests_per_second=self.max_requests_per_second, timeout=self.timeout_seconds,
+            max_retries=self.max_retries, raw_sink=raw_sink,
+        )
+
+
+class OpenDartResource(dg.ConfigurableResource):
+    """OpenDART. ``api_key`` empty: OPENDART_API_KEY. The daily cap is counted per process (see the client)."""
+
+    api_key: str = ""
+    base_url: str = "https://opendart.fss.or.kr/api"
+    daily_request_cap: int = 10000
+    min_interval_seconds: float = 0.2
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+
+    def is_configured(self) -> bool:
+        return bool(_secret(self.api_key, os.environ.get("OPENDART_API_KEY", "")))
+
+    def client(self, raw_sink: RawSink | None = None) -> OpenDartClient:
+        from risk_assets.clients import OpenDartClient
+
+        return OpenDartClient(
+            api_key=_secret(self.api_key, os.environ.get("OPENDART_API_KEY", "")), base_url=self.base_url,
+            daily_request_cap=self.daily_request_cap, min_interval_seconds=self.min_interval_seconds,
+            timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
+        )
+
+
+class FredResource(dg.ConfigurableResource):
+    """FRED / ALFRED. ``api_key`` empty: FRED_API_KEY."""
+
+    api_key: str = ""
+    base_url: str = "https://api.stlouisfed.org/fred"
+    max_requests_per_minute: float = 100.0
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+
+    def is_configured(self) -> bool:
+        return bool(_secret(self.api_key, os.environ.get("FRED_API_KEY", "")))
+
+    def client(self, publication_lag_days: dict[str, int] | None = None,
+               raw_sink: RawSink | None = None) -> FredClient:
+        from risk_assets.clients import FredClient
+
+        return FredClient(
+            api_key=_secret(self.api_key, os.environ.get("FRED_API_KEY", "")), base_url=self.base_url,
+            publication_lag_days=publication_lag_days, max_requests_per_minute=self.max_requests_per_minute,
+            timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
+        )
+
+
+class EcosResource(dg.ConfigurableResource):
+    """Bank of Korea ECOS. ``api_key`` empty: ECOS_API_KEY."""
+
+    api_key: str = ""
+    base_url: str = "https://ecos.bok.or.kr/api"
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+
+    def is_configured(self) -> bool:
+        return bool(_secret(self.api_key, os.environ.get("ECOS_API_KEY", "")))
+
+    def client(self, publication_lag_days: dict[str, int] | None = None,
+               raw_sink: RawSink | None = None) -> EcosClient:
+        from risk_assets.clients import EcosClient
+
+        return EcosClient(
+            api_key=_secret(self.api_key, os.environ.get("ECOS_API_KEY", "")), base_url=self.base_url,
+            publication_lag_days=publication_lag_days, timeout=self.timeout_seconds,
+            max_retries=self.max_retries, raw_sink=raw_sink,
+        )
+
+
+class PricesResource(dg.ConfigurableResource):
+    """Daily equity prices in the Yahoo chart format (no key). ``history_start``: first day fetched."""
+
+    base_url: str = "https://query1.finance.yahoo.com"
+    min_interval_seconds: float = 1.0
+    timeout_seconds: float = 30.0
+    max_retries: int = 4
+    history_start: str = "2008-01-01"
+
+    def client(self, raw_sink: RawSink | None = None) -> PriceClient:
+        from risk_assets.clients import PriceClient
+
+        return PriceClient(base_url=self.base_url, min_interval_seconds=self.min_interval_seconds,
+                           timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink)
+
+
+class MacroSeriesResource(dg.ConfigurableResource):
+    """Which macro series feed which feature. Empty: core.macro.DEFAULT_SERIES. Each entry reads
+    ``COUNTRY:role:source:series_id:transform:lag[:cycle[:minus]]`` (lag: days, or ``first_release``), e.g.
+    ``US:gdp_growth:fred:GDP:yoy:first_release`` or ``KR:policy_rate:ecos:722Y001/0101000:level:31:M``."""
+
+    series: list[str] = []
+
+    def specs(self) -> tuple[MacroSeries, ...]:
+        from risk_assets.core.macro import DEFAULT_SERIES, parse_series_spec
+
+        return tuple(parse_series_spec(text) for text in self.series) if self.series else DEFAULT_SERIES
+
+
 def default_resources() -> dict[str, Any]:
     return {
         "warehouse": WarehouseResource(),
         "object_store": ObjectStoreResource(),
         "mlflow_registry": MlflowResource(),
         "model_settings": ModelSettingsResource(),
+        "sec": SecEdgarResource(),
+        "dart": OpenDartResource(),
+        "fred": FredResource(),
+        "ecos": EcosResource(),
+        "prices": PricesResource(),
+        "macro_series": MacroSeriesResource(),
     }
 
 

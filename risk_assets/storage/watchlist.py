@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -32,11 +33,19 @@ def company_id_for(*, cik: str | None = None, dart_corp_code: str | None = None)
     raise WatchlistError("give a CIK or a DART corp code (or a ticker of a known company)")
 
 
-def _resolve_ticker(warehouse: Warehouse, ticker: str) -> dict:
+#: Resolves a ticker the warehouse does not know: {"cik": ...} or {"dart_corp_code": ...}, or None.
+TickerLookup = Callable[[str], dict | None]
+
+
+def _resolve_ticker(warehouse: Warehouse, ticker: str, lookup: TickerLookup | None = None) -> dict:
     found = warehouse.query(sa.select(companies).where(sa.func.upper(companies.c.ticker) == ticker.strip().upper()))
-    if found.empty:
-        raise WatchlistError(f"unknown ticker {ticker!r}: add it by CIK or DART corp code")
-    return found.iloc[0].to_dict()
+    if not found.empty:
+        return found.iloc[0].to_dict()
+    resolved = lookup(ticker.strip()) if lookup is not None else None
+    if resolved:
+        return resolved
+    where = " or the ticker lists" if lookup is not None else ""
+    raise WatchlistError(f"unknown ticker {ticker!r} (not in the warehouse{where}): add it by CIK or DART corp code")
 
 
 def add_to_watchlist(
@@ -46,10 +55,14 @@ def add_to_watchlist(
     cik: str | None = None,
     dart_corp_code: str | None = None,
     added_by: str = "cli",
+    ticker_lookup: TickerLookup | None = None,
 ) -> dict:
-    """Add (or refresh) a watchlist entry and return it. Idempotent: adding twice keeps one row."""
+    """Add (or refresh) a watchlist entry and return it. Idempotent: adding twice keeps one row.
+
+    A ticker alone is resolved from the warehouse's companies, then through ``ticker_lookup`` (the CLI passes
+    one backed by SEC company_tickers.json and OpenDART's corp-code list when their credentials are set)."""
     if ticker and not (cik or dart_corp_code):
-        known = _resolve_ticker(warehouse, ticker)
+        known = _resolve_ticker(warehouse, ticker, ticker_lookup)
         cik, dart_corp_code = known.get("cik"), known.get("dart_corp_code")
     company_id = company_id_for(cik=cik, dart_corp_code=dart_corp_code)
     row = {

@@ -12,7 +12,7 @@ from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
-from risk_assets.defs.sources.assets import company_universe, default_events
+from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.version import code_version
 
 DEFAULT_KINDS = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
@@ -88,6 +88,7 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     group_name="scoring",
     kinds={"mlflow", "sql"},
     deps=[features, champion_model, default_events, company_universe],
+    automation_condition=FOLLOW_UPSTREAM,
     description="PD, master-scale grade, percentile and additive drivers from the champion for every filing "
     "version (as_of = its filing date) and a current snapshot per company, with provenance.",
 )
@@ -171,12 +172,54 @@ def risk_scores(
     )
 
 
+WARNING_MODEL_VERSION = "early_warning"
+
+
+def warning_alerts(signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.DataFrame, now: dt.datetime
+                   ) -> tuple[list[dict], list[tuple]]:
+    """Alerts for pending early-warning signals: one per company and signal date (reasons merged), carrying
+    the company's period score as of that date under the model of its newest snapshot (previous_* = the same
+    score: a signal is news about the company, not a score change). A company with no score yet keeps its
+    signals pending until it has one. Returns (alert rows, handled signal keys)."""
+    alerts: dict[tuple, dict] = {}
+    handled = []
+    old_reasons = {(r.company_id, str(r.as_of)): r.reasons for r in existing.itertuples()}
+    for row in signals.sort_values(["company_id", "signal_date", "kind"]).itertuples(index=False):
+        mine = scores[scores["company_id"] == row.company_id]
+        if mine.empty:
+            continue
+        version = mine.sort_values("scored_at")["model_version"].iloc[-1]
+        history = mine[(mine["model_version"] == version) & (mine["kind"] == "period")].sort_values("as_of")
+        signal_date = pd.Timestamp(row.signal_date).date()
+        known = history[pd.to_datetime(history["as_of"]).dt.date <= signal_date]
+        score = (known if len(known) else history).iloc[-1 if len(known) else 0]
+        key = (row.company_id, signal_date)
+        reason = f"{row.kind}: {row.detail}"
+        alert = alerts.get(key)
+        if alert is None:
+            previous = old_reasons.get((row.company_id, str(signal_date)), "")
+            alert = alerts[key] = {
+                "company_id": row.company_id, "as_of": signal_date, "model_version": WARNING_MODEL_VERSION,
+                "previous_as_of": score["as_of"], "previous_pd": float(score["pd"]), "pd": float(score["pd"]),
+                "previous_grade": str(score["grade"]), "grade": str(score["grade"]), "reasons": previous,
+                "kind": "warning", "created_at": now,
+            }
+        if reason not in alert["reasons"]:
+            alert["reasons"] = "; ".join(filter(None, [alert["reasons"], reason]))
+        handled.append((row.company_id, row.kind, row.reference))
+    for alert in alerts.values():
+        alert["reasons"] = alert["reasons"][:200]
+    return list(alerts.values()), handled
+
+
 @dg.asset(
     group_name="scoring",
     kinds={"sql"},
-    deps=[risk_scores],
+    deps=[risk_scores, warning_signals],
+    automation_condition=FOLLOW_UPSTREAM,
     description="Alerts when a company's newly scored filing is worse than its previous one under the same "
-    "model: a downgrade, or a PD jump by a factor and a floor. Idempotent: re-running adds nothing.",
+    "model (a downgrade, or a PD jump by a factor and a floor), and on new early-warning signals (late-filing "
+    "notice, non-clean audit opinion, overdue report). Idempotent: re-running adds nothing.",
 )
 def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.get()
@@ -207,23 +250,36 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                         "previous_grade": str(previous["grade"]),
                         "grade": str(row.grade),
                         "reasons": "; ".join(reasons)[:200],
+                        "kind": "score",
                         "created_at": now,
                     }
                 )
+    signals = store.read("warning_signals", where={"alert_pending": True})
+    warnings, signals_handled = [], []
+    if len(signals):
+        all_scores = store.read("risk_scores", where={"company_id": list(signals["company_id"].unique())})
+        existing = store.read("risk_alerts", where={"model_version": WARNING_MODEL_VERSION})
+        warnings, signals_handled = warning_alerts(signals, all_scores, existing, now)
     with store.transaction() as conn:
-        store.upsert("risk_alerts", alerts, connection=conn)
+        store.upsert("risk_alerts", alerts + warnings, connection=conn)
         store.update(
             "risk_scores",
             [{"company_id": c, "as_of": a, "model_version": v, "kind": "period", "alert_pending": False}
              for c, a, v in handled],
             connection=conn,
         )
-    frame = pd.DataFrame(alerts)
+        store.update(
+            "warning_signals",
+            [{"company_id": c, "kind": k, "reference": r, "alert_pending": False} for c, k, r in signals_handled],
+            connection=conn,
+        )
+    frame = pd.DataFrame(alerts + warnings)
     preview = (
-        frame[["company_id", "as_of", "previous_grade", "grade", "reasons"]].tail(10).to_markdown(index=False)
-        if alerts else "none"
+        frame[["company_id", "as_of", "kind", "previous_grade", "grade", "reasons"]].tail(10).to_markdown(index=False)
+        if len(frame) else "none"
     )
     return dg.MaterializeResult(
-        metadata={"new_or_updated_alerts": len(alerts), "evaluated_scores": len(handled),
+        metadata={"new_or_updated_alerts": len(alerts), "warning_alerts": len(warnings),
+                  "evaluated_scores": len(handled), "evaluated_signals": len(signals_handled),
                   "preview": dg.MetadataValue.md(preview)}
     )

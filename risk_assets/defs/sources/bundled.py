@@ -67,4 +67,31 @@ def dart_documents(corp_code: str) -> list[RawDocument]:
     company = dart.joinpath("company", f"company_{corp_code}.json")
     if company.is_file():
         documents.append(RawDocument("dart", "company", company.read_bytes()))
+    for endpoint in ("dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"):  # distress-event reports, where bundled
+        event = dart.joinpath(endpoint, f"{endpoint}_{corp_code}.json")
+        if event.is_file():
+            documents.append(RawDocument("dart", endpoint, event.read_bytes()))
     return documents
+
+
+def fred_observations(series_id: str, first_release: bool) -> bytes | None:
+    """A bundled FRED series/observations response (data/fred): ``<ID>.first_release.json`` is an ALFRED
+    initial-release request (output_type=4), ``<ID>.json[.gz]`` a default (latest-vintage) request."""
+    fred = _data_root().joinpath("fred")
+    names = [f"{series_id}.first_release.json"] if first_release else [f"{series_id}.json", f"{series_id}.json.gz"]
+    for name in names:
+        path = fred.joinpath(name)
+        if path.is_file():
+            return _gunzip(path) if name.endswith(".gz") else path.read_bytes()
+    return None
+
+
+def price_chart(symbol: str) -> bytes | None:
+    """A bundled Yahoo chart response for ``symbol`` (data/yahoo/chart-<SYMBOL>-<from>-to-<to>.json)."""
+    yahoo = _data_root().joinpath("yahoo")
+    if not yahoo.is_dir():
+        return None
+    for entry in sorted(yahoo.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(f"chart-{symbol}-") and entry.name.endswith(".json"):
+            return entry.read_bytes()
+    return None

@@ -10,26 +10,48 @@ from risk_assets.core.canonical import CANONICAL_ITEMS, ISSUES_COLUMN, STATEMENT
 from risk_assets.core.dart_statements import normalize_fnltt
 from risk_assets.core.quality import validate_statements
 from risk_assets.core.sec_statements import normalize_companyfacts
+from risk_assets.core.ttm import (
+    PERIOD_COLUMNS,
+    dart_interim_report,
+    is_dart_interim,
+    sec_interim_reports,
+    trailing_twelve_months,
+    with_period_columns,
+)
 from risk_assets.defs.partitions import company_partitions
 from risk_assets.defs.resources import ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources.assets import latest_documents, raw_filings
 
-STATEMENT_COLUMNS = list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS)
+STATEMENT_COLUMNS = list(STATEMENT_META_COLUMNS) + list(PERIOD_COLUMNS) + list(CANONICAL_ITEMS)
 
 
 def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[pd.DataFrame, list[dict]]:
     """Parse a company's raw documents into statement versions; a document that cannot be parsed is
-    rejected as a whole with the reason, the others still land."""
-    frames, rejected = [], []
+    rejected as a whole with the reason, the others still land.
+
+    Annual filings give FY rows; quarterly filings (10-Q facts, DART 11013/11012/11014 reports) give TTM
+    rows built with the annual versions known on their filing dates (core/ttm.py)."""
+    frames, rejected, interims = [], [], []
     for name, body in sorted(documents.items()):
         source, kind = name.split(":", 1)
         try:
             if source == "sec" and kind == "companyfacts":
-                frames.append(normalize_companyfacts(json.loads(body), company_id))
+                facts = json.loads(body)
+                frames.append(normalize_companyfacts(facts, company_id))
+                interims += sec_interim_reports(facts, company_id)
             elif source == "dart" and kind.startswith("fnlttSinglAcntAll"):
-                frames.append(normalize_fnltt(json.loads(body), company_id))
+                payload = json.loads(body)
+                if is_dart_interim(payload):
+                    interims.append(dart_interim_report(payload, company_id))
+                else:
+                    frames.append(normalize_fnltt(payload, company_id))
         except (ValueError, KeyError, TypeError) as error:
             rejected.append({"company_id": company_id, "record_key": name[:128], "reason": f"unparseable: {error}"})
+    annual = with_period_columns(pd.concat(frames, ignore_index=True)) if frames else None
+    if annual is not None and interims:
+        frames = [annual, trailing_twelve_months(annual, interims)]
+    elif annual is not None:
+        frames = [annual]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STATEMENT_COLUMNS)
     frame = frame.reindex(columns=STATEMENT_COLUMNS + [ISSUES_COLUMN])
     # The same version can arrive through two documents (DART comparatives): keep one per key.
@@ -43,8 +65,9 @@ def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[p
     partitions_def=company_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[raw_filings],
-    description="Canonical annual statements, one row per company x fiscal period x filing version "
-    "(restatements kept with their filed_at and accession). Bad rows are rejected with a reason.",
+    description="Canonical statements, one row per company x fiscal period x filing version (restatements "
+    "kept with their filed_at and accession): annual (period_type FY) and trailing twelve months at each "
+    "quarter end (TTM, from quarterly filings). Bad rows are rejected with a reason.",
 )
 def statements(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, object_store: ObjectStoreResource

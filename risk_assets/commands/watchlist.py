@@ -1,0 +1,130 @@
+"""`riskgraph watchlist add|remove|list`: the companies the filings sensor follows.
+
+    riskgraph watchlist add --cik 320193            # SEC filer (any zero padding)
+    riskgraph watchlist add --dart 00126380         # OpenDART corp code
+    riskgraph watchlist add --ticker AAPL           # a ticker the warehouse knows, else SEC company_tickers.json
+    riskgraph watchlist add --ticker 005930         # a Korean stock code: OpenDART's corp-code list
+    riskgraph watchlist remove sec-0000320193
+    riskgraph watchlist list
+
+Tickers unknown to the warehouse are looked up online only when the source's credentials are set
+(RISKGRAPH_SEC_USER_AGENT for SEC, OPENDART_API_KEY for OpenDART); ``--offline`` never asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from risk_assets.settings import Settings
+
+
+def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
+    """{"cik": ...} from SEC company_tickers.json, or {"dart_corp_code": ...} for a 6-digit Korean stock code
+    from OpenDART's corp-code list; None when not found or the source is not configured. ``sec`` / ``dart``:
+    the source resources (default: configured from the environment)."""
+    from risk_assets.defs.resources import OpenDartResource, SecEdgarResource
+
+    wanted = ticker.strip().upper()
+    if wanted.isdigit() and len(wanted) == 6:
+        dart = dart or OpenDartResource()
+        if not dart.is_configured():
+            return None
+        client = dart.client()
+        try:
+            for row in client.corp_codes():
+                if (row.get("stock_code") or "") == wanted:
+                    return {"dart_corp_code": row["corp_code"]}
+        finally:
+            client.close()
+        return None
+    sec = sec or SecEdgarResource()
+    if not sec.is_configured():
+        return None
+    client = sec.client()
+    try:
+        for row in client.company_tickers():
+            if row["ticker"].upper() == wanted:
+                return {"cik": str(row["cik"])}
+    finally:
+        client.close()
+    return None
+
+
+def _warehouse():
+    from risk_assets.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(Settings.from_env().warehouse_url)
+    warehouse.create_schema()
+    return warehouse
+
+
+def _add(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
+    from risk_assets.storage.watchlist import WatchlistError, add_to_watchlist
+
+    if not (args.ticker or args.cik or args.dart):
+        print("give --ticker, --cik or --dart", file=sys.stderr)
+        return 2
+    warehouse = _warehouse()
+    try:
+        row = add_to_watchlist(warehouse, ticker=args.ticker, cik=args.cik, dart_corp_code=args.dart,
+                               added_by=args.by, ticker_lookup=None if args.offline else online_ticker_lookup)
+    except WatchlistError as error:
+        print(f"not added: {error}", file=sys.stderr)
+        return 1
+    finally:
+        warehouse.dispose()
+    print(f"watching {row['company_id']} (ticker {row['ticker'] or '-'}, CIK {row['cik'] or '-'}, "
+          f"DART {row['dart_corp_code'] or '-'})", file=out)
+    return 0
+
+
+def _remove(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
+    from risk_assets.storage.watchlist import remove_from_watchlist
+
+    warehouse = _warehouse()
+    try:
+        removed = remove_from_watchlist(warehouse, args.company_id)
+    finally:
+        warehouse.dispose()
+    print(f"removed {args.company_id}" if removed else f"{args.company_id} was not on the watchlist", file=out)
+    return 0 if removed else 1
+
+
+def _list(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
+    from risk_assets.storage.watchlist import list_watchlist
+
+    warehouse = _warehouse()
+    try:
+        frame = list_watchlist(warehouse)
+    finally:
+        warehouse.dispose()
+    if frame.empty:
+        print("the watchlist is empty", file=out)
+        return 0
+    print(frame[["company_id", "ticker", "cik", "dart_corp_code", "added_at", "added_by"]].to_string(index=False),
+          file=out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    watchlist = subparsers.add_parser("watchlist", help="companies the filings sensor follows (add, remove, list)")
+    actions = watchlist.add_subparsers(dest="action", required=True)
+
+    add = actions.add_parser("add", help="watch a company by ticker, CIK or DART corp code")
+    add.add_argument("--ticker", help="ticker (AAPL) or Korean stock code (005930)")
+    add.add_argument("--cik", help="SEC CIK, any zero padding")
+    add.add_argument("--dart", help="OpenDART corp code (8 digits)")
+    add.add_argument("--by", default="cli", help="who added it (recorded)")
+    add.add_argument("--offline", action="store_true", help="never look tickers up online")
+    add.set_defaults(handler=_add)
+
+    remove = actions.add_parser("remove", help="stop watching a company")
+    remove.add_argument("company_id", help="e.g. sec-0000320193 or dart-00126380")
+    remove.set_defaults(handler=_remove)
+
+    listing = actions.add_parser("list", help="print the watchlist")
+    listing.set_defaults(handler=_list)
