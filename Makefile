@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: setup run materialize serve test lint bench clean
+.PHONY: setup run materialize serve test lint bench clean schema
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/riskgraph materialize
-	$(BIN)/riskgraph serve
+	$(BIN)/riskgraph serve --demo-key
 
 materialize: setup
 	$(BIN)/riskgraph materialize
@@ -33,6 +33,11 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# Regenerate the initial warehouse migration from risk_assets/storage/schema.py (while it is the only one) and
+# db/init/01_schema.sql (the MySQL DDL the migrations emit); tests/storage keeps both in step.
+schema: setup
+	$(BIN)/python -m risk_assets.storage.migrations
 
 clean:
 	rm -rf .riskgraph .pytest_cache .ruff_cache

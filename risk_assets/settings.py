@@ -29,6 +29,13 @@ class Settings:
     long_run_default_rate: float
     data_source: str
     dagster_graphql_url: str
+    # The API: browser origins allowed by CORS (empty = CORS off), the largest request body accepted, and how
+    # often the scoring endpoint re-reads the champion alias from MLflow.
+    cors_origins: tuple[str, ...] = ()
+    api_max_request_bytes: int = 1_048_576
+    api_champion_recheck_seconds: float = 30.0
+    # How long the API may reuse a read on a server database (SQLite needs no limit: it says when it changed).
+    api_cache_seconds: float = 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +52,12 @@ class Settings:
             long_run_default_rate=float(_env("RISKGRAPH_LONG_RUN_DEFAULT_RATE", "0.02")),
             data_source=_env("RISKGRAPH_DATA_SOURCE", "bundled"),
             dagster_graphql_url=_env("RISKGRAPH_DAGSTER_URL", "http://127.0.0.1:3000"),
+            cors_origins=tuple(
+                origin.strip() for origin in _env("RISKGRAPH_CORS_ORIGINS", "").split(",") if origin.strip()
+            ),
+            api_max_request_bytes=int(_env("RISKGRAPH_API_MAX_REQUEST_BYTES", "1048576")),
+            api_champion_recheck_seconds=float(_env("RISKGRAPH_API_CHAMPION_RECHECK_SECONDS", "30")),
+            api_cache_seconds=float(_env("RISKGRAPH_API_CACHE_SECONDS", "0")),
         )
 
     @property

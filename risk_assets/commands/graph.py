@@ -148,16 +148,33 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
     print(table.to_string(index=False), file=out)
 
 
-def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 8000) -> int:
-    """Run the Dagster UI (webserver + daemon, `dagster dev`) and the API side by side until interrupted."""
+def _demo_key(settings: Settings) -> str:
+    """The local demo's read+score API key (created once, kept in $RISKGRAPH_HOME/demo-api-key)."""
+    from risk_assets.commands.keys import ensure_demo_key
+    from risk_assets.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        warehouse.create_schema()
+        return ensure_demo_key(warehouse, settings.home)
+    finally:
+        warehouse.dispose()
+
+
+def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 8000, demo_key: bool = False) -> int:
+    """Run the Dagster UI (webserver + daemon, `dagster dev`) and the API side by side until interrupted.
+    With ``demo_key``, print a read+score API key for the local demo beside the addresses."""
     import subprocess
     import time
     from pathlib import Path
 
     settings = Settings.from_env()
     _prepare_dagster_home(settings)
+    key = _demo_key(settings) if demo_key else None
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
+    # The API launches runs through this webserver.
+    env.setdefault("RISKGRAPH_DAGSTER_URL", f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}")
     # The same code location name as the compose deployment's workspace.yaml, so API launches work in both.
     workspace = settings.home / "workspace.yaml"
     workspace.write_text(
@@ -175,6 +192,9 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
     ]
     print(f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",
           flush=True)
+    if key:
+        print(f"Demo API key (read, score; also in {settings.home / 'demo-api-key'}):\n  {key}\n"
+              f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores", flush=True)
     try:
         while all(process.poll() is None for process in processes):
             time.sleep(1)
@@ -206,7 +226,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--dagster-port", type=int, default=3000)
     serve_parser.add_argument("--api-port", type=int, default=8000)
-    serve_parser.set_defaults(handler=lambda args: serve(args.host, args.dagster_port, args.api_port))
+    serve_parser.add_argument("--demo-key", action="store_true",
+                              help="create (once) and print a read+score API key for the local demo")
+    serve_parser.set_defaults(handler=lambda args: serve(args.host, args.dagster_port, args.api_port, args.demo_key))
 
     db = subparsers.add_parser("db", help="warehouse schema: upgrade to the latest migration, or print its SQL")
     db.add_argument("action", choices=["upgrade", "schema-sql"])

@@ -1,64 +1,482 @@
-"""Read queries shared by the API and the CLI (parameterised SQLAlchemy Core, never string-built SQL)."""
+"""Queries shared by the API and the CLI: reads, plus the one write the API makes on warehouse rows (acknowledging
+an alert, with its audit row). SQLAlchemy Core with bound parameters throughout, never string-built SQL.
+
+Reads return plain dicts (not DataFrames): the API serialises them directly, which keeps a lookup to a few
+hundred microseconds. ``latest_scores`` keeps returning a DataFrame for the CLI's table.
+
+Two views of "a company's score":
+- latest (no date): the company's newest current snapshot, whatever model wrote it;
+- as of a date D: the newest score (filing or snapshot) with as_of <= D under ONE model version (by default the
+  version of the newest snapshot), so a cross-section never mixes models.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from risk_assets.storage.schema import companies, risk_scores
+from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.master_scale import GRADE_LABELS
+from risk_assets.storage.api_keys import record_audit
+from risk_assets.storage.schema import companies, features, risk_alerts, risk_scores, statements, watchlist
 from risk_assets.storage.warehouse import Warehouse
 
+SCORE_SORTS = ("-pd", "pd", "name", "-name", "company_id", "-company_id", "-as_of", "as_of")
+AlertKind = Literal["downgrade", "pd_jump"]
 
-def _latest_current_subquery() -> sa.Subquery:
-    """One row per company: its most recent current snapshot (latest as_of, then latest scoring)."""
-    rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=risk_scores.c.company_id,
-            order_by=(risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc()),
-        )
-        .label("rank")
+# Columns of a score row in lists (the heavy JSON columns only in score_detail).
+_SCORE_COLUMNS = (
+    "company_id", "as_of", "kind", "fiscal_year", "period_end", "filed_at", "accession", "pd", "grade",
+    "percentile", "in_default", "out_of_domain", "domain_note", "model_name", "model_version", "scored_at",
+)
+# Columns newer warehouses carry (quarterly TTM rows, market and macro inputs); read when the schema has them.
+_STATEMENT_EXTRAS = tuple(name for name in ("period_type", "fiscal_period") if name in statements.c)
+_FEATURE_EXTRAS = tuple(name for name in ("period_type", "fiscal_period", "merton_dd", "market", "macro", "warnings")
+                        if name in features.c)
+_FEATURE_JSON = frozenset({"ratios", "classic", "market", "macro", "warnings"})
+_FEATURE_COLUMNS = ("period_end", "fiscal_year", "accession", "filed_at", "currency", "ratios", "classic",
+                    *_FEATURE_EXTRAS)
+_COMPANY_COLUMNS = ("company_id", "name", "ticker", "cik", "dart_corp_code", "country", "currency", "sic",
+                    "induty_code", "sector", "is_financial", "fiscal_year_end")
+
+
+def _rows(warehouse: Warehouse, statement: Any) -> list[dict[str, Any]]:
+    with warehouse.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(statement).mappings()]
+
+
+def _first(warehouse: Warehouse, statement: Any) -> dict[str, Any] | None:
+    with warehouse.engine.connect() as conn:
+        row = conn.execute(statement).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _count(warehouse: Warehouse, statement: sa.Select) -> int:
+    counted = sa.select(sa.func.count()).select_from(statement.order_by(None).limit(None).offset(None).subquery())
+    with warehouse.engine.connect() as conn:
+        return int(conn.execute(counted).scalar_one())
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with LIKE's wildcards in it taken literally (escape '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+# --- companies -----------------------------------------------------------------------------------------------
+
+
+def search_companies(
+    warehouse: Warehouse,
+    *,
+    q: str | None = None,
+    sector: str | None = None,
+    country: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Companies whose name contains ``q`` (any case), or whose ticker, CIK (any zero padding), DART corp code
+    or company id equals it; ordered by name. Returns (page, total matches)."""
+    statement = sa.select(*[companies.c[name] for name in _COMPANY_COLUMNS])
+    if q:
+        text = q.strip()
+        matches = [
+            sa.func.lower(companies.c.name).like(_like_pattern(text), escape="\\"),
+            sa.func.upper(companies.c.ticker) == text.upper(),
+            companies.c.dart_corp_code == text,
+            companies.c.company_id == text.lower(),
+        ]
+        if text.isdigit() and len(text) <= 10:
+            matches.append(companies.c.cik == text.zfill(10))
+        statement = statement.where(sa.or_(*matches))
+    if sector:
+        statement = statement.where(companies.c.sector == sector)
+    if country:
+        statement = statement.where(companies.c.country == country.upper())
+    total = _count(warehouse, statement)
+    page = statement.order_by(companies.c.name, companies.c.company_id).limit(limit).offset(offset)
+    return _rows(warehouse, page), total
+
+
+def get_company(warehouse: Warehouse, company_id: str) -> dict[str, Any] | None:
+    statement = sa.select(*[companies.c[name] for name in _COMPANY_COLUMNS]).where(
+        companies.c.company_id == company_id
     )
-    ranked = sa.select(risk_scores, rank).where(risk_scores.c.kind == "current").subquery()
+    return _first(warehouse, statement)
+
+
+def company_exists(warehouse: Warehouse, company_id: str) -> bool:
+    statement = sa.select(companies.c.company_id).where(companies.c.company_id == company_id)
+    return _first(warehouse, statement) is not None
+
+
+def _profile_statement() -> sa.Select:
+    """One round trip: the company, its newest snapshot, that snapshot's feature row, its watchlist entry."""
+    company_id = sa.bindparam("company_id")
+    latest = (
+        sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS], risk_scores.c.drivers)
+        .where(risk_scores.c.company_id == company_id, risk_scores.c.kind == "current")
+        .order_by(risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc())
+        .limit(1)
+        .subquery("latest")
+    )
+    return (
+        sa.select(
+            *[companies.c[name] for name in _COMPANY_COLUMNS],
+            *[latest.c[name].label(f"s_{name}") for name in (*_SCORE_COLUMNS, "drivers")],
+            *[features.c[name].label(f"f_{name}") for name in _FEATURE_COLUMNS],
+            watchlist.c.company_id.label("watched"),
+        )
+        .select_from(companies)
+        .outerjoin(latest, latest.c.company_id == companies.c.company_id)
+        .outerjoin(features, sa.and_(features.c.company_id == latest.c.company_id,
+                                     features.c.period_end == latest.c.period_end,
+                                     features.c.accession == latest.c.accession))
+        .outerjoin(watchlist, watchlist.c.company_id == companies.c.company_id)
+        .where(companies.c.company_id == company_id)
+    )
+
+
+# Built once (constructing a statement costs more than running it on SQLite): the API's most frequent lookup.
+_PROFILE = _profile_statement()
+
+
+def company_profile(warehouse: Warehouse, company_id: str) -> dict[str, Any] | None:
+    """A company with its newest snapshot score, the feature row that score used and its watchlist status."""
+    with warehouse.engine.connect() as conn:
+        row = conn.execute(_PROFILE, {"company_id": company_id}).mappings().first()
+    if row is None:
+        return None
+    latest = None
+    if row["s_company_id"] is not None:
+        latest = {name: row[f"s_{name}"] for name in _SCORE_COLUMNS} | {"drivers": json.loads(row["s_drivers"])}
+    feature = None
+    if row["f_accession"] is not None:
+        feature = _feature_dict({name: row[f"f_{name}"] for name in _FEATURE_COLUMNS})
+    return {
+        "company": {name: row[name] for name in _COMPANY_COLUMNS},
+        "on_watchlist": row["watched"] is not None,
+        "latest_score": latest,
+        "latest_features": feature,
+    }
+
+
+def statements_for(
+    warehouse: Warehouse, company_id: str, *, all_versions: bool = False, limit: int = 20, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """A company's canonical statements, newest period first. By default one version per period (the latest
+    filed); ``all_versions`` adds restatements and the comparatives later filings repeated."""
+    columns = [statements.c[name] for name in (
+        "company_id", "fiscal_year", "period_start", "period_end", "filed_at", "accession", "form", "currency",
+        "source", "derived_items", *_STATEMENT_EXTRAS)] + [statements.c[item] for item in CANONICAL_ITEMS]
+    if all_versions:
+        statement = sa.select(*columns).where(statements.c.company_id == company_id).order_by(
+            statements.c.period_end.desc(), statements.c.filed_at.desc(), statements.c.accession.desc()
+        )
+    else:
+        rank = sa.func.row_number().over(
+            partition_by=[statements.c.period_end, *[statements.c[name] for name in _STATEMENT_EXTRAS[:1]]],
+            order_by=(statements.c.filed_at.desc(), statements.c.accession.desc()),
+        ).label("version_rank")
+        ranked = sa.select(*columns, rank).where(statements.c.company_id == company_id).subquery()
+        statement = (
+            sa.select(*[ranked.c[c.name] for c in columns])
+            .where(ranked.c.version_rank == 1)
+            .order_by(ranked.c.period_end.desc())
+        )
+    total = _count(warehouse, statement)
+    rows = _rows(warehouse, statement.limit(limit).offset(offset))
+    for row in rows:
+        row["items"] = {item: row.pop(item) for item in CANONICAL_ITEMS}
+        row["derived_items"] = [name for name in (row["derived_items"] or "").split(",") if name]
+    return rows, total
+
+
+def _feature_dict(row: Any) -> dict[str, Any]:
+    """A feature row with its JSON columns parsed."""
+    return {name: (json.loads(row[name]) if name in _FEATURE_JSON and row[name] is not None else row[name])
+            for name in _FEATURE_COLUMNS}
+
+
+def features_for(
+    warehouse: Warehouse, company_id: str, *, limit: int = 20, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """A company's feature rows (model ratios and classic scores), one per statement version, newest first."""
+    statement = (
+        sa.select(*[features.c[name] for name in _FEATURE_COLUMNS])
+        .where(features.c.company_id == company_id)
+        .order_by(features.c.period_end.desc(), features.c.filed_at.desc(), features.c.accession.desc())
+    )
+    total = _count(warehouse, statement)
+    with warehouse.engine.connect() as conn:
+        rows = [_feature_dict(row) for row in conn.execute(statement.limit(limit).offset(offset)).mappings()]
+    return rows, total
+
+
+# --- scores ----------------------------------------------------------------------------------------------
+
+
+def scoring_model_version(warehouse: Warehouse) -> str | None:
+    """The model version of the newest snapshot: the default for as-of views."""
+    statement = (
+        sa.select(risk_scores.c.model_version)
+        .where(risk_scores.c.kind == "current")
+        .order_by(risk_scores.c.scored_at.desc(), risk_scores.c.as_of.desc())
+        .limit(1)
+    )
+    row = _first(warehouse, statement)
+    return row["model_version"] if row else None
+
+
+def _score_view(as_of: dt.date | None, model_version: str | None) -> sa.Subquery:
+    """One row per company: its newest current snapshot, or (with ``as_of``) its newest score on or before that
+    date under ``model_version``."""
+    if as_of is None:
+        order = (risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc())
+        where = [risk_scores.c.kind == "current"]
+    else:
+        snapshot_first = sa.case((risk_scores.c.kind == "current", 0), else_=1)
+        order = (risk_scores.c.as_of.desc(), snapshot_first, risk_scores.c.scored_at.desc())
+        where = [risk_scores.c.as_of <= as_of, risk_scores.c.model_version == (model_version or "")]
+    rank = sa.func.row_number().over(partition_by=risk_scores.c.company_id, order_by=order).label("rank")
+    ranked = sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS], rank).where(*where).subquery()
     return sa.select(ranked).where(ranked.c.rank == 1).subquery()
 
 
-def latest_scores(
+def _score_page_statement(
+    *,
+    grades: Sequence[str] = (),
+    sector: str | None = None,
+    pd_min: float | None = None,
+    pd_max: float | None = None,
+    as_of: dt.date | None = None,
+    model_version: str | None = None,
+    sort: str = "-pd",
+) -> sa.Select:
+    view = _score_view(as_of, model_version)
+    statement = sa.select(
+        *[view.c[name] for name in _SCORE_COLUMNS], companies.c.name, companies.c.ticker, companies.c.sector,
+        companies.c.country,
+    ).join(companies, companies.c.company_id == view.c.company_id)
+    if grades:
+        statement = statement.where(view.c.grade.in_(list(grades)))
+    if sector:
+        statement = statement.where(companies.c.sector == sector)
+    if pd_min is not None:
+        statement = statement.where(view.c.pd >= pd_min)
+    if pd_max is not None:
+        statement = statement.where(view.c.pd <= pd_max)
+    if sort not in SCORE_SORTS:
+        raise ValueError(f"sort must be one of {SCORE_SORTS}")
+    column = {"pd": view.c.pd, "name": companies.c.name, "company_id": view.c.company_id,
+              "as_of": view.c.as_of}[sort.lstrip("-")]
+    primary = column.desc() if sort.startswith("-") else column.asc()
+    return statement.order_by(primary, view.c.company_id)
+
+
+def score_page(
     warehouse: Warehouse,
     *,
-    grade: str | None = None,
+    grades: Sequence[str] = (),
+    sector: str | None = None,
+    pd_min: float | None = None,
+    pd_max: float | None = None,
+    as_of: dt.date | None = None,
+    model_version: str | None = None,
+    sort: str = "-pd",
     limit: int = 50,
     offset: int = 0,
-) -> pd.DataFrame:
-    """Latest snapshot per company, riskiest first, joined with the company's name and sector."""
-    latest = _latest_current_subquery()
-    statement = (
-        sa.select(latest, companies.c.name, companies.c.ticker, companies.c.sector, companies.c.country)
-        .join(companies, companies.c.company_id == latest.c.company_id)
-        .order_by(latest.c.pd.desc(), latest.c.company_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    if grade is not None:
-        statement = statement.where(latest.c.grade == grade)
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """Latest (or as-of) scores with filters, sorted and paged: (page, total, model version of an as-of view)."""
+    if as_of is not None and model_version is None:
+        model_version = scoring_model_version(warehouse)
+    statement = _score_page_statement(grades=grades, sector=sector, pd_min=pd_min, pd_max=pd_max, as_of=as_of,
+                                      model_version=model_version, sort=sort)
+    total = _count(warehouse, statement)
+    return _rows(warehouse, statement.limit(limit).offset(offset)), total, model_version
+
+
+def latest_scores(warehouse: Warehouse, *, grade: str | None = None, limit: int = 50, offset: int = 0) -> pd.DataFrame:
+    """Latest snapshot per company, riskiest first, with the company's name and sector (the CLI's table)."""
+    statement = _score_page_statement(grades=[grade] if grade else ()).limit(limit).offset(offset)
     return warehouse.query(statement)
 
 
-def company_history(warehouse: Warehouse, company_id: str) -> pd.DataFrame:
-    """Every filing score of a company (all model versions), oldest first."""
+def company_history(
+    warehouse: Warehouse, company_id: str, *, model_version: str | None = None, kind: str = "period"
+) -> list[dict[str, Any]]:
+    """A company's scores of one kind (all model versions unless one is given), oldest first."""
     statement = (
-        sa.select(risk_scores)
-        .where(risk_scores.c.company_id == company_id, risk_scores.c.kind == "period")
+        sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS])
+        .where(risk_scores.c.company_id == company_id, risk_scores.c.kind == kind)
         .order_by(risk_scores.c.as_of, risk_scores.c.model_version)
     )
-    return warehouse.query(statement)
+    if model_version is not None:
+        statement = statement.where(risk_scores.c.model_version == model_version)
+    return _rows(warehouse, statement)
 
 
-def list_companies(warehouse: Warehouse, *, limit: int = 100, offset: int = 0) -> pd.DataFrame:
-    statement = sa.select(companies).order_by(companies.c.company_id).limit(limit).offset(offset)
-    return warehouse.query(statement)
+def score_detail(
+    warehouse: Warehouse,
+    company_id: str,
+    as_of: dt.date,
+    *,
+    model_version: str | None = None,
+    kind: str | None = None,
+) -> dict[str, Any] | None:
+    """One score with its drivers and feature values. Without ``model_version``/``kind``: the most recently
+    scored row for that date, a filing score before a snapshot."""
+    statement = (
+        sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS], risk_scores.c.log_odds, risk_scores.c.model_pd,
+                  risk_scores.c.drivers, risk_scores.c.feature_values, risk_scores.c.code_version)
+        .where(risk_scores.c.company_id == company_id, risk_scores.c.as_of == as_of)
+        .order_by(sa.case((risk_scores.c.kind == "period", 0), else_=1), risk_scores.c.scored_at.desc())
+        .limit(1)
+    )
+    if model_version is not None:
+        statement = statement.where(risk_scores.c.model_version == model_version)
+    if kind is not None:
+        statement = statement.where(risk_scores.c.kind == kind)
+    row = _first(warehouse, statement)
+    if row is None:
+        return None
+    row["drivers"] = json.loads(row["drivers"])
+    row["feature_values"] = json.loads(row["feature_values"])
+    return row
 
 
-def get_company(warehouse: Warehouse, company_id: str) -> dict | None:
-    frame = warehouse.query(sa.select(companies).where(companies.c.company_id == company_id))
-    return None if frame.empty else frame.iloc[0].to_dict()
+def _grades_at(warehouse: Warehouse, as_of: dt.date, model_version: str) -> dict[str, str]:
+    view = _score_view(as_of, model_version)
+    return {row["company_id"]: row["grade"] for row in _rows(warehouse, sa.select(view.c.company_id, view.c.grade))}
+
+
+def grade_migration(
+    warehouse: Warehouse, from_date: dt.date, to_date: dt.date, *, model_version: str | None = None
+) -> dict[str, Any]:
+    """Counts of companies by (grade as of ``from_date``, grade as of ``to_date``) under one model version.
+    ``matrix[i][j]`` counts moves from GRADE_LABELS[i] to GRADE_LABELS[j]."""
+    version = model_version or scoring_model_version(warehouse)
+    before = _grades_at(warehouse, from_date, version or "")
+    after = _grades_at(warehouse, to_date, version or "")
+    index = {label: i for i, label in enumerate(GRADE_LABELS)}
+    matrix = [[0] * len(GRADE_LABELS) for _ in GRADE_LABELS]
+    for company_id, grade in before.items():
+        if company_id in after:
+            matrix[index[grade]][index[after[company_id]]] += 1
+    both = set(before) & set(after)
+    return {
+        "model_version": version,
+        "grades": list(GRADE_LABELS),
+        "matrix": matrix,
+        "companies": len(both),
+        "upgrades": sum(1 for c in both if index[after[c]] < index[before[c]]),
+        "downgrades": sum(1 for c in both if index[after[c]] > index[before[c]]),
+        "unchanged": sum(1 for c in both if after[c] == before[c]),
+        "only_at_from": len(set(before) - set(after)),
+        "only_at_to": len(set(after) - set(before)),
+    }
+
+
+def portfolio_summary(
+    warehouse: Warehouse, *, as_of: dt.date | None = None, model_version: str | None = None
+) -> dict[str, Any]:
+    """Count and mean PD of the latest (or as-of) scores, overall, by grade and by sector."""
+    if as_of is not None and model_version is None:
+        model_version = scoring_model_version(warehouse)
+    view = _score_view(as_of, model_version)
+    statement = sa.select(view.c.pd, view.c.grade, view.c.model_version, companies.c.sector).join(
+        companies, companies.c.company_id == view.c.company_id
+    )
+    rows = _rows(warehouse, statement)
+
+    def group(key: str, order: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        buckets: dict[str, list[float]] = {}
+        for row in rows:
+            buckets.setdefault(row[key] or "Unknown", []).append(float(row["pd"]))
+        names = [name for name in order if name in buckets] if order else sorted(buckets)
+        return [{key: name, "count": len(buckets[name]), "mean_pd": sum(buckets[name]) / len(buckets[name])}
+                for name in names]
+
+    return {
+        "as_of": as_of,
+        "model_versions": sorted({row["model_version"] for row in rows}),
+        "count": len(rows),
+        "mean_pd": sum(float(r["pd"]) for r in rows) / len(rows) if rows else None,
+        "by_grade": group("grade", GRADE_LABELS),
+        "by_sector": group("sector"),
+    }
+
+
+# --- alerts ----------------------------------------------------------------------------------------------
+
+
+def list_alerts(
+    warehouse: Warehouse,
+    *,
+    since: dt.date | None = None,
+    kind: AlertKind | None = None,
+    acknowledged: bool | None = None,
+    company_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Alerts with as_of on or after ``since``, newest first."""
+    statement = sa.select(risk_alerts, companies.c.name).join(
+        companies, companies.c.company_id == risk_alerts.c.company_id
+    )
+    if since is not None:
+        statement = statement.where(risk_alerts.c.as_of >= since)
+    if kind == "downgrade":
+        statement = statement.where(risk_alerts.c.reasons.like("%downgrade%"))
+    elif kind == "pd_jump":
+        statement = statement.where(risk_alerts.c.reasons.like("%pd\\_jump%", escape="\\"))
+    if acknowledged is not None:
+        is_acknowledged = risk_alerts.c.acknowledged_at.is_not(None)
+        statement = statement.where(is_acknowledged if acknowledged else sa.not_(is_acknowledged))
+    if company_id is not None:
+        statement = statement.where(risk_alerts.c.company_id == company_id)
+    statement = statement.order_by(risk_alerts.c.as_of.desc(), risk_alerts.c.company_id, risk_alerts.c.model_version)
+    total = _count(warehouse, statement)
+    return _rows(warehouse, statement.limit(limit).offset(offset)), total
+
+
+def _alert_key(company_id: str, as_of: dt.date, model_version: str) -> list[Any]:
+    return [risk_alerts.c.company_id == company_id, risk_alerts.c.as_of == as_of,
+            risk_alerts.c.model_version == model_version]
+
+
+def get_alert(warehouse: Warehouse, company_id: str, as_of: dt.date, model_version: str) -> dict[str, Any] | None:
+    statement = sa.select(risk_alerts, companies.c.name).join(
+        companies, companies.c.company_id == risk_alerts.c.company_id
+    ).where(*_alert_key(company_id, as_of, model_version))
+    return _first(warehouse, statement)
+
+
+def acknowledge_alert(
+    warehouse: Warehouse, company_id: str, as_of: dt.date, model_version: str, *, by: str, note: str | None = None
+) -> Literal["acknowledged", "already", "missing"]:
+    """Mark an alert acknowledged by ``by`` and write the audit row, in one transaction. Only the first
+    acknowledgement counts: a second one changes nothing and returns "already"."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    with warehouse.transaction() as conn:
+        result = conn.execute(
+            sa.update(risk_alerts)
+            .where(*_alert_key(company_id, as_of, model_version), risk_alerts.c.acknowledged_at.is_(None))
+            .values(acknowledged_at=now, acknowledged_by=by[:80])
+        )
+        if result.rowcount == 0:
+            return "already" if _alert_exists(conn, company_id, as_of, model_version) else "missing"
+        record_audit(conn, actor=by, action="acknowledge_alert",
+                     target=f"{company_id}/{as_of.isoformat()}/{model_version}", detail=note)
+    return "acknowledged"
+
+
+def _alert_exists(conn: Connection, company_id: str, as_of: dt.date, model_version: str) -> bool:
+    found = conn.execute(sa.select(risk_alerts.c.company_id).where(*_alert_key(company_id, as_of, model_version)))
+    return found.first() is not None

@@ -1,0 +1,116 @@
+"""Operations (`admin` scope, audited): launch an asset job on Dagster, follow the run, edit the watchlist.
+Reading the watchlist needs `read`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Request, Response
+
+from api.dagster_runs import DagsterUnavailable, LaunchRefused, RunNotFound
+from api.deps import AdminKey, ReadKey, WarehouseDep
+from api.errors import ApiProblem
+from api.params import CompanyId
+from api.schemas.operations import (
+    CompanyRefresh,
+    Launched,
+    LaunchRequest,
+    RunStatus,
+    WatchlistAdd,
+    WatchlistEntry,
+    WatchlistList,
+)
+from risk_assets.storage import queries
+from risk_assets.storage.api_keys import record_audit
+from risk_assets.storage.watchlist import (
+    WatchlistError,
+    add_to_watchlist,
+    list_watchlist,
+    remove_from_watchlist,
+)
+
+router = APIRouter(tags=["operations"])
+
+_LAUNCH_EXAMPLES = {
+    "refresh a company": {"value": {"job": "ingest_filings", "partition_key": "sec-0000320193"}},
+    "re-score everything": {"value": {"job": "rescore_all"}},
+    "retrain": {"value": {"job": "retrain"}},
+}
+
+
+def _launcher(request: Request):
+    return request.app.state.launcher
+
+
+@router.post("/v1/materializations", response_model=Launched, status_code=202,
+             summary="Launch a named asset job on Dagster; returns the run id to follow")
+def launch(
+    request: Request,
+    response: Response,
+    key: AdminKey,
+    warehouse: WarehouseDep,
+    body: Annotated[LaunchRequest, Body(openapi_examples=_LAUNCH_EXAMPLES)],
+) -> dict:
+    partition_key = body.partition_key if isinstance(body, CompanyRefresh) else None
+    if partition_key is not None and not queries.company_exists(warehouse, partition_key):
+        raise ApiProblem(404, f"unknown company {partition_key!r}: it is not in the universe")
+    try:
+        run_id = _launcher(request).launch(body.job, partition_key, {"riskgraph/launched_by": key.name})
+    except DagsterUnavailable as error:
+        raise ApiProblem(503, str(error), headers={"Retry-After": "30"}) from None
+    except LaunchRefused as error:
+        raise ApiProblem(502, str(error)) from None
+    target = body.job + (f"[{partition_key}]" if partition_key else "")
+    with warehouse.transaction() as conn:
+        record_audit(conn, actor=key.name, action="launch_run", target=target, detail=f"run_id={run_id}")
+    status_url = f"/v1/runs/{run_id}"
+    response.headers["Location"] = status_url
+    return {"run_id": run_id, "job": body.job, "partition_key": partition_key, "status_url": status_url}
+
+
+@router.get("/v1/runs/{run_id}", response_model=RunStatus, summary="A run's status on Dagster")
+def run_status(
+    request: Request,
+    _key: AdminKey,
+    run_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])],
+) -> dict:
+    try:
+        info = _launcher(request).status(run_id)
+    except RunNotFound:
+        raise ApiProblem(404, f"no run {run_id!r}") from None
+    except DagsterUnavailable as error:
+        raise ApiProblem(503, str(error), headers={"Retry-After": "30"}) from None
+    except LaunchRefused as error:
+        raise ApiProblem(502, str(error)) from None
+    return {"run_id": info.run_id, "status": info.status, "finished": info.finished}
+
+
+@router.get("/v1/watchlist", response_model=WatchlistList, summary="Companies the filings sensor follows")
+def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
+    frame = list_watchlist(warehouse)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return {"items": rows}
+
+
+@router.post("/v1/watchlist", response_model=WatchlistEntry, status_code=201,
+             summary="Follow a company: by ticker (of a company in the universe), CIK or DART corp code")
+def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> dict:
+    try:
+        entry = add_to_watchlist(warehouse, ticker=body.ticker, cik=body.cik, dart_corp_code=body.dart_corp_code,
+                                 added_by=key.name)
+    except WatchlistError as error:
+        status = 404 if "unknown ticker" in str(error) else 422
+        raise ApiProblem(status, str(error)) from None
+    with warehouse.transaction() as conn:
+        record_audit(conn, actor=key.name, action="watchlist_add", target=entry["company_id"])
+    return entry
+
+
+@router.delete("/v1/watchlist/{company_id}", status_code=204, response_class=Response,
+               summary="Stop following a company")
+def remove_watchlist(key: AdminKey, warehouse: WarehouseDep, company_id: CompanyId) -> Response:
+    if not remove_from_watchlist(warehouse, company_id):
+        raise ApiProblem(404, f"{company_id!r} is not on the watchlist")
+    with warehouse.transaction() as conn:
+        record_audit(conn, actor=key.name, action="watchlist_remove", target=company_id)
+    return Response(status_code=204)

@@ -1,0 +1,53 @@
+"""Registered model versions with their validation figures and MLflow links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import UtcDateTime
+
+
+class GateDecision(BaseModel):
+    decision: str = Field(examples=["promoted"], description="'promoted' or 'kept' (the champion stayed)")
+    decided_at: UtcDateTime
+    reason: str = Field(examples=["first champion: AUC 0.9469 >= floor, calibration passes"])
+    rule: str
+    challenger_auc: float | None = Field(default=None, examples=[0.9469])
+    champion_auc: float | None = Field(default=None, examples=[None])
+    champion_version_before: str | None = None
+    champion_version_after: str | None = Field(default=None, examples=["1"])
+    n_holdout: int | None = Field(default=None, examples=[1192])
+    figures: dict[str, Any] | None = Field(default=None, description="Held-out figures of both models")
+
+
+class MlflowLinks(BaseModel):
+    tracking_uri: str | None = Field(default=None, examples=["http://mlflow:5000"],
+                                      description="The tracking server (HTTP only; null for a local store)")
+    run_id: str | None = Field(default=None, examples=["3f0c0c1f9a8b4b0e9d3c8b7a6f5e4d3c"])
+    run_uri: str | None = Field(default=None, examples=["runs:/3f0c0c1f9a8b4b0e9d3c8b7a6f5e4d3c/model"])
+    model_uri: str = Field(examples=["models:/corporate_pd/1"])
+    run_ui: str | None = Field(default=None, description="The run in the MLflow UI (HTTP tracking servers only)")
+    model_ui: str | None = Field(default=None, description="The version in the MLflow UI (HTTP tracking only)")
+
+
+class ModelVersion(BaseModel):
+    name: str = Field(examples=["corporate_pd"])
+    version: str = Field(examples=["1"])
+    aliases: list[str] = Field(examples=[["champion"]])
+    is_champion: bool
+    created_at: UtcDateTime | None = None
+    status: str | None = Field(default=None, examples=["READY"])
+    tags: dict[str, str] = Field(examples=[{"family": "lightgbm", "holdout_auc": "0.946901"}])
+    metrics: dict[str, float] = Field(examples=[{"holdout_auc": 0.9469, "cv_auc": 0.9412}],
+                                      description="Metrics of the training run")
+    decision: GateDecision | None = Field(default=None, description="The champion gate's decision on it")
+    links: MlflowLinks
+
+
+class ModelList(BaseModel):
+    name: str = Field(examples=["corporate_pd"])
+    champion_version: str | None = Field(examples=["1"])
+    champion: ModelVersion | None
+    versions: list[ModelVersion] = Field(description="Newest first")
