@@ -17,6 +17,15 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
+#: Event kinds that are a default (the labels' positives) and kinds that end one; every event source and the
+#: CSV import use these names.
+DEFAULT_EVENT_KINDS: tuple[str, ...] = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
+CURE_EVENT_KINDS: tuple[str, ...] = ("emergence",)
+EVENT_KINDS: tuple[str, ...] = DEFAULT_EVENT_KINDS + CURE_EVENT_KINDS
+
+DEFAULT_HORIZON_MONTHS = 12
+DEFAULT_REPORTING_LAG_DAYS = 90
+
 REASON_AFTER_DEFAULT = "observed_on_or_after_default"
 REASON_WINDOW_NOT_OBSERVED = "label_window_not_observed"
 
@@ -57,6 +66,11 @@ def _observation_times(rows: pd.DataFrame, reporting_lag_days: int) -> pd.Series
     if t.isna().any():
         raise ValueError(f"{int(t.isna().sum())} rows have neither filed_at nor period_end")
     return t
+
+
+def observation_times(rows: pd.DataFrame, reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS) -> pd.Series:
+    """t per row (datetime64, day): ``filed_at`` where known, else ``period_end`` + the reporting lag."""
+    return _observation_times(rows, reporting_lag_days)
 
 
 def _first_defaults(events: pd.DataFrame, default_kinds: Collection[str] | None) -> pd.DataFrame:

@@ -2,11 +2,14 @@
 
 Two families share one interface:
 
-- ``logistic``: ratios winsorised at the training 1st/99th percentiles, missing values imputed with the
-  training median plus a missing indicator, standardised, then an L2-regularised logistic regression.
-  Drivers are coefficient x (value - training mean): exact by construction.
+- ``logistic``: an L2-regularised logistic regression on transformed ratios, ``params["transform"]``:
+  ``"winsor"`` (default) winsorises at the training 1st/99th percentiles, imputes the training median plus a
+  missing indicator and standardises; ``"woe"`` replaces each ratio by the weight of evidence of its quantile
+  bin (core/binning.py). Drivers are coefficient x (value - training mean): exact by construction.
 - ``lightgbm``: gradient-boosted trees with missing values handled natively and monotone constraints where the
   economics is clear; drivers are TreeSHAP contributions (``pred_contrib``), which sum to the raw score.
+  ``params["seeds"] = k`` bags k seeds, ``params["bag"] = [{...}, ...]`` bags settings (each over the
+  others): the raw score and the contributions are the members' means.
 
 For both, ``base + sum(contributions) == raw_log_odds`` (the model's log-odds before calibration). The PD is
 ``sigmoid(a * raw + b + shift)``: (a, b) is a Platt map fitted on out-of-fold raw scores (cross-fitting, so
@@ -32,7 +35,9 @@ def logit(p: float | np.ndarray) -> Any:
 
 
 def sigmoid(x: float | np.ndarray) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+    from scipy.special import expit  # exact in both tails, no overflow warning
+
+    return expit(np.asarray(x, dtype=float))
 
 
 @dataclass
@@ -58,25 +63,59 @@ class Calibration:
         """PD on the training sample's scale (no prior shift): what to test against the sample's outcomes."""
         return sigmoid(self.slope * np.asarray(raw, dtype=float) + self.intercept)
 
+    def pd_at_rate(self, raw: np.ndarray, rate: float) -> np.ndarray:
+        """PD moved to a sample whose default rate is ``rate`` (prior shift from the training sample's rate):
+        how two models trained on different samples are tested against the same held-out rows."""
+        shift = float(logit(rate) - logit(self.sample_rate))
+        return sigmoid(self.slope * np.asarray(raw, dtype=float) + self.intercept + shift)
+
 
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Unregularised 1-D logistic regression of y on raw log-odds (Newton steps)."""
+    """Unregularised 1-D logistic regression of y on raw log-odds: Newton steps, halved until the
+    log-likelihood improves (plain Newton diverges when an overfitted model's raw scores saturate)."""
     x = np.asarray(raw, dtype=float)
     t = np.asarray(y, dtype=float)
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b
+        return float(np.sum(np.logaddexp(0.0, z) - t * z))
+
     a, b = 1.0, 0.0
+    current = loss(a, b)
     for _ in range(100):
         p = sigmoid(a * x + b)
         w = p * (1 - p) + 1e-12
         grad = np.array([np.sum((p - t) * x), np.sum(p - t)])
         hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]])
         step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
-        a, b = a - step[0], b - step[1]
-        if np.max(np.abs(step)) < 1e-10:
+        scale = 1.0
+        while scale > 1e-8:
+            candidate = loss(a - scale * step[0], b - scale * step[1])
+            if candidate <= current:
+                break
+            scale /= 2.0
+        else:
+            break  # no step improves the fit: at the optimum within rounding
+        a, b, current = a - scale * step[0], b - scale * step[1], candidate
+        if np.max(np.abs(scale * step)) < 1e-10:
             break
     return float(a), float(b)
 
 
 MISSING_STRATEGIES = ("native", "impute")
+LOGISTIC_TRANSFORMS = ("winsor", "woe")
+# PDModel.params keys that configure this module, not LightGBM
+_NON_LIGHTGBM_PARAMS = frozenset({"C", "transform", "max_bins", "seeds", "bag"})
+
+
+class _SeedBag:
+    """LightGBM models fitted with different seeds or settings; predicts (and explains) their mean raw score."""
+
+    def __init__(self, members: list[Any]) -> None:
+        self.members = members
+
+    def predict(self, frame: pd.DataFrame, **kwargs: Any) -> np.ndarray:
+        return np.mean([member.predict(frame, **kwargs) for member in self.members], axis=0)
 
 
 @dataclass
@@ -168,7 +207,7 @@ class PDModel:
     feature_names: list[str]
     params: dict[str, Any] = field(default_factory=dict)
     estimator: Any = None
-    preprocessor: _LogisticPreprocessor | None = None
+    preprocessor: Any = None  # _LogisticPreprocessor or binning.WoePreprocessor (logistic family)
     calibration: Calibration | None = None
     domain: DomainBounds | None = None
     monotone: dict[str, int] = field(default_factory=dict)
@@ -180,7 +219,17 @@ class PDModel:
         if self.family == "logistic":
             from sklearn.linear_model import LogisticRegression
 
-            pre = _LogisticPreprocessor.fit(x)
+            transform = self.params.get("transform", "winsor")
+            if transform == "winsor":
+                pre: Any = _LogisticPreprocessor.fit(x)
+            elif transform == "woe":
+                from risk_assets.core.binning import WoePreprocessor
+
+                pre = WoePreprocessor.fit(x, y, max_bins=int(self.params.get("max_bins", 10)))
+            else:
+                raise ValueError(f"unknown logistic transform {transform!r}; expected one of {LOGISTIC_TRANSFORMS}")
+            # class_weight="balanced": the 1:14 imbalance would otherwise let the penalty shrink the rare
+            # class's evidence; the Platt map afterwards puts the PDs back on the sample's scale.
             est = LogisticRegression(
                 C=self.params.get("C", 0.1), class_weight="balanced", max_iter=5000, tol=1e-8
             )
@@ -203,10 +252,18 @@ class PDModel:
                 "monotone_constraints_method": "advanced",
                 "verbose": -1,
                 "n_jobs": 1,
-            } | {k: v for k, v in self.params.items() if k != "C"}
-            est = lgb.LGBMClassifier(random_state=seed, **params)
-            est.fit(pd.DataFrame(x, columns=self.feature_names), y)
-            return est, None
+            } | {k: v for k, v in self.params.items() if k not in _NON_LIGHTGBM_PARAMS}
+            frame = pd.DataFrame(x, columns=self.feature_names)
+            # A bag averages models: seeds (the luck of row and column subsampling) and, with "bag", settings
+            # that see the data differently (bin granularity, step size, leaf size). Its raw score and TreeSHAP
+            # contributions are the members' means, so drivers still add up.
+            settings = [params | dict(member) for member in self.params.get("bag", [{}])]
+            members = [
+                lgb.LGBMClassifier(random_state=seed + k, **setting).fit(frame, y)
+                for setting in settings
+                for k in range(int(self.params.get("seeds", 1)))
+            ]
+            return (members[0] if len(members) == 1 else _SeedBag(members)), None
         raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")
 
     def _raw(self, est: Any, pre: Any, x: np.ndarray) -> np.ndarray:
@@ -238,14 +295,17 @@ class PDModel:
             raise ValueError("training data needs both defaults and non-defaults")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         oof = np.full(len(y), np.nan)
+        fold_of_row = np.full(len(y), -1)
         folds = StratifiedGroupKFold(n_splits=calibration_folds, shuffle=True, random_state=seed)
-        for train_idx, test_idx in folds.split(x, y, groups):
+        for k, (train_idx, test_idx) in enumerate(folds.split(x, y, groups)):
             est, pre = self._fit_estimator(x[train_idx], y[train_idx], seed)
             oof[test_idx] = self._raw(est, pre, x[test_idx])
+            fold_of_row[test_idx] = k
         slope, intercept = fit_platt(oof, y)
         self.estimator, self.preprocessor = self._fit_estimator(x, y, seed)
         self.calibration = Calibration(slope, intercept, float(y.mean()), float(target_rate))
-        self.oof_raw_ = oof
+        self.oof_raw_ = oof  # out-of-fold raw scores (what the Platt map was fitted on) and their folds
+        self.oof_fold_ = fold_of_row
         return self
 
     # -- prediction ----------------------------------------------------------------------------

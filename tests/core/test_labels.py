@@ -188,3 +188,27 @@ def test_row_without_any_date_refused():
     rows = pd.DataFrame({"company_id": ["X"], "period_end": [NaT], "filed_at": [NaT]})
     with pytest.raises(ValueError):
         label_rows(rows, _events())
+
+
+def test_the_products_default_kinds_leave_out_cures():
+    # Hertz-like: bankruptcy 2020-05-22, emergence 2021-06-30. The filing of 2021-03-01 is after the default
+    # (excluded); the one of 2019-02-21 has the window (2019-02-21, 2020-02-21], which misses it (0). An emergence
+    # is not a default: company Z with only an emergence is labelled 0.
+    from risk_assets.core.labels import DEFAULT_EVENT_KINDS, EVENT_KINDS, observation_times
+
+    assert "emergence" in EVENT_KINDS and "emergence" not in DEFAULT_EVENT_KINDS
+    rows = pd.DataFrame(
+        {"company_id": ["H", "H", "Z"],
+         "period_end": pd.to_datetime(["2018-12-31", "2020-12-31", "2020-12-31"]),
+         "filed_at": pd.to_datetime(["2019-02-21", "2021-03-01", "2021-03-01"])},
+        index=["h18", "h20", "z20"],
+    )
+    events = pd.DataFrame({"company_id": ["H", "H", "Z"],
+                           "event_date": pd.to_datetime(["2020-05-22", "2021-06-30", "2021-06-30"]),
+                           "kind": ["bankruptcy", "emergence", "emergence"]})
+    labelled = label_rows(rows, events, default_kinds=DEFAULT_EVENT_KINDS)
+    assert labelled["target"].to_dict() == {"h18": 0, "z20": 0}
+    assert set(excluded_rows(rows, events, default_kinds=DEFAULT_EVENT_KINDS).index) == {"h20"}
+    # Without filing dates t = period end + 90 days: 2018-12-31 -> 2019-03-31, 2020-12-31 -> 2021-03-31.
+    undated = observation_times(rows.assign(filed_at=[NaT, NaT, NaT]))
+    assert undated.dt.strftime("%Y-%m-%d").tolist() == ["2019-03-31", "2021-03-31", "2021-03-31"]

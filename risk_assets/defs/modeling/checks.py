@@ -44,3 +44,25 @@ def challenger_meets_floor(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"version": str(versions[0].version), "holdout_auc": auc, "floor": model_settings.auc_floor},
     )
+
+
+@dg.asset_check(asset=pd_model, description="Warns when the newest version's default rate per grade falls from one "
+                "grade to the next by more than noise (Fisher's exact test at 5%) on the held-out rows, or when it "
+                "does not beat the best classic score (Altman Z'', Zmijewski) there.")
+def challenger_grades_and_benchmark(mlflow_registry: MlflowResource) -> dg.AssetCheckResult:
+    registry = mlflow_registry.get()
+    versions = registry.versions()
+    if not versions:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "no registered version"})
+    tags = versions[0].tags
+    within_noise = tags.get("grades_monotone_within_noise") == "True"
+    auc = float(tags.get("holdout_auc", "nan"))
+    classic = float(tags.get("best_classic_holdout_auc", "nan"))
+    beats_classic = bool(auc > classic) if classic == classic else True
+    return dg.AssetCheckResult(
+        passed=within_noise and beats_classic,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"version": str(versions[0].version), "grades_monotone": tags.get("grades_monotone", ""),
+                  "grades_monotone_within_noise": within_noise, "holdout_auc": auc,
+                  "best_classic_holdout_auc": classic},
+    )

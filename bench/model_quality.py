@@ -1,0 +1,203 @@
+"""Model quality on the bundled Polish data against a default HistGradientBoostingClassifier, same folds, same run.
+
+    .venv/bin/python bench/model_quality.py                  # years 1 and 5, 10 folds x 3 seeds, 2 processes
+    .venv/bin/python bench/model_quality.py --seeds 1 --years 1 --jobs 1
+
+Protocol (Zieba et al. 2016, the data's paper): stratified 10-fold cross-validation, ROC AUC; repeated with
+``--seeds`` seeds (1, 2, 3: seed 0's folds were used to choose the settings), every model on identical folds. Folds keep exact duplicate rows together (the Polish files
+hold duplicates; split apart they inflate every AUC). Years: ``load_polish(1)`` is 5year.arff (bankruptcy within
+one year, what the product trains on), ``load_polish(5)`` is 1year.arff (within five years).
+
+Models (each row of the output):
+- hgb_default       sklearn HistGradientBoostingClassifier(), all 64 attributes, native missing: the BASELINE
+- lightgbm_best     the product's PDModel, LightGBM family with BEST_PARAMS (a bag of three settings), all 64
+                    attributes (the paper's feature set), native missing, no monotone constraints, cross-fitted
+                    Platt calibration
+- lightgbm_product  the bundled model's configuration: PDModel LightGBM (LIGHTGBM_PARAMS, monotone
+                    constraints), MODEL_RATIOS (61 attributes computable from filers' statements), missing='impute'
+- logistic_woe      PDModel logistic on weight-of-evidence bins, MODEL_RATIOS, missing='impute'
+- logistic_winsor   PDModel logistic on winsorised, standardised ratios, MODEL_RATIOS, missing='impute'
+- altman_z2 / zmijewski   the classic scores from the Polish ratios (core/benchmarks.py); Altman Z and
+                    Ohlson O are not computable from them and are listed with the reason
+- on request (--models): lightgbm_best_monotone (BEST_PARAMS with the monotone constraints), lightgbm_native
+  (the bundled configuration with native missing): what constraints and imputation cost on the Polish data
+
+The PDModels calibrate on ``--calibration-folds`` (default 2) cross-fitted folds instead of the product's 5, to
+keep the run near ten minutes on two cores; the AUC does not depend on it (the Platt map is increasing).
+
+Figures: mean AUC over folds x seeds with the Nadeau-Bengio corrected standard error (repeated folds share
+training rows, so std/sqrt(n) would be too small), Brier (PDs on the sample's scale: calibrated PDModel PDs,
+HGB's predict_proba, Zmijewski's probit), and for every model the paired difference to the baseline with its
+corrected standard error. Goal (issue 5): the best model above the baseline by more than one standard error on
+both years.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per process: the processes share the cores
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from risk_assets.core.benchmarks import classic_from_polish_ratios  # noqa: E402
+from risk_assets.core.evaluation import LIGHTGBM_PARAMS, Candidate, corrected_standard_error  # noqa: E402
+from risk_assets.core.metrics import brier_score, roc_auc  # noqa: E402
+from risk_assets.core.polish import load_polish  # noqa: E402
+from risk_assets.core.ratios import MODEL_RATIOS  # noqa: E402
+from risk_assets.core.splits import duplicate_groups, stratified_group_kfold  # noqa: E402
+
+ATTRS = [f"Attr{i}" for i in range(1, 65)]
+
+# Chosen on seed-0 folds of both years (docs/modeling.md), measured below on seeds 1.. (other folds): three
+# LightGBM settings averaged, each with fewer, stronger rounds than the pipeline's, no row or column
+# subsampling and no L2 penalty, differing in step size, rounds, bin granularity and leaf size. Averaging
+# models that cut the ratios differently beat every single setting tried (each within noise of the baseline).
+_STRONG = {"num_leaves": 31, "min_child_samples": 20, "subsample": 1.0, "subsample_freq": 0,
+           "colsample_bytree": 1.0, "reg_lambda": 0.0}
+BEST_PARAMS = {
+    **_STRONG,
+    "bag": [
+        {"learning_rate": 0.1, "n_estimators": 100},
+        {"learning_rate": 0.05, "n_estimators": 200},
+        {"learning_rate": 0.1, "n_estimators": 200, "max_bin": 127, "min_child_samples": 30},
+    ],
+}
+
+CANDIDATES: dict[str, tuple[Candidate, list[str]]] = {
+    "lightgbm_best": (Candidate("lightgbm_best", "lightgbm", BEST_PARAMS, "native", monotone=False), ATTRS),
+    "lightgbm_product": (Candidate("lightgbm_product", "lightgbm", LIGHTGBM_PARAMS, "impute"), list(MODEL_RATIOS)),
+    "logistic_woe": (Candidate("logistic_woe", "logistic", {"C": 0.1, "transform": "woe"}, "impute"),
+                     list(MODEL_RATIOS)),
+    "logistic_winsor": (Candidate("logistic_winsor", "logistic", {"C": 0.1, "transform": "winsor"}, "impute"),
+                        list(MODEL_RATIOS)),
+    # on request (--models): what the constraints and the imputation cost on the Polish data
+    "lightgbm_best_monotone": (Candidate("lightgbm_best_monotone", "lightgbm", BEST_PARAMS, "native"), ATTRS),
+    "lightgbm_native": (Candidate("lightgbm_native", "lightgbm", LIGHTGBM_PARAMS, "native"), list(MODEL_RATIOS)),
+}
+DEFAULT_MODELS = ("lightgbm_best", "lightgbm_product", "logistic_woe", "logistic_winsor")
+BASELINE = "hgb_default"
+
+_DATA: dict[int, tuple] = {}
+
+
+def _data(year: int):
+    if year not in _DATA:
+        frame = load_polish(year)
+        _DATA[year] = (frame, frame["target"].to_numpy(), duplicate_groups(frame[ATTRS]))
+    return _DATA[year]
+
+
+def folds_of(year: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    _, y, groups = _data(year)
+    return stratified_group_kfold(y, groups, 10, seed)
+
+
+def run_fold(task: tuple[int, int, int, tuple[str, ...], int]) -> dict[str, tuple[float, float | None, float]]:
+    """Fit every model on one fold; name -> (AUC, Brier or None, seconds)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    year, seed, k, models, calibration_folds = task
+    frame, y, groups = _data(year)
+    train_idx, test_idx = folds_of(year, seed)[k]
+    train, test = frame.iloc[train_idx], frame.iloc[test_idx]
+    y_train, y_test = y[train_idx], y[test_idx]
+    out: dict[str, tuple[float, float | None, float]] = {}
+    start = time.perf_counter()
+    hgb = HistGradientBoostingClassifier(random_state=seed).fit(train[ATTRS], y_train)
+    p = hgb.predict_proba(test[ATTRS])[:, 1]
+    out[BASELINE] = (roc_auc(y_test, p), brier_score(y_test, p), time.perf_counter() - start)
+    for name in models:
+        candidate, features = CANDIDATES[name]
+        start = time.perf_counter()
+        model = candidate.build(features).fit(train, y_train, target_rate=float(y_train.mean()), seed=seed,
+                                              groups=groups[train_idx], calibration_folds=calibration_folds)
+        p = model.calibration.sample_pd(model.raw_log_odds(test))
+        out[name] = (roc_auc(y_test, p), brier_score(y_test, p), time.perf_counter() - start)
+    for name, score in classic_from_polish_ratios(test).items():
+        present = score.available()
+        if present.sum() == 0:
+            continue
+        probability = None if score.probability is None else brier_score(y_test[present], score.probability[present])
+        key = {"altman_z_double_prime": "altman_z2"}.get(name, name)
+        out[key] = (roc_auc(y_test[present], score.risk[present]), probability, 0.0)
+    return out
+
+
+def summarise(year: int, results: list[dict], n_rows: int) -> list[dict]:
+    n_train, n_test = n_rows * 0.9, n_rows * 0.1
+    base = np.array([r[BASELINE][0] for r in results])
+    rows = []
+    for name in results[0]:
+        auc = np.array([r[name][0] for r in results])
+        briers = [r[name][1] for r in results if r[name][1] is not None]
+        diff = auc - base
+        rows.append({
+            "year": year, "model": name, "auc": auc.mean(), "se": corrected_standard_error(auc, n_train, n_test),
+            "brier": float(np.mean(briers)) if briers else math.nan,
+            "diff": diff.mean(), "diff_se": corrected_standard_error(diff, n_train, n_test) if name != BASELINE
+            else math.nan, "seconds": sum(r[name][2] for r in results),
+        })
+    return rows
+
+
+def print_year(rows: list[dict], out=None) -> None:
+    base = next(r for r in rows if r["model"] == BASELINE)
+    print(f"\nyear {rows[0]['year']}  (baseline {BASELINE}: AUC {base['auc']:.4f} +/- {base['se']:.4f})", file=out)
+    print(f"{'model':18s} {'AUC':>7s} {'SE':>7s} {'Brier':>7s} {'AUC-base':>9s} {'SE(diff)':>8s} "
+          f"{'diff/SE':>7s} {'ratio':>6s} {'fit s':>7s}", file=out)
+    for r in sorted(rows, key=lambda r: -r["auc"]):
+        ratio = r["auc"] / base["auc"]
+        z = r["diff"] / r["diff_se"] if r["diff_se"] and not math.isnan(r["diff_se"]) else math.nan
+        print(f"{r['model']:18s} {r['auc']:7.4f} {r['se']:7.4f} {r['brier']:7.4f} {r['diff']:+9.4f} "
+              f"{r['diff_se']:8.4f} {z:7.2f} {ratio:6.4f} {r['seconds']:7.1f}", file=out)
+    print("not computable from the Polish ratios: altman_z (no market value of equity), ohlson_o (no prior "
+          "year, no USD total assets)", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--years", type=int, nargs="+", default=[1, 5], choices=[1, 5])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="seed of the first fold split (seed 0's folds were used to choose BEST_PARAMS)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(CANDIDATES))
+    parser.add_argument("--calibration-folds", type=int, default=2,
+                        help="cross-fitting folds of the PDModels' Platt map (the product uses 5; AUC does not "
+                        "depend on it, Brier barely)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    tasks = [(year, seed, k, tuple(args.models), args.calibration_folds) for year in args.years
+             for seed in range(args.first_seed, args.first_seed + args.seeds) for k in range(10)]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(run_fold, tasks))
+    verdicts = []
+    for year in args.years:
+        mine = [r for t, r in zip(tasks, results, strict=True) if t[0] == year]
+        rows = summarise(year, mine, len(_data(year)[1]))
+        print_year(rows)
+        best = max((r for r in rows if r["model"] in CANDIDATES), key=lambda r: r["auc"])
+        met = best["diff"] > best["diff_se"]
+        verdicts.append(met)
+        print(f"best product model: {best['model']} {best['auc']:.4f} vs baseline, difference {best['diff']:+.4f} "
+              f"(SE of the difference {best['diff_se']:.4f}; own SE {best['se']:.4f}): goal "
+              f"{'MET' if met else 'NOT met'}"
+              f"{' (also above one own SE)' if best['diff'] > best['se'] else ' (not above one own SE)'}")
+    print(f"\n{len(tasks)} folds ({args.seeds} seed(s) from {args.first_seed} x 10 folds x {len(args.years)} "
+          f"year(s)), "
+          f"{time.perf_counter() - started:.0f} s wall on {args.jobs} process(es)")
+    return 0 if all(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

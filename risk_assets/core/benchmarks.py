@@ -1,0 +1,169 @@
+"""The classic scores as transparent benchmarks beside the model: from statements, or from Polish ratios.
+
+A score is evaluated only on the rows where it exists. Where it cannot exist (Altman Z without a market value
+of equity, Ohlson O without the prior year) it is reported as not available with the reason, never computed
+from a guess. ``risk`` is oriented so that higher means riskier (Altman's Z is negated) for AUC and KS;
+``probability`` is set only where the author defined one (Ohlson's logit, Zmijewski's probit).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.classic import classic_scores
+from risk_assets.core.metrics import accuracy_ratio, brier_score, ks_statistic, roc_auc
+
+CLASSIC_SCORES = ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski")
+#: Scores where a higher value means a SAFER firm.
+_SAFER_WHEN_HIGHER = frozenset({"altman_z", "altman_z_double_prime"})
+
+
+@dataclass
+class ClassicScore:
+    """One classic score over a set of rows: NaN where it is not available, and why (``reasons``: text per
+    row, None where the score exists)."""
+
+    name: str
+    risk: np.ndarray
+    probability: np.ndarray | None
+    reasons: np.ndarray
+    note: str = ""
+
+    def available(self) -> np.ndarray:
+        return ~np.isnan(self.risk)
+
+
+def _polish(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+
+
+def _with_reasons(name: str, values: np.ndarray, probability: np.ndarray | None, inputs: list[str],
+                  frame: pd.DataFrame, note: str) -> ClassicScore:
+    reasons = np.full(len(values), None, dtype=object)
+    for i in np.flatnonzero(np.isnan(values)):
+        absent = [c for c in inputs if c not in frame.columns or pd.isna(frame[c].iloc[i])]
+        reasons[i] = (f"{name} needs {', '.join(absent)}, which {'is' if len(absent) == 1 else 'are'} missing"
+                      if absent else f"{name}: an input is not a finite number")
+    risk = -values if name in _SAFER_WHEN_HIGHER else values
+    return ClassicScore(name, risk, probability, reasons, note)
+
+
+POLISH_ALTMAN_Z_REASON = (
+    "Altman Z needs the market value of equity (X4 = market value of equity / total liabilities): the Polish "
+    "data holds book equity only (Attr8)"
+)
+POLISH_OHLSON_REASON = (
+    "Ohlson O needs the prior year's net income (INTWO, CHIN) and total assets in US dollars deflated by a GNP "
+    "price index (SIZE): a Polish row holds one year and log total assets in PLN (Attr29)"
+)
+
+
+def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
+    """Z'' and Zmijewski from the Polish attributes; Altman Z and Ohlson O not available (reasons given).
+
+    Z'' = 6.56 Attr3 (WC/TA) + 3.26 Attr6 (RE/TA) + 6.72 Attr22 (operating profit/TA, the EBIT the mapping
+    table uses: Attr7 'EBIT/TA' holds pre-tax profit in the data) + 1.05 Attr8 (book equity/TL), without the
+    +3.25 emerging-market constant (a shift changes no ranking).
+    Zmijewski = -4.336 - 4.513 Attr1 (NI/TA) + 5.679 Attr2 (TL/TA) + 0.004 Attr4 (CA/CL); probability Phi(X).
+    """
+    n = len(frame)
+    z2 = (6.56 * _polish(frame, "Attr3") + 3.26 * _polish(frame, "Attr6") + 6.72 * _polish(frame, "Attr22")
+          + 1.05 * _polish(frame, "Attr8"))
+    zm = -4.336 - 4.513 * _polish(frame, "Attr1") + 5.679 * _polish(frame, "Attr2") + 0.004 * _polish(frame, "Attr4")
+    unavailable = np.full(n, np.nan)
+    return {
+        "altman_z": ClassicScore("altman_z", unavailable, None, np.full(n, POLISH_ALTMAN_Z_REASON, dtype=object),
+                                 "not computable from the Polish attributes"),
+        "altman_z_double_prime": _with_reasons(
+            "altman_z_double_prime", z2, None, ["Attr3", "Attr6", "Attr22", "Attr8"], frame,
+            "6.56 Attr3 + 3.26 Attr6 + 6.72 Attr22 + 1.05 Attr8 (no +3.25 constant)"),
+        "ohlson_o": ClassicScore("ohlson_o", unavailable.copy(), None, np.full(n, POLISH_OHLSON_REASON, dtype=object),
+                                 "not computable from the Polish attributes"),
+        "zmijewski": _with_reasons(
+            "zmijewski", zm, stats.norm.cdf(zm), ["Attr1", "Attr2", "Attr4"], frame,
+            "-4.336 - 4.513 Attr1 + 5.679 Attr2 + 0.004 Attr4, probability Phi(X)"),
+    }
+
+
+def _items(row: pd.Series) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in CANONICAL_ITEMS:
+        value = row.get(item)
+        out[item] = None if value is None or pd.isna(value) else float(value)
+    out["currency"] = row.get("currency")
+    return out
+
+
+def classic_from_statements(statements: pd.DataFrame) -> dict[str, ClassicScore]:
+    """Each classic score per statement row, as published (core/classic.py), prior year taken point in time.
+
+    ``statements``: company_id, fiscal_year, filed_at (t; no gaps), currency (optional: USD assumed absent
+    means unknown, so Ohlson O needs it), canonical items. Ohlson's SIZE uses core/price_index.
+    """
+    from risk_assets.core.pit import prior_year_versions
+    from risk_assets.core.price_index import price_level_index
+
+    frame = statements.reset_index(drop=True)
+    prior = prior_year_versions(frame)
+    values = {name: np.full(len(frame), np.nan) for name in CLASSIC_SCORES}
+    probabilities = {name: np.full(len(frame), np.nan) for name in ("ohlson_o", "zmijewski")}
+    reasons = {name: np.full(len(frame), None, dtype=object) for name in CLASSIC_SCORES}
+    for i, row in frame.iterrows():
+        has_prior = prior.loc[i].notna().any()
+        currency = row.get("currency")
+        usd = 1.0 if isinstance(currency, str) and currency.upper() == "USD" else None
+        index, _note = price_level_index(int(row["fiscal_year"]))
+        scores = classic_scores(_items(row), _items(prior.loc[i]) if has_prior else None,
+                                usd_per_unit=usd, price_index=index)
+        for name in CLASSIC_SCORES:
+            result = scores[name]
+            if result.value is None:
+                reasons[name][i] = result.reason or f"{name} not available"
+            else:
+                values[name][i] = result.value
+        for name, key in (("ohlson_o", "ohlson_probability"), ("zmijewski", "zmijewski_probability")):
+            if scores[key].value is not None:
+                probabilities[name][i] = scores[key].value
+    out = {}
+    for name in CLASSIC_SCORES:
+        risk = -values[name] if name in _SAFER_WHEN_HIGHER else values[name]
+        out[name] = ClassicScore(name, risk, probabilities.get(name), reasons[name], "as published (core/classic.py)")
+    return out
+
+
+def classic_figures(score: ClassicScore, y: np.ndarray, rows: np.ndarray | None = None) -> dict:
+    """AUC, AR, KS (and Brier where the score is a probability) on the rows where the score exists.
+
+    Not available (``available`` False) when no row has it or the rows that do hold one class only; the
+    reason is the most common missing-input reason.
+    """
+    y = np.asarray(y, dtype=int)
+    index = np.arange(len(y)) if rows is None else np.asarray(rows)
+    risk = score.risk[index]
+    present = ~np.isnan(risk)
+    labels = y[index][present]
+    reasons = Counter(str(reason) for reason in score.reasons[index][~present])
+    top = [f"{reason} ({count} rows)" for reason, count in reasons.most_common(3)]
+    base = {"family": "classic", "note": score.note, "n_test": int(index.size), "n_available": int(present.sum()),
+            "coverage": float(present.mean()) if index.size else 0.0, "n_train": 0,
+            "positives": int(labels.sum())}
+    if present.sum() == 0 or labels.min() == labels.max():
+        why = top[0] if top else "the rows where it exists hold one class only"
+        if present.sum() and labels.min() == labels.max():
+            why = f"the {int(present.sum())} rows where it exists hold one class only"
+        return base | {"available": False, "reason": why, "missing_reasons": top}
+    figures = {"auc": roc_auc(labels, risk[present]), "ar": accuracy_ratio(labels, risk[present]),
+               "ks": ks_statistic(labels, risk[present]), "brier": None, "log_loss": None}
+    if score.probability is not None:
+        figures["brier"] = brier_score(labels, score.probability[index][present])
+    else:
+        figures["brier_note"] = "a score, not a probability: no Brier score"
+    return base | {"available": True, **figures, "missing_reasons": top}

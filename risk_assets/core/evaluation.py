@@ -1,0 +1,466 @@
+"""Validation the way a bank's validator reads it: every family trained and measured on rows it never saw.
+
+Two protocols (DESIGN.md "Validation"):
+- out of time, when rows have dates: a statement panel is placed in time (t = filed_at or period end + lag),
+  labelled with a horizon (core/labels.py), split at 1 January of a test year with the label windows that
+  reach the test period purged from training, and the split is checked for leaks on the actual frames;
+- stratified k-fold, repeated, when they have none (a labelled ratio table): exact duplicate rows share a fold,
+  every family sees identical folds, and the spread over folds gives a standard error.
+
+Figures per model: ROC AUC, accuracy ratio, KS, Brier, log loss, calibration by decile, the default rate per
+master-scale grade (which must rise with the grade) with Jeffreys and binomial tests, and the PSI between the
+development and test scores. PDs are tested on the sample's scale (``Calibration.sample_pd``): the outcomes
+are the sample's, whatever long-run rate the PDs are later shifted to. The classic scores are reported beside
+the models on the same test rows (core/benchmarks.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from risk_assets.core.benchmarks import ClassicScore, classic_figures
+from risk_assets.core.champion import two_sided_binomial_p
+from risk_assets.core.labels import (
+    DEFAULT_EVENT_KINDS,
+    DEFAULT_HORIZON_MONTHS,
+    DEFAULT_REPORTING_LAG_DAYS,
+    excluded_rows,
+    label_rows,
+    observation_times,
+)
+from risk_assets.core.master_scale import grade_for_pd
+from risk_assets.core.metrics import (
+    accuracy_ratio,
+    brier_score,
+    calibration_by_decile,
+    default_rate_by_grade,
+    ks_statistic,
+    log_loss,
+    monotone_increasing,
+    population_stability_index,
+    roc_auc,
+    summary_metrics,
+)
+from risk_assets.core.model import PDModel
+from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
+from risk_assets.core.splits import (
+    assert_no_leakage,
+    duplicate_groups,
+    out_of_time_split,
+    stratified_group_kfold,
+)
+
+# Directions where the economics is unambiguous: more profit, equity or liquidity never raises risk.
+MONOTONE_DIRECTIONS: dict[str, int] = {
+    "Attr1": -1,  # net profit / total assets
+    "Attr2": 1,  # total liabilities / total assets
+    "Attr3": -1,  # working capital / total assets
+    "Attr6": -1,  # retained earnings / total assets
+    "Attr7": -1,  # EBIT (pre-tax profit in the data) / total assets
+    "Attr10": -1,  # equity / total assets
+}
+
+# The product's LightGBM: small leaves, slow learning, subsampled rows and columns (bench/model_quality.py).
+LIGHTGBM_PARAMS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model family with its settings, as the pipeline, `riskgraph evaluate` and the benchmark train it."""
+
+    name: str
+    family: str
+    params: Mapping[str, Any]
+    missing: str = "impute"
+    monotone: bool = True  # MONOTONE_DIRECTIONS on LightGBM (the logistic family ignores them)
+
+    def build(self, features: Sequence[str]) -> PDModel:
+        return PDModel(self.family, list(features), dict(self.params),
+                       monotone=dict(MONOTONE_DIRECTIONS) if self.monotone else {}, missing=self.missing)
+
+
+def product_candidates(missing: str = "impute") -> list[Candidate]:
+    """Every family the product trains: the logistic model on WoE bins and on winsorised ratios, LightGBM."""
+    return [
+        Candidate("logistic_woe", "logistic", {"C": 0.1, "transform": "woe"}, missing),
+        Candidate("logistic_winsor", "logistic", {"C": 0.1, "transform": "winsor"}, missing),
+        Candidate("lightgbm", "lightgbm", dict(LIGHTGBM_PARAMS), missing),
+    ]
+
+
+# -- figures ----------------------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def grade_backtest(y: np.ndarray, p: np.ndarray, alpha: float = 0.05) -> dict[str, Any]:
+    """Default rate per master-scale grade, whether it rises with the grade, and the per-grade tests.
+
+    ``monotone``: the observed rate never falls from one populated grade to the next. With a handful of
+    defaults per grade a fall is often noise, so each fall is also tested (Fisher's exact test, one-sided: is the
+    lower grade's rate really above the higher one's?) and ``monotone_within_noise`` is False only when a fall
+    is significant at ``alpha``. ``failing_grades``: Jeffreys p below alpha / number of grades (Bonferroni, as
+    the champion gate).
+    """
+    from scipy.stats import fisher_exact
+
+    grades = [grade_for_pd(float(v)) for v in p]
+    table = default_rate_by_grade(y, grades, p)
+    rates = table["observed_rate"].to_numpy(dtype=float)
+    violations = []
+    for i in range(len(rates) - 1):
+        if rates[i + 1] < rates[i]:
+            lower, higher = table.iloc[i], table.iloc[i + 1]
+            contingency = [[int(lower["defaults"]), int(lower["n"] - lower["defaults"])],
+                           [int(higher["defaults"]), int(higher["n"] - higher["defaults"])]]
+            p_value = float(fisher_exact(contingency, alternative="greater").pvalue)
+            violations.append({"grades": f"{lower['grade']}->{higher['grade']}", "fisher_p": p_value})
+    per_grade_alpha = alpha / max(len(table), 1)
+    failing = table.loc[table["jeffreys_p"] < per_grade_alpha, "grade"].astype(str).tolist()
+    return {
+        "table": table.to_dict("records"),
+        "monotone": bool(monotone_increasing(rates)) if len(rates) else True,
+        "monotone_within_noise": all(v["fisher_p"] >= alpha for v in violations),
+        "violations": violations,
+        "jeffreys_alpha_per_grade": per_grade_alpha,
+        "failing_grades": failing,
+    }
+
+
+def validation_figures(y, p, dev_p=None, alpha: float = 0.05) -> dict[str, Any]:
+    """Everything a validator reads for one model on one test set (``p`` on the sample's scale)."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    figures: dict[str, Any] = summary_metrics(y, p)
+    figures["n"] = int(y.size)
+    figures["positives"] = int(y.sum())
+    figures["mean_pd"] = float(p.mean())
+    figures["observed_rate"] = float(y.mean())
+    figures["mean_pd_binomial_p"] = two_sided_binomial_p(int(y.sum()), int(y.size), float(p.mean()))
+    figures["calibration_by_decile"] = calibration_by_decile(y, p).to_dict("records")
+    figures["grades"] = grade_backtest(y, p, alpha)
+    figures["psi"] = population_stability_index(dev_p, p) if dev_p is not None else None
+    return _clean(figures)
+
+
+def corrected_standard_error(values: Sequence[float], n_train: float, n_test: float) -> float:
+    """Nadeau & Bengio (2003) standard error of a mean over resampled folds: sqrt((1/J + n_test/n_train) var).
+
+    Folds of repeated k-fold share training rows, so the naive std/sqrt(J) is too small; the correction keeps
+    a repeat from looking like new data.
+    """
+    array = np.asarray(values, dtype=float)
+    if array.size < 2:
+        return float("nan")
+    return float(math.sqrt((1.0 / array.size + n_test / n_train) * array.var(ddof=1)))
+
+
+# -- a user's statement panel ------------------------------------------------------------------------------
+
+
+@dataclass
+class Panel:
+    """Labelled statement rows (t, year of t, target, ratios) plus what was left out and why."""
+
+    frame: pd.DataFrame
+    events: pd.DataFrame
+    horizon_months: int
+    reporting_lag_days: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    classic: dict[str, ClassicScore] = field(default_factory=dict)
+
+
+def _financial(statements: pd.DataFrame) -> np.ndarray:
+    from risk_assets.core.sectors import is_financial_ksic, is_financial_sic
+
+    flags = np.zeros(len(statements), dtype=bool)
+    if "sic" in statements.columns:
+        flags |= statements["sic"].map(lambda v: bool(v) and not pd.isna(v) and is_financial_sic(v)).to_numpy()
+    if "induty_code" in statements.columns:
+        flags |= statements["induty_code"].map(
+            lambda v: bool(v) and not pd.isna(v) and is_financial_ksic(v)).to_numpy()
+    return flags
+
+
+def build_panel(
+    statements: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
+    observed_until=None,
+    with_classic: bool = True,
+) -> Panel:
+    """Statements + default events -> training rows: t, labels with a horizon, ratios known at t, classic scores.
+
+    Financial firms (a ``sic`` or ``induty_code`` column saying so) and non-annual rows are left out; every
+    exclusion is counted by reason. Ratios and classic scores use only versions filed on or before each t.
+    """
+    excluded: dict[str, int] = {}
+    rows = statements.reset_index(drop=True).copy()
+    if "period_type" in rows.columns:
+        annual = rows["period_type"].fillna("FY") == "FY"
+        if (~annual).any():
+            excluded["not an annual statement"] = int((~annual).sum())
+        rows = rows[annual].reset_index(drop=True)
+    financial = _financial(rows)
+    if financial.any():
+        excluded["financial firm (out of the model's scope)"] = int(financial.sum())
+        rows = rows[~financial].reset_index(drop=True)
+    rows["filed_at"] = observation_times(rows, reporting_lag_days)  # t: what the point-in-time joins key on
+    ratios = compute_ratio_frame(rows)
+    classic = {}
+    if with_classic:
+        from risk_assets.core.benchmarks import classic_from_statements
+
+        classic = classic_from_statements(rows)
+    event_frame = events.copy()
+    event_frame["event_date"] = pd.to_datetime(event_frame["event_date"])
+    keys = rows[["company_id", "period_end", "filed_at"]]
+    labelled = label_rows(keys, event_frame, horizon_months, reporting_lag_days, default_kinds=DEFAULT_EVENT_KINDS,
+                          observed_until=observed_until)
+    dropped = excluded_rows(keys, event_frame, horizon_months, reporting_lag_days,
+                            default_kinds=DEFAULT_EVENT_KINDS, observed_until=observed_until)
+    for reason, count in dropped["excluded_reason"].value_counts().items():
+        excluded[str(reason)] = int(count)
+    frame = rows.loc[labelled.index].copy()
+    frame["t"] = labelled["t"]
+    frame["target"] = labelled["target"].astype(int)
+    frame["year"] = frame["t"].dt.year
+    for name in MODEL_RATIOS:
+        frame[name] = ratios.loc[labelled.index, name]
+    classic = {name: ClassicScore(score.name, score.risk[labelled.index],
+                                  None if score.probability is None else score.probability[labelled.index],
+                                  score.reasons[labelled.index], score.note) for name, score in classic.items()}
+    frame = frame.reset_index(drop=True)
+    defaults = event_frame[event_frame["kind"].isin(DEFAULT_EVENT_KINDS)]
+    return Panel(frame, defaults, horizon_months, reporting_lag_days, excluded, classic)
+
+
+def usable_features(frame: pd.DataFrame, candidates: Sequence[str], min_share_present: float = 0.05) -> list[str]:
+    """Features present in at least ``min_share_present`` of the rows (an all-empty ratio teaches nothing)."""
+    return [name for name in candidates if name in frame.columns and frame[name].notna().mean() >= min_share_present]
+
+
+def _check_trainable(y: np.ndarray, what: str, folds: int = 5) -> None:
+    positives = int(np.sum(y))
+    if positives < folds or positives > y.size - folds:
+        raise ValueError(f"{what} has {positives} defaults in {y.size} rows: at least {folds} of each class are "
+                         "needed to fit and calibrate on rows the model did not see")
+
+
+@dataclass
+class Evaluation:
+    """A report (JSON-ready) and the test predictions per model for the plots."""
+
+    report: dict[str, Any]
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (y, PD or risk score)
+    probabilities: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (y, PD), models and probabilistic classics
+    models: dict[str, PDModel] = field(default_factory=dict)
+
+
+def _fit(candidate: Candidate, features: Sequence[str], train: pd.DataFrame, y: np.ndarray, seed: int,
+         groups: np.ndarray | None, target_rate: float | None, calibration_folds: int) -> PDModel:
+    return candidate.build(features).fit(train, y, target_rate=target_rate or float(y.mean()), seed=seed,
+                                         groups=groups, calibration_folds=calibration_folds)
+
+
+def evaluate_out_of_time(
+    panel: Panel,
+    test_from_year: int,
+    candidates: Sequence[Candidate],
+    *,
+    seed: int = 0,
+    target_rate: float | None = None,
+    calibration_folds: int = 5,
+) -> Evaluation:
+    """Train every candidate on years before ``test_from_year`` and test on the rest (label windows purged)."""
+    frame = panel.frame
+    train, test = out_of_time_split(frame, "year", test_from_year, horizon_months=panel.horizon_months,
+                                    time_column="t")
+    if test.empty:
+        raise ValueError(f"no rows observed in or after {test_from_year}: nothing to test on")
+    assert_no_leakage(train, test, "year", events=panel.events, time_column="t",
+                      horizon_months=panel.horizon_months)
+    y_train, y_test = train["target"].to_numpy(), test["target"].to_numpy()
+    _check_trainable(y_train, f"the training period (before {test_from_year}, windows purged)", calibration_folds)
+    if y_test.min() == y_test.max():
+        raise ValueError(f"the test period (from {test_from_year}) has {int(y_test.sum())} defaults in "
+                         f"{y_test.size} rows: AUC needs both classes")
+    features = usable_features(train, MODEL_RATIOS)
+    groups = pd.factorize(train["company_id"])[0]
+    models, predictions, probabilities, figures = {}, {}, {}, {}
+    for candidate in candidates:
+        model = _fit(candidate, features, train, y_train, seed, groups, target_rate, calibration_folds)
+        p_test = model.calibration.sample_pd(model.raw_log_odds(test))
+        p_dev = model.calibration.sample_pd(model.raw_log_odds(train))
+        figures[candidate.name] = {"family": candidate.family, "params": _clean(dict(candidate.params)),
+                                   "missing": candidate.missing, **validation_figures(y_test, p_test, p_dev),
+                                   "n_train": int(y_train.size), "n_test": int(y_test.size),
+                                   "positives_train": int(y_train.sum())}
+        models[candidate.name] = model
+        predictions[candidate.name] = probabilities[candidate.name] = (y_test, p_test)
+    test_rows = test.index.to_numpy()
+    for name, score in panel.classic.items():
+        figures[name] = _clean(classic_figures(score, frame["target"].to_numpy(), test_rows))
+        available = ~np.isnan(score.risk[test_rows])
+        if figures[name]["available"]:
+            predictions[name] = (y_test[available], score.risk[test_rows][available])
+            if score.probability is not None:
+                probabilities[name] = (y_test[available], score.probability[test_rows][available])
+    years = frame["year"]
+    report = {
+        "protocol": {
+            "kind": "out_of_time", "test_from_year": int(test_from_year), "horizon_months": panel.horizon_months,
+            "reporting_lag_days": panel.reporting_lag_days, "seed": seed,
+            "pd_scale": "sample (no prior shift): tested against the sample's outcomes",
+            "label_windows_purged": True,
+        },
+        "data": {
+            "rows": int(len(frame)), "companies": int(frame["company_id"].nunique()),
+            "years": [int(years.min()), int(years.max())], "positives": int(frame["target"].sum()),
+            "excluded": panel.excluded, "n_train": int(len(train)), "n_test": int(len(test)),
+            "train_rows_purged": int(((years < test_from_year).sum()) - len(train)),
+            "features": features,
+        },
+        "models": figures,
+        "best": _best(figures, candidates),
+    }
+    return Evaluation(report, predictions, probabilities, models)
+
+
+def _best(figures: Mapping[str, Mapping[str, Any]], candidates: Sequence[Candidate]) -> str:
+    return max((c.name for c in candidates), key=lambda name: figures[name]["auc"])
+
+
+# -- k-fold on a labelled table ----------------------------------------------------------------------------
+
+
+def _fold_figures(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"auc": roc_auc(y, p), "ar": accuracy_ratio(y, p), "ks": ks_statistic(y, p), "brier": brier_score(y, p),
+            "log_loss": log_loss(y, p)}
+
+
+def _summarise(per_fold: list[dict[str, float]], n_train: float, n_test: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key in per_fold[0]:
+        values = [fold[key] for fold in per_fold if fold[key] is not None]
+        if not values:
+            out[key], out[f"{key}_se"] = None, None
+            continue
+        out[key] = float(np.mean(values))
+        out[f"{key}_se"] = corrected_standard_error(values, n_train, n_test)
+    return out
+
+
+def evaluate_kfold(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    target: str,
+    candidates: Sequence[Candidate],
+    *,
+    folds: int = 5,
+    repeats: int = 3,
+    seed: int = 0,
+    classic: Mapping[str, ClassicScore] | None = None,
+    target_rate: float | None = None,
+    calibration_folds: int = 5,
+) -> Evaluation:
+    """Repeated stratified k-fold: identical folds for every candidate, exact duplicates in one fold.
+
+    Headline figures are means over the folds x repeats with the corrected standard error; the calibration,
+    grade and PSI figures are read on the first repeat's pooled out-of-fold PDs.
+    """
+    frame = frame.reset_index(drop=True)
+    y = frame[target].to_numpy(dtype=int)
+    _check_trainable(y, "the table", folds)
+    groups = duplicate_groups(frame[list(features)])
+    splits = [stratified_group_kfold(y, groups, folds, seed + r) for r in range(repeats)]
+    sizes = [(len(tr), len(te)) for split in splits for tr, te in split]
+    n_train, n_test = float(np.mean([s[0] for s in sizes])), float(np.mean([s[1] for s in sizes]))
+    figures: dict[str, Any] = {}
+    predictions, probabilities = {}, {}
+    for candidate in candidates:
+        per_fold, oof, dev = [], np.full(len(y), np.nan), []
+        for r, split in enumerate(splits):
+            for train_idx, test_idx in split:
+                train = frame.iloc[train_idx]
+                model = _fit(candidate, features, train, y[train_idx], seed + r, groups[train_idx], target_rate,
+                             calibration_folds)
+                p = model.calibration.sample_pd(model.raw_log_odds(frame.iloc[test_idx]))
+                per_fold.append(_fold_figures(y[test_idx], p))
+                if r == 0:
+                    oof[test_idx] = p
+                    dev.append(model.calibration.sample_pd(model.raw_log_odds(train)))
+        pooled = validation_figures(y, oof, np.concatenate(dev))
+        figures[candidate.name] = {
+            "family": candidate.family, "params": _clean(dict(candidate.params)), "missing": candidate.missing,
+            **pooled, **_clean(_summarise(per_fold, n_train, n_test)),
+            "fold_auc": [float(f["auc"]) for f in per_fold],
+            "n_train": int(round(n_train)), "n_test": int(len(y)), "positives": int(y.sum()),
+        }
+        predictions[candidate.name] = probabilities[candidate.name] = (y, oof)
+    for name, score in (classic or {}).items():
+        summary = classic_figures(score, y)
+        if summary["available"]:
+            per_fold = []
+            for split in splits:
+                for _, test_idx in split:
+                    risk, labels = score.risk[test_idx], y[test_idx]
+                    present = ~np.isnan(risk)
+                    if present.sum() and labels[present].min() != labels[present].max():
+                        per_fold.append({"auc": roc_auc(labels[present], risk[present])})
+            if per_fold:
+                summary["auc_se"] = corrected_standard_error([f["auc"] for f in per_fold], n_train, n_test)
+            present = score.available()
+            predictions[name] = (y[present], score.risk[present])
+            if score.probability is not None:
+                probabilities[name] = (y[present], score.probability[present])
+        figures[name] = _clean(summary | {"n_test": int(len(y))})
+    report = {
+        "protocol": {"kind": "stratified_kfold", "folds": folds, "repeats": repeats, "seed": seed,
+                     "duplicates_in_one_fold": True,
+                     "standard_error": "Nadeau-Bengio corrected, over folds x repeats",
+                     "pd_scale": "sample (no prior shift): tested against the sample's outcomes"},
+        "data": {"rows": int(len(y)), "positives": int(y.sum()), "features": list(features),
+                 "duplicate_rows": int(len(y) - len(np.unique(groups)))},
+        "models": figures,
+        "best": _best(figures, candidates),
+    }
+    return Evaluation(report, predictions, probabilities, {})
+
+
+def report_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """One line per model (fitted families first, then the classic scores) for printing."""
+    rows = []
+    for name, figures in report["models"].items():
+        available = figures.get("available", True)
+        rows.append({
+            "model": name,
+            "auc": figures.get("auc") if available else None,
+            "auc_se": figures.get("auc_se"),
+            "ar": figures.get("ar") if available else None,
+            "ks": figures.get("ks") if available else None,
+            "brier": figures.get("brier") if available else None,
+            "n_train": figures.get("n_train"),
+            "n_test": figures.get("n_available", figures.get("n_test")),
+            "positives": figures.get("positives"),
+            "note": "" if available else f"not available: {figures.get('reason', '')}",
+        })
+    return pd.DataFrame(rows)

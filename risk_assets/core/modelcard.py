@@ -1,0 +1,102 @@
+"""The model card: what a validator needs on one page, rendered as Markdown and logged beside every version.
+
+Data and period, features (with the Polish attribute map: how each training column is computed from a
+filer's statements), the validation figures of every family and classic score, the calibration and the limits
+the bundled model carries by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from risk_assets.core.ratios import mapping_table
+
+LIMITS = (
+    "Trained on Polish manufacturing SMEs of 2000-2013 (UCI 365, EMIS): the companies it scores (US SEC and "
+    "Korean DART filers, much larger, other accounting regimes) are outside that population. Ranking transfers "
+    "better than level; treat PDs as indicative and read the drivers.",
+    "PDs are calibrated on out-of-fold scores (Platt) and then moved to a configured long-run default rate (a "
+    "prior-probability shift from the training sample's rate); the sample's own default rate is not a "
+    "population rate.",
+    "Rows far outside the training range, or with under half the features available, are flagged "
+    "out_of_domain and should not be read as a PD without judgement.",
+    "Financial firms (SIC 6000-6799, KSIC section K) are excluded: balance-sheet ratios of banks and insurers "
+    "mean something else.",
+    "Missing values are imputed with training medians (missing='impute'): in the Polish data a gap is itself a "
+    "strong signal of how the data were collected (no prior-year sales: 96% bankrupt) that would not carry to "
+    "filers, where a gap is a concept-map gap.",
+    "Altman Z and Ohlson O cannot be computed from the Polish attributes (no market value of equity, no prior "
+    "year); the classic benchmarks on the training data are Altman Z'' and Zmijewski.",
+)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def metrics_table(models: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table of the headline figures; classic scores that are not available say why."""
+    rows = []
+    for name, figures in models.items():
+        available = figures.get("available", True)
+        rows.append({
+            "model": name,
+            "AUC": _fmt(figures.get("auc")) if available else "n/a",
+            "AR": _fmt(figures.get("ar")) if available else "n/a",
+            "KS": _fmt(figures.get("ks")) if available else "n/a",
+            "Brier": _fmt(figures.get("brier")) if available else "n/a",
+            "log loss": _fmt(figures.get("log_loss")) if available else "n/a",
+            "PSI": _fmt(figures.get("psi")),
+            "grades monotone": _fmt((figures.get("grades") or {}).get("monotone")),
+            "within noise": _fmt((figures.get("grades") or {}).get("monotone_within_noise")),
+            "note": "" if available else str(figures.get("reason", "")),
+        })
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def render_model_card(
+    *,
+    title: str,
+    chosen: str,
+    selection_rule: str,
+    data: Mapping[str, Any],
+    features: Sequence[str],
+    models: Mapping[str, Mapping[str, Any]],
+    calibration: Mapping[str, Any],
+    gate_rule: str | None = None,
+    extra_limits: Sequence[str] = (),
+) -> str:
+    """The card as Markdown. ``models``: name -> validation figures (core/evaluation.validation_figures or
+    core/benchmarks.classic_figures); ``chosen`` must be one of them."""
+    chosen_figures = models[chosen]
+    lines = [f"# {title}", "", f"Chosen family: **{chosen}** ({selection_rule}).", "", "## Data", ""]
+    lines += [f"- {key}: {value}" for key, value in data.items()]
+    lines += ["", "## Features", "", f"{len(features)} ratios: {', '.join(features)}.", "",
+              "How each Polish attribute is computed from a filer's canonical statement items:", "",
+              mapping_table().to_markdown(index=False), "", "## Validation (held-out rows)", "",
+              metrics_table(models), ""]
+    grades = chosen_figures.get("grades") or {}
+    if grades.get("table"):
+        falls = ", ".join(f"{v['grades']} (Fisher p={v['fisher_p']:.3g})" for v in grades.get("violations", []))
+        verdict = "yes" if grades.get("monotone") else (
+            f"no: {falls}; " + ("none of the falls is significant at 5%" if grades.get("monotone_within_noise")
+                                else "a fall is significant at 5%"))
+        lines += [f"Default rate per grade, {chosen} (sample scale). Rises with the grade: {verdict}; "
+                  f"Jeffreys test per grade at {_fmt(grades.get('jeffreys_alpha_per_grade'))} "
+                  f"(5% Bonferroni): failing {', '.join(grades.get('failing_grades') or []) or 'none'}.", "",
+                  pd.DataFrame(grades["table"]).to_markdown(index=False, floatfmt=".4g"), ""]
+    if chosen_figures.get("calibration_by_decile"):
+        lines += [f"Calibration by decile, {chosen}:", "",
+                  pd.DataFrame(chosen_figures["calibration_by_decile"]).to_markdown(index=False, floatfmt=".4g"), ""]
+    lines += ["## Calibration", ""] + [f"- {key}: {value}" for key, value in calibration.items()]
+    if gate_rule:
+        lines += ["", "## Champion rule", "", gate_rule]
+    lines += ["", "## Limits", ""] + [f"- {text}" for text in (*LIMITS, *extra_limits)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,386 @@
+"""A user's own data from CSV: statements, default events and labelled ratio tables, checked row by row.
+
+Every reader returns the good rows and one ``RowError`` per problem (file line, column, reason), so a
+file with a few bad rows still lands the rest and the user sees exactly what to fix. Nothing here touches a
+warehouse: `riskgraph evaluate` reads files directly, `riskgraph import` (storage/imports.py) stores them.
+
+Rules, the same for every file:
+- The header must name the required columns; a missing one is an error on line 1 and no row is read.
+- Empty cells, ``NA``, ``NaN``, ``null`` and ``?`` are missing values (unknown stays unknown, never zero).
+- A number must parse as a finite decimal (``1e6`` is fine, ``1,000`` or ``12abc`` is not); dates are ISO
+  ``YYYY-MM-DD``.
+- Rows sharing a natural key are all refused (the file does not say which one is right).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.labels import EVENT_KINDS
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+
+STATEMENT_REQUIRED = ("company_id", "fiscal_year", "period_end")
+STATEMENT_OPTIONAL = ("filed_at", "period_start", "accession", "form", "currency", "name", "country", "sic",
+                      "induty_code")
+#: Items that are amounts of something a firm holds or owes: a negative value is a sign or unit error.
+NON_NEGATIVE_ITEMS = ("total_assets", "current_assets", "cash", "receivables", "inventory", "total_liabilities",
+                      "current_liabilities", "shares_outstanding", "market_value_equity")
+
+EVENT_REQUIRED = ("company_id", "event_date", "kind")
+EVENT_OPTIONAL = ("source", "reference")
+
+MAX_COMPANY_ID = 40  # the warehouse key's width
+_EXTRA = "\x00extra"  # where _records keeps cells beyond the header (no real column can have this name)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the file's line number (the header is line 1), the column (None: the whole row)."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Parsed:
+    """Good rows (with the source ``line`` of each), the errors, and warnings that refused nothing."""
+
+    rows: pd.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_lines(self) -> list[int]:
+        return sorted({error.line for error in self.errors})
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; the message is the reason shown to the user."""
+
+
+def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(line number, row)]) read as text; line numbers count physical lines, header = 1."""
+    if isinstance(source, io.StringIO):
+        text = source.getvalue()
+    else:
+        text = Path(source).read_text(encoding="utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        return [], []
+    rows = []
+    start = reader.line_num + 1
+    for values in reader:
+        line = start
+        start = reader.line_num + 1
+        if not any(value.strip() for value in values):
+            continue  # blank line
+        padded = values + [""] * (len(header) - len(values))
+        row = dict(zip(header, padded, strict=False))
+        if len(values) > len(header):
+            row[_EXTRA] = ",".join(values[len(header):])
+        rows.append((line, row))
+    return header, rows
+
+
+def is_missing(text: str | None) -> bool:
+    return text is None or text.strip().lower() in MISSING_TOKENS
+
+
+def parse_number(text: str | None) -> float | None:
+    """A finite float, or None for a missing token; anything else raises CellError with the reason."""
+    if is_missing(text):
+        return None
+    cleaned = text.strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise CellError(f"{cleaned!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CellError(f"{cleaned!r} is not a finite number")
+    return value
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """An ISO date (``YYYY-MM-DD``, a time part is ignored), or None for a missing token."""
+    if is_missing(text):
+        return None
+    cleaned = text.strip()
+    try:
+        if len(cleaned) == 10:
+            return dt.date.fromisoformat(cleaned)
+        return dt.datetime.fromisoformat(cleaned).date()
+    except ValueError:
+        raise CellError(f"bad date {cleaned!r} (expected YYYY-MM-DD)") from None
+
+
+def parse_year(text: str | None) -> int | None:
+    value = parse_number(text)
+    if value is None:
+        return None
+    if value != int(value) or not 1900 <= value <= 2100:
+        raise CellError(f"{text.strip()!r} is not a year between 1900 and 2100")
+    return int(value)
+
+
+def _header_errors(header: list[str], required: Iterable[str]) -> list[RowError]:
+    errors = [RowError(1, name, "missing column") for name in required if name not in header]
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            errors.append(RowError(1, name, "column appears twice in the header"))
+        seen.add(name)
+    if "" in header:
+        errors.append(RowError(1, None, "a column has no name"))
+    return errors
+
+
+def _refuse_duplicates(rows: list[dict], key: tuple[str, ...], errors: list[RowError],
+                       label: str | None = None) -> list[dict]:
+    """Drop every row whose key appears more than once, with an error naming the other lines."""
+    lines_by_key: dict[tuple, list[int]] = {}
+    for row in rows:
+        lines_by_key.setdefault(tuple(row[k] for k in key), []).append(row["line"])
+    kept = []
+    for row in rows:
+        lines = lines_by_key[tuple(row[k] for k in key)]
+        if len(lines) > 1:
+            others = ", ".join(str(line) for line in lines if line != row["line"])
+            errors.append(RowError(row["line"], None, f"duplicate key ({label or ', '.join(key)}) = "
+                                   f"({', '.join(str(row[k]) for k in key)}), also on line {others}"))
+        else:
+            kept.append(row)
+    return kept
+
+
+def _company_id(text: str | None) -> str:
+    if is_missing(text):
+        raise CellError("missing value")
+    value = text.strip()
+    if len(value) > MAX_COMPANY_ID:
+        raise CellError(f"longer than {MAX_COMPANY_ID} characters")
+    return value
+
+
+def _text(text: str | None, limit: int) -> str | None:
+    if is_missing(text):
+        return None
+    value = text.strip()
+    if len(value) > limit:
+        raise CellError(f"longer than {limit} characters")
+    return value
+
+
+def _currency(text: str | None) -> str | None:
+    value = _text(text, 3)
+    if value is not None and not (len(value) == 3 and value.isalpha()):
+        raise CellError(f"{value!r} is not a 3-letter currency code")
+    return value.upper() if value else None
+
+
+def _country(text: str | None) -> str | None:
+    value = _text(text, 2)
+    if value is not None and not (len(value) == 2 and value.isalpha()):
+        raise CellError(f"{value!r} is not a 2-letter country code")
+    return value.upper() if value else None
+
+
+_META_PARSERS = {
+    "filed_at": parse_date,
+    "period_start": parse_date,
+    "accession": lambda t: _text(t, 32),
+    "form": lambda t: _text(t, 16),
+    "currency": _currency,
+    "name": lambda t: _text(t, 200),
+    "country": _country,
+    "sic": lambda t: _text(t, 8),
+    "induty_code": lambda t: _text(t, 8),
+}
+
+
+def _finish(rows: list[dict], columns: list[str], errors: list[RowError], warnings: list[str]) -> Parsed:
+    frame = pd.DataFrame(rows, columns=["line", *columns]) if rows else pd.DataFrame(columns=["line", *columns])
+    errors.sort(key=lambda e: (e.line, e.column or ""))
+    return Parsed(frame, errors, warnings)
+
+
+def _extra_cells(line: int, row: dict[str, str], errors: list[RowError]) -> bool:
+    extra = row.get(_EXTRA)
+    if extra is not None:
+        errors.append(RowError(line, None, f"more cells than the header has columns ({extra!r})"))
+        return True
+    return False
+
+
+def read_statements(source: str | Path | io.StringIO) -> Parsed:
+    """Statements: company_id, fiscal_year, period_end, optional filed_at and meta columns, canonical items.
+
+    ``filed_at`` stays None where the file has none: the caller places such rows at period end + a lag.
+    Key: (company_id, period_end, accession or filed_at). Checks: dates parse, filed_at not before
+    period_end, items are finite numbers, total_assets positive, holdings and debts not negative.
+    """
+    header, records = _records(source)
+    errors = _header_errors(header, STATEMENT_REQUIRED)
+    known = set(STATEMENT_REQUIRED) | set(STATEMENT_OPTIONAL) | set(CANONICAL_ITEMS)
+    warnings = [f"column {name!r} ignored: not a canonical item nor a known statement column"
+                for name in header if name and name not in known]
+    items = [name for name in CANONICAL_ITEMS if name in header]
+    meta = [name for name in STATEMENT_OPTIONAL if name in header]
+    columns = [*STATEMENT_REQUIRED, *STATEMENT_OPTIONAL, *items]
+    if errors:
+        return _finish([], columns, errors, warnings)
+    good = []
+    for line, raw in records:
+        row_errors: list[RowError] = []
+        row: dict = {"line": line}
+        for name, parser in (("company_id", _company_id), ("fiscal_year", parse_year), ("period_end", parse_date),
+                             *((m, _META_PARSERS[m]) for m in meta), *((i, parse_number) for i in items)):
+            try:
+                row[name] = parser(raw.get(name))
+            except CellError as error:
+                row_errors.append(RowError(line, name, str(error)))
+        for name in ("fiscal_year", "period_end"):
+            if name not in [e.column for e in row_errors] and row.get(name) is None:
+                row_errors.append(RowError(line, name, "missing value"))
+        if row.get("filed_at") and row.get("period_end") and row["filed_at"] < row["period_end"]:
+            row_errors.append(RowError(line, "filed_at", f"filed_at {row['filed_at']} is before period_end "
+                                       f"{row['period_end']}"))
+        assets = row.get("total_assets")
+        if assets is not None and assets < 0:
+            row_errors.append(RowError(line, "total_assets", f"negative total assets ({assets:g})"))
+        elif assets == 0:
+            row_errors.append(RowError(line, "total_assets", "total assets is zero"))
+        for name in NON_NEGATIVE_ITEMS:
+            value = row.get(name)
+            if name != "total_assets" and value is not None and value < 0:
+                row_errors.append(RowError(line, name, f"negative {name.replace('_', ' ')} ({value:g})"))
+        _extra_cells(line, raw, row_errors)
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        row["_version"] = row.get("accession") or row.get("filed_at")
+        good.append(row)
+    good = _refuse_duplicates(good, ("company_id", "period_end", "_version"), errors,
+                              "company_id, period_end, accession or filed_at")
+    for row in good:
+        row.pop("_version")
+    return _finish(good, columns, errors, warnings)
+
+
+def read_events(source: str | Path | io.StringIO) -> Parsed:
+    """Default events: company_id, event_date, kind (one of labels.EVENT_KINDS), optional source, reference."""
+    header, records = _records(source)
+    errors = _header_errors(header, EVENT_REQUIRED)
+    known = set(EVENT_REQUIRED) | set(EVENT_OPTIONAL)
+    warnings = [f"column {name!r} ignored" for name in header if name and name not in known]
+    columns = [*EVENT_REQUIRED, *EVENT_OPTIONAL]
+    if errors:
+        return _finish([], columns, errors, warnings)
+
+    def kind(text: str | None) -> str:
+        if is_missing(text):
+            raise CellError("missing value")
+        value = text.strip().lower()
+        if value not in EVENT_KINDS:
+            raise CellError(f"unknown kind {text.strip()!r}; expected one of {', '.join(EVENT_KINDS)}")
+        return value
+
+    def event_date(text: str | None) -> dt.date:
+        value = parse_date(text)
+        if value is None:
+            raise CellError("missing value")
+        return value
+
+    good = []
+    for line, raw in records:
+        row: dict = {"line": line}
+        row_errors: list[RowError] = []
+        parsers = (("company_id", _company_id), ("event_date", event_date), ("kind", kind),
+                   ("source", lambda t: _text(t, 40)), ("reference", lambda t: _text(t, 64)))
+        for name, parser in parsers:
+            try:
+                row[name] = parser(raw.get(name)) if name in header else None
+            except CellError as error:
+                row_errors.append(RowError(line, name, str(error)))
+        _extra_cells(line, raw, row_errors)
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            good.append(row)
+    good = _refuse_duplicates(good, ("company_id", "event_date", "kind"), errors)
+    return _finish(good, columns, errors, warnings)
+
+
+def read_table(source: str | Path | io.StringIO, target: str, key: str | None = None) -> Parsed:
+    """A labelled ratio table: numeric feature columns, a 0/1 ``target`` column, an optional ``key`` column
+    (text, unique) that identifies a row. Feature cells may be missing; the target may not."""
+    header, records = _records(source)
+    required = [target] + ([key] if key else [])
+    errors = _header_errors(header, required)
+    features = [name for name in header if name and name not in (target, key)]
+    if not errors and not features:
+        errors.append(RowError(1, None, "no feature columns besides the target"))
+    columns = ([key] if key else []) + features + [target]
+    if errors:
+        return _finish([], columns, errors, [])
+    good = []
+    for line, raw in records:
+        row: dict = {"line": line}
+        row_errors: list[RowError] = []
+        if key:
+            try:
+                row[key] = _text(raw.get(key), 200)
+                if row[key] is None:
+                    raise CellError("missing value")
+            except CellError as error:
+                row_errors.append(RowError(line, key, str(error)))
+        for name in features:
+            try:
+                row[name] = parse_number(raw.get(name))
+            except CellError as error:
+                row_errors.append(RowError(line, name, str(error)))
+        try:
+            label = parse_number(raw.get(target))
+            if label is None:
+                raise CellError("missing value")
+            if label not in (0.0, 1.0):
+                raise CellError(f"{raw.get(target).strip()!r} is not 0 or 1")
+            row[target] = int(label)
+        except CellError as error:
+            row_errors.append(RowError(line, target, str(error)))
+        _extra_cells(line, raw, row_errors)
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            good.append(row)
+    if key:
+        good = _refuse_duplicates(good, (key,), errors)
+    parsed = _finish(good, columns, errors, [])
+    if len(parsed.rows):
+        parsed.rows[features] = parsed.rows[features].astype(float)
+        empty = [name for name in features if parsed.rows[name].isna().all()]
+        parsed.warnings += [f"column {name!r} has no value in any good row" for name in empty]
+    return parsed
+
+
+def numeric_columns(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> list[str]:
+    """Columns of ``frame`` holding numbers, in order, without ``exclude``."""
+    skip = set(exclude)
+    return [c for c in frame.columns if c not in skip and np.issubdtype(frame[c].dtype, np.number)]

@@ -1,0 +1,87 @@
+"""`riskgraph evaluate` end to end: a SYNTHETIC statement panel out of time, and a small labelled table (the
+bundled Polish data, a sample) with k-fold. Checks the files and the fields of report.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from risk_assets.cli import main
+from risk_assets.core.polish import load_polish
+from tests.modeling.synthetic import synthetic_panel, write_csv
+
+FAMILIES = ("logistic_woe", "logistic_winsor", "lightgbm")
+CLASSIC = ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def check_outputs(out: Path) -> dict:
+    report = json.loads((out / "report.json").read_text())
+    for name in ("roc.png", "calibration.png"):
+        assert (out / name).read_bytes().startswith(PNG)
+    assert (out / "model_card.md").read_text().startswith("# Evaluation")
+    for name in FAMILIES:
+        figures = report["models"][name]
+        for key in ("auc", "ar", "ks", "brier", "log_loss", "n_train", "n_test", "positives", "psi"):
+            assert figures[key] is not None, (name, key)
+        assert figures["ar"] == pytest.approx(2 * figures["auc"] - 1)
+        assert 0 <= figures["brier"] <= 1 and 0 <= figures["ks"] <= 1
+    assert report["best"] in FAMILIES
+    assert set(CLASSIC) <= set(report["models"])
+    return report
+
+
+def test_evaluate_a_synthetic_statement_panel_out_of_time(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    statements, events = synthetic_panel(companies=120)
+    bad = statements.head(1).assign(total_assets="n/a?")  # one malformed row: reported, left out
+    write_csv(statements._append(bad, ignore_index=True), tmp_path / "S.csv")
+    write_csv(events, tmp_path / "E.csv")
+    out = tmp_path / "out"
+    code = main(["evaluate", "--statements", str(tmp_path / "S.csv"), "--events", str(tmp_path / "E.csv"),
+                 "--test-from", "2019", "--out", str(out), "--seed", "3"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f"statements: line {len(statements) + 2}, column total_assets: 'n/a?' is not a number" in printed
+    assert "best fitted family" in printed and "lightgbm" in printed and "zmijewski" in printed
+    report = check_outputs(out)
+    assert report["protocol"]["kind"] == "out_of_time" and report["protocol"]["test_from_year"] == 2019
+    n_test = report["data"]["n_test"]
+    for name in FAMILIES:
+        assert report["models"][name]["n_test"] == n_test and report["models"][name]["n_train"] == report["data"][
+            "n_train"]
+    for name in CLASSIC:
+        assert report["models"][name]["available"] is True and report["models"][name]["n_test"] == n_test
+
+
+def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    polish = load_polish(1)
+    sample = (polish[polish["target"] == 1].sample(40, random_state=1)
+              ._append(polish[polish["target"] == 0].sample(360, random_state=1)))
+    columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21", "target"]
+    sample[columns].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
+    out = tmp_path / "out"
+    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "target", "--folds", "3",
+                 "--repeats", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    report = check_outputs(out)
+    assert report["protocol"] | {"kind": "stratified_kfold", "folds": 3, "repeats": 2} == report["protocol"]
+    for name in FAMILIES:
+        figures = report["models"][name]
+        assert figures["n_test"] == 400 and figures["positives"] == 40
+        assert 200 <= figures["n_train"] <= 300  # two thirds of 400 rows
+        assert len(figures["fold_auc"]) == 6 and figures["auc_se"] > 0
+    # From the Polish columns: Z'' and Zmijewski are computed, Altman Z and Ohlson O say why they are not.
+    assert report["models"]["zmijewski"]["available"] and report["models"]["altman_z_double_prime"]["available"]
+    assert "market value of equity" in report["models"]["altman_z"]["reason"]
+    assert "prior year" in report["models"]["ohlson_o"]["reason"]
+    assert "not available" in printed
+
+
+def test_evaluate_refuses_a_file_without_its_columns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "T.csv").write_text("x,y\n1,0\n")
+    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "default", "--out", str(tmp_path)])
+    assert code == 2
+    assert "table: line 1, column default: missing column" in capsys.readouterr().out

@@ -1,0 +1,93 @@
+"""The pipeline's modelling stage: the training set with a user's own panel, and what pd_model and the champion
+gate record (MLflow artifacts, version tags, model_decisions) in the session's materialised graph."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from risk_assets.core.ratios import MODEL_RATIOS
+from risk_assets.core.splits import holdout_mask
+from risk_assets.defs.modeling.assets import assemble_training_set, polish_rows, user_panel_rows
+from risk_assets.settings import Settings
+from risk_assets.storage.imports import import_events, import_statements
+from risk_assets.storage.warehouse import Warehouse
+from tests.modeling.synthetic import synthetic_panel
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    store = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    store.create_schema()
+    yield store
+    store.dispose()
+
+
+def test_the_training_set_adds_the_users_panel_held_out_by_company(warehouse: Warehouse) -> None:
+    statements, events = synthetic_panel(companies=60, seed=3)
+    statements["sic"] = np.where(statements["company_id"] == "SYN0000", "6021", "3571")  # one bank
+    buffer = io.StringIO()
+    statements.to_csv(buffer, index=False, date_format="%Y-%m-%d")
+    assert import_statements(warehouse, io.StringIO(buffer.getvalue())).ok
+    buffer = io.StringIO()
+    events.to_csv(buffer, index=False, date_format="%Y-%m-%d")
+    assert import_events(warehouse, io.StringIO(buffer.getvalue())).ok
+
+    panel, excluded = user_panel_rows(warehouse)
+    bank_rows = int((statements["company_id"] == "SYN0000").sum())
+    assert excluded["financial firm (out of the model's scope)"] == bank_rows
+    assert "SYN0000" not in set(panel["company_id"])
+    assert set(panel["source"]) == {"user_panel"} and panel["target"].sum() > 0
+    assert set(MODEL_RATIOS) <= set(panel.columns)
+
+    polish = polish_rows()
+    frame = assemble_training_set([polish, panel], holdout_share=0.2)
+    assert len(frame) == len(polish) + len(panel)
+    polish_part, user_part = frame[frame["source"] == "polish_5year"], frame[frame["source"] == "user_panel"]
+    # The Polish rows keep the holdout they always had (content hash of the ratios and the target).
+    expected = holdout_mask(polish[list(MODEL_RATIOS) + ["target"]], share=0.2)
+    assert np.array_equal(polish_part["holdout"].to_numpy(), expected)
+    # A user's company is on one side only, and is one calibration group.
+    assert (user_part.groupby("company_id")["holdout"].nunique() == 1).all()
+    assert (user_part.groupby("company_id")["group"].nunique() == 1).all()
+    assert set(user_part["group"]).isdisjoint(set(polish_part["group"]))
+    assert user_part["holdout"].any() and not user_part["holdout"].all()
+    assert user_part["t"].notna().all() and polish_part["t"].isna().all()
+
+
+def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph_env: Path) -> None:
+    settings = Settings.from_env()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    version = client.get_model_version(settings.model_name, "1")
+    artifacts = {a.path for a in client.list_artifacts(version.run_id, "validation")}
+    assert {"validation/model_card.md", "validation/roc.png", "validation/calibration.png",
+            "validation/validation.json", "validation/polish_mapping.csv"} <= artifacts
+    local = Path(client.download_artifacts(version.run_id, "validation"))
+    card = (local / "model_card.md").read_text()
+    for text in ("## Validation (held-out rows)", "Polish", "long-run default rate", "out_of_domain",
+                 "Financial firms", "Attr29", "zmijewski", "Altman Z needs the market value of equity"):
+        assert text in card, text
+    figures = json.loads((local / "validation.json").read_text())
+    for name in ("logistic_woe", "logistic_winsor", "lightgbm"):
+        for key in ("auc", "ar", "ks", "brier", "log_loss", "psi", "calibration_by_decile", "grades", "cv_auc"):
+            assert figures[name][key] is not None, (name, key)
+    assert figures["altman_z"]["available"] is False and figures["zmijewski"]["available"] is True
+    run = client.get_run(version.run_id)
+    assert run.data.params["selected_family"] in ("logistic_woe", "logistic_winsor", "lightgbm")
+    assert "lightgbm_holdout_auc" in run.data.metrics and "classic_zmijewski_holdout_auc" in run.data.metrics
+
+    tags = version.tags
+    assert tags["gate_decision"] == "promoted" and tags["gate_champion_figures"] == "none"
+    challenger = json.loads(tags["gate_challenger_figures"])
+    assert challenger["auc"] == pytest.approx(float(tags["gate_challenger_auc"]))
+    store = Warehouse(settings.warehouse_url)
+    decision = store.read("model_decisions", where={"challenger_version": "1"}).iloc[0]
+    recorded = json.loads(decision["figures"])
+    assert recorded["challenger"]["auc"] == pytest.approx(decision["challenger_auc"])
+    assert recorded["champion"] is None and "training sample default rate" in recorded["pd_scale"]
+    store.dispose()
