@@ -10,9 +10,9 @@ one year, what the product trains on), ``load_polish(5)`` is 1year.arff (within 
 
 Models (each row of the output):
 - hgb_default       sklearn HistGradientBoostingClassifier(), all 64 attributes, native missing: the BASELINE
-- lightgbm_best     the product's PDModel, LightGBM family with BEST_PARAMS (a bag of three settings), all 64
-                    attributes (the paper's feature set), native missing, no monotone constraints, cross-fitted
-                    Platt calibration
+- lightgbm_best     `riskgraph evaluate`'s lightgbm_bag: PDModel LightGBM with LIGHTGBM_BAG_PARAMS (a bag of five
+                    settings), all 64 attributes (the paper's feature set), native missing, no monotone
+                    constraints, cross-fitted Platt calibration
 - lightgbm_product  the bundled model's configuration: PDModel LightGBM (LIGHTGBM_PARAMS, monotone
                     constraints), MODEL_RATIOS (61 attributes computable from filers' statements), missing='impute'
 - logistic_woe      PDModel logistic on weight-of-evidence bins, MODEL_RATIOS, missing='impute'
@@ -50,7 +50,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from risk_assets.core.benchmarks import classic_from_polish_ratios  # noqa: E402
-from risk_assets.core.evaluation import LIGHTGBM_PARAMS, Candidate, corrected_standard_error  # noqa: E402
+from risk_assets.core.evaluation import (  # noqa: E402
+    LIGHTGBM_BAG_PARAMS,
+    LIGHTGBM_PARAMS,
+    Candidate,
+    corrected_standard_error,
+)
 from risk_assets.core.metrics import brier_score, roc_auc  # noqa: E402
 from risk_assets.core.polish import load_polish  # noqa: E402
 from risk_assets.core.ratios import MODEL_RATIOS  # noqa: E402
@@ -58,20 +63,8 @@ from risk_assets.core.splits import duplicate_groups, stratified_group_kfold  # 
 
 ATTRS = [f"Attr{i}" for i in range(1, 65)]
 
-# Chosen on seed-0 folds of both years (docs/modeling.md), measured below on seeds 1.. (other folds): three
-# LightGBM settings averaged, each with fewer, stronger rounds than the pipeline's, no row or column
-# subsampling and no L2 penalty, differing in step size, rounds, bin granularity and leaf size. Averaging
-# models that cut the ratios differently beat every single setting tried (each within noise of the baseline).
-_STRONG = {"num_leaves": 31, "min_child_samples": 20, "subsample": 1.0, "subsample_freq": 0,
-           "colsample_bytree": 1.0, "reg_lambda": 0.0}
-BEST_PARAMS = {
-    **_STRONG,
-    "bag": [
-        {"learning_rate": 0.1, "n_estimators": 100},
-        {"learning_rate": 0.05, "n_estimators": 200},
-        {"learning_rate": 0.1, "n_estimators": 200, "max_bin": 127, "min_child_samples": 30},
-    ],
-}
+# The product's best model is `riskgraph evaluate`'s LightGBM bag (LIGHTGBM_BAG_PARAMS in core/evaluation.py).
+BEST_PARAMS = LIGHTGBM_BAG_PARAMS
 
 CANDIDATES: dict[str, tuple[Candidate, list[str]]] = {
     "lightgbm_best": (Candidate("lightgbm_best", "lightgbm", BEST_PARAMS, "native", monotone=False), ATTRS),

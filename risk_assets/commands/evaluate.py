@@ -43,7 +43,7 @@ def _read(reader, path: str, what: str, out, *args) -> pd.DataFrame:
 def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: int, *, horizon_months: int,
                         reporting_lag_days: int, observed_until: dt.date | None, seed: int, missing: str,
                         long_run_rate: float | None, out=None):
-    from risk_assets.core.evaluation import build_panel, evaluate_out_of_time, product_candidates
+    from risk_assets.core.evaluation import build_panel, evaluate_out_of_time, evaluation_candidates
     from risk_assets.core.user_data import read_events, read_statements
 
     statements = _read(read_statements, statements_csv, "statements", out)
@@ -52,7 +52,7 @@ def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: 
     else:
         events = pd.DataFrame(columns=["company_id", "event_date", "kind"])
     panel = build_panel(statements, events, horizon_months, reporting_lag_days, observed_until=observed_until)
-    evaluation = evaluate_out_of_time(panel, test_from, product_candidates(missing), seed=seed,
+    evaluation = evaluate_out_of_time(panel, test_from, evaluation_candidates(missing), seed=seed,
                                       target_rate=long_run_rate)
     evaluation.report["inputs"] = {"statements": str(statements_csv), "events": str(events_csv) if events_csv else None,
                                    "observed_until": observed_until.isoformat() if observed_until else None}
@@ -74,14 +74,14 @@ def _classic_for_table(frame: pd.DataFrame) -> dict:
 
 def evaluate_table(frame: pd.DataFrame, target: str, *, key: str | None, folds: int, repeats: int, seed: int,
                    missing: str, long_run_rate: float | None, source: str):
-    from risk_assets.core.evaluation import evaluate_kfold, product_candidates
+    from risk_assets.core.evaluation import evaluate_kfold, evaluation_candidates
     from risk_assets.core.user_data import numeric_columns
 
     features = numeric_columns(frame, exclude=[target] + ([key] if key else []))
     features = [name for name in features if frame[name].notna().any()]
     if not features:
         raise InputError("the table has no numeric feature column with a value")
-    evaluation = evaluate_kfold(frame, features, target, product_candidates(missing), folds=folds, repeats=repeats,
+    evaluation = evaluate_kfold(frame, features, target, evaluation_candidates(missing), folds=folds, repeats=repeats,
                                 seed=seed, classic=_classic_for_table(frame), target_rate=long_run_rate)
     evaluation.report["inputs"] = {"table": source, "target": target}
     return evaluation

@@ -12,7 +12,7 @@ from risk_assets.cli import main
 from risk_assets.core.polish import load_polish
 from tests.modeling.synthetic import synthetic_panel, write_csv
 
-FAMILIES = ("logistic_woe", "logistic_winsor", "lightgbm")
+FAMILIES = ("logistic_woe", "logistic_winsor", "lightgbm", "lightgbm_bag")
 CLASSIC = ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski")
 PNG = b"\x89PNG\r\n\x1a\n"
 
