@@ -80,7 +80,8 @@ class ModelRegistry:
         return root
 
     def log_model(self, model: PDModel, example: pd.DataFrame) -> LoggedModel:
-        """Log ``model`` in the active run, with its signature, and register it as a new version."""
+        """Log ``model`` in the active run, with its signature and an input example, and register it as a new
+        version."""
         from mlflow.models import infer_signature
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +96,7 @@ class ModelRegistry:
                 python_model=PDPyfunc(),
                 artifacts={"pd_model": str(path)},
                 signature=signature,
+                input_example=sample.head(3),  # shown in the MLflow UI; also what a serving client sends
                 registered_model_name=self.model_name,
                 pip_requirements=_PIP_REQUIREMENTS,
             )
