@@ -134,6 +134,20 @@ class _Imputer:
     def transform(self, x: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(x), self.median, x)
 
+    def fill_for_training(self, x: np.ndarray, seed: int) -> np.ndarray:
+        """Gaps filled with values drawn from the column's observed values, for fitting only. A median fill
+        would put every gap on one value that trees can single out: 7% of the Polish rows, 31% of them
+        bankrupt, would sit on Attr27's median and teach the model that a cover of 0.98 is a warning, which
+        is then what a filer with no reported interest expense gets. Drawn values carry no such spike."""
+        rng = np.random.default_rng(seed)
+        out = np.array(x, dtype=float, copy=True)
+        for j in range(out.shape[1]):
+            gaps = np.isnan(out[:, j])
+            observed = out[~gaps, j]
+            if gaps.any():
+                out[gaps, j] = rng.choice(observed, int(gaps.sum())) if observed.size else self.median[j]
+        return out
+
 
 @dataclass
 class _LogisticPreprocessor:
@@ -289,7 +303,9 @@ class PDModel:
         raw_x = self._raw_matrix(frame)
         self.domain = DomainBounds.fit(raw_x)
         self.imputer = _Imputer.fit(raw_x) if self.missing == "impute" else None
-        x = self._matrix(frame)
+        # Fitted on drawn fills, scored (out of fold too, so the Platt map sees what scoring sees) on medians.
+        x = self.imputer.fill_for_training(raw_x, seed) if self.imputer is not None else raw_x
+        x_scored = self.imputer.transform(raw_x) if self.imputer is not None else raw_x
         y = np.asarray(y, dtype=int)
         if len(np.unique(y)) != 2:
             raise ValueError("training data needs both defaults and non-defaults")
@@ -299,7 +315,7 @@ class PDModel:
         folds = StratifiedGroupKFold(n_splits=calibration_folds, shuffle=True, random_state=seed)
         for k, (train_idx, test_idx) in enumerate(folds.split(x, y, groups)):
             est, pre = self._fit_estimator(x[train_idx], y[train_idx], seed)
-            oof[test_idx] = self._raw(est, pre, x[test_idx])
+            oof[test_idx] = self._raw(est, pre, x_scored[test_idx])
             fold_of_row[test_idx] = k
         slope, intercept = fit_platt(oof, y)
         self.estimator, self.preprocessor = self._fit_estimator(x, y, seed)
