@@ -33,14 +33,6 @@ GAMMA,2022-01-01,chapter11,
 """
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    store = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
-    store.create_schema()
-    yield store
-    store.dispose()
-
-
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)

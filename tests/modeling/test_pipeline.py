@@ -20,14 +20,6 @@ from risk_assets.storage.warehouse import Warehouse
 from tests.modeling.synthetic import synthetic_panel
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    store = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
-    store.create_schema()
-    yield store
-    store.dispose()
-
-
 def test_the_training_set_adds_the_users_panel_held_out_by_company(warehouse: Warehouse) -> None:
     statements, events = synthetic_panel(companies=60, seed=3)
     statements["sic"] = np.where(statements["company_id"] == "SYN0000", "6021", "3571")  # one bank
