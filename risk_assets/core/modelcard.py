@@ -25,9 +25,11 @@ LIMITS = (
     "out_of_domain and should not be read as a PD without judgement.",
     "Financial firms (SIC 6000-6799, KSIC section K) are excluded: balance-sheet ratios of banks and insurers "
     "mean something else.",
-    "Missing values are imputed with training medians (missing='impute'): in the Polish data a gap is itself a "
+    "Missing values are not read (missing='impute'): the model is fitted with gaps filled by values drawn from "
+    "each ratio's observed values and scores a gap at the training median. In the Polish data a gap is itself a "
     "strong signal of how the data were collected (no prior-year sales: 96% bankrupt) that would not carry to "
-    "filers, where a gap is a concept-map gap.",
+    "filers, where a gap is a concept-map gap. A gap is scored at one value, so a large contribution from a "
+    "missing ratio deserves a look.",
     "Altman Z and Ohlson O cannot be computed from the Polish attributes (no market value of equity, no prior "
     "year); the classic benchmarks on the training data are Altman Z'' and Zmijewski.",
 )

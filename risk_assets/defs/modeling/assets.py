@@ -45,7 +45,8 @@ TRAINING_SET_KEY = "frames/training_set.parquet"
 __all__ = ["MONOTONE_DIRECTIONS", "TRAINING_SET_KEY", "read_training_set"]
 
 # In the Polish data a gap is itself a signal (no prior-year sales: 96% bankrupt) that says how EMIS collected
-# the data, not how SEC or DART companies look: the bundled model imputes training medians instead. Measured
+# the data, not how SEC or DART companies look: the bundled model does not read gaps (core/model.py: fitted on
+# drawn fills, scored at training medians). Measured
 # (bench/model_quality.py): native gaps raise the Polish cross-validated AUC, which is exactly the signal
 # that would not transfer to filers.
 MISSING_STRATEGY = "impute"
