@@ -12,14 +12,14 @@ def drivers_out(stored: dict[str, Any], feature_values: dict[str, Any] | None = 
     return {
         "base": stored.get("base", 0.0),
         "contributions": [
-            {"feature": name, "contribution": value, "value": _finite(values.get(name))}
+            {"feature": name, "contribution": value, "value": finite_or_none(values.get(name))}
             for name, value in contributions
         ],
         "other": stored.get("other", 0.0),
     }
 
 
-def _finite(value: Any) -> float | None:
+def finite_or_none(value: Any) -> float | None:
     if value is None:
         return None
     number = float(value)

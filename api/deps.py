@@ -24,7 +24,9 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="riskgraph"'}
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
+# Kept on the route object itself (APIRoute is unhashable): a table keyed by id(route) would outlive its app,
+# and another app's route could be given the same id.
+_QUERY_NAMES_ATTRIBUTE = "_riskgraph_query_names"
 
 
 def _query_names(route: APIRoute) -> frozenset[str]:
@@ -44,9 +46,10 @@ async def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if not request.query_params or not isinstance(route, APIRoute):
         return
-    allowed = _QUERY_NAMES.get(id(route))
+    allowed = getattr(route, _QUERY_NAMES_ATTRIBUTE, None)
     if allowed is None:
-        allowed = _QUERY_NAMES.setdefault(id(route), _query_names(route))
+        allowed = _query_names(route)
+        setattr(route, _QUERY_NAMES_ATTRIBUTE, allowed)
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
         raise RequestValidationError(

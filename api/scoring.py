@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from api.convert import drivers_out, finite_or_none
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.ratios import compute_ratios
 
@@ -97,10 +98,6 @@ class ChampionCache:
         self._checked_at = self._clock()
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
 @dataclass
 class Scored:
     """Per row: PD, raw log-odds, domain flag and note, base and per-feature contributions."""
@@ -172,11 +169,6 @@ def score_statements(
     scored = score_matrix(model, x)
     results = []
     for i, (entry, row_ratios) in enumerate(zip(statements, ratios, strict=True)):
-        drivers = top_drivers(scored, i, names, top)
-        contributions = [
-            {"feature": name, "contribution": value, "value": _finite_or_none(row_ratios.get(name, math.nan))}
-            for name, value in drivers["contributions"].items()
-        ]
         pd_value = float(scored.pd[i])
         results.append(
             {
@@ -186,8 +178,8 @@ def score_statements(
                 "log_odds": float(scored.log_odds[i]),
                 "out_of_domain": bool(scored.out_of_domain[i]),
                 "domain_note": scored.domain_notes[i],
-                "drivers": {"base": drivers["base"], "contributions": contributions, "other": drivers["other"]},
-                "ratios": {name: _finite_or_none(value) for name, value in row_ratios.items()},
+                "drivers": drivers_out(top_drivers(scored, i, names, top), row_ratios),
+                "ratios": {name: finite_or_none(value) for name, value in row_ratios.items()},
             }
         )
     return results

@@ -111,18 +111,18 @@ def company_statements(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> dict:
-    if not queries.company_exists(warehouse, company_id):
-        raise _unknown(company_id)
     items, total = queries.statements_for(warehouse, company_id, all_versions=all_versions, limit=limit,
                                           offset=offset)
+    if total == 0 and not queries.company_exists(warehouse, company_id):
+        raise _unknown(company_id)
     return {"company_id": company_id, "items": items, "page": page(limit, offset, items, total)}
 
 
 @router.get("/{company_id}/features", response_model=FeatureList,
             summary="Model ratios and classic scores (Altman Z, Z'', Ohlson O, Zmijewski) per statement version")
 def company_features(company_id: CompanyId, warehouse: WarehouseDep, limit: Limit = 20, offset: Offset = 0) -> dict:
-    if not queries.company_exists(warehouse, company_id):
-        raise _unknown(company_id)
     items, total = queries.features_for(warehouse, company_id, limit=limit, offset=offset)
+    if total == 0 and not queries.company_exists(warehouse, company_id):
+        raise _unknown(company_id)
     return {"company_id": company_id, "items": items, "page": page(limit, offset, items, total)}
 

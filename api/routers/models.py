@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -20,11 +22,12 @@ from risk_assets.storage.warehouse import Warehouse
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require("read"))])
 
 
-def _registry(request: Request):
-    registry = request.app.state.registry()
-    if registry is None:
-        raise ApiProblem(503, "the model registry is unavailable", headers={"Retry-After": "60"})
-    return registry
+@contextmanager
+def _registry_unavailable_is_503() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        raise ApiProblem(503, "the model registry is unavailable", headers={"Retry-After": "60"}) from error
 
 
 def _public_tracking_uri(uri: str) -> str | None:
@@ -103,13 +106,11 @@ def list_models(
     warehouse: WarehouseDep,
     limit: Annotated[int, Query(ge=1, le=100, description="How many versions, newest first")] = 10,
 ) -> dict:
-    registry = _registry(request)
-    try:
+    registry = request.app.state.registry()
+    with _registry_unavailable_is_503():
         versions = registry.versions()
         champion = registry.champion_version()
         aliases = _aliases(registry) if versions else {}
-    except Exception as error:
-        raise ApiProblem(503, "the model registry is unavailable", headers={"Retry-After": "60"}) from error
     decisions = _decisions(warehouse, registry.model_name)
     listed = [_version_out(registry, v, champion, decisions, aliases) for v in versions[:limit]]
     champion_entry = next((v for v in listed if v["is_champion"]), None)
@@ -126,13 +127,11 @@ def get_model_version(
     warehouse: WarehouseDep,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$", examples=["1"])],
 ) -> dict:
-    registry = _registry(request)
-    try:
+    registry = request.app.state.registry()
+    with _registry_unavailable_is_503():
         found = [v for v in registry.versions() if str(v.version) == str(int(version))]
         champion = registry.champion_version()
         aliases = _aliases(registry) if found else {}
-    except Exception as error:
-        raise ApiProblem(503, "the model registry is unavailable", headers={"Retry-After": "60"}) from error
     if not found:
         raise ApiProblem(404, f"no version {version!r} of model {registry.model_name!r}")
     return _version_out(registry, found[0], champion, _decisions(warehouse, registry.model_name), aliases)

@@ -3,6 +3,8 @@ Reading the watchlist needs `read`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request, Response
@@ -42,6 +44,17 @@ def _launcher(request: Request):
     return request.app.state.launcher
 
 
+@contextmanager
+def _dagster_errors_as_problems() -> Iterator[None]:
+    """Dagster down: 503 (try again later); Dagster refused or answered nonsense: 502."""
+    try:
+        yield
+    except DagsterUnavailable as error:
+        raise ApiProblem(503, str(error), headers={"Retry-After": "30"}) from None
+    except LaunchRefused as error:
+        raise ApiProblem(502, str(error)) from None
+
+
 @router.post("/v1/materializations", response_model=Launched, status_code=202,
              summary="Launch a named asset job on Dagster; returns the run id to follow")
 def launch(
@@ -54,12 +67,8 @@ def launch(
     partition_key = body.partition_key if isinstance(body, CompanyRefresh) else None
     if partition_key is not None and not queries.company_exists(warehouse, partition_key):
         raise ApiProblem(404, f"unknown company {partition_key!r}: it is not in the universe")
-    try:
+    with _dagster_errors_as_problems():
         run_id = _launcher(request).launch(body.job, partition_key, {"riskgraph/launched_by": key.name})
-    except DagsterUnavailable as error:
-        raise ApiProblem(503, str(error), headers={"Retry-After": "30"}) from None
-    except LaunchRefused as error:
-        raise ApiProblem(502, str(error)) from None
     target = body.job + (f"[{partition_key}]" if partition_key else "")
     with warehouse.transaction() as conn:
         record_audit(conn, actor=key.name, action="launch_run", target=target, detail=f"run_id={run_id}")
@@ -74,14 +83,11 @@ def run_status(
     _key: AdminKey,
     run_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])],
 ) -> dict:
-    try:
-        info = _launcher(request).status(run_id)
-    except RunNotFound:
-        raise ApiProblem(404, f"no run {run_id!r}") from None
-    except DagsterUnavailable as error:
-        raise ApiProblem(503, str(error), headers={"Retry-After": "30"}) from None
-    except LaunchRefused as error:
-        raise ApiProblem(502, str(error)) from None
+    with _dagster_errors_as_problems():
+        try:
+            info = _launcher(request).status(run_id)
+        except RunNotFound:
+            raise ApiProblem(404, f"no run {run_id!r}") from None
     return {"run_id": info.run_id, "status": info.status, "finished": info.finished}
 
 
