@@ -96,7 +96,7 @@ def macro_indicators(
     store, live = warehouse.get(), _live()
     store.create_schema()
     specs = macro_series.specs()
-    capture = fetch.RawCapture(object_store.get(), index=False)
+    capture = fetch.RawCapture(object_store.get())
     fred_lags = {s.series_id: s.publication_lag_days for s in specs if s.source == "fred" and s.publication_lag_days}
     fred_client = fred.client(fred_lags, raw_sink=capture) if live and fred.is_configured() else None
     ecos_lags = {sid: s.publication_lag_days for s in specs if s.source == "ecos" for sid in s.series_ids}
@@ -163,7 +163,7 @@ def market_prices(
     prices: PricesResource,
 ) -> dg.MaterializeResult:
     store, live = warehouse.get(), _live()
-    capture = fetch.RawCapture(object_store.get(), index=False)
+    capture = fetch.RawCapture(object_store.get())
     client = prices.client(raw_sink=capture) if live else None
     loaded: dict[str, int] = {}
     start, today = dt.date.fromisoformat(prices.history_start), dt.date.today()
@@ -198,12 +198,12 @@ def market_prices(
 
 def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str | None]]:
     """company_id -> (symbol, price frame, currency) for the first candidate symbol that has prices."""
-    table = store.read("market_prices")
+    by_symbol = dict(tuple(store.read("market_prices").groupby("symbol", sort=False)))
     out = {}
     for company in companies.to_dict("records"):
         for symbol in price_symbols(company):
-            bars = table[table["symbol"] == symbol]
-            if len(bars):
+            bars = by_symbol.get(symbol)
+            if bars is not None and len(bars):
                 frame = pd.DataFrame({"date": pd.to_datetime(bars["price_date"]), "close": bars["close"].astype(float),
                                       "adjclose": bars["adjclose"].astype(float)}).sort_values("date")
                 out[company["company_id"]] = (symbol, frame.reset_index(drop=True), bars["currency"].iloc[0])
@@ -255,9 +255,8 @@ def market_features(
                                     MacroBook(store.read("indicators")), macro_series.specs())
     if len(frame):
         frame["computed_at"] = fetch.now()
-    with store.transaction() as conn:
-        # Derived entirely from statements, prices and indicators: replaced as a whole.
-        store.upsert("market_features", frame, replace={}, connection=conn)
+    # Derived entirely from statements, prices and indicators: replaced as a whole (one transaction).
+    store.upsert("market_features", frame, replace={})
     available = {c: int(frame[c].notna().sum()) if len(frame) else 0
                  for c in ("market_value_equity", "equity_volatility", "merton_dd")}
     return dg.MaterializeResult(metadata={"rows": len(frame), **{f"{k}_available": v for k, v in available.items()}})

@@ -26,7 +26,6 @@ from risk_assets.defs.resources import (
 )
 from risk_assets.defs.sources import bundled, fetch
 from risk_assets.settings import Settings
-from risk_assets.storage.objects import sha256_hex
 from risk_assets.storage.watchlist import list_watchlist
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
@@ -150,19 +149,12 @@ def _documents_for(company: pd.Series) -> list[bundled.RawDocument]:
     return []
 
 
-def _store_bundled(store, objects, company: pd.Series) -> list[dict]:
-    rows = []
+def _store_bundled(objects, company: pd.Series) -> list[dict]:
+    """The bundled documents of a company, stored exactly as a live fetch stores them."""
+    capture = fetch.RawCapture(objects, company_id=company["company_id"])
     for document in _documents_for(company):
-        digest = sha256_hex(document.body)
-        key = f"raw/{document.source}/{company['company_id']}/{document.kind.replace(':', '_')}/{digest}.json"
-        if not objects.exists(key):
-            objects.put(key, document.body, document.content_type)
-        rows.append({
-            "company_id": company["company_id"], "source": document.source, "kind": document.kind,
-            "sha256": digest, "object_key": key, "content_type": document.content_type,
-            "size_bytes": len(document.body), "fetched_at": _now(),
-        })
-    return rows
+        capture.store(document.source, document.kind, document.body, document.content_type)
+    return capture.take_rows()
 
 
 def _stored_rcept(store, objects, company_id: str):
@@ -266,7 +258,7 @@ def raw_filings(
         stored = total_bytes = 0
         failed = []
         for _, company in companies.iterrows():
-            rows = _store_bundled(store, objects, company)
+            rows = _store_bundled(objects, company)
             if not rows:
                 context.log.warning(f"no source documents for {company['company_id']}")
             # One transaction per partition; same bytes -> same key, so a re-run updates fetched_at only.
@@ -286,10 +278,18 @@ def latest_document_rows(store, company_id: str) -> pd.DataFrame:
     return frame.drop_duplicates(subset=["source", "kind"], keep="last")
 
 
-def latest_documents(store, objects, company_id: str) -> dict[str, bytes]:
-    """The most recently fetched document of each kind for a company, read back from the object store."""
-    latest = latest_document_rows(store, company_id)
-    return {f"{row.source}:{row.kind}": objects.get(row.object_key) for row in latest.itertuples()}
+def latest_documents(store, objects, company_id: str, prefixes: tuple[str, ...] = (),
+                     rows: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """The most recently fetched document of each kind for a company, read back from the object store: only
+    those whose "source:kind" starts with one of ``prefixes`` (all when empty), so a reader of filing indexes
+    does not download companyfacts. ``rows``: ``latest_document_rows`` when the caller already has them."""
+    latest = latest_document_rows(store, company_id) if rows is None else rows
+    documents = {}
+    for row in latest.itertuples():
+        name = f"{row.source}:{row.kind}"
+        if not prefixes or name.startswith(prefixes):
+            documents[name] = objects.get(row.object_key)
+    return documents
 
 
 def _json_documents(documents: dict[str, bytes], prefix: str) -> list[tuple[str, dict]]:
@@ -319,8 +319,9 @@ def default_events(
     store, objects = warehouse.get(), object_store.get()
     companies = store.read("companies")
     events: list[dict] = []
+    prefixes = ("sec:submissions", *(f"dart:{endpoint}" for endpoint in event_parsers.DART_EVENT_KINDS))
     for company_id in companies["company_id"]:
-        documents = latest_documents(store, objects, company_id)
+        documents = latest_documents(store, objects, company_id, prefixes)
         for _name, submissions in _json_documents(documents, "sec:submissions"):
             events += event_parsers.sec_default_events(submissions, company_id)
         for endpoint in event_parsers.DART_EVENT_KINDS:
@@ -347,6 +348,10 @@ def default_events(
     frame = pd.DataFrame(rows)
     preview = frame[["company_id", "event_date", "kind", "source"]].to_markdown(index=False) if rows else "none"
     return dg.MaterializeResult(metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)})
+
+
+# The documents company_signals reads.
+SIGNAL_DOCUMENTS = ("sec:submissions", "dart:auditOpinion", "dart:list:A")
 
 
 def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.DataFrame, live: bool,
@@ -407,8 +412,8 @@ def warning_signals(
     now, total, new = _now(), 0, 0
     counts: dict[str, int] = {}
     for company_id in companies["company_id"]:
-        documents = latest_documents(store, objects, company_id)
         fetched = latest_document_rows(store, company_id)
+        documents = latest_documents(store, objects, company_id, SIGNAL_DOCUMENTS, rows=fetched)
         signals = company_signals(company_id, documents, fetched, live, context.log)
         rows = {}
         for signal in signals:

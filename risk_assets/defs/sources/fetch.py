@@ -82,25 +82,27 @@ def _extension(content_type: str, body: bytes) -> str:
 class RawCapture:
     """A ``raw_sink`` that stores each body before the client parses it and collects raw_filings rows.
 
-    ``company_id`` is switched between companies by the caller; with ``index=False`` (macro series, prices)
-    the bodies are stored but not indexed per company.
+    ``company_id`` is switched between companies by the caller; left empty (macro series, prices) the bodies
+    are stored under ``_shared`` but not indexed per company.
     """
 
     objects: ObjectStore
     company_id: str = ""
-    index: bool = True
     rows: list[dict[str, Any]] = field(default_factory=list)
     stored_bytes: int = 0
 
     def __call__(self, sink_key: str, body: bytes, content_type: str) -> None:
-        source, kind = raw_kind(sink_key)
+        self.store(*raw_kind(sink_key), body, content_type)
+
+    def store(self, source: str, kind: str, body: bytes, content_type: str) -> None:
+        """Store one body under its sha256 (once) and, for a company, collect its raw_filings row."""
         digest = sha256_hex(body)
         owner = self.company_id or "_shared"
         key = f"raw/{source}/{owner}/{kind.replace(':', '_')}/{digest}.{_extension(content_type, body)}"
         if not self.objects.exists(key):
             self.objects.put(key, body, content_type or "application/octet-stream")
         self.stored_bytes += len(body)
-        if self.index and self.company_id:
+        if self.company_id:
             self.rows.append({
                 "company_id": self.company_id, "source": source, "kind": kind[:40], "sha256": digest,
                 "object_key": key, "content_type": (content_type or "")[:80] or None, "size_bytes": len(body),
@@ -179,13 +181,6 @@ def fetch_sec_documents(client: SecEdgarClient, cik: str, log: Callable[[str], N
 # ----------------------------------------------------------------------------------------------- DART
 
 
-@dataclass(frozen=True)
-class DartReport:
-    bsns_year: int
-    reprt_code: str
-    rcept_no: str
-
-
 def dart_periodic_reports(rows: list[dict[str, Any]], fiscal_month: int = 12) -> dict[tuple[int, str], str]:
     """{(bsns_year, reprt_code): newest rcept_no} of the periodic reports in list.json rows.
 
@@ -247,9 +242,8 @@ def fetch_dart_documents(
             continue
         client.statements(corp_code, year, code)
         counts["statements"] += 1
-    begin_events, _ = _window(today, history_years)
     for endpoint in sorted(MAJOR_EVENT_ENDPOINTS):
-        client.major_events(endpoint, corp_code, begin_events, end)
+        client.major_events(endpoint, corp_code, begin, end)
         counts["events"] += 1
     annual_years = sorted(year for (year, code) in reports if code == DART_ANNUAL and year >= DART_FIRST_YEAR)
     if annual_years:
