@@ -30,8 +30,7 @@ from risk_assets.core.labels import (
     DEFAULT_EVENT_KINDS,
     DEFAULT_HORIZON_MONTHS,
     DEFAULT_REPORTING_LAG_DAYS,
-    excluded_rows,
-    label_rows,
+    label_and_exclude,
     observation_times,
 )
 from risk_assets.core.master_scale import grade_for_pd
@@ -259,10 +258,8 @@ def build_panel(
     event_frame = events.copy()
     event_frame["event_date"] = pd.to_datetime(event_frame["event_date"])
     keys = rows[["company_id", "period_end", "filed_at"]]
-    labelled = label_rows(keys, event_frame, horizon_months, reporting_lag_days, default_kinds=DEFAULT_EVENT_KINDS,
-                          observed_until=observed_until)
-    dropped = excluded_rows(keys, event_frame, horizon_months, reporting_lag_days,
-                            default_kinds=DEFAULT_EVENT_KINDS, observed_until=observed_until)
+    labelled, dropped = label_and_exclude(keys, event_frame, horizon_months, reporting_lag_days,
+                                          default_kinds=DEFAULT_EVENT_KINDS, observed_until=observed_until)
     for reason, count in dropped["excluded_reason"].value_counts().items():
         excluded[str(reason)] = int(count)
     frame = rows.loc[labelled.index].copy()

@@ -133,9 +133,8 @@ def label_rows(
     Rows observed on or after the company's first default (and, with ``observed_until``, rows whose label
     window is not fully observed) are left out; see ``excluded_rows``.
     """
-    labelled = _label_all(rows, events, horizon_months, reporting_lag_days, default_kinds, observed_until)
-    kept = labelled[labelled["excluded_reason"].isna()]
-    return kept.drop(columns=["excluded_reason"])
+    return label_and_exclude(rows, events, horizon_months, reporting_lag_days, default_kinds=default_kinds,
+                             observed_until=observed_until)[0]
 
 
 def excluded_rows(
@@ -148,5 +147,20 @@ def excluded_rows(
     observed_until=None,
 ) -> pd.DataFrame:
     """The rows ``label_rows`` leaves out, with ``t``, ``target`` and ``excluded_reason``."""
+    return label_and_exclude(rows, events, horizon_months, reporting_lag_days, default_kinds=default_kinds,
+                             observed_until=observed_until)[1]
+
+
+def label_and_exclude(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    horizon_months: int = 12,
+    reporting_lag_days: int = 90,
+    *,
+    default_kinds: Collection[str] | None = None,
+    observed_until=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(``label_rows``, ``excluded_rows``) from one labelling pass."""
     labelled = _label_all(rows, events, horizon_months, reporting_lag_days, default_kinds, observed_until)
-    return labelled[labelled["excluded_reason"].notna()]
+    dropped = labelled["excluded_reason"].notna()
+    return labelled[~dropped].drop(columns=["excluded_reason"]), labelled[dropped]

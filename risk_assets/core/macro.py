@@ -15,7 +15,7 @@ visible value; "yoy" the percent change against the observation a year earlier (
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,18 +86,6 @@ def parse_series_spec(text: str) -> MacroSeries:
     minus = parts[7] if len(parts) > 7 else ""
     return MacroSeries(country.upper(), role, source, series_id, transform,
                        None if lag == FIRST_RELEASE else int(lag), cycle, minus)
-
-
-def visible(observations: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Observations released on or before ``as_of`` (and observed by then), the latest vintage per date."""
-    if observations.empty:
-        return observations
-    released = pd.to_datetime(observations["released_at"])
-    observed = pd.to_datetime(observations["observation_date"])
-    cutoff = pd.Timestamp(as_of)
-    known = observations[(released <= cutoff) & (observed <= cutoff) & observations["value"].notna()]
-    known = known.assign(_obs=pd.to_datetime(known["observation_date"]), _rel=pd.to_datetime(known["released_at"]))
-    return known.sort_values(["_obs", "_rel"]).groupby("_obs").tail(1).drop(columns=["_obs", "_rel"])
 
 
 class _Series:
@@ -183,20 +171,7 @@ class MacroBook:
         return out
 
 
-def value_as_of(indicators: pd.DataFrame, spec: MacroSeries, as_of: dt.date) -> dict[str, Any] | None:
-    """One series' value as known at ``as_of`` (see MacroBook.value_as_of)."""
-    return MacroBook(indicators).value_as_of(spec, as_of)
-
-
-def macro_features(indicators: pd.DataFrame, specs: Iterable[MacroSeries], country: str,
-                   as_of: dt.date) -> dict[str, dict[str, Any] | None]:
-    return MacroBook(indicators).features(specs, country, as_of)
-
-
 def risk_free_rate(features: Mapping[str, Mapping[str, Any] | None]) -> Mapping[str, Any] | None:
     """The risk-free rate for Merton: the policy rate, else the 10-year government yield (percent)."""
     return features.get("policy_rate") or features.get("govt_10y")
 
-
-def specs_for_sources(specs: Sequence[MacroSeries], source: str) -> list[MacroSeries]:
-    return [spec for spec in specs if spec.source == source]

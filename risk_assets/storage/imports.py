@@ -118,12 +118,6 @@ def statement_rows(parsed: pd.DataFrame, reporting_lag_days: int, default_curren
     return rows
 
 
-def _statement_columns(warehouse: Warehouse) -> set[str]:
-    from risk_assets.storage.schema import TABLES
-
-    return {column.name for column in TABLES["statements"].columns}
-
-
 def import_statements(
     warehouse: Warehouse,
     source: str | Path | io.StringIO,
@@ -151,12 +145,10 @@ def import_statements(
     stored = statement_rows(rows, reporting_lag_days, default_currency)
     now = _now()
     new_companies = _new_company_rows(stored, set(companies["company_id"]), now)
-    columns = _statement_columns(warehouse)
     keep = [c for c in ("company_id", "period_end", "accession", "fiscal_year", "period_start", "filed_at", "form",
                         "currency", "source", "derived_items", *CANONICAL_ITEMS) if c in stored.columns]
     table = stored[keep].copy()
-    if "period_type" in columns:
-        table["period_type"], table["fiscal_period"] = "FY", "FY"
+    table["period_type"], table["fiscal_period"] = "FY", "FY"
     with warehouse.transaction() as conn:
         if new_companies:
             warehouse.upsert("companies", new_companies, connection=conn)

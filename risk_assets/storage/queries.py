@@ -35,10 +35,9 @@ _SCORE_COLUMNS = (
     "company_id", "as_of", "kind", "fiscal_year", "period_end", "filed_at", "accession", "pd", "grade",
     "percentile", "in_default", "out_of_domain", "domain_note", "model_name", "model_version", "scored_at",
 )
-# Columns newer warehouses carry (quarterly TTM rows, market and macro inputs); read when the schema has them.
-_STATEMENT_EXTRAS = tuple(name for name in ("period_type", "fiscal_period") if name in statements.c)
-_FEATURE_EXTRAS = tuple(name for name in ("period_type", "fiscal_period", "merton_dd", "market", "macro", "warnings")
-                        if name in features.c)
+# Annual or trailing-twelve-month rows, and the market and macro inputs of a feature row.
+_STATEMENT_EXTRAS = ("period_type", "fiscal_period")
+_FEATURE_EXTRAS = ("period_type", "fiscal_period", "merton_dd", "market", "macro", "warnings")
 _FEATURE_JSON = frozenset({"ratios", "classic", "market", "macro", "warnings"})
 _FEATURE_COLUMNS = ("period_end", "fiscal_year", "accession", "filed_at", "currency", "ratios", "classic",
                     *_FEATURE_EXTRAS)
@@ -181,7 +180,7 @@ def statements_for(
         )
     else:
         rank = sa.func.row_number().over(
-            partition_by=[statements.c.period_end, *[statements.c[name] for name in _STATEMENT_EXTRAS[:1]]],
+            partition_by=[statements.c.period_end, statements.c.period_type],
             order_by=(statements.c.filed_at.desc(), statements.c.accession.desc()),
         ).label("version_rank")
         ranked = sa.select(*columns, rank).where(statements.c.company_id == company_id).subquery()

@@ -14,7 +14,6 @@ import pandas as pd
 from risk_assets.core import champion as gate
 from risk_assets.core.benchmarks import classic_figures, classic_from_polish_ratios
 from risk_assets.core.evaluation import (
-    MONOTONE_DIRECTIONS,
     build_panel,
     corrected_standard_error,
     product_candidates,
@@ -41,8 +40,6 @@ from risk_assets.storage.objects import sha256_hex
 from risk_assets.version import code_version
 
 TRAINING_SET_KEY = "frames/training_set.parquet"
-
-__all__ = ["MONOTONE_DIRECTIONS", "TRAINING_SET_KEY", "read_training_set"]
 
 # In the Polish data a gap is itself a signal (no prior-year sales: 96% bankrupt) that says how EMIS collected
 # the data, not how SEC or DART companies look: the bundled model does not read gaps (core/model.py: fitted on
@@ -223,6 +220,7 @@ def pd_model(
     curves, probabilities = {}, {}
     with mlflow.start_run(run_name=f"train {dt.date.today().isoformat()}") as parent:
         sources = frame.groupby("source")["target"].agg(["size", "sum"])
+        sources_text = "; ".join(f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults" for s, r in sources.iterrows())
         mlflow.log_params(
             {
                 "training_rows": len(train),
@@ -233,8 +231,7 @@ def pd_model(
                 "missing": MISSING_STRATEGY,
                 "seed": model_settings.seed,
                 "code_version": code_version(),
-                "sources": "; ".join(f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults"
-                                     for s, r in sources.iterrows())[:500],
+                "sources": sources_text[:500],
             }
         )
         for candidate in product_candidates(MISSING_STRATEGY):
@@ -279,8 +276,7 @@ def pd_model(
             chosen=best,
             selection_rule=SELECTION_RULE,
             data={
-                "sources": "; ".join(f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults"
-                                     for s, r in sources.iterrows()),
+                "sources": sources_text,
                 "period": "Polish companies: 2000-2013 (EMIS), outcome within 1 year (5year.arff); user panel: "
                           "years of its statements, label horizon 12 months",
                 "held-out rows": f"{len(holdout)} (content-hashed {model_settings.holdout_share:.0%}; a user's "

@@ -175,6 +175,16 @@ def risk_scores(
 WARNING_MODEL_VERSION = "early_warning"
 
 
+def _period_history(mine: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series] | None:
+    """A company's period scores under the model of its newest score, by as_of, with their dates; None when it
+    has no score."""
+    if mine is None or mine.empty:
+        return None
+    version = mine.sort_values("scored_at")["model_version"].iloc[-1]
+    history = mine[(mine["model_version"] == version) & (mine["kind"] == "period")].sort_values("as_of")
+    return history, pd.to_datetime(history["as_of"]).dt.date
+
+
 def warning_alerts(signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.DataFrame, now: dt.datetime
                    ) -> tuple[list[dict], list[tuple]]:
     """Alerts for pending early-warning signals: one per company and signal date (reasons merged), carrying
@@ -184,14 +194,16 @@ def warning_alerts(signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.Dat
     alerts: dict[tuple, dict] = {}
     handled = []
     old_reasons = {(r.company_id, str(r.as_of)): r.reasons for r in existing.itertuples()}
+    scores_of = dict(tuple(scores.groupby("company_id", sort=False)))
+    histories: dict[str, tuple[pd.DataFrame, pd.Series] | None] = {}
     for row in signals.sort_values(["company_id", "signal_date", "kind"]).itertuples(index=False):
-        mine = scores[scores["company_id"] == row.company_id]
-        if mine.empty:
+        if row.company_id not in histories:
+            histories[row.company_id] = _period_history(scores_of.get(row.company_id))
+        if histories[row.company_id] is None:
             continue
-        version = mine.sort_values("scored_at")["model_version"].iloc[-1]
-        history = mine[(mine["model_version"] == version) & (mine["kind"] == "period")].sort_values("as_of")
+        history, history_dates = histories[row.company_id]
         signal_date = pd.Timestamp(row.signal_date).date()
-        known = history[pd.to_datetime(history["as_of"]).dt.date <= signal_date]
+        known = history[history_dates <= signal_date]
         score = (known if len(known) else history).iloc[-1 if len(known) else 0]
         key = (row.company_id, signal_date)
         reason = f"{row.kind}: {row.detail}"
