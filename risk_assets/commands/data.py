@@ -9,16 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from risk_assets.commands import open_warehouse
 from risk_assets.core.labels import DEFAULT_REPORTING_LAG_DAYS
 from risk_assets.settings import Settings
-
-
-def _warehouse():
-    from risk_assets.storage.warehouse import Warehouse
-
-    warehouse = Warehouse(Settings.from_env().warehouse_url)
-    warehouse.create_schema()
-    return warehouse
 
 
 def _objects():
@@ -37,7 +30,7 @@ def _report(result, out=None) -> int:
 def _statements(args: argparse.Namespace) -> int:
     from risk_assets.storage.imports import import_statements
 
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         return _report(import_statements(warehouse, args.file, reporting_lag_days=args.reporting_lag_days,
                                          default_currency=args.currency.upper()))
@@ -48,7 +41,7 @@ def _statements(args: argparse.Namespace) -> int:
 def _events(args: argparse.Namespace) -> int:
     from risk_assets.storage.imports import import_events
 
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         return _report(import_events(warehouse, args.file))
     finally:

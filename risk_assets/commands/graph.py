@@ -150,12 +150,11 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
 
 def _demo_key(settings: Settings) -> str:
     """The local demo's read+score API key (created once, kept in $RISKGRAPH_HOME/demo-api-key)."""
+    from risk_assets.commands import open_warehouse
     from risk_assets.commands.keys import ensure_demo_key
-    from risk_assets.storage.warehouse import Warehouse
 
-    warehouse = Warehouse(settings.warehouse_url)
+    warehouse = open_warehouse(settings.warehouse_url)
     try:
-        warehouse.create_schema()
         return ensure_demo_key(warehouse, settings.home)
     finally:
         warehouse.dispose()
@@ -167,6 +166,8 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
     import subprocess
     import time
     from pathlib import Path
+
+    from risk_assets.commands.keys import DEMO_KEY_FILE
 
     settings = Settings.from_env()
     _prepare_dagster_home(settings)
@@ -193,7 +194,7 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
     print(f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",
           flush=True)
     if key:
-        print(f"Demo API key (read, score; also in {settings.home / 'demo-api-key'}):\n  {key}\n"
+        print(f"Demo API key (read, score; also in {settings.home / DEMO_KEY_FILE}):\n  {key}\n"
               f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores", flush=True)
     try:
         while all(process.poll() is None for process in processes):

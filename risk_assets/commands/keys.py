@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from risk_assets.settings import Settings
+from risk_assets.commands import open_warehouse
 
 DEMO_KEY_NAME = "local-demo"
 DEMO_KEY_SCOPES = ("read", "score")
@@ -26,14 +26,6 @@ def cli_actor() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"cli:{user}"
-
-
-def _warehouse():
-    from risk_assets.storage.warehouse import Warehouse
-
-    warehouse = Warehouse(Settings.from_env().warehouse_url)
-    warehouse.create_schema()
-    return warehouse
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -65,7 +57,7 @@ def _create(name: str, scopes: str) -> int:
     from risk_assets.storage.api_keys import ApiKeyError, create_key
 
     try:
-        key = create_key(_warehouse(), name, scopes, actor=cli_actor())
+        key = create_key(open_warehouse(), name, scopes, actor=cli_actor())
     except ApiKeyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -78,7 +70,7 @@ def _create(name: str, scopes: str) -> int:
 def _revoke(name: str) -> int:
     from risk_assets.storage.api_keys import revoke_key
 
-    if revoke_key(_warehouse(), name, actor=cli_actor()):
+    if revoke_key(open_warehouse(), name, actor=cli_actor()):
         print(f"revoked key {name!r}")
         return 0
     print(f"error: no active key named {name!r}", file=sys.stderr)
@@ -88,7 +80,7 @@ def _revoke(name: str) -> int:
 def _list() -> int:
     from risk_assets.storage.api_keys import list_keys
 
-    rows = list_keys(_warehouse())
+    rows = list_keys(open_warehouse())
     if not rows:
         print("no keys")
         return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from risk_assets.settings import Settings
+from risk_assets.commands import open_warehouse
 
 
 def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
@@ -51,14 +51,6 @@ def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
     return None
 
 
-def _warehouse():
-    from risk_assets.storage.warehouse import Warehouse
-
-    warehouse = Warehouse(Settings.from_env().warehouse_url)
-    warehouse.create_schema()
-    return warehouse
-
-
 def _add(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     from risk_assets.storage.watchlist import WatchlistError, add_to_watchlist
@@ -66,7 +58,7 @@ def _add(args: argparse.Namespace, out=None) -> int:
     if not (args.ticker or args.cik or args.dart):
         print("give --ticker, --cik or --dart", file=sys.stderr)
         return 2
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         row = add_to_watchlist(warehouse, ticker=args.ticker, cik=args.cik, dart_corp_code=args.dart,
                                added_by=args.by, ticker_lookup=None if args.offline else online_ticker_lookup)
@@ -84,7 +76,7 @@ def _remove(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     from risk_assets.storage.watchlist import remove_from_watchlist
 
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         removed = remove_from_watchlist(warehouse, args.company_id)
     finally:
@@ -97,7 +89,7 @@ def _list(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     from risk_assets.storage.watchlist import list_watchlist
 
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         frame = list_watchlist(warehouse)
     finally:
