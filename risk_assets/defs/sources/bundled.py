@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+from risk_assets.core.events import DART_EVENT_KINDS
+
 
 @dataclass(frozen=True)
 class RawDocument:
@@ -67,7 +69,7 @@ def dart_documents(corp_code: str) -> list[RawDocument]:
     company = dart.joinpath("company", f"company_{corp_code}.json")
     if company.is_file():
         documents.append(RawDocument("dart", "company", company.read_bytes()))
-    for endpoint in ("dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"):  # distress-event reports, where bundled
+    for endpoint in DART_EVENT_KINDS:  # distress-event reports, where bundled
         event = dart.joinpath(endpoint, f"{endpoint}_{corp_code}.json")
         if event.is_file():
             documents.append(RawDocument("dart", endpoint, event.read_bytes()))

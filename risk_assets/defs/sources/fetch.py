@@ -142,11 +142,16 @@ def company_row_from_sec(submissions: dict, company_id: str, cik: str, updated_a
     }
 
 
+def fiscal_month_of(overview: dict) -> int:
+    """The fiscal year's closing month from company.json's ``acc_mt`` (December when absent)."""
+    return int(str(overview.get("acc_mt") or "12").strip() or 12)
+
+
 def company_row_from_dart(overview: dict, company_id: str, corp_code: str, updated_at: dt.datetime
                           ) -> dict[str, Any]:
     """A companies row from company.json: name, KSIC induty_code, fiscal month (acc_mt -> "MMDD")."""
     ksic = str(overview.get("induty_code") or "") or None
-    month = int(str(overview.get("acc_mt") or "12").strip() or 12)
+    month = fiscal_month_of(overview)
     last_day = monthrange(2001, month)[1]  # a common year: February ends on the 28th
     return {
         "company_id": company_id,
@@ -229,7 +234,7 @@ def fetch_dart_documents(
     """
     counts = {"statements": 0, "skipped_unchanged": 0, "events": 0}
     overview = client.company(corp_code) or {}
-    fiscal_month = int(str(overview.get("acc_mt") or "12").strip() or 12)
+    fiscal_month = fiscal_month_of(overview)
     begin, end = _window(today, history_years)
     periodic = client.disclosures(corp_code, begin, end, pblntf_ty="A")
     reports = dart_periodic_reports(periodic, fiscal_month)

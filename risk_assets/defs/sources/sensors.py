@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from risk_assets.clients import SourceError
-from risk_assets.core.events import SEC_BANKRUPTCY_ITEM, SEC_LATE_FILING_FORMS
+from risk_assets.core.events import SEC_BANKRUPTCY_ITEM, SEC_CURRENT_REPORT_FORMS, SEC_LATE_FILING_FORMS
 from risk_assets.defs.jobs import ingest_filings
 from risk_assets.defs.partitions import company_partitions
 from risk_assets.defs.resources import OpenDartResource, SecEdgarResource, WarehouseResource
@@ -31,7 +31,6 @@ SENSOR_INTERVAL_SECONDS = 15 * 60
 #: SEC forms whose filing changes what riskgraph knows (statements, defaults, warnings).
 SEC_RELEVANT_FORMS = frozenset({"10-K", "10-K/A", "10-Q", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A",
                                 "10-KT", "10-KT/A"}) | SEC_LATE_FILING_FORMS
-SEC_CURRENT_REPORTS = frozenset({"8-K", "8-K/A"})
 #: OpenDART report names that matter: periodic reports, audit reports, distress major events.
 DART_RELEVANT_WORDS = ("사업보고서", "반기보고서", "분기보고서", "감사보고서", "부도", "회생", "채권은행", "파산",
                        "해산", "영업정지", "감사의견")
@@ -56,7 +55,7 @@ def sec_filings(submissions: dict, company_id: str) -> list[Filing]:
     columns = [recent.get(name) or [] for name in ("accessionNumber", "filingDate", "form", "items")]
     out = []
     for accession, filed, form, items in zip(*columns, strict=False):
-        bankruptcy = form in SEC_CURRENT_REPORTS and SEC_BANKRUPTCY_ITEM in str(items or "").split(",")
+        bankruptcy = form in SEC_CURRENT_REPORT_FORMS and SEC_BANKRUPTCY_ITEM in str(items or "").split(",")
         if accession and filed and (form in SEC_RELEVANT_FORMS or bankruptcy):
             out.append(Filing(company_id, accession, filed, form))
     return out
