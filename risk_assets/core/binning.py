@@ -13,20 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from risk_assets.core.metrics import assign_bins, quantile_bin_edges
+
 
 def _edges(column: np.ndarray, max_bins: int, min_bin_share: float) -> np.ndarray:
     """Inner cut points at quantiles of the present values; repeated quantiles collapse (ties stay together)."""
     present = column[~np.isnan(column)]
     if present.size == 0:
         return np.empty(0)
-    bins = max(1, min(max_bins, int(1.0 / min_bin_share)))
-    quantiles = np.quantile(present, np.linspace(0.0, 1.0, bins + 1)[1:-1])
-    return np.unique(quantiles)
+    return quantile_bin_edges(present, max(1, min(max_bins, int(1.0 / min_bin_share))))
 
 
 def _bin_index(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin per value: 0..len(edges) for present values (right-closed), len(edges) + 1 for missing."""
-    index = np.searchsorted(edges, np.nan_to_num(column, nan=0.0), side="left")
+    index = assign_bins(np.nan_to_num(column, nan=0.0), edges)
     return np.where(np.isnan(column), edges.size + 1, index)
 
 

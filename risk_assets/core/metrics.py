@@ -87,7 +87,7 @@ def log_loss(y, p, eps: float = 1e-15) -> float:
     return float(-np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1.0 - probabilities)))
 
 
-def _quantile_bin_edges(reference: np.ndarray, n_bins: int) -> np.ndarray:
+def quantile_bin_edges(reference: np.ndarray, n_bins: int) -> np.ndarray:
     """Inner edges at the reference's quantiles; repeated edges collapse so ties never straddle two bins."""
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
@@ -95,7 +95,7 @@ def _quantile_bin_edges(reference: np.ndarray, n_bins: int) -> np.ndarray:
     return np.unique(edges[1:-1])
 
 
-def _assign_bins(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+def assign_bins(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     """Bin index per value with right-closed bins (edge_{i-1}, edge_i]; outside values go to the end bins."""
     return np.searchsorted(inner_edges, values, side="left")
 
@@ -108,7 +108,7 @@ def calibration_by_decile(y, p, n_bins: int = 10) -> pd.DataFrame:
     """
     labels = _labels(y)
     probabilities = _probabilities(p, labels.size)
-    bins = _assign_bins(probabilities, _quantile_bin_edges(probabilities, n_bins))
+    bins = assign_bins(probabilities, quantile_bin_edges(probabilities, n_bins))
     frame = pd.DataFrame({"bin": bins, "p": probabilities, "y": labels})
     table = (
         frame.groupby("bin", sort=True)
@@ -139,10 +139,10 @@ def population_stability_index(expected_scores, actual_scores, n_bins: int = 10,
         raise ValueError("PSI needs non-empty expected and actual scores")
     if np.isnan(expected).any() or np.isnan(actual).any():
         raise ValueError("scores contain NaN")
-    inner_edges = _quantile_bin_edges(expected, n_bins)
+    inner_edges = quantile_bin_edges(expected, n_bins)
     bin_count = inner_edges.size + 1
-    expected_share = np.bincount(_assign_bins(expected, inner_edges), minlength=bin_count) / expected.size
-    actual_share = np.bincount(_assign_bins(actual, inner_edges), minlength=bin_count) / actual.size
+    expected_share = np.bincount(assign_bins(expected, inner_edges), minlength=bin_count) / expected.size
+    actual_share = np.bincount(assign_bins(actual, inner_edges), minlength=bin_count) / actual.size
     expected_share = np.where(expected_share == 0.0, eps, expected_share)
     actual_share = np.where(actual_share == 0.0, eps, actual_share)
     return float(np.sum((actual_share - expected_share) * np.log(actual_share / expected_share)))
