@@ -35,12 +35,8 @@ from risk_assets.core.labels import (
 )
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.metrics import (
-    accuracy_ratio,
-    brier_score,
     calibration_by_decile,
     default_rate_by_grade,
-    ks_statistic,
-    log_loss,
     monotone_increasing,
     population_stability_index,
     roc_auc,
@@ -342,7 +338,7 @@ def evaluate_out_of_time(
     test_rows = test.index.to_numpy()
     for name, score in panel.classic.items():
         figures[name] = _clean(classic_figures(score, frame["target"].to_numpy(), test_rows))
-        available = ~np.isnan(score.risk[test_rows])
+        available = score.available()[test_rows]
         if figures[name]["available"]:
             predictions[name] = (y_test[available], score.risk[test_rows][available])
             if score.probability is not None:
@@ -376,8 +372,8 @@ def _best(figures: Mapping[str, Mapping[str, Any]], candidates: Sequence[Candida
 
 
 def _fold_figures(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    return {"auc": roc_auc(y, p), "ar": accuracy_ratio(y, p), "ks": ks_statistic(y, p), "brier": brier_score(y, p),
-            "log_loss": log_loss(y, p)}
+    """summary_metrics without the counts (a fold's counts are not averaged)."""
+    return {k: v for k, v in summary_metrics(y, p).items() if k not in ("n", "positives")}
 
 
 def _summarise(per_fold: list[dict[str, float]], n_train: float, n_test: float) -> dict[str, float]:
