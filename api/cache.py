@@ -37,6 +37,8 @@ class WarehouseChanges:
         self._ttl = ttl_seconds
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        #: False on a server database without a reuse interval: every read goes to the database.
+        self.enabled = self._sqlite_path is not None or ttl_seconds > 0
 
     def token(self) -> Hashable:
         if self._sqlite_path is not None:
@@ -64,6 +66,10 @@ class ReadCache:
         self._entries: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def enabled(self) -> bool:
+        return self._changes.enabled
+
     def lookup(self, key: Hashable) -> tuple[bool, Any, Hashable]:
         """(hit, value, token). Read the token before building a missing value and store it with that token, so a
         change committed while building invalidates the new entry instead of hiding behind it."""
@@ -88,6 +94,8 @@ async def cached(
     keep: Callable[[T], bool] = lambda _value: True,
 ) -> T:
     """``cache``'s value for ``key``, else ``build()`` run by run_db (and kept when ``keep(value)``)."""
+    if not cache.enabled:
+        return await run_db(warehouse, build)
     hit, value, token = cache.lookup(key)
     if hit:
         return value

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 
-from api.cache import ReadCache, WarehouseChanges
+from api.cache import ReadCache, WarehouseChanges, cached
 from risk_assets.storage.api_keys import create_key, revoke_key
 from risk_assets.storage.schema import risk_scores
 from risk_assets.storage.warehouse import Warehouse
@@ -48,6 +50,19 @@ def test_server_databases_reuse_reads_only_within_the_configured_seconds():
     on = ReadCache(WarehouseChanges(server, ttl_seconds=3600))
     on.store("k", on.lookup("k")[2], "v")
     assert on.lookup("k")[:2] == (True, "v")
+
+
+def test_without_a_reuse_interval_a_server_database_is_read_every_time_and_nothing_is_kept():
+    server = Warehouse("mysql+pymysql://nobody@127.0.0.1:1/none")
+    off = ReadCache(WarehouseChanges(server, ttl_seconds=0))
+    calls = []
+
+    def build() -> str:
+        calls.append(1)
+        return f"read {len(calls)}"
+
+    assert [asyncio.run(cached(off, server, "k", build)) for _ in range(2)] == ["read 1", "read 2"]
+    assert off.lookup("k")[0] is False and not off._entries
 
 
 def test_the_cache_is_bounded():
