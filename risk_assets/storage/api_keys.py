@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from risk_assets.storage.schema import api_keys, audit_log
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 SCOPES: tuple[str, ...] = ("read", "score", "admin")
 KEY_PREFIX = "rgk_"
@@ -59,8 +59,6 @@ class Principal:
         return scope in self.scopes
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def hash_key(key: str) -> str:
@@ -85,7 +83,7 @@ def record_audit(
     """Append one audit row inside the caller's transaction (so the action and its record commit together)."""
     connection.execute(
         sa.insert(audit_log).values(
-            at=_now(),
+            at=utc_now(),
             actor=actor[:80],
             action=action[:64],
             target=None if target is None else target[:200],
@@ -102,7 +100,7 @@ def create_key(warehouse: Warehouse, name: str, scopes: str | list[str] | tuple[
     chosen = parse_scopes(scopes)
     prefix = KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    created_at = _now()
+    created_at = utc_now()
     with warehouse.transaction() as conn:
         existing = conn.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.name == name)).first()
         if existing is not None and existing.revoked_at is None:
@@ -125,7 +123,7 @@ def revoke_key(warehouse: Warehouse, name: str, *, actor: str) -> bool:
         result = conn.execute(
             sa.update(api_keys)
             .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=_now())
+            .values(revoked_at=utc_now())
         )
         if result.rowcount == 0:
             return False

@@ -35,7 +35,7 @@ from risk_assets.core.labels import DEFAULT_REPORTING_LAG_DAYS
 from risk_assets.core.sectors import is_financial_ksic, is_financial_sic, sector_from_ksic, sector_from_sic
 from risk_assets.core.user_data import Parsed, RowError, read_events, read_statements, read_table
 from risk_assets.storage.objects import ObjectStore
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 USER_SOURCE = "user_csv"
 UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code for "unknown"
@@ -70,8 +70,6 @@ class ImportResult:
         return out
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _first(values: pd.Series) -> Any:
@@ -143,7 +141,7 @@ def import_statements(
     known_currency = companies.set_index("company_id")["currency"].dropna().to_dict()
     rows = rows.assign(currency=rows["currency"].fillna(rows["company_id"].map(known_currency)))
     stored = statement_rows(rows, reporting_lag_days, default_currency)
-    now = _now()
+    now = utc_now()
     new_companies = _new_company_rows(stored, set(companies["company_id"]), now)
     keep = [c for c in ("company_id", "period_end", "accession", "fiscal_year", "period_start", "filed_at", "form",
                         "currency", "source", "derived_items", *CANONICAL_ITEMS) if c in stored.columns]
@@ -167,7 +165,7 @@ def import_events(warehouse: Warehouse, source: str | Path | io.StringIO) -> Imp
         return ImportResult("events", 0, list(parsed.errors), list(parsed.warnings))
     table = rows.drop(columns="line").copy()
     table["source"] = table["source"].fillna(USER_SOURCE)
-    table["loaded_at"] = _now()
+    table["loaded_at"] = utc_now()
     warnings = list(parsed.warnings)
     known = set(warehouse.read("companies", where={"company_id": sorted(table["company_id"].unique())})["company_id"])
     unknown = sorted(set(table["company_id"]) - known)
@@ -218,7 +216,7 @@ def import_table(
     rows.to_parquet(buffer, index=False)
     objects.put(data_key, buffer.getvalue(), "application/vnd.apache.parquet")
     meta = {"name": name, "target": target, "key": key, "rows": len(rows), "positives": int(rows[target].sum()),
-            "columns": list(rows.columns), "imported_at": _now().isoformat()}
+            "columns": list(rows.columns), "imported_at": utc_now().isoformat()}
     objects.put(_meta_key(name), json.dumps(meta).encode(), "application/json")
     detail = {"stored table": f"{data_key} ({len(rows)} rows, {int(rows[target].sum())} positives)"}
     if key:

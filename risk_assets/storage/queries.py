@@ -25,7 +25,7 @@ from risk_assets.core.canonical import CANONICAL_ITEMS
 from risk_assets.core.master_scale import GRADE_LABELS
 from risk_assets.storage.api_keys import record_audit
 from risk_assets.storage.schema import companies, features, risk_alerts, risk_scores, statements, watchlist
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 SCORE_SORTS = ("-pd", "pd", "name", "-name", "company_id", "-company_id", "-as_of", "as_of")
 AlertKind = Literal["downgrade", "pd_jump"]
@@ -462,7 +462,7 @@ def acknowledge_alert(
 ) -> Literal["acknowledged", "already", "missing"]:
     """Mark an alert acknowledged by ``by`` and write the audit row, in one transaction. Only the first
     acknowledgement counts: a second one changes nothing and returns "already"."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    now = utc_now()
     with warehouse.transaction() as conn:
         result = conn.execute(
             sa.update(risk_alerts)

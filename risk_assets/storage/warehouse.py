@@ -20,6 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from risk_assets.storage.schema import TABLES
 
+
+def utc_now() -> dt.datetime:
+    """The time stamp stored rows carry: UTC, naive (DATETIME columns have no zone), whole seconds."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
 Rows = Iterable[Mapping[str, Any]] | pd.DataFrame
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 
@@ -10,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_assets.storage.schema import companies, watchlist
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 _CIK = re.compile(r"^\d{1,10}$")
 _DART = re.compile(r"^\d{8}$")
@@ -70,7 +69,7 @@ def add_to_watchlist(
         "ticker": ticker.strip().upper() if ticker else None,
         "cik": f"{int(cik):010d}" if cik else None,
         "dart_corp_code": dart_corp_code.strip() if dart_corp_code else None,
-        "added_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        "added_at": utc_now(),
         "added_by": added_by,
     }
     warehouse.upsert("watchlist", [row])

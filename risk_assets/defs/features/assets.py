@@ -27,6 +27,7 @@ from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
 from risk_assets.defs.statements.assets import statements
+from risk_assets.storage.warehouse import utc_now
 
 CLASSIC_COLUMNS = {
     "altman_z": "altman_z",
@@ -175,7 +176,7 @@ def features(
     if frame.empty:
         context.log.warning("no statements: the features table is left as it is")
         return dg.MaterializeResult(metadata={"rows": 0})
-    frame["computed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    frame["computed_at"] = utc_now()
     with store.transaction() as conn:
         # Derived entirely from statements: replace the table so removed versions disappear with them.
         store.upsert("features", frame, replace={}, connection=conn)

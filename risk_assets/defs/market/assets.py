@@ -26,6 +26,7 @@ from risk_assets.defs.resources import (
 from risk_assets.defs.sources import bundled, fetch
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, _live, company_universe
 from risk_assets.defs.statements.assets import statements
+from risk_assets.storage.warehouse import utc_now
 
 ECOS_FIRST_YEAR = 2005
 
@@ -254,7 +255,7 @@ def market_features(
     frame = compute_market_features(store.read("statements"), companies, _prices_by_company(store, companies),
                                     MacroBook(store.read("indicators")), macro_series.specs())
     if len(frame):
-        frame["computed_at"] = fetch.now()
+        frame["computed_at"] = utc_now()
     # Derived entirely from statements, prices and indicators: replaced as a whole (one transaction).
     store.upsert("market_features", frame, replace={})
     available = {c: int(frame[c].notna().sum()) if len(frame) else 0

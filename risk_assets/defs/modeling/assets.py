@@ -37,6 +37,7 @@ from risk_assets.defs.sources.assets import default_events
 from risk_assets.defs.statements.assets import statements
 from risk_assets.storage.imports import USER_SOURCE, read_stored_table, stored_tables
 from risk_assets.storage.objects import sha256_hex
+from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 TRAINING_SET_KEY = "frames/training_set.parquet"
@@ -412,7 +413,7 @@ def champion_model(
             {
                 "model_name": registry.model_name,
                 "challenger_version": challenger_version,
-                "decided_at": dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+                "decided_at": utc_now(),
                 "champion_version_before": champion_before,
                 "champion_version_after": champion_after or "",
                 "decision": outcome,

@@ -13,14 +13,13 @@ from risk_assets.defs.features.assets import features
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
+from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 DEFAULT_KINDS = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
 CURE_KINDS = ("emergence",)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def default_status(events: pd.DataFrame, company_id: str, as_of: dt.date) -> bool:
@@ -111,7 +110,7 @@ def risk_scores(
     ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]]).reindex(columns=model.feature_names)
     ratios = ratios.astype(float)
     scored = model.score(ratios)
-    today, now = dt.date.today(), _now()
+    today, now = dt.date.today(), utc_now()
 
     period = pd.DataFrame(
         {
@@ -239,7 +238,7 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     scores = store.read("risk_scores", where={"kind": "period"})
     pending = scores[scores["alert_pending"].astype(bool)]
     alerts, handled = [], []
-    now = _now()
+    now = utc_now()
     for (company_id, version), group in pending.groupby(["company_id", "model_version"]):
         history = scores[(scores["company_id"] == company_id) & (scores["model_version"] == version)]
         history = history.sort_values("as_of").reset_index(drop=True)

@@ -26,6 +26,7 @@ from risk_assets.defs.resources import (
 )
 from risk_assets.defs.sources import bundled, fetch
 from risk_assets.settings import Settings
+from risk_assets.storage.warehouse import utc_now
 from risk_assets.storage.watchlist import list_watchlist
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
@@ -34,7 +35,6 @@ from risk_assets.storage.watchlist import list_watchlist
 #: conditions is off by default (definitions in sensors.py), so `dagster dev` starts nothing on its own.
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
-_now = fetch.now
 
 
 def _live(settings: Settings | None = None) -> bool:
@@ -69,7 +69,7 @@ def enrich_companies(entries: pd.DataFrame, sec: SecEdgarResource, dart: OpenDar
     """companies rows for watchlist entries: SEC submissions (name, SIC, fiscal year end, ticker) for a CIK,
     OpenDART company.json (name, KSIC, fiscal month) for a corp code. Entries that cannot be resolved are
     skipped with a warning (a wrong identifier must not stop the others)."""
-    rows, now = [], _now()
+    rows, now = [], utc_now()
     sec_client = sec.client(raw_sink=capture) if sec.is_configured() else None
     dart_client = dart.client(raw_sink=capture) if dart.is_configured() else None
     try:
@@ -122,7 +122,7 @@ def company_universe(
         if watched.empty:
             context.log.warning("live mode and an empty watchlist: add companies with `riskgraph watchlist add`")
     else:
-        now = _now()
+        now = utc_now()
         rows = [_company_row(row, now) for row in bundled.universe_rows()]
     store.upsert("companies", rows)
     keys = [row["company_id"] for row in rows]
@@ -342,7 +342,7 @@ def default_events(
                     "reference": row["reference"][:64],
                 }
             )
-    now = _now()
+    now = utc_now()
     rows = [{**event, "loaded_at": now} for event in events if event["event_date"] is not None]
     store.upsert("default_events", rows)
     frame = pd.DataFrame(rows)
@@ -409,7 +409,7 @@ def warning_signals(
     companies = store.read("companies")
     existing = store.read("warning_signals")
     pending = {(r.company_id, r.kind, r.reference): bool(r.alert_pending) for r in existing.itertuples()}
-    now, total, new = _now(), 0, 0
+    now, total, new = utc_now(), 0, 0
     counts: dict[str, int] = {}
     for company_id in companies["company_id"]:
         fetched = latest_document_rows(store, company_id)

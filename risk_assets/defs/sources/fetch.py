@@ -23,6 +23,7 @@ from risk_assets.clients import NotFound, OpenDartClient, SecEdgarClient
 from risk_assets.clients.dart import MAJOR_EVENT_ENDPOINTS
 from risk_assets.core.sectors import is_financial_ksic, is_financial_sic, sector_from_ksic, sector_from_sic
 from risk_assets.storage.objects import ObjectStore, sha256_hex
+from risk_assets.storage.warehouse import utc_now
 
 logger = logging.getLogger("risk_assets.sources")
 
@@ -33,8 +34,6 @@ _DART_PERIOD = re.compile(r"\((\d{4})\.(\d{1,2})\)")
 _SUBMISSIONS_PAGE = re.compile(r"^CIK\d{10}-submissions-(\d+)\.json$")
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def raw_kind(sink_key: str) -> tuple[str, str]:
@@ -106,7 +105,7 @@ class RawCapture:
             self.rows.append({
                 "company_id": self.company_id, "source": source, "kind": kind[:40], "sha256": digest,
                 "object_key": key, "content_type": (content_type or "")[:80] or None, "size_bytes": len(body),
-                "fetched_at": now(),
+                "fetched_at": utc_now(),
             })
 
     def take_rows(self) -> list[dict[str, Any]]:

@@ -1,6 +1,5 @@
 """Canonical statements: every annual filing version of every company, normalised to the canonical items."""
 
-import datetime as dt
 import json
 
 import dagster as dg
@@ -21,6 +20,7 @@ from risk_assets.core.ttm import (
 from risk_assets.defs.partitions import company_partitions
 from risk_assets.defs.resources import ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources.assets import latest_documents, raw_filings
+from risk_assets.storage.warehouse import utc_now
 
 STATEMENT_COLUMNS = list(STATEMENT_META_COLUMNS) + list(PERIOD_COLUMNS) + list(CANONICAL_ITEMS)
 
@@ -73,7 +73,7 @@ def statements(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:
     store, objects = warehouse.get(), object_store.get()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    now = utc_now()
     landed = rejected_total = 0
     for company_id in context.partition_keys:
         frame, rejected = normalize_documents(company_id, latest_documents(store, objects, company_id))
