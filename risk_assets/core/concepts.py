@@ -29,7 +29,7 @@ ifrs-full ``FinanceCosts`` is deliberately absent from ``interest_expense``: it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,24 @@ def resolve(concept: Concept, lookup: Lookup) -> tuple[float | None, bool]:
                 return float(sum(present)), True
     value = _first_group(concept.proxies, lookup)
     return (value, True) if value is not None else (None, False)
+
+
+def resolve_items(
+    items: Iterable[str], concept_for: Mapping[str, Concept], lookup_for: Callable[[str], Lookup]
+) -> tuple[dict[str, float | None], set[str]]:
+    """Resolve each item with its concept and its lookup: (values, the items that came from components or
+    proxies). An item without a concept (derived only, e.g. ebitda, filled by the derivations) is None."""
+    values: dict[str, float | None] = {}
+    derived: set[str] = set()
+    for item in items:
+        if item not in concept_for:
+            values[item] = None
+            continue
+        value, is_derived = resolve(concept_for[item], lookup_for(item))
+        values[item] = value
+        if is_derived and value is not None:
+            derived.add(item)
+    return values, derived
 
 
 # --------------------------------------------------------------------------------------------------

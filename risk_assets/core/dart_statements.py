@@ -28,7 +28,7 @@ from risk_assets.core.concepts import (
     DART_NAME_PREFIX,
     DART_NONSTANDARD_ACCOUNT_ID,
     DartConcept,
-    resolve,
+    resolve_items,
 )
 from risk_assets.core.sec_statements import apply_derivations, fiscal_year_of, to_statement_frame
 
@@ -158,16 +158,12 @@ def normalize_fnltt(payload: dict, company_id: str, fiscal_year_end_month: int =
     issues = "; ".join(_unusable_amounts(rows))
 
     out: list[dict] = []
+    dart_concepts = {**DART_CONCEPTS, **DART_HELPER_CONCEPTS}
+    concepts = {item: dart_concept.concept for item, dart_concept in dart_concepts.items()}
     for prefix, years_back in _PERIODS:
-        values: dict[str, float | None] = {}
-        derived: set[str] = set()
-        for item, dart_concept in {**DART_CONCEPTS, **DART_HELPER_CONCEPTS}.items():
-            value, is_derived = resolve(
-                dart_concept.concept, statement.lookup(dart_concept, f"{prefix}_amount")
-            )
-            values[item] = value
-            if is_derived and value is not None:
-                derived.add(item)
+        values, derived = resolve_items(
+            concepts, concepts, lambda item, prefix=prefix: statement.lookup(dart_concepts[item], f"{prefix}_amount")
+        )
         apply_derivations(values, derived)
         for helper in DART_HELPER_CONCEPTS:
             values.pop(helper, None)

@@ -32,7 +32,13 @@ from risk_assets.core.canonical import (
     ISSUES_COLUMN,
     STATEMENT_META_COLUMNS,
 )
-from risk_assets.core.concepts import SEC_CONCEPTS, SEC_HELPER_CONCEPTS, SEC_SHARE_ITEMS, Concept, resolve
+from risk_assets.core.concepts import (
+    SEC_CONCEPTS,
+    SEC_HELPER_CONCEPTS,
+    SEC_SHARE_ITEMS,
+    Concept,
+    resolve_items,
+)
 
 SOURCE = "sec_companyfacts"
 
@@ -183,13 +189,8 @@ class _PeriodFacts:
 def _resolve_state(facts_bs: _PeriodFacts, facts_pl: _PeriodFacts, as_of) -> tuple[dict, set[str]]:
     """Canonical items (None = unknown) and the names of derived items, as of one filing."""
     lookup_bs, lookup_pl = facts_bs.lookup_as_of(as_of), facts_pl.lookup_as_of(as_of)
-    values: dict[str, float | None] = {}
-    derived: set[str] = set()
-    for item, concept in _all_concepts().items():
-        value, is_derived = resolve(concept, lookup_bs if item in _INSTANT_ITEMS else lookup_pl)
-        values[item] = value
-        if is_derived and value is not None:
-            derived.add(item)
+    concepts = _all_concepts()
+    values, derived = resolve_items(concepts, concepts, lambda item: lookup_bs if item in _INSTANT_ITEMS else lookup_pl)
     apply_derivations(values, derived)
     for helper in SEC_HELPER_CONCEPTS:
         values.pop(helper, None)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from risk_assets.core.canonical import BALANCE_SHEET_ITEMS, FLOW_ITEMS, ISSUES_COLUMN
-from risk_assets.core.concepts import DART_CONCEPTS, DART_HELPER_CONCEPTS, SEC_HELPER_CONCEPTS, resolve
+from risk_assets.core.concepts import DART_CONCEPTS, DART_HELPER_CONCEPTS, SEC_HELPER_CONCEPTS, resolve_items
 from risk_assets.core.sec_statements import (
     SEC_SHARE_ITEMS,
     _all_concepts,
@@ -141,19 +141,8 @@ def _lookup(facts: Iterable[_Fact]) -> Callable[[str], tuple[float, int] | None]
 
 
 def _resolve_items(items: Iterable[str], facts: list[_Fact]) -> tuple[dict[str, float | None], set[str]]:
-    concepts = _all_concepts()
     lookup = _lookup(facts)
-    values: dict[str, float | None] = {}
-    derived: set[str] = set()
-    for item in items:
-        if item not in concepts:  # derived only (ebitda): filled by apply_derivations
-            values[item] = None
-            continue
-        value, is_derived = resolve(concepts[item], lookup)
-        values[item] = value
-        if is_derived and value is not None:
-            derived.add(item)
-    return values, derived
+    return resolve_items(items, _all_concepts(), lambda _item: lookup)
 
 
 def _interim_from_filing(company_id: str, accn: str, form: str, filed: dt.date, facts: list[_Fact],
@@ -257,16 +246,8 @@ def dart_interim_report(payload: dict, company_id: str, fiscal_year_end_month: i
     concepts = {**DART_CONCEPTS, **DART_HELPER_CONCEPTS}
 
     def resolve_with(amount: str | Callable[[dict], object], items: Iterable[str]):
-        values, derived = {}, set()
-        for item in items:
-            if item not in concepts:  # derived only (ebitda): filled by apply_derivations
-                values[item] = None
-                continue
-            value, is_derived = resolve(concepts[item].concept, statement.lookup(concepts[item], amount))
-            values[item] = value
-            if is_derived and value is not None:
-                derived.add(item)
-        return values, derived
+        return resolve_items(items, {item: c.concept for item, c in concepts.items()},
+                             lambda item: statement.lookup(concepts[item], amount))
 
     ytd, ytd_derived = resolve_with(_dart_ytd_field(fiscal_period, prior=False), FLOW_ITEMS)
     prior_ytd, _ = resolve_with(_dart_ytd_field(fiscal_period, prior=True), FLOW_ITEMS)
