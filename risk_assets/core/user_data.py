@@ -18,9 +18,10 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,15 +171,6 @@ def _refuse_duplicates(rows: list[dict], key: tuple[str, ...], errors: list[RowE
     return kept
 
 
-def _company_id(text: str | None) -> str:
-    if is_missing(text):
-        raise CellError("missing value")
-    value = text.strip()
-    if len(value) > MAX_COMPANY_ID:
-        raise CellError(f"longer than {MAX_COMPANY_ID} characters")
-    return value
-
-
 def _text(text: str | None, limit: int) -> str | None:
     if is_missing(text):
         return None
@@ -186,6 +178,21 @@ def _text(text: str | None, limit: int) -> str | None:
     if len(value) > limit:
         raise CellError(f"longer than {limit} characters")
     return value
+
+
+def _required(parser: Callable[[str | None], Any]) -> Callable[[str | None], Any]:
+    """``parser`` that refuses an empty cell ("missing value")."""
+
+    def parse(text: str | None) -> Any:
+        value = parser(text)
+        if value is None:
+            raise CellError("missing value")
+        return value
+
+    return parse
+
+
+_company_id = _required(lambda text: _text(text, MAX_COMPANY_ID))
 
 
 def _currency(text: str | None) -> str | None:
@@ -221,12 +228,52 @@ def _finish(rows: list[dict], columns: list[str], errors: list[RowError], warnin
     return Parsed(frame, errors, warnings)
 
 
-def _extra_cells(line: int, row: dict[str, str], errors: list[RowError]) -> bool:
+def _extra_cells(line: int, row: dict[str, str], errors: list[RowError]) -> None:
     extra = row.get(_EXTRA)
     if extra is not None:
         errors.append(RowError(line, None, f"more cells than the header has columns ({extra!r})"))
-        return True
-    return False
+
+
+_Check = Callable[[int, dict, list[RowError]], None]
+
+
+def _parse_rows(records: Iterable[tuple[int, dict[str, str]]], parsers: Sequence[tuple[str, Callable]],
+                errors: list[RowError], check: _Check | None = None) -> list[dict]:
+    """Each record through its column parsers (one error per bad cell), then ``check(line, row, row_errors)``
+    and the too-many-cells check: the rows without an error are returned, every error lands in ``errors``."""
+    good = []
+    for line, raw in records:
+        row: dict = {"line": line}
+        row_errors: list[RowError] = []
+        for name, parser in parsers:
+            try:
+                row[name] = parser(raw.get(name))
+            except CellError as error:
+                row_errors.append(RowError(line, name, str(error)))
+        if check is not None:
+            check(line, row, row_errors)
+        _extra_cells(line, raw, row_errors)
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            good.append(row)
+    return good
+
+
+def _check_statement(line: int, row: dict, row_errors: list[RowError]) -> None:
+    """filed_at not before period_end, total assets positive, holdings and debts not negative."""
+    if row.get("filed_at") and row.get("period_end") and row["filed_at"] < row["period_end"]:
+        row_errors.append(RowError(line, "filed_at", f"filed_at {row['filed_at']} is before period_end "
+                                   f"{row['period_end']}"))
+    assets = row.get("total_assets")
+    if assets is not None and assets < 0:
+        row_errors.append(RowError(line, "total_assets", f"negative total assets ({assets:g})"))
+    elif assets == 0:
+        row_errors.append(RowError(line, "total_assets", "total assets is zero"))
+    for name in NON_NEGATIVE_ITEMS:
+        value = row.get(name)
+        if name != "total_assets" and value is not None and value < 0:
+            row_errors.append(RowError(line, name, f"negative {name.replace('_', ' ')} ({value:g})"))
 
 
 def read_statements(source: str | Path | io.StringIO) -> Parsed:
@@ -246,37 +293,12 @@ def read_statements(source: str | Path | io.StringIO) -> Parsed:
     columns = [*STATEMENT_REQUIRED, *STATEMENT_OPTIONAL, *items]
     if errors:
         return _finish([], columns, errors, warnings)
-    good = []
-    for line, raw in records:
-        row_errors: list[RowError] = []
-        row: dict = {"line": line}
-        for name, parser in (("company_id", _company_id), ("fiscal_year", parse_year), ("period_end", parse_date),
-                             *((m, _META_PARSERS[m]) for m in meta), *((i, parse_number) for i in items)):
-            try:
-                row[name] = parser(raw.get(name))
-            except CellError as error:
-                row_errors.append(RowError(line, name, str(error)))
-        for name in ("fiscal_year", "period_end"):
-            if name not in [e.column for e in row_errors] and row.get(name) is None:
-                row_errors.append(RowError(line, name, "missing value"))
-        if row.get("filed_at") and row.get("period_end") and row["filed_at"] < row["period_end"]:
-            row_errors.append(RowError(line, "filed_at", f"filed_at {row['filed_at']} is before period_end "
-                                       f"{row['period_end']}"))
-        assets = row.get("total_assets")
-        if assets is not None and assets < 0:
-            row_errors.append(RowError(line, "total_assets", f"negative total assets ({assets:g})"))
-        elif assets == 0:
-            row_errors.append(RowError(line, "total_assets", "total assets is zero"))
-        for name in NON_NEGATIVE_ITEMS:
-            value = row.get(name)
-            if name != "total_assets" and value is not None and value < 0:
-                row_errors.append(RowError(line, name, f"negative {name.replace('_', ' ')} ({value:g})"))
-        _extra_cells(line, raw, row_errors)
-        if row_errors:
-            errors.extend(row_errors)
-            continue
+    parsers = [("company_id", _company_id), ("fiscal_year", _required(parse_year)),
+               ("period_end", _required(parse_date)), *((m, _META_PARSERS[m]) for m in meta),
+               *((i, parse_number) for i in items)]
+    good = _parse_rows(records, parsers, errors, _check_statement)
+    for row in good:
         row["_version"] = row.get("accession") or row.get("filed_at")
-        good.append(row)
     good = _refuse_duplicates(good, ("company_id", "period_end", "_version"), errors,
                               "company_id, period_end, accession or filed_at")
     for row in good:
@@ -302,28 +324,9 @@ def read_events(source: str | Path | io.StringIO) -> Parsed:
             raise CellError(f"unknown kind {text.strip()!r}; expected one of {', '.join(EVENT_KINDS)}")
         return value
 
-    def event_date(text: str | None) -> dt.date:
-        value = parse_date(text)
-        if value is None:
-            raise CellError("missing value")
-        return value
-
-    good = []
-    for line, raw in records:
-        row: dict = {"line": line}
-        row_errors: list[RowError] = []
-        parsers = (("company_id", _company_id), ("event_date", event_date), ("kind", kind),
-                   ("source", lambda t: _text(t, 40)), ("reference", lambda t: _text(t, 64)))
-        for name, parser in parsers:
-            try:
-                row[name] = parser(raw.get(name)) if name in header else None
-            except CellError as error:
-                row_errors.append(RowError(line, name, str(error)))
-        _extra_cells(line, raw, row_errors)
-        if row_errors:
-            errors.extend(row_errors)
-        else:
-            good.append(row)
+    parsers = (("company_id", _company_id), ("event_date", _required(parse_date)), ("kind", kind),
+               ("source", lambda t: _text(t, 40)), ("reference", lambda t: _text(t, 64)))
+    good = _parse_rows(records, parsers, errors)
     good = _refuse_duplicates(good, ("company_id", "event_date", "kind"), errors)
     return _finish(good, columns, errors, warnings)
 
@@ -340,36 +343,18 @@ def read_table(source: str | Path | io.StringIO, target: str, key: str | None = 
     columns = ([key] if key else []) + features + [target]
     if errors:
         return _finish([], columns, errors, [])
-    good = []
-    for line, raw in records:
-        row: dict = {"line": line}
-        row_errors: list[RowError] = []
-        if key:
-            try:
-                row[key] = _text(raw.get(key), 200)
-                if row[key] is None:
-                    raise CellError("missing value")
-            except CellError as error:
-                row_errors.append(RowError(line, key, str(error)))
-        for name in features:
-            try:
-                row[name] = parse_number(raw.get(name))
-            except CellError as error:
-                row_errors.append(RowError(line, name, str(error)))
-        try:
-            label = parse_number(raw.get(target))
-            if label is None:
-                raise CellError("missing value")
-            if label not in (0.0, 1.0):
-                raise CellError(f"{raw.get(target).strip()!r} is not 0 or 1")
-            row[target] = int(label)
-        except CellError as error:
-            row_errors.append(RowError(line, target, str(error)))
-        _extra_cells(line, raw, row_errors)
-        if row_errors:
-            errors.extend(row_errors)
-        else:
-            good.append(row)
+
+    def label(text: str | None) -> int:
+        value = parse_number(text)
+        if value is None:
+            raise CellError("missing value")
+        if value not in (0.0, 1.0):
+            raise CellError(f"{text.strip()!r} is not 0 or 1")
+        return int(value)
+
+    parsers = [*([(key, _required(lambda t: _text(t, 200)))] if key else []),
+               *((name, parse_number) for name in features), (target, label)]
+    good = _parse_rows(records, parsers, errors)
     if key:
         good = _refuse_duplicates(good, (key,), errors)
     parsed = _finish(good, columns, errors, [])
