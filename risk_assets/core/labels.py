@@ -42,7 +42,7 @@ def _as_date(value) -> date:
     return pd.Timestamp(value).date()
 
 
-def observation_time(period_end, filed_at=None, reporting_lag_days: int = 90) -> date:
+def observation_time(period_end, filed_at=None, reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS) -> date:
     """t = filed_at when known (None/NaT/NaN count as unknown), else period_end + reporting_lag_days."""
     if not _missing(filed_at):
         return _as_date(filed_at)
@@ -120,8 +120,8 @@ def _label_all(
 def label_rows(
     rows: pd.DataFrame,
     events: pd.DataFrame,
-    horizon_months: int = 12,
-    reporting_lag_days: int = 90,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
     *,
     default_kinds: Collection[str] | None = None,
     observed_until=None,
@@ -140,8 +140,8 @@ def label_rows(
 def excluded_rows(
     rows: pd.DataFrame,
     events: pd.DataFrame,
-    horizon_months: int = 12,
-    reporting_lag_days: int = 90,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
     *,
     default_kinds: Collection[str] | None = None,
     observed_until=None,
@@ -154,8 +154,8 @@ def excluded_rows(
 def label_and_exclude(
     rows: pd.DataFrame,
     events: pd.DataFrame,
-    horizon_months: int = 12,
-    reporting_lag_days: int = 90,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
     *,
     default_kinds: Collection[str] | None = None,
     observed_until=None,

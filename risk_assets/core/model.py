@@ -20,7 +20,7 @@ population's rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,8 +66,7 @@ class Calibration:
     def pd_at_rate(self, raw: np.ndarray, rate: float) -> np.ndarray:
         """PD moved to a sample whose default rate is ``rate`` (prior shift from the training sample's rate):
         how two models trained on different samples are tested against the same held-out rows."""
-        shift = float(logit(rate) - logit(self.sample_rate))
-        return sigmoid(self.slope * np.asarray(raw, dtype=float) + self.intercept + shift)
+        return replace(self, target_rate=rate).pd(raw)
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
