@@ -109,7 +109,7 @@ def classic_from_statements(statements: pd.DataFrame) -> dict[str, ClassicScore]
     means unknown, so Ohlson O needs it), canonical items. Ohlson's SIZE uses core/price_index.
     """
     from risk_assets.core.pit import prior_year_versions
-    from risk_assets.core.price_index import price_level_index
+    from risk_assets.core.price_index import ohlson_price_index
 
     frame = statements.reset_index(drop=True)
     prior = prior_year_versions(frame)
@@ -120,7 +120,7 @@ def classic_from_statements(statements: pd.DataFrame) -> dict[str, ClassicScore]
         has_prior = prior.loc[i].notna().any()
         currency = row.get("currency")
         usd = 1.0 if isinstance(currency, str) and currency.upper() == "USD" else None
-        index, _note = price_level_index(int(row["fiscal_year"]))
+        index, _note = ohlson_price_index(int(row["fiscal_year"]))
         scores = classic_scores(_items(row), _items(prior.loc[i]) if has_prior else None,
                                 usd_per_unit=usd, price_index=index)
         for name in CLASSIC_SCORES:

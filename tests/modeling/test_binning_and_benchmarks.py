@@ -11,6 +11,8 @@ from scipy import stats
 
 from risk_assets.core.benchmarks import classic_figures, classic_from_polish_ratios, classic_from_statements
 from risk_assets.core.binning import WoeBinning
+from risk_assets.core.classic import ohlson_o
+from risk_assets.core.price_index import ohlson_price_index, price_level_index
 
 
 def test_woe_by_hand() -> None:
@@ -81,3 +83,12 @@ def test_classic_scores_from_statements_say_why_not() -> None:
                                              "revenue, which are missing")
     assert scores["ohlson_o"].reasons[0] == "Ohlson O needs the prior year's net income (prior_items['net_income'])"
     assert not np.isnan(scores["ohlson_o"].risk[1]) and scores["ohlson_o"].reasons[1] is None
+    # SIZE deflates by the index of the year before the balance sheet (Ohlson 1980), not the balance sheet's own.
+    items = {"total_assets": 100.0, "total_liabilities": 50.0, "current_assets": 45.0, "current_liabilities": 25.0,
+             "net_income": -2.0, "operating_cash_flow": 1.0, "currency": "USD"}
+    prior = {**items, "total_liabilities": 60.0, "current_assets": 40.0, "current_liabilities": 20.0,
+             "net_income": 5.0, "operating_cash_flow": 8.0}
+    published = ohlson_o(items, prior, usd_per_unit=1.0, price_index=ohlson_price_index(2021)[0]).value
+    same_year = ohlson_o(items, prior, usd_per_unit=1.0, price_index=price_level_index(2021)[0]).value
+    assert published != same_year
+    assert scores["ohlson_o"].risk[1] == pytest.approx(published)  # risk = O: higher is riskier

@@ -20,7 +20,7 @@ from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
-from risk_assets.core.price_index import price_level_index
+from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
 from risk_assets.defs.market.assets import macro_indicators, market_features
@@ -117,7 +117,7 @@ def build_features(
                 items["market_value_equity"] = float(found["market_value_equity"])
             prior_items = _items(prior.loc[i]) if prior.loc[i].notna().any() else None
             usd = 1.0 if row["currency"] == "USD" else None
-            index, _note = price_level_index(int(row["fiscal_year"]))
+            index, _note = ohlson_price_index(int(row["fiscal_year"]))
             scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
             classic = {name: {"value": _finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
                        for name, s in scores.items()}
