@@ -167,3 +167,42 @@ def classic_figures(score: ClassicScore, y: np.ndarray, rows: np.ndarray | None 
     else:
         figures["brier_note"] = "a score, not a probability: no Brier score"
     return base | {"available": True, **figures, "missing_reasons": top}
+
+
+def _field(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return _polish(frame, name)
+
+
+def classic_from_field_features(frame: pd.DataFrame) -> dict[str, ClassicScore]:
+    """Altman Z, Z'' (book equity for X4), Zmijewski and Ohlson O from the field features (core/field_features).
+
+    Z = 1.2 wc_ta + 1.4 re_ta + 3.3 ebit_ta + 0.6 mve_tl + 1.0 sales_ta (Altman 1968, decimal form).
+    Z'' = 6.56 wc_ta + 3.26 re_ta + 6.72 ebit_ta + 1.05 (1/tl_ta - 1) (book equity / liabilities; no +3.25).
+    Zmijewski = -4.336 - 4.513 ni_ta + 5.679 tl_ta + 0.004 ca_cl; probability Phi(X).
+    O = -1.32 - 0.407 SIZE + 6.03 tl_ta - 1.43 wc_ta + 0.0757 / ca_cl - 1.72 OENEG - 2.37 ni_ta - 1.83 ffo_tl
+        + 0.285 intwo - 0.521 chin, SIZE = log_real_assets (log real US$ millions: a shift of Ohlson's unit, so
+        O ranks as published but its level, and so its probability, is not Ohlson's).
+    """
+    wc, re, ebit, sales = (_field(frame, n) for n in ("wc_ta", "re_ta", "ebit_ta", "sales_ta"))
+    tl, ni, ca_cl, mve_tl = (_field(frame, n) for n in ("tl_ta", "ni_ta", "ca_cl", "mve_tl"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        book_cover = np.where(tl > 0, 1.0 / tl - 1.0, np.nan)
+        cl_ca = np.where(ca_cl > 0, 1.0 / ca_cl, np.nan)
+    z = 1.2 * wc + 1.4 * re + 3.3 * ebit + 0.6 * mve_tl + 1.0 * sales
+    z2 = 6.56 * wc + 3.26 * re + 6.72 * ebit + 1.05 * book_cover
+    zm = -4.336 - 4.513 * ni + 5.679 * tl + 0.004 * ca_cl
+    oeneg = np.where(np.isnan(tl), np.nan, (tl > 1).astype(float))
+    o = (-1.32 - 0.407 * _field(frame, "log_real_assets") + 6.03 * tl - 1.43 * wc + 0.0757 * cl_ca - 1.72 * oeneg
+         - 2.37 * ni - 1.83 * _field(frame, "ffo_tl") + 0.285 * _field(frame, "intwo") - 0.521 * _field(frame, "chin"))
+    return {
+        "altman_z": _with_reasons("altman_z", z, None, ["wc_ta", "re_ta", "ebit_ta", "mve_tl", "sales_ta"], frame,
+                                  "1.2 X1 + 1.4 X2 + 3.3 X3 + 0.6 X4 + 1.0 X5 (Altman 1968)"),
+        "altman_z_double_prime": _with_reasons("altman_z_double_prime", z2, None,
+                                               ["wc_ta", "re_ta", "ebit_ta", "tl_ta"], frame,
+                                               "6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 book equity/TL (no +3.25)"),
+        "ohlson_o": _with_reasons("ohlson_o", o, None,
+                                  ["log_real_assets", "tl_ta", "wc_ta", "ca_cl", "ni_ta", "ffo_tl", "intwo", "chin"],
+                                  frame, "Ohlson (1980) model 1, SIZE in log real US$ millions (ranking only)"),
+        "zmijewski": _with_reasons("zmijewski", zm, stats.norm.cdf(zm), ["ni_ta", "tl_ta", "ca_cl"], frame,
+                                   "-4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL, probability Phi(X)"),
+    }

@@ -40,8 +40,14 @@ class WoeBinning:
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05, smoothing: float = 0.5
+        cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05, smoothing: float = 0.5,
+        directions: np.ndarray | None = None,
     ) -> WoeBinning:
+        """``directions[j]`` = +1 / -1 makes feature j's WoE non-decreasing / non-increasing over its present
+        bins (pool-adjacent-violators, weighted by bin counts): a monotone scorecard, as credit scorecards
+        are built, so a constrained ratio cannot raise risk through a wiggle of its bins."""
+        from sklearn.isotonic import isotonic_regression
+
         y = np.asarray(y, dtype=int)
         bad_total, good_total = y.sum(), (1 - y).sum()
         edges, woe = [], []
@@ -57,6 +63,12 @@ class WoeBinning:
             )
             if bad[-1] + good[-1] == 0:
                 values[-1] = 0.0  # no missing values in training: a gap later carries no evidence
+            direction = 0 if directions is None else int(directions[j])
+            counts = (bad + good)[:-1]
+            if direction and (counts > 0).sum() > 1:
+                filled = counts > 0
+                values[:-1][filled] = isotonic_regression(values[:-1][filled], sample_weight=counts[filled],
+                                                          increasing=direction > 0)
             edges.append(cuts)
             woe.append(values)
         binning = cls(edges, woe, np.zeros(x.shape[1]))
@@ -95,8 +107,9 @@ class WoePreprocessor:
     indicator_mean: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05) -> WoePreprocessor:
-        binning = WoeBinning.fit(x, y, max_bins=max_bins, min_bin_share=min_bin_share)
+    def fit(cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05,
+            directions: np.ndarray | None = None) -> WoePreprocessor:
+        binning = WoeBinning.fit(x, y, max_bins=max_bins, min_bin_share=min_bin_share, directions=directions)
         return cls(binning, np.empty(0, dtype=int), np.empty(0))
 
     def transform(self, x: np.ndarray) -> np.ndarray:

@@ -1,14 +1,19 @@
-"""The master scale: one table of PD bands shared by scoring, alerts, monitoring and the API.
+"""The master scale: one table of PD bands shared by scoring, alerts, monitoring and the API, anchored to the
+default experience of the rating agencies.
 
 Grades run from "1" (lowest PD) to "10" (highest); "D" marks a company in default.
 
-Why these bands. The upper bounds 0.05%, 0.1%, 0.25%, 0.5%, 1%, 2%, 5%, 10%, 20%, 100% grow by a factor of
-2 to 2.5 per grade, so the scale is close to geometric (log-PD is what a logistic model is linear in, and
-what rating agencies' grades are roughly even in). The first bound is the 5 bp corporate PD floor of the
-final Basel III framework (CRR3 Art. 160), so no internal PD can sit below grade 1's upper edge; the
-lower grades line up loosely with agency buckets (roughly: 1-2 AA/A, 3-4 BBB, 5-6 BB, 7-8 B, 9-10 CCC and
-below). Ten grades is the usual granularity of a corporate master scale and matches the Basel wish for at
-least seven non-default grades.
+Anchor. S&P Global Ratings publishes the one-year average default rate of the companies it rates, by rating
+(its annual global corporate default and rating transition study; long-term averages since 1981, rounded):
+AAA 0.00%, AA 0.02%, A 0.05%, BBB 0.15%, BB 0.60%, B 3%, CCC/C 27% (``AGENCY_ONE_YEAR_DEFAULT_RATES``). A PD's
+agency-equivalent band is the rating whose average rate is nearest on the log scale, so the band boundaries are
+the geometric midpoints of neighbouring rates: AA/A 0.0316%, A/BBB 0.0866%, BBB/BB 0.30% (the investment-grade
+line), BB/B 1.342%, B/CCC-C 9.0%. Below AA/A the band is "AA" (AA or better: AAA's average rate is zero, so no PD
+is nearer to it than to AA).
+
+Grades. Ten grades, each inside exactly one band: the band boundaries are grade edges, and the wider bands are
+split once (BBB at 0.16%, BB at 0.60%, B at 3%, CCC-C at 20%). Ten grades is the usual granularity of a
+corporate master scale and meets the Basel wish for at least seven non-default grades.
 
 Edges. Every band is half-open ``[lower_pd, upper_pd)``: a PD exactly on a boundary goes to the riskier
 (higher) grade. That is the conservative choice: reaching a band's threshold puts a company in that band.
@@ -22,8 +27,43 @@ from dataclasses import dataclass
 
 DEFAULT_GRADE = "D"
 
-# Upper bounds of grades 1..10; grade 1 starts at 0 and grade 10 ends at 1 (inclusive).
-_UPPER_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 1.0)
+#: S&P Global Ratings, one-year average corporate default rates by rating (long-term global averages, rounded).
+AGENCY_ONE_YEAR_DEFAULT_RATES: dict[str, float] = {
+    "AAA": 0.0, "AA": 0.0002, "A": 0.0005, "BBB": 0.0015, "BB": 0.006, "B": 0.03, "CCC/C": 0.27,
+}
+_RATED = ("AA", "A", "BBB", "BB", "B", "CCC/C")  # AAA's zero rate has no midpoint: "AA" is AA or better
+#: Upper bounds of the agency bands (geometric midpoints of neighbouring average rates) and their names.
+AGENCY_BANDS: tuple[tuple[float, str], ...] = tuple(
+    (math.sqrt(AGENCY_ONE_YEAR_DEFAULT_RATES[lower] * AGENCY_ONE_YEAR_DEFAULT_RATES[upper]), lower)
+    for i, (lower, upper) in enumerate(zip(_RATED, _RATED[1:], strict=False))
+) + ((1.0, "CCC/C"),)
+#: PDs below this are investment grade (BBB or better): the BBB/BB boundary, 0.30%.
+INVESTMENT_GRADE_MAX_PD: float = AGENCY_BANDS[2][0]
+
+def agency_band(pd: float, in_default: bool = False) -> str:
+    """The agency-equivalent band of a PD ("AA", "A", ... "CCC/C": see the module docstring); "D" for a company in default."""
+    if in_default:
+        return DEFAULT_GRADE
+    value = float(pd)
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"PD {value!r} has no agency band")
+    for upper, band in AGENCY_BANDS:
+        if value < upper:
+            return band
+    return AGENCY_BANDS[-1][1]
+
+
+def is_investment_grade(pd: float) -> bool:
+    """True for a PD in an investment-grade-equivalent band (BBB or better)."""
+    return float(pd) < INVESTMENT_GRADE_MAX_PD
+
+
+# Upper bounds of grades 1..10; grade 1 starts at 0 and grade 10 ends at 1 (inclusive). Band edges exactly, the
+# wide bands split once (see the module docstring).
+_UPPER_BOUNDS: tuple[float, ...] = (
+    AGENCY_BANDS[0][0], AGENCY_BANDS[1][0], 0.0016, AGENCY_BANDS[2][0], 0.006, AGENCY_BANDS[3][0], 0.03,
+    AGENCY_BANDS[4][0], 0.20, 1.0,
+)
 
 # Grade 1 has no positive lower bound, so its midpoint uses the 3 bp Basel II PD floor as its lower end.
 _GRADE_1_MIDPOINT_FLOOR = 0.0003
@@ -51,6 +91,7 @@ class Grade:
     upper_pd: float
     midpoint_pd: float
     description: str
+    agency_band: str = ""
 
 
 def _build_scale() -> tuple[Grade, ...]:
@@ -58,7 +99,7 @@ def _build_scale() -> tuple[Grade, ...]:
     lower = 0.0
     for number, (upper, description) in enumerate(zip(_UPPER_BOUNDS, _DESCRIPTIONS, strict=True), start=1):
         midpoint = math.sqrt(max(lower, _GRADE_1_MIDPOINT_FLOOR) * upper)
-        grades.append(Grade(str(number), lower, upper, midpoint, description))
+        grades.append(Grade(str(number), lower, upper, midpoint, description, agency_band(midpoint)))
         lower = upper
     return tuple(grades)
 

@@ -42,26 +42,44 @@ def sigmoid(x: float | np.ndarray) -> Any:
 
 @dataclass
 class Calibration:
-    """raw log-odds -> PD: Platt slope/intercept, then a prior shift from the sample rate to the target rate."""
+    """raw log-odds -> PD: a Platt map (slope, intercept and, when the data asks for it, a curvature), then a
+    prior shift from the sample rate to the target rate.
+
+    The curvature term bends the map where the out-of-fold scores say a straight line does not fit (on the US
+    listed panel the lowest scores default less often than a line through the rest predicts); it is kept only
+    when a likelihood-ratio test finds it at 5% and the map stays increasing over the scores it was fitted on.
+    Beyond that range the map continues as a straight line with the slope at the edge, so it stays increasing.
+    """
 
     slope: float
     intercept: float
     sample_rate: float
     target_rate: float
+    curvature: float = 0.0
+    raw_low: float = -np.inf
+    raw_high: float = np.inf
 
     @property
     def prior_shift(self) -> float:
         return float(logit(self.target_rate) - logit(self.sample_rate))
 
+    def _map(self, raw: np.ndarray) -> np.ndarray:
+        x = np.asarray(raw, dtype=float)
+        if self.curvature == 0.0:
+            return self.slope * x + self.intercept
+        inside = np.clip(x, self.raw_low, self.raw_high)
+        edge_slope = self.slope + 2 * self.curvature * inside  # the map's slope at the clipped point
+        return self.intercept + self.slope * inside + self.curvature * inside**2 + edge_slope * (x - inside)
+
     def calibrated_log_odds(self, raw: np.ndarray) -> np.ndarray:
-        return self.slope * np.asarray(raw, dtype=float) + self.intercept + self.prior_shift
+        return self._map(raw) + self.prior_shift
 
     def pd(self, raw: np.ndarray) -> np.ndarray:
         return sigmoid(self.calibrated_log_odds(raw))
 
     def sample_pd(self, raw: np.ndarray) -> np.ndarray:
         """PD on the training sample's scale (no prior shift): what to test against the sample's outcomes."""
-        return sigmoid(self.slope * np.asarray(raw, dtype=float) + self.intercept)
+        return sigmoid(self._map(raw))
 
     def pd_at_rate(self, raw: np.ndarray, rate: float) -> np.ndarray:
         """PD moved to a sample whose default rate is ``rate`` (prior shift from the training sample's rate):
@@ -99,6 +117,31 @@ def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         if np.max(np.abs(scale * step)) < 1e-10:
             break
     return float(a), float(b)
+
+
+def fit_curved_platt(raw: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
+    """(slope, intercept, curvature): the Platt map with a quadratic term when it improves the out-of-fold
+    likelihood significantly (likelihood-ratio test, 1 df, at ``alpha``) and stays increasing over the scores'
+    range; otherwise the straight map (curvature 0)."""
+    from scipy.optimize import minimize
+    from scipy.stats import chi2
+
+    x = np.asarray(raw, dtype=float)
+    t = np.asarray(y, dtype=float)
+    slope, intercept = fit_platt(x, t)
+
+    def nll(params: np.ndarray) -> float:
+        z = params[0] + params[1] * x + params[2] * x * x
+        return float(np.sum(np.logaddexp(0.0, z) - t * z))
+
+    straight = nll(np.array([intercept, slope, 0.0]))
+    found = minimize(nll, np.array([intercept, slope, 0.0]), method="BFGS")
+    b0, b1, b2 = (float(v) for v in found.x)
+    increasing = min(b1 + 2 * b2 * x.min(), b1 + 2 * b2 * x.max()) > 0
+    significant = chi2.sf(max(2 * (straight - found.fun), 0.0), 1) < alpha
+    if np.isfinite(found.fun) and increasing and significant:  # BFGS may stop on precision with a fine optimum
+        return b1, b0, b2
+    return slope, intercept, 0.0
 
 
 MISSING_STRATEGIES = ("native", "impute")
@@ -230,24 +273,17 @@ class PDModel:
     # -- fitting -------------------------------------------------------------------------------
     def _fit_estimator(self, x: np.ndarray, y: np.ndarray, seed: int) -> tuple[Any, Any]:
         if self.family == "logistic":
-            from sklearn.linear_model import LogisticRegression
-
+            directions = np.array([self.monotone.get(name, 0) for name in self.feature_names])
             transform = self.params.get("transform", "winsor")
             if transform == "winsor":
                 pre: Any = _LogisticPreprocessor.fit(x)
             elif transform == "woe":
                 from risk_assets.core.binning import WoePreprocessor
 
-                pre = WoePreprocessor.fit(x, y, max_bins=int(self.params.get("max_bins", 10)))
+                pre = WoePreprocessor.fit(x, y, max_bins=int(self.params.get("max_bins", 10)), directions=directions)
             else:
                 raise ValueError(f"unknown logistic transform {transform!r}; expected one of {LOGISTIC_TRANSFORMS}")
-            # class_weight="balanced": the 1:14 imbalance would otherwise let the penalty shrink the rare
-            # class's evidence; the Platt map afterwards puts the PDs back on the sample's scale.
-            est = LogisticRegression(
-                C=self.params.get("C", 0.1), class_weight="balanced", max_iter=5000, tol=1e-8
-            )
-            est.fit(pre.transform(x), y)
-            return est, pre
+            return self._fit_signed_logistic(pre, x, y, directions, transform), pre
         if self.family == "lightgbm":
             import lightgbm as lgb
 
@@ -279,6 +315,31 @@ class PDModel:
             return (members[0] if len(members) == 1 else _SeedBag(members)), None
         raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")
 
+    def _fit_signed_logistic(self, pre: Any, x: np.ndarray, y: np.ndarray, directions: np.ndarray,
+                             transform: str) -> Any:
+        """The logistic model, refitted without any constrained feature whose coefficient comes out against its
+        direction (a scorecard's sign check): collinear ratios can flip a sign, and a constraint that does not
+        hold in the model is no constraint. A dropped feature keeps its column at zero weight."""
+        from sklearn.linear_model import LogisticRegression
+
+        n = len(self.feature_names)
+        # WoE already points each constrained feature toward risk: its coefficient must be positive. A winsorised
+        # ratio keeps its own scale: its coefficient must have the sign of the direction.
+        wanted = np.where(directions != 0, 1.0 if transform == "woe" else directions, 0.0)
+        keep = np.ones(pre.transform(x[:1]).shape[1], dtype=bool)
+        transformed = pre.transform(x)
+        for _ in range(n):
+            # class_weight="balanced": the 1:14 imbalance would otherwise let the penalty shrink the rare
+            # class's evidence; the Platt map afterwards puts the PDs back on the sample's scale.
+            est = LogisticRegression(C=self.params.get("C", 0.1), class_weight="balanced", max_iter=5000, tol=1e-8)
+            est.fit(np.where(keep, transformed, 0.0), y)
+            wrong = (est.coef_[0][:n] * wanted < 0) & keep[:n]
+            if not wrong.any():
+                break
+            keep[np.flatnonzero(wrong)] = False
+        self.dropped_for_sign_ = [self.feature_names[j] for j in np.flatnonzero(~keep[:n])]
+        return est
+
     def _raw(self, est: Any, pre: Any, x: np.ndarray) -> np.ndarray:
         if self.family == "logistic":
             return est.decision_function(pre.transform(x))
@@ -293,8 +354,14 @@ class PDModel:
         seed: int = 0,
         calibration_folds: int = 5,
         groups: np.ndarray | None = None,
+        calibration_rows: np.ndarray | None = None,
     ) -> PDModel:
-        """Fit on ``frame[feature_names]``; calibrate on out-of-fold raw scores; then refit on all rows."""
+        """Fit on ``frame[feature_names]``; calibrate on out-of-fold raw scores; then refit on all rows.
+
+        ``calibration_rows`` (a boolean mask) restricts the calibration map, and the sample rate the prior shift
+        starts from, to rows whose default rate is not distorted by how the data was collected (the US listed
+        panel's first years hold almost no defaults: failing companies could not enter it then); the estimator
+        still learns its ranking from every row."""
         from sklearn.model_selection import StratifiedGroupKFold
 
         if self.missing not in MISSING_STRATEGIES:
@@ -316,9 +383,13 @@ class PDModel:
             est, pre = self._fit_estimator(x[train_idx], y[train_idx], seed)
             oof[test_idx] = self._raw(est, pre, x_scored[test_idx])
             fold_of_row[test_idx] = k
-        slope, intercept = fit_platt(oof, y)
+        mask = np.ones(len(y), dtype=bool) if calibration_rows is None else np.asarray(calibration_rows, dtype=bool)
+        if len(np.unique(y[mask])) != 2:
+            raise ValueError("the calibration rows need both defaults and non-defaults")
+        slope, intercept, curvature = fit_curved_platt(oof[mask], y[mask])
         self.estimator, self.preprocessor = self._fit_estimator(x, y, seed)
-        self.calibration = Calibration(slope, intercept, float(y.mean()), float(target_rate))
+        self.calibration = Calibration(slope, intercept, float(y[mask].mean()), float(target_rate), curvature,
+                                       float(oof.min()), float(oof.max()))
         self.oof_raw_ = oof  # out-of-fold raw scores (what the Platt map was fitted on) and their folds
         self.oof_fold_ = fold_of_row
         return self

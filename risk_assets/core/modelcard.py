@@ -35,6 +35,24 @@ LIMITS = (
 )
 
 
+LISTED_LIMITS = (
+    "Trained on US listed companies of 1999-2011 (Compustat via Lombardo et al. 2022): NYSE/NASDAQ companies with "
+    "three consecutive years, mostly small and mid caps (median total assets about $110m); fewer than 30 firm-years "
+    "hold more than $50bn of market value, so the model cannot tell a AA mega-cap from a good small company and its "
+    "lowest PDs are about 0.2%.",
+    "The panel has no filing or default dates: period end 31 December of the fiscal year, filing 90 days later, "
+    "default half a year after the last fiscal year before the Chapter 11/7 filing. No SIC codes: financial firms "
+    "in the panel cannot be excluded (they are excluded from scoring).",
+    "The panel has no cash, interest expense or daily prices: cash/assets, interest cover, excess return, equity "
+    "volatility and Merton distance to default are in the feature space but not in the bundled model.",
+    "A filer's market value is usually the public float on its 10-K cover (insiders' shares left out, measured six "
+    "months before the year end), not the Compustat year-end market value the model learnt from.",
+    "Filing behaviour (late notices, overdue reports, audit opinions, stale statements) is not in the training "
+    "data; it adjusts served PDs through documented multipliers (core/overlays.py), not through the model.",
+    "Financial firms (SIC 6000-6799, KSIC section K) are excluded from scoring.",
+)
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return ""
@@ -74,16 +92,22 @@ def render_model_card(
     calibration: Mapping[str, Any],
     gate_rule: str | None = None,
     extra_limits: Sequence[str] = (),
+    limits: Sequence[str] | None = None,
+    feature_table: str | None = None,
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """The card as Markdown. ``models``: name -> validation figures (core/evaluation.validation_figures or
     core/benchmarks.classic_figures); ``chosen`` must be one of them."""
     chosen_figures = models[chosen]
     lines = [f"# {title}", "", f"Chosen family: **{chosen}** ({selection_rule}).", "", "## Data", ""]
     lines += [f"- {key}: {value}" for key, value in data.items()]
-    lines += ["", "## Features", "", f"{len(features)} ratios: {', '.join(features)}.", "",
-              "How each Polish attribute is computed from a filer's canonical statement items:", "",
-              mapping_table().to_markdown(index=False), "", "## Validation (held-out rows)", "",
-              metrics_table(models), ""]
+    lines += ["", "## Features", "", f"{len(features)} features: {', '.join(features)}.", ""]
+    if feature_table is None:
+        lines += ["How each Polish attribute is computed from a filer's canonical statement items:", "",
+                  mapping_table().to_markdown(index=False), ""]
+    else:
+        lines += [feature_table, ""]
+    lines += ["## Validation (held-out rows)", "", metrics_table(models), ""]
     grades = chosen_figures.get("grades") or {}
     if grades.get("table"):
         falls = ", ".join(f"{v['grades']} (Fisher p={v['fisher_p']:.3g})" for v in grades.get("violations", []))
@@ -97,8 +121,11 @@ def render_model_card(
     if chosen_figures.get("calibration_by_decile"):
         lines += [f"Calibration by decile, {chosen}:", "",
                   pd.DataFrame(chosen_figures["calibration_by_decile"]).to_markdown(index=False, floatfmt=".4g"), ""]
+    for heading, body in (sections or {}).items():
+        lines += [f"## {heading}", "", body, ""]
     lines += ["## Calibration", ""] + [f"- {key}: {value}" for key, value in calibration.items()]
     if gate_rule:
         lines += ["", "## Champion rule", "", gate_rule]
-    lines += ["", "## Limits", ""] + [f"- {text}" for text in (*LIMITS, *extra_limits)]
+    lines += ["", "## Limits", ""] + [f"- {text}" for text in (*(LIMITS if limits is None else limits),
+                                                                *extra_limits)]
     return "\n".join(lines) + "\n"

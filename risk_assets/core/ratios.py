@@ -348,6 +348,10 @@ def _build_specs() -> dict[str, RatioSpec]:
 RATIO_SPECS: dict[str, RatioSpec] = _build_specs()
 MODEL_RATIOS: tuple[str, ...] = tuple(sorted(RATIO_SPECS, key=_attr_number))
 
+#: Attributes that are the same number as another in every row of 5year.arff (pre-tax profit / total assets):
+#: models leave them out, so a monotone constraint on Attr7 cannot be undone through an unconstrained copy.
+POLISH_ALIASES: dict[str, str] = {"Attr14": "Attr7", "Attr18": "Attr7"}
+
 def _prior_year_inputs() -> dict[int, tuple[str, ...]]:
     """Prior-year items each lag needs, read from the traced ``name[t-k]`` inputs."""
     needed: dict[int, set[str]] = {}
@@ -394,7 +398,7 @@ def _numeric_column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _prior_year_values(frame: pd.DataFrame, years_back: int, items: Sequence[str]) -> dict[str, np.ndarray]:
+def prior_year_values(frame: pd.DataFrame, years_back: int, items: Sequence[str]) -> dict[str, np.ndarray]:
     """Items of fiscal year t - ``years_back`` of the same company, aligned row by row with ``frame``.
 
     With a ``filed_at`` column the prior year is taken point in time: the latest version filed on or before this
@@ -436,14 +440,14 @@ def compute_ratio_frame(statements: pd.DataFrame) -> pd.DataFrame:
     """One column per MODEL_RATIOS name for a frame of statements (company x fiscal year, maybe versions).
 
     Needs ``company_id`` and ``fiscal_year`` columns beside the canonical items (absent items count as missing).
-    Every formula runs once over whole columns; prior years are joined point in time (see _prior_year_values).
+    Every formula runs once over whole columns; prior years are joined point in time (see prior_year_values).
     Returns a frame with the input's index.
     """
     missing = {"company_id", "fiscal_year"} - set(statements.columns)
     if missing:
         raise ValueError(f"statements lack column(s) {sorted(missing)}")
     columns = {item: _numeric_column(statements, item) for item in CANONICAL_ITEMS}
-    priors = {lag: _prior_year_values(statements, lag, items) for lag, items in PRIOR_YEAR_INPUTS.items()}
+    priors = {lag: prior_year_values(statements, lag, items) for lag, items in PRIOR_YEAR_INPUTS.items()}
 
     def current(name: str) -> np.ndarray:
         return columns[name]

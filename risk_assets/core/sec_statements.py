@@ -253,6 +253,32 @@ def _same(a: dict, b: dict) -> bool:
     return all(_same_value(a.get(k), b.get(k)) for k in set(a) | set(b))
 
 
+#: How far before its fiscal year end a 10-K's public-float date may lie (it is the last business day of the
+#: second fiscal quarter, about six months before; a transition period can stretch it).
+PUBLIC_FLOAT_MAX_DAYS_BEFORE_END = 400
+
+
+def public_floats(companyfacts: dict, currency: str | None) -> dict[str, tuple[dt.date, float]]:
+    """Per accession, the cover page's aggregate market value of common equity held by non-affiliates
+    (dei:EntityPublicFloat): the market value every 10-K reports, known at its filing date.
+
+    It stands in for ``market_value_equity`` where no price series gives shares x price at the balance-sheet
+    date (core/market.py takes precedence): it leaves out insiders' holdings and is measured about six months
+    before the year end, so it understates a closely held company's market value (the model card says so).
+    """
+    floats: dict[str, tuple[dt.date, float]] = {}
+    units = companyfacts.get("facts", {}).get("dei", {}).get("EntityPublicFloat", {}).get("units", {})
+    for unit, facts in units.items():
+        if currency is not None and unit != currency:
+            continue
+        for raw in facts:
+            end, value = _parse_date(raw.get("end")), _number(raw.get("val"))
+            if end is None or value is None or value <= 0 or not raw.get("accn"):
+                continue
+            floats[raw["accn"]] = (end, value)
+    return floats
+
+
 def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
     """Annual statement versions of one SEC filer: one row per (period_end, accession) that changed
     something. Columns: STATEMENT_META_COLUMNS + CANONICAL_ITEMS."""
@@ -260,6 +286,7 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
     currency = _reporting_currency(companyfacts, tags)
     instants, durations, unusable = _collect(companyfacts, currency)
     periods = _fiscal_periods(durations)
+    floats = public_floats(companyfacts, currency)
 
     rows: list[dict] = []
     for end, start in sorted(periods.items()):
@@ -270,6 +297,16 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
             values, derived = _resolve_state(facts_bs, facts_pl, (filed, accn))
             if all(v is None for v in values.values()):
                 continue
+            float_end, float_value = floats.get(accn, (None, None))
+            if values.get("market_value_equity") is None and float_end is not None \
+                    and 0 <= (end - float_end).days <= PUBLIC_FLOAT_MAX_DAYS_BEFORE_END:
+                values["market_value_equity"] = float_value
+                derived = derived | {"market_value_equity"}
+            elif values.get("market_value_equity") is None and previous is not None \
+                    and previous.get("market_value_equity") is not None:
+                # a later filing repeating this period's items carries no float for it: the last one still holds
+                values["market_value_equity"] = previous["market_value_equity"]
+                derived = derived | {"market_value_equity"}
             if previous is not None and _same(values, previous):
                 continue  # a repeat (or a re-rounding) of what was already known
             previous = values

@@ -7,20 +7,27 @@ import math
 import pytest
 
 from risk_assets.core.master_scale import (
+    AGENCY_BANDS,
+    AGENCY_ONE_YEAR_DEFAULT_RATES,
     DEFAULT_GRADE,
+    INVESTMENT_GRADE_MAX_PD,
     MASTER_SCALE,
+    agency_band,
     grade_by_label,
     grade_for_pd,
     grade_index,
     is_downgrade,
+    is_investment_grade,
 )
 
-UPPER_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 1.0]
+# AA/A, A/BBB, BBB (split), BBB/BB, BB (split), BB/B, B (split), B/CCC, CCC (split), 1
+UPPER_BOUNDS = [math.sqrt(0.0002 * 0.0005), math.sqrt(0.0005 * 0.0015), 0.0016, 0.003, 0.006,
+                math.sqrt(0.006 * 0.03), 0.03, 0.09, 0.20, 1.0]
 
 
 def test_ten_contiguous_bands_cover_zero_to_one():
     assert [grade.label for grade in MASTER_SCALE] == [str(k) for k in range(1, 11)]
-    assert [grade.upper_pd for grade in MASTER_SCALE] == UPPER_BOUNDS
+    assert [grade.upper_pd for grade in MASTER_SCALE] == pytest.approx(UPPER_BOUNDS, rel=1e-12)
     assert MASTER_SCALE[0].lower_pd == 0.0
     for lower_grade, upper_grade in zip(MASTER_SCALE, MASTER_SCALE[1:], strict=False):
         assert upper_grade.lower_pd == lower_grade.upper_pd
@@ -30,26 +37,26 @@ def test_ten_contiguous_bands_cover_zero_to_one():
 
 
 def test_midpoints_are_geometric_means():
-    # grade 6: sqrt(0.01 * 0.02) = 0.0141421; grade 1 uses the 3 bp floor: sqrt(0.0003 * 0.0005) = 0.00038730
-    assert grade_by_label("6").midpoint_pd == pytest.approx(math.sqrt(0.01 * 0.02))
-    assert grade_by_label("1").midpoint_pd == pytest.approx(0.000387298335)
+    # grade 5: sqrt(0.003 * 0.006); grade 1 uses the 3 bp floor: sqrt(0.0003 * 0.000316228)
+    assert grade_by_label("5").midpoint_pd == pytest.approx(math.sqrt(0.003 * 0.006))
+    assert grade_by_label("1").midpoint_pd == pytest.approx(math.sqrt(0.0003 * math.sqrt(0.0002 * 0.0005)))
 
 
 def test_pd_inside_bands():
     assert grade_for_pd(0.0) == "1"
     assert grade_for_pd(0.0003) == "1"
     assert grade_for_pd(0.0007) == "2"
-    assert grade_for_pd(0.015) == "6"
+    assert grade_for_pd(0.015) == "7"
     assert grade_for_pd(0.07) == "8"
     assert grade_for_pd(0.5) == "10"
 
 
 def test_pd_exactly_on_a_boundary_goes_to_the_riskier_grade():
-    # bands are [lower, upper): 0.0005 is the start of grade 2, 0.01 of grade 6, 0.20 of grade 10
-    assert grade_for_pd(0.0005) == "2"
-    assert grade_for_pd(0.01) == "6"
+    # bands are [lower, upper): 0.003 (the investment-grade line) starts grade 5, 0.03 grade 8, 0.20 grade 10
+    assert grade_for_pd(0.003) == "5"
+    assert grade_for_pd(0.03) == "8"
     assert grade_for_pd(0.20) == "10"
-    assert grade_for_pd(0.0099999) == "5"
+    assert grade_for_pd(0.0029999) == "4"
     for number, upper in enumerate(UPPER_BOUNDS[:-1], start=1):
         assert grade_for_pd(upper) == str(number + 1)
 
@@ -94,3 +101,22 @@ def test_grade_index_and_downgrades():
 def test_d_has_no_band():
     with pytest.raises(ValueError):
         grade_by_label("D")
+
+
+def test_agency_bands_are_the_log_midpoints_of_the_published_rates():
+    assert AGENCY_ONE_YEAR_DEFAULT_RATES["BBB"] == 0.0015 and AGENCY_ONE_YEAR_DEFAULT_RATES["B"] == 0.03
+    assert [band for _, band in AGENCY_BANDS] == ["AA", "A", "BBB", "BB", "B", "CCC/C"]
+    assert pytest.approx(0.003) == INVESTMENT_GRADE_MAX_PD
+    # each published rate falls in its own band
+    for rating, rate in AGENCY_ONE_YEAR_DEFAULT_RATES.items():
+        assert agency_band(rate) == ("AA" if rating == "AAA" else rating)
+    assert agency_band(0.0029999) == "BBB" and agency_band(0.003) == "BB"
+    assert is_investment_grade(0.0029) and not is_investment_grade(0.003)
+    assert agency_band(0.4, in_default=True) == "D"
+    with pytest.raises(ValueError):
+        agency_band(float("nan"))
+
+
+def test_every_grade_lies_inside_one_agency_band():
+    for grade in MASTER_SCALE:
+        assert agency_band(grade.lower_pd) == agency_band(grade.upper_pd * (1 - 1e-9)) == grade.agency_band

@@ -198,3 +198,54 @@ def test_summary_metrics():
         {"auc": 0.75, "ar": 0.5, "ks": 0.5, "brier": 0.158125, "log_loss": expected_log_loss, "n": 4.0,
          "positives": 2.0}
     )
+
+
+def _brute_force_auc_and_components(y, score):
+    pos, neg = score[y == 1], score[y == 0]
+    kernel = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return kernel.mean(), kernel.mean(axis=1), kernel.mean(axis=0)
+
+
+def test_delong_matches_the_u_statistic_by_brute_force():
+    from risk_assets.core.metrics import delong_test
+
+    rng = np.random.default_rng(5)
+    y = (rng.uniform(size=400) < 0.2).astype(int)
+    a = y * 0.8 + rng.normal(size=400)
+    b = np.round(y * 0.5 + rng.normal(size=400), 1)  # ties
+    result = delong_test(y, a, b)
+    auc_a, v10_a, v01_a = _brute_force_auc_and_components(y, a)
+    auc_b, v10_b, v01_b = _brute_force_auc_and_components(y, b)
+    m, n = y.sum(), (1 - y).sum()
+    s10, s01 = np.cov(np.vstack([v10_a, v10_b])), np.cov(np.vstack([v01_a, v01_b]))
+    variance = (s10 / m + s01 / n) @ np.array([1, -1]) @ np.array([1, -1])
+    assert result["auc_a"] == pytest.approx(auc_a) and result["auc_b"] == pytest.approx(auc_b)
+    assert result["se"] == pytest.approx(np.sqrt(variance))
+    same = delong_test(y, a, a)
+    assert same["difference"] == 0 and same["p_two_sided"] == 1.0
+    with pytest.raises(ValueError, match="two defaults"):
+        delong_test(np.array([1, 0, 0]), np.array([0.3, 0.1, 0.2]), np.array([0.3, 0.1, 0.2]))
+
+
+def test_calibration_slope_of_true_and_distorted_pds():
+    from risk_assets.core.metrics import calibration_slope_intercept
+
+    rng = np.random.default_rng(11)
+    logit = rng.normal(-3, 1, 30000)
+    y = (rng.uniform(size=logit.size) < 1 / (1 + np.exp(-logit))).astype(int)
+    true = calibration_slope_intercept(y, 1 / (1 + np.exp(-logit)))
+    assert true["slope"] == pytest.approx(1.0, abs=0.06) and true["p_joint"] > 0.01
+    timid = calibration_slope_intercept(y, 1 / (1 + np.exp(-(-3 + 0.5 * (logit + 3)))))
+    assert timid["slope"] == pytest.approx(2.0, abs=0.15) and timid["p_slope"] < 1e-6
+    high = calibration_slope_intercept(y, 1 / (1 + np.exp(-(logit + 0.7))))
+    assert high["intercept_in_the_large"] == pytest.approx(-0.7, abs=0.08) and high["p_joint"] < 1e-6
+
+
+def test_population_weights_move_a_sample_to_the_target_rate():
+    from risk_assets.core.metrics import population_weights
+
+    y = np.r_[np.ones(100), np.zeros(900)].astype(int)
+    w = population_weights(y, 0.1, 0.02)
+    assert (w * y).sum() / w.sum() == pytest.approx(0.02)
+    with pytest.raises(ValueError):
+        population_weights(y, 0.0, 0.02)

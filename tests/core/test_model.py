@@ -116,3 +116,19 @@ def test_rows_far_outside_the_training_range_are_flagged(polish: pd.DataFrame) -
     flags, notes = model.check_domain(pd.concat([extreme, empty]))
     assert flags.tolist() == [True, True]
     assert "outside training range" in notes[0] and "of features available" in notes[1]
+
+
+def test_curved_platt_is_kept_only_when_the_data_bends_and_stays_increasing():
+    from risk_assets.core.model import Calibration, fit_curved_platt
+
+    rng = np.random.default_rng(9)
+    raw = rng.normal(-3, 0.8, 40000)
+    straight_y = (rng.uniform(size=raw.size) < 1 / (1 + np.exp(-raw))).astype(int)
+    assert fit_curved_platt(raw, straight_y)[2] == 0.0
+    bent = -3 + 0.8 * (raw + 3) + 0.1 * (raw + 3) ** 2  # steeper at the high end, increasing throughout
+    bent_y = (rng.uniform(size=raw.size) < 1 / (1 + np.exp(-bent))).astype(int)
+    slope, intercept, curvature = fit_curved_platt(raw, bent_y)
+    assert curvature == pytest.approx(0.1, abs=0.05)
+    calibration = Calibration(slope, intercept, 0.05, 0.05, curvature, float(raw.min()), float(raw.max()))
+    grid = np.linspace(raw.min() - 5, raw.max() + 5, 400)
+    assert np.all(np.diff(calibration.pd(grid)) > 0)  # increasing inside and beyond the fitted range

@@ -102,8 +102,11 @@ def test_apple_fy2023_every_item_equals_the_filed_fact():
     }
     for item, value in expected.items():
         assert row[item] == value, item
-    assert math.isnan(row["market_value_equity"])  # prices are joined elsewhere
-    assert row["derived_items"] == "ebitda,short_term_debt"
+    # the cover page's public float of the same 10-K (dei:EntityPublicFloat, as of 2023-03-31); price x shares,
+    # where prices exist, replaces it in the features
+    assert row["market_value_equity"] == 2_591_165_000_000
+    assert "market_value_equity" in row["derived_items"].split(",")
+    assert row["derived_items"] == "ebitda,market_value_equity,short_term_debt"
 
 
 def test_apple_fy2009_restatement_gives_two_versions_and_point_in_time_views():
@@ -342,3 +345,15 @@ def test_bankrupt_filers_have_pre_bankruptcy_years(cik, fiscal_year):
     year = frame[frame["fiscal_year"] == fiscal_year]
     assert len(year) >= 1
     assert year["total_assets"].notna().all() and year["net_income"].notna().all()
+
+
+def test_public_float_is_read_from_the_same_filing_and_carried_only_across_its_own_period():
+    from risk_assets.core.sec_statements import public_floats
+
+    facts = {"facts": {"dei": {"EntityPublicFloat": {"units": {"USD": [
+        {"end": "2023-03-31", "val": 2.5e12, "accn": "A-23", "form": "10-K", "filed": "2023-11-03"},
+        {"end": "2023-03-31", "val": -1, "accn": "BAD", "form": "10-K", "filed": "2023-11-03"},
+    ]}}}}}
+    assert public_floats(facts, "USD") == {"A-23": (dt.date(2023, 3, 31), 2.5e12)}
+    assert public_floats(facts, "EUR") == {}
+    assert public_floats({"facts": {}}, "USD") == {}
