@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, dict[str, Any]]:
+    from risk_assets.core.field_features import catalogue
+
+    return {entry["name"]: entry for entry in catalogue()}
+
+
 def drivers_out(stored: dict[str, Any], feature_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stored drivers as the API serves them: each contribution with the feature's plain name, formula and unit,
+    and ``imputed`` when the value was missing and the model filled it in; the filing-behaviour overlay."""
     values = feature_values or {}
+    names = _catalogue()
     contributions = sorted(stored.get("contributions", {}).items(), key=lambda item: -abs(item[1]))
-    return {
-        "base": stored.get("base", 0.0),
-        "contributions": [
-            {"feature": name, "contribution": value, "value": finite_or_none(values.get(name))}
-            for name, value in contributions
-        ],
-        "other": stored.get("other", 0.0),
-    }
+    out = []
+    for name, value in contributions:
+        known = finite_or_none(values.get(name))
+        entry = names.get(name, {})
+        out.append({"feature": name, "contribution": value, "value": known, "imputed": known is None,
+                    "label": entry.get("label"), "formula": entry.get("formula"), "unit": entry.get("unit")})
+    return {"base": stored.get("base", 0.0), "contributions": out, "other": stored.get("other", 0.0),
+            "overlay": stored.get("overlay", [])}
 
 
 def finite_or_none(value: Any) -> float | None:

@@ -68,12 +68,29 @@ def _registry_getter(settings: Settings) -> Callable[[], Any]:
     return get
 
 
-def _preload(cache: ChampionCache) -> None:
-    """Load the champion in the background at start-up, so the first POST /v1/score does not wait for MLflow."""
-    try:
-        cache.current()
-    except Exception:  # no champion yet, or MLflow down: the first request will try again and say why
-        log.info("champion not preloaded", exc_info=True)
+def _segment_registry(registry: Callable[[], Any], segment: str) -> Callable[[], Any]:
+    """A factory of the segment's registry (its own registered model), sharing the base registry's client."""
+
+    def get() -> Any:
+        import copy
+
+        from risk_assets.core.segments import SEGMENTS
+
+        base = registry()
+        mine = copy.copy(base)
+        mine.model_name = SEGMENTS[segment].registered_model(base.model_name)
+        return mine
+
+    return get
+
+
+def _preload(caches: dict[str, ChampionCache]) -> None:
+    """Load the champions in the background at start-up, so the first POST /v1/score does not wait for MLflow."""
+    for segment, cache in caches.items():
+        try:
+            cache.current()
+        except Exception:  # no champion yet, or MLflow down: the first request will try again and say why
+            log.info("champion of %s not preloaded", segment, exc_info=True)
 
 
 def create_app(
@@ -93,10 +110,15 @@ def create_app(
         app.state.key_cache = ReadCache(changes, max_entries=1024)
         app.state.profile_cache = ReadCache(changes)
         app.state.registry = registry
-        app.state.champion = ChampionCache(registry, resolved.api_champion_recheck_seconds)
+        from risk_assets.core.segments import SEGMENT_NAMES, SME
+
+        app.state.champions = {segment: ChampionCache(_segment_registry(registry, segment),
+                                                      resolved.api_champion_recheck_seconds)
+                               for segment in SEGMENT_NAMES}
+        app.state.champion = app.state.champions[SME]
         app.state.launcher = launcher or GraphQLRunLauncher(resolved.dagster_graphql_url)
         if preload_model:
-            threading.Thread(target=_preload, args=(app.state.champion,), name="preload-champion",
+            threading.Thread(target=_preload, args=(app.state.champions,), name="preload-champion",
                              daemon=True).start()
         yield
         changes.close()

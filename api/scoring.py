@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from api.convert import drivers_out, finite_or_none
-from risk_assets.core.master_scale import grade_for_pd
+from risk_assets.core.master_scale import agency_band, grade_for_pd
 from risk_assets.core.ratios import compute_ratios
 
 if TYPE_CHECKING:
@@ -159,12 +159,72 @@ def top_drivers(scored: Scored, row: int, names: Sequence[str], top: int) -> dic
     }
 
 
+def choose_request_segment(entry: dict[str, Any]) -> tuple[str, str]:
+    """The segment of a statement sent to POST /v1/score: the caller's, or chosen from its items."""
+    from risk_assets.core.segments import LISTED_MARKET, LISTED_STATEMENTS
+
+    if entry.get("segment"):
+        return entry["segment"], "chosen by the caller"
+    market_value = (entry.get("items") or {}).get("market_value_equity")
+    if market_value is not None and market_value > 0:
+        return LISTED_MARKET, "market_value_equity given: a listed company with market data"
+    return LISTED_STATEMENTS, ("no market_value_equity: a listed company scored on its statements (send "
+                               "segment=sme for a private company)")
+
+
+def feature_rows(segment: str, statements: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """The model inputs of each statement, computed by the same code as the pipeline: the field features
+    (core/field_features.py) for the listed segments, the Polish attributes (core/ratios.py) for the SME one."""
+    import datetime as dt
+
+    from risk_assets.core.field_features import compute_field_features
+    from risk_assets.core.segments import SME
+
+    if segment == SME:
+        return [compute_ratios(entry["items"], entry.get("prior_years") or ()) for entry in statements]
+    default_year = dt.date.today().year - 1
+    rows = []
+    for k, entry in enumerate(statements):
+        year = int(entry.get("fiscal_year") or default_year)
+        currency = entry.get("currency") or "USD"
+        history = [dict(entry["items"])] + [dict(prior) for prior in entry.get("prior_years") or ()]
+        for back, items in enumerate(history):
+            rows.append({**items, "company_id": f"request-{k}", "fiscal_year": year - back, "currency": currency,
+                         "_statement": k if back == 0 else -1})
+    frame = pd.DataFrame(rows)
+    features = compute_field_features(frame)
+    current = features[frame["_statement"].to_numpy() >= 0]
+    return current.to_dict("records")
+
+
 def score_statements(
-    model: PDModel, statements: Sequence[dict[str, Any]], top: int
+    models: PDModel | dict[str, tuple[str, str, PDModel]], statements: Sequence[dict[str, Any]], top: int
 ) -> list[dict[str, Any]]:
-    """Score canonical-item dicts ({"reference", "items", "prior_years"}) with ``model``."""
+    """Score canonical-item dicts ({"reference", "items", "prior_years", [segment, currency, fiscal_year]}).
+
+    ``models``: segment -> (registered model name, version, model) for the segment suite, or one PDModel (the
+    statements are then scored with it on the Polish attributes)."""
+    if not isinstance(models, dict):
+        return _score_with(models, statements, top, compute_ratios)
+    chosen = [choose_request_segment(entry) for entry in statements]
+    results: list[dict[str, Any] | None] = [None] * len(statements)
+    for segment in dict.fromkeys(segment for segment, _ in chosen):
+        positions = [i for i, (s, _) in enumerate(chosen) if s == segment]
+        name, version, model = models[segment]
+        mine = [statements[i] for i in positions]
+        rows = feature_rows(segment, mine)
+        scored = _score_with(model, mine, top, None, rows)
+        for i, result in zip(positions, scored, strict=True):
+            results[i] = {**result, "segment": segment, "segment_reason": chosen[i][1], "model_name": name,
+                          "model_version": version}
+    return [r for r in results if r is not None]
+
+
+def _score_with(model: PDModel, statements: Sequence[dict[str, Any]], top: int, ratio_function,
+                rows: list[dict[str, float]] | None = None) -> list[dict[str, Any]]:
     names = list(model.feature_names)
-    ratios = [compute_ratios(entry["items"], entry.get("prior_years") or ()) for entry in statements]
+    ratios = rows if rows is not None else [ratio_function(entry["items"], entry.get("prior_years") or ())
+                                            for entry in statements]
     x = np.array([[row.get(name, math.nan) for name in names] for row in ratios], dtype=float)
     scored = score_matrix(model, x)
     results = []
@@ -175,11 +235,12 @@ def score_statements(
                 "reference": entry.get("reference"),
                 "pd": pd_value,
                 "grade": grade_for_pd(pd_value),
+                "agency_band": agency_band(pd_value),
                 "log_odds": float(scored.log_odds[i]),
                 "out_of_domain": bool(scored.out_of_domain[i]),
                 "domain_note": scored.domain_notes[i],
                 "drivers": drivers_out(top_drivers(scored, i, names, top), row_ratios),
-                "ratios": {name: finite_or_none(value) for name, value in row_ratios.items()},
+                "ratios": {name: finite_or_none(row_ratios.get(name)) for name in names},
             }
         )
     return results

@@ -10,8 +10,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_assets.commands.graph import run_job
+from risk_assets.core.evaluation import usable_features
 from risk_assets.core.model import PDModel
-from risk_assets.core.ratios import MODEL_RATIOS
+from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
@@ -26,9 +27,13 @@ def warehouse() -> Warehouse:
     return Warehouse(Settings.from_env().warehouse_url)
 
 
+MARKET = "listed_market"  # the segment the bundled SEC filers are scored in
+
+
 def registry() -> ModelRegistry:
     s = Settings.from_env()
-    return ModelRegistry(s.mlflow_tracking_uri, s.model_name, s.mlflow_experiment, s.mlflow_artifact_root)
+    name = SEGMENTS[MARKET].registered_model(s.model_name)
+    return ModelRegistry(s.mlflow_tracking_uri, name, s.mlflow_experiment, s.mlflow_artifact_root)
 
 
 def test_a_worse_latest_statement_raises_exactly_one_alert_once(graph_copy: Path) -> None:
@@ -78,21 +83,23 @@ def _register(model: PDModel, example: pd.DataFrame) -> str:
 def test_the_gate_keeps_a_worse_challenger_and_promotes_a_better_one(graph_copy: Path) -> None:
     store, reg = warehouse(), registry()
     champion_before = reg.champion_version()
-    frame = read_training_set(open_object_store(Settings.from_env().object_store_url))
+    frame = read_training_set(open_object_store(Settings.from_env().object_store_url), MARKET)
     train = frame[~frame["holdout"]]
+    decided = {"model_name": reg.model_name}
 
     # Worse: the same family fitted on shuffled labels (no signal).
     shuffled = np.random.default_rng(0).permutation(train["target"].to_numpy())
-    worse = PDModel("logistic", list(MODEL_RATIOS), {"C": 0.1}, missing="impute").fit(
-        train, shuffled, target_rate=0.02, seed=1)
+    features = usable_features(train, SEGMENTS[MARKET].features)
+    worse = PDModel("logistic", features, {"C": 0.1}, missing="impute").fit(
+        train, shuffled, target_rate=0.03, seed=1)
     worse_version = _register(worse, train)
     assert run_job("retrain", assets=["champion_model"]).success
     assert reg.champion_version() == champion_before
-    decision = store.read("model_decisions", where={"challenger_version": worse_version}).iloc[0]
+    decision = store.read("model_decisions", where={**decided, "challenger_version": worse_version}).iloc[0]
     assert decision["decision"] == "kept"
     assert decision["champion_version_after"] == champion_before
     assert decision["challenger_auc"] < decision["champion_auc"] - 0.01
-    assert "worse than the champion" in decision["reason"]
+    assert "below the champion's" in decision["reason"] and "DeLong" in decision["reason"]
     assert reg.version_info(worse_version).tags["gate_decision"] == "kept"
 
     # Better or equal: the champion's own model, registered again, passes the same rule.
@@ -100,13 +107,13 @@ def test_the_gate_keeps_a_worse_challenger_and_promotes_a_better_one(graph_copy:
     better_version = _register(reg.load(champion_before), train)
     assert run_job("retrain", assets=["champion_model"]).success
     assert reg.champion_version() == better_version
-    decision = store.read("model_decisions", where={"challenger_version": better_version}).iloc[0]
+    decision = store.read("model_decisions", where={**decided, "challenger_version": better_version}).iloc[0]
     assert decision["decision"] == "promoted"
     assert decision["champion_version_before"] == champion_before
     assert abs(decision["challenger_auc"] - decision["champion_auc"]) < 1e-12
 
     # Rescoring history under the new champion adds rows, raises no alert.
     assert run_job("rescore_all").success
-    new_rows = store.read("risk_scores", where={"model_version": better_version})
+    new_rows = store.read("risk_scores", where={"model_name": reg.model_name, "model_version": better_version})
     assert len(new_rows) > 0
     assert len(store.read("risk_alerts")) == len(scores_before)

@@ -47,12 +47,16 @@ def test_statements_and_features_cover_every_company(graph_env: Path) -> None:
     assert len(features) == len(statements)
     classic = json.loads(features.iloc[0]["classic"])
     assert set(classic) >= {"altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski"}
-    # Market prices are bundled for Apple only (the AAPL chart of Aug-Nov 2020): Altman's original Z exists for
-    # Apple's FY2020 (balance sheet 2020-09-26) and is unavailable elsewhere, with the reason.
-    with_z = features[features["altman_z"].notna()]
-    assert [(r.company_id, str(r.period_end)) for r in with_z.itertuples()] == [("sec-0000320193", "2020-09-26")]
-    without_z = features[features["altman_z"].isna()]
-    assert all("market_value_equity" in json.loads(c)["altman_z"]["reason"] for c in without_z["classic"])
+    # Market prices are bundled for Apple only (the AAPL chart of Aug-Nov 2020): Apple's FY2020 market value is
+    # price x shares; other SEC filers' come from their annual reports' public float; Samsung (DART) has none.
+    source = {(r.company_id, str(r.period_end)): json.loads(r.market).get("market_value_source")
+              for r in features.itertuples()}
+    assert source[("sec-0000320193", "2020-09-26")] == "price x shares at the balance-sheet date"
+    sec = features[features["company_id"].str.startswith("sec-")]
+    assert sec["altman_z"].notna().mean() > 0.8
+    samsung = features[features["company_id"] == "dart-00126380"]
+    assert samsung["altman_z"].isna().all()
+    assert all("market_value_equity" in json.loads(c)["altman_z"]["reason"] for c in samsung["classic"])
     assert features["altman_z_double_prime"].notna().mean() > 0.8
 
 
@@ -68,13 +72,37 @@ def test_every_company_has_a_current_score_with_a_valid_grade(graph_env: Path) -
     assert set(current.loc[current["in_default"].astype(bool), "company_id"]) == {NIKOLA, SUNEDISON}
 
 
-def test_the_model_ranks_the_bankrupt_filers_riskier_than_the_healthy_ones(graph_env: Path) -> None:
-    scores = warehouse().read("risk_scores", where={"kind": "period"})
-    healthy = scores[~scores["company_id"].isin(DISTRESSED)]
-    nikola = scores[(scores["company_id"] == NIKOLA) & (scores["fiscal_year"] == 2023)]["model_pd"].iloc[0]
-    sunedison = scores[(scores["company_id"] == SUNEDISON) & (scores["fiscal_year"] == 2014)]["model_pd"].iloc[0]
-    assert nikola > healthy["model_pd"].quantile(0.9)
-    assert sunedison > healthy["model_pd"].median()
+def _last_before(scores: pd.DataFrame, company_id: str, day: str) -> pd.Series:
+    mine = scores[(scores["company_id"] == company_id) & (pd.to_datetime(scores["as_of"]) < pd.Timestamp(day))]
+    return mine.sort_values("as_of").iloc[-1]
+
+
+def test_the_bankrupt_filers_last_filings_rank_above_every_healthy_filer(graph_env: Path) -> None:
+    from risk_assets.core.master_scale import INVESTMENT_GRADE_MAX_PD
+
+    scores = warehouse().read("risk_scores")
+    current = scores[(scores["kind"] == "current") & ~scores["company_id"].isin(DISTRESSED)
+                     & scores["company_id"].str.startswith("sec-")]
+    assert len(current) == 10
+    periods = scores[scores["kind"] == "period"]
+    nikola = _last_before(periods, NIKOLA, "2025-02-19")  # Chapter 11 filed 2025-02-19
+    sunedison = _last_before(periods, SUNEDISON, "2016-04-21")
+    for last in (nikola, sunedison):
+        assert last["segment"] in ("listed_market", "listed_statements")
+        assert last["model_pd"] > current["model_pd"].max()
+        assert last["model_pd"] > INVESTMENT_GRADE_MAX_PD  # a speculative-grade band
+
+
+def test_every_score_records_its_segment_model_and_why(graph_env: Path) -> None:
+    scores = warehouse().read("risk_scores")
+    assert scores["segment"].notna().all() and scores["segment_reason"].str.len().gt(10).all()
+    sec = scores[scores["company_id"].str.startswith("sec-")]
+    assert set(sec["segment"]) <= {"listed_market", "listed_statements"}
+    assert (sec["segment"] == "listed_market").mean() > 0.8  # the 10-K's public float gives a market value
+    assert set(scores["model_name"]) >= {"corporate_pd_listed_market", "corporate_pd_listed_statements"}
+    market = scores[scores["segment"] == "listed_market"]
+    assert market["model_name"].eq("corporate_pd_listed_market").all()
+    assert market["segment_reason"].str.contains("market value").all()
 
 
 def test_period_scores_are_as_of_each_filing_date(graph_env: Path) -> None:
@@ -98,14 +126,22 @@ def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
 
 
 def test_features_stored_with_the_score_reproduce_it(graph_env: Path) -> None:
+    from risk_assets.core.segments import SEGMENTS
     from risk_assets.storage.model_registry import ModelRegistry
 
     settings = Settings.from_env()
-    version, model = ModelRegistry(settings.mlflow_tracking_uri, settings.model_name, settings.mlflow_experiment,
-                                   settings.mlflow_artifact_root).load_champion()
-    scores = warehouse().read("risk_scores", where={"model_version": version, "in_default": False})
-    frame = pd.DataFrame([json.loads(v) for v in scores["feature_values"]]).astype(float)
-    np.testing.assert_allclose(model.predict_pd(frame), scores["model_pd"].to_numpy(), rtol=0, atol=1e-12)
+    checked = 0
+    for segment in SEGMENTS.values():
+        name = segment.registered_model(settings.model_name)
+        version, model = ModelRegistry(settings.mlflow_tracking_uri, name, settings.mlflow_experiment,
+                                       settings.mlflow_artifact_root).load_champion()
+        scores = warehouse().read("risk_scores", where={"model_name": name, "model_version": version})
+        if scores.empty:
+            continue
+        frame = pd.DataFrame([json.loads(v) for v in scores["feature_values"]]).astype(float)
+        np.testing.assert_allclose(model.predict_pd(frame), scores["model_pd"].to_numpy(), rtol=0, atol=1e-12)
+        checked += len(scores)
+    assert checked == warehouse().count("risk_scores")
 
 
 def test_rematerialising_a_partition_replaces_rows(graph_copy: Path) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
-from api.schemas.models import ModelList, ModelVersion
+from api.schemas.models import ModelList, ModelVersion, SegmentList
 from risk_assets.storage.schema import model_decisions
 from risk_assets.storage.warehouse import Warehouse
 
@@ -100,13 +100,53 @@ def _version_out(
     }
 
 
+Segment = Literal["listed_market", "listed_statements", "sme"]
+SEGMENT_QUERY = Query(description="The segment whose registered model to show (listed_market, listed_statements "
+                      "or sme; sme's model keeps the base name)")
+
+
+def _segment_registry(request: Request, segment: str) -> Any:
+    """The registry of one segment's registered model (a copy of the app's, sharing its MLflow client)."""
+    import copy
+
+    from risk_assets.core.segments import SEGMENTS
+
+    base = request.app.state.registry()
+    registry = copy.copy(base)
+    registry.model_name = SEGMENTS[segment].registered_model(base.model_name)
+    return registry
+
+
+@router.get("/segments", response_model=SegmentList, summary="Each segment's registered model and champion")
+def list_segments(request: Request, warehouse: WarehouseDep) -> dict:
+    from risk_assets.core.segments import SEGMENT_NAMES, SEGMENTS
+
+    items = []
+    for name in SEGMENT_NAMES:
+        registry = _segment_registry(request, name)
+        with _registry_unavailable_is_503():
+            versions = registry.versions()
+            champion = registry.champion_version()
+            aliases = _aliases(registry) if versions else {}
+        decisions = _decisions(warehouse, registry.model_name)
+        found = [v for v in versions if str(v.version) == champion]
+        segment = SEGMENTS[name]
+        items.append({"segment": name, "title": segment.title, "population": segment.population,
+                      "training_data": segment.training_data, "features": list(segment.features),
+                      "model_name": registry.model_name, "champion_version": champion,
+                      "champion": _version_out(registry, found[0], champion, decisions, aliases) if found else None,
+                      "versions": len(versions)})
+    return {"items": items}
+
+
 @router.get("", response_model=ModelList, summary="The champion and the newest versions with metrics and links")
 def list_models(
     request: Request,
     warehouse: WarehouseDep,
     limit: Annotated[int, Query(ge=1, le=100, description="How many versions, newest first")] = 10,
+    segment: Annotated[Segment, SEGMENT_QUERY] = "sme",
 ) -> dict:
-    registry = request.app.state.registry()
+    registry = _segment_registry(request, segment)
     with _registry_unavailable_is_503():
         versions = registry.versions()
         champion = registry.champion_version()
@@ -126,8 +166,9 @@ def get_model_version(
     request: Request,
     warehouse: WarehouseDep,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$", examples=["1"])],
+    segment: Annotated[Segment, SEGMENT_QUERY] = "sme",
 ) -> dict:
-    registry = request.app.state.registry()
+    registry = _segment_registry(request, segment)
     with _registry_unavailable_is_503():
         found = [v for v in registry.versions() if str(v.version) == str(int(version))]
         champion = registry.champion_version()

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ScoreKey
 from api.errors import ApiProblem
 from api.schemas.scoring import ScoreRequest, ScoreResponse
-from api.scoring import ChampionUnavailable, score_statements
+from api.scoring import ChampionUnavailable, choose_request_segment, score_statements
 
 router = APIRouter(tags=["scoring"])
 
@@ -19,41 +19,67 @@ INLINE_STATEMENTS = 4
 @router.post(
     "/v1/score",
     response_model=ScoreResponse,
-    summary="Score one or many sets of canonical statement items with the champion model",
-    description="Ratios are computed from the items as for filed statements (prior years optional, for growth "
-    "ratios); the answer names the model version that produced it. Out-of-domain results are flagged, not "
-    "refused. Financial firms are outside the bundled model's scope.",
+    summary="Score one or many sets of canonical statement items with their segment's champion model",
+    description="Each statement is scored by the champion of its segment (listed with market data, listed "
+    "statements only, SME: given, or chosen from the items) with features computed from the items as for filed "
+    "statements (prior years optional, for growth and trend features); each result names its segment, model and "
+    "version. Out-of-domain results are flagged, not refused. Financial firms are outside the models' scope.",
 )
 async def score(request: Request, body: ScoreRequest, _key: ScoreKey) -> dict:
     # async, with the work in one thread-pool call: a sync endpoint would also send the response's validation
     # to the thread pool, one more thread hop per request.
-    cache = request.app.state.champion
+    caches = request.app.state.champions
     statements = [
         {
             "reference": entry.reference,
             "items": entry.items.model_dump(),
             "prior_years": [prior.model_dump() for prior in entry.prior_years],
+            "segment": entry.segment,
+            "currency": entry.currency,
+            "fiscal_year": entry.fiscal_year,
         }
         for entry in body.statements
     ]
+    wanted = list(dict.fromkeys(choose_request_segment(entry)[0] for entry in statements))
+    # one scoring at a time per segment model; locks taken in a fixed order so two requests cannot deadlock
+    locks = [caches[segment].scoring_lock for segment in sorted(wanted)]
 
-    def run() -> tuple[str, list[dict]]:
-        version, model = cache.current()  # re-reads the alias (MLflow) only when the interval has passed
-        with cache.scoring_lock:
-            return version, score_statements(model, statements, body.top_drivers)
+    def answer(models: dict) -> dict:
+        results = score_statements(models, statements, body.top_drivers)
+        return {"model_name": results[0]["model_name"], "model_version": results[0]["model_version"],
+                "results": results}
 
-    hot = cache.peek()
-    if hot is not None and len(statements) <= INLINE_STATEMENTS and cache.scoring_lock.acquire(blocking=False):
-        # A few statements take about as long to score as a hand-off to a worker thread and back: score them
-        # here. Never waits: with the model busy (a large batch in a worker) or an alias re-check due, they go
-        # to the thread pool like everything else.
+    def run() -> dict:
+        # re-reads each alias (MLflow) only when the interval has passed
+        models = {}
+        for segment in wanted:
+            version, model = caches[segment].current()
+            models[segment] = (caches[segment].model_name, version, model)
+        for lock in locks:
+            lock.acquire()
         try:
-            version, results = hot[0], score_statements(hot[1], statements, body.top_drivers)
+            return answer(models)
         finally:
-            cache.scoring_lock.release()
-        return {"model_name": cache.model_name, "model_version": version, "results": results}
+            for lock in reversed(locks):
+                lock.release()
+
+    hot = {segment: caches[segment].peek() for segment in wanted}
+    if all(v is not None for v in hot.values()) and len(statements) <= INLINE_STATEMENTS:
+        # A few statements take about as long to score as a hand-off to a worker thread and back: score them
+        # here. Never waits: with a model busy (a large batch in a worker) or an alias re-check due, they go
+        # to the thread pool like everything else.
+        taken = []
+        try:
+            for lock in locks:
+                if not lock.acquire(blocking=False):
+                    break
+                taken.append(lock)
+            else:
+                return answer({segment: (caches[segment].model_name, *hot[segment]) for segment in wanted})
+        finally:
+            for lock in reversed(taken):
+                lock.release()
     try:
-        version, results = await run_in_threadpool(run)
+        return await run_in_threadpool(run)
     except ChampionUnavailable as error:
         raise ApiProblem(503, f"no champion model to score with: {error}", headers={"Retry-After": "60"}) from None
-    return {"model_name": cache.model_name, "model_version": version, "results": results}

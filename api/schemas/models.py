@@ -51,3 +51,19 @@ class ModelList(BaseModel):
     champion_version: str | None = Field(examples=["1"])
     champion: ModelVersion | None
     versions: list[ModelVersion] = Field(description="Newest first")
+
+
+class SegmentModel(BaseModel):
+    segment: str = Field(examples=["listed_market"])
+    title: str = Field(examples=["Listed, with market data"])
+    population: str = Field(examples=["listed companies with a market value of equity"])
+    training_data: str
+    features: list[str] = Field(description="The features the segment's models may use")
+    model_name: str = Field(examples=["corporate_pd_listed_market"])
+    champion_version: str | None = Field(examples=["1"])
+    champion: ModelVersion | None
+    versions: int = Field(description="Registered versions")
+
+
+class SegmentList(BaseModel):
+    items: list[SegmentModel]

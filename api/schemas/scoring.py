@@ -6,7 +6,7 @@ Unknown names are refused (with the name), numbers must be finite, total assets 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
@@ -76,6 +76,13 @@ class ScoreInput(BaseModel):
         max_length=_PRIOR_YEARS,
         description=f"Fiscal years t-1, t-2 (newest first, up to {_PRIOR_YEARS}); optional, for growth ratios",
     )
+    segment: Literal["listed_market", "listed_statements", "sme"] | None = Field(
+        default=None, description="The model to score with. Omitted: listed_market when the items carry "
+        "market_value_equity, else listed_statements; send sme for a private company or SME")
+    currency: Literal["USD", "KRW"] = Field(default="USD", description="Currency of the items (size is measured in "
+                                            "real US dollars)")
+    fiscal_year: Annotated[int, BeforeValidator(_json_integer)] | None = Field(
+        default=None, ge=1990, le=2100, description="Fiscal year of the items (deflates size); default: last year")
 
 
 class ScoreRequest(BaseModel):
@@ -98,17 +105,24 @@ class ScoreRequest(BaseModel):
 
 class ScoreResult(BaseModel):
     reference: str | None = Field(examples=["apple-fy2025"])
+    segment: str = Field(examples=["listed_market"], description="The segment whose champion scored it")
+    segment_reason: str = Field(examples=["market_value_equity given: listed company with market data"])
+    model_name: str = Field(examples=["corporate_pd_listed_market"])
+    model_version: str = Field(examples=["1"])
     pd: float = Field(examples=[0.0201], description="Probability of default within one year")
     grade: str = Field(examples=["7"], description="Master-scale grade 1 (best) .. 10")
+    agency_band: str = Field(examples=["BB"], description="Agency-equivalent band of the PD (S&P one-year default "
+                             "experience)")
     log_odds: float = Field(examples=[-2.9154], description="The model's log-odds before calibration")
     out_of_domain: bool = Field(description="Outside the range the model was trained on: treat with care")
     domain_note: str = Field(examples=[""])
     drivers: Drivers
-    ratios: dict[str, float | None] = Field(examples=[{"Attr1": 0.3118}],
+    ratios: dict[str, float | None] = Field(examples=[{"wc_ta": -0.0491}],
                                             description="The model inputs computed from the items")
 
 
 class ScoreResponse(BaseModel):
-    model_name: str = Field(examples=["corporate_pd"])
-    model_version: str = Field(examples=["1"], description="The champion version that answered")
+    model_name: str = Field(examples=["corporate_pd_listed_market"],
+                            description="The model of the first statement (each result names its own)")
+    model_version: str = Field(examples=["1"], description="The champion version that answered the first statement")
     results: list[ScoreResult]

@@ -302,3 +302,13 @@ CREATE TABLE watchlist (
 );
 
 INSERT INTO alembic_version (version_num) VALUES ('0001');
+
+-- Running upgrade 0001 -> 0002
+
+ALTER TABLE risk_scores ADD COLUMN segment VARCHAR(24);
+
+ALTER TABLE risk_scores ADD COLUMN segment_reason VARCHAR(300);
+
+ALTER TABLE risk_scores ADD COLUMN status VARCHAR(24);
+
+UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';

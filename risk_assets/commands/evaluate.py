@@ -43,7 +43,12 @@ def _read(reader, path: str, what: str, out, *args) -> pd.DataFrame:
 def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: int, *, horizon_months: int,
                         reporting_lag_days: int, observed_until: dt.date | None, seed: int, missing: str,
                         long_run_rate: float | None, out=None):
-    from risk_assets.core.evaluation import build_panel, evaluate_out_of_time, evaluation_candidates
+    from risk_assets.core.evaluation import (
+        build_panel,
+        evaluate_out_of_time,
+        evaluation_candidates,
+        listed_candidates,
+    )
     from risk_assets.core.user_data import read_events, read_statements
 
     statements = _read(read_statements, statements_csv, "statements", out)
@@ -51,9 +56,15 @@ def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: 
         events = _read(read_events, events_csv, "events", out)
     else:
         events = pd.DataFrame(columns=["company_id", "event_date", "kind"])
+    if observed_until is None and len(events):
+        # Events are known only up to the file's last one: a window running past it is not a survival.
+        observed_until = pd.to_datetime(events["event_date"]).max().date()
+        print(f"observed until {observed_until} (the events file's last date; --observed-until to change): label "
+              "windows running past it are left out", file=out)
     panel = build_panel(statements, events, horizon_months, reporting_lag_days, observed_until=observed_until)
     evaluation = evaluate_out_of_time(panel, test_from, evaluation_candidates(missing), seed=seed,
-                                      target_rate=long_run_rate)
+                                      target_rate=long_run_rate, field_candidates=listed_candidates(),
+                                      progress=lambda text: print(text, file=out, flush=True))
     evaluation.report["inputs"] = {"statements": str(statements_csv), "events": str(events_csv) if events_csv else None,
                                    "observed_until": observed_until.isoformat() if observed_until else None}
     return evaluation
@@ -101,7 +112,8 @@ def write_outputs(evaluation, out_dir: Path, title: str) -> dict[str, Path]:
     save(calibration_figure(evaluation.probabilities, f"Calibration, {title}"), paths["calibration"])
     chosen = report["best"]
     card = render_model_card(
-        title=f"Evaluation: {title}", chosen=chosen, selection_rule="highest test AUC among the fitted families",
+        title=f"Evaluation: {title}", chosen=chosen,
+        selection_rule=report.get("selection_rule", "highest mean AUC over the validation folds"),
         data={**report["data"], **{f"protocol {k}": v for k, v in report["protocol"].items()}},
         features=report["data"]["features"], models=report["models"],
         calibration={"PD scale of every test": report["protocol"]["pd_scale"]},
@@ -176,7 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reporting-lag-days", type=int, default=DEFAULT_REPORTING_LAG_DAYS)
     parser.add_argument("--observed-until", type=dt.date.fromisoformat,
                         help="last date the events file is complete: rows whose label window runs past it are "
-                        "left out (default: every window counts as observed)")
+                        "left out (default: the events file's last event date)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)

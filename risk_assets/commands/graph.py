@@ -130,6 +130,8 @@ def riskiest(limit: int = 10) -> pd.DataFrame:
 
 
 def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
+    from risk_assets.core.master_scale import agency_band
+
     out = out or sys.stdout
     frame = riskiest(limit)
     if frame.empty:
@@ -139,12 +141,15 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
         {
             "company": frame["name"],
             "fiscal_year": frame["fiscal_year"],
-            "pd": frame["pd"].map(lambda p: f"{p:.2%}"),
+            "pd": frame["pd"].map(lambda p: "no PD" if pd.isna(p) else f"{p:.2%}"),
             "grade": frame["grade"],
+            "band": [agency_band(p, bool(d)) if pd.notna(p) else "" for p, d in
+                     zip(frame["pd"], frame["in_default"], strict=True)],
+            "segment": frame["segment"] if "segment" in frame.columns else "",
             "out_of_domain": frame["out_of_domain"].map(bool),
         }
     )
-    print(f"Riskiest companies (model v{frame['model_version'].iloc[0]}):", file=out)
+    print("Riskiest companies (agency-equivalent band from S&P one-year default rates):", file=out)
     print(table.to_string(index=False), file=out)
 
 

@@ -84,6 +84,14 @@ class MlflowResource(dg.ConfigurableResource):
             artifact_root=self.artifact_root or settings.mlflow_artifact_root,
         )
 
+    def for_segment(self, segment: str) -> ModelRegistry:
+        """The registry of one segment's registered model (core/segments.py names them)."""
+        from risk_assets.core.segments import SEGMENTS
+
+        registry = self.get()
+        registry.model_name = SEGMENTS[segment].registered_model(registry.model_name)
+        return registry
+
 
 class ModelSettingsResource(dg.ConfigurableResource):
     """Modelling choices an operator may change without code: the long-run default rate, gate tolerances."""

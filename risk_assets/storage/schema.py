@@ -227,6 +227,11 @@ risk_scores = sa.Table(
     sa.Column("code_version", sa.String(40), nullable=False),
     sa.Column("scored_at", _DateTime, nullable=False),
     sa.Column("alert_pending", sa.Boolean, nullable=False, default=False),
+    # Which segment's model scored the row and why (core/segments.py); migration 0002.
+    sa.Column("segment", sa.String(24)),
+    sa.Column("segment_reason", sa.String(300)),
+    # "scored", or "insufficient_data" when too few of the model's features are known (served without a PD)
+    sa.Column("status", sa.String(24)),
     # Company lookups use the primary key's (company_id, as_of) prefix; these serve the cross-company reads:
     # a model version's view at a date, and the most recently scored snapshot.
     sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),

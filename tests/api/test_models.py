@@ -29,7 +29,8 @@ def test_champion_and_versions(api, keys, registry, warehouse):
     assert entry["tags"]["family"] == version.tags["family"]
     with warehouse.engine.connect() as conn:
         decision = conn.execute(sa.select(model_decisions).where(
-            model_decisions.c.challenger_version == champion)).mappings().one()
+            model_decisions.c.challenger_version == champion,
+            model_decisions.c.model_name == "corporate_pd")).mappings().one()
     assert entry["decision"]["decision"] == decision["decision"] == "promoted"
     assert entry["decision"]["challenger_auc"] == pytest.approx(decision["challenger_auc"])
     links = entry["links"]
@@ -41,6 +42,22 @@ def test_champion_and_versions(api, keys, registry, warehouse):
     assert versions == sorted(versions, key=int, reverse=True) and champion in versions
     one = api.get(f"/v1/models/{champion}", headers=bearer(keys["reader"])).json()
     assert one["version"] == champion and one["metrics"] == entry["metrics"]
+
+
+def test_each_segment_has_its_registered_model_and_champion(api, keys):
+    body = api.get("/v1/models/segments", headers=bearer(keys["reader"])).json()
+    by = {item["segment"]: item for item in body["items"]}
+    assert set(by) == {"listed_market", "listed_statements", "sme"}
+    assert by["listed_market"]["model_name"] == "corporate_pd_listed_market"
+    assert by["sme"]["model_name"] == "corporate_pd"
+    for item in by.values():
+        assert item["champion_version"] and item["champion"]["is_champion"] and item["features"]
+        assert item["champion"]["tags"]["segment"] == item["segment"]
+    listed = api.get("/v1/models", params={"segment": "listed_market"}, headers=bearer(keys["reader"])).json()
+    assert listed["name"] == "corporate_pd_listed_market"
+    assert float(listed["champion"]["tags"]["oot_ar"]) > float(listed["champion"]["tags"]["oot_altman_z_ar"])
+    bad = api.get("/v1/models", params={"segment": "banks"}, headers=bearer(keys["reader"]))
+    assert bad.status_code == 422
 
 
 def test_unknown_version_and_bad_ids(api, keys):

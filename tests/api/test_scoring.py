@@ -40,14 +40,17 @@ def test_ad_hoc_score_equals_the_pipeline_score_of_the_same_filing(api, keys, sc
     assert [s["fiscal_year"] for s in statements] == [2025, 2024, 2023]
     stored = api.get(f"/v1/companies/{APPLE}/scores/{newest['filed_at']}/drivers", params={"kind": "period"},
                      headers=read).json()
-    body = {"statements": [{"reference": "apple-fy2025", "items": _items(newest),
+    body = {"statements": [{"reference": "apple-fy2025", "items": _items(newest), "fiscal_year": 2025,
                             "prior_years": [_items(s) for s in prior_years]}], "top_drivers": 5}
+    assert newest["items"]["market_value_equity"] > 0  # the 10-K cover's public float: the market segment
     response = api.post("/v1/score", json=body, headers=score_key)
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["model_version"] == registry.champion_version() == stored["model_version"]
-    assert answer["model_name"] == "corporate_pd"
+    assert answer["model_name"] == stored["model_name"] == "corporate_pd_listed_market"
+    assert answer["model_version"] == stored["model_version"]
     result = answer["results"][0]
+    assert result["segment"] == stored["segment"] == "listed_market"
+    assert result["agency_band"] == stored["agency_band"]
     assert result["reference"] == "apple-fy2025"
     assert result["pd"] == pytest.approx(stored["pd"], rel=1e-12)
     assert result["log_odds"] == pytest.approx(stored["log_odds"], rel=1e-12)
@@ -184,14 +187,14 @@ def test_no_champion_is_a_503_problem(api_app, keys):
     cache = ChampionCache(lambda: empty, recheck_seconds=30)
     with pytest.raises(ChampionUnavailable):
         cache.current()
-    saved = api_app.state.champion
-    api_app.state.champion = cache
+    saved = dict(api_app.state.champions)
+    api_app.state.champions.update({segment: cache for segment in saved})
     try:
         from fastapi.testclient import TestClient
 
         response = TestClient(api_app).post("/v1/score", json={"statements": [{"items": {"total_assets": 1.0}}]},
                                             headers=bearer(keys["scorer"]))
     finally:
-        api_app.state.champion = saved
+        api_app.state.champions.update(saved)
     assert response.status_code == 503 and response.headers["retry-after"] == "60"
     assert "no champion" in response.json()["detail"]

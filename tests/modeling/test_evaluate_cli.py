@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from risk_assets.cli import main
@@ -17,7 +18,7 @@ CLASSIC = ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def check_outputs(out: Path) -> dict:
+def check_outputs(out: Path, statements: bool = False) -> dict:
     report = json.loads((out / "report.json").read_text())
     for name in ("roc.png", "calibration.png"):
         assert (out / name).read_bytes().startswith(PNG)
@@ -28,7 +29,13 @@ def check_outputs(out: Path) -> dict:
             assert figures[key] is not None, (name, key)
         assert figures["ar"] == pytest.approx(2 * figures["auc"] - 1)
         assert 0 <= figures["brier"] <= 1 and 0 <= figures["ks"] <= 1
-    assert report["best"] in FAMILIES
+    fitted = set(FAMILIES)
+    if statements:  # statements also train the field-feature families (the listed segments' features)
+        fitted |= {"field_logistic_woe", "field_logistic_winsor", "field_lightgbm"}
+        assert fitted <= set(report["models"])
+        # chosen on the training years' cross-validated AUC, never the test's
+        assert report["best"] == max(fitted, key=lambda name: report["models"][name]["cv_auc"])
+    assert report["best"] in fitted
     assert set(CLASSIC) <= set(report["models"])
     return report
 
@@ -45,7 +52,11 @@ def test_evaluate_a_synthetic_statement_panel_out_of_time(tmp_path: Path, capsys
     assert code == 0, printed
     assert f"statements: line {len(statements) + 2}, column total_assets: 'n/a?' is not a number" in printed
     assert "best fitted family" in printed and "lightgbm" in printed and "zmijewski" in printed
-    report = check_outputs(out)
+    # the events file's last date bounds the label windows unless --observed-until says otherwise
+    assert f"observed until {pd.to_datetime(events['event_date']).max().date()}" in printed
+    assert "[1/" in printed  # progress while fitting
+    report = check_outputs(out, statements=True)
+    assert report["inputs"]["observed_until"] == pd.to_datetime(events["event_date"]).max().date().isoformat()
     assert report["protocol"]["kind"] == "out_of_time" and report["protocol"]["test_from_year"] == 2019
     n_test = report["data"]["n_test"]
     for name in FAMILIES:

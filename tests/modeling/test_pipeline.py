@@ -78,8 +78,15 @@ def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph
     challenger = json.loads(tags["gate_challenger_figures"])
     assert challenger["auc"] == pytest.approx(float(tags["gate_challenger_auc"]))
     store = Warehouse(settings.warehouse_url)
-    decision = store.read("model_decisions", where={"challenger_version": "1"}).iloc[0]
+    decision = store.read("model_decisions", where={"model_name": "corporate_pd", "challenger_version": "1"}).iloc[0]
     recorded = json.loads(decision["figures"])
     assert recorded["challenger"]["auc"] == pytest.approx(decision["challenger_auc"])
-    assert recorded["champion"] is None and "training sample default rate" in recorded["pd_scale"]
+    assert recorded["champion"] is None and "weighted from the sample's default rate" in recorded["pd_scale"]
+    # the served grades' two-sided tests and the slope test are recorded with the decision
+    assert recorded["challenger"]["grades"] and recorded["challenger"]["weighted"]
+    assert {"slope", "p_slope", "p_joint"} <= set(recorded["challenger"])
+    # every segment was trained, gated and registered under its own name
+    decisions = store.read("model_decisions")
+    assert set(decisions["model_name"]) == {"corporate_pd", "corporate_pd_listed_market",
+                                            "corporate_pd_listed_statements"}
     store.dispose()

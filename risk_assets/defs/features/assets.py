@@ -18,6 +18,7 @@ import pandas as pd
 from risk_assets.core.canonical import CANONICAL_ITEMS
 from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.field_features import compute_field_features
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
@@ -82,6 +83,70 @@ def _market_lookup(market: pd.DataFrame | None) -> dict[tuple, dict]:
     return dict(zip(keys, market.to_dict("records"), strict=True))
 
 
+def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFrame:
+    """The statements with their market inputs: market value from price x shares at the balance-sheet date where
+    prices exist (it wins over the 10-K cover's public float the statement may carry), equity volatility and
+    Merton DD from prices; ``market_value_source`` says where the market value came from."""
+    found = [by_market.get((c, pd.Timestamp(e).date(), a), {}) for c, e, a in
+             zip(group["company_id"], group["period_end"], group["accession"], strict=True)]
+    out = group.copy()
+
+    def column(name: str) -> np.ndarray:
+        return np.array([_finite_or_none(_plain(f.get(name))) for f in found], dtype=float)
+
+    price_mv = column("market_value_equity")
+    statement_mv = pd.to_numeric(out.get("market_value_equity"), errors="coerce").to_numpy(dtype=float)
+    derived = out.get("derived_items", pd.Series("", index=out.index)).fillna("").astype(str)
+    float_mv = derived.str.contains("market_value_equity").to_numpy()
+    out["market_value_equity"] = np.where(np.isfinite(price_mv), price_mv, statement_mv)
+    source = np.where(
+        np.isfinite(price_mv), "price x shares at the balance-sheet date",
+        np.where(np.isnan(statement_mv), None,
+                 np.where(float_mv, "public float on the annual report's cover", "reported with the statement")))
+    carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy()
+    out["market_value_source"] = [
+        f"{text}, carried from the period ending {when}" if text and when is not None and np.isnan(p) else text
+        for text, when, p in zip(source, carried, price_mv, strict=True)]
+    out["equity_volatility"], out["merton_dd"] = column("equity_volatility"), column("merton_dd")
+    return out
+
+
+#: How old (period end to period end) a market value may be when carried to a later statement of the company.
+MARKET_VALUE_CARRY_DAYS = 400
+
+
+def carry_market_value(frame: pd.DataFrame) -> pd.DataFrame:
+    """Statements without a market value (TTM rows, a 10-K/A) take the company's latest one known at their filing
+    date, when it belongs to a period ending at most MARKET_VALUE_CARRY_DAYS earlier: the annual report's public
+    float is the only market value most filers give, and it should not vanish between annual reports.
+    ``market_value_carried_from`` names the period end it came from (None where the row has its own)."""
+    out = frame.copy()
+    out["market_value_carried_from"] = None
+    mv = pd.to_numeric(out.get("market_value_equity"), errors="coerce")
+    known = out[mv.notna()]
+    if known.empty or mv.notna().all():
+        return out
+    lookup = pd.DataFrame({"company_id": known["company_id"].to_numpy(),
+                           "_filed": pd.to_datetime(known["filed_at"]).to_numpy(),
+                           "_mv": mv[mv.notna()].to_numpy(), "_from": pd.to_datetime(known["period_end"]).to_numpy(),
+                           "_derived": known.get("derived_items", pd.Series("", index=known.index)).fillna("")
+                           .to_numpy()}).sort_values(["_filed", "_from"])  # same-day ties: the newest period last
+    wanting = out[mv.isna()]
+    asked = pd.DataFrame({"_row": wanting.index.to_numpy(), "company_id": wanting["company_id"].to_numpy(),
+                          "_filed": pd.to_datetime(wanting["filed_at"]).to_numpy(),
+                          "_end": pd.to_datetime(wanting["period_end"]).to_numpy()}).sort_values("_filed")
+    found = pd.merge_asof(asked, lookup, on="_filed", by="company_id", direction="backward")
+    fresh = found["_mv"].notna() & ((found["_end"] - found["_from"]).dt.days.between(0, MARKET_VALUE_CARRY_DAYS))
+    found = found[fresh]
+    out.loc[found["_row"].to_numpy(), "market_value_equity"] = found["_mv"].to_numpy()
+    out.loc[found["_row"].to_numpy(), "market_value_carried_from"] = found["_from"].dt.date.to_numpy()
+    carried_float = found["_derived"].str.contains("market_value_equity").to_numpy()
+    rows = found["_row"].to_numpy()
+    out.loc[rows[carried_float], "derived_items"] = (
+        out.loc[rows[carried_float], "derived_items"].fillna("").astype(str) + ",market_value_equity")
+    return out
+
+
 def build_features(
     frame: pd.DataFrame,
     *,
@@ -96,6 +161,7 @@ def build_features(
     frame = with_period_columns(frame.reset_index(drop=True))
     if frame.empty:
         return pd.DataFrame()
+    frame = carry_market_value(frame)
     by_market = _market_lookup(market)
     country = dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
     dart_companies = set(companies.loc[companies["dart_corp_code"].notna(), "company_id"]) if companies is not None \
@@ -105,16 +171,14 @@ def build_features(
     no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
     rows = []
     for group in _groups(frame):
-        ratios = compute_ratio_frame(group)
+        group = _with_market(group, by_market)
+        ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
         prior = prior_year_versions(group)
         for i, row in group.iterrows():
             key = (row["company_id"], pd.Timestamp(row["period_end"]).date(), row["accession"])
             filed_at = pd.Timestamp(row["filed_at"]).date()
             items = _items(row)
             found = by_market.get(key, {})
-            if items["market_value_equity"] is None and found.get("market_value_equity") is not None \
-                    and np.isfinite(found["market_value_equity"]):
-                items["market_value_equity"] = float(found["market_value_equity"])
             prior_items = _items(prior.loc[i]) if prior.loc[i].notna().any() else None
             usd = 1.0 if row["currency"] == "USD" else None
             index, _note = ohlson_price_index(int(row["fiscal_year"]))
@@ -138,12 +202,12 @@ def build_features(
                     "currency": row["currency"],
                     "period_type": row["period_type"],
                     "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: _finite_or_none(v)
-                                          for k, v in ratios.loc[i, list(MODEL_RATIOS)].items()}),
+                    "ratios": json.dumps({k: _finite_or_none(v) for k, v in ratios.loc[i].items()}),
                     "classic": json.dumps(classic, sort_keys=True),
                     **{column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()},
                     "merton_dd": merton_dd,
-                    "market": json.dumps({f: _plain(found.get(f)) for f in MARKET_FIELDS}, sort_keys=True),
+                    "market": json.dumps({**{f: _plain(found.get(f)) for f in MARKET_FIELDS},
+                                          "market_value_source": row["market_value_source"]}, sort_keys=True),
                     "macro": json.dumps(macro, sort_keys=True),
                     "warnings": json.dumps(flags, sort_keys=True),
                 }

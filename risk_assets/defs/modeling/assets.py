@@ -12,20 +12,29 @@ import numpy as np
 import pandas as pd
 
 from risk_assets.core import champion as gate
-from risk_assets.core.benchmarks import classic_figures, classic_from_polish_ratios
+from risk_assets.core import us_listed
+from risk_assets.core.benchmarks import (
+    classic_figures,
+    classic_from_field_features,
+    classic_from_polish_ratios,
+)
 from risk_assets.core.evaluation import (
     build_panel,
     corrected_standard_error,
+    listed_candidates,
     product_candidates,
+    usable_features,
     validation_figures,
 )
+from risk_assets.core.field_features import FIELD_FEATURES
 from risk_assets.core.labels import DEFAULT_HORIZON_MONTHS, DEFAULT_REPORTING_LAG_DAYS
-from risk_assets.core.metrics import roc_auc
+from risk_assets.core.metrics import delong_test, population_weights, roc_auc
 from risk_assets.core.model import PDModel
 from risk_assets.core.modelcard import render_model_card
 from risk_assets.core.plots import calibration_figure, roc_figure
 from risk_assets.core.polish import load_polish
 from risk_assets.core.ratios import MODEL_RATIOS, mapping_table
+from risk_assets.core.segments import LISTED_MARKET, LISTED_STATEMENTS, SEGMENT_NAMES, SEGMENTS, SME, Segment
 from risk_assets.core.splits import duplicate_groups, holdout_mask
 from risk_assets.defs.resources import (
     MlflowResource,
@@ -40,7 +49,9 @@ from risk_assets.storage.objects import sha256_hex
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
-TRAINING_SET_KEY = "frames/training_set.parquet"
+TRAINING_SET_KEY = "frames/training_set.parquet"  # the SME segment's (its name predates the segments)
+LISTED_TRAINING_SET_KEY = "frames/training_set_listed.parquet"  # both listed segments: same rows, own features
+LISTED_SOURCES = ("sec_companyfacts", "dart")
 
 # In the Polish data a gap is itself a signal (no prior-year sales: 96% bankrupt) that says how EMIS collected
 # the data, not how SEC or DART companies look: the bundled model does not read gaps (core/model.py: fitted on
@@ -57,8 +68,43 @@ SELECTION_RULE = "highest cross-validated (out-of-fold) AUC on the training rows
 _BOOK_COLUMNS = ["target", "holdout", "group", "source", "company_id", "fiscal_year", "t"]
 
 
-def read_training_set(objects) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(objects.get(TRAINING_SET_KEY)))
+def calibration_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows the calibration map and the gate's tests use: all of them, but the listed panel's censored years."""
+    if "source" not in frame.columns or not (frame["source"] == us_listed.SOURCE).any():
+        return np.ones(len(frame), dtype=bool)
+    return us_listed.uncensored(frame)
+
+
+def read_training_set(objects, segment: str = SME) -> pd.DataFrame:
+    key = TRAINING_SET_KEY if segment == SME else LISTED_TRAINING_SET_KEY
+    return pd.read_parquet(io.BytesIO(objects.get(key)))
+
+
+def listed_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Training rows of the listed segments: the bundled US listed panel plus the warehouse's own SEC/DART filers
+    (annual statements of non-financial companies, labelled with the warehouse's default events; a label window
+    that has not ended yet is left out, not counted as a survival)."""
+    bundled, _ = us_listed.bundled_panel()
+    statements = store.read("statements")
+    statements = statements[statements["source"].isin(LISTED_SOURCES)] if len(statements) else statements
+    if statements.empty:
+        return bundled, {}
+    companies = store.read("companies", where={"company_id": sorted(statements["company_id"].unique())})
+    financial = set(companies.loc[companies["is_financial"].astype(bool), "company_id"])
+    excluded = {"financial firm (out of the model's scope)": int(statements["company_id"].isin(financial).sum())}
+    statements = statements[~statements["company_id"].isin(financial)]
+    events = store.read("default_events", where={"company_id": sorted(statements["company_id"].unique())})
+    own, dropped = us_listed.labelled_panel(statements, events, observed_until=dt.date.today())
+    return pd.concat([bundled, own], ignore_index=True), {**excluded, **dropped}
+
+
+def assemble_listed_set(frame: pd.DataFrame, holdout_share: float) -> pd.DataFrame:
+    """Listed rows with a per-company group (calibration folds) and a company-hashed holdout that never moves."""
+    frame = frame.reset_index(drop=True).copy()
+    frame["group"] = pd.factorize(frame["company_id"])[0]
+    frame["holdout"] = holdout_mask(frame[["company_id"]].astype(str), share=holdout_share, salt="riskgraph-company")
+    frame["t"] = pd.to_datetime(frame["t"])
+    return frame[list(FIELD_FEATURES) + _BOOK_COLUMNS]
 
 
 def polish_rows() -> pd.DataFrame:
@@ -157,11 +203,16 @@ def training_set(
     if skipped:
         context.log.info(f"stored tables not named like the model's ratios, left out: {skipped}")
     frame = assemble_training_set([polish_rows(), panel, tables], model_settings.holdout_share)
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    body = buffer.getvalue()
-    objects.put(TRAINING_SET_KEY, body, "application/vnd.apache.parquet")
-    by_source = frame.groupby("source")["target"].agg(["size", "sum"]).reset_index()
+    listed, listed_excluded = listed_rows(warehouse.get())
+    listed = assemble_listed_set(listed, model_settings.holdout_share)
+    bodies = {}
+    for key, part in ((TRAINING_SET_KEY, frame), (LISTED_TRAINING_SET_KEY, listed)):
+        buffer = io.BytesIO()
+        part.to_parquet(buffer, index=False)
+        bodies[key] = buffer.getvalue()
+        objects.put(key, bodies[key], "application/vnd.apache.parquet")
+    body = bodies[TRAINING_SET_KEY] + bodies[LISTED_TRAINING_SET_KEY]
+    by_source = pd.concat([frame, listed]).groupby("source")["target"].agg(["size", "sum"]).reset_index()
     return dg.MaterializeResult(
         metadata={
             "rows": len(frame),
@@ -172,6 +223,9 @@ def training_set(
             "sources": dg.MetadataValue.md(by_source.rename(columns={"size": "rows", "sum": "positives"})
                                            .to_markdown(index=False)),
             "user_panel_excluded": dg.MetadataValue.json(excluded),
+            "listed_rows": len(listed),
+            "listed_positives": int(listed["target"].sum()),
+            "listed_excluded": dg.MetadataValue.json(listed_excluded),
             "sha256": sha256_hex(body),
         },
         data_version=dg.DataVersion(sha256_hex(body)[:16]),
@@ -196,50 +250,108 @@ def _log_artifacts(figures: dict, curves: dict, probabilities: dict, card: str) 
         mlflow.log_artifacts(str(folder), artifact_path="validation")
 
 
-@dg.asset(
-    group_name="modeling",
-    kinds={"mlflow", "scikitlearn"},
-    deps=[training_set],
-    description="Trains the logistic model (WoE bins and winsorised ratios) and LightGBM, validates each on held-out "
-    "rows it never saw (AUC, AR, KS, Brier, log loss, deciles, grades, PSI) beside Altman Z'' and Zmijewski, logs "
-    "figures, plots and a model card to MLflow and registers the best (by cross-validated AUC) as a version of "
-    "`corporate_pd`.",
-)
-def pd_model(
-    context: dg.AssetExecutionContext,
-    object_store: ObjectStoreResource,
-    mlflow_registry: MlflowResource,
-    model_settings: ModelSettingsResource,
-) -> dg.MaterializeResult:
-    frame = read_training_set(object_store.get())
+def segment_target_rate(segment: Segment, frame: pd.DataFrame, model_settings: ModelSettingsResource
+                        ) -> tuple[float, str]:
+    """The long-run default rate a segment's PDs are calibrated to, and where it comes from."""
+    if segment.name == SME:
+        return model_settings.target_rate(), (
+            "configured (RISKGRAPH_LONG_RUN_DEFAULT_RATE): the Polish sample was drawn with its bankruptcies "
+            "over-represented (6.9%), so it holds no population rate")
+    bundled = frame[frame["source"] == us_listed.SOURCE]
+    rate = us_listed.long_run_default_rate(bundled)
+    return rate["rate"], (f"US listed panel: mean yearly default rate {rate['mean']:.4f} over {rate['years']} "
+                          f"plus a margin of conservatism {rate['margin']:.4f} (75% one-sided upper bound)")
+
+
+def out_of_time_figures(segment: Segment, candidate, features: list[str], frame: pd.DataFrame, seed: int,
+                        alpha: float) -> dict:
+    """The listed panel's own out-of-time test: fit on fiscal years up to 2007, test 2008-2011, PDs calibrated to
+    the training years' long-run rate; AUC and AR beside Altman Z on the same rows, mean PD against the observed
+    rate, and the per-grade back-test of the grades served."""
+    bundled = frame[frame["source"] == us_listed.SOURCE]
+    train, test = bundled[bundled["fiscal_year"] <= 2007], bundled[bundled["fiscal_year"] >= 2008]
+    rate = us_listed.long_run_default_rate(train)["rate"]
+    model = candidate.build(features, segment.monotone).fit(
+        train, train["target"].to_numpy(), target_rate=rate, seed=seed, groups=train["group"].to_numpy(),
+        calibration_rows=calibration_rows(train))
+    y = test["target"].to_numpy()
+    raw = model.raw_log_odds(test)
+    served = model.calibration.pd(raw)
+    z = classic_from_field_features(test)["altman_z"]
+    present = z.available()
+    auc, auc_on_z_rows = roc_auc(y, raw), roc_auc(y[present], raw[present])
+    z_auc = roc_auc(y[present], z.risk[present])
+    backtest = gate.evaluate(y, served, alpha=alpha)
+    safest_half = served < np.median(served)
+    riskiest_decile = served >= np.quantile(served, 0.9)
+    return {"missed_defaults": int((safest_half & (y == 1)).sum()),
+            "missed_defaults_note": "defaults whose served PD was in the safest half of the test rows",
+            "caught_defaults": int((riskiest_decile & (y == 1)).sum()),
+            "false_alarms": int((riskiest_decile & (y == 0)).sum()),
+            "false_alarms_note": "survivors in the riskiest decile of served PDs","train_years": "1999-2007", "test_years": "2008-2011", "n_test": int(len(y)), "defaults": int(y.sum()),
+            "auc": auc, "ar": 2 * auc - 1, "altman_z_rows": int(present.sum()), "ar_on_altman_rows": 2 * auc_on_z_rows - 1,
+            "altman_z_auc": z_auc, "altman_z_ar": 2 * z_auc - 1, "ar_lift_over_altman_z": 2 * (auc_on_z_rows - z_auc),
+            "long_run_rate": rate, "mean_pd": float(served.mean()), "observed_rate": float(y.mean()),
+            "mean_pd_ratio": float(served.mean() / max(y.mean(), 1e-12)), "served_grade_backtest": backtest.as_dict()}
+
+
+def card_extras(segment: Segment, features: list[str], oot: dict | None) -> dict:
+    """The listed segments' card: the field features' table, their limits, and the out-of-time test with its misses
+    listed as plainly as its hits."""
+    if segment.name == SME:
+        return {}
+    from risk_assets.core.field_features import FEATURE_BY_NAME
+    from risk_assets.core.modelcard import LISTED_LIMITS
+
+    table = pd.DataFrame([{k: FEATURE_BY_NAME[f].as_dict()[k] for k in ("name", "label", "formula", "unit",
+                                                                       "monotone")} for f in features])
+    sections = {}
+    if oot is not None:
+        backtest = oot["served_grade_backtest"]
+        grades = pd.DataFrame(backtest["grades"])[["grade", "rows", "defaults", "mean_pd", "observed_rate",
+                                                    "jeffreys_p", "direction", "fails"]]
+        sections["Out of time: train 1999-2007, test 2008-2011"] = "\n".join([
+            f"- AUC {oot['auc']:.4f}, AR {oot['ar']:.4f}; Altman Z on the same rows AR {oot['altman_z_ar']:.4f}: "
+            f"lift {oot['ar_lift_over_altman_z']:+.4f}",
+            f"- mean served PD {oot['mean_pd']:.4f} against an observed rate of {oot['observed_rate']:.4f} "
+            f"(x{oot['mean_pd_ratio']:.2f}); calibrated to the training years' long-run rate {oot['long_run_rate']:.4f}",
+            f"- hits: {oot['caught_defaults']} of {oot['defaults']} defaults in the riskiest decile",
+            f"- misses: {oot['missed_defaults']} defaults in the safest half; {oot['false_alarms']} survivors in the "
+            "riskiest decile",
+            f"- grades served, two-sided Jeffreys per grade (Bonferroni); failing: "
+            f"{', '.join(backtest['failing_grades']) or 'none'}; slope {backtest['slope']:.3f} "
+            f"(p {backtest['p_slope']:.3g})",
+            "", grades.to_markdown(index=False, floatfmt=".4g")])
+    return {"limits": LISTED_LIMITS, "feature_table": table.to_markdown(index=False), "sections": sections}
+
+
+def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd.DataFrame,
+                  registry, model_settings: ModelSettingsResource) -> dict:
+    """Train a segment's families, validate on its held-out rows, log to MLflow and register the best."""
     train, holdout = frame[~frame["holdout"]], frame[frame["holdout"]]
     y_train, y_holdout = train["target"].to_numpy(), holdout["target"].to_numpy()
-    registry = mlflow_registry.get()
-    registry.activate()
-    target_rate = model_settings.target_rate()
+    features = usable_features(train, segment.features)
+    left_out = [f for f in segment.features if f not in features]
+    target_rate, rate_source = segment_target_rate(segment, frame, model_settings)
+    candidates = product_candidates(MISSING_STRATEGY) if segment.name == SME else listed_candidates()
+    classic_scores = (classic_from_polish_ratios(holdout) if segment.name == SME
+                      else classic_from_field_features(holdout))
     results: dict[str, dict] = {}
     curves, probabilities = {}, {}
-    with mlflow.start_run(run_name=f"train {dt.date.today().isoformat()}") as parent:
+    with mlflow.start_run(run_name=f"train {segment.name} {dt.date.today().isoformat()}") as parent:
         sources = frame.groupby("source")["target"].agg(["size", "sum"])
         sources_text = "; ".join(f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults" for s, r in sources.iterrows())
-        mlflow.log_params(
-            {
-                "training_rows": len(train),
-                "holdout_rows": len(holdout),
-                "features": len(MODEL_RATIOS),
-                "long_run_default_rate": target_rate,
-                "sample_default_rate": round(float(y_train.mean()), 6),
-                "missing": MISSING_STRATEGY,
-                "seed": model_settings.seed,
-                "code_version": code_version(),
-                "sources": sources_text[:500],
-            }
-        )
-        for candidate in product_candidates(MISSING_STRATEGY):
-            with mlflow.start_run(run_name=candidate.name, nested=True):
-                model = candidate.build(MODEL_RATIOS).fit(
+        mlflow.set_tags({"segment": segment.name})
+        mlflow.log_params({"segment": segment.name, "training_rows": len(train), "holdout_rows": len(holdout),
+                           "features": len(features), "long_run_default_rate": round(target_rate, 6),
+                           "long_run_default_rate_source": rate_source[:500],
+                           "sample_default_rate": round(float(y_train.mean()), 6), "seed": model_settings.seed,
+                           "code_version": code_version(), "sources": sources_text[:500]})
+        for candidate in candidates:
+            with mlflow.start_run(run_name=f"{segment.name}/{candidate.name}", nested=True):
+                model = candidate.build(features, segment.monotone).fit(
                     train, y_train, target_rate=target_rate, seed=model_settings.seed,
-                    groups=train["group"].to_numpy(),
+                    groups=train["group"].to_numpy(), calibration_rows=calibration_rows(train),
                 )
                 cv_auc = roc_auc(y_train, model.oof_raw_)
                 cv_auc_se = _fold_auc_se(model, y_train)
@@ -254,12 +366,12 @@ def pd_model(
                                     "grades_monotone_within_noise": float(held["grades"]["monotone_within_noise"]),
                                     **{f"holdout_{k}": v for k, v in scalar.items()}})
                 results[candidate.name] = {"model": model, "cv_auc": cv_auc, "cv_auc_se": cv_auc_se,
-                                           "holdout": held, "family": candidate.family}
+                                           "holdout": held, "family": candidate.family, "candidate": candidate}
                 curves[candidate.name] = probabilities[candidate.name] = (y_holdout, p_holdout)
-                context.log.info(f"{candidate.name}: cv AUC {cv_auc:.4f} ± {cv_auc_se:.4f}, "
+                context.log.info(f"{segment.name}/{candidate.name}: cv AUC {cv_auc:.4f} ± {cv_auc_se:.4f}, "
                                  f"holdout AUC {held['auc']:.4f}")
         classic = {}
-        for name, score in classic_from_polish_ratios(holdout).items():
+        for name, score in classic_scores.items():
             classic[name] = classic_figures(score, y_holdout)
             if classic[name]["available"]:
                 present = score.available()
@@ -270,26 +382,40 @@ def pd_model(
         best = max(results, key=lambda name: results[name]["cv_auc"])
         chosen = results[best]
         model = chosen["model"]
+        oot = None
+        if segment.name != SME:
+            oot = out_of_time_figures(segment, chosen["candidate"], features, frame, model_settings.seed,
+                                      gate.GateRule().alpha)
+            mlflow.log_metrics({f"oot_{k}": v for k, v in oot.items() if isinstance(v, int | float)})
+            context.log.info(f"{segment.name} out of time 2008-2011: AR {oot['ar']:.3f} vs Altman Z "
+                             f"{oot['altman_z_ar']:.3f}; mean PD {oot['mean_pd']:.4f} vs observed "
+                             f"{oot['observed_rate']:.4f}")
         figures = {name: {**r["holdout"], "cv_auc": r["cv_auc"], "cv_auc_se": r["cv_auc_se"], "family": r["family"]}
                    for name, r in results.items()} | classic
+        if oot is not None:
+            figures["out_of_time"] = oot
         card = render_model_card(
-            title=f"{registry.model_name}: {best}",
+            **card_extras(segment, features, oot),
+            title=f"{registry.model_name}: {best} ({segment.title})",
             chosen=best,
             selection_rule=SELECTION_RULE,
             data={
+                "segment": f"{segment.title}: {segment.population}",
+                "training data": segment.training_data,
                 "sources": sources_text,
-                "period": "Polish companies: 2000-2013 (EMIS), outcome within 1 year (5year.arff); user panel: "
-                          "years of its statements, label horizon 12 months",
-                "held-out rows": f"{len(holdout)} (content-hashed {model_settings.holdout_share:.0%}; a user's "
-                                 "company held out as a whole)",
+                "sample design": SAMPLE_DESIGN[segment.name],
+                "held-out rows": f"{len(holdout)} (hashed {model_settings.holdout_share:.0%}; a company held out "
+                                 "as a whole where rows carry a company id)",
                 "training rows": f"{len(train)}, default rate {y_train.mean():.4f}",
+                "features left out": ", ".join(left_out) or "none",
             },
-            features=list(MODEL_RATIOS),
+            features=features,
             models=figures,
             calibration={
                 "method": "Platt map fitted on 5-fold out-of-fold raw scores (cross-fitting), then a prior shift",
                 "sample default rate": f"{model.calibration.sample_rate:.4f}",
                 "long-run default rate (target)": f"{model.calibration.target_rate:.4f}",
+                "where the long-run rate comes from": rate_source,
                 "prior shift (log-odds)": f"{model.calibration.prior_shift:.4f}",
                 "tests above": "on the sample's scale (no prior shift), against the sample's outcomes",
             },
@@ -303,75 +429,95 @@ def pd_model(
             | {"holdout_auc": chosen["holdout"]["auc"], "cv_auc": chosen["cv_auc"]}
         )
         logged = registry.log_model(model, train)
-        registry.tag_version(
-            logged.version,
-            {"family": chosen["family"], "candidate": best, "holdout_auc": round(chosen["holdout"]["auc"], 6),
-             "cv_auc": round(chosen["cv_auc"], 6), "code_version": code_version(),
-             "grades_monotone": chosen["holdout"]["grades"]["monotone"],
-             "grades_monotone_within_noise": chosen["holdout"]["grades"]["monotone_within_noise"],
-             "best_classic_holdout_auc": round(max((f["auc"] for f in classic.values() if f["available"]),
-                                                   default=float("nan")), 6)},
-        )
+        tags = {"segment": segment.name, "family": chosen["family"], "candidate": best,
+                "holdout_auc": round(chosen["holdout"]["auc"], 6), "cv_auc": round(chosen["cv_auc"], 6),
+                "code_version": code_version(), "long_run_default_rate": round(target_rate, 6),
+                "grades_monotone": chosen["holdout"]["grades"]["monotone"],
+                "grades_monotone_within_noise": chosen["holdout"]["grades"]["monotone_within_noise"],
+                "best_classic_holdout_auc": round(max((f["auc"] for f in classic.values() if f["available"]),
+                                                      default=float("nan")), 6)}
+        if oot is not None:
+            tags |= {"oot_ar": round(oot["ar"], 6), "oot_altman_z_ar": round(oot["altman_z_ar"], 6),
+                     "oot_mean_pd_ratio": round(oot["mean_pd_ratio"], 4)}
+        registry.tag_version(logged.version, tags)
         run_id = parent.info.run_id
-    table = pd.DataFrame(
-        [{"model": name, "cv_auc": r["cv_auc"], "cv_auc_se": r["cv_auc_se"],
-          **{k: r["holdout"][k] for k in ("auc", "ar", "ks", "brier", "log_loss", "psi")},
-          "grades_monotone": r["holdout"]["grades"]["monotone"],
-          "within_noise": r["holdout"]["grades"]["monotone_within_noise"]} for name, r in results.items()]
-        + [{"model": name, **{k: f.get(k) for k in ("auc", "ar", "ks", "brier")}} for name, f in classic.items()]
-    ).round(4)
+    return {"results": results, "classic": classic, "best": best, "version": logged.version, "run_id": run_id,
+            "oot": oot}
+
+
+SAMPLE_DESIGN = {
+    SME: ("Polish companies, no firm id: bankrupt companies observed in 2000-2012, survivors in 2007-2013 (the "
+          "years of defaults and of survivors differ); one row per company-year, so a company may appear more "
+          "than once and cannot be held out as a whole (exact duplicates are kept together)"),
+    LISTED_MARKET: ("every NYSE/NASDAQ company in Compustat with three consecutive years, 1999-2011, one row per "
+                    "company-year with its CIK (held out by company); 354 Chapter 11/7 filings, dated mid-way "
+                    "through the year after the last fiscal year; defaults before 2003 are under-represented"),
+}
+SAMPLE_DESIGN[LISTED_STATEMENTS] = SAMPLE_DESIGN[LISTED_MARKET]
+
+
+@dg.asset(
+    group_name="modeling",
+    kinds={"mlflow", "scikitlearn"},
+    deps=[training_set],
+    description="Per segment (listed with market data, listed statements only, SME): trains the logistic model "
+    "(WoE bins and winsorised ratios) and LightGBM, validates each on held-out rows it never saw (AUC, AR, KS, "
+    "Brier, grades, PSI) beside Altman Z, Z'', Ohlson O and Zmijewski, runs the listed panel's out-of-time test, "
+    "logs figures, plots and a model card to MLflow and registers the best (by cross-validated AUC) as a version "
+    "of the segment's registered model.",
+)
+def pd_model(
+    context: dg.AssetExecutionContext,
+    object_store: ObjectStoreResource,
+    mlflow_registry: MlflowResource,
+    model_settings: ModelSettingsResource,
+) -> dg.MaterializeResult:
+    objects = object_store.get()
+    summary, metadata = [], {}
+    for name in SEGMENT_NAMES:
+        segment = SEGMENTS[name]
+        registry = mlflow_registry.for_segment(name)
+        registry.activate()
+        outcome = train_segment(context, segment, read_training_set(objects, name), registry, model_settings)
+        chosen = outcome["results"][outcome["best"]]
+        row = {"segment": name, "model": registry.model_name, "version": outcome["version"], "family": outcome["best"],
+               "cv_auc": round(chosen["cv_auc"], 4), "holdout_auc": round(chosen["holdout"]["auc"], 4)}
+        if outcome["oot"] is not None:
+            row |= {"oot_ar": round(outcome["oot"]["ar"], 4), "oot_altman_z_ar": round(outcome["oot"]["altman_z_ar"], 4),
+                    "oot_mean_pd_ratio": round(outcome["oot"]["mean_pd_ratio"], 3)}
+        summary.append(row)
+        if name == SME:  # the SME segment keeps the asset's historical metadata keys
+            metadata |= {"version": outcome["version"], "family": outcome["best"],
+                         "holdout_auc": round(chosen["holdout"]["auc"], 4), "cv_auc": round(chosen["cv_auc"], 4),
+                         "mlflow_run_id": outcome["run_id"]}
     return dg.MaterializeResult(
-        metadata={
-            "version": logged.version,
-            "family": best,
-            "holdout_auc": round(chosen["holdout"]["auc"], 4),
-            "cv_auc": round(chosen["cv_auc"], 4),
-            "mlflow_run_id": run_id,
-            "families": dg.MetadataValue.md(table.to_markdown(index=False)),
-        }
+        metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False))}
     )
 
 
-def holdout_figures(model: PDModel, holdout: pd.DataFrame, alpha: float, sample_rate: float | None = None
-                    ) -> gate.Figures:
-    """Gate figures on the held-out rows. PDs are moved to ``sample_rate`` (the training rows' default rate) so
-    models trained on different samples are tested on one scale, the held-out rows' own."""
-    raw = model.raw_log_odds(holdout)
-    pds = (model.calibration.sample_pd(raw) if sample_rate is None
-           else model.calibration.pd_at_rate(raw, sample_rate))
-    return gate.evaluate(holdout["target"].to_numpy(), pds, alpha=alpha)
+def holdout_figures(model: PDModel, holdout: pd.DataFrame, alpha: float, sample_rate: float) -> gate.Figures:
+    """Gate figures of the PDs the model serves (calibrated to its long-run rate) on the held-out rows, weighted
+    back to that rate (core.metrics.population_weights) since the rows hold the training sample's rate."""
+    y = holdout["target"].to_numpy()
+    weights = population_weights(y, sample_rate, model.calibration.target_rate)
+    return gate.evaluate(y, model.predict_pd(holdout), alpha=alpha, weights=weights)
 
 
 def _tag_figures(figures: gate.Figures | None) -> str:
     if figures is None:
         return "none"
     keys = ("auc", "n", "defaults", "mean_pd", "observed_rate", "mean_pd_p_value", "worst_grade_jeffreys_p",
-            "failing_grades")
+            "failing_grades", "slope", "intercept", "p_slope", "p_joint")
     return json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in figures.as_dict().items()
                        if k in keys})
 
 
-@dg.asset(
-    group_name="modeling",
-    kinds={"mlflow"},
-    deps=[pd_model],
-    description="Scores the newest version (challenger) and the current champion on the same held-out rows and "
-    "moves the `champion` alias only under the written rule; records the decision and both sets of figures "
-    "(model_decisions, MLflow version tags) either way and never fails because a challenger was refused.",
-)
-def champion_model(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    mlflow_registry: MlflowResource,
-    model_settings: ModelSettingsResource,
-) -> dg.MaterializeResult:
-    store = warehouse.get()
-    registry = mlflow_registry.get()
-    registry.activate()
+def decide_segment(context, segment: str, registry, frame: pd.DataFrame, store,
+                   model_settings: ModelSettingsResource) -> dict:
+    """Gate one segment: the newest version against its champion on the segment's held-out rows."""
     versions = registry.versions()
     if not versions:
-        raise dg.Failure("no registered version of the model: materialise pd_model first")
+        raise dg.Failure(f"no registered version of {registry.model_name}: materialise pd_model first")
     challenger_version = str(versions[0].version)
     champion_before = registry.champion_version()
     decided = store.read(
@@ -379,24 +525,29 @@ def champion_model(
     )
     if len(decided):
         row = decided.iloc[0]
-        return dg.MaterializeResult(
-            metadata={"challenger": challenger_version, "champion": str(champion_before), "decision": row["decision"],
-                      "reason": f"already decided at {row['decided_at']}: {row['reason']}"}
-        )
+        return {"segment": segment, "model": registry.model_name, "challenger": challenger_version,
+                "champion": str(champion_before), "decision": row["decision"],
+                "reason": f"already decided at {row['decided_at']}: {row['reason']}"}
     rule = gate.GateRule(auc_floor=model_settings.auc_floor, auc_tolerance=model_settings.auc_tolerance)
-    frame = read_training_set(object_store.get())
-    holdout = frame[frame["holdout"]]
-    sample_rate = float(frame.loc[~frame["holdout"], "target"].mean())
-    challenger = holdout_figures(registry.load(challenger_version), holdout, rule.alpha, sample_rate)
-    champion = None
+    usable = calibration_rows(frame)
+    holdout = frame[frame["holdout"].to_numpy() & usable]
+    sample_rate = float(frame.loc[~frame["holdout"].to_numpy() & usable, "target"].mean())
+    challenger_model = registry.load(challenger_version)
+    challenger = holdout_figures(challenger_model, holdout, rule.alpha, sample_rate)
+    champion, paired = None, None
     if champion_before is not None and champion_before != challenger_version:
-        champion = holdout_figures(registry.load(champion_before), holdout, rule.alpha, sample_rate)
-    decision = gate.decide(challenger, champion, rule)
+        champion_model_ = registry.load(champion_before)
+        champion = holdout_figures(champion_model_, holdout, rule.alpha, sample_rate)
+        paired = delong_test(holdout["target"].to_numpy(), challenger_model.raw_log_odds(holdout),
+                             champion_model_.raw_log_odds(holdout))
+    decision = gate.decide(challenger, champion, rule, paired=paired)
     champion_after = challenger_version if decision.promote else champion_before
     if decision.promote:
         registry.set_champion(challenger_version)
     figures = {"challenger": challenger.as_dict(), "champion": champion.as_dict() if champion else None,
-               "pd_scale": f"training sample default rate {sample_rate:.6f}"}
+               "paired_delong": paired, "segment": segment,
+               "pd_scale": f"served PDs; held-out outcomes weighted from the sample's default rate {sample_rate:.6f} "
+                           "to the long-run rate"}
     outcome = "promoted" if decision.promote else "kept"
     registry.tag_version(
         challenger_version,
@@ -426,14 +577,41 @@ def champion_model(
             }
         ],
     )
-    context.log.info(f"challenger v{challenger_version}: {decision.reason}")
+    context.log.info(f"{registry.model_name} challenger v{challenger_version}: {decision.reason}")
+    return {"segment": segment, "model": registry.model_name, "challenger": challenger_version,
+            "champion": str(champion_after), "decision": outcome, "reason": decision.reason,
+            "challenger_auc": round(challenger.auc, 4), "champion_auc": round(champion.auc, 4) if champion else "none"}
+
+
+@dg.asset(
+    group_name="modeling",
+    kinds={"mlflow"},
+    deps=[pd_model],
+    description="Per segment: scores the newest version (challenger) and the segment's champion on the same "
+    "held-out rows and moves the segment's `champion` alias only under the written rule; records the decision and "
+    "both sets of figures (model_decisions, MLflow version tags) either way and never fails because a challenger "
+    "was refused.",
+)
+def champion_model(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    mlflow_registry: MlflowResource,
+    model_settings: ModelSettingsResource,
+) -> dg.MaterializeResult:
+    store, objects = warehouse.get(), object_store.get()
+    decisions = []
+    for segment in SEGMENT_NAMES:
+        registry = mlflow_registry.for_segment(segment)
+        registry.activate()
+        decisions.append(decide_segment(context, segment, registry, read_training_set(objects, segment), store,
+                                        model_settings))
+    sme = next(d for d in decisions if d["segment"] == SME)
     return dg.MaterializeResult(
         metadata={
-            "challenger": challenger_version,
-            "champion": str(champion_after),
-            "decision": outcome,
-            "reason": decision.reason,
-            "challenger_auc": round(challenger.auc, 4),
-            "champion_auc": round(champion.auc, 4) if champion else "none",
+            **{k: sme[k] for k in ("challenger", "champion", "decision", "reason")},
+            "challenger_auc": sme.get("challenger_auc", "none"),
+            "champion_auc": sme.get("champion_auc", "none"),
+            "segments": dg.MetadataValue.md(pd.DataFrame(decisions).drop(columns="reason").to_markdown(index=False)),
         }
     )

@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 
 from risk_assets.core.alerts import AlertRule
+from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.master_scale import grade_for_pd
+from risk_assets.core.overlays import apply_overlay, overlay_terms
+from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segment
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
@@ -64,23 +67,94 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     after a promotion raises no alerts). Same row with a different PD: news. Unchanged: keep its old flag.
     """
     key = ["company_id", "as_of", "kind"]
-    same_model = existing[existing["model_version"] == rows["model_version"].iloc[0]]
-    merged = rows[key + ["pd"]].merge(
-        same_model[key + ["pd", "alert_pending"]].rename(columns={"pd": "old_pd", "alert_pending": "old_pending"}),
-        on=key,
-        how="left",
-    )
-    scored_elsewhere = set(map(tuple, existing.loc[existing["model_version"] != rows["model_version"].iloc[0], key]
-                               .astype(str).to_numpy()))
-    flags = []
-    for row in merged.itertuples(index=False):
-        if pd.isna(row.old_pd):
-            flags.append((str(row.company_id), str(row.as_of), str(row.kind)) not in scored_elsewhere)
-        elif abs(row.pd - row.old_pd) > 1e-12:
-            flags.append(True)
+    model = ["model_name", "model_version"]
+    old = existing[key + model + ["pd", "alert_pending"]].rename(columns={"pd": "old_pd",
+                                                                        "alert_pending": "old_pending"})
+    merged = rows[key + model + ["pd"]].merge(old, on=key + model, how="left")
+    keys = existing[key].astype(str).assign(_model=existing["model_name"].astype(str) + "/"
+                                            + existing["model_version"].astype(str))
+    mine = rows[key].astype(str).assign(_model=rows["model_name"].astype(str) + "/" + rows["model_version"].astype(str))
+    elsewhere = mine.merge(keys, on=key, how="left", suffixes=("", "_old"))
+    elsewhere = elsewhere[elsewhere["_model_old"].notna() & (elsewhere["_model_old"] != elsewhere["_model"])]
+    scored_elsewhere = set(map(tuple, elsewhere[key].to_numpy()))
+    is_new = merged["old_pd"].isna().to_numpy()
+    changed = (~is_new) & (np.abs(merged["pd"].to_numpy() - merged["old_pd"].fillna(0).to_numpy()) > 1e-12)
+    new_flags = np.array([tuple(k) not in scored_elsewhere for k in rows[key].astype(str).to_numpy()], dtype=bool)
+    old_flags = merged["old_pending"].fillna(False).astype(bool).to_numpy()
+    return np.where(is_new, new_flags, changed | old_flags)
+
+
+def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
+    """Segment and reason per feature row (core.segments.choose_segment): listed when the company has a ticker or
+    files with SEC/DART; with market data when the row has a market value."""
+    listed_of = {cid: bool((isinstance(r.get("ticker"), str) and r.get("ticker"))
+                           or pd.notna(r.get("cik")) or pd.notna(r.get("dart_corp_code")))
+                 for cid, r in companies.iterrows()}
+    source_of = {cid: "SEC filer" if pd.notna(r.get("cik")) else "DART filer" if pd.notna(r.get("dart_corp_code"))
+                 else "ticker" for cid, r in companies.iterrows()}
+    mv_source = [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]] \
+        if "market" in feats.columns else [None] * len(feats)
+    chosen = [choose_segment(listed=listed_of.get(cid, False), market_value=mv if np.isfinite(mv) else None,
+                             market_value_source=src, source=source_of.get(cid, ""))
+              for cid, mv, src in zip(feats["company_id"], np.exp(ratios["log_real_mve"].to_numpy(dtype=float)),
+                                      mv_source, strict=True)]
+    return pd.DataFrame(chosen, columns=["segment", "segment_reason"], index=feats.index)
+
+
+def score_segments(feats: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame, mlflow_registry
+                   ) -> pd.DataFrame:
+    """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version."""
+    parts = []
+    for segment, index in segments.groupby("segment").groups.items():
+        registry = mlflow_registry.for_segment(segment)
+        try:
+            version, model = registry.load_champion()
+        except LookupError as error:
+            raise dg.Failure(f"cannot score the {segment} segment: {error}") from error
+        frame = ratios.loc[index].reindex(columns=model.feature_names).astype(float)
+        scored = model.score(frame)
+        known = frame.notna().mean(axis=1).to_numpy()
+        enough = known >= MIN_FEATURE_SHARE
+        notes = [n if ok else (f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
+                               f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
+                               + ", ".join(frame.columns[frame.loc[i].isna()][:12]))
+                 for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)]
+        parts.append(pd.DataFrame({
+            "status": np.where(enough, "scored", "insufficient_data"),
+            "model_pd": scored["pd"].to_numpy(), "log_odds": scored["log_odds"].to_numpy(),
+            "drivers": [_json(d) for d in scored["drivers"]],
+            "feature_values": [_json(r) for r in frame.to_dict("records")],
+            "out_of_domain": scored["out_of_domain"].to_numpy(),
+            "domain_note": [n[:1000] for n in notes],
+            "model_name": registry.model_name, "model_version": version,
+        }, index=index))
+    return pd.concat(parts).loc[feats.index]
+
+
+def with_overlay(rows: pd.DataFrame, feats: pd.DataFrame, signals: pd.DataFrame, companies: pd.DataFrame
+                 ) -> pd.DataFrame:
+    """``overlay_pd``: the model PD adjusted for filing behaviour (core/overlays.py), the terms recorded in the
+    drivers. A filing's score sees the flags known at its filing date (the features' warnings); the current
+    snapshot sees the signals known today and how old the newest statement is."""
+    flags_at_filing = {(c, a): json.loads(w) if isinstance(w, str) else {} for c, a, w in
+                       zip(feats["company_id"], feats["accession"], feats.get("warnings", [None] * len(feats)),
+                           strict=True)}
+    signals_of = dict(tuple(signals.groupby("company_id"))) if len(signals) else {}
+    dart = set(companies.index[companies["dart_corp_code"].notna()]) if "dart_corp_code" in companies else set()
+    none = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
+    overlay_pd, drivers = [], []
+    for row in rows.itertuples(index=False):
+        if row.kind == "current":
+            flags = warning_flags(signals_of.get(row.company_id, none), row.as_of,
+                                  audit_opinions_known=row.company_id in dart)
+            terms = overlay_terms(flags, row.filed_at, row.as_of)
         else:
-            flags.append(bool(row.old_pending))
-    return np.array(flags, dtype=bool)
+            terms = overlay_terms(flags_at_filing.get((row.company_id, row.accession)), None, row.as_of)
+        overlay_pd.append(apply_overlay(float(row.model_pd), terms))
+        stored = json.loads(row.drivers)
+        stored["overlay"] = terms
+        drivers.append(json.dumps(stored, sort_keys=True))
+    return rows.assign(overlay_pd=overlay_pd, drivers=drivers)
 
 
 @dg.asset(
@@ -88,17 +162,14 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     kinds={"mlflow", "sql"},
     deps=[features, champion_model, default_events, company_universe],
     automation_condition=FOLLOW_UPSTREAM,
-    description="PD, master-scale grade, percentile and additive drivers from the champion for every filing "
-    "version (as_of = its filing date) and a current snapshot per company, with provenance.",
+    description="PD, master-scale grade, percentile and additive drivers for every filing version (as_of = its "
+    "filing date) and a current snapshot per company, each from the champion of the company's segment (listed "
+    "with market data, listed statements only, SME), with the segment, why it was chosen, and provenance.",
 )
 def risk_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_registry: MlflowResource
 ) -> dg.MaterializeResult:
-    store, registry = warehouse.get(), mlflow_registry.get()
-    try:
-        version, model = registry.load_champion()
-    except LookupError as error:
-        raise dg.Failure(f"cannot score: {error}") from error
+    store = warehouse.get()
     companies = store.read("companies").set_index("company_id")
     feats = store.read("features")
     events = store.read("default_events")
@@ -107,9 +178,11 @@ def risk_scores(
     feats = feats[in_scope].reset_index(drop=True)
     if feats.empty:
         raise dg.Failure("no feature rows to score")
-    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]]).reindex(columns=model.feature_names)
-    ratios = ratios.astype(float)
-    scored = model.score(ratios)
+    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]], index=feats.index).astype(float)
+    if "log_real_mve" not in ratios.columns:
+        ratios["log_real_mve"] = np.nan
+    segments = assign_segments(feats, ratios, companies)
+    scored = score_segments(feats, ratios, segments, mlflow_registry)
     today, now = dt.date.today(), utc_now()
 
     period = pd.DataFrame(
@@ -121,12 +194,9 @@ def risk_scores(
             "fiscal_year": feats["fiscal_year"].astype(int),
             "accession": feats["accession"],
             "filed_at": pd.to_datetime(feats["filed_at"]).dt.date,
-            "model_pd": scored["pd"].to_numpy(),
-            "log_odds": scored["log_odds"].to_numpy(),
-            "drivers": [_json(d) for d in scored["drivers"]],
-            "feature_values": [_json(r) for r in ratios.to_dict("records")],
-            "out_of_domain": scored["out_of_domain"].to_numpy(),
-            "domain_note": [n[:1000] for n in scored["domain_note"]],
+            **{c: scored[c].to_numpy() for c in scored.columns},
+            "segment": segments["segment"].to_numpy(),
+            "segment_reason": segments["segment_reason"].str[:300].to_numpy(),
         }
     )
     period = newest_period_per_filing(period)
@@ -134,38 +204,44 @@ def risk_scores(
     current = latest.assign(kind="current", as_of=today)
     rows = pd.concat([period, current], ignore_index=True)
     rows["in_default"] = [default_status(events, c, a) for c, a in zip(rows["company_id"], rows["as_of"], strict=True)]
-    rows["pd"] = np.where(rows["in_default"], 1.0, rows["model_pd"])
+    rows = with_overlay(rows, feats, store.read("warning_signals"), companies)
+    rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
+    rows = rows.drop(columns="overlay_pd")
     rows["grade"] = [grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)]
     is_current = rows["kind"] == "current"
     rows["percentile"] = np.nan
-    rows.loc[is_current, "percentile"] = rows.loc[is_current, "pd"].rank(pct=True, method="max") * 100
-    rows["model_version"] = version
-    rows["model_name"] = registry.model_name
+    ranked = is_current & (rows["status"] == "scored")
+    rows.loc[ranked, "percentile"] = rows.loc[ranked, "pd"].rank(pct=True, method="max") * 100
     rows["code_version"] = code_version()
     rows["scored_at"] = now
 
     existing = store.read("risk_scores", where={"company_id": list(rows["company_id"].unique())})
     existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
+    rows["alert_pending"] = rows["alert_pending"] & (rows["status"] == "scored")  # no PD served, nothing to alert
     with store.transaction() as conn:
-        # Filing rows of this model version are replaced as a whole; snapshots of earlier days stay as history.
-        store.upsert("risk_scores", rows[rows["kind"] == "period"], replace={"model_version": version, "kind": "period"},
-                     connection=conn)
+        # Filing rows of each segment's model version are replaced as a whole; snapshots of earlier days stay.
+        period_rows = rows[rows["kind"] == "period"]
+        for (name, version), part in period_rows.groupby(["model_name", "model_version"]):
+            store.upsert("risk_scores", part, replace={"model_name": name, "model_version": version, "kind": "period"},
+                         connection=conn)
         store.upsert("risk_scores", rows[rows["kind"] == "current"], connection=conn)
 
     names = companies["name"]
     top = rows[is_current].sort_values("pd", ascending=False).head(10)
     preview = pd.DataFrame(
         {"company": top["company_id"].map(names), "pd": top["pd"].round(4), "grade": top["grade"],
-         "fiscal_year": top["fiscal_year"], "out_of_domain": top["out_of_domain"]}
+         "segment": top["segment"], "fiscal_year": top["fiscal_year"], "out_of_domain": top["out_of_domain"]}
     )
+    by_segment = rows[is_current].groupby("segment").agg(companies=("company_id", "size"), mean_pd=("pd", "mean"))
     return dg.MaterializeResult(
         metadata={
-            "model_version": version,
+            "model_versions": ", ".join(sorted(set(rows["model_name"] + " v" + rows["model_version"].astype(str)))),
             "period_scores": int((rows["kind"] == "period").sum()),
             "current_scores": int(is_current.sum()),
             "excluded_financial_firms": ", ".join(excluded) or "none",
             "out_of_domain": int(rows.loc[is_current, "out_of_domain"].sum()),
+            "segments": dg.MetadataValue.md(by_segment.round(4).to_markdown()),
             "top_risk": dg.MetadataValue.md(preview.to_markdown(index=False)),
         }
     )
@@ -236,6 +312,7 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     store = warehouse.get()
     rule = AlertRule()
     scores = store.read("risk_scores", where={"kind": "period"})
+    scores = scores[scores["status"].fillna("scored") == "scored"]  # rows served without a PD have nothing to compare
     pending = scores[scores["alert_pending"].astype(bool)]
     alerts, handled = [], []
     now = utc_now()
