@@ -165,19 +165,22 @@ class _Archive:
     def close(self) -> None:
         self.zip.close()
 
-    def read_json(self, member: str) -> tuple[bytes, dict[str, Any]]:
-        """The member's bytes (CRC-checked by zipfile) and its parsed JSON object."""
+    def read(self, member: str) -> bytes:
+        """The member's bytes, CRC-checked by zipfile."""
         try:
-            body = self.zip.read(member)
+            return self.zip.read(member)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise BulkArchiveError(f"{self.path}: member {member} is damaged: {exc}") from None
+
+    def parse(self, member: str, body: bytes) -> dict[str, Any]:
+        """The member's JSON object, or an error naming archive and member."""
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BulkArchiveError(f"{self.path}: member {member} is not valid JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise BulkArchiveError(f"{self.path}: member {member} is not a JSON object")
-        return body, payload
+        return payload
 
     def sink_key(self, member: str) -> str:
         """The key the SEC client would give the same document (sec/companyfacts/..., sec/submissions/...)."""
@@ -263,14 +266,16 @@ def ingest_sec_archives(
                 new = False
                 for archive in archives:
                     for member in archive.members.get(cik, ()):
-                        body, payload = archive.read_json(member)
+                        body = archive.read(member)
                         stats.members += 1
                         source, kind = fetch.raw_kind(archive.sink_key(member))
                         documents[f"{source}:{kind}"] = body
-                        payloads[kind] = payload
                         if (company_id, kind, sha256_hex(body)) in stored_keys:
-                            stats.skipped += 1
+                            stats.skipped += 1  # parsed when it was stored: only hashed now
+                            if cik not in known:  # ... unless its companies row is still to be written
+                                payloads[kind] = archive.parse(member, body)
                             continue
+                        payloads[kind] = archive.parse(member, body)
                         capture.store(source, kind, body, "application/json")
                         stats.stored += 1
                         new = True
