@@ -229,3 +229,47 @@ def test_download_streams_to_disk_resumes_and_feeds_the_command(tmp_path: Path, 
         assert set(store.read("statements")["company_id"]) == {row["company_id"] for row in SEC}
         assert main(["ingest", "bulk", "--sec-companyfacts", str(tmp_path / "missing.zip")]) == 1
     store.dispose()
+
+
+def _corpcode_zip(path: Path, xml: bytes) -> Path:
+    """OpenDART's corpCode answer: a ZIP holding CORPCODE.xml (BUILT around the RECORDED 32-entry excerpt; no
+    raw ZIP was recorded)."""
+    return _zip(path, {"CORPCODE.xml": xml})
+
+
+def test_dart_corpcode_adds_listed_companies_streamed_and_refuses_broken_xml(tmp_path: Path, monkeypatch) -> None:
+    from risk_assets.cli import main
+    from risk_assets.defs.sources.bulk import ingest_dart_corpcode
+    from tests.conftest import use_home
+
+    xml = (stubs.DATA / "opendart" / "corpCode" / "CORPCODE.listed-only.excerpt.xml").read_bytes()
+    entries = xml.count(b"<list>")
+    store, objects = _store(tmp_path, "dart")  # the universe already has the SEC filers; Samsung is added here
+    broken = _corpcode_zip(tmp_path / "broken.zip", xml[: len(xml) // 2])
+    with pytest.raises(BulkArchiveError, match="broken.zip: member CORPCODE.xml is damaged or not valid XML"):
+        ingest_dart_corpcode(store, objects, broken, progress=lambda _l: None)
+    assert not store.read("companies")["company_id"].str.startswith("dart-").any()
+
+    archive = _corpcode_zip(tmp_path / "corpCode.zip", xml)
+    stats = ingest_dart_corpcode(store, objects, archive, progress=lambda _l: None)
+    companies = store.read("companies").set_index("company_id")
+    dart = companies[companies.index.str.startswith("dart-")]
+    assert stats.members == entries == 32 and len(dart) == 32  # the excerpt holds listed companies only
+    assert dart.loc["dart-00126380", ["ticker", "country", "currency", "source", "dart_corp_code"]].tolist() == [
+        "005930", "KR", "KRW", "dart", "00126380"]
+    assert any(key.startswith("raw/dart/_shared/corpCode/") for key in objects.list("raw/dart"))
+    again = ingest_dart_corpcode(store, objects, archive, progress=lambda _l: None)
+    assert (again.companies_added, again.skipped) == (0, 32)
+
+    # The command downloads it with the key in the query and never prints the key.
+    use_home(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("OPENDART_API_KEY", stubs.DART_KEY)
+    with StubServer() as stub:
+        stub.route("GET", "/api/corpCode.xml", StubResponse.text("no", status=403))
+        monkeypatch.setattr("risk_assets.defs.sources.bulk.DART_CORPCODE_URL", f"{stub.url}/api/corpCode.xml")
+        err = io.StringIO()
+        monkeypatch.setattr("sys.stderr", err)
+        assert main(["ingest", "bulk", "--dart-corpcode", "live"]) == 1
+        assert "HTTP 403" in err.getvalue() and stubs.DART_KEY not in err.getvalue()
+        assert stub.requests[0].param("crtfc_key") == stubs.DART_KEY
+    store.dispose()

@@ -36,10 +36,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pandas as pd
 
+from risk_assets.clients.http import redact
 from risk_assets.clients.sec import cik10, validate_user_agent
 from risk_assets.core.quality import validate_statements
 from risk_assets.defs.sources import fetch
@@ -49,6 +51,8 @@ from risk_assets.storage.warehouse import Warehouse, utc_now
 #: SEC's nightly bulk products (https://www.sec.gov/search-filings/edgar-application-programming-interfaces).
 SEC_COMPANYFACTS_URL = "https://www.sec.gov/Archives/edgar/daily-index/xbrl/companyfacts.zip"
 SEC_SUBMISSIONS_URL = "https://www.sec.gov/Archives/edgar/daily-index/bulkdata/submissions.zip"
+#: OpenDART's code master (a ZIP holding CORPCODE.xml); needs ``crtfc_key``.
+DART_CORPCODE_URL = "https://opendart.fss.or.kr/api/corpCode.xml"
 
 _MEMBER = re.compile(r"^(?:.*/)?CIK(\d{10})(-submissions-\d+)?\.json$")
 
@@ -82,19 +86,22 @@ class BulkStats:
 
 
 def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str], None] = print,
-             timeout: float = 60.0, transport: httpx.BaseTransport | None = None) -> Path:
+             timeout: float = 60.0, transport: httpx.BaseTransport | None = None, sec: bool = True,
+             secrets: tuple[str, ...] = ()) -> Path:
     """Stream ``url`` to ``dest`` on disk (never into memory) and return it.
 
     The bytes go to ``dest.part`` first and are renamed only when complete; an interrupted download resumes
     from the ``.part`` file with a Range request (a server answering 200 instead of 206 restarts it). SEC
     requires a User-Agent with a contact e-mail (the same rule as the SEC client); the archive is a single
-    request, so the 10 requests/s limit is not a concern here.
+    request, so the 10 requests/s limit is not a concern here. ``sec=False`` (OpenDART) drops that rule;
+    ``secrets`` (an API key in the URL) never appear in a message.
     """
+    shown = redact(url, secrets)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": validate_user_agent(user_agent)}
+    headers = {"User-Agent": validate_user_agent(user_agent) if sec else (user_agent or "riskgraph/0.1")}
     if have:
         headers["Range"] = f"bytes={have}-"
     with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport) as client, \
@@ -103,7 +110,7 @@ def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str],
             part.replace(dest)
             return dest
         if response.status_code not in (200, 206):
-            raise BulkArchiveError(f"{url}: HTTP {response.status_code} while downloading the archive")
+            raise BulkArchiveError(f"{shown}: HTTP {response.status_code} while downloading the archive")
         resumed = response.status_code == 206 and have > 0
         if not resumed:
             have = 0
@@ -120,10 +127,10 @@ def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str],
                         share = f" of {total_bytes:,}" if total_bytes else ""
                         progress(f"{dest.name}: {written:,}{share} bytes")
         except httpx.TransportError as exc:
-            raise BulkArchiveError(f"{url}: download interrupted after {written:,} bytes ({type(exc).__name__}); "
+            raise BulkArchiveError(f"{shown}: download interrupted after {written:,} bytes ({type(exc).__name__}); "
                                    f"run again to resume from {part}") from None
         if total_bytes is not None and written != total_bytes:
-            raise BulkArchiveError(f"{url}: download stopped at {written:,} of {total_bytes:,} bytes; run again "
+            raise BulkArchiveError(f"{shown}: download stopped at {written:,} of {total_bytes:,} bytes; run again "
                                    f"to resume from {part}")
     part.replace(dest)
     progress(f"{dest.name}: {written:,} bytes{' (resumed)' if resumed else ''}")
@@ -131,15 +138,17 @@ def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str],
 
 
 def resolve_archive(path_or_url: str, download_dir: Path, *, user_agent: str | None,
-                    progress: Callable[[str], None] = print) -> Path:
+                    progress: Callable[[str], None] = print, name: str | None = None, sec: bool = True,
+                    secrets: tuple[str, ...] = ()) -> Path:
     """A local archive path as is; an http(s) URL downloaded into ``download_dir`` (kept for a re-run)."""
     if not path_or_url.startswith(("http://", "https://")):
         path = Path(path_or_url)
         if not path.is_file():
             raise BulkArchiveError(f"{path}: no such archive")
         return path
-    name = path_or_url.rstrip("/").rsplit("/", 1)[-1] or "archive.zip"
-    return download(path_or_url, Path(download_dir) / name, user_agent=user_agent or "", progress=progress)
+    name = name or path_or_url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "archive.zip"
+    return download(path_or_url, Path(download_dir) / name, user_agent=user_agent or "", progress=progress, sec=sec,
+                    secrets=secrets)
 
 
 # --------------------------------------------------------------------------------------------- archive
@@ -327,3 +336,61 @@ def _latest_other_documents(store: Warehouse, objects: ObjectStore, company_id: 
     names = [f"{r.source}:{r.kind}" for r in rows.itertuples()]
     keep = pd.Series([name not in in_hand for name in names], index=rows.index, dtype=bool)
     return {f"{r.source}:{r.kind}": objects.get(r.object_key) for r in rows[keep].itertuples()}
+
+
+# ---------------------------------------------------------------------------------------------- OpenDART
+
+
+def ingest_dart_corpcode(store: Warehouse, objects: ObjectStore, archive_path: Path, *, include_unlisted: bool = False,
+                         batch_size: int = 1000, progress: Callable[[str], None] = print) -> BulkStats:
+    """OpenDART's corpCode ZIP into the universe: every listed company (a stock code; with ``include_unlisted``
+    every entry, about 100,000) not yet in ``companies`` is added as a DART filer.
+
+    CORPCODE.xml is parsed incrementally from the ZIP member (never whole in memory); the ZIP itself (a couple of
+    MB) is stored once under its sha256 as a shared raw document. Companies already known keep their row (the
+    per-company path's company.json is richer: KSIC, fiscal month); new rows assume a December year end until
+    company.json says otherwise.
+    """
+    stats = BulkStats()
+    path = Path(archive_path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BulkArchiveError(f"{path}: not a readable ZIP archive (truncated or damaged?): {exc}") from None
+    with archive:
+        member = next((n for n in archive.namelist() if n.lower().endswith("corpcode.xml")), None)
+        if member is None:
+            raise BulkArchiveError(f"{path}: holds no CORPCODE.xml ({archive.namelist()[:5]})")
+        known = set(store.read("companies")["company_id"])
+        now, batch = utc_now(), []
+        try:
+            with archive.open(member) as handle:
+                for _event, element in ElementTree.iterparse(handle):
+                    if element.tag != "list":
+                        continue
+                    stats.members += 1
+                    row = {name: (element.findtext(name) or "").strip() for name in
+                           ("corp_code", "corp_name", "corp_eng_name", "stock_code")}
+                    element.clear()
+                    company_id = f"dart-{row['corp_code']}"
+                    if not row["corp_code"] or company_id in known or not (row["stock_code"] or include_unlisted):
+                        stats.skipped += 1
+                        continue
+                    overview = {"corp_name": row["corp_name"], "corp_name_eng": row["corp_eng_name"] or None,
+                                "stock_code": row["stock_code"] or None}
+                    batch.append(fetch.company_row_from_dart(overview, company_id, row["corp_code"], now))
+                    known.add(company_id)
+        except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise BulkArchiveError(f"{path}: member {member} is damaged or not valid XML: {exc}") from None
+        # All rows are read before any is written: a damaged file adds nobody.
+        with store.transaction() as conn:
+            for start in range(0, len(batch), batch_size):
+                store.upsert("companies", batch[start:start + batch_size], connection=conn)
+        body = path.read_bytes()
+        capture = fetch.RawCapture(objects)
+        capture.store("dart", "corpCode", body, "application/zip")
+        stats.stored, stats.companies = 1, len(batch)
+        stats.companies_added = len(batch)
+    progress(f"corpCode: {stats.members} entries, {stats.companies_added} companies added, "
+             f"{stats.skipped} skipped (known, or unlisted)")
+    return stats
