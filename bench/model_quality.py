@@ -194,7 +194,8 @@ def listed_report(seeds: int, first_seed: int, out=None) -> bool:
             scores.setdefault(BASELINE, []).append(hgb.predict_proba(test[features])[:, 1])
             for candidate in listed_candidates():
                 model = candidate.build(features, SEGMENTS[segment].monotone).fit(
-                    train, y_train, target_rate=rate, seed=seed, groups=groups)
+                    train, y_train, target_rate=rate, seed=seed, groups=groups,
+                    calibration_rows=us_listed.uncensored(train))  # as the pipeline calibrates
                 scores.setdefault(candidate.name, []).append(model.calibration.pd(model.raw_log_odds(test)))
         print(f"\n{segment} ({len(features)} features)", file=out)
         print(f"{'model':18s} {'AUC':>7s} {'AR':>7s} {'vs HGB':>8s} {'DeLong p':>8s} {'mean PD':>8s} {'obs':>7s}",
