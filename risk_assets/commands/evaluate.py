@@ -42,7 +42,7 @@ def _read(reader, path: str, what: str, out, *args) -> pd.DataFrame:
 
 def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: int, *, horizon_months: int,
                         reporting_lag_days: int, observed_until: dt.date | None, seed: int, missing: str,
-                        long_run_rate: float | None, out=None):
+                        long_run_rate: float | None, out=None, default_kinds: tuple[str, ...] | None = None):
     from risk_assets.core.evaluation import (
         build_panel,
         evaluate_out_of_time,
@@ -61,12 +61,22 @@ def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: 
         observed_until = pd.to_datetime(events["event_date"]).max().date()
         print(f"observed until {observed_until} (the events file's last date; --observed-until to change): label "
               "windows running past it are left out", file=out)
-    panel = build_panel(statements, events, horizon_months, reporting_lag_days, observed_until=observed_until)
+    from risk_assets.core.labels import DEFAULT_EVENT_KINDS
+
+    kinds = tuple(default_kinds or DEFAULT_EVENT_KINDS)
+    unknown = sorted(set(kinds) - set(DEFAULT_EVENT_KINDS))
+    if unknown:
+        raise InputError(f"--default-kinds: {', '.join(unknown)} is not a default event kind; choose from "
+                         f"{', '.join(DEFAULT_EVENT_KINDS)}")
+    print(f"default definition: the first event of kind {', '.join(kinds)} (--default-kinds to change)", file=out)
+    panel = build_panel(statements, events, horizon_months, reporting_lag_days, observed_until=observed_until,
+                        default_kinds=kinds)
     evaluation = evaluate_out_of_time(panel, test_from, evaluation_candidates(missing), seed=seed,
                                       target_rate=long_run_rate, field_candidates=listed_candidates(),
                                       progress=lambda text: print(text, file=out, flush=True))
     evaluation.report["inputs"] = {"statements": str(statements_csv), "events": str(events_csv) if events_csv else None,
-                                   "observed_until": observed_until.isoformat() if observed_until else None}
+                                   "observed_until": observed_until.isoformat() if observed_until else None,
+                                   "default_kinds": list(kinds)}
     return evaluation
 
 
@@ -140,7 +150,9 @@ def _run(args: argparse.Namespace, out=None) -> int:
             evaluation = evaluate_statements(
                 args.statements, args.events, args.test_from, horizon_months=args.horizon_months,
                 reporting_lag_days=args.reporting_lag_days, observed_until=args.observed_until, seed=args.seed,
-                missing=args.missing, long_run_rate=args.long_run_rate, out=out)
+                missing=args.missing, long_run_rate=args.long_run_rate, out=out,
+                default_kinds=tuple(k.strip() for k in args.default_kinds.split(",") if k.strip())
+                if args.default_kinds else None)
             title = f"{Path(args.statements).name}, out of time from {args.test_from}"
         elif args.table or args.stored_table:
             if args.table:
@@ -189,6 +201,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--observed-until", type=dt.date.fromisoformat,
                         help="last date the events file is complete: rows whose label window runs past it are "
                         "left out (default: the events file's last event date)")
+    parser.add_argument("--default-kinds",
+                        help="comma-separated event kinds that count as a default (default: bankruptcy, default, "
+                        "rehabilitation_filing, creditor_bank_management; emergence cures one)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)

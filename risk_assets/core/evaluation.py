@@ -249,6 +249,7 @@ def build_panel(
     reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
     observed_until=None,
     with_classic: bool = True,
+    default_kinds: Sequence[str] = DEFAULT_EVENT_KINDS,
 ) -> Panel:
     """Statements + default events -> training rows: t, labels with a horizon, ratios known at t, classic scores.
 
@@ -277,7 +278,7 @@ def build_panel(
     event_frame["event_date"] = pd.to_datetime(event_frame["event_date"])
     keys = rows[["company_id", "period_end", "filed_at"]]
     labelled, dropped = label_and_exclude(keys, event_frame, horizon_months, reporting_lag_days,
-                                          default_kinds=DEFAULT_EVENT_KINDS, observed_until=observed_until)
+                                          default_kinds=default_kinds, observed_until=observed_until)
     for reason, count in dropped["excluded_reason"].value_counts().items():
         excluded[str(reason)] = int(count)
     frame = rows.loc[labelled.index].copy()
@@ -293,7 +294,7 @@ def build_panel(
                                   None if score.probability is None else score.probability[labelled.index],
                                   score.reasons[labelled.index], score.note) for name, score in classic.items()}
     frame = frame.reset_index(drop=True)
-    defaults = event_frame[event_frame["kind"].isin(DEFAULT_EVENT_KINDS)]
+    defaults = event_frame[event_frame["kind"].isin(list(default_kinds))]
     return Panel(frame, defaults, horizon_months, reporting_lag_days, excluded, classic)
 
 

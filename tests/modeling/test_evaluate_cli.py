@@ -96,3 +96,13 @@ def test_evaluate_refuses_a_file_without_its_columns(tmp_path: Path, capsys: pyt
     code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "default", "--out", str(tmp_path)])
     assert code == 2
     assert "table: line 1, column default: missing column" in capsys.readouterr().out
+
+
+def test_the_default_definition_is_stated_and_an_unknown_kind_refused(tmp_path: Path, capsys) -> None:
+    statements, events = synthetic_panel(companies=40)
+    write_csv(statements, tmp_path / "S.csv")
+    write_csv(events, tmp_path / "E.csv")
+    code = main(["evaluate", "--statements", str(tmp_path / "S.csv"), "--events", str(tmp_path / "E.csv"),
+                 "--test-from", "2019", "--out", str(tmp_path / "out"), "--default-kinds", "bankruptcy,lawsuit"])
+    printed = capsys.readouterr().out
+    assert code == 2 and "lawsuit is not a default event kind" in printed

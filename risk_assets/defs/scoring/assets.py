@@ -9,6 +9,7 @@ import pandas as pd
 
 from risk_assets.core.alerts import AlertRule
 from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.labels import CURE_EVENT_KINDS, DEFAULT_EVENT_KINDS  # one default definition
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.overlays import apply_overlay, overlay_terms
 from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segment
@@ -19,20 +20,15 @@ from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, d
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
-DEFAULT_KINDS = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
-CURE_KINDS = ("emergence",)
-
-
-
 
 def default_status(events: pd.DataFrame, company_id: str, as_of: dt.date) -> bool:
     """In default at ``as_of`` when the latest default event on or before it has not been cured since."""
     mine = events[(events["company_id"] == company_id) & (pd.to_datetime(events["event_date"]).dt.date <= as_of)]
-    defaults = mine[mine["kind"].isin(DEFAULT_KINDS)]
+    defaults = mine[mine["kind"].isin(DEFAULT_EVENT_KINDS)]
     if defaults.empty:
         return False
     last_default = pd.to_datetime(defaults["event_date"]).max().date()
-    cures = mine[mine["kind"].isin(CURE_KINDS)]
+    cures = mine[mine["kind"].isin(CURE_EVENT_KINDS)]
     return not (len(cures) and pd.to_datetime(cures["event_date"]).max().date() > last_default)
 
 
