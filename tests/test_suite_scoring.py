@@ -28,7 +28,7 @@ def test_stale_statements_raise_the_current_pd_and_say_why(graph_env: Path) -> N
 
 
 def test_population_stability_is_measured_per_segment(graph_env: Path) -> None:
-    from risk_assets.defs.scoring.checks import STABILITY_KEY
+    from risk_assets.core.monitoring import STABILITY_KEY
 
     objects = open_object_store(Settings.from_env().object_store_url)
     figures = json.loads(objects.get(STABILITY_KEY))

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
-from api.schemas.models import ModelList, ModelVersion, SegmentList
+from api.schemas.models import ModelList, ModelVersion, SegmentList, StabilityReport
 from risk_assets.storage.schema import model_decisions
 from risk_assets.storage.warehouse import Warehouse
 
@@ -137,6 +137,36 @@ def list_segments(request: Request, warehouse: WarehouseDep) -> dict:
                       "champion": _version_out(registry, found[0], champion, decisions, aliases) if found else None,
                       "versions": len(versions)})
     return {"items": items}
+
+
+@router.get("/stability", response_model=StabilityReport,
+            summary="Population stability per segment: each feature's and the PD's PSI between the champion's "
+            "development sample and the companies it scores now")
+def stability(request: Request) -> dict:
+    from risk_assets.core.monitoring import STABILITY_KEY
+    from risk_assets.storage.objects import open_object_store
+
+    settings = request.app.state.settings
+    client = None
+    if settings.object_store_url.startswith("s3://"):
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url or None)
+    try:
+        body = open_object_store(settings.object_store_url, s3_client=client).get(STABILITY_KEY)
+    except KeyError:  # the check has not run yet
+        return {"items": []}
+    except Exception as error:
+        raise ApiProblem(503, "the object store is unavailable", headers={"Retry-After": "60"}) from error
+    figures = json.loads(body)
+
+    def clean(value: Any) -> Any:
+        return None if isinstance(value, float) and value != value else value
+
+    return {"items": [{"segment": segment, **{k: v for k, v in figure.items() if k != "features"},
+                       "score": {k: clean(v) for k, v in figure["score"].items()},
+                       "features": [{k: clean(v) for k, v in row.items()} for row in figure["features"]]}
+                      for segment, figure in figures.items()]}
 
 
 @router.get("", response_model=ModelList, summary="The champion and the newest versions with metrics and links")

@@ -67,3 +67,31 @@ class SegmentModel(BaseModel):
 
 class SegmentList(BaseModel):
     items: list[SegmentModel]
+
+
+class FeatureStability(BaseModel):
+    feature: str = Field(examples=["log_real_assets"])
+    psi: float | None = Field(examples=[0.91], description="Population stability index of the feature (CSI)")
+    missing_development: float = Field(examples=[0.0])
+    missing_population: float | None = Field(examples=[0.0])
+    status: str = Field(examples=["shift"], description="stable (< 0.10), watch (< 0.25) or shift")
+
+
+class ScoreStability(BaseModel):
+    psi: float | None = Field(examples=[0.42])
+    status: str = Field(examples=["shift"])
+    n_population: int = Field(examples=[13])
+
+
+class SegmentStability(BaseModel):
+    segment: str = Field(examples=["listed_market"])
+    model: str = Field(examples=["corporate_pd_listed_market"])
+    version: str = Field(examples=["1"])
+    companies: int = Field(examples=[13], description="Companies whose current score the segment's champion made")
+    score: ScoreStability
+    features: list[FeatureStability]
+
+
+class StabilityReport(BaseModel):
+    items: list[SegmentStability] = Field(description="One entry per segment with scored companies; empty before "
+                                          "the population_stability check has run")

@@ -16,6 +16,8 @@ import pandas as pd
 from risk_assets.core.metrics import assign_bins, population_stability_index, quantile_bin_edges
 
 WATCH, SHIFT = 0.10, 0.25
+#: Where the population_stability check keeps its latest figures (object store), for the API and the web app.
+STABILITY_KEY = "frames/monitoring/stability.json"
 _EMPTY_SHARE = 1e-4
 
 

@@ -23,6 +23,7 @@ SCOPE = {
     ("post", "/v1/score"): "score",
     ("get", "/v1/models"): "read",
     ("get", "/v1/models/segments"): "read",
+    ("get", "/v1/models/stability"): "read",
     ("get", "/v1/models/{version}"): "read",
     ("post", "/v1/materializations"): "admin",
     ("get", "/v1/runs/{run_id}"): "admin",

@@ -75,3 +75,15 @@ def test_http_tracking_links(api_app, keys, monkeypatch):
     assert _public_tracking_uri("https://user:secret@mlflow.example.com:8443/") == "https://mlflow.example.com:8443"
     assert _public_tracking_uri("mysql+pymysql://riskgraph:pw@mysql:3306/mlflow") is None
     assert _public_tracking_uri("sqlite:////var/lib/riskgraph/mlflow.db") is None
+
+
+def test_population_stability_per_segment_is_served(api, keys):
+    body = api.get("/v1/models/stability", headers=bearer(keys["reader"])).json()
+    by = {item["segment"]: item for item in body["items"]}
+    assert "listed_market" in by
+    market = by["listed_market"]
+    assert market["model"] == "corporate_pd_listed_market" and market["companies"] >= 10
+    statuses = {row["feature"]: row["status"] for row in market["features"]}
+    assert statuses["log_real_assets"] == "shift"  # mega-caps against a small-cap panel
+    assert set(statuses.values()) <= {"stable", "watch", "shift", "unknown"}
+    assert market["score"]["status"] in {"stable", "watch", "shift"}

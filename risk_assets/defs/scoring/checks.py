@@ -5,13 +5,11 @@ import json
 import dagster as dg
 import pandas as pd
 
-from risk_assets.core.monitoring import feature_stability, score_stability
+from risk_assets.core.monitoring import STABILITY_KEY, feature_stability, score_stability
 from risk_assets.core.segments import SEGMENT_NAMES
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.scoring.assets import risk_scores
-
-STABILITY_KEY = "frames/monitoring/stability.json"
 
 
 def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[str, dict]:
