@@ -81,8 +81,8 @@ class ScoreInput(BaseModel):
         "market_value_equity, else listed_statements; send sme for a private company or SME")
     currency: Literal["USD", "KRW"] = Field(default="USD", description="Currency of the items (size is measured in "
                                             "real US dollars)")
-    fiscal_year: Annotated[int, BeforeValidator(_json_integer)] | None = Field(
-        default=None, ge=1990, le=2100, description="Fiscal year of the items (deflates size); default: last year")
+    fiscal_year: Annotated[int, Field(ge=1960, le=2100), BeforeValidator(_json_integer)] | None = Field(
+        default=None, description="Fiscal year of the items (1960-2100; deflates size); default: last year")
 
 
 class ScoreRequest(BaseModel):

@@ -90,3 +90,22 @@ def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph
     assert set(decisions["model_name"]) == {"corporate_pd", "corporate_pd_listed_market",
                                             "corporate_pd_listed_statements"}
     store.dispose()
+
+
+def test_retraining_unchanged_data_registers_no_new_version(graph_copy) -> None:
+    from risk_assets.commands.graph import run_job
+    from risk_assets.core.segments import SEGMENTS
+
+    settings = Settings.from_env()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+    def versions() -> dict[str, int]:
+        return {s.name: len(client.search_model_versions(f"name='{s.registered_model(settings.model_name)}'"))
+                for s in SEGMENTS.values()}
+
+    before = versions()
+    assert run_job("retrain").success
+    assert versions() == before
+    for segment in SEGMENTS.values():
+        newest = client.search_model_versions(f"name='{segment.registered_model(settings.model_name)}'")
+        assert any("training_fingerprint" in v.tags for v in newest)

@@ -1,6 +1,7 @@
 """Modelling: the labelled training set, the PD model (MLflow run + registered version) and the champion gate."""
 
 import datetime as dt
+import hashlib
 import io
 import json
 import tempfile
@@ -94,6 +95,8 @@ def listed_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
     excluded = {"financial firm (out of the model's scope)": int(statements["company_id"].isin(financial).sum())}
     statements = statements[~statements["company_id"].isin(financial)]
     events = store.read("default_events", where={"company_id": sorted(statements["company_id"].unique())})
+    # a fixed row order whatever the database returns: the calibration folds group companies by first appearance
+    statements = statements.sort_values(["company_id", "fiscal_year", "period_end", "filed_at", "accession"])
     own, dropped = us_listed.labelled_panel(statements, events, observed_until=dt.date.today())
     return pd.concat([bundled, own], ignore_index=True), {**excluded, **dropped}
 
@@ -478,7 +481,20 @@ def pd_model(
         segment = SEGMENTS[name]
         registry = mlflow_registry.for_segment(name)
         registry.activate()
-        outcome = train_segment(context, segment, read_training_set(objects, name), registry, model_settings)
+        frame = read_training_set(objects, name)
+        fingerprint = training_fingerprint(frame, segment, model_settings)
+        unchanged = newest_version_trained_on(registry, fingerprint)
+        if unchanged is not None:
+            # The same rows, code and settings would register an identical version and promote it again.
+            context.log.info(f"{registry.model_name}: training set, code and settings unchanged since version "
+                             f"{unchanged}: nothing trained")
+            summary.append({"segment": name, "model": registry.model_name, "version": unchanged,
+                            "family": "unchanged: not retrained"})
+            if name == SME:
+                metadata |= {"version": unchanged, "family": "unchanged: not retrained"}
+            continue
+        outcome = train_segment(context, segment, frame, registry, model_settings)
+        registry.tag_version(outcome["version"], {"training_fingerprint": fingerprint})
         chosen = outcome["results"][outcome["best"]]
         row = {"segment": name, "model": registry.model_name, "version": outcome["version"], "family": outcome["best"],
                "cv_auc": round(chosen["cv_auc"], 4), "holdout_auc": round(chosen["holdout"]["auc"], 4)}
@@ -493,6 +509,23 @@ def pd_model(
     return dg.MaterializeResult(
         metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False))}
     )
+
+
+def training_fingerprint(frame: pd.DataFrame, segment: Segment, model_settings: ModelSettingsResource) -> str:
+    """What a trained version depends on: the training rows, the code, the segment's features and the settings."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(json.dumps({"code": code_version(), "features": list(segment.features), "seed": model_settings.seed,
+                              "rate": model_settings.long_run_default_rate, "holdout": model_settings.holdout_share},
+                             sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def newest_version_trained_on(registry, fingerprint: str) -> str | None:
+    """The newest registered version when it was trained on exactly this fingerprint, else None."""
+    versions = registry.versions()
+    if versions and versions[0].tags.get("training_fingerprint") == fingerprint:
+        return str(versions[0].version)
+    return None
 
 
 def holdout_figures(model: PDModel, holdout: pd.DataFrame, alpha: float, sample_rate: float) -> gate.Figures:
