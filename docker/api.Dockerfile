@@ -1,4 +1,5 @@
-# API image: the FastAPI gateway (`uvicorn api.main:app`, port 8000).
+# API image: the FastAPI gateway (`python -m api.server`: uvicorn with the keep-alive timeout and concurrency
+# limit of RISKGRAPH_API_*, port 8000).
 # Build from the repository root: docker build -f docker/api.Dockerfile .
 FROM python:3.11-slim
 
@@ -40,4 +41,4 @@ ENV RISKGRAPH_GIT_COMMIT=${RISKGRAPH_GIT_COMMIT}
 USER 10001:10001
 
 EXPOSE 8000
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "api.server", "--host", "0.0.0.0", "--port", "8000"]
