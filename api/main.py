@@ -1,4 +1,4 @@
-"""The riskgraph gateway: `uvicorn api.main:app`.
+"""The riskgraph gateway: `uvicorn api.main:app`, served with its limits by `python -m api.server`.
 
 Everything is under /v1 and needs an API key (`riskgraph keys create`), except /health. `create_app()` reads the
 settings (from the environment unless given); connections, caches and the model are set up when the app starts.
