@@ -55,6 +55,9 @@ MAX_COMPANY_ID = 40  # the warehouse key's width
 COMPANY_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_COMPANY_ID - 1}}}")
 #: A text cell starting with one of these is refused: a spreadsheet would run it as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+#: The largest CSV field read (Python's default csv.field_size_limit; checked here because a library may raise
+#: the process-wide limit). A larger one is usually an unclosed quote swallowing the rest of the file.
+MAX_FIELD_CHARS = 131_072
 _EXTRA = "\x00extra"  # where _records keeps cells beyond the header (no real column can have this name)
 
 
@@ -125,12 +128,17 @@ def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[in
     start = 1
     try:
         try:
-            header = [name.strip() for name in next(reader)]
+            first = next(reader)
         except StopIteration:
             return [], [], []
+        if any(len(name) > MAX_FIELD_CHARS for name in first):
+            raise csv.Error("field larger than field limit")
+        header = [name.strip() for name in first]
         start = reader.line_num + 1
         for values in reader:
             line = start
+            if any(len(value) > MAX_FIELD_CHARS for value in values):
+                raise csv.Error("field larger than field limit")
             start = reader.line_num + 1
             if not any(value.strip() for value in values):
                 continue  # blank line
@@ -141,7 +149,7 @@ def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[in
             rows.append((line, row))
     except csv.Error as error:
         if "field larger than field limit" in str(error):
-            reason = f"a field is larger than {csv.field_size_limit()} characters (the CSV field-size limit)"
+            reason = f"a field is larger than {MAX_FIELD_CHARS} characters (the CSV field-size limit)"
         else:
             reason = f"the file is not readable as CSV here ({error})"
         return [], [], [RowError(start, None, reason)]

@@ -181,6 +181,21 @@ def test_an_oversized_field_is_an_error_on_its_line(tmp_path) -> None:
     assert parsed.rows.empty
 
 
+
+def test_the_field_limit_holds_when_a_library_raised_the_process_wide_one(tmp_path) -> None:
+    """Something in the graph's imports raises csv.field_size_limit for the whole process: the limit is ours."""
+    import csv as csv_module
+
+    previous = csv_module.field_size_limit(2**31 - 1)
+    try:
+        path = tmp_path / "unclosed.csv"
+        path.write_text(STATEMENT_HEADER + 'A,2021,2021-12-31,"Acme,1\n' + "B,2021,2021-12-31,B,2\n" * 20_000)
+        assert messages(read_statements(path)) == [
+            "line 2: a field is larger than 131072 characters (the CSV field-size limit)"]
+    finally:
+        csv_module.field_size_limit(previous)
+
+
 @pytest.mark.parametrize("company_id", ["SEC:0000000020", "acme-01", "A", "x_1.b:c-2", "9lives"])
 def test_company_ids_of_the_documented_pattern_are_accepted(company_id: str) -> None:
     parsed = read_events(csv(f"company_id,event_date,kind\n{company_id},2020-01-02,default\n"))
