@@ -114,6 +114,8 @@ def _read_response(sock: socket.socket, timeout: float) -> bytes:
             chunk = sock.recv(65536)
         except TimeoutError:
             break
+        except ConnectionResetError:  # the server closed with our bytes unread
+            break
         if not chunk:
             break
         received += chunk
@@ -131,6 +133,7 @@ def _status(port: int, path: str = "/health") -> int:
 def server(empty_home: Path, empty_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
     process = ApiServer(tmp_path_factory.mktemp("api-server"), empty_home,
                         RISKGRAPH_API_BODY_TIMEOUT_SECONDS="1", RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS="1",
+                        RISKGRAPH_API_HEADER_TIMEOUT_SECONDS="1.5",
                         RISKGRAPH_API_LIMIT_CONCURRENCY="2")
     process.start()
     yield process
@@ -178,3 +181,44 @@ def test_an_idle_keep_alive_connection_is_closed(server):
         waited = time.monotonic() - started
     assert received.startswith(b"HTTP/1.1 200")
     assert waited < 6, "the server kept an idle connection open past its keep-alive timeout"
+
+
+def _dribble(sock: socket.socket, data: bytes, pause: float = 0.2, rounds: int = 40) -> tuple[bytes, float | None]:
+    """Send ``data`` a byte at a time, ``pause`` apart, until the server answers or ends the connection: what it
+    sent, and after how many seconds it ended the connection (None: still open after ``rounds``)."""
+    received = b""
+    started = time.monotonic()
+    sock.settimeout(pause)
+    for index in range(rounds):
+        try:
+            sock.sendall(data[index % len(data):index % len(data) + 1])
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:  # reset: the server closed while bytes of ours were in flight
+            return received, time.monotonic() - started
+        received += chunk
+        if not chunk:
+            return received, time.monotonic() - started
+    return received, None
+
+
+def test_a_client_dribbling_its_headers_gets_408(server):
+    """uvicorn alone waits for ever on a request head sent a byte at a time; api.server gives it 1.5 s here.
+    (The 408 may be lost to a TCP reset when the client is still sending: the connection's end is what counts.)"""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        received, ended = _dribble(sock, b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+    assert ended is not None, "the server kept a dribbling request head for 8 s"
+    assert received == b"" or received.startswith(b"HTTP/1.1 408"), received[:200]
+
+
+def test_the_head_timer_restarts_after_each_response(server):
+    """A keep-alive connection sends a whole request, then dribbles the next head: 200, then the end."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        first = sock.recv(65536)
+        received, ended = _dribble(sock, b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+    assert first.startswith(b"HTTP/1.1 200")
+    assert ended is not None, "the server kept a dribbling request head for 8 s"
+    assert received == b"" or received.startswith(b"HTTP/1.1 408"), received[:200]
