@@ -1,4 +1,4 @@
-"""The riskgraph gateway: `uvicorn api.main:app`.
+"""The riskgraph gateway: `uvicorn api.main:app`, served with its limits by `python -m api.server`.
 
 Everything is under /v1 and needs an API key (`riskgraph keys create`), except /health. `create_app()` reads the
 settings (from the environment unless given); connections, caches and the model are set up when the app starts.
@@ -132,6 +132,8 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        # `/v1/scores/` is a 404, not a 307 to an address built from the Host header (and always http://).
+        redirect_slashes=False,
     )
     errors.install(app)
 
@@ -157,7 +159,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=resolved.api_max_request_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=resolved.api_max_request_bytes,
+                       body_timeout=resolved.api_body_timeout_seconds or None)
     return app
 
 

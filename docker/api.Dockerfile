@@ -1,4 +1,5 @@
-# API image: the FastAPI gateway (`uvicorn api.main:app`, port 8000).
+# API image: the FastAPI gateway (`python -m api.server`: uvicorn with the keep-alive timeout and concurrency
+# limit of RISKGRAPH_API_*, port 8000).
 # Build from the repository root: docker build -f docker/api.Dockerfile .
 FROM python:3.11-slim
 
@@ -37,7 +38,13 @@ RUN pip install -c requirements.lock . \
 ARG RISKGRAPH_GIT_COMMIT=
 ENV RISKGRAPH_GIT_COMMIT=${RISKGRAPH_GIT_COMMIT}
 
+# The served API's limits (risk_assets/settings.py, docs/api.md), as image defaults.
+ENV RISKGRAPH_API_HEADER_TIMEOUT_SECONDS=10 \
+    RISKGRAPH_API_BODY_TIMEOUT_SECONDS=30 \
+    RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS=5 \
+    RISKGRAPH_API_LIMIT_CONCURRENCY=100
+
 USER 10001:10001
 
 EXPOSE 8000
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "api.server", "--host", "0.0.0.0", "--port", "8000"]

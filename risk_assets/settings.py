@@ -36,6 +36,13 @@ class Settings:
     api_champion_recheck_seconds: float = 30.0
     # How long the API may reuse a read on a server database (SQLite needs no limit: it says when it changed).
     api_cache_seconds: float = 0.0
+    # The served API (`python -m api.server`): seconds a request's head (request line and headers) and then its
+    # body may take to arrive (408 after; 0 = no limit), seconds an idle keep-alive connection stays open, and
+    # how many connections/requests it serves at once (more get 503 at once rather than queueing without bound).
+    api_header_timeout_seconds: float = 10.0
+    api_body_timeout_seconds: float = 30.0
+    api_timeout_keep_alive_seconds: float = 5.0
+    api_limit_concurrency: int = 100
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,6 +65,10 @@ class Settings:
             api_max_request_bytes=int(_env("RISKGRAPH_API_MAX_REQUEST_BYTES", "1048576")),
             api_champion_recheck_seconds=float(_env("RISKGRAPH_API_CHAMPION_RECHECK_SECONDS", "30")),
             api_cache_seconds=float(_env("RISKGRAPH_API_CACHE_SECONDS", "0")),
+            api_header_timeout_seconds=float(_env("RISKGRAPH_API_HEADER_TIMEOUT_SECONDS", "10")),
+            api_body_timeout_seconds=float(_env("RISKGRAPH_API_BODY_TIMEOUT_SECONDS", "30")),
+            api_timeout_keep_alive_seconds=float(_env("RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS", "5")),
+            api_limit_concurrency=int(_env("RISKGRAPH_API_LIMIT_CONCURRENCY", "100")),
         )
 
     @property

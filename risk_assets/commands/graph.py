@@ -193,7 +193,8 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
             env=env,
         ),
         subprocess.Popen(
-            [str(bin_dir / "uvicorn"), "api.main:app", "--host", host, "--port", str(api_port)], env=env
+            # api.server: uvicorn with the settings' keep-alive timeout and concurrency limit.
+            [sys.executable, "-m", "api.server", "--host", host, "--port", str(api_port)], env=env
         ),
     ]
     print(f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",

@@ -10,6 +10,14 @@ Rules, the same for every file:
 - A number must parse as a finite decimal (``1e6`` is fine, ``1,000`` or ``12abc`` is not); dates are ISO
   ``YYYY-MM-DD``.
 - Rows sharing a natural key are all refused (the file does not say which one is right).
+- The file is UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark (Excel's "Unicode
+  text"); any other encoding, NUL bytes or a field over the CSV field-size limit refuse the whole file with an
+  error on the line where it happens (a mis-decoded file would land wrong names, so nothing of it lands).
+- A company id matches COMPANY_ID_PATTERN: letters, digits and ``- _ . :``, starting with a letter or digit,
+  at most 40 characters (``SEC:0000000020``, ``acme-01``).
+- A text cell (ids, names, references, kinds, column names...) starting with ``= + - @`` is refused as a
+  possible spreadsheet formula (CSV injection when the data is exported again); numbers such as ``-5.0`` are
+  numbers, not text, and stay valid.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +51,13 @@ EVENT_REQUIRED = ("company_id", "event_date", "kind")
 EVENT_OPTIONAL = ("source", "reference")
 
 MAX_COMPANY_ID = 40  # the warehouse key's width
+#: The one pattern a user's company id must match (docs/modeling.md).
+COMPANY_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_COMPANY_ID - 1}}}")
+#: A text cell starting with one of these is refused: a spreadsheet would run it as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+#: The largest CSV field read (Python's default csv.field_size_limit; checked here because a library may raise
+#: the process-wide limit). A larger one is usually an unclosed quote swallowing the rest of the file.
+MAX_FIELD_CHARS = 131_072
 _EXTRA = "\x00extra"  # where _records keeps cells beyond the header (no real column can have this name)
 
 
@@ -75,30 +91,69 @@ class CellError(ValueError):
     """A cell that cannot be read; the message is the reason shown to the user."""
 
 
-def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """(header, [(line number, row)]) read as text; line numbers count physical lines, header = 1."""
+def _decode(data: bytes) -> tuple[str, RowError | None]:
+    """The file's text: UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8 (a UTF-8 BOM is dropped).
+    An undecodable byte or a NUL byte is an error on its line (and no text)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding, unit = "utf-16", 2
+    else:
+        encoding, unit = "utf-8-sig", 1
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        if unit == 2:
+            line = data[:error.start - error.start % 2].decode("utf-16", errors="replace").count("\n") + 1
+            return "", RowError(line, None, "the file starts with a UTF-16 byte-order mark but is not valid UTF-16")
+        line = data[:error.start].count(b"\n") + 1
+        return "", RowError(line, None, f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as "
+                            "UTF-8 (or UTF-16 with a byte-order mark)")
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        return "", RowError(line, None, "the file contains NUL bytes (UTF-16 without a byte-order mark?); save it "
+                            "as UTF-8")
+    return text, None
+
+
+def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[RowError]]:
+    """(header, [(line number, row)], file errors) read as text; line numbers count physical lines, header = 1.
+    A file that cannot be read (encoding, NUL bytes, an oversized field) gives one error and no rows."""
     if isinstance(source, io.StringIO):
         text = source.getvalue()
     else:
-        text = Path(source).read_text(encoding="utf-8-sig")
+        text, problem = _decode(Path(source).read_bytes())
+        if problem is not None:
+            return [], [], [problem]
     reader = csv.reader(io.StringIO(text))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        return [], []
     rows = []
-    start = reader.line_num + 1
-    for values in reader:
-        line = start
+    start = 1
+    try:
+        try:
+            first = next(reader)
+        except StopIteration:
+            return [], [], []
+        if any(len(name) > MAX_FIELD_CHARS for name in first):
+            raise csv.Error("field larger than field limit")
+        header = [name.strip() for name in first]
         start = reader.line_num + 1
-        if not any(value.strip() for value in values):
-            continue  # blank line
-        padded = values + [""] * (len(header) - len(values))
-        row = dict(zip(header, padded, strict=False))
-        if len(values) > len(header):
-            row[_EXTRA] = ",".join(values[len(header):])
-        rows.append((line, row))
-    return header, rows
+        for values in reader:
+            line = start
+            if any(len(value) > MAX_FIELD_CHARS for value in values):
+                raise csv.Error("field larger than field limit")
+            start = reader.line_num + 1
+            if not any(value.strip() for value in values):
+                continue  # blank line
+            padded = values + [""] * (len(header) - len(values))
+            row = dict(zip(header, padded, strict=False))
+            if len(values) > len(header):
+                row[_EXTRA] = ",".join(values[len(header):])
+            rows.append((line, row))
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            reason = f"a field is larger than {MAX_FIELD_CHARS} characters (the CSV field-size limit)"
+        else:
+            reason = f"the file is not readable as CSV here ({error})"
+        return [], [], [RowError(start, None, reason)]
+    return header, rows, []
 
 
 def is_missing(text: str | None) -> bool:
@@ -150,6 +205,11 @@ def _header_errors(header: list[str], required: Iterable[str]) -> list[RowError]
         seen.add(name)
     if "" in header:
         errors.append(RowError(1, None, "a column has no name"))
+    for name in header:
+        try:
+            _refuse_formula(name)
+        except CellError as error:
+            errors.append(RowError(1, name, str(error)))
     return errors
 
 
@@ -171,10 +231,17 @@ def _refuse_duplicates(rows: list[dict], key: tuple[str, ...], errors: list[RowE
     return kept
 
 
+def _refuse_formula(value: str) -> str:
+    if value.startswith(FORMULA_PREFIXES):
+        raise CellError(f"starts with {value[0]!r}: refused as a possible spreadsheet formula")
+    return value
+
+
 def _text(text: str | None, limit: int) -> str | None:
+    """A text cell: stripped, at most ``limit`` characters, not a possible spreadsheet formula."""
     if is_missing(text):
         return None
-    value = text.strip()
+    value = _refuse_formula(text.strip())
     if len(value) > limit:
         raise CellError(f"longer than {limit} characters")
     return value
@@ -192,7 +259,15 @@ def _required(parser: Callable[[str | None], Any]) -> Callable[[str | None], Any
     return parse
 
 
-_company_id = _required(lambda text: _text(text, MAX_COMPANY_ID))
+def _company_id_cell(text: str | None) -> str | None:
+    value = _text(text, MAX_COMPANY_ID)
+    if value is not None and not COMPANY_ID_PATTERN.fullmatch(value):
+        raise CellError(f"{value!r} is not a company id: use letters, digits and - _ . : (starting with a letter or "
+                        f"digit, at most {MAX_COMPANY_ID} characters)")
+    return value
+
+
+_company_id = _required(_company_id_cell)
 
 
 def _currency(text: str | None) -> str | None:
@@ -283,8 +358,8 @@ def read_statements(source: str | Path | io.StringIO) -> Parsed:
     Key: (company_id, period_end, accession or filed_at). Checks: dates parse, filed_at not before
     period_end, items are finite numbers, total_assets positive, holdings and debts not negative.
     """
-    header, records = _records(source)
-    errors = _header_errors(header, STATEMENT_REQUIRED)
+    header, records, unreadable = _records(source)
+    errors = unreadable or _header_errors(header, STATEMENT_REQUIRED)
     known = set(STATEMENT_REQUIRED) | set(STATEMENT_OPTIONAL) | set(CANONICAL_ITEMS)
     warnings = [f"column {name!r} ignored: not a canonical item nor a known statement column"
                 for name in header if name and name not in known]
@@ -308,8 +383,8 @@ def read_statements(source: str | Path | io.StringIO) -> Parsed:
 
 def read_events(source: str | Path | io.StringIO) -> Parsed:
     """Default events: company_id, event_date, kind (one of labels.EVENT_KINDS), optional source, reference."""
-    header, records = _records(source)
-    errors = _header_errors(header, EVENT_REQUIRED)
+    header, records, unreadable = _records(source)
+    errors = unreadable or _header_errors(header, EVENT_REQUIRED)
     known = set(EVENT_REQUIRED) | set(EVENT_OPTIONAL)
     warnings = [f"column {name!r} ignored" for name in header if name and name not in known]
     columns = [*EVENT_REQUIRED, *EVENT_OPTIONAL]
@@ -319,7 +394,7 @@ def read_events(source: str | Path | io.StringIO) -> Parsed:
     def kind(text: str | None) -> str:
         if is_missing(text):
             raise CellError("missing value")
-        value = text.strip().lower()
+        value = _refuse_formula(text.strip()).lower()
         if value not in EVENT_KINDS:
             raise CellError(f"unknown kind {text.strip()!r}; expected one of {', '.join(EVENT_KINDS)}")
         return value
@@ -334,9 +409,9 @@ def read_events(source: str | Path | io.StringIO) -> Parsed:
 def read_table(source: str | Path | io.StringIO, target: str, key: str | None = None) -> Parsed:
     """A labelled ratio table: numeric feature columns, a 0/1 ``target`` column, an optional ``key`` column
     (text, unique) that identifies a row. Feature cells may be missing; the target may not."""
-    header, records = _records(source)
+    header, records, unreadable = _records(source)
     required = [target] + ([key] if key else [])
-    errors = _header_errors(header, required)
+    errors = unreadable or _header_errors(header, required)
     features = [name for name in header if name and name not in (target, key)]
     if not errors and not features:
         errors.append(RowError(1, None, "no feature columns besides the target"))

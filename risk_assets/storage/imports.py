@@ -16,6 +16,9 @@ Decisions (docs/modeling.md):
   and re-importing the same row updates it in place.
 - A labelled table is stored whole under ``frames/user_tables/<name>.parquet``. Imported without ``--key`` it
   replaces the stored table of that name; with a key column, rows are upserted by key.
+- Every import says what it changed, row by row against what was stored: new (a key not stored), updated (a
+  stored key whose written values differ), unchanged; and which run makes the rows count (nothing is scored or
+  trained on at import time).
 """
 
 from __future__ import annotations
@@ -43,9 +46,19 @@ TABLE_PREFIX = "frames/user_tables/"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+NEXT_STEPS = {
+    "statements": "`riskgraph materialize --jobs rescore_all` scores the imported statements; "
+                  "`--jobs retrain rescore_all` also trains on them",
+    "events": "`riskgraph materialize --jobs retrain rescore_all` uses the events as training labels and grades "
+              "a company in default D",
+    "table": "`riskgraph materialize --jobs retrain` trains on the table if it has every model ratio; "
+             "`riskgraph evaluate --stored-table {name}` evaluates on it",
+}
+
+
 @dataclass
 class ImportResult:
-    """What landed, what was refused and why."""
+    """What landed (new, updated, unchanged rows), what was refused and why."""
 
     kind: str
     landed: int
@@ -53,6 +66,11 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     companies_created: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0  # stored rows a keyless table import dropped
+    name: str = ""  # the stored table's name
 
     @property
     def ok(self) -> bool:
@@ -60,7 +78,13 @@ class ImportResult:
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line per fact, errors last."""
-        out = [f"{self.kind}: {self.landed} row(s) stored, {len({e.line for e in self.errors})} row(s) refused"]
+        removed = f", {self.removed} removed" if self.removed else ""
+        out = [f"{self.kind}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged{removed}, "
+               f"{len({e.line for e in self.errors})} row(s) refused"]
+        if self.new or self.updated or self.removed:
+            out.append(f"next: {NEXT_STEPS[self.kind].format(name=self.name)}")
+        elif self.landed:
+            out.append("nothing changed: no run needed")
         if self.companies_created:
             out.append(f"new companies ({len(self.companies_created)}): {', '.join(self.companies_created[:20])}"
                        + (" ..." if len(self.companies_created) > 20 else ""))
@@ -70,6 +94,42 @@ class ImportResult:
         return out
 
 
+def _cell(value: Any) -> Any:
+    """One comparable form of a stored or incoming value: missing -> None, dates -> ISO text, numbers -> float."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool | str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _changes(stored: pd.DataFrame, incoming: pd.DataFrame, key: list[str]) -> tuple[int, int, int]:
+    """(new, updated, unchanged) of ``incoming`` rows against ``stored`` by ``key``, comparing the columns
+    ``incoming`` writes (a column it does not carry is kept by the upsert, so it cannot change)."""
+    columns = [c for c in incoming.columns if c not in key]
+    before: dict[tuple, tuple] = {}
+    if not stored.empty:
+        present = [c for c in columns if c in stored.columns]
+        for record in stored[key + present].itertuples(index=False):
+            values = dict(zip(key + present, record, strict=True))
+            before[tuple(_cell(values[k]) for k in key)] = tuple(_cell(values.get(c)) for c in columns)
+    new = updated = unchanged = 0
+    for record in incoming[key + columns].itertuples(index=False):
+        identity = tuple(_cell(v) for v in record[:len(key)])
+        if identity not in before:
+            new += 1
+        elif before[identity] == tuple(_cell(v) for v in record[len(key):]):
+            unchanged += 1
+        else:
+            updated += 1
+    return new, updated, unchanged
 
 
 def _first(values: pd.Series) -> Any:
@@ -147,6 +207,8 @@ def import_statements(
                         "currency", "source", "derived_items", *CANONICAL_ITEMS) if c in stored.columns]
     table = stored[keep].copy()
     table["period_type"], table["fiscal_period"] = "FY", "FY"
+    before = warehouse.read("statements", where={"company_id": sorted(table["company_id"].unique())})
+    new, updated, unchanged = _changes(before, table, ["company_id", "period_end", "accession"])
     with warehouse.transaction() as conn:
         if new_companies:
             warehouse.upsert("companies", new_companies, connection=conn)
@@ -154,7 +216,7 @@ def import_statements(
     errors.sort(key=lambda e: e.line)
     detail = {"filed_at derived (period end + lag)": int((stored["derived_items"] == "filed_at").sum())}
     return ImportResult("statements", len(table), errors, warnings, [c["company_id"] for c in new_companies],
-                        detail)
+                        detail, new, updated, unchanged)
 
 
 def import_events(warehouse: Warehouse, source: str | Path | io.StringIO) -> ImportResult:
@@ -172,8 +234,11 @@ def import_events(warehouse: Warehouse, source: str | Path | io.StringIO) -> Imp
     if unknown:
         warnings.append(f"{len(unknown)} company id(s) have no companies row yet (import their statements): "
                         + ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else ""))
+    before = warehouse.read("default_events", where={"company_id": sorted(table["company_id"].unique())})
+    counts = _changes(before, table.drop(columns="loaded_at"), ["company_id", "event_date", "kind"])
     warehouse.upsert("default_events", table)
-    return ImportResult("events", len(table), list(parsed.errors), warnings)
+    return ImportResult("events", len(table), list(parsed.errors), warnings, new=counts[0], updated=counts[1],
+                        unchanged=counts[2])
 
 
 # -- labelled tables in the object store ------------------------------------------------------------------
@@ -203,13 +268,20 @@ def import_table(
     rows = parsed.rows.drop(columns="line")
     if rows.empty:
         return ImportResult("table", 0, list(parsed.errors), list(parsed.warnings))
-    replaced = 0
-    if key and objects.exists(data_key):
+    replaced = removed = 0
+    stored = objects.exists(data_key)
+    if key and stored:
         meta = json.loads(objects.get(_meta_key(name)))
         if meta.get("key") != key or meta.get("target") != target:
             raise ValueError(f"stored table {name!r} has key {meta.get('key')!r} and target {meta.get('target')!r}: "
                              "import with the same ones, or under another name")
-        existing = pd.read_parquet(io.BytesIO(objects.get(data_key)))
+    existing = pd.read_parquet(io.BytesIO(objects.get(data_key))) if stored else pd.DataFrame()
+    if key:
+        new, updated, unchanged = _changes(existing, rows, [key])
+    else:
+        new, updated, unchanged = _replacement_changes(existing, rows)
+        removed = len(existing) - unchanged
+    if key and stored:
         replaced = int(existing[key].isin(rows[key]).sum())
         rows = pd.concat([existing[~existing[key].isin(rows[key])], rows], ignore_index=True)
     buffer = io.BytesIO()
@@ -221,7 +293,26 @@ def import_table(
     detail = {"stored table": f"{data_key} ({len(rows)} rows, {int(rows[target].sum())} positives)"}
     if key:
         detail["rows updated by key"] = replaced
-    return ImportResult("table", len(parsed.rows), list(parsed.errors), list(parsed.warnings), detail=detail)
+    return ImportResult("table", len(parsed.rows), list(parsed.errors), list(parsed.warnings), detail=detail,
+                        new=new, updated=updated, unchanged=unchanged, removed=removed, name=name)
+
+
+def _replacement_changes(existing: pd.DataFrame, rows: pd.DataFrame) -> tuple[int, int, int]:
+    """A table without a key replaces the stored one: a row equal to a stored row (each stored row matched at
+    most once) is unchanged, any other is new; nothing is "updated" without a key."""
+    if existing.empty or list(existing.columns) != list(rows.columns):
+        return len(rows), 0, 0
+    left: dict[tuple, int] = {}
+    for record in existing.itertuples(index=False):
+        identity = tuple(_cell(v) for v in record)
+        left[identity] = left.get(identity, 0) + 1
+    unchanged = 0
+    for record in rows.itertuples(index=False):
+        identity = tuple(_cell(v) for v in record)
+        if left.get(identity, 0) > 0:
+            left[identity] -= 1
+            unchanged += 1
+    return len(rows) - unchanged, 0, unchanged
 
 
 def stored_tables(objects: ObjectStore) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ unwrap it to the PDModel. Every consumer loads ``models:/corporate_pd@champion``
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +24,8 @@ from mlflow.tracking import MlflowClient
 from risk_assets.core.model import PDModel
 
 CHAMPION_ALIAS = "champion"
+# Set on a run that close_stale_runs() marked FAILED: why, and when.
+STALE_RUN_TAG = "riskgraph.closed_as_stale"
 _PIP_REQUIREMENTS = ["riskgraph", "scikit-learn==1.9.1", "lightgbm==4.7.0", "pandas==2.3.3", "numpy==2.4.6"]
 
 
@@ -68,6 +72,35 @@ class ModelRegistry:
             )
         mlflow.set_experiment(experiment_id=experiment_id)
         return experiment_id
+
+    def close_stale_runs(self) -> list[str]:
+        """Mark FAILED (tagged with why) the runs of this experiment still RUNNING that started before the active
+        run, or before now without one: a materialisation killed mid-training (SIGKILL, OOM, a stopped container)
+        never ends its run. Runs started after the active one are left alone (another process may own them).
+        Returns the ids closed, oldest first. Call it at the start of training, in or before its run."""
+        from mlflow.entities import RunStatus, ViewType
+
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is None:
+            return []
+        active = mlflow.active_run()
+        cutoff = active.info.start_time if active is not None else int(time.time() * 1000)
+        running = self.client.search_runs(
+            [found.experiment_id], filter_string="attributes.status = 'RUNNING'", run_view_type=ViewType.ALL,
+            order_by=["attributes.start_time ASC"],
+        )
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        closed = []
+        for run in running:
+            if active is not None and run.info.run_id == active.info.run_id:
+                continue
+            if run.info.start_time is None or run.info.start_time >= cutoff:
+                continue
+            self.client.set_tag(run.info.run_id, STALE_RUN_TAG,
+                                f"left RUNNING by an interrupted materialisation; closed as FAILED at {now}")
+            self.client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
+            closed.append(run.info.run_id)
+        return closed
 
     def experiment_artifact_location(self) -> str | None:
         """Where a new experiment keeps its artifacts. A tracking server (http/https) is left to choose

@@ -137,11 +137,80 @@ def test_cli_import_reports_rows_and_exit_code(tmp_path: Path, monkeypatch: pyte
         monkeypatch.delenv(name, raising=False)
     assert main(["import", "statements", str(write(tmp_path, "s.csv", STATEMENTS))]) == 1
     out = capsys.readouterr().out
-    assert "statements: 3 row(s) stored, 4 row(s) refused" in out
+    assert "statements: 3 new, 0 updated, 0 unchanged, 4 row(s) refused" in out
+    assert "next: `riskgraph materialize --jobs rescore_all` scores the imported statements" in out
     assert "error: line 4, column total_liabilities: 'twenty' is not a number" in out
     good = write(tmp_path, "good.csv", "company_id,event_date,kind\nACME,2022-06-30,bankruptcy\n")
     assert main(["import", "events", str(good)]) == 0
-    assert "events: 1 row(s) stored, 0 row(s) refused" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "events: 1 new, 0 updated, 0 unchanged, 0 row(s) refused" in out
+    assert "next: `riskgraph materialize --jobs retrain rescore_all`" in out
     assert main(["import", "table", str(write(tmp_path, "t.csv", "x,y\n1,0\n2,1\n")), "--target", "y"]) == 0
     assert main(["import", "tables"]) == 0
     assert "t: 2 rows, 1 positives, target 'y'" in capsys.readouterr().out
+
+
+def test_a_second_identical_import_reports_every_row_unchanged(warehouse: Warehouse, tmp_path: Path) -> None:
+    path = write(tmp_path, "s.csv", STATEMENTS)
+    first = import_statements(warehouse, path)
+    assert (first.new, first.updated, first.unchanged) == (3, 0, 0)
+    again = import_statements(warehouse, path)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
+    assert again.lines()[0] == "statements: 0 new, 0 updated, 3 unchanged, 4 row(s) refused"
+    fixed = write(tmp_path, "fix.csv", "company_id,fiscal_year,period_end,filed_at,total_assets\n"
+                                      "ACME,2020,2020-12-31,2021-03-01,999\nACME,2020,2020-12-31,2021-04-01,999\n"
+                                      "BANK,2021,2021-12-31,2022-02-15,900\n")
+    result = import_statements(warehouse, fixed)
+    # ACME 2020 (a new value), a later version of it (new key), BANK unchanged in the columns the file carries.
+    assert (result.new, result.updated, result.unchanged) == (1, 1, 1)
+
+
+def test_event_and_table_imports_count_new_updated_unchanged(warehouse: Warehouse, tmp_path: Path) -> None:
+    events = write(tmp_path, "e.csv", "company_id,event_date,kind,reference\nACME,2022-06-30,bankruptcy,Ch 11\n")
+    assert import_events(warehouse, events).new == 1
+    again = import_events(warehouse, events)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    changed = import_events(warehouse, write(tmp_path, "e2.csv", "company_id,event_date,kind,reference\n"
+                                                                 "ACME,2022-06-30,bankruptcy,Chapter 11\n"))
+    assert (changed.new, changed.updated, changed.unchanged) == (0, 1, 0)
+
+    objects = open_object_store(str(tmp_path / "objects"))
+    table = write(tmp_path, "t.csv", "id,x1,y\na,1,0\nb,2,1\n")
+    assert import_table(objects, table, target="y", name="keyed", key="id").new == 2
+    same = import_table(objects, table, target="y", name="keyed", key="id")
+    assert (same.new, same.updated, same.unchanged) == (0, 0, 2)
+    moved = import_table(objects, write(tmp_path, "t2.csv", "id,x1,y\nb,3,1\nc,4,0\n"), target="y", name="keyed",
+                         key="id")
+    assert (moved.new, moved.updated, moved.unchanged) == (1, 1, 0)
+    plain = write(tmp_path, "p.csv", "x1,y\n1,0\n2,1\n")
+    first = import_table(objects, plain, target="y", name="plain")
+    assert first.new == 2
+    assert "next: `riskgraph materialize --jobs retrain` trains on the table" in "\n".join(first.lines())
+    assert "`riskgraph evaluate --stored-table plain`" in "\n".join(first.lines())
+    again = import_table(objects, plain, target="y", name="plain")
+    assert (again.new, again.updated, again.unchanged, again.removed) == (0, 0, 2, 0)
+    assert again.lines()[:2] == ["table: 0 new, 0 updated, 2 unchanged, 0 row(s) refused",
+                                 "nothing changed: no run needed"]
+    shorter = import_table(objects, write(tmp_path, "p2.csv", "x1,y\n2,1\n"), target="y", name="plain")
+    assert (shorter.new, shorter.updated, shorter.unchanged, shorter.removed) == (0, 0, 1, 1)
+    assert shorter.lines()[0] == "table: 0 new, 0 updated, 1 unchanged, 1 removed, 0 row(s) refused"
+
+
+def test_cli_import_of_an_unreadable_file_names_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("RISKGRAPH_HOME", str(tmp_path / "home"))
+    for name in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("company_id,event_date,kind\nacme-01,2022-06-30,bankruptcy\n".encode("utf-16"))
+    assert main(["import", "events", str(utf16)]) == 0
+    assert "events: 1 new" in capsys.readouterr().out
+    cp949 = tmp_path / "cp949.csv"
+    cp949.write_bytes("company_id,event_date,kind,reference\nA,2022-06-30,default,부도\n".encode("cp949"))
+    assert main(["import", "events", str(cp949)]) == 1
+    out = capsys.readouterr().out
+    assert "error: line 2: the file is not UTF-8 text" in out and "Traceback" not in out
+    big = write(tmp_path, "big.csv", "company_id,fiscal_year,period_end,name,total_assets\n"
+                "A,2021,2021-12-31,\"" + "x" * 200_000 + "\",1\n")
+    assert main(["import", "statements", str(big)]) == 1
+    assert "error: line 2: a field is larger than 131072 characters" in capsys.readouterr().out

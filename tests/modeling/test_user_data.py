@@ -136,3 +136,103 @@ def test_parse_date() -> None:
     assert parse_date("") is None
     with pytest.raises(ValueError, match="bad date"):
         parse_date("01/03/2021")
+
+
+# -- encodings, oversized fields, company ids and formula cells -------------------------------------------
+
+STATEMENT_HEADER = "company_id,fiscal_year,period_end,name,total_assets\n"
+
+
+def test_utf16_with_a_byte_order_mark_is_read_like_utf8(tmp_path) -> None:
+    text = STATEMENT_HEADER + "kr-01,2021,2021-12-31,삼성전자,100\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-8-sig", "utf-8"):
+        path = tmp_path / f"{encoding}.csv"
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        path.write_bytes(data)
+        parsed = read_statements(path)
+        assert messages(parsed) == [], encoding
+        assert parsed.rows[["company_id", "name"]].values.tolist() == [["kr-01", "삼성전자"]], encoding
+
+
+def test_a_file_in_another_encoding_is_refused_naming_the_line(tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((STATEMENT_HEADER + "A,2021,2021-12-31,Acme,1\nB,2021,2021-12-31,Société,2\n").encode("latin-1"))
+    parsed = read_statements(path)
+    assert messages(parsed) == ["line 3: the file is not UTF-8 text (byte 0xe9); save it as UTF-8 (or UTF-16 with "
+                                "a byte-order mark)"]
+    assert parsed.rows.empty  # a mis-decoded file lands nothing
+
+
+def test_utf16_without_a_byte_order_mark_is_refused(tmp_path) -> None:
+    path = tmp_path / "nobom.csv"
+    path.write_bytes((STATEMENT_HEADER + "A,2021,2021-12-31,Acme,1\n").encode("utf-16-le"))
+    parsed = read_events(path)
+    assert len(parsed.errors) == 1 and parsed.rows.empty
+    assert str(parsed.errors[0]).startswith("line 1: the file contains NUL bytes")
+
+
+def test_an_oversized_field_is_an_error_on_its_line(tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text(STATEMENT_HEADER + "A,2021,2021-12-31,Acme,1\nB,2021,2021-12-31,\"" + "x" * 200_000 + "\",2\n")
+    parsed = read_statements(path)
+    assert messages(parsed) == ["line 3: a field is larger than 131072 characters (the CSV field-size limit)"]
+    assert parsed.rows.empty
+
+
+
+def test_the_field_limit_holds_when_a_library_raised_the_process_wide_one(tmp_path) -> None:
+    """Something in the graph's imports raises csv.field_size_limit for the whole process: the limit is ours."""
+    import csv as csv_module
+
+    previous = csv_module.field_size_limit(2**31 - 1)
+    try:
+        path = tmp_path / "unclosed.csv"
+        path.write_text(STATEMENT_HEADER + 'A,2021,2021-12-31,"Acme,1\n' + "B,2021,2021-12-31,B,2\n" * 20_000)
+        assert messages(read_statements(path)) == [
+            "line 2: a field is larger than 131072 characters (the CSV field-size limit)"]
+    finally:
+        csv_module.field_size_limit(previous)
+
+
+@pytest.mark.parametrize("company_id", ["SEC:0000000020", "acme-01", "A", "x_1.b:c-2", "9lives"])
+def test_company_ids_of_the_documented_pattern_are_accepted(company_id: str) -> None:
+    parsed = read_events(csv(f"company_id,event_date,kind\n{company_id},2020-01-02,default\n"))
+    assert messages(parsed) == [] and parsed.rows["company_id"].tolist() == [company_id]
+
+
+@pytest.mark.parametrize("company_id", ["-acme", "_x", "acme 01", "acme/01", "ac'me", "a\tb", "é1", "x" * 41])
+def test_company_ids_outside_the_pattern_are_refused(company_id: str) -> None:
+    parsed = read_statements(csv(f'company_id,fiscal_year,period_end,total_assets\n"{company_id}",2020,2020-12-31,1\n'))
+    assert len(parsed.errors) == 1 and parsed.rows.empty
+    assert parsed.errors[0].column == "company_id" and parsed.errors[0].line == 2
+
+
+def test_text_cells_that_would_run_as_spreadsheet_formulas_are_refused() -> None:
+    parsed = read_statements(csv("""
+company_id,fiscal_year,period_end,name,form,accession,total_assets,net_income
+=HYPERLINK("x"),2020,2020-12-31,A,10-K,a1,1,1
+B,2020,2020-12-31,+cmd|' /C calc'!A0,10-K,a1,1,1
+C,2020,2020-12-31,C,@SUM(A1),a1,1,1
+D,2020,2020-12-31,D,10-K, -1+1,1,1
+E,2020,2020-12-31,Eve,10-K,a1,1,-5.0
+"""))
+    assert messages(parsed) == [
+        "line 2, column company_id: starts with '=': refused as a possible spreadsheet formula",
+        "line 3, column name: starts with '+': refused as a possible spreadsheet formula",
+        "line 4, column form: starts with '@': refused as a possible spreadsheet formula",
+        "line 5, column accession: starts with '-': refused as a possible spreadsheet formula",
+    ]
+    assert parsed.rows["company_id"].tolist() == ["E"] and parsed.rows["net_income"].tolist() == [-5.0]
+
+
+def test_formula_cells_in_events_tables_and_headers_are_refused() -> None:
+    events = read_events(csv("company_id,event_date,kind,reference\nA,2020-01-02,default,=1+1\n"))
+    assert messages(events) == ["line 2, column reference: starts with '=': refused as a possible spreadsheet "
+                                "formula"]
+    table = read_table(csv("id,x1,y\n@r1,1,0\nr2,-1.5,1\n"), target="y", key="id")
+    assert messages(table) == ["line 2, column id: starts with '@': refused as a possible spreadsheet formula"]
+    assert table.rows["x1"].tolist() == [-1.5]
+    header = read_table(csv("=x1,y\n1,0\n"), target="y")
+    assert messages(header) == ["line 1, column =x1: starts with '=': refused as a possible spreadsheet formula"]

@@ -23,6 +23,7 @@ from risk_assets.defs.sources.assets import latest_documents, raw_filings
 from risk_assets.storage.warehouse import utc_now
 
 STATEMENT_COLUMNS = list(STATEMENT_META_COLUMNS) + list(PERIOD_COLUMNS) + list(CANONICAL_ITEMS)
+UNPARSEABLE = "unparseable:"  # the reason prefix of a document rejected whole (checks.documents_parse fails on it)
 
 
 def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[pd.DataFrame, list[dict]]:
@@ -46,7 +47,8 @@ def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[p
                 else:
                     frames.append(normalize_fnltt(payload, company_id))
         except (ValueError, KeyError, TypeError) as error:
-            rejected.append({"company_id": company_id, "record_key": name[:128], "reason": f"unparseable: {error}"})
+            rejected.append({"company_id": company_id, "record_key": name[:128],
+                             "reason": f"{UNPARSEABLE} {error}"[:1000]})
     annual = with_period_columns(pd.concat(frames, ignore_index=True)) if frames else None
     if annual is not None and interims:
         frames = [annual, trailing_twelve_months(annual, interims)]
@@ -77,11 +79,18 @@ def statements(
     landed = rejected_total = 0
     for company_id in context.partition_keys:
         frame, rejected = normalize_documents(company_id, latest_documents(store, objects, company_id))
+        # A document that cannot be parsed would replace the company's rows with fewer (or none): keep what is
+        # stored until it parses again; the documents_parse check fails the run meanwhile.
+        unparseable = bool(rejected)
         good, bad = validate_statements(frame)
         rejected += bad.to_dict("records")
         # One transaction per company: replace its rows, record why others were refused.
         with store.transaction() as conn:
-            store.upsert("statements", good[STATEMENT_COLUMNS], replace={"company_id": company_id}, connection=conn)
+            if unparseable:
+                context.log.error(f"{company_id}: a document could not be parsed; its stored statements are kept")
+            else:
+                store.upsert("statements", good[STATEMENT_COLUMNS], replace={"company_id": company_id},
+                             connection=conn)
             store.upsert(
                 "rejected_records",
                 [{**r, "stage": "statements", "detected_at": now} for r in rejected],
