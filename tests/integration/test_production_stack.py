@@ -23,8 +23,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from risk_assets.commands.graph import run_job, run_main_sequence
+from risk_assets.core.evaluation import usable_features
 from risk_assets.core.model import PDModel
-from risk_assets.core.ratios import MODEL_RATIOS
+from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.jobs import MAIN_SEQUENCE
 from risk_assets.defs.modeling.assets import TRAINING_SET_KEY, read_training_set
 from risk_assets.defs.resources import ObjectStoreResource
@@ -37,7 +38,8 @@ from tests.support.servers import MlflowServer, MotoServer, MySqlServer, scratch
 pytestmark = [pytest.mark.integration, pytest.mark.mysql]
 
 PREFIX = "objects"
-MODEL = "corporate_pd"
+MODEL = "corporate_pd_listed_market"  # the segment the bundled SEC filers are scored in
+MODELS = ("corporate_pd", "corporate_pd_listed_market", "corporate_pd_listed_statements")
 
 
 def assets_of(job: str) -> set[str]:
@@ -178,16 +180,16 @@ def test_training_registered_a_version_with_its_artifacts_on_s3(stack):
     names = {key.rsplit("/", 1)[-1] for key in artifacts}
     assert {"MLmodel", "python_model.pkl", "pd_model.joblib"} <= names
     # The registry lives in the server's MySQL backend store.
-    assert mysql_rows(stack.mlflow_db, "SELECT name FROM registered_models") == [(MODEL,)]
+    assert sorted(mysql_rows(stack.mlflow_db, "SELECT name FROM registered_models")) == [(m,) for m in MODELS]
     assert mysql_rows(stack.mlflow_db, "SELECT version FROM model_versions WHERE name = %s", MODEL) == [(1,)]
-    assert mysql_rows(stack.mlflow_db, "SELECT alias, version FROM registered_model_aliases") == [("champion", 1)]
+    assert mysql_rows(stack.mlflow_db, "SELECT alias, version FROM registered_model_aliases") == [("champion", 1)] * 3
 
 
 def test_scores_are_the_champion_loaded_through_the_server(stack):
     mlflow.set_tracking_uri(stack.mlflow_url)
     mlflow.set_registry_uri(stack.mlflow_url)
     champion = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    scores = stack.warehouse.read("risk_scores", where={"kind": "period", "model_version": "1"})
+    scores = stack.warehouse.read("risk_scores", where={"kind": "period", "model_version": "1", "model_name": MODEL})
     scores = scores[~scores["in_default"].astype(bool)].head(25)
     features = pd.DataFrame([json.loads(text) for text in scores["feature_values"]]).astype(float)
     predicted = champion.predict(features)
@@ -223,20 +225,23 @@ def test_dagster_runs_and_events_are_rows_in_its_mysql_database(stack):
 
 def test_the_champion_alias_moves_only_through_the_gate(stack):
     registry, client = stack.registry(), stack.mlflow_client()
+    registry.model_name = MODEL
     registry.activate()
+    decided = {"model_name": MODEL}
 
     # A challenger with no signal (shuffled labels), registered on the server: the gate keeps the champion.
-    train = read_training_set(ObjectStoreResource().get()).query("not holdout")
+    train = read_training_set(ObjectStoreResource().get(), "listed_market").query("not holdout")
     shuffled = np.random.default_rng(0).permutation(train["target"].to_numpy())
-    worse = PDModel("logistic", list(MODEL_RATIOS), {"C": 0.1}, missing="impute").fit(
-        train, shuffled, target_rate=0.02, seed=1)
+    features = usable_features(train, SEGMENTS["listed_market"].features)
+    worse = PDModel("logistic", features, {"C": 0.1}, missing="impute").fit(
+        train, shuffled, target_rate=0.03, seed=1)
     with mlflow.start_run(run_name="shuffled-label challenger"):
         worse_version = registry.log_model(worse, train).version
     assert worse_version == "2"
     assert client.get_model_version_by_alias(MODEL, "champion").version == "1"  # registering moves nothing
     assert run_job("retrain", assets=["champion_model"]).success
     assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
-    kept = stack.warehouse.read("model_decisions", where={"challenger_version": "2"}).iloc[0]
+    kept = stack.warehouse.read("model_decisions", where={**decided, "challenger_version": "2"}).iloc[0]
     assert kept["decision"] == "kept" and kept["champion_version_after"] == "1"
 
     # The champion's own model registered again (version 3): not worse, so the gate promotes it.
@@ -246,10 +251,10 @@ def test_the_champion_alias_moves_only_through_the_gate(stack):
     assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
     assert run_job("retrain", assets=["champion_model"]).success
     assert client.get_model_version_by_alias(MODEL, "champion").version == "3"
-    promoted = stack.warehouse.read("model_decisions", where={"challenger_version": "3"}).iloc[0]
+    promoted = stack.warehouse.read("model_decisions", where={**decided, "challenger_version": "3"}).iloc[0]
     assert promoted["decision"] == "promoted" and promoted["champion_version_before"] == "1"
 
     # Scoring picks the new champion up through the server.
     assert run_job("rescore_all", assets=["risk_scores"]).success
-    assert stack.warehouse.count("risk_scores", where={"model_version": "3", "kind": "period"}) == \
-        stack.warehouse.count("risk_scores", where={"model_version": "1", "kind": "period"})
+    assert stack.warehouse.count("risk_scores", where={**decided, "model_version": "3", "kind": "period"}) == \
+        stack.warehouse.count("risk_scores", where={**decided, "model_version": "1", "kind": "period"})

@@ -109,3 +109,16 @@ def test_retraining_unchanged_data_registers_no_new_version(graph_copy) -> None:
     for segment in SEGMENTS.values():
         newest = client.search_model_versions(f"name='{segment.registered_model(settings.model_name)}'")
         assert any("training_fingerprint" in v.tags for v in newest)
+
+
+def test_a_run_left_running_by_a_killed_materialisation_is_closed_by_the_next_training(graph_copy) -> None:
+    from risk_assets.commands.graph import run_job
+
+    settings = Settings.from_env()
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    # what a SIGKILLed training leaves behind: a run the store still holds as RUNNING
+    run_id = client.create_run(experiment.experiment_id, run_name="killed mid-training").info.run_id
+    assert client.get_run(run_id).info.status == "RUNNING"
+    assert run_job("retrain").success
+    assert client.get_run(run_id).info.status == "FAILED"

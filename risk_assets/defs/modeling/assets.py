@@ -477,6 +477,11 @@ def pd_model(
 ) -> dg.MaterializeResult:
     objects = object_store.get()
     summary, metadata = [], {}
+    base = mlflow_registry.get()
+    base.activate()
+    closed = base.close_stale_runs()  # runs a killed materialisation left RUNNING
+    if closed:
+        context.log.warning(f"closed {len(closed)} MLflow run(s) left running by a killed materialisation: {closed}")
     for name in SEGMENT_NAMES:
         segment = SEGMENTS[name]
         registry = mlflow_registry.for_segment(name)
@@ -507,7 +512,8 @@ def pd_model(
                          "holdout_auc": round(chosen["holdout"]["auc"], 4), "cv_auc": round(chosen["cv_auc"], 4),
                          "mlflow_run_id": outcome["run_id"]}
     return dg.MaterializeResult(
-        metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False))}
+        metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False)),
+                  "stale_runs_closed": len(closed)}
     )
 
 
