@@ -22,8 +22,10 @@ ingest_filings = dg.define_asset_job(
 
 retrain = dg.define_asset_job(
     "retrain",
-    selection=["training_set", "pd_model", "champion_model"],
-    description="Rebuild the training set, train and register a version, run the champion gate.",
+    # default_events first: the training labels come from them, and rescore_all runs after the first training
+    selection=["default_events", "training_set", "pd_model", "champion_model"],
+    description="Rebuild default events and the training set they label, train and register a version, run the "
+    "champion gate.",
 )
 
 refresh_market = dg.define_asset_job(

@@ -122,3 +122,29 @@ def test_a_run_left_running_by_a_killed_materialisation_is_closed_by_the_next_tr
     assert client.get_run(run_id).info.status == "RUNNING"
     assert run_job("retrain").success
     assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_the_first_training_sees_the_default_events_and_each_filer_year_once(graph_env: Path) -> None:
+    """The main sequence trains after the default events are derived (they label the warehouse's filers), and a
+    year restated by a later 10-K's comparatives is one training row, as first filed."""
+    import pandas as pd
+
+    from risk_assets.defs.modeling.assets import LISTED_TRAINING_SET_KEY
+    from risk_assets.storage.objects import open_object_store
+
+    settings = Settings.from_env()
+    frame = pd.read_parquet(io.BytesIO(open_object_store(settings.object_store_url).get(LISTED_TRAINING_SET_KEY)))
+    own = frame[frame["source"] == "sec_companyfacts"]
+    assert not own.duplicated(["company_id", "fiscal_year"]).any()
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        events = warehouse.read("default_events")
+        statements = warehouse.read("statements", where={"company_id": ["sec-0000320193"]})
+    finally:
+        warehouse.dispose()
+    bankrupt = set(events.loc[events["kind"] == "bankruptcy", "company_id"])
+    labelled = set(own.loc[own["target"] == 1, "company_id"])
+    assert labelled and labelled <= bankrupt
+    assert (own.groupby("company_id")["target"].sum() <= 1).all()
+    apple_years = statements.loc[statements["period_type"] == "FY", "fiscal_year"].nunique()
+    assert (own["company_id"] == "sec-0000320193").sum() <= apple_years

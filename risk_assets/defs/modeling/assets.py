@@ -97,8 +97,18 @@ def listed_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
     events = store.read("default_events", where={"company_id": sorted(statements["company_id"].unique())})
     # a fixed row order whatever the database returns: the calibration folds group companies by first appearance
     statements = statements.sort_values(["company_id", "fiscal_year", "period_end", "filed_at", "accession"])
+    # one row per company-year, as first filed: a later 10-K's comparative columns restate the year (point in time,
+    # and no firm-year counted twice)
+    statements = first_filed_annuals(statements)
     own, dropped = us_listed.labelled_panel(statements, events, observed_until=dt.date.today())
     return pd.concat([bundled, own], ignore_index=True), {**excluded, **dropped}
+
+
+def first_filed_annuals(statements: pd.DataFrame) -> pd.DataFrame:
+    """Each company's annual statements, one per fiscal year: the version filed first (what was known at t)."""
+    annual = statements[statements["period_type"].fillna("FY") == "FY"] if "period_type" in statements else statements
+    annual = annual.sort_values(["company_id", "fiscal_year", "filed_at", "accession"], kind="stable")
+    return annual.drop_duplicates(["company_id", "fiscal_year"], keep="first")
 
 
 def assemble_listed_set(frame: pd.DataFrame, holdout_share: float) -> pd.DataFrame:
