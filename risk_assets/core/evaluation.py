@@ -112,6 +112,22 @@ def listed_candidates() -> list[Candidate]:
     ]
 
 
+#: How the pipeline picks a segment's family (simplicity order: the order of ``product_candidates``).
+SELECTION_RULE = ("the simplest family whose cross-validated (out-of-fold) AUC on the training rows is within one "
+                  "standard error of the best's (logistic on WoE bins, then on winsorised ratios, then LightGBM)")
+
+
+def simplest_within_one_se(cv: Mapping[str, tuple[float, float]]) -> str:
+    """The one-standard-error rule (Breiman et al. 1984): ``cv`` maps each family, simplest first, to its mean
+    out-of-fold AUC and that mean's standard error. A more complex family must beat the simpler ones by more than
+    the noise of the folds, so that a 0.0001 AUC difference does not swap a scorecard for a tree ensemble."""
+    if not cv:
+        raise ValueError("no family to choose from")
+    best = max(cv, key=lambda name: cv[name][0])
+    floor = cv[best][0] - cv[best][1]
+    return next(name for name, (auc, _) in cv.items() if auc >= floor)
+
+
 # The most accurate LightGBM found for a labelled ratio table (bench/model_quality.py, chosen on folds the
 # benchmark does not report): five settings averaged, three with fewer, stronger rounds than the pipeline's (no
 # row or column subsampling, no L2 penalty; differing in step size, rounds, bin granularity, leaf size) and two

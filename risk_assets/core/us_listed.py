@@ -183,3 +183,32 @@ def labelled_panel(statements: pd.DataFrame, events: pd.DataFrame, *, horizon_mo
 def bundled_panel() -> tuple[pd.DataFrame, dict]:
     """The bundled US listed panel, labelled (every label window is observed: filings through 2012)."""
     return labelled_panel(load_statements(), load_events(), observed_until=OBSERVED_UNTIL)
+
+
+#: Cells of the panel where healthy large companies sit, each a (label, rule over field features).
+HEALTHY_CELLS: tuple[tuple[str, str], ...] = (
+    ("market value / liabilities > 3 and ROA > 8%", "mve_tl > 3 and ni_ta > 0.08"),
+    ("market value / liabilities > 1.5 and ROA > 5%", "mve_tl > 1.5 and ni_ta > 0.05"),
+    ("market value above $1bn (2015 USD) and MV / liabilities > 1", "log_real_mve > 6.907755 and mve_tl > 1"),
+    ("market value above $10bn (2015 USD)", "log_real_mve > 9.21034"),
+    ("quick ratio < 0.5 and ROA > 5% (a big retailer's shape)", "quick_ratio < 0.5 and ni_ta > 0.05"),
+)
+
+
+def cell_experience(panel: pd.DataFrame, cells: tuple[tuple[str, str], ...] = HEALTHY_CELLS,
+                    level: float = 0.95) -> pd.DataFrame:
+    """The panel's own default experience in named cells (uncensored years): firm-years, defaults, the rate and
+    its two-sided Jeffreys interval. The evidence behind what the listed model can and cannot say about healthy
+    large companies (docs/modeling.md; the model card's limits)."""
+    from scipy.stats import beta
+
+    rows = panel[uncensored(panel)] if "source" in panel.columns else panel
+    tail = (1 - level) / 2
+    table = []
+    for label, rule in cells:
+        cell = rows.query(rule)
+        n, d = len(cell), int(cell["target"].sum())
+        table.append({"cell": label, "firm_years": n, "defaults": d, "rate": d / n if n else float("nan"),
+                      "low": float(beta.ppf(tail, d + 0.5, n - d + 0.5)) if n else float("nan"),
+                      "high": float(beta.ppf(1 - tail, d + 0.5, n - d + 0.5)) if n else float("nan")})
+    return pd.DataFrame(table)

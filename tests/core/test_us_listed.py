@@ -63,3 +63,22 @@ def test_features_are_known_at_t(panel):
     first = panel.sort_values("fiscal_year").groupby("company_id").head(1)
     assert first["roa_change"].isna().all()
     assert np.isfinite(panel["log_real_assets"]).mean() > 0.99
+
+
+def test_the_panels_healthiest_cells_default_above_the_investment_grade_line() -> None:
+    """The evidence docs/modeling.md and the listed model cards give for not placing healthy mega-caps in
+    investment grade: the panel's own default rates where they sit."""
+    from risk_assets.core.master_scale import INVESTMENT_GRADE_MAX_PD
+    from risk_assets.core.us_listed import HEALTHY_CELLS, bundled_panel, cell_experience, uncensored
+
+    panel, _ = bundled_panel()
+    table = cell_experience(panel).set_index("cell")
+    rows = panel[uncensored(panel)]
+    for label, rule in HEALTHY_CELLS:
+        cell = rows.query(rule)
+        assert table.loc[label, "firm_years"] == len(cell) > 100
+        assert table.loc[label, "defaults"] == cell["target"].sum()
+        assert table.loc[label, "low"] < table.loc[label, "rate"] < table.loc[label, "high"]
+    assert (table["rate"] > INVESTMENT_GRADE_MAX_PD).all()
+    retail = table.loc["quick ratio < 0.5 and ROA > 5% (a big retailer's shape)"]
+    assert retail["low"] > 0.03  # speculative grade by the panel's experience, not by the model's choice

@@ -90,6 +90,12 @@ def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph
     assert set(decisions["model_name"]) == {"corporate_pd", "corporate_pd_listed_market",
                                             "corporate_pd_listed_statements"}
     store.dispose()
+    # the listed cards state the out-of-time test and the panel's default experience where healthy filers sit
+    listed = client.get_model_version("corporate_pd_listed_market", "1")
+    listed_card = (Path(client.download_artifacts(listed.run_id, "validation")) / "model_card.md").read_text()
+    for text in ("## Out of time: train 1999-2007, test 2008-2011", "## Default experience of healthy companies",
+                 "quick ratio < 0.5 and ROA > 5%", "the simplest family whose cross-validated"):
+        assert text in listed_card, text
 
 
 def test_retraining_unchanged_data_registers_no_new_version(graph_copy) -> None:

@@ -20,10 +20,12 @@ from risk_assets.core.benchmarks import (
     classic_from_polish_ratios,
 )
 from risk_assets.core.evaluation import (
+    SELECTION_RULE,
     build_panel,
     corrected_standard_error,
     listed_candidates,
     product_candidates,
+    simplest_within_one_se,
     usable_features,
     validation_figures,
 )
@@ -65,7 +67,6 @@ MISSING_STRATEGY = "impute"
 LABEL_HORIZON_MONTHS = DEFAULT_HORIZON_MONTHS
 REPORTING_LAG_DAYS = DEFAULT_REPORTING_LAG_DAYS
 
-SELECTION_RULE = "highest cross-validated (out-of-fold) AUC on the training rows"
 _BOOK_COLUMNS = ["target", "holdout", "group", "source", "company_id", "fiscal_year", "t"]
 
 
@@ -308,7 +309,7 @@ def out_of_time_figures(segment: Segment, candidate, features: list[str], frame:
             "mean_pd_ratio": float(served.mean() / max(y.mean(), 1e-12)), "served_grade_backtest": backtest.as_dict()}
 
 
-def card_extras(segment: Segment, features: list[str], oot: dict | None) -> dict:
+def card_extras(segment: Segment, features: list[str], oot: dict | None, frame: pd.DataFrame) -> dict:
     """The listed segments' card: the field features' table, their limits, and the out-of-time test with its misses
     listed as plainly as its hits."""
     if segment.name == SME:
@@ -335,6 +336,12 @@ def card_extras(segment: Segment, features: list[str], oot: dict | None) -> dict
             f"{', '.join(backtest['failing_grades']) or 'none'}; slope {backtest['slope']:.3f} "
             f"(p {backtest['p_slope']:.3g})",
             "", grades.to_markdown(index=False, floatfmt=".4g")])
+    cells = us_listed.cell_experience(frame[frame["source"] == us_listed.SOURCE])
+    sections["Default experience of healthy companies in the panel"] = "\n".join([
+        "The panel's own yearly default rates where healthy large companies sit (fiscal years "
+        f"{us_listed.FIRST_UNCENSORED_YEAR}-{us_listed.LAST_YEAR}, two-sided 95% Jeffreys intervals). A PD far below "
+        "these for a filer in such a cell is not supported by this data, however healthy the filer looks:",
+        "", cells.to_markdown(index=False, floatfmt=".4g")])
     return {"limits": LISTED_LIMITS, "feature_table": table.to_markdown(index=False), "sections": sections}
 
 
@@ -392,7 +399,7 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
                 if score.probability is not None:
                     probabilities[name] = (y_holdout[present], score.probability[present])
                 mlflow.log_metric(f"classic_{name}_holdout_auc", classic[name]["auc"])
-        best = max(results, key=lambda name: results[name]["cv_auc"])
+        best = simplest_within_one_se({name: (r["cv_auc"], r["cv_auc_se"]) for name, r in results.items()})
         chosen = results[best]
         model = chosen["model"]
         oot = None
@@ -408,7 +415,7 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
         if oot is not None:
             figures["out_of_time"] = oot
         card = render_model_card(
-            **card_extras(segment, features, oot),
+            **card_extras(segment, features, oot, frame),
             title=f"{registry.model_name}: {best} ({segment.title})",
             chosen=best,
             selection_rule=SELECTION_RULE,
