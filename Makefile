@@ -27,12 +27,13 @@ materialize: setup
 serve: setup
 	$(BIN)/riskgraph serve
 
-test: setup
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff's rules, and the layers of docs/architecture.md (import-linter contracts in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # Regenerate the initial warehouse migration from risk_assets/storage/schema.py (while it is the only one) and
 # db/init/01_schema.sql (the MySQL DDL the migrations emit); tests/storage keeps both in step.

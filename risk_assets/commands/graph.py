@@ -41,6 +41,12 @@ class JobOutcome:
     failed_checks: list[str]
 
 
+#: The run tags that make one run cover a range of partitions (Dagster's documented single-run backfill tags, the
+#: ones its GraphQL API and the UI set; spelled out here rather than imported from Dagster's private modules).
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
 def run_job(
     name: str,
     *,
@@ -54,7 +60,6 @@ def run_job(
     Failure includes a failed blocking (ERROR) asset check.
     """
     import dagster as dg
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from risk_assets.definitions import defs as load_defs
     from risk_assets.defs.partitions import company_partitions
@@ -77,8 +82,8 @@ def run_job(
                 if positions != list(range(positions[0], positions[-1] + 1)):
                     raise ValueError(f"{name}: partitions must be a contiguous range of registered companies")
                 tags = {
-                    ASSET_PARTITION_RANGE_START_TAG: registered[positions[0]],
-                    ASSET_PARTITION_RANGE_END_TAG: registered[positions[-1]],
+                    PARTITION_RANGE_START_TAG: registered[positions[0]],
+                    PARTITION_RANGE_END_TAG: registered[positions[-1]],
                 }
         result = job.execute_in_process(
             instance=instance,
