@@ -7,7 +7,7 @@ Every variable is documented in `.env.example`. The embedded default keeps every
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -43,6 +43,15 @@ class Settings:
     api_body_timeout_seconds: float = 30.0
     api_timeout_keep_alive_seconds: float = 5.0
     api_limit_concurrency: int = 100
+    # The sources' credentials (never printed: left out of repr). Empty = not configured; the live sources refuse.
+    sec_user_agent: str = field(default="", repr=False)
+    opendart_api_key: str = field(default="", repr=False)
+    fred_api_key: str = field(default="", repr=False)
+    ecos_api_key: str = field(default="", repr=False)
+    # Build facts: the git commit an image was built from (the source tree's own git when empty), and where an
+    # image keeps the Alembic migrations if it moved them out of db/migrations.
+    git_commit: str = ""
+    migrations_dir: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +78,12 @@ class Settings:
             api_body_timeout_seconds=float(_env("RISKGRAPH_API_BODY_TIMEOUT_SECONDS", "30")),
             api_timeout_keep_alive_seconds=float(_env("RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS", "5")),
             api_limit_concurrency=int(_env("RISKGRAPH_API_LIMIT_CONCURRENCY", "100")),
+            sec_user_agent=_env("RISKGRAPH_SEC_USER_AGENT", ""),
+            opendart_api_key=_env("OPENDART_API_KEY", ""),
+            fred_api_key=_env("FRED_API_KEY", ""),
+            ecos_api_key=_env("ECOS_API_KEY", ""),
+            git_commit=_env("RISKGRAPH_GIT_COMMIT", ""),
+            migrations_dir=_env("RISKGRAPH_MIGRATIONS_DIR", ""),
         )
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +11,9 @@ from risk_assets import __version__
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    commit = os.environ.get("RISKGRAPH_GIT_COMMIT", "")
+    from risk_assets.settings import Settings
+
+    commit = Settings.from_env().git_commit
     if not commit:
         try:
             commit = subprocess.run(

@@ -12,7 +12,6 @@ archive is damaged (the message names the archive and the member; the batch bein
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -48,7 +47,7 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
         return 2
     settings = Settings.from_env()
     download_dir = Path(args.download_dir or Path(settings.home) / "bulk")
-    user_agent = args.user_agent or os.environ.get("RISKGRAPH_SEC_USER_AGENT")
+    user_agent = args.user_agent or settings.sec_user_agent or None
     progress = lambda line: print(line, file=out, flush=True)  # noqa: E731
     warehouse = open_warehouse()
     try:
@@ -58,7 +57,7 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
             ingest_sec_archives(warehouse, _objects(), companyfacts=companyfacts, submissions=submissions,
                                 all_ciks=args.all_ciks, batch_size=args.batch_size, progress=progress)
         if args.dart_corpcode:
-            key = os.environ.get("OPENDART_API_KEY", "").strip()
+            key = settings.opendart_api_key
             url = args.dart_corpcode
             if url == "live":
                 if not key:

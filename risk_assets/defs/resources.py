@@ -6,7 +6,6 @@ at import time), so the embedded default needs no configuration and production s
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -126,7 +125,7 @@ class SecEdgarResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def resolved_user_agent(self) -> str:
-        return _secret(self.user_agent, os.environ.get("RISKGRAPH_SEC_USER_AGENT", ""))
+        return _secret(self.user_agent, Settings.from_env().sec_user_agent)
 
     def is_configured(self) -> bool:
         return bool(self.resolved_user_agent())
@@ -152,13 +151,13 @@ class OpenDartResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, os.environ.get("OPENDART_API_KEY", "")))
+        return bool(_secret(self.api_key, Settings.from_env().opendart_api_key))
 
     def client(self, raw_sink: RawSink | None = None) -> OpenDartClient:
         from risk_assets.clients import OpenDartClient
 
         return OpenDartClient(
-            api_key=_secret(self.api_key, os.environ.get("OPENDART_API_KEY", "")), base_url=self.base_url,
+            api_key=_secret(self.api_key, Settings.from_env().opendart_api_key), base_url=self.base_url,
             daily_request_cap=self.daily_request_cap, min_interval_seconds=self.min_interval_seconds,
             timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
         )
@@ -174,14 +173,14 @@ class FredResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, os.environ.get("FRED_API_KEY", "")))
+        return bool(_secret(self.api_key, Settings.from_env().fred_api_key))
 
     def client(self, publication_lag_days: dict[str, int] | None = None,
                raw_sink: RawSink | None = None) -> FredClient:
         from risk_assets.clients import FredClient
 
         return FredClient(
-            api_key=_secret(self.api_key, os.environ.get("FRED_API_KEY", "")), base_url=self.base_url,
+            api_key=_secret(self.api_key, Settings.from_env().fred_api_key), base_url=self.base_url,
             publication_lag_days=publication_lag_days, max_requests_per_minute=self.max_requests_per_minute,
             timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
         )
@@ -196,14 +195,14 @@ class EcosResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, os.environ.get("ECOS_API_KEY", "")))
+        return bool(_secret(self.api_key, Settings.from_env().ecos_api_key))
 
     def client(self, publication_lag_days: dict[str, int] | None = None,
                raw_sink: RawSink | None = None) -> EcosClient:
         from risk_assets.clients import EcosClient
 
         return EcosClient(
-            api_key=_secret(self.api_key, os.environ.get("ECOS_API_KEY", "")), base_url=self.base_url,
+            api_key=_secret(self.api_key, Settings.from_env().ecos_api_key), base_url=self.base_url,
             publication_lag_days=publication_lag_days, timeout=self.timeout_seconds,
             max_retries=self.max_retries, raw_sink=raw_sink,
         )

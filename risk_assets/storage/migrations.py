@@ -9,7 +9,6 @@ Tests keep both files equal to what this module produces now.
 from __future__ import annotations
 
 import io
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -47,7 +46,9 @@ def repository_root() -> Path:
 
 def migrations_dir() -> Path:
     """db/migrations of the source tree (or RISKGRAPH_MIGRATIONS_DIR in an image that moved it)."""
-    override = os.environ.get("RISKGRAPH_MIGRATIONS_DIR")
+    from risk_assets.settings import Settings
+
+    override = Settings.from_env().migrations_dir
     if override:
         return Path(override)
     return repository_root() / "db" / "migrations"
