@@ -6,9 +6,13 @@ at import time), so the embedded default needs no configuration and production s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dagster as dg
+import pandas as pd
 from pydantic import PrivateAttr
 
 from risk_assets.settings import Settings
@@ -26,18 +30,26 @@ if TYPE_CHECKING:
         SecEdgarClient,
     )
     from risk_assets.core.macro import MacroSeries
+    from risk_assets.defs.sources.providers import MarketSession
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Tables on SQLite (embedded default) or MySQL (production); one SQLAlchemy URL."""
+    """Tables on SQLite (embedded default) or MySQL (production); one SQLAlchemy URL.
+
+    The first ``get()`` of a run brings the schema to the latest migration (idempotent; a no-op at head), so no
+    asset or sensor body migrates and a fresh embedded home needs no separate step."""
 
     url: str = ""
+    migrate: bool = True
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url or Settings.from_env().warehouse_url)
+            warehouse = Warehouse(self.url or Settings.from_env().warehouse_url)
+            if self.migrate:
+                warehouse.create_schema()
+            self._warehouse = warehouse
         return self._warehouse
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -237,7 +249,134 @@ class MacroSeriesResource(dg.ConfigurableResource):
         return tuple(parse_series_spec(text) for text in self.series) if self.series else DEFAULT_SERIES
 
 
+# --- where companies, filings and market data come from: one interface per source kind, a bundled and a live
+# implementation, chosen once in Definitions (``source_resources``). The work is in defs/sources/providers.py.
+
+
+class FilingsSource(dg.ConfigurableResource):
+    """Companies and their raw documents: ``BundledFilings`` (the embedded default) or ``LiveFilings``."""
+
+    mode: ClassVar[str] = ""
+
+    def universe(self, store, objects, log) -> list[dict]:
+        """companies rows of the universe (raw documents read on the way are stored and indexed)."""
+        raise NotImplementedError
+
+    def companies(self, store, objects, keys: list[str], log) -> pd.DataFrame:
+        """companies rows of these partitions."""
+        return store.read("companies", where={"company_id": keys})
+
+    def store_documents(self, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
+        """Store and index each company's documents, one transaction per company: (documents, bytes, failed)."""
+        raise NotImplementedError
+
+    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+        """Up to when a company's filing list is complete (overdue reports are judged up to this day)."""
+        raise NotImplementedError
+
+
+class BundledFilings(FilingsSource):
+    """data/universe.csv and the recorded SEC/OpenDART responses bundled in data/, stored as a fetch stores them."""
+
+    mode: ClassVar[str] = "bundled"
+
+    def universe(self, store, objects, log) -> list[dict]:
+        from risk_assets.defs.sources.providers import bundled_universe
+
+        return bundled_universe()
+
+    def store_documents(self, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
+        from risk_assets.defs.sources.providers import store_bundled_documents
+
+        return store_bundled_documents(store, objects, companies, log)
+
+    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+        from risk_assets.defs.sources.providers import newest_filing_date
+
+        return newest_filing_date(payloads)
+
+
+class LiveFilings(FilingsSource):
+    """The watchlist, enriched from SEC submissions / OpenDART company.json, and each company's documents fetched
+    through the clients configured by ``sec`` and ``dart``; every body stored before anything parses it."""
+
+    mode: ClassVar[str] = "live"
+    sec: SecEdgarResource
+    dart: OpenDartResource
+
+    def universe(self, store, objects, log) -> list[dict]:
+        from risk_assets.defs.sources.providers import live_universe
+
+        return live_universe(self.sec, self.dart, store, objects, log)
+
+    def companies(self, store, objects, keys: list[str], log) -> pd.DataFrame:
+        from risk_assets.defs.sources.providers import live_companies
+
+        return live_companies(self.sec, self.dart, store, objects, keys, log)
+
+    def store_documents(self, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
+        from risk_assets.defs.sources.providers import fetch_live_documents
+
+        return fetch_live_documents(self.sec, self.dart, store, objects, companies, log)
+
+    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+        from risk_assets.defs.sources.providers import fetched_on
+
+        return fetched_on(fetched, source, kind_prefix)
+
+
+class MarketSource(dg.ConfigurableResource):
+    """Macro series and daily price charts: ``BundledMarket`` (the embedded default) or ``LiveMarket``."""
+
+    mode: ClassVar[str] = ""
+
+    @contextmanager
+    def session(self, capture: RawSink, specs: tuple[MacroSeries, ...] = ()) -> Iterator[MarketSession]:
+        """What one run reads (``series_rows``, ``chart_payload``), raw bodies stored through ``capture``."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+
+class BundledMarket(MarketSource):
+    """data/fred (GDP first releases, CPILFESL, WGS10YR) and data/yahoo, through the live path's parsers."""
+
+    mode: ClassVar[str] = "bundled"
+
+    @contextmanager
+    def session(self, capture: RawSink, specs: tuple[MacroSeries, ...] = ()) -> Iterator[MarketSession]:
+        from risk_assets.defs.sources.providers import bundled_session
+
+        yield bundled_session(capture)
+
+
+class LiveMarket(MarketSource):
+    """FRED / ALFRED, Bank of Korea ECOS and daily prices in the Yahoo chart format, through their clients."""
+
+    mode: ClassVar[str] = "live"
+    fred: FredResource
+    ecos: EcosResource
+    prices: PricesResource
+
+    @contextmanager
+    def session(self, capture: RawSink, specs: tuple[MacroSeries, ...] = ()) -> Iterator[MarketSession]:
+        from risk_assets.defs.sources.providers import live_session
+
+        with live_session(self.fred, self.ecos, self.prices, capture, specs) as session:
+            yield session
+
+
+def source_resources(mode: str) -> dict[str, Any]:
+    """The filings and market sources of a mode, "bundled" or "live" (``RISKGRAPH_DATA_SOURCE``)."""
+    if mode == "bundled":
+        return {"filings": BundledFilings(), "market_source": BundledMarket()}
+    if mode == "live":
+        return {"filings": LiveFilings(sec=SecEdgarResource(), dart=OpenDartResource()),
+                "market_source": LiveMarket(fred=FredResource(), ecos=EcosResource(), prices=PricesResource())}
+    raise ValueError(f"RISKGRAPH_DATA_SOURCE must be 'bundled' or 'live', got {mode!r}")
+
+
 def default_resources() -> dict[str, Any]:
+    """Every resource, the sources of the mode the environment names when the code location loads."""
     return {
         "warehouse": WarehouseResource(),
         "object_store": ObjectStoreResource(),
@@ -249,7 +388,12 @@ def default_resources() -> dict[str, Any]:
         "ecos": EcosResource(),
         "prices": PricesResource(),
         "macro_series": MacroSeriesResource(),
+        **source_resources(Settings.from_env().data_source.strip().lower()),
     }
 
 
-defs = dg.Definitions(resources=default_resources())
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when the code location loads (not at import), so the mode in the environment then is the one used."""
+    return dg.Definitions(resources=default_resources())

@@ -190,7 +190,10 @@ def serve_prices(stub: StubServer) -> None:
 def resources_for(stub: StubServer, warehouse_url: str | None = None, object_store_url: str | None = None) -> dict:
     """Every source resource pointed at ``stub`` (plus the warehouse/object store when given)."""
     from risk_assets.defs.resources import (
+        EcosResource,
         FredResource,
+        LiveFilings,
+        LiveMarket,
         MacroSeriesResource,
         ObjectStoreResource,
         OpenDartResource,
@@ -213,6 +216,9 @@ def resources_for(stub: StubServer, warehouse_url: str | None = None, object_sto
                                                     "US:gdp_growth:fred:GDP:yoy:first_release",
                                                     "US:cpi_inflation:fred:CPILFESL:yoy:45"]),
     }
+    # the live sources, configured by the client resources above (what Definitions builds in live mode)
+    resources["filings"] = LiveFilings(sec=resources["sec"], dart=resources["dart"])
+    resources["market_source"] = LiveMarket(fred=resources["fred"], ecos=EcosResource(), prices=resources["prices"])
     if warehouse_url:
         resources["warehouse"] = WarehouseResource(url=warehouse_url)
     if object_store_url:

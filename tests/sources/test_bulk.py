@@ -19,8 +19,9 @@ import pytest
 from risk_assets.clients import SecEdgarClient
 from risk_assets.core.quality import validate_statements
 from risk_assets.defs.sources import bundled, fetch
-from risk_assets.defs.sources.assets import _company_row, latest_documents
+from risk_assets.defs.sources.assets import latest_documents
 from risk_assets.defs.sources.bulk import BulkArchiveError, download, ingest_sec_archives
+from risk_assets.defs.sources.providers import company_row
 from risk_assets.defs.statements.assets import STATEMENT_COLUMNS, normalize_documents
 from risk_assets.storage.objects import LocalObjectStore
 from risk_assets.storage.warehouse import Warehouse, utc_now
@@ -66,7 +67,7 @@ def _store(tmp_path: Path, name: str, with_universe: bool = True) -> tuple[Wareh
     store = Warehouse(f"sqlite:///{tmp_path / name}.db")
     store.create_schema()
     if with_universe:
-        store.upsert("companies", [_company_row(row, utc_now()) for row in SEC])
+        store.upsert("companies", [company_row(row, utc_now()) for row in SEC])
     return store, LocalObjectStore(tmp_path / f"{name}-objects")
 
 

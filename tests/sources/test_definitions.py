@@ -42,3 +42,27 @@ def test_jobs_and_the_main_sequence_include_the_new_assets() -> None:
     assert {k.to_user_string() for k in rescore.asset_layer.selected_asset_keys} == FOLLOWERS
     assert definitions.resolve_sensor_def("filings_sensor").job_name == "ingest_filings"
     assert definitions.resolve_schedule_def("refresh_market_daily").job_name == "refresh_market"
+
+
+def test_the_data_source_mode_picks_the_source_resources_once_at_load(monkeypatch) -> None:
+    import pytest
+
+    from risk_assets.defs.resources import BundledFilings, BundledMarket, LiveFilings, LiveMarket
+
+    def sources(mode: str | None) -> tuple[type, type]:
+        if mode is None:
+            monkeypatch.delenv("RISKGRAPH_DATA_SOURCE", raising=False)
+        else:
+            monkeypatch.setenv("RISKGRAPH_DATA_SOURCE", mode)
+        resources = defs().resources
+        return type(resources["filings"]), type(resources["market_source"])
+
+    assert sources(None) == (BundledFilings, BundledMarket)
+    assert sources(" Live ") == (LiveFilings, LiveMarket)
+    with pytest.raises(Exception) as failure:  # Dagster wraps it in the defs folder's load error
+        sources("snapshot")
+    chain, error = [], failure.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    assert any("must be 'bundled' or 'live', got 'snapshot'" in text for text in chain)

@@ -119,7 +119,7 @@ def test_one_failing_company_does_not_stop_the_others(tmp_path: Path) -> None:
     import dagster as dg
     import pandas as pd
 
-    from risk_assets.defs.sources.assets import _fetch_live
+    from risk_assets.defs.sources.providers import fetch_live_documents
     from risk_assets.storage.warehouse import Warehouse
 
     store = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
@@ -134,8 +134,8 @@ def test_one_failing_company_does_not_stop_the_others(tmp_path: Path) -> None:
                    StubResponse.file(stubs.FIXTURES / "sec_edgar" / "submissions" / "CIK-000000001.json.404.xml",
                                      status=404, content_type="application/xml"))
         resources = stubs.resources_for(stub)
-        stored, _bytes, failed = _fetch_live(dg.build_asset_context(), store, objects, companies,
-                                             resources["sec"], resources["dart"])
+        stored, _bytes, failed = fetch_live_documents(resources["sec"], resources["dart"], store, objects,
+                                                      companies, dg.build_asset_context().log)
     assert failed == ["sec-0000000001"]
     assert set(store.read("raw_filings")["company_id"]) == {stubs.APPLE} and stored == 3
     store.dispose()

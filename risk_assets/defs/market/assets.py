@@ -1,82 +1,29 @@
 """Market data: macro indicators with their release dates, daily equity prices, and per-statement market features.
 
-Bundled mode reads data/fred (GDP first releases, CPILFESL, WGS10YR) and data/yahoo (the AAPL 2020 chart)
-through the same parsers a live fetch feeds; live mode fetches through the FRED, ECOS and price clients. Every
-raw body is stored in the object store (content-addressed) before it is parsed.
+Where the series and charts come from is the ``market_source`` resource (``BundledMarket``: data/fred and
+data/yahoo through the same parsers a live fetch feeds; ``LiveMarket``: the FRED, ECOS and price clients), chosen
+in Definitions. Every raw body is stored in the object store (content-addressed) before it is parsed.
 """
 
 import datetime as dt
-import json
 
 import dagster as dg
 import pandas as pd
 
 from risk_assets.clients import NotFound, SourceError
-from risk_assets.clients.fred import parse_observations
 from risk_assets.core import market
-from risk_assets.core.macro import MacroBook, MacroSeries, risk_free_rate
+from risk_assets.core.macro import MacroBook, risk_free_rate
 from risk_assets.defs.resources import (
-    EcosResource,
-    FredResource,
     MacroSeriesResource,
+    MarketSource,
     ObjectStoreResource,
     PricesResource,
     WarehouseResource,
 )
-from risk_assets.defs.sources import bundled, fetch
-from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, _live, company_universe
+from risk_assets.defs.sources import fetch
+from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe
 from risk_assets.defs.statements.assets import statements
 from risk_assets.storage.warehouse import utc_now
-
-ECOS_FIRST_YEAR = 2005
-
-
-def _indicator_rows(source: str, parsed: list[dict]) -> list[dict]:
-    return [
-        {"source": source, "series_id": row["series_id"], "observation_date": row["observation_date"],
-         "released_at": row["released_at"], "value": row["value"], "release_basis": row["release_basis"]}
-        for row in parsed if row["released_at"] is not None
-    ]
-
-
-def _ecos_bounds(cycle: str, today: dt.date) -> tuple[str, str]:
-    if cycle == "D":
-        return f"{ECOS_FIRST_YEAR}0101", today.strftime("%Y%m%d")
-    if cycle == "M":
-        return f"{ECOS_FIRST_YEAR}01", today.strftime("%Y%m")
-    if cycle == "Q":
-        return f"{ECOS_FIRST_YEAR}Q1", f"{today.year}Q{(today.month - 1) // 3 + 1}"
-    return str(ECOS_FIRST_YEAR), str(today.year)
-
-
-def _fetch_series(spec: MacroSeries, series_id: str, live: bool, fred_client, ecos_client, capture,
-                  log) -> list[dict]:
-    first_release = spec.publication_lag_days is None
-    if spec.source == "fred":
-        if live:
-            if fred_client is None:
-                log.warning(f"FRED_API_KEY is not set: {series_id} skipped")
-                return []
-            payload = fred_client.observations_payload(series_id, first_release)
-        else:
-            body = bundled.fred_observations(series_id, first_release)
-            if body is None:
-                log.info(f"{series_id} is not bundled: its feature stays empty in the embedded default")
-                return []
-            mode = "first_release" if first_release else "latest"
-            capture(f"fred/observations/{series_id}_{mode}_bundled.json", body, "application/json")
-            payload = json.loads(body)
-        return _indicator_rows("fred", parse_observations(payload, series_id, spec.publication_lag_days))
-    if not live:
-        log.info(f"ECOS {series_id} is not bundled: skipped in the embedded default")
-        return []
-    if ecos_client is None:
-        log.warning(f"ECOS_API_KEY is not set: {series_id} skipped")
-        return []
-    stat_code, _, item = series_id.partition("/")
-    start, end = _ecos_bounds(spec.cycle, dt.date.today())
-    parsed = ecos_client.statistic_search(stat_code, spec.cycle, start, end, [item] if item else [])
-    return _indicator_rows("ecos", [{**row, "series_id": series_id} for row in parsed])
 
 
 @dg.asset(
@@ -90,25 +37,18 @@ def macro_indicators(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
-    fred: FredResource,
-    ecos: EcosResource,
+    market_source: MarketSource,
     macro_series: MacroSeriesResource,
 ) -> dg.MaterializeResult:
-    store, live = warehouse.get(), _live()
-    store.create_schema()
-    specs = macro_series.specs()
+    store, specs = warehouse.get(), macro_series.specs()
     capture = fetch.RawCapture(object_store.get())
-    fred_lags = {s.series_id: s.publication_lag_days for s in specs if s.source == "fred" and s.publication_lag_days}
-    fred_client = fred.client(fred_lags, raw_sink=capture) if live and fred.is_configured() else None
-    ecos_lags = {sid: s.publication_lag_days for s in specs if s.source == "ecos" for sid in s.series_ids}
-    ecos_client = ecos.client(ecos_lags, raw_sink=capture) if live and ecos.is_configured() else None
     loaded: dict[str, int] = {}
     failed: list[str] = []
-    try:
+    with market_source.session(capture, specs) as session:
         for spec in specs:
             for series_id in spec.series_ids:
                 try:
-                    rows = _fetch_series(spec, series_id, live, fred_client, ecos_client, capture, context.log)
+                    rows = session.series_rows(spec, series_id, context.log)
                 except SourceError as error:
                     context.log.warning(f"{spec.source}:{series_id} not refreshed: {error}")
                     failed.append(f"{spec.source}:{series_id}")
@@ -117,15 +57,12 @@ def macro_indicators(
                     # One transaction per series: it is replaced as a whole or not at all.
                     store.upsert("indicators", rows, replace={"source": spec.source, "series_id": series_id})
                     loaded[f"{spec.source}:{series_id}"] = len(rows)
-    finally:
-        for client in (fred_client, ecos_client):
-            if client is not None:
-                client.close()
     if failed and not loaded:
         raise dg.Failure(f"no macro series could be refreshed: {', '.join(failed)}")
     return dg.MaterializeResult(
         metadata={"series": len(loaded), "observations": sum(loaded.values()), "failed": ", ".join(failed) or "none",
-                  "loaded": dg.MetadataValue.json(loaded), "raw_bytes": capture.stored_bytes}
+                  "loaded": dg.MetadataValue.json(loaded), "raw_bytes": capture.stored_bytes,
+                  "mode": market_source.mode}
     )
 
 
@@ -161,40 +98,30 @@ def market_prices(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
+    market_source: MarketSource,
     prices: PricesResource,
 ) -> dg.MaterializeResult:
-    store, live = warehouse.get(), _live()
+    store = warehouse.get()
     capture = fetch.RawCapture(object_store.get())
-    client = prices.client(raw_sink=capture) if live else None
     loaded: dict[str, int] = {}
     start, today = dt.date.fromisoformat(prices.history_start), dt.date.today()
-    try:
+    with market_source.session(capture) as session:
         for company in store.read("companies").to_dict("records"):
             for symbol in price_symbols(company):
                 try:
-                    if client is not None:
-                        payload = client.chart_payload(symbol, start, today)
-                    else:
-                        body = bundled.price_chart(symbol)
-                        if body is None:
-                            continue
-                        capture(f"yahoo/chart/{symbol}_bundled.json", body, "application/json")
-                        payload = json.loads(body)
+                    payload = session.chart_payload(symbol, start, today)
                 except NotFound:
                     continue
                 except SourceError as error:
                     context.log.warning(f"{company['company_id']} {symbol}: prices not refreshed: {error}")
                     break
-                rows = _price_rows(symbol, payload)
+                rows = _price_rows(symbol, payload) if payload is not None else []
                 if rows:
                     store.upsert("market_prices", rows, replace={"symbol": symbol})
                     loaded[symbol] = len(rows)
                     break
-    finally:
-        if client is not None:
-            client.close()
     return dg.MaterializeResult(metadata={"symbols": len(loaded), "bars": sum(loaded.values()),
-                                          "loaded": dg.MetadataValue.json(loaded)})
+                                          "loaded": dg.MetadataValue.json(loaded), "mode": market_source.mode})
 
 
 def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str | None]]:

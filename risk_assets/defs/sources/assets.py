@@ -1,10 +1,7 @@
 """Sources: the company universe, raw filings (stored before parsing), default events and early-warning signals.
 
-Two modes, one code path after the fetch (``RISKGRAPH_DATA_SOURCE``):
-- ``bundled`` (the embedded default): the universe is data/universe.csv and the documents are the bundled
-  recorded responses (bundled.py), stored in the object store exactly as a fetch would store them;
-- ``live``: the universe is the watchlist, enriched from SEC submissions / OpenDART company.json, and the
-  documents are fetched through the source clients, every body stored (RawCapture) before anything parses it.
+Where the companies and documents come from is the ``filings`` resource (``BundledFilings`` or ``LiveFilings``,
+chosen in Definitions from ``RISKGRAPH_DATA_SOURCE``; defs/sources/providers.py): one code path after the fetch.
 """
 
 import datetime as dt
@@ -13,21 +10,12 @@ import json
 import dagster as dg
 import pandas as pd
 
-from risk_assets.clients import SourceError
 from risk_assets.core import early_warning
 from risk_assets.core import events as event_parsers
-from risk_assets.core.sectors import is_financial_ksic, is_financial_sic, sector_from_ksic, sector_from_sic
 from risk_assets.defs.partitions import company_partitions
-from risk_assets.defs.resources import (
-    ObjectStoreResource,
-    OpenDartResource,
-    SecEdgarResource,
-    WarehouseResource,
-)
-from risk_assets.defs.sources import bundled, fetch
-from risk_assets.settings import Settings
+from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
+from risk_assets.defs.sources import bundled
 from risk_assets.storage.warehouse import utc_now
-from risk_assets.storage.watchlist import list_watchlist
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
 #: any_deps_missing clause removed, an unpartitioned asset downstream of a dynamic partition set would wait
@@ -35,67 +23,6 @@ from risk_assets.storage.watchlist import list_watchlist
 #: conditions is off by default (definitions in sensors.py), so `dagster dev` starts nothing on its own.
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
-
-
-def _live(settings: Settings | None = None) -> bool:
-    mode = (settings or Settings.from_env()).data_source.strip().lower()
-    if mode not in ("bundled", "live"):
-        raise dg.Failure(f"RISKGRAPH_DATA_SOURCE must be 'bundled' or 'live', got {mode!r}")
-    return mode == "live"
-
-
-def _company_row(row: dict[str, str], updated_at: dt.datetime) -> dict:
-    sic, ksic = row.get("sic") or None, row.get("induty_code") or None
-    return {
-        "company_id": row["company_id"],
-        "name": row["name"],
-        "ticker": row.get("ticker") or None,
-        "cik": row.get("cik") or None,
-        "dart_corp_code": row.get("dart_corp_code") or None,
-        "country": row["country"],
-        "currency": row.get("currency") or None,
-        "sic": sic,
-        "induty_code": ksic,
-        "sector": sector_from_sic(sic) if sic else sector_from_ksic(ksic),
-        "is_financial": is_financial_sic(sic) or is_financial_ksic(ksic),
-        "fiscal_year_end": row.get("fiscal_year_end") or None,
-        "source": "sec" if row.get("cik") else "dart",
-        "updated_at": updated_at,
-    }
-
-
-def enrich_companies(entries: pd.DataFrame, sec: SecEdgarResource, dart: OpenDartResource, capture: fetch.RawCapture,
-                     log) -> list[dict]:
-    """companies rows for watchlist entries: SEC submissions (name, SIC, fiscal year end, ticker) for a CIK,
-    OpenDART company.json (name, KSIC, fiscal month) for a corp code. Entries that cannot be resolved are
-    skipped with a warning (a wrong identifier must not stop the others)."""
-    rows, now = [], utc_now()
-    sec_client = sec.client(raw_sink=capture) if sec.is_configured() else None
-    dart_client = dart.client(raw_sink=capture) if dart.is_configured() else None
-    try:
-        for entry in entries.to_dict("records"):
-            company_id, capture.company_id = entry["company_id"], entry["company_id"]
-            try:
-                if entry.get("cik"):
-                    if sec_client is None:
-                        raise dg.Failure("live mode needs RISKGRAPH_SEC_USER_AGENT ('Name contact@example.com')")
-                    submissions = sec_client.submissions(entry["cik"], include_older_pages=False)
-                    rows.append(fetch.company_row_from_sec(submissions, company_id, entry["cik"], now))
-                elif entry.get("dart_corp_code"):
-                    if dart_client is None:
-                        raise dg.Failure("live mode needs OPENDART_API_KEY for DART companies")
-                    overview = dart_client.company(entry["dart_corp_code"])
-                    if overview is None:
-                        log.warning(f"OpenDART has no company {entry['dart_corp_code']} ({company_id}): skipped")
-                        continue
-                    rows.append(fetch.company_row_from_dart(overview, company_id, entry["dart_corp_code"], now))
-            except SourceError as error:
-                log.warning(f"{company_id}: not added to the universe: {error}")
-    finally:
-        for client in (sec_client, dart_client):
-            if client is not None:
-                client.close()
-    return rows
 
 
 @dg.asset(
@@ -109,21 +36,10 @@ def company_universe(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
-    sec: SecEdgarResource,
-    dart: OpenDartResource,
+    filings: FilingsSource,
 ) -> dg.MaterializeResult:
     store = warehouse.get()
-    store.create_schema()
-    if _live():
-        capture = fetch.RawCapture(object_store.get())
-        watched = list_watchlist(store)
-        rows = enrich_companies(watched, sec, dart, capture, context.log)
-        store.upsert("raw_filings", capture.take_rows())
-        if watched.empty:
-            context.log.warning("live mode and an empty watchlist: add companies with `riskgraph watchlist add`")
-    else:
-        now = utc_now()
-        rows = [_company_row(row, now) for row in bundled.universe_rows()]
+    rows = filings.universe(store, object_store.get(), context.log)
     store.upsert("companies", rows)
     keys = [row["company_id"] for row in rows]
     existing = set(context.instance.get_dynamic_partitions(company_partitions.name))
@@ -135,100 +51,10 @@ def company_universe(
         metadata={
             "companies": len(rows),
             "new_partitions": len(new_keys),
-            "mode": "live" if _live() else "bundled",
+            "mode": filings.mode,
             "preview": dg.MetadataValue.md(frame.to_markdown(index=False) if rows else "none"),
         }
     )
-
-
-def _documents_for(company: pd.Series) -> list[bundled.RawDocument]:
-    if company["cik"]:
-        return bundled.sec_documents(company["cik"])
-    if company["dart_corp_code"]:
-        return bundled.dart_documents(company["dart_corp_code"])
-    return []
-
-
-def _store_bundled(objects, company: pd.Series) -> list[dict]:
-    """The bundled documents of a company, stored exactly as a live fetch stores them."""
-    capture = fetch.RawCapture(objects, company_id=company["company_id"])
-    for document in _documents_for(company):
-        capture.store(document.source, document.kind, document.body, document.content_type)
-    return capture.take_rows()
-
-
-def _stored_rcept(store, objects, company_id: str):
-    """kind prefix ("fnlttSinglAcntAll:2023:11011") -> the newest rcept_no already stored for it."""
-    frame = latest_document_rows(store, company_id)
-    frame = frame[frame["kind"].str.startswith("fnlttSinglAcntAll:")]
-
-    def stored(prefix: str) -> str | None:
-        found = [fetch.rcept_no_of(objects.get(row.object_key)) for row in frame.itertuples()
-                 if row.kind.rsplit(":", 1)[0] == prefix]
-        found = [r for r in found if r]
-        return max(found) if found else None
-
-    return stored
-
-
-def _fetch_live(context, store, objects, companies: pd.DataFrame, sec: SecEdgarResource,
-                dart: OpenDartResource) -> tuple[int, int, list[str]]:
-    """Fetch every company's documents; a company whose source fails is logged and listed, the others land
-    (what a failing company had stored before stays: each company is its own transaction)."""
-    capture = fetch.RawCapture(objects)
-    sec_client = sec.client(raw_sink=capture) if sec.is_configured() else None
-    dart_client = dart.client(raw_sink=capture) if dart.is_configured() else None
-    stored = total_bytes = 0
-    failed: list[str] = []
-    try:
-        for _, company in companies.iterrows():
-            company_id = capture.company_id = company["company_id"]
-            try:
-                if company["cik"]:
-                    if sec_client is None:
-                        raise dg.Failure("live mode needs RISKGRAPH_SEC_USER_AGENT ('Name contact@example.com')")
-                    fetch.fetch_sec_documents(sec_client, company["cik"], log=context.log.warning)
-                elif company["dart_corp_code"]:
-                    if dart_client is None:
-                        raise dg.Failure("live mode needs OPENDART_API_KEY for DART companies")
-                    counts = fetch.fetch_dart_documents(
-                        dart_client, company["dart_corp_code"], today=dt.date.today(),
-                        stored_rcept=_stored_rcept(store, objects, company_id), log=context.log.warning,
-                    )
-                    context.log.info(f"{company_id}: OpenDART requests {counts}")
-            except SourceError as error:
-                context.log.warning(f"{company_id}: fetch failed, its stored documents are unchanged: {error}")
-                failed.append(company_id)
-            # Whatever arrived before a failure was stored by the capture: index it too.
-            rows = capture.take_rows()
-            total_bytes += sum(r["size_bytes"] for r in rows)
-            store.upsert("raw_filings", rows)  # one transaction per company
-            stored += len(rows)
-    finally:
-        for client in (sec_client, dart_client):
-            if client is not None:
-                client.close()
-    if failed and len(failed) == len(companies):
-        raise dg.Failure(f"every fetch failed: {', '.join(failed)} (see the warnings above)")
-    return stored, total_bytes, failed
-
-
-def _ensure_companies(context, store, objects, keys: list[str], sec, dart) -> pd.DataFrame:
-    """companies rows of the partitions; live partitions registered by the sensor before the universe ran
-    are enriched here from the watchlist, so an ingest run never depends on the order of runs."""
-    companies = store.read("companies", where={"company_id": keys})
-    missing = sorted(set(keys) - set(companies["company_id"]))
-    if missing and _live():
-        watched = list_watchlist(store)
-        entries = watched[watched["company_id"].isin(missing)]
-        capture = fetch.RawCapture(objects)
-        rows = enrich_companies(entries, sec, dart, capture, context.log)
-        store.upsert("companies", rows)
-        store.upsert("raw_filings", capture.take_rows())
-        companies = store.read("companies", where={"company_id": keys})
-    for key in sorted(set(keys) - set(companies["company_id"])):
-        context.log.warning(f"{key}: no companies row (not in the universe or the watchlist): nothing fetched")
-    return companies
 
 
 @dg.asset(
@@ -245,30 +71,14 @@ def raw_filings(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
-    sec: SecEdgarResource,
-    dart: OpenDartResource,
+    filings: FilingsSource,
 ) -> dg.MaterializeResult:
     store, objects = warehouse.get(), object_store.get()
-    keys = list(context.partition_keys)
-    if _live():
-        companies = _ensure_companies(context, store, objects, keys, sec, dart)
-        stored, total_bytes, failed = _fetch_live(context, store, objects, companies, sec, dart)
-    else:
-        companies = store.read("companies", where={"company_id": keys})
-        stored = total_bytes = 0
-        failed = []
-        for _, company in companies.iterrows():
-            rows = _store_bundled(objects, company)
-            if not rows:
-                context.log.warning(f"no source documents for {company['company_id']}")
-            # One transaction per partition; same bytes -> same key, so a re-run updates fetched_at only.
-            store.upsert("raw_filings", rows)
-            stored += len(rows)
-            total_bytes += sum(r["size_bytes"] for r in rows)
+    companies = filings.companies(store, objects, list(context.partition_keys), context.log)
+    stored, total_bytes, failed = filings.store_documents(store, objects, companies, context.log)
     return dg.MaterializeResult(
         metadata={"documents": stored, "bytes": total_bytes, "companies": len(companies),
-                  "failed": ", ".join(failed) or "none", "mode": "live" if _live() else "bundled",
-                  "object_store": objects.url}
+                  "failed": ", ".join(failed) or "none", "mode": filings.mode, "object_store": objects.url}
     )
 
 
@@ -354,7 +164,7 @@ def default_events(
 SIGNAL_DOCUMENTS = ("sec:submissions", "dart:auditOpinion", "dart:list:A")
 
 
-def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.DataFrame, live: bool,
+def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.DataFrame, filings: FilingsSource,
                     log) -> list[dict]:
     """Every early-warning signal of one company from its stored documents."""
     signals: list[dict] = []
@@ -363,7 +173,7 @@ def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.Da
         signals += early_warning.sec_late_filing_signals(payload, company_id)
     if submissions:
         signals += early_warning.sec_overdue_signals(
-            submissions, company_id, _horizon(fetched, "sec", "submissions", submissions, live))
+            submissions, company_id, filings.complete_until(fetched, "sec", "submissions", submissions))
     for name, payload in _json_documents(documents, "dart:auditOpinion"):
         try:
             signals += early_warning.dart_audit_opinion_signals(payload, company_id)
@@ -372,24 +182,8 @@ def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.Da
     lists = [payload for _name, payload in _json_documents(documents, "dart:list:A")]
     rows = [row for payload in lists for row in payload.get("list") or []]
     if rows:
-        signals += early_warning.dart_overdue_signals(rows, company_id, _horizon(fetched, "dart", "list:A", lists,
-                                                                                  live))
+        signals += early_warning.dart_overdue_signals(rows, company_id, filings.complete_until(fetched, "dart", "list:A", lists))
     return signals
-
-
-def _horizon(fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict], live: bool) -> dt.date:
-    """Up to when the filing list is complete: the day it was fetched (live), or, for the bundled snapshot,
-    its newest filing date (the snapshot was taken then; judging later deadlines would invent misses)."""
-    if live:
-        mine = fetched[(fetched["source"] == source) & fetched["kind"].str.startswith(kind_prefix)]
-        return pd.to_datetime(mine["fetched_at"]).min().date()
-    dates = []
-    for payload in payloads:
-        filings = payload.get("filings")
-        columns = (filings.get("recent") or {}) if isinstance(filings, dict) else payload
-        dates += [event_parsers.parse_loose_date(d) for d in columns.get("filingDate") or []]
-        dates += [event_parsers.parse_loose_date(str(r.get("rcept_dt") or "")) for r in payload.get("list") or []]
-    return max((d for d in dates if d is not None), default=dt.date.min)
 
 
 @dg.asset(
@@ -402,10 +196,12 @@ def _horizon(fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: lis
     "are marked alert_pending for risk_alerts.",
 )
 def warning_signals(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, object_store: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    filings: FilingsSource,
 ) -> dg.MaterializeResult:
     store, objects = warehouse.get(), object_store.get()
-    live = _live()
     companies = store.read("companies")
     existing = store.read("warning_signals")
     pending = {(r.company_id, r.kind, r.reference): bool(r.alert_pending) for r in existing.itertuples()}
@@ -414,7 +210,7 @@ def warning_signals(
     for company_id in companies["company_id"]:
         fetched = latest_document_rows(store, company_id)
         documents = latest_documents(store, objects, company_id, SIGNAL_DOCUMENTS, rows=fetched)
-        signals = company_signals(company_id, documents, fetched, live, context.log)
+        signals = company_signals(company_id, documents, fetched, filings, context.log)
         rows = {}
         for signal in signals:
             key = (company_id, signal["kind"], signal["reference"])

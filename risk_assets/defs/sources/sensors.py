@@ -146,7 +146,6 @@ def evaluate_filings(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
     """One tick (the sensor's body; ``today`` injectable for tests)."""
     today = today or dt.date.today()
     store = warehouse.get()
-    store.create_schema()
     watched = list_watchlist(store)
     if watched.empty:
         return dg.SkipReason("the watchlist is empty: add companies with `riskgraph watchlist add`")
