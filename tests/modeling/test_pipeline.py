@@ -154,3 +154,21 @@ def test_the_first_training_sees_the_default_events_and_each_filer_year_once(gra
     assert (own.groupby("company_id")["target"].sum() <= 1).all()
     apple_years = statements.loc[statements["period_type"] == "FY", "fiscal_year"].nunique()
     assert (own["company_id"] == "sec-0000320193").sum() <= apple_years
+
+
+def test_the_model_checks_judge_the_versions_their_run_trained(graph_env: Path) -> None:
+    """pd_model's metadata names each segment's version of this materialisation, and its checks report exactly
+    those (not whatever is newest in the registry when they run)."""
+    import dagster as dg
+
+    from risk_assets.defs.modeling.assets import VERSIONS_KEY
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("pd_model"))
+        versions = event.asset_materialization.metadata[VERSIONS_KEY].value
+        checks = [e.dagster_event.event_specific_data for e in instance.all_logs(
+            event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    assert set(versions) == {"sme", "listed_market", "listed_statements"}
+    grades = next(c for c in checks if c.check_name == "challenger_grades_and_benchmark")
+    reported = {segment: figures["version"] for segment, figures in grades.metadata["segments"].value.items()}
+    assert reported == versions

@@ -53,7 +53,9 @@ from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 TRAINING_SET_KEY = "frames/training_set.parquet"  # the SME segment's (its name predates the segments)
-LISTED_TRAINING_SET_KEY = "frames/training_set_listed.parquet"  # both listed segments: same rows, own features
+LISTED_TRAINING_SET_KEY = "frames/training_set_listed.parquet"
+#: pd_model's metadata key: {segment: the version this materialisation trained or kept}.
+VERSIONS_KEY = "versions"  # both listed segments: same rows, own features
 LISTED_SOURCES = ("sec_companyfacts", "dart")
 
 # In the Polish data a gap is itself a signal (no prior-year sales: 96% bankrupt) that says how EMIS collected
@@ -530,7 +532,9 @@ def pd_model(
                          "mlflow_run_id": outcome["run_id"]}
     return dg.MaterializeResult(
         metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False)),
-                  "stale_runs_closed": len(closed)}
+                  "stale_runs_closed": len(closed),
+                  # what this materialisation stands for, per segment: the checks judge these versions
+                  VERSIONS_KEY: dg.MetadataValue.json({row["segment"]: str(row["version"]) for row in summary})}
     )
 
 

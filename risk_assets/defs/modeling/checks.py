@@ -4,7 +4,7 @@ import dagster as dg
 import numpy as np
 
 from risk_assets.core.segments import SEGMENT_NAMES
-from risk_assets.defs.modeling.assets import champion_model, pd_model, read_training_set
+from risk_assets.defs.modeling.assets import VERSIONS_KEY, champion_model, pd_model, read_training_set
 from risk_assets.defs.resources import MlflowResource, ModelSettingsResource, ObjectStoreResource
 
 
@@ -34,19 +34,26 @@ def champion_meets_floor(
                                metadata={"segments": dg.MetadataValue.json(figures), "floor": model_settings.auc_floor})
 
 
-def _newest_tags(mlflow_registry: MlflowResource) -> dict[str, dict]:
+def _tags_of_this_run(context: dg.AssetCheckExecutionContext, mlflow_registry: MlflowResource) -> dict[str, dict]:
+    """Per segment, the tags of the version pd_model trained or kept in THIS run (its materialisation's metadata),
+    not whatever version is newest in the registry (another run may have registered one since)."""
+    event = context.instance.get_latest_materialization_event(pd_model.key)
+    if event is None or event.run_id != context.run.run_id:
+        raise dg.Failure("pd_model was not materialised in this run: nothing to check")
+    versions = event.asset_materialization.metadata[VERSIONS_KEY].value
     tags = {}
     for segment in SEGMENT_NAMES:
-        versions = mlflow_registry.for_segment(segment).versions()
-        tags[segment] = {"version": str(versions[0].version), **versions[0].tags} if versions else {}
+        version = versions.get(segment)
+        info = mlflow_registry.for_segment(segment).version_info(version) if version else None
+        tags[segment] = {"version": version, **info.tags} if info is not None else {}
     return tags
 
 
-@dg.asset_check(asset=pd_model, description="Warns when a segment's newly trained version is below the AUC floor "
+@dg.asset_check(asset=pd_model, description="Warns when the version a segment trained (or kept) in this run is below the AUC floor "
                 "(the gate will refuse it; scoring continues with the champion).")
-def challenger_meets_floor(mlflow_registry: MlflowResource, model_settings: ModelSettingsResource
-                           ) -> dg.AssetCheckResult:
-    newest = _newest_tags(mlflow_registry)
+def challenger_meets_floor(context: dg.AssetCheckExecutionContext, mlflow_registry: MlflowResource,
+                           model_settings: ModelSettingsResource) -> dg.AssetCheckResult:
+    newest = _tags_of_this_run(context, mlflow_registry)
     aucs = {segment: float(tags.get("holdout_auc", "nan")) for segment, tags in newest.items()}
     return dg.AssetCheckResult(
         passed=all(auc >= model_settings.auc_floor for auc in aucs.values()),  # NaN (no version) fails
@@ -55,12 +62,13 @@ def challenger_meets_floor(mlflow_registry: MlflowResource, model_settings: Mode
     )
 
 
-@dg.asset_check(asset=pd_model, description="Warns when a segment's newest version has a default rate per grade that "
+@dg.asset_check(asset=pd_model, description="Warns when the version a segment trained (or kept) in this run has a default rate per grade that "
                 "falls from one grade to the next by more than noise (Fisher's exact test at 5%) on the held-out "
                 "rows, or when it does not beat the best classic score (Altman Z, Z'', Ohlson O, Zmijewski) there.")
-def challenger_grades_and_benchmark(mlflow_registry: MlflowResource) -> dg.AssetCheckResult:
+def challenger_grades_and_benchmark(context: dg.AssetCheckExecutionContext,
+                                    mlflow_registry: MlflowResource) -> dg.AssetCheckResult:
     figures, passed = {}, True
-    for segment, tags in _newest_tags(mlflow_registry).items():
+    for segment, tags in _tags_of_this_run(context, mlflow_registry).items():
         within_noise = tags.get("grades_monotone_within_noise") == "True"
         auc = float(tags.get("holdout_auc", "nan"))
         classic = float(tags.get("best_classic_holdout_auc", "nan"))
