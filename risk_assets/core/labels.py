@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 #: Event kinds that are a default (the labels' positives) and kinds that end one; every event source and the
@@ -28,6 +29,32 @@ DEFAULT_REPORTING_LAG_DAYS = 90
 
 REASON_AFTER_DEFAULT = "observed_on_or_after_default"
 REASON_WINDOW_NOT_OBSERVED = "label_window_not_observed"
+
+
+def in_default(keys: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+    """Per row of ``keys`` (company_id, as_of): is the company in default on that day? Yes when its latest default
+    event on or before ``as_of`` has not been followed, on or before ``as_of``, by a later cure (emergence). The one
+    definition of "in default" (grade D, PD 1) for scoring; vectorised (one as-of merge per event kind), so a
+    whole market's rows cost one pass over the events, not one filter per row."""
+    if keys.empty:
+        return np.zeros(0, dtype=bool)
+    rows = pd.DataFrame({"company_id": keys["company_id"].astype(str).to_numpy(),
+                         "as_of": pd.to_datetime(keys["as_of"]).to_numpy(), "_row": np.arange(len(keys))})
+    events = events[["company_id", "event_date", "kind"]].copy() if len(events) else pd.DataFrame(
+        columns=["company_id", "event_date", "kind"])
+    events["company_id"] = events["company_id"].astype(str)
+    events["event_date"] = pd.to_datetime(events["event_date"])
+
+    def latest(kinds: tuple[str, ...], column: str) -> pd.Series:
+        chosen = events[events["kind"].isin(kinds)][["company_id", "event_date"]].rename(columns={"event_date": column})
+        merged = pd.merge_asof(rows.sort_values("as_of"), chosen.sort_values(column), left_on="as_of",
+                               right_on=column, by="company_id", direction="backward")
+        return merged.set_index("_row")[column].reindex(rows["_row"])
+
+    last_default, last_cure = latest(DEFAULT_EVENT_KINDS, "_default"), latest(CURE_EVENT_KINDS, "_cure")
+    defaulted = last_default.notna().to_numpy()
+    cured = (last_cure.notna() & (last_cure > last_default)).to_numpy()
+    return defaulted & ~cured
 
 
 def _missing(value) -> bool:

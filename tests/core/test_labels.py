@@ -212,3 +212,28 @@ def test_the_products_default_kinds_leave_out_cures():
     # Without filing dates t = period end + 90 days: 2018-12-31 -> 2019-03-31, 2020-12-31 -> 2021-03-31.
     undated = observation_times(rows.assign(filed_at=[NaT, NaT, NaT]))
     assert undated.dt.strftime("%Y-%m-%d").tolist() == ["2019-03-31", "2021-03-31", "2021-03-31"]
+
+
+def test_in_default_follows_the_latest_default_and_a_later_cure() -> None:
+    import numpy as np
+
+    from risk_assets.core.labels import in_default
+
+    events = pd.DataFrame({
+        "company_id": ["A", "A", "A", "B", "C"],
+        "event_date": ["2020-05-22", "2021-06-30", "2023-01-10", "2019-01-01", "2022-01-01"],
+        "kind": ["bankruptcy", "emergence", "default", "emergence", "warning"],
+    })
+    keys = pd.DataFrame({
+        "company_id": ["A", "A", "A", "A", "A", "B", "C", "D"],
+        "as_of": ["2020-05-21", "2020-05-22", "2021-06-29", "2021-06-30", "2023-02-01", "2024-01-01", "2024-01-01",
+                  "2024-01-01"],
+    })
+    expected = [False, True, True, False, True, False, False, False]
+    assert in_default(keys, events).tolist() == expected
+    # order of the rows does not matter, and no events at all means nobody is in default
+    shuffled = keys.iloc[::-1].reset_index(drop=True)
+    assert in_default(shuffled, events).tolist() == expected[::-1]
+    assert not in_default(keys, events.iloc[0:0]).any()
+    assert in_default(keys.iloc[0:0], events).shape == (0,)
+    assert isinstance(in_default(keys, events), np.ndarray)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from risk_assets.core.alerts import AlertRule
 from risk_assets.core.early_warning import warning_flags
-from risk_assets.core.labels import CURE_EVENT_KINDS, DEFAULT_EVENT_KINDS  # one default definition
+from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.overlays import apply_overlay, overlay_terms
 from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segment
@@ -19,17 +19,6 @@ from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
-
-
-def default_status(events: pd.DataFrame, company_id: str, as_of: dt.date) -> bool:
-    """In default at ``as_of`` when the latest default event on or before it has not been cured since."""
-    mine = events[(events["company_id"] == company_id) & (pd.to_datetime(events["event_date"]).dt.date <= as_of)]
-    defaults = mine[mine["kind"].isin(DEFAULT_EVENT_KINDS)]
-    if defaults.empty:
-        return False
-    last_default = pd.to_datetime(defaults["event_date"]).max().date()
-    cures = mine[mine["kind"].isin(CURE_EVENT_KINDS)]
-    return not (len(cures) and pd.to_datetime(cures["event_date"]).max().date() > last_default)
 
 
 def newest_period_per_filing(period: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +188,7 @@ def risk_scores(
     latest = period.sort_values(["company_id", "period_end", "filed_at"]).groupby("company_id").tail(1)
     current = latest.assign(kind="current", as_of=today)
     rows = pd.concat([period, current], ignore_index=True)
-    rows["in_default"] = [default_status(events, c, a) for c, a in zip(rows["company_id"], rows["as_of"], strict=True)]
+    rows["in_default"] = in_default(rows[["company_id", "as_of"]], events)
     rows = with_overlay(rows, feats, store.read("warning_signals"), companies)
     rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
     rows = rows.drop(columns="overlay_pd")
