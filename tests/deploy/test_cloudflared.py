@@ -8,6 +8,7 @@ top-level one is silently ignored. The rules are also run on broken copies, whic
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -103,7 +104,11 @@ def test_the_tunnel_matches_the_compose_service():
     assert config_path in targets
     assert load()["credentials-file"] in targets
     assert "--token" not in command, "a --token tunnel ignores config.yml ingress"
-    api_command = compose["services"]["api"]["command"]
+    # the API container runs its image's CMD (compose sets no command): the port it listens on is there
+    dockerfile = REPO / compose["services"]["api"]["build"]["dockerfile"]
+    api_command = next(json.loads(line.removeprefix("CMD ")) for line in dockerfile.read_text().splitlines()
+                       if line.startswith("CMD "))
+    assert api_command[:3] == ["python", "-m", "api.server"]
     assert f"http://api:{api_command[api_command.index('--port') + 1]}" == API_ORIGIN
 
 

@@ -581,7 +581,7 @@ def test_services_run_what_the_issue_names():
     assert svc["dagster-code"]["command"] == grpc.split()
     assert svc["dagster-webserver"]["command"][0] == "dagster-webserver"
     assert svc["dagster-daemon"]["command"][:2] == ["dagster-daemon", "run"]
-    assert svc["api"]["command"][:2] == ["uvicorn", "api.main:app"]
+    assert "command" not in svc["api"]  # the image's `python -m api.server`: timeouts and a concurrency limit
     mlflow = svc["mlflow"]
     command = mlflow["command"]
     destination = command[command.index("--artifacts-destination") + 1]
@@ -804,3 +804,42 @@ def test_init_script_runs_on_a_real_server():
 def test_copy_helper_keeps_the_document(tmp_path):
     raw = load_raw()
     assert yaml.safe_load(write_copy(copy.deepcopy(raw), tmp_path).read_text()) == raw
+
+
+def _published_hosts(service: dict[str, Any]) -> list[str]:
+    hosts = []
+    for port in service.get("ports", []):
+        parts = str(port).split(":")
+        hosts.append(parts[0] if len(parts) == 3 else "0.0.0.0")
+    return hosts
+
+
+def test_the_api_is_published_on_loopback_unless_the_operator_says_otherwise():
+    """The tunnel reaches the API over risknet: a deployment from .env.example publishes no plain-HTTP port
+    beyond the host itself, and RISKGRAPH_API_BIND opens it deliberately."""
+    assert _published_hosts(services(resolved())["api"]) == ["127.0.0.1"]
+    opened = services(interpolate(load_raw(), {**env_example(), "RISKGRAPH_API_BIND": "0.0.0.0"}))["api"]
+    assert _published_hosts(opened) == ["0.0.0.0"]
+
+
+def test_the_data_services_wait_for_the_preflight_check():
+    svc = services(resolved())
+    assert svc["preflight"]["command"] == ["sh", "/preflight.sh"]
+    assert "./docker/preflight.sh:/preflight.sh:ro" in svc["preflight"]["volumes"]
+    for name in ("mysql", "minio"):
+        assert svc[name]["depends_on"]["preflight"] == {"condition": "service_completed_successfully"}, name
+    secrets = {name for name in env_example() if SECRET_NAME.search(name)}
+    assert secrets <= set(environment_of(svc["preflight"]))
+
+
+@pytest.mark.parametrize("placeholder", ["change-me", ""])
+def test_preflight_refuses_the_placeholder_secrets(tmp_path, placeholder):
+    script = REPO / "docker" / "preflight.sh"
+    good = {name: "s3cret-value" for name in env_example() if SECRET_NAME.search(name)}
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    ok = subprocess.run(["sh", str(script)], env={**base, **good}, capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    bad = {**good, "MINIO_ROOT_PASSWORD": placeholder}
+    refused = subprocess.run(["sh", str(script)], env={**base, **bad}, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1
+    assert "MINIO_ROOT_PASSWORD" in refused.stderr and "MYSQL_PASSWORD" not in refused.stderr
