@@ -1,6 +1,6 @@
 """Validation the way a bank's validator reads it: every family trained and measured on rows it never saw.
 
-Two protocols (DESIGN.md "Validation"):
+Two protocols (docs/modeling.md, "Validation"):
 - out of time, when rows have dates: a statement panel is placed in time (t = filed_at or period end + lag),
   labelled with a horizon (core/labels.py), split at 1 January of a test year with the label windows that
   reach the test period purged from training, and the split is checked for leaks on the actual frames;

@@ -3,7 +3,7 @@
 The bundled model is trained on the Polish companies bankruptcy data (Attr1..Attr64, data/polish/attributes.csv)
 and scores companies whose statements are normalised to the canonical items (core/canonical.py). This module
 writes each Polish attribute as a formula over canonical items, so ``features`` emits columns with the Polish
-names and the same meaning. Reading the Polish terms (DESIGN.md, "The bundled model"):
+names and the same meaning. Reading the Polish terms (docs/modeling.md, "Model families"):
 
 - "gross profit" is the Polish *zysk brutto*, a PRE-TAX profit -> ``pretax_income`` (not revenue - COGS);
 - "profit on operating activities" -> ``ebit``; "profit on sales" is best approximated by ``ebit``;

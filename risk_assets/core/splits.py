@@ -1,6 +1,6 @@
 """Validation splits that cannot leak: out-of-time cuts, duplicate-aware folds, content-hashed holdouts.
 
-DESIGN.md "Validation": out-of-time where rows have dates; stratified k-fold with exact duplicate rows kept
+docs/modeling.md "Validation": out-of-time where rows have dates; stratified k-fold with exact duplicate rows kept
 in one fold where they have none (the Polish data holds exact duplicates, which would otherwise sit on
 both sides of a fold and inflate the AUC).
 """

@@ -5,7 +5,7 @@ Conventions, because the data has no dates (data/SOURCE.md, "us_listed"):
 
 - Period end: 31 December of the Compustat ``fyear``. A fiscal year ending June-December of calendar year Y is
   fyear Y, one ending January-May of Y+1 is fyear Y too, so 31 December Y is within five months of every true end.
-- Filing date (t): period end + 90 days (the 10-K deadline of large filers; DESIGN "Point in time").
+- Filing date (t): period end + 90 days (the 10-K deadline of large filers; docs/modeling.md "Labels").
 - Default date: period end of the last fiscal year before the filing + ``DEFAULT_OFFSET_DAYS`` (182: mid-way through
   the following year). The dataset's definition puts the Chapter 11/7 filing in the year after that fiscal year;
   with t = period end + 90 days and a 12-month horizon, exactly the last fiscal year's row is labelled 1 and every

@@ -149,7 +149,7 @@ def test_statements_by_period_and_the_2009_restatement(api, read):
     everything = api.get(f"/v1/companies/{APPLE}/statements", params={"all_versions": True, "limit": 500},
                          headers=read).json()["items"]
     fy2009 = {s["accession"]: s["items"]["net_income"] for s in everything if s["period_end"] == "2009-09-26"}
-    # DESIGN.md "Traps": 5,704m in the 10-K of 2009-10-27, 8,235m in the 10-K/A of 2010-01-25
+    # docs/traps.md, "SEC EDGAR": 5,704m in the 10-K of 2009-10-27, 8,235m in the 10-K/A of 2010-01-25
     assert fy2009["0001193125-09-214859"] == apple_fact("NetIncomeLoss", "2009-09-26", "0001193125-09-214859")
     assert fy2009["0001193125-10-012091"] == apple_fact("NetIncomeLoss", "2009-09-26", "0001193125-10-012091")
     assert fy2009["0001193125-09-214859"] == 5_704_000_000

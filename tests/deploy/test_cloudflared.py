@@ -1,6 +1,6 @@
 """cloudflared/config.yml, checked by structure (no cloudflared binary exists here).
 
-Facts the rules rest on (DESIGN.md, Traps): config.yml ingress applies to a locally-managed tunnel
+Facts the rules rest on (docs/traps.md): config.yml ingress applies to a locally-managed tunnel
 (`tunnel:` + `credentials-file:`); `originRequest.access` is honoured only inside an ingress rule, a
 top-level one is silently ignored. The rules are also run on broken copies, which they must reject.
 """

@@ -65,7 +65,7 @@ LISTED_SOURCES = ("sec_companyfacts", "dart")
 # that would not transfer to filers.
 MISSING_STRATEGY = "impute"
 
-# The label of a user's statement row (DESIGN.md "Point in time").
+# The label of a user's statement row (docs/modeling.md, "Labels").
 LABEL_HORIZON_MONTHS = DEFAULT_HORIZON_MONTHS
 REPORTING_LAG_DAYS = DEFAULT_REPORTING_LAG_DAYS
 

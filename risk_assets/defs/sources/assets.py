@@ -19,7 +19,7 @@ from risk_assets.storage.warehouse import utc_now
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
 #: any_deps_missing clause removed, an unpartitioned asset downstream of a dynamic partition set would wait
-#: forever for partitions that never materialise (DESIGN.md, "Sensors"). The sensor that evaluates these
+#: forever for partitions that never materialise (docs/traps.md, "Dagster"). The sensor that evaluates these
 #: conditions is off by default (definitions in sensors.py), so `dagster dev` starts nothing on its own.
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
