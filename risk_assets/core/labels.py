@@ -1,4 +1,4 @@
-"""Default labels with a horizon, placed in time point in time (docs/modeling.md, "Labels").
+"""Default labels with a horizon, placed in time (docs/modeling.md, "Labels").
 
 A statement row is observed at t = its ``filed_at`` (when the market could first read it) or, when the
 source gives no filing date, at period end + a reporting lag. Its label is 1 when the company's FIRST
