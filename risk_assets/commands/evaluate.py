@@ -80,6 +80,10 @@ def evaluate_statements(statements_csv: str, events_csv: str | None, test_from: 
     return evaluation
 
 
+#: --fast: folds of the one repeat.
+FAST_FOLDS = 3
+
+
 def _classic_for_table(frame: pd.DataFrame) -> dict:
     """Z'' and Zmijewski when the table carries Polish attribute columns; otherwise every classic score is
     reported as not available (a ratio table has no statement items to compute them from)."""
@@ -94,16 +98,21 @@ def _classic_for_table(frame: pd.DataFrame) -> dict:
 
 
 def evaluate_table(frame: pd.DataFrame, target: str, *, key: str | None, folds: int, repeats: int, seed: int,
-                   missing: str, long_run_rate: float | None, source: str):
-    from risk_assets.core.evaluation import evaluate_kfold, evaluation_candidates
+                   missing: str, long_run_rate: float | None, source: str, fast: bool = False, out=None):
+    from risk_assets.core.evaluation import evaluate_kfold, evaluation_candidates, product_candidates
     from risk_assets.core.user_data import numeric_columns
 
     features = numeric_columns(frame, exclude=[target] + ([key] if key else []))
     features = [name for name in features if frame[name].notna().any()]
     if not features:
         raise InputError("the table has no numeric feature column with a value")
-    evaluation = evaluate_kfold(frame, features, target, evaluation_candidates(missing), folds=folds, repeats=repeats,
-                                seed=seed, classic=_classic_for_table(frame), target_rate=long_run_rate)
+    # --fast: the families the pipeline serves only (the five-member LightGBM bag costs as much as the rest)
+    candidates = product_candidates(missing) if fast else evaluation_candidates(missing)
+    print(f"fitting {len(candidates)} families x {folds} folds x {repeats} repeat(s) on {len(frame)} rows, "
+          f"{len(features)} features ({', '.join(c.name for c in candidates)})", file=out, flush=True)
+    evaluation = evaluate_kfold(frame, features, target, candidates, folds=folds, repeats=repeats,
+                                seed=seed, classic=_classic_for_table(frame), target_rate=long_run_rate,
+                                progress=lambda text: print(text, file=out, flush=True))
     evaluation.report["inputs"] = {"table": source, "target": target}
     return evaluation
 
@@ -168,10 +177,11 @@ def _run(args: argparse.Namespace, out=None) -> int:
 
                 frame, meta = read_stored_table(_objects(), args.stored_table)
                 target, key, source = meta["target"], meta["key"], f"stored table {args.stored_table}"
-            evaluation = evaluate_table(frame, target, key=key, folds=args.folds, repeats=args.repeats,
+            folds, repeats = (FAST_FOLDS, 1) if args.fast else (args.folds, args.repeats)
+            evaluation = evaluate_table(frame, target, key=key, folds=folds, repeats=repeats,
                                         seed=args.seed, missing=args.missing, long_run_rate=args.long_run_rate,
-                                        source=source)
-            title = f"{Path(source).name}, {args.folds}-fold x {args.repeats}"
+                                        source=source, fast=args.fast, out=out)
+            title = f"{Path(source).name}, {folds}-fold x {repeats}"
         else:
             raise InputError("give --statements (with --events, --test-from) or --table (with --target) or "
                              "--stored-table")
@@ -204,8 +214,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--default-kinds",
                         help="comma-separated event kinds that count as a default (default: bankruptcy, default, "
                         "rehabilitation_filing, creditor_bank_management; emergence cures one)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--folds", type=int, default=5, help="k of the k-fold (a table; default 5)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="repeats of the k-fold with new folds (a table; default 1): each narrows the standard "
+                        "error a little and costs as much again")
+    parser.add_argument("--fast", action="store_true",
+                        help=f"a first look at a table: {FAST_FOLDS} folds, one repeat, the served families only "
+                        "(no LightGBM bag)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--missing", choices=["native", "impute"], default="native",
                         help="missing values: the models' own handling (default) or training medians")

@@ -17,7 +17,8 @@ the models on the same test rows (core/benchmarks.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -469,11 +470,13 @@ def evaluate_kfold(
     classic: Mapping[str, ClassicScore] | None = None,
     target_rate: float | None = None,
     calibration_folds: int = 5,
+    progress: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Repeated stratified k-fold: identical folds for every candidate, exact duplicates in one fold.
 
     Headline figures are means over the folds x repeats with the corrected standard error; the calibration,
-    grade and PSI figures are read on the first repeat's pooled out-of-fold PDs.
+    grade and PSI figures are read on the first repeat's pooled out-of-fold PDs. ``progress`` hears one line per
+    fitted fold (a family's fit can take minutes on a large table).
     """
     frame = frame.reset_index(drop=True)
     y = frame[target].to_numpy(dtype=int)
@@ -484,15 +487,25 @@ def evaluate_kfold(
     n_train, n_test = float(np.mean([s[0] for s in sizes])), float(np.mean([s[1] for s in sizes]))
     figures: dict[str, Any] = {}
     predictions, probabilities = {}, {}
+    total, done, started = len(candidates) * folds * repeats, 0, time.monotonic()
     for candidate in candidates:
         per_fold, oof, dev = [], np.full(len(y), np.nan), []
+        family_started = time.monotonic()
         for r, split in enumerate(splits):
-            for train_idx, test_idx in split:
+            for fold, (train_idx, test_idx) in enumerate(split, start=1):
                 train = frame.iloc[train_idx]
                 model = _fit(candidate, features, train, y[train_idx], seed + r, groups[train_idx], target_rate,
                              calibration_folds)
                 p = model.calibration.sample_pd(model.raw_log_odds(frame.iloc[test_idx]))
                 per_fold.append(_fold_figures(y[test_idx], p))
+                done += 1
+                if progress is not None:
+                    # families differ in cost (the bag fits five models), so the estimate is the family's own
+                    per = (time.monotonic() - family_started) / len(per_fold)
+                    left = per * (folds * repeats - len(per_fold))
+                    progress(f"[{done}/{total}] {candidate.name}: repeat {r + 1}/{repeats}, fold {fold}/{folds}, "
+                             f"AUC {per_fold[-1]['auc']:.3f} ({time.monotonic() - started:.0f}s in; this family "
+                             f"about {left:.0f}s more)")
                 if r == 0:
                     oof[test_idx] = p
                     dev.append(model.calibration.sample_pd(model.raw_log_odds(train)))

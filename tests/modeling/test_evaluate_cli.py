@@ -89,6 +89,25 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
     assert "market value of equity" in report["models"]["altman_z"]["reason"]
     assert "prior year" in report["models"]["ohlson_o"]["reason"]
     assert "not available" in printed
+    # progress while it runs: the plan, then one line per fitted fold
+    assert "fitting 4 families x 3 folds x 2 repeat(s) on 400 rows, 8 features" in printed
+    assert "[24/24] lightgbm_bag: repeat 2/2, fold 3/3" in printed
+
+
+def test_evaluate_fast_is_three_folds_once_without_the_bag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    polish = load_polish(1)
+    sample = (polish[polish["target"] == 1].sample(30, random_state=2)
+              ._append(polish[polish["target"] == 0].sample(270, random_state=2)))
+    sample[["Attr1", "Attr2", "Attr3", "Attr6", "target"]].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
+    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "target", "--fast",
+                 "--out", str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["protocol"] | {"folds": 3, "repeats": 1} == report["protocol"]
+    fitted = {name for name, figures in report["models"].items() if "fold_auc" in figures}
+    assert fitted == {"logistic_woe", "logistic_winsor", "lightgbm"}
+    assert "[9/9] lightgbm: repeat 1/1, fold 3/3" in printed
 
 
 def test_evaluate_refuses_a_file_without_its_columns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -15,6 +15,7 @@ from risk_assets.core import events as event_parsers
 from risk_assets.defs.partitions import company_partitions
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
+from risk_assets.storage.objects import sha256_hex
 from risk_assets.storage.warehouse import utc_now
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
@@ -157,7 +158,11 @@ def default_events(
     store.upsert("default_events", rows)
     frame = pd.DataFrame(rows)
     preview = frame[["company_id", "event_date", "kind", "source"]].to_markdown(index=False) if rows else "none"
-    return dg.MaterializeResult(metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)})
+    # The events as data (not when they were loaded): the same events are the same version, so training_set,
+    # which they label, stays in sync when rescore_all derives them again after retrain.
+    content = sorted((str(e["company_id"]), str(e["event_date"]), e["kind"], e["source"], e["reference"]) for e in rows)
+    return dg.MaterializeResult(metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)},
+                                data_version=dg.DataVersion(sha256_hex(json.dumps(content).encode())[:16]))
 
 
 # The documents company_signals reads.
