@@ -37,6 +37,10 @@ from risk_assets.clients.http import (
 )
 
 SOURCE = "opendart"
+#: OpenDART allows 20,000 requests a day per key; riskgraph stops at half, leaving the rest of the day's quota to
+#: the key's other uses (set it higher when the key is riskgraph's alone). Requests are spaced by 0.2 s.
+DAILY_REQUEST_CAP = 10000
+MIN_INTERVAL_SECONDS = 0.2
 SEOUL = ZoneInfo("Asia/Seoul")
 MAJOR_EVENT_ENDPOINTS = frozenset({"dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"})
 """Distress events (DS005): dishonoured bill, rehabilitation filing, creditor-bank workout."""
@@ -137,8 +141,8 @@ class OpenDartClient:
         *,
         api_key: str,
         base_url: str = "https://opendart.fss.or.kr/api",
-        daily_request_cap: int = 20000,
-        min_interval_seconds: float = 0.2,
+        daily_request_cap: int = DAILY_REQUEST_CAP,
+        min_interval_seconds: float = MIN_INTERVAL_SECONDS,
         rate_limited_cooldown_seconds: float = 600.0,
         user_agent: str = "riskgraph/0.1",
         timeout: float = 60.0,

@@ -28,6 +28,8 @@ from risk_assets.clients.http import (
 )
 
 SOURCE = "ecos"
+#: ECOS publishes no rate; two a second is polite.
+MAX_REQUESTS_PER_SECOND = 2.0
 NO_DATA = "INFO-200"
 INVALID_KEY = "INFO-100"
 CYCLES = frozenset({"A", "S", "Q", "M", "SM", "D"})
@@ -130,7 +132,7 @@ class EcosClient:
         publication_lag_days: dict[str, int] | None = None,
         language: str = "kr",
         page_size: int = 1000,
-        max_requests_per_second: float = 2.0,
+        max_requests_per_second: float = MAX_REQUESTS_PER_SECOND,
         user_agent: str = "riskgraph/0.1",
         timeout: float = 60.0,
         max_retries: int = 4,

@@ -31,6 +31,8 @@ from risk_assets.clients.http import (
 )
 
 SOURCE = "fred"
+#: FRED allows 120 requests a minute per key; 100 leaves a margin.
+MAX_REQUESTS_PER_MINUTE = 100.0
 FIRST_RELEASE_OUTPUT_TYPE = 4
 FIRST_RELEASE_REALTIME_START = "1776-07-04"  # FRED's documented "beginning of time" for vintages
 MAX_LIMIT = 100000
@@ -90,7 +92,7 @@ class FredClient:
         api_key: str,
         base_url: str = "https://api.stlouisfed.org/fred",
         publication_lag_days: dict[str, int] | None = None,
-        max_requests_per_minute: float = 120.0,
+        max_requests_per_minute: float = MAX_REQUESTS_PER_MINUTE,
         page_limit: int = MAX_LIMIT,
         user_agent: str = "riskgraph/0.1",
         timeout: float = 60.0,

@@ -34,6 +34,8 @@ from risk_assets.clients.http import (
 )
 
 SOURCE = "yahoo"
+#: The chart endpoint publishes no rate; one request a second.
+MIN_INTERVAL_SECONDS = 1.0
 TRADING_DAYS_PER_YEAR = 252
 FRAME_COLUMNS = ("date", "close", "adjclose", "volume")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) riskgraph/0.1"
@@ -160,7 +162,7 @@ class PriceClient:
         *,
         base_url: str = "https://query1.finance.yahoo.com",
         user_agent: str = DEFAULT_USER_AGENT,
-        min_interval_seconds: float = 1.0,
+        min_interval_seconds: float = MIN_INTERVAL_SECONDS,
         timeout: float = 30.0,
         max_retries: int = 4,
         max_retry_after_seconds: float = 120.0,

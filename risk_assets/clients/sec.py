@@ -27,6 +27,8 @@ from risk_assets.clients.http import (
 )
 
 SOURCE = "sec"
+#: SEC's ceiling is 10 requests a second per user; 9 leaves room for clock jitter between processes.
+MAX_REQUESTS_PER_SECOND = 9.0
 
 
 def cik10(cik: int | str) -> str:
@@ -94,7 +96,7 @@ class SecEdgarClient:
         user_agent: str,
         base_url_data: str = "https://data.sec.gov",
         base_url_www: str = "https://www.sec.gov",
-        max_requests_per_second: float = 10.0,
+        max_requests_per_second: float = MAX_REQUESTS_PER_SECOND,
         timeout: float = 60.0,
         max_retries: int = 4,
         max_retry_after_seconds: float = 120.0,

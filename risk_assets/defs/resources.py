@@ -15,6 +15,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import PrivateAttr
 
+# the clients' defaults are the resources' defaults: one set of rate limits
+from risk_assets.clients import dart as _dart
+from risk_assets.clients import fred as _fred
+from risk_assets.clients import prices as _prices
+from risk_assets.clients import sec as _sec
 from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import ObjectStore, open_object_store
@@ -132,7 +137,7 @@ class SecEdgarResource(dg.ConfigurableResource):
     user_agent: str = ""
     base_url_data: str = "https://data.sec.gov"
     base_url_www: str = "https://www.sec.gov"
-    max_requests_per_second: float = 9.0
+    max_requests_per_second: float = _sec.MAX_REQUESTS_PER_SECOND
     timeout_seconds: float = 60.0
     max_retries: int = 4
 
@@ -157,8 +162,8 @@ class OpenDartResource(dg.ConfigurableResource):
 
     api_key: str = ""
     base_url: str = "https://opendart.fss.or.kr/api"
-    daily_request_cap: int = 10000
-    min_interval_seconds: float = 0.2
+    daily_request_cap: int = _dart.DAILY_REQUEST_CAP
+    min_interval_seconds: float = _dart.MIN_INTERVAL_SECONDS
     timeout_seconds: float = 60.0
     max_retries: int = 4
 
@@ -180,7 +185,7 @@ class FredResource(dg.ConfigurableResource):
 
     api_key: str = ""
     base_url: str = "https://api.stlouisfed.org/fred"
-    max_requests_per_minute: float = 100.0
+    max_requests_per_minute: float = _fred.MAX_REQUESTS_PER_MINUTE
     timeout_seconds: float = 60.0
     max_retries: int = 4
 
@@ -224,7 +229,7 @@ class PricesResource(dg.ConfigurableResource):
     """Daily equity prices in the Yahoo chart format (no key). ``history_start``: first day fetched."""
 
     base_url: str = "https://query1.finance.yahoo.com"
-    min_interval_seconds: float = 1.0
+    min_interval_seconds: float = _prices.MIN_INTERVAL_SECONDS
     timeout_seconds: float = 30.0
     max_retries: int = 4
     history_start: str = "2008-01-01"

@@ -88,8 +88,8 @@ def test_pages_with_offset_when_count_exceeds_limit(stub, fake_time):
     assert {r.param("limit") for r in stub.requests} == {"100"}
     assert len(rows) == 132
     assert rows == parse_observations(whole, "GDP")
-    # 120 requests/minute -> 0.5 s between the two pages
-    assert fake_time.sleeps == pytest.approx([0.5])
+    # the default 100 requests/minute (FRED allows 120) -> 0.6 s between the two pages
+    assert fake_time.sleeps == pytest.approx([0.6])
 
 
 def test_unknown_series_400_is_not_found_and_key_is_redacted(stub, fred):

@@ -128,13 +128,13 @@ def test_403_undeclared_tool_page_is_access_denied(stub, sec):
     assert "User-Agent" in str(err.value)
 
 
-def test_rate_limiter_spaces_requests_at_ten_per_second(stub, sec, fake_time):
+def test_rate_limiter_spaces_requests_below_secs_ceiling(stub, sec, fake_time):
     stub.route("GET", "/submissions/CIK0000350001.json", StubResponse.file(SUB / "CIK0000350001.json"))
     for _ in range(5):
         sec.submissions(350001)
-    # fake clock only moves when the client sleeps: 10/s means 0.1 s between the 5 requests
-    assert fake_time.sleeps == pytest.approx([0.1, 0.1, 0.1, 0.1])
-    assert fake_time.now == pytest.approx(0.4)
+    # fake clock only moves when the client sleeps: the default 9/s (SEC allows 10) means 1/9 s between requests
+    assert fake_time.sleeps == pytest.approx([1 / 9] * 4)
+    assert fake_time.now == pytest.approx(4 / 9)
     assert len(stub.requests) == 5
 
 
