@@ -122,7 +122,15 @@ def test_dagster_rejects_a_broken_instance_config(tmp_path, compose_env, edit):
 def test_the_run_coordinator_queues_and_limits_runs(compose_env):
     coordinator = rehydrate(yaml.safe_load(DAGSTER_YAML.read_text()), "run_coordinator")
     assert type(coordinator).__name__ == "QueuedRunCoordinator"
-    assert coordinator.get_run_queue_config().max_concurrent_runs == 4
+    queue = coordinator.get_run_queue_config()
+    assert queue.max_concurrent_runs == 4
+    # one fetching run per rate-limited source, keyed by the tag the sensor and partitions set
+    from risk_assets.defs.partitions import SOURCE_TAG, source_tags
+
+    limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
+    assert limits == {(SOURCE_TAG, "sec"): 1, (SOURCE_TAG, "dart"): 1}
+    assert source_tags("sec-0000320193") == {SOURCE_TAG: "sec"} and source_tags("dart-00126380") == {SOURCE_TAG: "dart"}
+    assert source_tags("user-acme") == {}
 
 
 def test_the_compute_log_manager_writes_to_minio(compose_env):

@@ -80,6 +80,8 @@ def test_ticks_register_request_skip_and_survive_a_restart(watched: str, tmp_pat
             assert run_keys(third) == [f"{stubs.APPLE}:{NEW_10Q['accessionNumber']}"]
             assert third.run_requests[0].partition_key == stubs.APPLE
             assert third.run_requests[0].tags["riskgraph/form"] == "10-Q"
+            # the queue's per-source limit (dagster.yaml) keys on this tag
+            assert third.run_requests[0].tags["riskgraph/source"] == "sec"
             saved = third.cursor
 
         # A restart: a new instance over the same storage, a new context from the saved cursor.

@@ -23,7 +23,7 @@ import dagster as dg
 from risk_assets.clients import SourceError
 from risk_assets.core.events import SEC_BANKRUPTCY_ITEM, SEC_CURRENT_REPORT_FORMS, SEC_LATE_FILING_FORMS
 from risk_assets.defs.jobs import ingest_filings
-from risk_assets.defs.partitions import company_partitions
+from risk_assets.defs.partitions import company_partitions, source_tags
 from risk_assets.defs.resources import OpenDartResource, SecEdgarResource, WarehouseResource
 from risk_assets.storage.watchlist import list_watchlist
 
@@ -117,7 +117,7 @@ def _run_request(filing: Filing) -> dg.RunRequest:
         run_key=f"{filing.company_id}:{filing.reference}",
         partition_key=filing.company_id,
         tags={"riskgraph/trigger": "filings_sensor", "riskgraph/filing": filing.reference,
-              "riskgraph/form": filing.form[:63]},
+              "riskgraph/form": filing.form[:63], **source_tags(filing.company_id)},
     )
 
 
