@@ -78,6 +78,9 @@ class Score(BaseModel):
 
     agency_band: str | None = Field(default=None, examples=["BB"], description="Agency-equivalent band of the PD "
                                     "(S&P one-year default experience: AA, A, BBB, BB, B, CCC/C; D in default)")
+    statement_age_days: int | None = Field(default=None, examples=[35], description="Days from the filing of the "
+                                           "statement the score rests on to the score's as_of: 0 for a filing's own "
+                                           "score; a current snapshot's staleness")
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +88,9 @@ class Score(BaseModel):
         """A row without enough of its model's features is served as insufficient data, never as a PD; every PD
         carries its agency-equivalent band."""
         if isinstance(data, dict):
+            if data.get("as_of") is not None and data.get("filed_at") is not None:
+                age = dt.date.fromisoformat(str(data["as_of"])[:10]) - dt.date.fromisoformat(str(data["filed_at"])[:10])
+                data = {**data, "statement_age_days": age.days}
             if data.get("status") is None:
                 data = {**data, "status": "scored"}
             if data["status"] == "insufficient_data":

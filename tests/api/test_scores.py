@@ -141,3 +141,20 @@ def test_portfolio_summary(api, read):
         assert group["mean_pd"] == pytest.approx(sum(members) / len(members))
     empty = api.get("/v1/portfolio/summary", params={"as_of": "1990-01-01"}, headers=read).json()
     assert (empty["count"], empty["mean_pd"], empty["by_grade"], empty["by_sector"]) == (0, None, [], [])
+
+
+def test_each_score_says_how_old_its_statement_is(api, read):
+    """A current snapshot carries the age of the statement it rests on (Samsung's newest was filed in March 2024);
+    a filing's own score is as of that filing (age 0)."""
+    import datetime as dt
+
+    items = scores(api, read)["items"]
+    for item in items:
+        expected = (dt.date.fromisoformat(item["as_of"]) - dt.date.fromisoformat(item["filed_at"])).days
+        assert item["statement_age_days"] == expected >= 0
+    samsung = next(i for i in items if i["company_id"] == "dart-00126380")
+    assert samsung["statement_age_days"] > 365
+    history = api.get("/v1/companies/sec-0000320193/scores", headers=read)
+    assert history.status_code == 200, history.text
+    periods = [s for s in history.json()["scores"] if s["kind"] == "period"]
+    assert periods and all(s["statement_age_days"] == 0 for s in periods)
