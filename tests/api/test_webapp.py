@@ -289,3 +289,48 @@ def test_no_request_leaves_loopback_and_nothing_is_blocked(driver, signed_in):
                 and ("Content Security Policy" in e["message"]
                      or ("Failed to load" in e["message"] and "/v1/" not in e["message"]))]
     assert problems == []
+
+
+def test_both_dictionaries_have_the_same_keys(driver, signed_in):
+    missing = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('./js/i18n.js').then((m) => done({ko: Object.keys(m.en).filter((k) => !(k in m.ko)),"
+        " en: Object.keys(m.ko).filter((k) => !(k in m.en)), n: Object.keys(m.en).length}));")
+    assert missing["ko"] == [] and missing["en"] == [] and missing["n"] > 50
+
+
+# Without a browser: how the gateway serves the app.
+
+def test_the_app_is_served_with_its_own_policy(api):
+    import base64
+    import hashlib
+    import re
+
+    page = api.get("/app/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    import_map = re.search(r'<script type="importmap">(.*?)</script>', page.text, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy and "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "http" not in policy
+    # every URL the page and its import map name is relative (served here)
+    assert not re.search(r'(src|href)="(https?:)?//', page.text) and "//" not in import_map
+    moved = api.get("/app", follow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["location"] == "/app/"
+    script = api.get("/app/vendor/preact/preact.mjs")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "content-security-policy" not in api.get("/v1/scores").headers  # the API's answers are unchanged
+    assert api.get("/app/../api/main.py").status_code == 404
+
+
+def test_vendored_files_match_source_md():
+    import hashlib
+    import re
+
+    vendor = Path(__file__).resolve().parents[2] / "api" / "static" / "app" / "vendor"
+    listed = re.findall(r"^([0-9a-f]{64})  (\S+)$", (vendor / "SOURCE.md").read_text(), re.M)
+    assert len(listed) == 5
+    for digest, name in listed:
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    for package, licence in (("preact", "MIT License"), ("htm", "Apache License"), ("uplot", "MIT License")):
+        assert licence in (vendor / package / "LICENSE").read_text()
