@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors, openapi
+from api import errors, openapi, webapp
 from api.cache import ReadCache, WarehouseChanges
 from api.dagster_runs import GraphQLRunLauncher, RunLauncher
 from api.deps import reject_unknown_query
 from api.middleware import BodyLimitMiddleware
-from api.routers import alerts, companies, models, operations, scores, scoring
+from api.routers import alerts, app_support, companies, models, operations, scores, scoring
 from api.schemas.common import Health
 from api.scoring import ChampionCache
 from risk_assets import __version__
@@ -44,6 +44,7 @@ TAGS = [
     {"name": "scoring", "description": "Score statements you send, with the champion model"},
     {"name": "models", "description": "Registered model versions, metrics and MLflow links"},
     {"name": "operations", "description": "Dagster runs and the watchlist"},
+    {"name": "app", "description": "Read-only figures the web app at /app/ shows"},
     {"name": "health", "description": "Liveness (no key needed)"},
 ]
 
@@ -147,8 +148,11 @@ def create_app(
             state = "unavailable"
         return Health(status="ok" if state == "ok" else "degraded", warehouse=state, version=__version__)
 
-    for module in (companies, scores, alerts, scoring, models, operations):
+    for module in (companies, scores, alerts, scoring, models, operations, app_support):
         app.include_router(module.router)
+    # The web app (/app/): its index with its own CSP, then the vendored static files.
+    app.include_router(webapp.router)
+    app.mount("/app", webapp.static_files(), name="app")
     openapi.install(app)
 
     if resolved.cors_origins:

@@ -1,0 +1,126 @@
+// Every string the UI shows, in two dictionaries. t(key, values) fills {name} placeholders; a key missing from
+// Korean falls back to English (tests check both dictionaries have the same keys).
+export const en = {
+  'app.title': 'riskgraph',
+  'nav.portfolio': 'Portfolio', 'nav.models': 'Models',
+  'lang.label': 'Language',
+  'auth.title': 'Sign in with an API key',
+  'auth.help': 'Paste a key made with `riskgraph keys create NAME --scopes read` (add score for what-if, admin to acknowledge alerts). It is kept in this tab only (sessionStorage) and sent as the Bearer header.',
+  'auth.key': 'API key', 'auth.submit': 'Sign in', 'auth.signout': 'Sign out', 'auth.checking': 'Checking the key…',
+  'common.loading': 'Loading…', 'common.none': 'none', 'common.error': 'The API refused: {status} {detail}',
+  'common.network': 'The gateway did not answer: {detail}',
+  'common.yes': 'yes', 'common.no': 'no', 'common.days': '{n} d',
+  'portfolio.title': 'Portfolio', 'portfolio.count': '{shown} of {total} scored companies',
+  'portfolio.search': 'Search (name, ticker, CIK, DART code)', 'portfolio.grade': 'Grade',
+  'portfolio.sector': 'Sector', 'portfolio.country': 'Country', 'portfolio.all': 'all',
+  'portfolio.export': 'Export CSV', 'portfolio.nomatch': 'No company matches.',
+  'col.company': 'Company', 'col.ticker': 'Ticker', 'col.pd': 'PD', 'col.grade': 'Grade', 'col.band': 'Agency band',
+  'col.change': 'Change since last filing', 'col.segment': 'Segment', 'col.filed': 'Filed', 'col.age': 'Age',
+  'col.sector': 'Sector', 'col.country': 'Country', 'col.status': 'Status',
+  'status.insufficient_data': 'insufficient data', 'status.in_default': 'in default',
+  'status.out_of_domain': 'outside training range',
+  'company.back': '← Portfolio', 'company.latest': 'Latest score', 'company.asof': 'As of',
+  'company.model': 'Model', 'company.segment_reason': 'Why this segment', 'company.statement': 'Statement',
+  'company.percentile': 'Percentile', 'company.domain': 'Domain note',
+  'company.history': 'PD history', 'company.history.help': 'Each point is a filing score (model version {version}); red lines are default events.',
+  'company.events': 'Default events', 'company.noevents': 'No default event on record.',
+  'company.drivers': 'Drivers of the latest score', 'company.drivers.help': 'Signed contributions to the log-odds: + raises the PD, − lowers it. base {base}, other {other}.',
+  'company.filled': 'filled in', 'company.filled.help': 'The value was missing and the model filled it in: the contribution is what a typical value gives, not evidence about the company.',
+  'company.overlay': 'Filing-behaviour adjustments',
+  'col.feature': 'Feature', 'col.value': 'Value', 'col.contribution': 'Contribution', 'col.formula': 'Formula',
+  'company.features': 'Feature values behind the latest score', 'company.classic': 'Classic scores',
+  'company.items': 'Statement items ({period}, {currency}, filed {filed})',
+  'company.alerts': 'Alerts', 'company.noalerts': 'No alert.', 'company.ack': 'Acknowledge',
+  'company.acked': 'acknowledged {at} by {by}', 'company.ack.done': 'Acknowledged.',
+  'col.date': 'Date', 'col.reasons': 'Reasons', 'col.previous': 'Previous',
+  'whatif.title': 'What if', 'whatif.help': 'Change statement items and score them with the segment\'s champion (POST /v1/score, needs the score scope). The first line scores the statement unchanged.',
+  'whatif.item': 'Item', 'whatif.filed': 'As filed', 'whatif.yours': 'Your value', 'whatif.score': 'Score',
+  'whatif.reset': 'Reset', 'whatif.base': 'Unchanged statement', 'whatif.changed': 'With your changes',
+  'whatif.nostatement': 'No statement to start from.',
+  'models.title': 'Models', 'models.segment': 'Segment', 'models.population': 'Population',
+  'models.training': 'Training data', 'models.champion': 'Champion', 'models.versions': 'Registered versions',
+  'models.nochampion': 'No champion yet.',
+  'col.version': 'Version', 'col.family': 'Family', 'col.created': 'Created', 'col.decision': 'Gate decision',
+  'col.reason': 'Reason', 'col.aliases': 'Aliases', 'col.holdout_auc': 'Held-out AUC', 'col.cv_auc': 'CV AUC',
+  'models.candidates': 'Candidates at training', 'models.gate': 'Gate figures (held-out, served PDs)',
+  'models.calibration': 'Calibration by grade', 'models.calibration.help': 'Mean PD against the observed default rate, per grade served (log scale).',
+  'models.roc': 'ROC (logged at training)', 'models.calfig': 'Calibration (logged at training)',
+  'models.nofigure': 'No figure logged for this version.',
+  'models.stability': 'Population stability', 'models.stability.help': 'PSI between the champion\'s development sample and the companies it scores now.',
+  'models.nostability': 'The stability check has not run yet.',
+  'col.psi': 'PSI', 'col.missing_dev': 'Missing (development)', 'col.missing_pop': 'Missing (now)',
+  'col.grade_rows': 'Rows', 'col.mean_pd': 'Mean PD', 'col.observed': 'Observed rate', 'col.jeffreys': 'Jeffreys p',
+  'col.metric': 'Figure', 'col.challenger': 'Challenger', 'col.champion_before': 'Champion before',
+  'models.companies': '{n} companies scored now',
+};
+
+export const ko = {
+  'app.title': 'riskgraph',
+  'nav.portfolio': '포트폴리오', 'nav.models': '모델',
+  'lang.label': '언어',
+  'auth.title': 'API 키로 로그인',
+  'auth.help': '`riskgraph keys create NAME --scopes read`로 만든 키를 붙여 넣으세요 (가정 분석에는 score, 경보 확인에는 admin 권한 추가). 키는 이 탭에만(sessionStorage) 보관되며 Bearer 헤더로 전송됩니다.',
+  'auth.key': 'API 키', 'auth.submit': '로그인', 'auth.signout': '로그아웃', 'auth.checking': '키 확인 중…',
+  'common.loading': '불러오는 중…', 'common.none': '없음', 'common.error': 'API가 거부했습니다: {status} {detail}',
+  'common.network': '게이트웨이가 응답하지 않습니다: {detail}',
+  'common.yes': '예', 'common.no': '아니요', 'common.days': '{n}일',
+  'portfolio.title': '포트폴리오', 'portfolio.count': '평가된 기업 {total}곳 중 {shown}곳',
+  'portfolio.search': '검색 (기업명, 티커, CIK, DART 코드)', 'portfolio.grade': '등급',
+  'portfolio.sector': '업종', 'portfolio.country': '국가', 'portfolio.all': '전체',
+  'portfolio.export': 'CSV 내보내기', 'portfolio.nomatch': '일치하는 기업이 없습니다.',
+  'col.company': '기업', 'col.ticker': '티커', 'col.pd': '부도확률', 'col.grade': '등급', 'col.band': '신용평가사 상당 등급',
+  'col.change': '직전 공시 대비 변화', 'col.segment': '세그먼트', 'col.filed': '공시일', 'col.age': '경과',
+  'col.sector': '업종', 'col.country': '국가', 'col.status': '상태',
+  'status.insufficient_data': '데이터 부족', 'status.in_default': '부도 상태',
+  'status.out_of_domain': '학습 범위 밖',
+  'company.back': '← 포트폴리오', 'company.latest': '최근 평가', 'company.asof': '기준일',
+  'company.model': '모델', 'company.segment_reason': '세그먼트 선정 이유', 'company.statement': '재무제표',
+  'company.percentile': '백분위', 'company.domain': '적용 범위 메모',
+  'company.history': '부도확률 추이', 'company.history.help': '각 점은 공시 시점의 평가입니다 (모델 버전 {version}). 빨간 선은 부도 사건입니다.',
+  'company.events': '부도 사건', 'company.noevents': '기록된 부도 사건이 없습니다.',
+  'company.drivers': '최근 평가의 주요 요인', 'company.drivers.help': '로그 오즈에 대한 부호 있는 기여도: +는 부도확률을 높이고 −는 낮춥니다. 기준값 {base}, 기타 {other}.',
+  'company.filled': '대체값', 'company.filled.help': '값이 없어 모델이 채워 넣었습니다: 기여도는 전형적인 값의 효과이며 이 기업에 대한 근거가 아닙니다.',
+  'company.overlay': '공시 행태 조정',
+  'col.feature': '변수', 'col.value': '값', 'col.contribution': '기여도', 'col.formula': '산식',
+  'company.features': '최근 평가에 쓰인 변수 값', 'company.classic': '전통적 점수',
+  'company.items': '재무제표 항목 ({period}, {currency}, {filed} 공시)',
+  'company.alerts': '경보', 'company.noalerts': '경보가 없습니다.', 'company.ack': '확인',
+  'company.acked': '{at}에 {by}이(가) 확인', 'company.ack.done': '확인했습니다.',
+  'col.date': '날짜', 'col.reasons': '사유', 'col.previous': '이전',
+  'whatif.title': '가정 분석', 'whatif.help': '재무제표 항목을 바꾸어 세그먼트의 챔피언 모델로 평가합니다 (POST /v1/score, score 권한 필요). 첫 줄은 바꾸지 않은 재무제표의 평가입니다.',
+  'whatif.item': '항목', 'whatif.filed': '공시 값', 'whatif.yours': '입력 값', 'whatif.score': '평가',
+  'whatif.reset': '되돌리기', 'whatif.base': '변경 전 재무제표', 'whatif.changed': '변경 후',
+  'whatif.nostatement': '시작할 재무제표가 없습니다.',
+  'models.title': '모델', 'models.segment': '세그먼트', 'models.population': '대상 모집단',
+  'models.training': '학습 데이터', 'models.champion': '챔피언', 'models.versions': '등록된 버전',
+  'models.nochampion': '아직 챔피언이 없습니다.',
+  'col.version': '버전', 'col.family': '모형 계열', 'col.created': '생성일', 'col.decision': '승격 심사 결과',
+  'col.reason': '사유', 'col.aliases': '별칭', 'col.holdout_auc': '검증 AUC', 'col.cv_auc': '교차검증 AUC',
+  'models.candidates': '학습 시 후보 모형', 'models.gate': '승격 심사 지표 (검증 표본, 제공 부도확률)',
+  'models.calibration': '등급별 보정', 'models.calibration.help': '제공 등급별 평균 부도확률과 실제 부도율 (로그 척도).',
+  'models.roc': 'ROC (학습 시 기록)', 'models.calfig': '보정 (학습 시 기록)',
+  'models.nofigure': '이 버전에 기록된 그림이 없습니다.',
+  'models.stability': '모집단 안정성', 'models.stability.help': '챔피언의 개발 표본과 현재 평가 대상 기업 사이의 PSI.',
+  'models.nostability': '안정성 점검이 아직 실행되지 않았습니다.',
+  'col.psi': 'PSI', 'col.missing_dev': '결측 (개발)', 'col.missing_pop': '결측 (현재)',
+  'col.grade_rows': '행 수', 'col.mean_pd': '평균 부도확률', 'col.observed': '실제 부도율', 'col.jeffreys': 'Jeffreys p',
+  'col.metric': '지표', 'col.challenger': '도전자', 'col.champion_before': '기존 챔피언',
+  'models.companies': '현재 평가 기업 {n}곳',
+};
+
+const dictionaries = { en, ko };
+let current = (typeof localStorage !== 'undefined' && localStorage.getItem('riskgraph.lang')) || 'en';
+if (!dictionaries[current]) current = 'en';
+
+export const languages = Object.keys(dictionaries);
+export const language = () => current;
+export function setLanguage(lang) {
+  if (!dictionaries[lang]) return;
+  current = lang;
+  localStorage.setItem('riskgraph.lang', lang);
+  document.documentElement.lang = lang;
+}
+export function t(key, values = {}) {
+  const text = dictionaries[current][key] ?? en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? ''));
+}
