@@ -30,9 +30,13 @@ SCOPE = {
     ("get", "/v1/watchlist"): "read",
     ("post", "/v1/watchlist"): "admin",
     ("delete", "/v1/watchlist/{company_id}"): "admin",
+    ("get", "/v1/app/pd-changes"): "read",
+    ("get", "/v1/app/companies/{company_id}/default-events"): "read",
+    ("get", "/v1/app/features"): "read",
+    ("get", "/v1/app/models/{segment}/{version}/validation/{figure}"): "read",
 }
 PATH_VALUES = {"company_id": "sec-0000320193", "as_of": "2025-10-31", "model_version": "1", "version": "1",
-               "run_id": "00000000-0000-0000-0000-000000000000"}
+               "run_id": "00000000-0000-0000-0000-000000000000", "segment": "sme", "figure": "roc"}
 QUERY = {"/v1/scores/migration": {"from_date": "2015-12-31", "to_date": "2025-12-31"}}
 BODY = {
     "/v1/score": {"statements": [{"items": {"total_assets": 1.0}}]},

@@ -266,7 +266,7 @@ def test_korean(driver, signed_in, screenshots):
     driver.get(f"{signed_in}#/portfolio")
     Select(driver.find_element(*_css("#lang"))).select_by_visible_text("한국어")
     _wait(driver, lambda d: d.find_element(*_css("#nav-portfolio")).text == "포트폴리오")
-    assert "부도확률" in driver.find_element(*_css("#portfolio-table thead")).text
+    _wait(driver, lambda d: "부도확률" in d.find_element(*_css("#portfolio-table thead")).text)
     assert driver.execute_script("return document.documentElement.lang") == "ko"
     driver.save_screenshot(str(screenshots / "portfolio-ko.png"))
     Select(driver.find_element(*_css("#lang"))).select_by_visible_text("English")
