@@ -31,3 +31,32 @@ def test_a_failing_blocking_check_fails_the_job(graph_copy: Path) -> None:
     outcome = run_job("ingest_filings", partition_keys=["sec-0000320193"])
     assert not outcome.success
     assert outcome.failed_checks == ["accounting_identity_holds"]
+
+
+def test_top_shows_the_statement_behind_each_score_and_why(graph_env: Path, capsys: pytest.CaptureFixture) -> None:
+    """`riskgraph top`: the period the score rests on (a date and FY/TTM, never a fiscal year past it), the filing
+    date with its age (Samsung's statement is years old, and its stale-statement overlay says so), and the largest
+    drivers by plain name."""
+    import re
+
+    assert main(["top", "-n", "20"]) == 0
+    printed = capsys.readouterr().out
+    rows = {line.strip().split("  ")[0]: line for line in printed.splitlines()[2:]}
+    samsung = next(line for name, line in rows.items() if name.startswith("Samsung"))
+    assert "2023-12-31 FY" in samsung and "2024-03-12 (" in samsung and "stale statements" in samsung
+    age = int(re.search(r"2024-03-12 \((\d+)d\)", samsung).group(1))
+    assert age > 365
+    apple = next(line for name, line in rows.items() if name.startswith("Apple"))
+    assert re.search(r"\d{4}-\d{2}-\d{2} (FY|TTM)", apple)
+    assert "Market value of equity to liabilities" in apple
+    assert "in default" in next(line for name, line in rows.items() if name.startswith("Nikola"))
+    assert "fiscal_year" not in printed.splitlines()[1]
+
+
+def test_a_driver_whose_value_was_missing_is_marked_filled_in() -> None:
+    from risk_assets.commands.graph import explain
+
+    drivers = {"contributions": {"tl_ta": 0.4, "quick_ratio": -0.9, "sales_ta": 0.1},
+               "overlay": [{"name": "stale_statements", "multiplier": 2.0}]}
+    assert explain(drivers, {"tl_ta": 0.7, "quick_ratio": None}) == (
+        "- Quick ratio (filled in), + Liabilities to assets, x2 odds: stale statements")

@@ -134,28 +134,82 @@ def riskiest(limit: int = 10) -> pd.DataFrame:
     return frame
 
 
+def _period_types(warehouse, frame: pd.DataFrame) -> list[str]:
+    """FY or TTM of the statement each score rests on (the statements table knows; scores do not)."""
+    statements = warehouse.read("statements", where={"company_id": sorted(frame["company_id"].unique())})
+    kinds = {(r.company_id, str(r.period_end), r.accession): r.period_type for r in statements.itertuples()}
+    return [kinds.get((c, str(e), a), "?") for c, e, a in
+            zip(frame["company_id"], frame["period_end"], frame["accession"], strict=True)]
+
+
+def explain(drivers: dict, values: dict, top: int = 2) -> str:
+    """The score's largest drivers in plain words: "+ Liabilities to assets, - Return on assets (filled in)".
+    A driver whose value was missing is marked: the model filled it in, so it says nothing about the company."""
+    from risk_assets.core.field_features import catalogue
+
+    labels = {entry["name"]: entry["label"] for entry in catalogue()}
+    ranked = sorted((drivers.get("contributions") or {}).items(), key=lambda item: -abs(item[1]))[:top]
+    words = []
+    for name, contribution in ranked:
+        filled = " (filled in)" if values.get(name) is None else ""
+        words.append(f"{'+' if contribution > 0 else '-'} {labels.get(name, name)}{filled}")
+    overlay = [f"x{term['multiplier']:g} odds: {str(term.get('name', '')).replace('_', ' ')}"
+               for term in drivers.get("overlay") or [] if isinstance(term, dict) and term.get("multiplier")]
+    return ", ".join(words + overlay)
+
+
 def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
+    """The riskiest companies, each with the statement its score rests on (period end, FY or TTM, filing date and
+    age, so a stale statement shows) and why, in the drivers' plain names (+ raises the PD, - lowers it)."""
     from risk_assets.core.master_scale import agency_band
+    from risk_assets.storage.queries import latest_scores, score_detail
+    from risk_assets.storage.warehouse import Warehouse
 
     out = out or sys.stdout
-    frame = riskiest(limit)
-    if frame.empty:
-        print("no scores yet", file=out)
-        return
+    warehouse = Warehouse(Settings.from_env().warehouse_url)
+    try:
+        frame = latest_scores(warehouse, limit=limit)
+        if frame.empty:
+            print("no scores yet", file=out)
+            return
+        details = [score_detail(warehouse, c, a, kind="current") or {} for c, a in
+                   zip(frame["company_id"], frame["as_of"], strict=True)]
+        period_types = _period_types(warehouse, frame)
+    finally:
+        warehouse.dispose()
+    ages = [(pd.Timestamp(a) - pd.Timestamp(f)).days for a, f in zip(frame["as_of"], frame["filed_at"], strict=True)]
     table = pd.DataFrame(
         {
-            "company": frame["name"],
-            "fiscal_year": frame["fiscal_year"],
+            "company": frame["name"].str.slice(0, 28),
+            "period": [f"{pd.Timestamp(e).date()} {t}" for e, t in zip(frame["period_end"], period_types, strict=True)],
+            "filed": [f"{pd.Timestamp(f).date()} ({age}d)" for f, age in zip(frame["filed_at"], ages, strict=True)],
             "pd": frame["pd"].map(lambda p: "no PD" if pd.isna(p) else f"{p:.2%}"),
-            "grade": frame["grade"],
+            "grade": frame["grade"].fillna(""),
             "band": [agency_band(p, bool(d)) if pd.notna(p) else "" for p, d in
                      zip(frame["pd"], frame["in_default"], strict=True)],
-            "segment": frame["segment"] if "segment" in frame.columns else "",
-            "out_of_domain": frame["out_of_domain"].map(bool),
+            "segment": frame["segment"].fillna(""),
+            "why": [explain(_loaded(d.get("drivers")), _loaded(d.get("feature_values"))) if not bool(i) else "in default"
+                    for d, i in zip(details, frame["in_default"], strict=True)],
         }
     )
-    print("Riskiest companies (agency-equivalent band from S&P one-year default rates):", file=out)
+    print("Riskiest companies: the statement each score rests on (period end, FY or trailing twelve months, filing "
+          "date and its age), the agency-equivalent band (S&P one-year default rates) and the largest drivers "
+          "(+ raises the PD, - lowers it):", file=out)
     print(table.to_string(index=False), file=out)
+
+
+def _loaded(value) -> dict:
+    import ast
+    import json
+
+    if isinstance(value, dict):
+        return value
+    if not value:
+        return {}
+    try:
+        return json.loads(value)
+    except ValueError:
+        return ast.literal_eval(value)
 
 
 def _demo_key(settings: Settings) -> str:
