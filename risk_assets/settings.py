@@ -52,6 +52,9 @@ class Settings:
     # image keeps the Alembic migrations if it moved them out of db/migrations.
     git_commit: str = ""
     migrations_dir: str = ""
+    # What `riskgraph materialize` / `make run` print of each run's events: INFO (progress and results) by default,
+    # DEBUG for every step event.
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,6 +87,7 @@ class Settings:
             ecos_api_key=_env("ECOS_API_KEY", ""),
             git_commit=_env("RISKGRAPH_GIT_COMMIT", ""),
             migrations_dir=_env("RISKGRAPH_MIGRATIONS_DIR", ""),
+            log_level=_env("RISKGRAPH_LOG_LEVEL", "INFO").upper(),
         )
 
     @property

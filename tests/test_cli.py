@@ -20,7 +20,15 @@ def test_a_failing_asset_makes_materialize_exit_non_zero(tmp_path: Path, monkeyp
     use_home(monkeypatch, tmp_path / "empty")
     # Scoring on an empty home: no features, no champion -> the risk_scores step fails.
     assert main(["materialize", "--jobs", "rescore_all"]) == 1
-    assert "rescore_all FAILED" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "rescore_all FAILED" in printed.out
+    # quiet by default: no step-event DEBUG lines, but the failure itself in full
+    assert " - DEBUG - " not in printed.err
+    assert " - ERROR - " in printed.err and "risk_scores" in printed.err
+    # RISKGRAPH_LOG_LEVEL=DEBUG brings every step event back
+    monkeypatch.setenv("RISKGRAPH_LOG_LEVEL", "debug")
+    assert main(["materialize", "--jobs", "rescore_all"]) == 1
+    assert " - DEBUG - " in capsys.readouterr().err
 
 
 def test_a_failing_blocking_check_fails_the_job(graph_copy: Path) -> None:

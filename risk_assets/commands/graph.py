@@ -87,6 +87,8 @@ def run_job(
                 }
         result = job.execute_in_process(
             instance=instance,
+            # the console shows progress and results (INFO); RISKGRAPH_LOG_LEVEL=DEBUG shows every step event
+            run_config={"loggers": {"console": {"config": {"log_level": Settings.from_env().log_level}}}},
             tags=tags,
             partition_key=partition_key,
             asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
@@ -301,7 +303,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     db.set_defaults(handler=lambda args: _db(args.action))
 
 
+def quiet_known_notices() -> None:
+    """Notices that say nothing to a user of `riskgraph materialize`: Dagster's beta flag on a parameter we chose
+    knowingly (backfill_policy) and MLflow's cloudpickle and artifact-download notices. Errors still print."""
+    import logging
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
+    if Settings.from_env().log_level != "DEBUG":
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        import mlflow  # noqa: F401  (configures its loggers on import: quiet them after)
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _materialize(jobs: Sequence[str] | None, top: int) -> int:
+    quiet_known_notices()
     ok = run_main_sequence(jobs)
     if ok:
         print_riskiest(top)

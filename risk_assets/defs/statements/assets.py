@@ -77,6 +77,7 @@ def statements(
     store, objects = warehouse.get(), object_store.get()
     now = utc_now()
     landed = rejected_total = 0
+    reasons: dict[str, int] = {}
     for company_id in context.partition_keys:
         frame, rejected = normalize_documents(company_id, latest_documents(store, objects, company_id))
         # A document that cannot be parsed would replace the company's rows with fewer (or none): keep what is
@@ -98,9 +99,14 @@ def statements(
                 connection=conn,
             )
         for r in rejected:
-            context.log.warning(f"rejected {company_id} {r['record_key']}: {r['reason']}")
+            context.log.debug(f"rejected {company_id} {r['record_key']}: {r['reason']}")
+            reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
         landed += len(good)
         rejected_total += len(rejected)
+    if reasons:  # one line for the run; each row is in rejected_records (and at DEBUG)
+        context.log.warning(f"{rejected_total} statement period(s) rejected, kept in rejected_records: "
+                            + "; ".join(f"{n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda x: -x[1])))
     return dg.MaterializeResult(
-        metadata={"rows": landed, "rejected": rejected_total, "companies": len(context.partition_keys)}
+        metadata={"rows": landed, "rejected": rejected_total, "companies": len(context.partition_keys),
+                  "rejected_reasons": dg.MetadataValue.json(reasons)}
     )
