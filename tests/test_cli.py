@@ -68,3 +68,11 @@ def test_a_driver_whose_value_was_missing_is_marked_filled_in() -> None:
                "overlay": [{"name": "stale_statements", "multiplier": 2.0}]}
     assert explain(drivers, {"tl_ta": 0.7, "quick_ratio": None}) == (
         "- Quick ratio (filled in), + Liabilities to assets, x2 odds: stale statements")
+
+
+def test_the_embedded_instance_has_no_telemetry_and_no_first_visit_popup(graph_env: Path) -> None:
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        assert instance.nux_enabled is False
+        assert instance.telemetry_enabled is False

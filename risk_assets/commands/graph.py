@@ -19,6 +19,10 @@ import pandas as pd
 from risk_assets.settings import Settings
 
 
+#: The embedded default's Dagster instance: SQLite storage under DAGSTER_HOME, no telemetry, no first-visit pop-up.
+EMBEDDED_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+
+
 def _prepare_dagster_home(settings: Settings) -> None:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -26,7 +30,7 @@ def _prepare_dagster_home(settings: Settings) -> None:
     config = home / "dagster.yaml"
     if not config.exists():
         # Embedded default: SQLite storage under DAGSTER_HOME; the daemon's queued runs stay local.
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(EMBEDDED_INSTANCE_YAML)
 
 
 LOCATION_NAME = "risk_assets"
