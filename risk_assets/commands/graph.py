@@ -18,7 +18,6 @@ import pandas as pd
 
 from risk_assets.settings import Settings
 
-
 #: The embedded default's Dagster instance: SQLite storage under DAGSTER_HOME, no telemetry, no first-visit pop-up.
 EMBEDDED_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
