@@ -51,6 +51,9 @@ class Score(BaseModel):
     kind: str = Field(examples=["period"], description="'period' (as of a filing) or 'current' (snapshot)")
     fiscal_year: int = Field(examples=[2025])
     period_end: dt.date = Field(examples=["2025-09-27"])
+    period_type: str | None = Field(default=None, examples=["TTM"], description="FY (an annual statement) or TTM "
+                                    "(trailing twelve months to a quarter end); null for rows scored before it "
+                                    "was recorded")
     filed_at: dt.date = Field(examples=["2025-10-31"])
     accession: str = Field(examples=["0000320193-25-000079"], description="The filing the statement came from")
     pd: float | None = Field(examples=[0.0201], description="Probability of default within one year (1.0 in "

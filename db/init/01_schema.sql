@@ -312,3 +312,9 @@ ALTER TABLE risk_scores ADD COLUMN segment_reason VARCHAR(300);
 ALTER TABLE risk_scores ADD COLUMN status VARCHAR(24);
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+
+-- Running upgrade 0002 -> 0003
+
+ALTER TABLE risk_scores ADD COLUMN period_type VARCHAR(3);
+
+UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';

@@ -139,14 +139,6 @@ def riskiest(limit: int = 10) -> pd.DataFrame:
     return frame
 
 
-def _period_types(warehouse, frame: pd.DataFrame) -> list[str]:
-    """FY or TTM of the statement each score rests on (the statements table knows; scores do not)."""
-    statements = warehouse.read("statements", where={"company_id": sorted(frame["company_id"].unique())})
-    kinds = {(r.company_id, str(r.period_end), r.accession): r.period_type for r in statements.itertuples()}
-    return [kinds.get((c, str(e), a), "?") for c, e, a in
-            zip(frame["company_id"], frame["period_end"], frame["accession"], strict=True)]
-
-
 def explain(drivers: dict, values: dict, top: int = 2) -> str:
     """The score's largest drivers in plain words: "+ Liabilities to assets, - Return on assets (filled in)".
     A driver whose value was missing is marked: the model filled it in, so it says nothing about the company."""
@@ -179,14 +171,14 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
             return
         details = [score_detail(warehouse, c, a, kind="current") or {} for c, a in
                    zip(frame["company_id"], frame["as_of"], strict=True)]
-        period_types = _period_types(warehouse, frame)
     finally:
         warehouse.dispose()
     ages = [(pd.Timestamp(a) - pd.Timestamp(f)).days for a, f in zip(frame["as_of"], frame["filed_at"], strict=True)]
     table = pd.DataFrame(
         {
             "company": frame["name"].str.slice(0, 28),
-            "period": [f"{pd.Timestamp(e).date()} {t}" for e, t in zip(frame["period_end"], period_types, strict=True)],
+            "period": [f"{pd.Timestamp(e).date()} {t or '?'}" for e, t in
+                       zip(frame["period_end"], frame["period_type"], strict=True)],
             "filed": [f"{pd.Timestamp(f).date()} ({age}d)" for f, age in zip(frame["filed_at"], ages, strict=True)],
             "pd": frame["pd"].map(lambda p: "no PD" if pd.isna(p) else f"{p:.2%}"),
             "grade": frame["grade"].fillna(""),

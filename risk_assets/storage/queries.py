@@ -34,7 +34,7 @@ AlertKind = Literal["downgrade", "pd_jump"]
 _SCORE_COLUMNS = (
     "company_id", "as_of", "kind", "fiscal_year", "period_end", "filed_at", "accession", "pd", "grade",
     "percentile", "in_default", "out_of_domain", "domain_note", "model_name", "model_version", "scored_at",
-    "segment", "segment_reason", "status",
+    "segment", "segment_reason", "status", "period_type",
 )
 # Annual or trailing-twelve-month rows, and the market and macro inputs of a feature row.
 _STATEMENT_EXTRAS = ("period_type", "fiscal_period")

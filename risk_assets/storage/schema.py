@@ -232,6 +232,8 @@ risk_scores = sa.Table(
     sa.Column("segment_reason", sa.String(300)),
     # "scored", or "insufficient_data" when too few of the model's features are known (served without a PD)
     sa.Column("status", sa.String(24)),
+    # FY or TTM: the kind of statement the score rests on (migration 0003; null for rows scored before it)
+    sa.Column("period_type", sa.String(3)),
     # Company lookups use the primary key's (company_id, as_of) prefix; these serve the cross-company reads:
     # a model version's view at a date, and the most recently scored snapshot.
     sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),

@@ -154,6 +154,9 @@ def test_each_score_says_how_old_its_statement_is(api, read):
         assert item["statement_age_days"] == expected >= 0
     samsung = next(i for i in items if i["company_id"] == "dart-00126380")
     assert samsung["statement_age_days"] > 365
+    # and what kind of statement it is: an annual one, or trailing twelve months to a quarter end
+    assert {i["period_type"] for i in items} <= {"FY", "TTM"} and samsung["period_type"] == "FY"
+    assert "TTM" in {i["period_type"] for i in items}
     history = api.get("/v1/companies/sec-0000320193/scores", headers=read)
     assert history.status_code == 200, history.text
     periods = [s for s in history.json()["scores"] if s["kind"] == "period"]

@@ -65,7 +65,7 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     is_new = merged["old_pd"].isna().to_numpy()
     changed = (~is_new) & (np.abs(merged["pd"].to_numpy() - merged["old_pd"].fillna(0).to_numpy()) > 1e-12)
     new_flags = np.array([tuple(k) not in scored_elsewhere for k in rows[key].astype(str).to_numpy()], dtype=bool)
-    old_flags = merged["old_pending"].fillna(False).astype(bool).to_numpy()
+    old_flags = merged["old_pending"].eq(True).to_numpy()  # NaN (no stored row) is not pending
     return np.where(is_new, new_flags, changed | old_flags)
 
 
@@ -177,6 +177,7 @@ def risk_scores(
             "kind": "period",
             "period_end": pd.to_datetime(feats["period_end"]).dt.date,
             "fiscal_year": feats["fiscal_year"].astype(int),
+            "period_type": feats["period_type"].fillna("FY").astype(str),
             "accession": feats["accession"],
             "filed_at": pd.to_datetime(feats["filed_at"]).dt.date,
             **{c: scored[c].to_numpy() for c in scored.columns},
