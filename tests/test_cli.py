@@ -76,3 +76,15 @@ def test_the_embedded_instance_has_no_telemetry_and_no_first_visit_popup(graph_e
     with dg.DagsterInstance.get() as instance:
         assert instance.nux_enabled is False
         assert instance.telemetry_enabled is False
+
+
+def test_term_structure_prints_a_rising_curve_from_the_current_pd(graph_env: Path, capsys) -> None:
+    import re
+
+    assert main(["term-structure", "sec-0000320193"]) == 0
+    printed = capsys.readouterr().out
+    cumulative = [float(m) for m in re.findall(r"^\s+\d\s+([\d.]+)%", printed, re.M)]
+    assert len(cumulative) == 5 and cumulative == sorted(cumulative) and cumulative[0] < cumulative[-1]
+    assert re.search(r"one-year PD ([\d.]+)%", printed).group(1) == f"{cumulative[0]:.2f}"
+    assert main(["term-structure", "sec-0000000001"]) == 2
+    assert "no current score" in capsys.readouterr().out
