@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import threading
 import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Unpack
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
@@ -26,13 +25,11 @@ from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
     DailyCapReached,
-    HttpClient,
     RateLimited,
-    RateLimiter,
-    RawSink,
-    RetryPolicy,
     SourceError,
     SourceUnavailable,
+    Transport,
+    source_http,
     utc_now,
 )
 
@@ -145,36 +142,18 @@ class OpenDartClient:
         min_interval_seconds: float = MIN_INTERVAL_SECONDS,
         rate_limited_cooldown_seconds: float = 600.0,
         user_agent: str = "riskgraph/0.1",
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        max_retry_after_seconds: float = 120.0,
-        raw_sink: RawSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
+        **transport: Unpack[Transport],
     ):
         if not (api_key or "").strip():
             raise ValueError("OpenDART needs an API key (crtfc_key, 40 characters) from opendart.fss.or.kr")
         self._api_key = api_key.strip()
-        self._clock = clock
+        self._clock = transport.get("clock", time.monotonic)
         self.rate_limited_cooldown_seconds = rate_limited_cooldown_seconds
         self._blocked_until: float | None = None
-        self.daily_counter = DailyRequestCounter(daily_request_cap, wall_clock=wall_clock)
-        self.http = HttpClient(
-            source=SOURCE,
-            base_url=base_url,
-            headers={"User-Agent": user_agent},
-            timeout=timeout,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-            rate_limiter=RateLimiter.min_interval(min_interval_seconds, clock=clock, sleep=sleep),
-            raw_sink=raw_sink,
-            secrets=(self._api_key,),
-            before_send=self._before_send,
-            sleep=sleep,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
+        self.daily_counter = DailyRequestCounter(daily_request_cap, wall_clock=transport.get("wall_clock", utc_now))
+        self.http = source_http(source=SOURCE, rate_per_second=1.0 / min_interval_seconds, base_url=base_url,
+                                headers={"User-Agent": user_agent}, secrets=(self._api_key,),
+                                before_send=self._before_send, **transport)
 
     def close(self) -> None:
         self.http.close()

@@ -9,22 +9,17 @@ series; rows say so in ``release_basis``.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
-    HttpClient,
-    RateLimiter,
-    RawSink,
-    RetryPolicy,
     SourceError,
-    utc_now,
+    Transport,
+    source_http,
 )
 
 SOURCE = "ecos"
@@ -134,14 +129,7 @@ class EcosClient:
         page_size: int = 1000,
         max_requests_per_second: float = MAX_REQUESTS_PER_SECOND,
         user_agent: str = "riskgraph/0.1",
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        max_retry_after_seconds: float = 120.0,
-        raw_sink: RawSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
+        **transport: Unpack[Transport],
     ):
         if not (api_key or "").strip():
             raise ValueError("ECOS needs an API key from ecos.bok.or.kr")
@@ -151,19 +139,9 @@ class EcosClient:
         self.publication_lag_days = dict(publication_lag_days or {})
         self.language = language
         self.page_size = page_size
-        self.http = HttpClient(
-            source=SOURCE,
-            base_url=base_url,
-            headers={"User-Agent": user_agent},
-            timeout=timeout,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-            rate_limiter=RateLimiter(max_requests_per_second, clock=clock, sleep=sleep),
-            raw_sink=raw_sink,
-            secrets=(self._api_key, quote(self._api_key, safe="")),
-            sleep=sleep,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
+        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_second, base_url=base_url,
+                                headers={"User-Agent": user_agent},
+                                secrets=(self._api_key, quote(self._api_key, safe="")), **transport)
 
     def close(self) -> None:
         self.http.close()

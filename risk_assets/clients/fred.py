@@ -11,23 +11,18 @@ per series, and each row says which basis it used.
 from __future__ import annotations
 
 import json
-import random
-import time
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any, Unpack
 
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
-    HttpClient,
     HttpResponse,
     NotFound,
-    RateLimiter,
-    RawSink,
-    RetryPolicy,
     SourceError,
-    utc_now,
+    Transport,
+    source_http,
 )
 
 SOURCE = "fred"
@@ -95,14 +90,7 @@ class FredClient:
         max_requests_per_minute: float = MAX_REQUESTS_PER_MINUTE,
         page_limit: int = MAX_LIMIT,
         user_agent: str = "riskgraph/0.1",
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        max_retry_after_seconds: float = 120.0,
-        raw_sink: RawSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
+        **transport: Unpack[Transport],
     ):
         if not (api_key or "").strip():
             raise ValueError("FRED needs an API key (32 lowercase alphanumerics) from fred.stlouisfed.org")
@@ -111,20 +99,9 @@ class FredClient:
         self._api_key = api_key.strip()
         self.publication_lag_days = dict(publication_lag_days or {})
         self.page_limit = page_limit
-        self.http = HttpClient(
-            source=SOURCE,
-            base_url=base_url,
-            headers={"User-Agent": user_agent},
-            timeout=timeout,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-            rate_limiter=RateLimiter(max_requests_per_minute / 60.0, clock=clock, sleep=sleep),
-            raw_sink=raw_sink,
-            secrets=(self._api_key,),
-            error_mapper=_fred_error,
-            sleep=sleep,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
+        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_minute / 60.0, base_url=base_url,
+                                headers={"User-Agent": user_agent}, secrets=(self._api_key,),
+                                error_mapper=_fred_error, **transport)
 
     def close(self) -> None:
         self.http.close()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -433,3 +433,45 @@ class HttpClient:
             return self._error(SourceUnavailable, f"server error after retries: {excerpt!r}", response.url,
                                status)
         return self._error(SourceError, f"request failed: {excerpt!r}", response.url, status)
+
+
+class Transport(TypedDict, total=False):
+    """What every source client hands its HTTP client unchanged: timeout, retries, the raw sink, and the clocks and
+    random source (tests inject fake ones). A client's own arguments (key, base URL, rate) come first."""
+
+    timeout: float
+    max_retries: int
+    max_retry_after_seconds: float
+    raw_sink: RawSink | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    wall_clock: Callable[[], datetime]
+    rng: random.Random | None
+
+
+def source_http(
+    *,
+    source: str,
+    rate_per_second: float,
+    base_url: str = "",
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    error_mapper: ErrorMapper | None = None,
+    before_send: Callable[[], None] | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 4,
+    max_retry_after_seconds: float = 120.0,
+    raw_sink: RawSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = utc_now,
+    rng: random.Random | None = None,
+) -> HttpClient:
+    """The HttpClient of a source client: its rate as a token bucket on ``clock``, retries with backoff, its
+    secrets redacted from every error."""
+    return HttpClient(
+        source=source, base_url=base_url, headers=headers, timeout=timeout,
+        retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
+        rate_limiter=RateLimiter(rate_per_second, clock=clock, sleep=sleep), raw_sink=raw_sink, secrets=secrets,
+        error_mapper=error_mapper, before_send=before_send, sleep=sleep, wall_clock=wall_clock, rng=rng,
+    )

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,14 +21,11 @@ import pandas as pd
 
 from risk_assets.clients.http import (
     BadResponse,
-    HttpClient,
     HttpResponse,
     NotFound,
-    RateLimiter,
-    RawSink,
-    RetryPolicy,
     SourceError,
-    utc_now,
+    Transport,
+    source_http,
 )
 
 SOURCE = "yahoo"
@@ -163,28 +158,12 @@ class PriceClient:
         base_url: str = "https://query1.finance.yahoo.com",
         user_agent: str = DEFAULT_USER_AGENT,
         min_interval_seconds: float = MIN_INTERVAL_SECONDS,
-        timeout: float = 30.0,
-        max_retries: int = 4,
-        max_retry_after_seconds: float = 120.0,
-        raw_sink: RawSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
+        **transport: Unpack[Transport],
     ):
-        self.http = HttpClient(
-            source=SOURCE,
-            base_url=base_url,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            timeout=timeout,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-            rate_limiter=RateLimiter.min_interval(min_interval_seconds, clock=clock, sleep=sleep),
-            raw_sink=raw_sink,
-            error_mapper=_yahoo_error,
-            sleep=sleep,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
+        transport.setdefault("timeout", 30.0)  # a chart is small: fail fast
+        self.http = source_http(source=SOURCE, rate_per_second=1.0 / min_interval_seconds, base_url=base_url,
+                                headers={"User-Agent": user_agent, "Accept": "application/json"},
+                                error_mapper=_yahoo_error, **transport)
 
     def close(self) -> None:
         self.http.close()

@@ -8,22 +8,16 @@ S3-style XML body, mapped to ``NotFound``.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Unpack
 
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
-    HttpClient,
     HttpResponse,
-    RateLimiter,
-    RawSink,
-    RetryPolicy,
     SourceError,
-    utc_now,
+    Transport,
+    source_http,
 )
 
 SOURCE = "sec"
@@ -97,31 +91,15 @@ class SecEdgarClient:
         base_url_data: str = "https://data.sec.gov",
         base_url_www: str = "https://www.sec.gov",
         max_requests_per_second: float = MAX_REQUESTS_PER_SECOND,
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        max_retry_after_seconds: float = 120.0,
-        raw_sink: RawSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
+        **transport: Unpack[Transport],
     ):
         self.user_agent = validate_user_agent(user_agent)
         self.base_url_data = base_url_data.rstrip("/")
         self.base_url_www = base_url_www.rstrip("/")
-        self.rate_limiter = RateLimiter(max_requests_per_second, clock=clock, sleep=sleep)
-        self.http = HttpClient(
-            source=SOURCE,
-            headers={"User-Agent": self.user_agent, "Accept": "application/json"},
-            timeout=timeout,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-            rate_limiter=self.rate_limiter,
-            raw_sink=raw_sink,
-            error_mapper=_sec_error,
-            sleep=sleep,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
+        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_second,
+                                headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+                                error_mapper=_sec_error, **transport)
+        self.rate_limiter = self.http.rate_limiter
 
     def close(self) -> None:
         self.http.close()
