@@ -19,7 +19,8 @@ bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An API key from `riskgraph keys create NAME --scopes read,score,admin`, sent as "
-    "`Authorization: Bearer <key>`. Reads need `read`, POST /v1/score needs `score`, operations need `admin`.",
+    "`Authorization: Bearer <key>`. Reads need `read`, POST /v1/score needs `score`, operations need `admin` "
+    "(a run's status: `read` or `admin`).",
 )
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="riskgraph"'}
 
@@ -64,9 +65,14 @@ async def get_warehouse(request: Request) -> Warehouse:
 
 
 
-def require(scope: str) -> Callable[..., Principal]:
-    """A dependency that admits an active key holding ``scope``: 401 without a valid key, 403 without the scope.
-    It runs before the endpoint's body is touched, so a refused request changes nothing."""
+SCOPES_ATTRIBUTE = "riskgraph_scopes"
+"""Set on each key check: the scopes it admits (api/scopes.py reads it to list what every route needs)."""
+
+
+def require(*scopes: str) -> Callable[..., Principal]:
+    """A dependency that admits an active key holding any of ``scopes``: 401 without a valid key, 403 without
+    them. It runs before the endpoint's body is touched, so a refused request changes nothing."""
+    wanted = " or ".join(f"'{scope}'" for scope in scopes)
 
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -78,15 +84,18 @@ def require(scope: str) -> Callable[..., Principal]:
                                  lambda: verify_key(warehouse, presented), lambda found: found is not None)
         if principal is None:
             raise ApiProblem(401, "invalid or revoked API key", headers=_CHALLENGE)
-        if not principal.allows(scope):
-            raise ApiProblem(403, f"this key lacks the '{scope}' scope")
+        if not any(principal.allows(scope) for scope in scopes):
+            raise ApiProblem(403, f"this key lacks the {wanted} scope")
         return principal
 
-    check.__name__ = f"require_{scope}"
+    check.__name__ = "require_" + "_or_".join(scopes)
+    setattr(check, SCOPES_ATTRIBUTE, scopes)
     return check
 
 
 ReadKey = Annotated[Principal, Depends(require("read"))]
 ScoreKey = Annotated[Principal, Depends(require("score"))]
 AdminKey = Annotated[Principal, Depends(require("admin"))]
+# Read-only information about an operation: readers may see it, and the admin key that launched it may follow it.
+ReadOrAdminKey = Annotated[Principal, Depends(require("read", "admin"))]
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors, openapi, webapp
+from api import docs_ui, errors, openapi, webapp
 from api.cache import ReadCache, WarehouseChanges
 from api.dagster_runs import GraphQLRunLauncher, RunLauncher
 from api.deps import reject_unknown_query
@@ -34,8 +34,8 @@ DESCRIPTION = """Probabilities of default (PD), master-scale grades and their dr
 covers, ad-hoc scoring of statements, and the operations that refresh them.
 
 **Authentication**: `Authorization: Bearer <key>` with a key from `riskgraph keys create NAME --scopes ...`.
-Reads need the `read` scope, `POST /v1/score` needs `score`, operations (runs, watchlist changes, acknowledging
-alerts) need `admin`. **Errors** are RFC 9457 problem details (`application/problem+json`)."""
+Reads need the `read` scope, `POST /v1/score` needs `score`, operations (launching runs, watchlist changes,
+acknowledging alerts) need `admin`; a run's status needs `read` or `admin`. **Errors** are RFC 9457 problem details (`application/problem+json`)."""
 
 TAGS = [
     {"name": "companies", "description": "Search, profiles, statements, features, score history and drivers"},
@@ -110,6 +110,7 @@ def create_app(
         changes = WarehouseChanges(app.state.warehouse, resolved.api_cache_seconds)
         app.state.key_cache = ReadCache(changes, max_entries=1024)
         app.state.profile_cache = ReadCache(changes)
+        app.state.identifier_cache = ReadCache(changes)
         app.state.registry = registry
         from risk_assets.core.segments import SEGMENT_NAMES, SME
 
@@ -135,6 +136,9 @@ def create_app(
         dependencies=[Depends(reject_unknown_query)],
         # `/v1/scores/` is a 404, not a 307 to an address built from the Host header (and always http://).
         redirect_slashes=False,
+        # /docs and /redoc are built by api/docs_ui.py on vendored assets (the defaults load them from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
 
@@ -154,6 +158,7 @@ def create_app(
     app.include_router(webapp.router)
     app.mount("/app", webapp.static_files(), name="app")
     openapi.install(app)
+    docs_ui.install(app)
 
     if resolved.cors_origins:
         app.add_middleware(

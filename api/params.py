@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Query
 from pydantic import BeforeValidator
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -34,7 +34,5 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
-CompanyId = Annotated[str, Path(min_length=1, max_length=40, description="sec-<10-digit CIK> or "
-                                "dart-<8-digit corp code>", examples=["sec-0000320193"])]
 ModelVersionQuery = Annotated[str, Query(min_length=1, max_length=16, description="A model version; "
                                                 "default: the version of the newest snapshot", examples=["1"])]

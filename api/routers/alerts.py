@@ -9,7 +9,8 @@ from fastapi import APIRouter, Body, Path, Query
 from api.convert import page
 from api.deps import AdminKey, ReadKey, WarehouseDep
 from api.errors import ApiProblem
-from api.params import CompanyId, IsoDate, Limit, Offset, StrictBool
+from api.identifiers import CompanyId
+from api.params import IsoDate, Limit, Offset, StrictBool
 from api.schemas.alerts import Acknowledgement, Alert, AlertList
 from risk_assets.storage import queries
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
-from api.params import CompanyId
+from api.identifiers import CompanyId
 from risk_assets.storage import queries
 from risk_assets.storage.schema import default_events, risk_scores
 from risk_assets.storage.warehouse import Warehouse

@@ -12,7 +12,8 @@ from api.cache import cached
 from api.convert import drivers_out, page
 from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
-from api.params import CompanyId, IsoDate, Limit, ModelVersionQuery, Offset, StrictBool
+from api.identifiers import CompanyId
+from api.params import IsoDate, Limit, ModelVersionQuery, Offset, StrictBool
 from api.schemas.companies import CompanyList, CompanyProfile, FeatureList, ScoreHistory, StatementList
 from api.schemas.scores import ScoreDrivers
 from risk_assets.core.sectors import SECTORS

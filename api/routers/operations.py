@@ -1,5 +1,6 @@
-"""Operations (`admin` scope, audited): launch an asset job on Dagster, follow the run, edit the watchlist.
-Reading the watchlist needs `read`."""
+"""Operations (`admin` scope, audited): launch an asset job on Dagster, edit the watchlist. Reading the watchlist
+needs `read`; a run's status needs `read` or `admin` (it is read-only, and the admin key that launched the run
+follows it at the `Location` the launch returned)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Request, Response
 
 from api.dagster_runs import DagsterUnavailable, LaunchRefused, RunNotFound
-from api.deps import AdminKey, ReadKey, WarehouseDep
+from api.deps import AdminKey, ReadKey, ReadOrAdminKey, WarehouseDep
 from api.errors import ApiProblem
-from api.params import CompanyId
+from api.identifiers import WatchedCompanyId
 from api.schemas.operations import (
     CompanyRefresh,
     Launched,
@@ -80,7 +81,7 @@ def launch(
 @router.get("/v1/runs/{run_id}", response_model=RunStatus, summary="A run's status on Dagster")
 def run_status(
     request: Request,
-    _key: AdminKey,
+    _key: ReadOrAdminKey,
     run_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])],
 ) -> dict:
     with _dagster_errors_as_problems():
@@ -114,7 +115,7 @@ def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) ->
 
 @router.delete("/v1/watchlist/{company_id}", status_code=204, response_class=Response,
                summary="Stop following a company")
-def remove_watchlist(key: AdminKey, warehouse: WarehouseDep, company_id: CompanyId) -> Response:
+def remove_watchlist(key: AdminKey, warehouse: WarehouseDep, company_id: WatchedCompanyId) -> Response:
     if not remove_from_watchlist(warehouse, company_id):
         raise ApiProblem(404, f"{company_id!r} is not on the watchlist")
     with warehouse.transaction() as conn:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
-from api.params import CompanyId
+from api.identifiers import CompanyId
 from risk_assets.core.term_structure import FITTED
 from risk_assets.storage import queries
 

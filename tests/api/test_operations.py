@@ -115,3 +115,28 @@ def test_an_unreachable_dagster_is_a_503_problem(api_home, keys):
         status = http.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin)
     for response in (launch, status):
         assert response.status_code == 503 and response.json()["detail"] == "the Dagster webserver is unreachable"
+
+
+def test_a_read_key_follows_a_run_but_cannot_launch_one(fresh_api):
+    """A run's status is read-only information: the demo (read) key may see it; launching stays admin."""
+    http, admin = fresh_api.client, bearer(fresh_api.keys["admin"])
+    reader, scorer = bearer(fresh_api.keys["reader"]), bearer(fresh_api.keys["scorer"])
+    launched = http.post("/v1/materializations", json={"job": "rescore_all"}, headers=admin)
+    assert launched.status_code == 202, launched.text
+    status_url = launched.headers["location"]
+    run_id = launched.json()["run_id"]
+
+    seen = http.get(status_url, headers=reader)
+    assert seen.status_code == 200, seen.text
+    assert seen.json() == {"run_id": run_id, "status": "QUEUED", "finished": False}
+    fresh_api.launcher.statuses[run_id] = "FAILURE"
+    assert http.get(status_url, headers=reader).json() == {"run_id": run_id, "status": "FAILURE", "finished": True}
+    assert http.get(status_url, headers=admin).status_code == 200  # the launching key still follows its run
+
+    refused = http.get(status_url, headers=scorer)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "this key lacks the 'read' or 'admin' scope"
+    launches = list(fresh_api.launcher.launches)
+    denied = http.post("/v1/materializations", json={"job": "rescore_all"}, headers=reader)
+    assert denied.status_code == 403 and denied.json()["detail"] == "this key lacks the 'admin' scope"
+    assert fresh_api.launcher.launches == launches
