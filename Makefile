@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: setup run materialize serve test lint bench clean schema
+.PHONY: setup run materialize serve test lint format bench clean schema
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,15 @@ serve: setup
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# ruff's rules, and the layers of docs/architecture.md (import-linter contracts in pyproject.toml)
+# ruff's rules and formatting, and the layers of docs/architecture.md (import-linter contracts in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+
+# rewrite the tree in ruff's format (make lint fails on anything this would change)
+format: setup
+	$(BIN)/ruff format .
 
 # Regenerate the initial warehouse migration from risk_assets/storage/schema.py (while it is the only one) and
 # db/init/01_schema.sql (the MySQL DDL the migrations emit); tests/storage keeps both in step.
