@@ -90,7 +90,10 @@ class ReadCache:
 
 
 async def cached(
-    cache: ReadCache, warehouse: Warehouse, key: Hashable, build: Callable[[], T],
+    cache: ReadCache,
+    warehouse: Warehouse,
+    key: Hashable,
+    build: Callable[[], T],
     keep: Callable[[T], bool] = lambda _value: True,
 ) -> T:
     """``cache``'s value for ``key``, else ``build()`` run by run_db (and kept when ``keep(value)``)."""

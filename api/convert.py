@@ -24,10 +24,23 @@ def drivers_out(stored: dict[str, Any], feature_values: dict[str, Any] | None = 
     for name, value in contributions:
         known = finite_or_none(values.get(name))
         entry = names.get(name, {})
-        out.append({"feature": name, "contribution": value, "value": known, "imputed": known is None,
-                    "label": entry.get("label"), "formula": entry.get("formula"), "unit": entry.get("unit")})
-    return {"base": stored.get("base", 0.0), "contributions": out, "other": stored.get("other", 0.0),
-            "overlay": stored.get("overlay", [])}
+        out.append(
+            {
+                "feature": name,
+                "contribution": value,
+                "value": known,
+                "imputed": known is None,
+                "label": entry.get("label"),
+                "formula": entry.get("formula"),
+                "unit": entry.get("unit"),
+            }
+        )
+    return {
+        "base": stored.get("base", 0.0),
+        "contributions": out,
+        "other": stored.get("other", 0.0),
+        "overlay": stored.get("overlay", []),
+    }
 
 
 def finite_or_none(value: Any) -> float | None:

@@ -99,8 +99,14 @@ def _unreachable(error: BaseException) -> bool:
 
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, TransportConnectionFailed | requests.exceptions.ConnectionError
-                      | requests.exceptions.Timeout | ConnectionError | TimeoutError):
+        if isinstance(
+            seen,
+            TransportConnectionFailed
+            | requests.exceptions.ConnectionError
+            | requests.exceptions.Timeout
+            | ConnectionError
+            | TimeoutError,
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

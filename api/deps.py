@@ -54,15 +54,21 @@ async def reject_unknown_query(request: Request) -> None:
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
         raise RequestValidationError(
-            [{"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter", "input": None}
-             for name in unknown]
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "Unknown query parameter",
+                    "input": None,
+                }
+                for name in unknown
+            ]
         )
 
 
 async def get_warehouse(request: Request) -> Warehouse:
     """async: no I/O here, so no trip through the thread pool."""
     return request.app.state.warehouse
-
 
 
 SCOPES_ATTRIBUTE = "riskgraph_scopes"
@@ -80,8 +86,13 @@ def require(*scopes: str) -> Callable[..., Principal]:
         if credentials is None:
             raise ApiProblem(401, "missing API key: send 'Authorization: Bearer <key>'", headers=_CHALLENGE)
         warehouse, presented = request.app.state.warehouse, credentials.credentials
-        principal = await cached(request.app.state.key_cache, warehouse, hash_key(presented),
-                                 lambda: verify_key(warehouse, presented), lambda found: found is not None)
+        principal = await cached(
+            request.app.state.key_cache,
+            warehouse,
+            hash_key(presented),
+            lambda: verify_key(warehouse, presented),
+            lambda found: found is not None,
+        )
         if principal is None:
             raise ApiProblem(401, "invalid or revoked API key", headers=_CHALLENGE)
         if not any(principal.allows(scope) for scope in scopes):

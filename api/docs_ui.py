@@ -27,7 +27,8 @@ def install(app: FastAPI) -> None:
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = prefix(request)
         return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{root}{STATIC_PATH}/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{STATIC_PATH}/swagger-ui/swagger-ui.css",
             swagger_favicon_url=f"{root}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
@@ -37,7 +38,8 @@ def install(app: FastAPI) -> None:
     async def redoc(request: Request) -> HTMLResponse:
         root = prefix(request)
         return get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
             redoc_js_url=f"{root}{STATIC_PATH}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{root}{STATIC_PATH}/swagger-ui/favicon-32x32.png",
             with_google_fonts=False,

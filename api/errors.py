@@ -25,8 +25,10 @@ log = logging.getLogger("riskgraph.api")
 
 
 class FieldError(BaseModel):
-    field: str = Field(examples=["body.statements.0.items.total_assets"],
-                       description="Where the problem is: location, then the path inside it")
+    field: str = Field(
+        examples=["body.statements.0.items.total_assets"],
+        description="Where the problem is: location, then the path inside it",
+    )
     reason: str = Field(examples=["Input should be greater than 0"])
 
 
@@ -36,8 +38,13 @@ class Problem(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"type": "about:blank", "title": "Not Found", "status": 404,
-                 "detail": "unknown company 'sec-9999999999'", "instance": "/v1/companies/sec-9999999999"}
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "unknown company 'sec-9999999999'",
+                    "instance": "/v1/companies/sec-9999999999",
+                }
             ]
         }
     )
@@ -48,9 +55,11 @@ class Problem(BaseModel):
     detail: str = Field(description="What went wrong, for a human")
     instance: str = Field(description="The request path")
     errors: list[FieldError] | None = Field(
-        default=None, description=f"Validation errors, one per field: the first {MAX_FIELD_ERRORS}")
-    errors_omitted: int | None = Field(default=None, ge=0,
-                                       description="How many more validation errors there were (not listed)")
+        default=None, description=f"Validation errors, one per field: the first {MAX_FIELD_ERRORS}"
+    )
+    errors_omitted: int | None = Field(
+        default=None, ge=0, description="How many more validation errors there were (not listed)"
+    )
 
 
 class ApiProblem(Exception):
@@ -110,7 +119,10 @@ def _allowed_methods(request: Request) -> list[str]:
     table = getattr(app.state, "allowed_methods", None)
     if table is None:
         table = [
-            (re.compile("^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(path)) + "$"), {m.upper() for m in methods})
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(path)) + "$"),
+                {m.upper() for m in methods},
+            )
             for path, methods in app.openapi().get("paths", {}).items()
         ]
         app.state.allowed_methods = table
@@ -130,7 +142,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else _title(exc.status_code)
+        detail = (
+            exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else _title(exc.status_code)
+        )
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}"
@@ -147,8 +161,9 @@ def install(app: FastAPI) -> None:
         summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
         rest = len(errors) - 5 + omitted
         more = f" (and {rest} more)" if rest > 0 else ""
-        return problem_response(request, 422, f"invalid request: {summary}{more}", errors=errors,
-                                errors_omitted=omitted)
+        return problem_response(
+            request, 422, f"invalid request: {summary}{more}", errors=errors, errors_omitted=omitted
+        )
 
     @app.exception_handler(Exception)
     async def unexpected_problem(request: Request, exc: Exception) -> JSONResponse:

@@ -38,7 +38,10 @@ def interpretations(identifier: str) -> list[str]:
 
 def _matches(table: sa.Table, identifier: str) -> sa.Select:
     text = identifier.strip()
-    conditions = [table.c.company_id.in_(sorted({text, text.lower()})), sa.func.upper(table.c.ticker) == text.upper()]
+    conditions = [
+        table.c.company_id.in_(sorted({text, text.lower()})),
+        sa.func.upper(table.c.ticker) == text.upper(),
+    ]
     kinds = interpretations(text)
     if "CIK" in kinds:
         conditions.append(table.c.cik == text.zfill(10))
@@ -81,9 +84,14 @@ def resolve(warehouse: Warehouse, identifier: str, tables: tuple[sa.Table, ...] 
         kinds = interpretations(identifier.strip())
         tried = ", ".join(kinds[:-1]) + f" or {kinds[-1]}"
         raise ApiProblem(404, f"unknown company {identifier!r}: no company matches it as a {tried}")
-    candidates = "; ".join(f"{company_id} by {' and '.join(sorted(how))}" for company_id, how in sorted(by_id.items()))
-    raise ApiProblem(404, f"ambiguous company {identifier!r}: it names {len(by_id)} companies ({candidates}); "
-                     "use the company id")
+    candidates = "; ".join(
+        f"{company_id} by {' and '.join(sorted(how))}" for company_id, how in sorted(by_id.items())
+    )
+    raise ApiProblem(
+        404,
+        f"ambiguous company {identifier!r}: it names {len(by_id)} companies ({candidates}); "
+        "use the company id",
+    )
 
 
 def _dependency(tables: tuple[sa.Table, ...]) -> Callable[..., object]:
@@ -91,17 +99,27 @@ def _dependency(tables: tuple[sa.Table, ...]) -> Callable[..., object]:
 
     async def company_id_of(
         request: Request,
-        company_id: Annotated[str, Path(
-            min_length=1, max_length=40, examples=["sec-0000320193", "AAPL"],
-            description="A company id (sec-<10-digit CIK> or dart-<8-digit corp code>), or a ticker (any case), "
-            "a CIK (with or without leading zeros) or an 8-digit DART corp code")],
+        company_id: Annotated[
+            str,
+            Path(
+                min_length=1,
+                max_length=40,
+                examples=["sec-0000320193", "AAPL"],
+                description="A company id (sec-<10-digit CIK> or dart-<8-digit corp code>), or a ticker (any case), "
+                "a CIK (with or without leading zeros) or an 8-digit DART corp code",
+            ),
+        ],
     ) -> str:
         warehouse: Warehouse = request.app.state.warehouse
         if _CANONICAL.match(company_id):
             return company_id
         # Cached until the warehouse changes (api/cache.py); an unknown identifier raises and is not kept.
-        return await cached(request.app.state.identifier_cache, warehouse, (names, company_id),
-                            lambda: resolve(warehouse, company_id, tables))
+        return await cached(
+            request.app.state.identifier_cache,
+            warehouse,
+            (names, company_id),
+            lambda: resolve(warehouse, company_id, tables),
+        )
 
     return company_id_of
 

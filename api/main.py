@@ -61,8 +61,10 @@ def _registry_getter(settings: Settings) -> Callable[[], Any]:
                     from risk_assets.storage.model_registry import ModelRegistry
 
                     holder["registry"] = ModelRegistry(
-                        tracking_uri=settings.mlflow_tracking_uri, model_name=settings.model_name,
-                        experiment=settings.mlflow_experiment, artifact_root=settings.mlflow_artifact_root,
+                        tracking_uri=settings.mlflow_tracking_uri,
+                        model_name=settings.model_name,
+                        experiment=settings.mlflow_experiment,
+                        artifact_root=settings.mlflow_artifact_root,
                     )
         return holder["registry"]
 
@@ -114,14 +116,18 @@ def create_app(
         app.state.registry = registry
         from risk_assets.core.segments import SEGMENT_NAMES, SME
 
-        app.state.champions = {segment: ChampionCache(_segment_registry(registry, segment),
-                                                      resolved.api_champion_recheck_seconds)
-                               for segment in SEGMENT_NAMES}
+        app.state.champions = {
+            segment: ChampionCache(
+                _segment_registry(registry, segment), resolved.api_champion_recheck_seconds
+            )
+            for segment in SEGMENT_NAMES
+        }
         app.state.champion = app.state.champions[SME]
         app.state.launcher = launcher or GraphQLRunLauncher(resolved.dagster_graphql_url)
         if preload_model:
-            threading.Thread(target=_preload, args=(app.state.champions,), name="preload-champion",
-                             daemon=True).start()
+            threading.Thread(
+                target=_preload, args=(app.state.champions,), name="preload-champion", daemon=True
+            ).start()
         yield
         changes.close()
         app.state.warehouse.dispose()
@@ -142,7 +148,9 @@ def create_app(
     )
     errors.install(app)
 
-    @app.get("/health", response_model=Health, tags=["health"], summary="The warehouse answers (no key needed)")
+    @app.get(
+        "/health", response_model=Health, tags=["health"], summary="The warehouse answers (no key needed)"
+    )
     def health(request: Request) -> Health:
         try:
             with request.app.state.warehouse.engine.connect() as conn:
@@ -168,8 +176,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=resolved.api_max_request_bytes,
-                       body_timeout=resolved.api_body_timeout_seconds or None)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=resolved.api_max_request_bytes,
+        body_timeout=resolved.api_body_timeout_seconds or None,
+    )
     return app
 
 

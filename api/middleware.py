@@ -49,8 +49,12 @@ class BodyLimitMiddleware:
                 try:
                     message = await self._receive_until(receive, deadline)
                 except TimeoutError:
-                    await self._problem(scope, send_with_headers, 408,
-                                        f"the request body did not arrive within {self.body_timeout:g} seconds")
+                    await self._problem(
+                        scope,
+                        send_with_headers,
+                        408,
+                        f"the request body did not arrive within {self.body_timeout:g} seconds",
+                    )
                     return
                 if message["type"] != "http.request":
                     break
@@ -82,22 +86,32 @@ class BodyLimitMiddleware:
         return await asyncio.wait_for(receive(), timeout=max(deadline - time.monotonic(), 0.0))
 
     async def _too_large(self, scope: Scope, send: Any) -> None:
-        await self._problem(scope, send, 413, f"the request body is larger than the limit of {self.max_bytes} bytes")
+        await self._problem(
+            scope, send, 413, f"the request body is larger than the limit of {self.max_bytes} bytes"
+        )
 
     @staticmethod
     async def _problem(scope: Scope, send: Any, status: int, detail: str) -> None:
         """Answer with a problem and close the connection (the rest of the body is not read)."""
         title = {408: "Request Timeout", 413: "Content Too Large"}[status]
         body = json.dumps(
-            {"type": "about:blank", "title": title, "status": status, "detail": detail,
-             "instance": scope.get("path", "")}
+            {
+                "type": "about:blank",
+                "title": title,
+                "status": status,
+                "detail": detail,
+                "instance": scope.get("path", ""),
+            }
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")],
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -34,5 +34,12 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
-ModelVersionQuery = Annotated[str, Query(min_length=1, max_length=16, description="A model version; "
-                                                "default: the version of the newest snapshot", examples=["1"])]
+ModelVersionQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=16,
+        description="A model version; default: the version of the newest snapshot",
+        examples=["1"],
+    ),
+]

@@ -91,8 +91,11 @@ class ChampionCache:
             if self._version is None:
                 log.exception("cannot load the champion model")
                 raise ChampionUnavailable("the model registry is unavailable") from error
-            log.warning("cannot re-read the champion alias (%s); still answering with version %s",
-                        type(error).__name__, self._version)
+            log.warning(
+                "cannot re-read the champion alias (%s); still answering with version %s",
+                type(error).__name__,
+                self._version,
+            )
             version = self._version
         self._version = version
         self._checked_at = self._clock()
@@ -132,20 +135,32 @@ def score_matrix(model: PDModel, x: np.ndarray) -> Scored:
     boosters = _boosters(model)
     if boosters and model.calibration is not None and model.domain is not None:
         filled = model.imputer.transform(x) if model.imputer is not None else x
-        values = np.mean([booster.predict(filled, raw_score=True, pred_contrib=True, num_threads=1)
-                          for booster in boosters], axis=0)
+        values = np.mean(
+            [
+                booster.predict(filled, raw_score=True, pred_contrib=True, num_threads=1)
+                for booster in boosters
+            ],
+            axis=0,
+        )
         contributions, base = values[:, : len(names)], values[:, len(names)]
         raw = base + contributions.sum(axis=1)
         flags, notes = model.domain.check(x, names)
-        return Scored(model.calibration.pd(raw), raw, np.asarray(flags, dtype=bool), list(notes), base,
-                      contributions)
+        return Scored(
+            model.calibration.pd(raw), raw, np.asarray(flags, dtype=bool), list(notes), base, contributions
+        )
     frame = pd.DataFrame(x, columns=names)
     base, contribution_frame = model.contributions(frame)
     contributions = contribution_frame.to_numpy()
     raw = base + contributions.sum(axis=1)
     flags, notes = model.check_domain(frame)
-    return Scored(model.calibration.pd(raw), raw, np.asarray(flags, dtype=bool), list(notes), np.asarray(base),
-                  contributions)
+    return Scored(
+        model.calibration.pd(raw),
+        raw,
+        np.asarray(flags, dtype=bool),
+        list(notes),
+        np.asarray(base),
+        contributions,
+    )
 
 
 def top_drivers(scored: Scored, row: int, names: Sequence[str], top: int) -> dict[str, Any]:
@@ -168,8 +183,10 @@ def choose_request_segment(entry: dict[str, Any]) -> tuple[str, str]:
     market_value = (entry.get("items") or {}).get("market_value_equity")
     if market_value is not None and market_value > 0:
         return LISTED_MARKET, "market_value_equity given: a listed company with market data"
-    return LISTED_STATEMENTS, ("no market_value_equity: a listed company scored on its statements (send "
-                               "segment=sme for a private company)")
+    return LISTED_STATEMENTS, (
+        "no market_value_equity: a listed company scored on its statements (send "
+        "segment=sme for a private company)"
+    )
 
 
 def feature_rows(segment: str, statements: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
@@ -189,8 +206,15 @@ def feature_rows(segment: str, statements: Sequence[dict[str, Any]]) -> list[dic
         currency = entry.get("currency") or "USD"
         history = [dict(entry["items"])] + [dict(prior) for prior in entry.get("prior_years") or ()]
         for back, items in enumerate(history):
-            rows.append({**items, "company_id": f"request-{k}", "fiscal_year": year - back, "currency": currency,
-                         "_statement": k if back == 0 else -1})
+            rows.append(
+                {
+                    **items,
+                    "company_id": f"request-{k}",
+                    "fiscal_year": year - back,
+                    "currency": currency,
+                    "_statement": k if back == 0 else -1,
+                }
+            )
     frame = pd.DataFrame(rows)
     features = compute_field_features(frame)
     current = features[frame["_statement"].to_numpy() >= 0]
@@ -215,16 +239,29 @@ def score_statements(
         rows = feature_rows(segment, mine)
         scored = _score_with(model, mine, top, None, rows)
         for i, result in zip(positions, scored, strict=True):
-            results[i] = {**result, "segment": segment, "segment_reason": chosen[i][1], "model_name": name,
-                          "model_version": version}
+            results[i] = {
+                **result,
+                "segment": segment,
+                "segment_reason": chosen[i][1],
+                "model_name": name,
+                "model_version": version,
+            }
     return [r for r in results if r is not None]
 
 
-def _score_with(model: PDModel, statements: Sequence[dict[str, Any]], top: int, ratio_function,
-                rows: list[dict[str, float]] | None = None) -> list[dict[str, Any]]:
+def _score_with(
+    model: PDModel,
+    statements: Sequence[dict[str, Any]],
+    top: int,
+    ratio_function,
+    rows: list[dict[str, float]] | None = None,
+) -> list[dict[str, Any]]:
     names = list(model.feature_names)
-    ratios = rows if rows is not None else [ratio_function(entry["items"], entry.get("prior_years") or ())
-                                            for entry in statements]
+    ratios = (
+        rows
+        if rows is not None
+        else [ratio_function(entry["items"], entry.get("prior_years") or ()) for entry in statements]
+    )
     x = np.array([[row.get(name, math.nan) for name in names] for row in ratios], dtype=float)
     scored = score_matrix(model, x)
     results = []

@@ -25,11 +25,15 @@ mimetypes.add_type("text/javascript", ".mjs")
 def content_security_policy(index_html: str) -> str:
     """Everything from this origin only; the one inline script allowed is the import map, by its hash (an import
     map cannot be an external file)."""
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-                      for body in _INLINE_SCRIPT.findall(index_html))
-    return ("default-src 'none'; script-src 'self' " + hashes + "; style-src 'self'; img-src 'self' blob: data:; "
-            "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'")
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in _INLINE_SCRIPT.findall(index_html)
+    )
+    return (
+        "default-src 'none'; script-src 'self' " + hashes + "; style-src 'self'; img-src 'self' blob: data:; "
+        "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -47,9 +51,15 @@ def app_redirect() -> RedirectResponse:
 @router.get("/app/", summary="The web app")
 def app_index() -> Response:
     body, policy = _index()
-    return Response(body, media_type="text/html; charset=utf-8",
-                    headers={"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer",
-                             "X-Frame-Options": "DENY"})
+    return Response(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": policy,
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        },
+    )
 
 
 def static_files() -> StaticFiles:

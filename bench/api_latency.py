@@ -59,8 +59,9 @@ async def _drive(spec: dict) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=spec["concurrency"], max_keepalive_connections=spec["concurrency"])
-    async with httpx.AsyncClient(base_url=spec["base_url"], headers=spec["headers"], limits=limits,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=spec["base_url"], headers=spec["headers"], limits=limits, timeout=60
+    ) as client:
 
         async def one(i: int, record: bool) -> None:
             method, path, body = requests[i % len(requests)]
@@ -114,9 +115,21 @@ class Server:
     def __init__(self, target: str, env: dict[str, str], app_dir: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        command = [str(Path(sys.executable).parent / "uvicorn"), target, "--app-dir", str(app_dir), "--host",
-                   "127.0.0.1", "--port", str(self.port), "--workers", "1", "--no-access-log", "--log-level",
-                   "warning"]
+        command = [
+            str(Path(sys.executable).parent / "uvicorn"),
+            target,
+            "--app-dir",
+            str(app_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         self.process = subprocess.Popen(command, env=env, start_new_session=True)
 
     def wait(self, path: str, timeout: float = 120) -> None:
@@ -143,11 +156,22 @@ class Server:
 
 
 def drive(server: Server, requests: list, headers: dict, args: argparse.Namespace, seconds: float) -> dict:
-    spec = {"base_url": server.base_url, "requests": requests, "headers": headers,
-            "concurrency": args.concurrency_now, "seconds": seconds, "warmup": args.warmup,
-            "server_pid": server.process.pid}
-    out = subprocess.run([sys.executable, __file__, "--drive"], input=json.dumps(spec), capture_output=True,
-                         text=True, check=True)
+    spec = {
+        "base_url": server.base_url,
+        "requests": requests,
+        "headers": headers,
+        "concurrency": args.concurrency_now,
+        "seconds": seconds,
+        "warmup": args.warmup,
+        "server_pid": server.process.pid,
+    }
+    out = subprocess.run(
+        [sys.executable, __file__, "--drive"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -163,8 +187,14 @@ def summarise(rounds: list[dict]) -> dict:
 
     n = len(latencies)
     cpu = sum(r["cpu"] for r in rounds)
-    return {"n": n, "p50_ms": percentile(0.50), "p99_ms": percentile(0.99),
-            "rps": n / sum(r["wall"] for r in rounds), "cpu_ms": cpu / n * 1000, "statuses": statuses}
+    return {
+        "n": n,
+        "p50_ms": percentile(0.50),
+        "p99_ms": percentile(0.99),
+        "rps": n / sum(r["wall"] for r in rounds),
+        "cpu_ms": cpu / n * 1000,
+        "statuses": statuses,
+    }
 
 
 def prepare_home(args: argparse.Namespace, workdir: Path) -> Path:
@@ -174,8 +204,13 @@ def prepare_home(args: argparse.Namespace, workdir: Path) -> Path:
         return home
     print("materialising the graph on the bundled data (use --home to reuse one) ...", flush=True)
     env = {**os.environ, "RISKGRAPH_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    subprocess.run([sys.executable, "-m", "risk_assets.cli", "materialize"], cwd=REPO, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "risk_assets.cli", "materialize"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return home
 
 
@@ -205,26 +240,45 @@ def workload(home: Path) -> tuple[str, list, list, list]:
 
 def report(concurrency: int, results: dict[str, dict], args: argparse.Namespace) -> None:
     baseline = results["bare GET /const"]["p99_ms"]
-    print(f"\nconcurrency {concurrency}: {args.seconds:.0f} s per target in {args.rounds} interleaved rounds, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'target':<24} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'p99/bare':>9} "
-          f"{'CPU ms/req':>10}  statuses")
+    print(
+        f"\nconcurrency {concurrency}: {args.seconds:.0f} s per target in {args.rounds} interleaved rounds, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'target':<24} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'p99/bare':>9} "
+        f"{'CPU ms/req':>10}  statuses"
+    )
     for name, r in results.items():
-        print(f"{name:<24} {r['n']:>8} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['rps']:>8.0f} "
-              f"{r['p99_ms'] / baseline:>8.2f}x {r['cpu_ms']:>10.2f}  {r['statuses']}")
+        print(
+            f"{name:<24} {r['n']:>8} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['rps']:>8.0f} "
+            f"{r['p99_ms'] / baseline:>8.2f}x {r['cpu_ms']:>10.2f}  {r['statuses']}"
+        )
     company, score = results["GET /v1/companies/{id}"]["p99_ms"], results["POST /v1/score x1"]["p99_ms"]
-    print(f"goal: company lookup p99 <= 3x bare: {company / baseline:.2f}x "
-          f"({'met' if company <= 3 * baseline else 'NOT met'}); "
-          f"one-company scoring p99 < 20 ms: {score:.2f} ms ({'met' if score < 20 else 'NOT met'})")
+    print(
+        f"goal: company lookup p99 <= 3x bare: {company / baseline:.2f}x "
+        f"({'met' if company <= 3 * baseline else 'NOT met'}); "
+        f"one-company scoring p99 < 20 ms: {score:.2f} ms ({'met' if score < 20 else 'NOT met'})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--home", help="a materialised RISKGRAPH_HOME to copy (default: materialise a new one)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4],
-                        help="requests in flight; one full run per value (default: 1 4)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per target (default 10)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each round (default 1)")
+    parser.add_argument(
+        "--home", help="a materialised RISKGRAPH_HOME to copy (default: materialise a new one)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="requests in flight; one full run per value (default: 1 4)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured seconds per target (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each round (default 1)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per target (default 5)")
     args = parser.parse_args()
 
@@ -250,7 +304,9 @@ def main() -> None:
                 # Rounds interleave the targets, so a change in the machine's load hits all of them alike.
                 for _ in range(args.rounds):
                     for name, (server, requests, headers) in targets.items():
-                        rounds[name].append(drive(server, requests, headers, args, args.seconds / args.rounds))
+                        rounds[name].append(
+                            drive(server, requests, headers, args, args.seconds / args.rounds)
+                        )
                 report(concurrency, {name: summarise(parts) for name, parts in rounds.items()}, args)
         finally:
             bare.stop()

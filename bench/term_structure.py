@@ -29,13 +29,19 @@ def main() -> None:
     rows = panel_inputs()
     print(f"{len(rows)} firm-years; fitting ...", flush=True)
     fitted = fit(rows["pd1"], rows["default_year"], rows["observed_years"])
-    print(f"fitted rho {fitted.rho}, long-run hazard {fitted.long_run} (served: rho {FITTED.rho}, "
-          f"long-run {FITTED.long_run})")
+    print(
+        f"fitted rho {fitted.rho}, long-run hazard {fitted.long_run} (served: rho {FITTED.rho}, "
+        f"long-run {FITTED.long_run})"
+    )
     args = (rows["pd1"].to_numpy(), rows["default_year"].to_numpy(), rows["observed_years"].to_numpy())
-    reverting = -_negative_log_likelihood(np.array([logit(fitted.rho), logit(fitted.long_run)]), *args) / len(rows)
+    reverting = -_negative_log_likelihood(np.array([logit(fitted.rho), logit(fitted.long_run)]), *args) / len(
+        rows
+    )
     flat = -_negative_log_likelihood(np.array([logit(1 - 1e-9), logit(0.03)]), *args) / len(rows)  # rho -> 1
-    print(f"log-likelihood per row, years 2-5: reverting {reverting:.5f}, flat {flat:.5f} "
-          f"(ratio flat/reverting {flat / reverting:.3f})")
+    print(
+        f"log-likelihood per row, years 2-5: reverting {reverting:.5f}, flat {flat:.5f} "
+        f"(ratio flat/reverting {flat / reverting:.3f})"
+    )
     table = validation_table(fitted, rows)
     with pd.option_context("display.width", 160, "display.max_rows", 100):
         print(table.to_string(index=False))

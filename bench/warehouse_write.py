@@ -55,8 +55,13 @@ def score_frame(n: int, seed: int = 7) -> pd.DataFrame:
     ratios = rng.normal(0.5, 2.0, (n, len(RATIOS)))
     feature_values = [json.dumps(dict(zip(RATIOS, row.tolist(), strict=True))) for row in ratios]
     drivers = [
-        json.dumps({"base": -5.1, "contributions": dict(zip(RATIOS[:5], row[:5].tolist(), strict=True)),
-                    "other": float(row[5])})
+        json.dumps(
+            {
+                "base": -5.1,
+                "contributions": dict(zip(RATIOS[:5], row[:5].tolist(), strict=True)),
+                "other": float(row[5]),
+            }
+        )
         for row in ratios
     ]
     return pd.DataFrame(
@@ -90,7 +95,10 @@ def score_frame(n: int, seed: int = 7) -> pd.DataFrame:
 def plain_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     """The frame as DB-API tuples (NaN -> None, numpy -> Python), prepared outside the timed region."""
     out = frame[columns].astype(object).where(frame[columns].notna(), None)
-    return [tuple(v.item() if isinstance(v, np.generic) else v for v in row) for row in out.itertuples(index=False)]
+    return [
+        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
+        for row in out.itertuples(index=False)
+    ]
 
 
 def timed(action) -> tuple[float, float]:
@@ -101,24 +109,42 @@ def timed(action) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=os.environ.get("RISKGRAPH_BENCH_MYSQL_URL")
-                        or os.environ.get("RISKGRAPH_TEST_MYSQL_URL") or "mysql+pymysql://root@127.0.0.1:3306/test")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
-                        help="row counts (add 1000000 for the full run; it takes a while)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("RISKGRAPH_BENCH_MYSQL_URL")
+        or os.environ.get("RISKGRAPH_TEST_MYSQL_URL")
+        or "mysql+pymysql://root@127.0.0.1:3306/test",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        help="row counts (add 1000000 for the full run; it takes a while)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best time counts")
     args = parser.parse_args()
 
     server = make_url(args.url)
     database = f"riskgraph_bench_{secrets.token_hex(4)}"
-    admin = pymysql.connect(host=server.host, port=server.port or 3306, user=server.username,
-                            password=server.password or "", autocommit=True)
+    admin = pymysql.connect(
+        host=server.host,
+        port=server.port or 3306,
+        user=server.username,
+        password=server.password or "",
+        autocommit=True,
+    )
     admin.cursor().execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     warehouse = Warehouse(server.set(database=database).render_as_string(hide_password=False))
     columns = [c.name for c in risk_scores.columns]
     # Column names from schema.py, values as parameters: nothing outside the program reaches this SQL.
-    plain_sql = (f"INSERT INTO risk_scores_plain ({', '.join(columns)}) "  # noqa: S608
-                 f"VALUES ({', '.join(['%s'] * len(columns))})")
+    plain_sql = (
+        f"INSERT INTO risk_scores_plain ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
     results = []
     try:
         warehouse.create_schema()
@@ -126,8 +152,14 @@ def main() -> int:
             version = connection.exec_driver_sql("SELECT VERSION()").scalar()
         with warehouse.transaction() as connection:
             connection.exec_driver_sql("CREATE TABLE risk_scores_plain LIKE risk_scores")
-        plain = pymysql.connect(host=server.host, port=server.port or 3306, user=server.username,
-                                password=server.password or "", database=database, charset="utf8mb4")
+        plain = pymysql.connect(
+            host=server.host,
+            port=server.port or 3306,
+            user=server.username,
+            password=server.password or "",
+            database=database,
+            charset="utf8mb4",
+        )
         for n in args.sizes:
             frame = score_frame(n)
             tuples = plain_rows(frame, columns)
@@ -150,8 +182,14 @@ def main() -> int:
                 assert warehouse.count("risk_scores") == n
                 runs["again"].append(timed(upsert))  # replace: delete the version's rows, insert them again
                 assert warehouse.count("risk_scores") == n
-                print(f"  {n:>9,} rows: " + "  ".join(f"{name} {r[-1][0]:7.2f}s (cpu {r[-1][1]:6.2f}s)"
-                                                      for name, r in runs.items()), file=sys.stderr, flush=True)
+                print(
+                    f"  {n:>9,} rows: "
+                    + "  ".join(
+                        f"{name} {r[-1][0]:7.2f}s (cpu {r[-1][1]:6.2f}s)" for name, r in runs.items()
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
             best = {name: min(r) for name, r in runs.items()}
             results.append((n, *(best[name] for name in ("plain", "upsert", "again"))))
             del frame, tuples
@@ -163,13 +201,17 @@ def main() -> int:
 
     print(f"\nwarehouse write throughput, risk_scores rows (~2 KB each), server {version}, {dt.date.today()}")
     print(f"best of {args.repeat}; client CPU in microseconds per row")
-    print(f"{'rows':>10} | {'plain insert rows/s':>19} | {'upsert rows/s':>13} | {'ratio':>5} | "
-          f"{'re-upsert rows/s':>16} | {'ratio':>5} | {'cpu plain':>9} | {'cpu upsert':>10}")
+    print(
+        f"{'rows':>10} | {'plain insert rows/s':>19} | {'upsert rows/s':>13} | {'ratio':>5} | "
+        f"{'re-upsert rows/s':>16} | {'ratio':>5} | {'cpu plain':>9} | {'cpu upsert':>10}"
+    )
     print("-" * 112)
     for n, (t_plain, c_plain), (t_upsert, c_upsert), (t_again, _) in results:
-        print(f"{n:>10,} | {n / t_plain:>19,.0f} | {n / t_upsert:>13,.0f} | {t_plain / t_upsert:>5.2f} | "
-              f"{n / t_again:>16,.0f} | {t_plain / t_again:>5.2f} | {c_plain / n * 1e6:>9.0f} | "
-              f"{c_upsert / n * 1e6:>10.0f}")
+        print(
+            f"{n:>10,} | {n / t_plain:>19,.0f} | {n / t_upsert:>13,.0f} | {t_plain / t_upsert:>5.2f} | "
+            f"{n / t_again:>16,.0f} | {t_plain / t_again:>5.2f} | {c_plain / n * 1e6:>9.0f} | "
+            f"{c_upsert / n * 1e6:>10.0f}"
+        )
     return 0
 
 

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-_ENV = ("RISKGRAPH_HOME", "DAGSTER_HOME", "RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL",
-        "MLFLOW_TRACKING_URI", "RISKGRAPH_MLFLOW_ARTIFACT_ROOT")
+_ENV = (
+    "RISKGRAPH_HOME",
+    "DAGSTER_HOME",
+    "RISKGRAPH_WAREHOUSE_URL",
+    "RISKGRAPH_OBJECT_STORE_URL",
+    "MLFLOW_TRACKING_URI",
+    "RISKGRAPH_MLFLOW_ARTIFACT_ROOT",
+)
 
 
 def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:

@@ -39,28 +39,47 @@ def registry() -> ModelRegistry:
 def test_a_worse_latest_statement_raises_exactly_one_alert_once(graph_copy: Path) -> None:
     store = warehouse()
     alerts_before = store.read("risk_alerts")
-    latest = store.read("statements", where={"company_id": HOME_DEPOT}).sort_values(["period_end", "filed_at"]).iloc[-1]
-    scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values("as_of")
+    latest = (
+        store.read("statements", where={"company_id": HOME_DEPOT})
+        .sort_values(["period_end", "filed_at"])
+        .iloc[-1]
+    )
+    scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values(
+        "as_of"
+    )
     previous_pd = float(scores.iloc[-2]["pd"])
 
     # A loss year wiping out the equity: the latest filing, as the warehouse holds it, changed in place.
     assets = float(latest["total_assets"])
-    loss = {"net_income": -0.25 * assets, "pretax_income": -0.25 * assets, "ebit": -0.2 * assets,
-            "retained_earnings": -0.3 * assets, "total_equity": 0.01 * assets,
-            "total_liabilities": 0.99 * assets, "operating_cash_flow": -0.1 * assets}
+    loss = {
+        "net_income": -0.25 * assets,
+        "pretax_income": -0.25 * assets,
+        "ebit": -0.2 * assets,
+        "retained_earnings": -0.3 * assets,
+        "total_equity": 0.01 * assets,
+        "total_liabilities": 0.99 * assets,
+        "operating_cash_flow": -0.1 * assets,
+    }
     with store.transaction() as conn:
         conn.execute(
             sa.update(statements)
-            .where(statements.c.company_id == HOME_DEPOT, statements.c.accession == latest["accession"],
-                   statements.c.period_end == latest["period_end"])
+            .where(
+                statements.c.company_id == HOME_DEPOT,
+                statements.c.accession == latest["accession"],
+                statements.c.period_end == latest["period_end"],
+            )
             .values(**loss)
         )
     assert run_job("rescore_all").success
 
-    scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values("as_of")
+    scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values(
+        "as_of"
+    )
     assert float(scores.iloc[-1]["pd"]) >= 2 * previous_pd + 0.005
     alerts_after = store.read("risk_alerts")
-    new = alerts_after.merge(alerts_before[["company_id", "as_of", "model_version"]], how="left", indicator=True)
+    new = alerts_after.merge(
+        alerts_before[["company_id", "as_of", "model_version"]], how="left", indicator=True
+    )
     new = new[new["_merge"] == "left_only"]
     assert list(new["company_id"]) == [HOME_DEPOT]
     assert str(new.iloc[0]["as_of"]) == str(latest["filed_at"])
@@ -69,8 +88,10 @@ def test_a_worse_latest_statement_raises_exactly_one_alert_once(graph_copy: Path
     # Nothing new on a second run: the same scores carry no news.
     assert run_job("rescore_all").success
     again = store.read("risk_alerts")
-    pd.testing.assert_frame_equal(again.sort_values(["company_id", "as_of"]).reset_index(drop=True),
-                                  alerts_after.sort_values(["company_id", "as_of"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        again.sort_values(["company_id", "as_of"]).reset_index(drop=True),
+        alerts_after.sort_values(["company_id", "as_of"]).reset_index(drop=True),
+    )
 
 
 def _register(model: PDModel, example: pd.DataFrame) -> str:
@@ -91,7 +112,8 @@ def test_the_gate_keeps_a_worse_challenger_and_promotes_a_better_one(graph_copy:
     shuffled = np.random.default_rng(0).permutation(train["target"].to_numpy())
     features = usable_features(train, SEGMENTS[MARKET].features)
     worse = PDModel("logistic", features, {"C": 0.1}, missing="impute").fit(
-        train, shuffled, target_rate=0.03, seed=1)
+        train, shuffled, target_rate=0.03, seed=1
+    )
     worse_version = _register(worse, train)
     assert run_job("retrain", assets=["champion_model"]).success
     assert reg.champion_version() == champion_before
@@ -114,6 +136,8 @@ def test_the_gate_keeps_a_worse_challenger_and_promotes_a_better_one(graph_copy:
 
     # Rescoring history under the new champion adds rows, raises no alert.
     assert run_job("rescore_all").success
-    new_rows = store.read("risk_scores", where={"model_name": reg.model_name, "model_version": better_version})
+    new_rows = store.read(
+        "risk_scores", where={"model_name": reg.model_name, "model_version": better_version}
+    )
     assert len(new_rows) > 0
     assert len(store.read("risk_alerts")) == len(scores_before)

@@ -15,8 +15,12 @@ def environment_reads(path: Path) -> list[int]:
     """Line numbers of os.environ / os.getenv uses in a module."""
     lines = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
-                and node.attr in ("environ", "getenv", "environb"):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in ("environ", "getenv", "environb")
+        ):
             lines.append(node.lineno)
     return sorted(lines)
 

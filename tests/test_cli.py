@@ -15,8 +15,9 @@ from risk_assets.storage.warehouse import Warehouse
 from tests.conftest import use_home
 
 
-def test_a_failing_asset_makes_materialize_exit_non_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_asset_makes_materialize_exit_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     use_home(monkeypatch, tmp_path / "empty")
     # Scoring on an empty home: no features, no champion -> the risk_scores step fails.
     assert main(["materialize", "--jobs", "rescore_all"]) == 1
@@ -34,14 +35,19 @@ def test_a_failing_asset_makes_materialize_exit_non_zero(tmp_path: Path, monkeyp
 def test_a_failing_blocking_check_fails_the_job(graph_copy: Path) -> None:
     store = Warehouse(Settings.from_env().warehouse_url)
     with store.transaction() as conn:  # break the identity for every company but Apple
-        conn.execute(sa.update(statements).where(statements.c.company_id != "sec-0000320193")
-                     .values(total_liabilities=statements.c.total_assets * 2))
+        conn.execute(
+            sa.update(statements)
+            .where(statements.c.company_id != "sec-0000320193")
+            .values(total_liabilities=statements.c.total_assets * 2)
+        )
     outcome = run_job("ingest_filings", partition_keys=["sec-0000320193"])
     assert not outcome.success
     assert outcome.failed_checks == ["accounting_identity_holds"]
 
 
-def test_top_shows_the_statement_behind_each_score_and_why(graph_env: Path, capsys: pytest.CaptureFixture) -> None:
+def test_top_shows_the_statement_behind_each_score_and_why(
+    graph_env: Path, capsys: pytest.CaptureFixture
+) -> None:
     """`riskgraph top`: the period the score rests on (a date and FY/TTM, never a fiscal year past it), the filing
     date with its age (Samsung's statement is years old, and its stale-statement overlay says so), and the largest
     drivers by plain name."""
@@ -64,10 +70,13 @@ def test_top_shows_the_statement_behind_each_score_and_why(graph_env: Path, caps
 def test_a_driver_whose_value_was_missing_is_marked_filled_in() -> None:
     from risk_assets.commands.graph import explain
 
-    drivers = {"contributions": {"tl_ta": 0.4, "quick_ratio": -0.9, "sales_ta": 0.1},
-               "overlay": [{"name": "stale_statements", "multiplier": 2.0}]}
+    drivers = {
+        "contributions": {"tl_ta": 0.4, "quick_ratio": -0.9, "sales_ta": 0.1},
+        "overlay": [{"name": "stale_statements", "multiplier": 2.0}],
+    }
     assert explain(drivers, {"tl_ta": 0.7, "quick_ratio": None}) == (
-        "- Quick ratio (filled in), + Liabilities to assets, x2 odds: stale statements")
+        "- Quick ratio (filled in), + Liabilities to assets, x2 odds: stale statements"
+    )
 
 
 def test_the_embedded_instance_has_no_telemetry_and_no_first_visit_popup(graph_env: Path) -> None:

@@ -49,8 +49,10 @@ def test_statements_and_features_cover_every_company(graph_env: Path) -> None:
     assert set(classic) >= {"altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski"}
     # Market prices are bundled for Apple only (the AAPL chart of Aug-Nov 2020): Apple's FY2020 market value is
     # price x shares; other SEC filers' come from their annual reports' public float; Samsung (DART) has none.
-    source = {(r.company_id, str(r.period_end)): json.loads(r.market).get("market_value_source")
-              for r in features.itertuples()}
+    source = {
+        (r.company_id, str(r.period_end)): json.loads(r.market).get("market_value_source")
+        for r in features.itertuples()
+    }
     assert source[("sec-0000320193", "2020-09-26")] == "price x shares at the balance-sheet date"
     sec = features[features["company_id"].str.startswith("sec-")]
     assert sec["altman_z"].notna().mean() > 0.8
@@ -73,7 +75,9 @@ def test_every_company_has_a_current_score_with_a_valid_grade(graph_env: Path) -
 
 
 def _last_before(scores: pd.DataFrame, company_id: str, day: str) -> pd.Series:
-    mine = scores[(scores["company_id"] == company_id) & (pd.to_datetime(scores["as_of"]) < pd.Timestamp(day))]
+    mine = scores[
+        (scores["company_id"] == company_id) & (pd.to_datetime(scores["as_of"]) < pd.Timestamp(day))
+    ]
     return mine.sort_values("as_of").iloc[-1]
 
 
@@ -81,8 +85,11 @@ def test_the_bankrupt_filers_last_filings_rank_above_every_healthy_filer(graph_e
     from risk_assets.core.master_scale import INVESTMENT_GRADE_MAX_PD
 
     scores = warehouse().read("risk_scores")
-    current = scores[(scores["kind"] == "current") & ~scores["company_id"].isin(DISTRESSED)
-                     & scores["company_id"].str.startswith("sec-")]
+    current = scores[
+        (scores["kind"] == "current")
+        & ~scores["company_id"].isin(DISTRESSED)
+        & scores["company_id"].str.startswith("sec-")
+    ]
     assert len(current) == 10
     periods = scores[scores["kind"] == "period"]
     nikola = _last_before(periods, NIKOLA, "2025-02-19")  # Chapter 11 filed 2025-02-19
@@ -133,8 +140,9 @@ def test_features_stored_with_the_score_reproduce_it(graph_env: Path) -> None:
     checked = 0
     for segment in SEGMENTS.values():
         name = segment.registered_model(settings.model_name)
-        version, model = ModelRegistry(settings.mlflow_tracking_uri, name, settings.mlflow_experiment,
-                                       settings.mlflow_artifact_root).load_champion()
+        version, model = ModelRegistry(
+            settings.mlflow_tracking_uri, name, settings.mlflow_experiment, settings.mlflow_artifact_root
+        ).load_champion()
         scores = warehouse().read("risk_scores", where={"model_name": name, "model_version": version})
         if scores.empty:
             continue
@@ -165,8 +173,13 @@ def test_a_bad_filing_is_rejected_with_its_reason_and_the_rest_lands(graph_copy:
 
     settings = Settings.from_env()
     store, objects = warehouse(), open_object_store(settings.object_store_url)
-    facts = json.loads(gzip.decompress(
-        resources.files("risk_assets.data").joinpath("sec/companyfacts/CIK0000320193.json.gz").read_bytes()))
+    facts = json.loads(
+        gzip.decompress(
+            resources.files("risk_assets.data")
+            .joinpath("sec/companyfacts/CIK0000320193.json.gz")
+            .read_bytes()
+        )
+    )
     for fact in facts["facts"]["us-gaap"]["NetIncomeLoss"]["units"]["USD"]:
         if fact["accn"] == "0000320193-23-000106" and fact["end"] == "2023-09-30":
             fact["val"] = "n/a"
@@ -176,10 +189,21 @@ def test_a_bad_filing_is_rejected_with_its_reason_and_the_rest_lands(graph_copy:
     body = json.dumps(facts).encode()
     key = f"raw/sec/sec-0000320193/companyfacts/{sha256_hex(body)}.json"
     objects.put(key, body, "application/json")
-    store.upsert("raw_filings", [{
-        "company_id": "sec-0000320193", "source": "sec", "kind": "companyfacts", "sha256": sha256_hex(body),
-        "object_key": key, "content_type": "application/json", "size_bytes": len(body),
-        "fetched_at": dt.datetime(2100, 1, 1)}])
+    store.upsert(
+        "raw_filings",
+        [
+            {
+                "company_id": "sec-0000320193",
+                "source": "sec",
+                "kind": "companyfacts",
+                "sha256": sha256_hex(body),
+                "object_key": key,
+                "content_type": "application/json",
+                "size_bytes": len(body),
+                "fetched_at": dt.datetime(2100, 1, 1),
+            }
+        ],
+    )
     before = store.read("statements", where={"company_id": "sec-0000320193"})
 
     outcome = run_job("ingest_filings", partition_keys=["sec-0000320193"], assets=["statements"])

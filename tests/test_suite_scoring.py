@@ -24,7 +24,10 @@ def test_stale_statements_raise_the_current_pd_and_say_why(graph_env: Path) -> N
     # Samsung's newest statement was filed in March 2024: more than 15 months before any scoring date since mid-2025
     assert "stale_statements" in terms and "filed" in terms["stale_statements"]["reason"]
     assert current["pd"] > current["model_pd"]
-    assert agency_band(current["pd"]) != agency_band(current["model_pd"]) or current["pd"] > 1.5 * current["model_pd"]
+    assert (
+        agency_band(current["pd"]) != agency_band(current["model_pd"])
+        or current["pd"] > 1.5 * current["model_pd"]
+    )
 
 
 def test_population_stability_is_measured_per_segment(graph_env: Path) -> None:

@@ -21,16 +21,27 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 def list_alerts(
     _key: ReadKey,
     warehouse: WarehouseDep,
-    since: Annotated[IsoDate, Query(description="Only alerts of scores dated on or after this day",
-                                    examples=["2020-01-01"])] = None,
+    since: Annotated[
+        IsoDate,
+        Query(description="Only alerts of scores dated on or after this day", examples=["2020-01-01"]),
+    ] = None,
     kind: Annotated[queries.AlertKind, Query(description="Only downgrades, or only PD jumps")] = None,
-    acknowledged: Annotated[StrictBool, Query(description="Only acknowledged (true) or open (false) alerts")] = None,
+    acknowledged: Annotated[
+        StrictBool, Query(description="Only acknowledged (true) or open (false) alerts")
+    ] = None,
     company_id: Annotated[str, Query(min_length=1, max_length=40, examples=["sec-0000063908"])] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
-    items, total = queries.list_alerts(warehouse, since=since, kind=kind, acknowledged=acknowledged,
-                                       company_id=company_id, limit=limit, offset=offset)
+    items, total = queries.list_alerts(
+        warehouse,
+        since=since,
+        kind=kind,
+        acknowledged=acknowledged,
+        company_id=company_id,
+        limit=limit,
+        offset=offset,
+    )
     return {"items": items, "page": page(limit, offset, items, total)}
 
 
@@ -47,13 +58,18 @@ def acknowledge_alert(
     model_version: Annotated[str, Path(min_length=1, max_length=16, examples=["1"])],
     body: Annotated[Acknowledgement | None, Body()] = None,
 ) -> dict:
-    outcome = queries.acknowledge_alert(warehouse, company_id, as_of, model_version, by=key.name,
-                                        note=body.note if body else None)
+    outcome = queries.acknowledge_alert(
+        warehouse, company_id, as_of, model_version, by=key.name, note=body.note if body else None
+    )
     if outcome == "missing":
-        raise ApiProblem(404, f"no alert for {company_id!r} as of {as_of.isoformat()} under model {model_version!r}")
+        raise ApiProblem(
+            404, f"no alert for {company_id!r} as of {as_of.isoformat()} under model {model_version!r}"
+        )
     alert = queries.get_alert(warehouse, company_id, as_of, model_version)
     assert alert is not None
     if outcome == "already":
-        raise ApiProblem(409, f"already acknowledged at {alert['acknowledged_at'].isoformat()} by "
-                         f"{alert['acknowledged_by']!r}")
+        raise ApiProblem(
+            409,
+            f"already acknowledged at {alert['acknowledged_at'].isoformat()} by {alert['acknowledged_by']!r}",
+        )
     return alert

@@ -30,8 +30,9 @@ class PdChange(BaseModel):
     pd: float | None = Field(examples=[0.0062], description="The current PD (null: insufficient data)")
     grade: str | None = Field(examples=["6"])
     filed_at: dt.date = Field(examples=["2026-01-30"], description="Filing date of the statement behind it")
-    previous_filed_at: dt.date | None = Field(examples=["2025-10-31"],
-                                              description="The filing before it (null: no earlier filing scored)")
+    previous_filed_at: dt.date | None = Field(
+        examples=["2025-10-31"], description="The filing before it (null: no earlier filing scored)"
+    )
     previous_pd: float | None = Field(examples=[0.0078], description="That filing's PD, same model version")
     previous_grade: str | None = Field(examples=["6"])
     pd_change: float | None = Field(examples=[-0.0016], description="pd - previous_pd")
@@ -56,7 +57,9 @@ class DefaultEventList(BaseModel):
 class FeatureInfo(BaseModel):
     name: str = Field(examples=["wc_ta"])
     label: str = Field(examples=["Working capital to assets"])
-    formula: str | None = Field(default=None, examples=["(current_assets - current_liabilities) / total_assets"])
+    formula: str | None = Field(
+        default=None, examples=["(current_assets - current_liabilities) / total_assets"]
+    )
     unit: str | None = Field(default=None, examples=["ratio"])
     family: str | None = Field(default=None, examples=["liquidity"])
 
@@ -72,30 +75,61 @@ def _usable(pd: float | None, status: str | None) -> float | None:
 def pd_changes(warehouse: Warehouse) -> list[dict]:
     """Each company's current snapshot beside the newest filing score filed before the snapshot's statement, under
     the snapshot's model version (a change across model versions would mix two scales)."""
-    snap_rank = sa.func.row_number().over(
-        partition_by=risk_scores.c.company_id, order_by=(risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc())
-    ).label("rank")
-    ranked = sa.select(risk_scores.c.company_id, risk_scores.c.as_of, risk_scores.c.model_version,
-                       risk_scores.c.pd, risk_scores.c.grade, risk_scores.c.filed_at, risk_scores.c.status,
-                       snap_rank).where(risk_scores.c.kind == "current").subquery()
+    snap_rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=risk_scores.c.company_id,
+            order_by=(risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        sa.select(
+            risk_scores.c.company_id,
+            risk_scores.c.as_of,
+            risk_scores.c.model_version,
+            risk_scores.c.pd,
+            risk_scores.c.grade,
+            risk_scores.c.filed_at,
+            risk_scores.c.status,
+            snap_rank,
+        )
+        .where(risk_scores.c.kind == "current")
+        .subquery()
+    )
     snapshot = sa.select(ranked).where(ranked.c.rank == 1).subquery()
     prior = risk_scores.alias("prior")
-    prior_rank = sa.func.row_number().over(
-        partition_by=prior.c.company_id, order_by=(prior.c.filed_at.desc(), prior.c.as_of.desc())
-    ).label("rank")
+    prior_rank = (
+        sa.func.row_number()
+        .over(partition_by=prior.c.company_id, order_by=(prior.c.filed_at.desc(), prior.c.as_of.desc()))
+        .label("rank")
+    )
     earlier = (
         sa.select(prior.c.company_id, prior.c.filed_at, prior.c.pd, prior.c.grade, prior.c.status, prior_rank)
-        .join(snapshot, sa.and_(snapshot.c.company_id == prior.c.company_id,
-                                snapshot.c.model_version == prior.c.model_version))
+        .join(
+            snapshot,
+            sa.and_(
+                snapshot.c.company_id == prior.c.company_id, snapshot.c.model_version == prior.c.model_version
+            ),
+        )
         .where(prior.c.kind == "period", prior.c.filed_at < snapshot.c.filed_at)
         .subquery()
     )
     previous = sa.select(earlier).where(earlier.c.rank == 1).subquery()
     statement = (
-        sa.select(snapshot.c.company_id, snapshot.c.as_of, snapshot.c.model_version, snapshot.c.pd,
-                  snapshot.c.grade, snapshot.c.filed_at, snapshot.c.status,
-                  previous.c.filed_at.label("previous_filed_at"), previous.c.pd.label("previous_pd"),
-                  previous.c.grade.label("previous_grade"), previous.c.status.label("previous_status"))
+        sa.select(
+            snapshot.c.company_id,
+            snapshot.c.as_of,
+            snapshot.c.model_version,
+            snapshot.c.pd,
+            snapshot.c.grade,
+            snapshot.c.filed_at,
+            snapshot.c.status,
+            previous.c.filed_at.label("previous_filed_at"),
+            previous.c.pd.label("previous_pd"),
+            previous.c.grade.label("previous_grade"),
+            previous.c.status.label("previous_status"),
+        )
         .select_from(snapshot.outerjoin(previous, previous.c.company_id == snapshot.c.company_id))
         .order_by(snapshot.c.company_id)
     )
@@ -105,53 +139,86 @@ def pd_changes(warehouse: Warehouse) -> list[dict]:
     for row in rows:
         current = _usable(row["pd"], row["status"])
         before = _usable(row["previous_pd"], row["previous_status"])
-        out.append({
-            "company_id": row["company_id"], "as_of": row["as_of"], "model_version": row["model_version"],
-            "pd": current, "grade": row["grade"] if current is not None else None, "filed_at": row["filed_at"],
-            "previous_filed_at": row["previous_filed_at"], "previous_pd": before,
-            "previous_grade": row["previous_grade"] if before is not None else None,
-            "pd_change": current - before if current is not None and before is not None else None,
-        })
+        out.append(
+            {
+                "company_id": row["company_id"],
+                "as_of": row["as_of"],
+                "model_version": row["model_version"],
+                "pd": current,
+                "grade": row["grade"] if current is not None else None,
+                "filed_at": row["filed_at"],
+                "previous_filed_at": row["previous_filed_at"],
+                "previous_pd": before,
+                "previous_grade": row["previous_grade"] if before is not None else None,
+                "pd_change": current - before if current is not None and before is not None else None,
+            }
+        )
     return out
 
 
-@router.get("/pd-changes", response_model=PdChangeList,
-            summary="Each company's current PD beside its previous filing's PD (same model version)")
+@router.get(
+    "/pd-changes",
+    response_model=PdChangeList,
+    summary="Each company's current PD beside its previous filing's PD (same model version)",
+)
 def list_pd_changes(warehouse: WarehouseDep) -> dict:
     return {"items": pd_changes(warehouse)}
 
 
-@router.get("/companies/{company_id}/default-events", response_model=DefaultEventList,
-            summary="A company's default events (bankruptcy filings, missed payments), oldest first")
+@router.get(
+    "/companies/{company_id}/default-events",
+    response_model=DefaultEventList,
+    summary="A company's default events (bankruptcy filings, missed payments), oldest first",
+)
 def company_default_events(company_id: CompanyId, warehouse: WarehouseDep) -> dict:
     if not queries.company_exists(warehouse, company_id):
         raise ApiProblem(404, f"unknown company {company_id!r}")
-    statement = (sa.select(default_events.c.event_date, default_events.c.kind, default_events.c.source,
-                           default_events.c.reference)
-                 .where(default_events.c.company_id == company_id)
-                 .order_by(default_events.c.event_date, default_events.c.kind))
+    statement = (
+        sa.select(
+            default_events.c.event_date,
+            default_events.c.kind,
+            default_events.c.source,
+            default_events.c.reference,
+        )
+        .where(default_events.c.company_id == company_id)
+        .order_by(default_events.c.event_date, default_events.c.kind)
+    )
     with warehouse.engine.connect() as conn:
         items = [dict(row) for row in conn.execute(statement).mappings()]
     return {"company_id": company_id, "items": items}
 
 
-@router.get("/features", response_model=FeatureCatalogue,
-            summary="Every model feature with its plain name, formula and unit")
+@router.get(
+    "/features",
+    response_model=FeatureCatalogue,
+    summary="Every model feature with its plain name, formula and unit",
+)
 def feature_catalogue() -> dict:
     from risk_assets.core.field_features import catalogue
 
-    return {"items": [{key: entry.get(key) for key in ("name", "label", "formula", "unit", "family")}
-                      for entry in catalogue()]}
+    return {
+        "items": [
+            {key: entry.get(key) for key in ("name", "label", "formula", "unit", "family")}
+            for entry in catalogue()
+        ]
+    }
 
 
 _FIGURES = {"roc": "validation/roc.png", "calibration": "validation/calibration.png"}
 
 
-@router.get("/models/{segment}/{version}/validation/{figure}", response_class=Response,
-            summary="A registered version's held-out ROC or calibration chart, as logged when it was trained",
-            responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                             "description": "The PNG logged with the training run"},
-                       503: {"description": "The model registry is unavailable"}})
+@router.get(
+    "/models/{segment}/{version}/validation/{figure}",
+    response_class=Response,
+    summary="A registered version's held-out ROC or calibration chart, as logged when it was trained",
+    responses={
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The PNG logged with the training run",
+        },
+        503: {"description": "The model registry is unavailable"},
+    },
+)
 def validation_figure(
     request: Request,
     segment: Annotated[Literal["listed_market", "listed_statements", "sme"], Path()],
@@ -175,5 +242,7 @@ def validation_figure(
             local = registry.client.download_artifacts(found[0].run_id, _FIGURES[figure], tmp)
             body = FilePath(local).read_bytes()
     except Exception as error:  # a run logged without the figure (older versions), or a deleted artifact
-        raise ApiProblem(404, f"version {version!r} of {registry.model_name!r} has no {figure} figure") from error
+        raise ApiProblem(
+            404, f"version {version!r} of {registry.model_name!r} has no {figure} figure"
+        ) from error
     return Response(body, media_type="image/png")

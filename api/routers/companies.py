@@ -30,15 +30,23 @@ def _unknown(company_id: str) -> ApiProblem:
 @router.get("", response_model=CompanyList, summary="Search companies by name, ticker, CIK or DART corp code")
 def search_companies(
     warehouse: WarehouseDep,
-    q: Annotated[str, Query(min_length=1, max_length=100, examples=["apple"],
-                            description="Part of the name (any case), or a ticker, CIK, DART corp code or company "
-                            "id")] = None,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            examples=["apple"],
+            description="Part of the name (any case), or a ticker, CIK, DART corp code or company id",
+        ),
+    ] = None,
     sector: Annotated[Literal[SECTORS], Query(description="Only this sector")] = None,  # type: ignore[valid-type]
     country: Annotated[str, Query(pattern="^[A-Za-z]{2}$", examples=["KR"])] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict:
-    items, total = queries.search_companies(warehouse, q=q, sector=sector, country=country, limit=limit, offset=offset)
+    items, total = queries.search_companies(
+        warehouse, q=q, sector=sector, country=country, limit=limit, offset=offset
+    )
     return {"items": items, "page": page(limit, offset, items, total)}
 
 
@@ -60,21 +68,31 @@ def _rendered_profile(warehouse: Warehouse, company_id: str) -> bytes | None:
 @router.get("/{company_id}", response_model=CompanyProfile, summary="A company's profile and latest score")
 async def company_profile(request: Request, company_id: CompanyId, warehouse: WarehouseDep) -> Response:
     # The most frequent lookup: the validated JSON is cached until the warehouse changes (api/cache.py).
-    body = await cached(request.app.state.profile_cache, warehouse, company_id,
-                        lambda: _rendered_profile(warehouse, company_id), lambda found: found is not None)
+    body = await cached(
+        request.app.state.profile_cache,
+        warehouse,
+        company_id,
+        lambda: _rendered_profile(warehouse, company_id),
+        lambda found: found is not None,
+    )
     if body is None:
         raise _unknown(company_id)
     return Response(body, media_type="application/json")
 
 
-@router.get("/{company_id}/scores", response_model=ScoreHistory,
-            summary="A company's filing scores (every model version unless one is given), oldest first")
+@router.get(
+    "/{company_id}/scores",
+    response_model=ScoreHistory,
+    summary="A company's filing scores (every model version unless one is given), oldest first",
+)
 def company_scores(
     company_id: CompanyId,
     warehouse: WarehouseDep,
     model_version: Annotated[str, Query(min_length=1, max_length=16, examples=["1"])] = None,
-    kind: Annotated[Literal["period", "current"], Query(description="'period': one per filing; 'current': the "
-                                                        "daily snapshots")] = "period",
+    kind: Annotated[
+        Literal["period", "current"],
+        Query(description="'period': one per filing; 'current': the daily snapshots"),
+    ] = "period",
 ) -> dict:
     company = queries.get_company(warehouse, company_id)
     if company is None:
@@ -83,47 +101,64 @@ def company_scores(
     return {"company": company, "scores": history}
 
 
-@router.get("/{company_id}/scores/{as_of}/drivers", response_model=ScoreDrivers,
-            summary="One score's drivers: signed contributions to the log-odds, with the feature values")
+@router.get(
+    "/{company_id}/scores/{as_of}/drivers",
+    response_model=ScoreDrivers,
+    summary="One score's drivers: signed contributions to the log-odds, with the feature values",
+)
 def score_drivers(
     company_id: CompanyId,
     as_of: Annotated[IsoDate, Path(description="The score's as_of date", examples=["2025-10-31"])],
     warehouse: WarehouseDep,
     model_version: ModelVersionQuery = None,
-    kind: Annotated[Literal["period", "current"], Query(description="Default: the filing score if the "
-                                                        "date has both")] = None,
+    kind: Annotated[
+        Literal["period", "current"], Query(description="Default: the filing score if the date has both")
+    ] = None,
 ) -> dict:
     row = queries.score_detail(warehouse, company_id, as_of, model_version=model_version, kind=kind)
     if row is None:
         if not queries.company_exists(warehouse, company_id):
             raise _unknown(company_id)
-        raise ApiProblem(404, f"no score of {company_id!r} as of {as_of.isoformat()}"
-                         + (f" under model version {model_version!r}" if model_version else ""))
+        raise ApiProblem(
+            404,
+            f"no score of {company_id!r} as of {as_of.isoformat()}"
+            + (f" under model version {model_version!r}" if model_version else ""),
+        )
     row["drivers"] = drivers_out(row["drivers"], row["feature_values"])
     return row
 
 
-@router.get("/{company_id}/statements", response_model=StatementList,
-            summary="Canonical statements by fiscal period, newest first")
+@router.get(
+    "/{company_id}/statements",
+    response_model=StatementList,
+    summary="Canonical statements by fiscal period, newest first",
+)
 def company_statements(
     company_id: CompanyId,
     warehouse: WarehouseDep,
-    all_versions: Annotated[StrictBool, Query(description="Include restatements and repeated comparatives")] = False,
+    all_versions: Annotated[
+        StrictBool, Query(description="Include restatements and repeated comparatives")
+    ] = False,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> dict:
-    items, total = queries.statements_for(warehouse, company_id, all_versions=all_versions, limit=limit,
-                                          offset=offset)
+    items, total = queries.statements_for(
+        warehouse, company_id, all_versions=all_versions, limit=limit, offset=offset
+    )
     if total == 0 and not queries.company_exists(warehouse, company_id):
         raise _unknown(company_id)
     return {"company_id": company_id, "items": items, "page": page(limit, offset, items, total)}
 
 
-@router.get("/{company_id}/features", response_model=FeatureList,
-            summary="Model ratios and classic scores (Altman Z, Z'', Ohlson O, Zmijewski) per statement version")
-def company_features(company_id: CompanyId, warehouse: WarehouseDep, limit: Limit = 20, offset: Offset = 0) -> dict:
+@router.get(
+    "/{company_id}/features",
+    response_model=FeatureList,
+    summary="Model ratios and classic scores (Altman Z, Z'', Ohlson O, Zmijewski) per statement version",
+)
+def company_features(
+    company_id: CompanyId, warehouse: WarehouseDep, limit: Limit = 20, offset: Offset = 0
+) -> dict:
     items, total = queries.features_for(warehouse, company_id, limit=limit, offset=offset)
     if total == 0 and not queries.company_exists(warehouse, company_id):
         raise _unknown(company_id)
     return {"company_id": company_id, "items": items, "page": page(limit, offset, items, total)}
-

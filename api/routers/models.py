@@ -81,11 +81,15 @@ def _version_out(
         "run_uri": f"runs:/{version.run_id}/model" if version.run_id else None,
         "model_uri": f"models:/{name}/{number}",
         "run_ui": f"{public}/#/experiments/{experiment_id}/runs/{version.run_id}"
-        if public and experiment_id and version.run_id else None,
+        if public and experiment_id and version.run_id
+        else None,
         "model_ui": f"{public}/#/models/{quote(name)}/versions/{number}" if public else None,
     }
-    created = (dt.datetime.fromtimestamp(version.creation_timestamp / 1000, dt.UTC).replace(tzinfo=None)
-               if version.creation_timestamp else None)
+    created = (
+        dt.datetime.fromtimestamp(version.creation_timestamp / 1000, dt.UTC).replace(tzinfo=None)
+        if version.creation_timestamp
+        else None
+    )
     return {
         "name": name,
         "version": number,
@@ -101,8 +105,10 @@ def _version_out(
 
 
 Segment = Literal["listed_market", "listed_statements", "sme"]
-SEGMENT_QUERY = Query(description="The segment whose registered model to show (listed_market, listed_statements "
-                      "or sme; sme's model keeps the base name)")
+SEGMENT_QUERY = Query(
+    description="The segment whose registered model to show (listed_market, listed_statements "
+    "or sme; sme's model keeps the base name)"
+)
 
 
 def _segment_registry(request: Request, segment: str) -> Any:
@@ -131,17 +137,28 @@ def list_segments(request: Request, warehouse: WarehouseDep) -> dict:
         decisions = _decisions(warehouse, registry.model_name)
         found = [v for v in versions if str(v.version) == champion]
         segment = SEGMENTS[name]
-        items.append({"segment": name, "title": segment.title, "population": segment.population,
-                      "training_data": segment.training_data, "features": list(segment.features),
-                      "model_name": registry.model_name, "champion_version": champion,
-                      "champion": _version_out(registry, found[0], champion, decisions, aliases) if found else None,
-                      "versions": len(versions)})
+        items.append(
+            {
+                "segment": name,
+                "title": segment.title,
+                "population": segment.population,
+                "training_data": segment.training_data,
+                "features": list(segment.features),
+                "model_name": registry.model_name,
+                "champion_version": champion,
+                "champion": _version_out(registry, found[0], champion, decisions, aliases) if found else None,
+                "versions": len(versions),
+            }
+        )
     return {"items": items}
 
 
-@router.get("/stability", response_model=StabilityReport,
-            summary="Population stability per segment: each feature's and the PD's PSI between the champion's "
-            "development sample and the companies it scores now")
+@router.get(
+    "/stability",
+    response_model=StabilityReport,
+    summary="Population stability per segment: each feature's and the PD's PSI between the champion's "
+    "development sample and the companies it scores now",
+)
 def stability(request: Request) -> dict:
     from risk_assets.core.monitoring import STABILITY_KEY
     from risk_assets.storage.objects import open_object_store
@@ -163,13 +180,22 @@ def stability(request: Request) -> dict:
     def clean(value: Any) -> Any:
         return None if isinstance(value, float) and value != value else value
 
-    return {"items": [{"segment": segment, **{k: v for k, v in figure.items() if k != "features"},
-                       "score": {k: clean(v) for k, v in figure["score"].items()},
-                       "features": [{k: clean(v) for k, v in row.items()} for row in figure["features"]]}
-                      for segment, figure in figures.items()]}
+    return {
+        "items": [
+            {
+                "segment": segment,
+                **{k: v for k, v in figure.items() if k != "features"},
+                "score": {k: clean(v) for k, v in figure["score"].items()},
+                "features": [{k: clean(v) for k, v in row.items()} for row in figure["features"]],
+            }
+            for segment, figure in figures.items()
+        ]
+    }
 
 
-@router.get("", response_model=ModelList, summary="The champion and the newest versions with metrics and links")
+@router.get(
+    "", response_model=ModelList, summary="The champion and the newest versions with metrics and links"
+)
 def list_models(
     request: Request,
     warehouse: WarehouseDep,
@@ -187,8 +213,12 @@ def list_models(
     if champion_entry is None and champion is not None:
         found = [v for v in versions if str(v.version) == champion]
         champion_entry = _version_out(registry, found[0], champion, decisions, aliases) if found else None
-    return {"name": registry.model_name, "champion_version": champion, "champion": champion_entry,
-            "versions": listed}
+    return {
+        "name": registry.model_name,
+        "champion_version": champion,
+        "champion": champion_entry,
+        "versions": listed,
+    }
 
 
 @router.get("/{version}", response_model=ModelVersion, summary="One registered version")

@@ -56,8 +56,12 @@ def _dagster_errors_as_problems() -> Iterator[None]:
         raise ApiProblem(502, str(error)) from None
 
 
-@router.post("/v1/materializations", response_model=Launched, status_code=202,
-             summary="Launch a named asset job on Dagster; returns the run id to follow")
+@router.post(
+    "/v1/materializations",
+    response_model=Launched,
+    status_code=202,
+    summary="Launch a named asset job on Dagster; returns the run id to follow",
+)
 def launch(
     request: Request,
     response: Response,
@@ -82,7 +86,9 @@ def launch(
 def run_status(
     request: Request,
     _key: ReadOrAdminKey,
-    run_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])],
+    run_id: Annotated[
+        str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])
+    ],
 ) -> dict:
     with _dagster_errors_as_problems():
         try:
@@ -99,12 +105,17 @@ def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
     return {"items": rows}
 
 
-@router.post("/v1/watchlist", response_model=WatchlistEntry, status_code=201,
-             summary="Follow a company: by ticker (of a company in the universe), CIK or DART corp code")
+@router.post(
+    "/v1/watchlist",
+    response_model=WatchlistEntry,
+    status_code=201,
+    summary="Follow a company: by ticker (of a company in the universe), CIK or DART corp code",
+)
 def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> dict:
     try:
-        entry = add_to_watchlist(warehouse, ticker=body.ticker, cik=body.cik, dart_corp_code=body.dart_corp_code,
-                                 added_by=key.name)
+        entry = add_to_watchlist(
+            warehouse, ticker=body.ticker, cik=body.cik, dart_corp_code=body.dart_corp_code, added_by=key.name
+        )
     except WatchlistError as error:
         status = 404 if "unknown ticker" in str(error) else 422
         raise ApiProblem(status, str(error)) from None
@@ -113,8 +124,9 @@ def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) ->
     return entry
 
 
-@router.delete("/v1/watchlist/{company_id}", status_code=204, response_class=Response,
-               summary="Stop following a company")
+@router.delete(
+    "/v1/watchlist/{company_id}", status_code=204, response_class=Response, summary="Stop following a company"
+)
 def remove_watchlist(key: AdminKey, warehouse: WarehouseDep, company_id: WatchedCompanyId) -> Response:
     if not remove_from_watchlist(warehouse, company_id):
         raise ApiProblem(404, f"{company_id!r} is not on the watchlist")

@@ -46,8 +46,11 @@ async def score(request: Request, body: ScoreRequest, _key: ScoreKey) -> dict:
 
     def answer(models: dict) -> dict:
         results = score_statements(models, statements, body.top_drivers)
-        return {"model_name": results[0]["model_name"], "model_version": results[0]["model_version"],
-                "results": results}
+        return {
+            "model_name": results[0]["model_name"],
+            "model_version": results[0]["model_version"],
+            "results": results,
+        }
 
     def run() -> dict:
         # re-reads each alias (MLflow) only when the interval has passed
@@ -82,4 +85,6 @@ async def score(request: Request, body: ScoreRequest, _key: ScoreKey) -> dict:
     try:
         return await run_in_threadpool(run)
     except ChampionUnavailable as error:
-        raise ApiProblem(503, f"no champion model to score with: {error}", headers={"Retry-After": "60"}) from None
+        raise ApiProblem(
+            503, f"no champion model to score with: {error}", headers={"Retry-After": "60"}
+        ) from None

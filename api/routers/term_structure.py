@@ -16,16 +16,23 @@ from risk_assets.storage import queries
 
 router = APIRouter(prefix="/v1/companies", tags=["companies"], dependencies=[Depends(require("read"))])
 
-METHOD = ("discrete-time hazard: year 1 is the one-year PD; later years' log-odds revert towards a long-run hazard "
-          "(logit h_k = rho^(k-1) logit PD1 + (1 - rho^(k-1)) logit long_run); cumulative = 1 - prod(1 - h_k)")
+METHOD = (
+    "discrete-time hazard: year 1 is the one-year PD; later years' log-odds revert towards a long-run hazard "
+    "(logit h_k = rho^(k-1) logit PD1 + (1 - rho^(k-1)) logit long_run); cumulative = 1 - prod(1 - h_k)"
+)
 
 
 class TermPoint(BaseModel):
     years: int = Field(examples=[3])
-    cumulative_pd: float = Field(examples=[0.021], description="Probability of default within this many years")
-    marginal_pd: float = Field(examples=[0.008], description="Probability of defaulting in this year (from today)")
-    hazard: float = Field(examples=[0.0081], description="Probability of defaulting in this year if alive at its "
-                          "start")
+    cumulative_pd: float = Field(
+        examples=[0.021], description="Probability of default within this many years"
+    )
+    marginal_pd: float = Field(
+        examples=[0.008], description="Probability of defaulting in this year (from today)"
+    )
+    hazard: float = Field(
+        examples=[0.0081], description="Probability of defaulting in this year if alive at its start"
+    )
 
 
 class TermStructureOut(BaseModel):
@@ -40,8 +47,11 @@ class TermStructureOut(BaseModel):
     fitted_on: str
 
 
-@router.get("/{company_id}/term-structure", response_model=TermStructureOut,
-            summary="Cumulative PDs over 1 to 5 years from the company's current PD")
+@router.get(
+    "/{company_id}/term-structure",
+    response_model=TermStructureOut,
+    summary="Cumulative PDs over 1 to 5 years from the company's current PD",
+)
 def term_structure(company_id: CompanyId, warehouse: WarehouseDep) -> dict:
     current = queries.company_history(warehouse, company_id, kind="current")
     if not current:
@@ -51,8 +61,22 @@ def term_structure(company_id: CompanyId, warehouse: WarehouseDep) -> dict:
         raise ApiProblem(409, f"company {company_id!r} has no PD ({latest.get('status')}): no term structure")
     in_default = bool(latest["in_default"])
     pd1 = 1.0 if in_default else float(latest["pd"])
-    curve = ([{"years": k, "cumulative_pd": 1.0, "marginal_pd": 1.0 if k == 1 else 0.0, "hazard": 1.0}
-              for k in range(1, 6)] if in_default else FITTED.curve(pd1))
-    return {"company_id": company_id, "as_of": latest["as_of"], "pd": pd1, "in_default": in_default,
-            "curve": curve, "method": METHOD, "rho": FITTED.rho, "long_run": FITTED.long_run,
-            "fitted_on": FITTED.source}
+    curve = (
+        [
+            {"years": k, "cumulative_pd": 1.0, "marginal_pd": 1.0 if k == 1 else 0.0, "hazard": 1.0}
+            for k in range(1, 6)
+        ]
+        if in_default
+        else FITTED.curve(pd1)
+    )
+    return {
+        "company_id": company_id,
+        "as_of": latest["as_of"],
+        "pd": pd1,
+        "in_default": in_default,
+        "curve": curve,
+        "method": METHOD,
+        "rho": FITTED.rho,
+        "long_run": FITTED.long_run,
+        "fitted_on": FITTED.source,
+    }

@@ -31,6 +31,8 @@ class AlertList(BaseModel):
 
 
 class Acknowledgement(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"note": "reviewed with the RM"}]})
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"note": "reviewed with the RM"}]}
+    )
 
     note: str | None = Field(default=None, max_length=1000, description="Kept in the audit log")

@@ -17,7 +17,9 @@ class CompanyList(BaseModel):
 
 class ClassicScore(BaseModel):
     value: float | None = Field(default=None, examples=[6.4173])
-    zone: str | None = Field(default=None, examples=["safe"], description="The published cut-off zone, if any")
+    zone: str | None = Field(
+        default=None, examples=["safe"], description="The published cut-off zone, if any"
+    )
     reason: str | None = Field(default=None, examples=[None], description="Why the value is null, when it is")
 
 
@@ -36,9 +38,13 @@ class FeatureSet(BaseModel):
     period_type: str | None = Field(default=None, examples=["FY"], description="FY, or TTM for a quarter end")
     fiscal_period: str | None = Field(default=None, examples=["FY"], description="FY, Q1, Q2 or Q3")
     merton_dd: float | None = Field(default=None, description="Merton distance to default, when prices exist")
-    market: dict[str, Any] | None = Field(default=None, description="Market inputs (price, market value, "
-                                          "volatility, the Merton solve) with their dates")
-    macro: dict[str, Any] | None = Field(default=None, description="Macro values as released on or before filed_at")
+    market: dict[str, Any] | None = Field(
+        default=None,
+        description="Market inputs (price, market value, volatility, the Merton solve) with their dates",
+    )
+    macro: dict[str, Any] | None = Field(
+        default=None, description="Macro values as released on or before filed_at"
+    )
     warnings: dict[str, Any] | None = Field(default=None, description="Early-warning flags known at filed_at")
 
 
@@ -49,7 +55,9 @@ class LatestScore(Score):
 class CompanyProfile(BaseModel):
     company: Company
     on_watchlist: bool = Field(description="Whether the filings sensor follows this company")
-    latest_score: LatestScore | None = Field(description="The newest snapshot; null before the company is scored")
+    latest_score: LatestScore | None = Field(
+        description="The newest snapshot; null before the company is scored"
+    )
     latest_features: FeatureSet | None = Field(description="The feature row behind the latest score")
 
 
@@ -64,11 +72,16 @@ class Statement(BaseModel):
     currency: str = Field(examples=["USD"])
     source: str = Field(examples=["sec_companyfacts"])
     derived_items: list[str] = Field(examples=[["ebitda"]], description="Items computed from an identity")
-    period_type: str | None = Field(default=None, examples=["FY"],
-                                    description="FY (an annual filing) or TTM (trailing twelve months at a quarter end)")
+    period_type: str | None = Field(
+        default=None,
+        examples=["FY"],
+        description="FY (an annual filing) or TTM (trailing twelve months at a quarter end)",
+    )
     fiscal_period: str | None = Field(default=None, examples=["FY"], description="FY, Q1, Q2 or Q3")
     items: dict[str, float | None] = Field(
-        examples=[{"total_assets": 359241000000.0, "total_liabilities": 285508000000.0, "revenue": 416161000000.0}],
+        examples=[
+            {"total_assets": 359241000000.0, "total_liabilities": 285508000000.0, "revenue": 416161000000.0}
+        ],
         description="Canonical items in the filing currency; null = unknown (never zero)",
     )
 

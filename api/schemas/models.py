@@ -23,13 +23,20 @@ class GateDecision(BaseModel):
 
 
 class MlflowLinks(BaseModel):
-    tracking_uri: str | None = Field(default=None, examples=["http://mlflow:5000"],
-                                      description="The tracking server (HTTP only; null for a local store)")
+    tracking_uri: str | None = Field(
+        default=None,
+        examples=["http://mlflow:5000"],
+        description="The tracking server (HTTP only; null for a local store)",
+    )
     run_id: str | None = Field(default=None, examples=["3f0c0c1f9a8b4b0e9d3c8b7a6f5e4d3c"])
     run_uri: str | None = Field(default=None, examples=["runs:/3f0c0c1f9a8b4b0e9d3c8b7a6f5e4d3c/model"])
     model_uri: str = Field(examples=["models:/corporate_pd/1"])
-    run_ui: str | None = Field(default=None, description="The run in the MLflow UI (HTTP tracking servers only)")
-    model_ui: str | None = Field(default=None, description="The version in the MLflow UI (HTTP tracking only)")
+    run_ui: str | None = Field(
+        default=None, description="The run in the MLflow UI (HTTP tracking servers only)"
+    )
+    model_ui: str | None = Field(
+        default=None, description="The version in the MLflow UI (HTTP tracking only)"
+    )
 
 
 class ModelVersion(BaseModel):
@@ -40,8 +47,9 @@ class ModelVersion(BaseModel):
     created_at: UtcDateTime | None = None
     status: str | None = Field(default=None, examples=["READY"])
     tags: dict[str, str] = Field(examples=[{"family": "lightgbm", "holdout_auc": "0.946901"}])
-    metrics: dict[str, float] = Field(examples=[{"holdout_auc": 0.9469, "cv_auc": 0.9412}],
-                                      description="Metrics of the training run")
+    metrics: dict[str, float] = Field(
+        examples=[{"holdout_auc": 0.9469, "cv_auc": 0.9412}], description="Metrics of the training run"
+    )
     decision: GateDecision | None = Field(default=None, description="The champion gate's decision on it")
     links: MlflowLinks
 
@@ -87,11 +95,15 @@ class SegmentStability(BaseModel):
     segment: str = Field(examples=["listed_market"])
     model: str = Field(examples=["corporate_pd_listed_market"])
     version: str = Field(examples=["1"])
-    companies: int = Field(examples=[13], description="Companies whose current score the segment's champion made")
+    companies: int = Field(
+        examples=[13], description="Companies whose current score the segment's champion made"
+    )
     score: ScoreStability
     features: list[FeatureStability]
 
 
 class StabilityReport(BaseModel):
-    items: list[SegmentStability] = Field(description="One entry per segment with scored companies; empty before "
-                                          "the population_stability check has run")
+    items: list[SegmentStability] = Field(
+        description="One entry per segment with scored companies; empty before "
+        "the population_stability check has run"
+    )

@@ -15,9 +15,16 @@ def _asset_jobs() -> tuple[dict[str, str], dict[str, str]]:
     from risk_assets.defs import jobs
     from risk_assets.defs.partitions import company_partitions
 
-    found = [job for job in vars(jobs).values()
-             if isinstance(getattr(job, "name", None), str) and hasattr(job, "partitions_def") and hasattr(job, "selection")]
-    by_company = {job.name: job.description or "" for job in found if job.partitions_def is company_partitions}
+    found = [
+        job
+        for job in vars(jobs).values()
+        if isinstance(getattr(job, "name", None), str)
+        and hasattr(job, "partitions_def")
+        and hasattr(job, "selection")
+    ]
+    by_company = {
+        job.name: job.description or "" for job in found if job.partitions_def is company_partitions
+    }
     whole = {job.name: job.description or "" for job in found if job.partitions_def is None}
     return dict(sorted(by_company.items())), dict(sorted(whole.items()))
 
@@ -36,8 +43,11 @@ class CompanyRefresh(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     job: Literal[tuple(PARTITIONED_JOBS)] = Field(description=_described(PARTITIONED_JOBS))  # type: ignore[valid-type]
-    partition_key: str = Field(pattern=COMPANY_ID_PATTERN, examples=["sec-0000320193"],
-                               description="The company id (a registered partition)")
+    partition_key: str = Field(
+        pattern=COMPANY_ID_PATTERN,
+        examples=["sec-0000320193"],
+        description="The company id (a registered partition)",
+    )
 
 
 class GraphJob(BaseModel):
@@ -60,8 +70,11 @@ class Launched(BaseModel):
 
 class RunStatus(BaseModel):
     run_id: str = Field(examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])
-    status: str = Field(examples=["SUCCESS"], description="Dagster's run status: QUEUED, STARTING, STARTED, "
-                        "SUCCESS, FAILURE, CANCELING, CANCELED, ...")
+    status: str = Field(
+        examples=["SUCCESS"],
+        description="Dagster's run status: QUEUED, STARTING, STARTED, "
+        "SUCCESS, FAILURE, CANCELING, CANCELED, ...",
+    )
     finished: bool = Field(description="True once the run can no longer change")
 
 
@@ -80,7 +93,10 @@ class WatchlistAdd(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"minProperties": 1, "examples": [{"ticker": "AAPL"}, {"dart_corp_code": "00126380"}]},
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [{"ticker": "AAPL"}, {"dart_corp_code": "00126380"}],
+        },
     )
 
     ticker: str = Field(default=None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.\-]+$")

@@ -18,7 +18,9 @@ class ListedScore(Score):
 
 class ScoreList(BaseModel):
     as_of: dt.date | None = Field(description="The as-of date asked for; null for the latest snapshots")
-    model_version: str | None = Field(description="The model version of an as-of view; null for latest snapshots")
+    model_version: str | None = Field(
+        description="The model version of an as-of view; null for latest snapshots"
+    )
     items: list[ListedScore]
     page: Page
 
@@ -28,8 +30,9 @@ class ScoreDrivers(Score):
     model_pd: float = Field(examples=[0.0201], description="The model's PD, before a default overrides it")
     code_version: str = Field(examples=["0.1.0+f9971c1e2f29"])
     drivers: Drivers
-    feature_values: dict[str, float | None] = Field(examples=[{"Attr1": 0.3118}],
-                                                    description="Every model input of this score")
+    feature_values: dict[str, float | None] = Field(
+        examples=[{"Attr1": 0.3118}], description="Every model input of this score"
+    )
 
 
 class Migration(BaseModel):
@@ -37,8 +40,9 @@ class Migration(BaseModel):
     to_date: dt.date = Field(examples=["2025-12-31"])
     model_version: str | None = Field(examples=["1"])
     grades: list[str] = Field(examples=[["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "D"]])
-    matrix: list[list[int]] = Field(description="matrix[i][j]: companies in grades[i] at from_date and grades[j] "
-                                    "at to_date")
+    matrix: list[list[int]] = Field(
+        description="matrix[i][j]: companies in grades[i] at from_date and grades[j] at to_date"
+    )
     companies: int = Field(examples=[12], description="Companies scored at both dates")
     upgrades: int
     downgrades: int

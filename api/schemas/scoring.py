@@ -56,20 +56,33 @@ PriorYearItems = create_model(
 
 _PRIOR_YEARS = max(PRIOR_YEAR_INPUTS) if PRIOR_YEAR_INPUTS else 0
 _EXAMPLE_ITEMS = {
-    "total_assets": 359241000000.0, "total_liabilities": 285508000000.0, "current_assets": 147957000000.0,
-    "current_liabilities": 165631000000.0, "cash": 35934000000.0, "receivables": 39777000000.0,
-    "inventory": 5718000000.0, "total_equity": 73733000000.0, "retained_earnings": -14264000000.0,
-    "revenue": 416161000000.0, "cost_of_goods_sold": 220960000000.0, "ebit": 133050000000.0,
-    "depreciation_amortization": 11698000000.0, "pretax_income": 132729000000.0, "net_income": 112010000000.0,
-    "operating_cash_flow": 111482000000.0, "long_term_debt": 78328000000.0, "short_term_debt": 20329000000.0,
+    "total_assets": 359241000000.0,
+    "total_liabilities": 285508000000.0,
+    "current_assets": 147957000000.0,
+    "current_liabilities": 165631000000.0,
+    "cash": 35934000000.0,
+    "receivables": 39777000000.0,
+    "inventory": 5718000000.0,
+    "total_equity": 73733000000.0,
+    "retained_earnings": -14264000000.0,
+    "revenue": 416161000000.0,
+    "cost_of_goods_sold": 220960000000.0,
+    "ebit": 133050000000.0,
+    "depreciation_amortization": 11698000000.0,
+    "pretax_income": 132729000000.0,
+    "net_income": 112010000000.0,
+    "operating_cash_flow": 111482000000.0,
+    "long_term_debt": 78328000000.0,
+    "short_term_debt": 20329000000.0,
 }
 
 
 class ScoreInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    reference: str | None = Field(default=None, max_length=100, examples=["applicant-42"],
-                                  description="Your identifier, echoed back")
+    reference: str | None = Field(
+        default=None, max_length=100, examples=["applicant-42"], description="Your identifier, echoed back"
+    )
     items: StatementItems  # type: ignore[valid-type]
     prior_years: list[PriorYearItems] = Field(  # type: ignore[valid-type]
         default_factory=list,
@@ -77,12 +90,16 @@ class ScoreInput(BaseModel):
         description=f"Fiscal years t-1, t-2 (newest first, up to {_PRIOR_YEARS}); optional, for growth ratios",
     )
     segment: Literal["listed_market", "listed_statements", "sme"] | None = Field(
-        default=None, description="The model to score with. Omitted: listed_market when the items carry "
-        "market_value_equity, else listed_statements; send sme for a private company or SME")
-    currency: Literal["USD", "KRW"] = Field(default="USD", description="Currency of the items (size is measured in "
-                                            "real US dollars)")
+        default=None,
+        description="The model to score with. Omitted: listed_market when the items carry "
+        "market_value_equity, else listed_statements; send sme for a private company or SME",
+    )
+    currency: Literal["USD", "KRW"] = Field(
+        default="USD", description="Currency of the items (size is measured in real US dollars)"
+    )
     fiscal_year: Annotated[int, Field(ge=1960, le=2100), BeforeValidator(_json_integer)] | None = Field(
-        default=None, description="Fiscal year of the items (1960-2100; deflates size); default: last year")
+        default=None, description="Fiscal year of the items (1960-2100; deflates size); default: last year"
+    )
 
 
 class ScoreRequest(BaseModel):
@@ -91,16 +108,27 @@ class ScoreRequest(BaseModel):
         strict=True,
         json_schema_extra={
             "examples": [
-                {"statements": [{"reference": "apple-fy2025", "items": _EXAMPLE_ITEMS,
-                                 "prior_years": [{"pretax_income": 123485000000.0, "revenue": 391035000000.0}]}]}
+                {
+                    "statements": [
+                        {
+                            "reference": "apple-fy2025",
+                            "items": _EXAMPLE_ITEMS,
+                            "prior_years": [{"pretax_income": 123485000000.0, "revenue": 391035000000.0}],
+                        }
+                    ]
+                }
             ]
         },
     )
 
-    statements: list[ScoreInput] = Field(min_length=1, max_length=MAX_SCORE_BATCH,
-                                         description=f"1 to {MAX_SCORE_BATCH} statements, scored independently")
+    statements: list[ScoreInput] = Field(
+        min_length=1,
+        max_length=MAX_SCORE_BATCH,
+        description=f"1 to {MAX_SCORE_BATCH} statements, scored independently",
+    )
     top_drivers: Annotated[int, BeforeValidator(_json_integer)] = Field(
-        default=5, ge=1, le=64, description="How many drivers to list per statement")
+        default=5, ge=1, le=64, description="How many drivers to list per statement"
+    )
 
 
 class ScoreResult(BaseModel):
@@ -111,18 +139,24 @@ class ScoreResult(BaseModel):
     model_version: str = Field(examples=["1"])
     pd: float = Field(examples=[0.0201], description="Probability of default within one year")
     grade: str = Field(examples=["7"], description="Master-scale grade 1 (best) .. 10")
-    agency_band: str = Field(examples=["BB"], description="Agency-equivalent band of the PD (S&P one-year default "
-                             "experience)")
+    agency_band: str = Field(
+        examples=["BB"], description="Agency-equivalent band of the PD (S&P one-year default experience)"
+    )
     log_odds: float = Field(examples=[-2.9154], description="The model's log-odds before calibration")
     out_of_domain: bool = Field(description="Outside the range the model was trained on: treat with care")
     domain_note: str = Field(examples=[""])
     drivers: Drivers
-    ratios: dict[str, float | None] = Field(examples=[{"wc_ta": -0.0491}],
-                                            description="The model inputs computed from the items")
+    ratios: dict[str, float | None] = Field(
+        examples=[{"wc_ta": -0.0491}], description="The model inputs computed from the items"
+    )
 
 
 class ScoreResponse(BaseModel):
-    model_name: str = Field(examples=["corporate_pd_listed_market"],
-                            description="The model of the first statement (each result names its own)")
-    model_version: str = Field(examples=["1"], description="The champion version that answered the first statement")
+    model_name: str = Field(
+        examples=["corporate_pd_listed_market"],
+        description="The model of the first statement (each result names its own)",
+    )
+    model_version: str = Field(
+        examples=["1"], description="The champion version that answered the first statement"
+    )
     results: list[ScoreResult]

@@ -55,8 +55,11 @@ def dart_status_error(status: str, message: str, url: str | None = None) -> Sour
     if status == STATUS_RATE_LIMITED:
         return RateLimited(text + " (request limit exceeded; not retrying)", source=SOURCE, url=url)
     if status in KEY_STATUSES:
-        return AccessDenied(text + " (check the OpenDART API key: unregistered, locked or IP not allowed)",
-                            source=SOURCE, url=url)
+        return AccessDenied(
+            text + " (check the OpenDART API key: unregistered, locked or IP not allowed)",
+            source=SOURCE,
+            url=url,
+        )
     if status in UNAVAILABLE_STATUSES:
         return SourceUnavailable(text, source=SOURCE, url=url)
     return SourceError(text, source=SOURCE, url=url)
@@ -150,10 +153,18 @@ class OpenDartClient:
         self._clock = transport.get("clock", time.monotonic)
         self.rate_limited_cooldown_seconds = rate_limited_cooldown_seconds
         self._blocked_until: float | None = None
-        self.daily_counter = DailyRequestCounter(daily_request_cap, wall_clock=transport.get("wall_clock", utc_now))
-        self.http = source_http(source=SOURCE, rate_per_second=1.0 / min_interval_seconds, base_url=base_url,
-                                headers={"User-Agent": user_agent}, secrets=(self._api_key,),
-                                before_send=self._before_send, **transport)
+        self.daily_counter = DailyRequestCounter(
+            daily_request_cap, wall_clock=transport.get("wall_clock", utc_now)
+        )
+        self.http = source_http(
+            source=SOURCE,
+            rate_per_second=1.0 / min_interval_seconds,
+            base_url=base_url,
+            headers={"User-Agent": user_agent},
+            secrets=(self._api_key,),
+            before_send=self._before_send,
+            **transport,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -168,24 +179,41 @@ class OpenDartClient:
             status, message = _status_from_non_zip(body)
             if status is not None and status != STATUS_OK:
                 raise dart_status_error(status, message, response.url)
-            raise BadResponse(f"corpCode.xml: expected a ZIP, got {response.content_type or 'unknown'}: "
-                              f"{response.excerpt()!r}", source=SOURCE, url=response.url)
+            raise BadResponse(
+                f"corpCode.xml: expected a ZIP, got {response.content_type or 'unknown'}: "
+                f"{response.excerpt()!r}",
+                source=SOURCE,
+                url=response.url,
+            )
         try:
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
                 member = next((n for n in archive.namelist() if n.lower().endswith("corpcode.xml")), None)
                 if member is None:
-                    raise BadResponse(f"corpCode ZIP holds no CORPCODE.xml: {archive.namelist()}",
-                                      source=SOURCE, url=response.url)
+                    raise BadResponse(
+                        f"corpCode ZIP holds no CORPCODE.xml: {archive.namelist()}",
+                        source=SOURCE,
+                        url=response.url,
+                    )
                 xml_bytes = archive.read(member)
         except zipfile.BadZipFile as exc:
             raise BadResponse(f"corpCode ZIP is damaged: {exc}", source=SOURCE, url=response.url) from None
         try:
             return parse_corp_codes(xml_bytes)
         except ElementTree.ParseError as exc:
-            raise BadResponse(f"CORPCODE.xml is not valid XML: {exc}", source=SOURCE, url=response.url) from None
+            raise BadResponse(
+                f"CORPCODE.xml is not valid XML: {exc}", source=SOURCE, url=response.url
+            ) from None
 
-    def disclosures(self, corp_code: str, bgn_de: str, end_de: str, pblntf_ty: str | None = None,
-                    *, page_count: int = 100, max_pages: int = 1000) -> list[dict[str, Any]]:
+    def disclosures(
+        self,
+        corp_code: str,
+        bgn_de: str,
+        end_de: str,
+        pblntf_ty: str | None = None,
+        *,
+        page_count: int = 100,
+        max_pages: int = 1000,
+    ) -> list[dict[str, Any]]:
         """Every ``list.json`` row for one company in [bgn_de, end_de] (YYYYMMDD), all pages, newest first.
 
         corp_code is required: an unfiltered list returns every filer in Korea. Rows are de-duplicated on
@@ -196,8 +224,14 @@ class OpenDartClient:
         seen: set[str] = set()
         page_no = 1
         while True:
-            params = self._params(corp_code=corp_code, bgn_de=bgn_de, end_de=end_de, pblntf_ty=pblntf_ty,
-                                  page_no=page_no, page_count=page_count)
+            params = self._params(
+                corp_code=corp_code,
+                bgn_de=bgn_de,
+                end_de=end_de,
+                pblntf_ty=pblntf_ty,
+                page_no=page_no,
+                page_count=page_count,
+            )
             key = f"opendart/list/{corp_code}_{bgn_de}_{end_de}_{pblntf_ty or 'all'}_p{page_no}.json"
             payload = self._json("list.json", params, key)
             if payload is None:
@@ -214,8 +248,9 @@ class OpenDartClient:
     def company(self, corp_code: str) -> dict[str, Any] | None:
         """The company overview (corp_name, stock_code, induty_code, acc_mt ...); None when DART has none."""
         corp_code = _corp_code(corp_code)
-        payload = self._json("company.json", self._params(corp_code=corp_code),
-                             f"opendart/company/{corp_code}.json")
+        payload = self._json(
+            "company.json", self._params(corp_code=corp_code), f"opendart/company/{corp_code}.json"
+        )
         if payload is None:
             return None
         return {k: v for k, v in payload.items() if k not in ("status", "message")}
@@ -243,18 +278,25 @@ class OpenDartClient:
             raise ValueError(f"endpoint must be one of {sorted(MAJOR_EVENT_ENDPOINTS)}, got {endpoint!r}")
         corp_code = _corp_code(corp_code)
         params = self._params(corp_code=corp_code, bgn_de=bgn_de, end_de=end_de)
-        payload = self._json(f"{endpoint}.json", params, f"opendart/{endpoint}/{corp_code}_{bgn_de}_{end_de}.json")
+        payload = self._json(
+            f"{endpoint}.json", params, f"opendart/{endpoint}/{corp_code}_{bgn_de}_{end_de}.json"
+        )
         return list(payload.get("list") or []) if payload is not None else []
 
-    def audit_opinion(self, corp_code: str, bsns_year: str | int, reprt_code: str = "11011") -> list[dict[str, Any]]:
+    def audit_opinion(
+        self, corp_code: str, bsns_year: str | int, reprt_code: str = "11011"
+    ) -> list[dict[str, Any]]:
         """Rows of accnutAdtorNmNdAdtOpinion (auditor and audit opinion, DS002): current, prior and earlier
         years of one periodic report (``bsns_year`` holds labels such as "제55기 (당기)"); [] for 013."""
         corp_code = _corp_code(corp_code)
         if reprt_code not in REPORT_CODES:
             raise ValueError(f"reprt_code must be one of {sorted(REPORT_CODES)}, got {reprt_code!r}")
         params = self._params(corp_code=corp_code, bsns_year=str(bsns_year), reprt_code=reprt_code)
-        payload = self._json("accnutAdtorNmNdAdtOpinion.json", params,
-                             f"opendart/accnutAdtorNmNdAdtOpinion/{corp_code}_{bsns_year}_{reprt_code}.json")
+        payload = self._json(
+            "accnutAdtorNmNdAdtOpinion.json",
+            params,
+            f"opendart/accnutAdtorNmNdAdtOpinion/{corp_code}_{bsns_year}_{reprt_code}.json",
+        )
         return list(payload.get("list") or []) if payload is not None else []
 
     # -- internals
@@ -266,7 +308,8 @@ class OpenDartClient:
             remaining = self._blocked_until - self._clock()
             raise RateLimited(
                 f"OpenDART answered 020 (rate limited) recently; not sending for another {remaining:.0f}s",
-                source=SOURCE, retry_after_seconds=remaining,
+                source=SOURCE,
+                retry_after_seconds=remaining,
             )
         self.daily_counter.take()
 
@@ -275,8 +318,9 @@ class OpenDartClient:
         response = self.http.get(endpoint, params=params, sink_key=sink_key)
         payload = self.http.decode_json(response)
         if not isinstance(payload, dict) or "status" not in payload:
-            raise BadResponse(f"{endpoint}: no status in the body: {response.excerpt()!r}",
-                              source=SOURCE, url=response.url)
+            raise BadResponse(
+                f"{endpoint}: no status in the body: {response.excerpt()!r}", source=SOURCE, url=response.url
+            )
         status = str(payload["status"])
         if status == STATUS_OK:
             return payload

@@ -61,8 +61,9 @@ def result_error(result: Mapping[str, Any], url: str | None = None) -> SourceErr
     return SourceError(message, source=SOURCE, url=url)
 
 
-def parse_statistic_search(payload: Mapping[str, Any], publication_lag_days: int | None = None,
-                           cycle: str | None = None) -> list[dict[str, Any]]:
+def parse_statistic_search(
+    payload: Mapping[str, Any], publication_lag_days: int | None = None, cycle: str | None = None
+) -> list[dict[str, Any]]:
     """Rows of a StatisticSearch payload; ``[]`` for INFO-200, an exception for any other RESULT code.
 
     Each row: stat_code, stat_name, item_code1..4, item_name1..4, unit, time, cycle, observation_date,
@@ -93,7 +94,8 @@ def parse_statistic_search(payload: Mapping[str, Any], publication_lag_days: int
             "cycle": row_cycle,
             "observation_date": observed,
             "value": float(raw) if raw else None,
-            "released_at": observed + timedelta(days=publication_lag_days) if publication_lag_days is not None
+            "released_at": observed + timedelta(days=publication_lag_days)
+            if publication_lag_days is not None
             else None,
             "release_basis": RELEASE_BASIS_LAG if publication_lag_days is not None else None,
         }
@@ -139,9 +141,14 @@ class EcosClient:
         self.publication_lag_days = dict(publication_lag_days or {})
         self.language = language
         self.page_size = page_size
-        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_second, base_url=base_url,
-                                headers={"User-Agent": user_agent},
-                                secrets=(self._api_key, quote(self._api_key, safe="")), **transport)
+        self.http = source_http(
+            source=SOURCE,
+            rate_per_second=max_requests_per_second,
+            base_url=base_url,
+            headers={"User-Agent": user_agent},
+            secrets=(self._api_key, quote(self._api_key, safe="")),
+            **transport,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -154,8 +161,16 @@ class EcosClient:
                 return specific
         return self.publication_lag_days.get(stat_code)
 
-    def statistic_search(self, stat_code: str, cycle: str, start: str, end: str,
-                         item_codes: Sequence[str] = (), *, max_pages: int = 1000) -> list[dict[str, Any]]:
+    def statistic_search(
+        self,
+        stat_code: str,
+        cycle: str,
+        start: str,
+        end: str,
+        item_codes: Sequence[str] = (),
+        *,
+        max_pages: int = 1000,
+    ) -> list[dict[str, Any]]:
         """Every row of one series between ``start`` and ``end`` (in the cycle's TIME format).
 
         Refuses without a configured publication lag, because the rows would carry no release date.
@@ -164,16 +179,20 @@ class EcosClient:
             raise ValueError(f"cycle must be one of {sorted(CYCLES)}, got {cycle!r}")
         lag = self.lag_for(stat_code, item_codes)
         if lag is None:
-            raise ValueError(f"ECOS {stat_code}: no release date in the payload; configure "
-                             f"publication_lag_days[{stat_code!r}] (or '{stat_code}/ITEM')")
+            raise ValueError(
+                f"ECOS {stat_code}: no release date in the payload; configure "
+                f"publication_lag_days[{stat_code!r}] (or '{stat_code}/ITEM')"
+            )
         tail = "/".join(quote(part, safe="") for part in (stat_code, cycle, start, end, *item_codes))
         rows: list[dict[str, Any]] = []
         start_row = 1
         for _ in range(max_pages):
             end_row = start_row + self.page_size - 1
             path = f"StatisticSearch/{quote(self._api_key, safe='')}/json/{self.language}/{start_row}/{end_row}/{tail}"
-            key = f"ecos/StatisticSearch/{'_'.join((stat_code, cycle, start, end, *item_codes))}" \
-                  f"_{start_row}-{end_row}.json"
+            key = (
+                f"ecos/StatisticSearch/{'_'.join((stat_code, cycle, start, end, *item_codes))}"
+                f"_{start_row}-{end_row}.json"
+            )
             payload = self.http.get_json(path, sink_key=key)
             if not isinstance(payload, dict):
                 raise BadResponse("ECOS payload is not an object", source=SOURCE)

@@ -35,8 +35,9 @@ RELEASE_BASIS_FIRST_RELEASE = "first_release"
 RELEASE_BASIS_LAG = "publication_lag"
 
 
-def parse_observations(payload: Mapping[str, Any], series_id: str,
-                       publication_lag_days: int | None = None) -> list[dict[str, Any]]:
+def parse_observations(
+    payload: Mapping[str, Any], series_id: str, publication_lag_days: int | None = None
+) -> list[dict[str, Any]]:
     """Rows ``series_id, observation_date, value, released_at, release_basis`` from an observations payload.
 
     For an initial-release payload (``output_type`` 4) ``released_at`` is the observation's own
@@ -56,8 +57,15 @@ def parse_observations(payload: Mapping[str, Any], series_id: str,
             released, basis = observed + timedelta(days=publication_lag_days), RELEASE_BASIS_LAG
         else:
             released, basis = None, None
-        rows.append({"series_id": series_id, "observation_date": observed, "value": value,
-                     "released_at": released, "release_basis": basis})
+        rows.append(
+            {
+                "series_id": series_id,
+                "observation_date": observed,
+                "value": value,
+                "released_at": released,
+                "release_basis": basis,
+            }
+        )
     return rows
 
 
@@ -99,16 +107,27 @@ class FredClient:
         self._api_key = api_key.strip()
         self.publication_lag_days = dict(publication_lag_days or {})
         self.page_limit = page_limit
-        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_minute / 60.0, base_url=base_url,
-                                headers={"User-Agent": user_agent}, secrets=(self._api_key,),
-                                error_mapper=_fred_error, **transport)
+        self.http = source_http(
+            source=SOURCE,
+            rate_per_second=max_requests_per_minute / 60.0,
+            base_url=base_url,
+            headers={"User-Agent": user_agent},
+            secrets=(self._api_key,),
+            error_mapper=_fred_error,
+            **transport,
+        )
 
     def close(self) -> None:
         self.http.close()
 
-    def observations(self, series_id: str, first_release_only: bool = True, *,
-                     observation_start: str | None = None,
-                     observation_end: str | None = None) -> list[dict[str, Any]]:
+    def observations(
+        self,
+        series_id: str,
+        first_release_only: bool = True,
+        *,
+        observation_start: str | None = None,
+        observation_end: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Parsed rows (see :func:`parse_observations`) for one series, every page.
 
         ``first_release_only=False`` returns the latest revised values and needs a publication lag for
@@ -120,13 +139,22 @@ class FredClient:
                 f"FRED {series_id}: latest-vintage values carry no release date; configure "
                 f"publication_lag_days[{series_id!r}] or use first_release_only=True"
             )
-        payload = self.observations_payload(series_id, first_release_only, observation_start=observation_start,
-                                            observation_end=observation_end)
+        payload = self.observations_payload(
+            series_id,
+            first_release_only,
+            observation_start=observation_start,
+            observation_end=observation_end,
+        )
         return parse_observations(payload, series_id, lag)
 
-    def observations_payload(self, series_id: str, first_release_only: bool = True, *,
-                             observation_start: str | None = None,
-                             observation_end: str | None = None) -> dict[str, Any]:
+    def observations_payload(
+        self,
+        series_id: str,
+        first_release_only: bool = True,
+        *,
+        observation_start: str | None = None,
+        observation_end: str | None = None,
+    ) -> dict[str, Any]:
         """The raw observations payload with every page's observations concatenated into the first page."""
         base = {
             "series_id": series_id,
@@ -142,8 +170,10 @@ class FredClient:
         merged: dict[str, Any] | None = None
         offset = 0
         while True:
-            key = f"fred/observations/{series_id}_{mode}_{observation_start or 'all'}_{observation_end or 'all'}" \
-                  f"_o{offset}.json"
+            key = (
+                f"fred/observations/{series_id}_{mode}_{observation_start or 'all'}_{observation_end or 'all'}"
+                f"_o{offset}.json"
+            )
             page = self.http.get_json("series/observations", params={**base, "offset": offset}, sink_key=key)
             if not isinstance(page, dict) or "observations" not in page:
                 raise BadResponse(f"{series_id}: no observations in the body", source=SOURCE)

@@ -313,8 +313,9 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def _error(self, cls: type[SourceError], message: str, url: str, status: int | None = None,
-               **extra: Any) -> SourceError:
+    def _error(
+        self, cls: type[SourceError], message: str, url: str, status: int | None = None, **extra: Any
+    ) -> SourceError:
         return cls(self.redact(message), source=self.source, url=url, status=status, **extra)
 
     # -- requests
@@ -350,8 +351,13 @@ class HttpClient:
             if 200 <= status < 300:
                 return self._deliver(response, shown_url, sink_key)
 
-            result = HttpResponse(status, response.headers, response.content, shown_url,
-                                  response.headers.get("content-type", ""))
+            result = HttpResponse(
+                status,
+                response.headers,
+                response.content,
+                shown_url,
+                response.headers.get("content-type", ""),
+            )
             if status in self.retry.retry_statuses and attempt < self.retry.max_retries:
                 delay = self._retry_delay(result, attempt)
                 self._wait(delay, attempt, shown_url, f"HTTP {status}")
@@ -366,13 +372,21 @@ class HttpClient:
     def decode_json(self, response: HttpResponse) -> Any:
         content_type = response.content_type.lower()
         if "html" in content_type or response.body.lstrip()[:1] == b"<":
-            raise self._error(BadResponse, f"expected JSON, got {content_type or 'no content type'}: "
-                              f"{response.excerpt()!r}", response.url, response.status)
+            raise self._error(
+                BadResponse,
+                f"expected JSON, got {content_type or 'no content type'}: {response.excerpt()!r}",
+                response.url,
+                response.status,
+            )
         try:
             return json.loads(response.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self._error(BadResponse, f"truncated or invalid JSON ({len(response.body)} bytes): {exc}",
-                              response.url, response.status) from None
+            raise self._error(
+                BadResponse,
+                f"truncated or invalid JSON ({len(response.body)} bytes): {exc}",
+                response.url,
+                response.status,
+            ) from None
 
     # -- internals
     def _deliver(self, response: httpx.Response, shown_url: str, sink_key: str | None) -> HttpResponse:
@@ -398,13 +412,22 @@ class HttpClient:
             raise self._error(
                 RateLimited,
                 f"server asked to wait {retry_after:.0f}s (cap {self.retry.max_retry_after_seconds:.0f}s)",
-                response.url, response.status, retry_after_seconds=retry_after,
+                response.url,
+                response.status,
+                retry_after_seconds=retry_after,
             )
         return retry_after
 
     def _wait(self, seconds: float, attempt: int, shown_url: str, reason: str) -> None:
-        logger.warning("%s: %s on %s; retry %d/%d in %.2fs", self.source, reason, shown_url,
-                       attempt + 1, self.retry.max_retries, seconds)
+        logger.warning(
+            "%s: %s on %s; retry %d/%d in %.2fs",
+            self.source,
+            reason,
+            shown_url,
+            attempt + 1,
+            self.retry.max_retries,
+            seconds,
+        )
         if seconds > 0:
             self._sleep(seconds)
 
@@ -427,11 +450,17 @@ class HttpClient:
             return self._error(AccessDenied, f"access denied: {excerpt!r}", response.url, status)
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._wall_clock())
-            return self._error(RateLimited, "still rate limited after retries", response.url, status,
-                               retry_after_seconds=retry_after)
+            return self._error(
+                RateLimited,
+                "still rate limited after retries",
+                response.url,
+                status,
+                retry_after_seconds=retry_after,
+            )
         if status >= 500:
-            return self._error(SourceUnavailable, f"server error after retries: {excerpt!r}", response.url,
-                               status)
+            return self._error(
+                SourceUnavailable, f"server error after retries: {excerpt!r}", response.url, status
+            )
         return self._error(SourceError, f"request failed: {excerpt!r}", response.url, status)
 
 
@@ -470,8 +499,17 @@ def source_http(
     """The HttpClient of a source client: its rate as a token bucket on ``clock``, retries with backoff, its
     secrets redacted from every error."""
     return HttpClient(
-        source=source, base_url=base_url, headers=headers, timeout=timeout,
+        source=source,
+        base_url=base_url,
+        headers=headers,
+        timeout=timeout,
         retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-        rate_limiter=RateLimiter(rate_per_second, clock=clock, sleep=sleep), raw_sink=raw_sink, secrets=secrets,
-        error_mapper=error_mapper, before_send=before_send, sleep=sleep, wall_clock=wall_clock, rng=rng,
+        rate_limiter=RateLimiter(rate_per_second, clock=clock, sleep=sleep),
+        raw_sink=raw_sink,
+        secrets=secrets,
+        error_mapper=error_mapper,
+        before_send=before_send,
+        sleep=sleep,
+        wall_clock=wall_clock,
+        rng=rng,
     )

@@ -37,12 +37,14 @@ DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML,
 
 
 def empty_price_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "date": pd.Series(dtype="datetime64[ns]"),
-        "close": pd.Series(dtype="float64"),
-        "adjclose": pd.Series(dtype="float64"),
-        "volume": pd.Series(dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "close": pd.Series(dtype="float64"),
+            "adjclose": pd.Series(dtype="float64"),
+            "volume": pd.Series(dtype="float64"),
+        }
+    )
 
 
 def chart_error(error: Mapping[str, Any], url: str | None = None, status: int | None = None) -> SourceError:
@@ -92,18 +94,22 @@ def parse_chart(payload: Mapping[str, Any]) -> pd.DataFrame:
 
     zone = _exchange_zone(result.get("meta") or {})
     dates = [datetime.fromtimestamp(int(ts), tz=UTC).astimezone(zone).date() for ts in timestamps]
-    frame = pd.DataFrame({
-        "date": pd.to_datetime(dates),
-        "close": column(quote_block.get("close")),
-        "adjclose": column(adj_block.get("adjclose")),
-        "volume": column(quote_block.get("volume")),
-    })
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(dates),
+            "close": column(quote_block.get("close")),
+            "adjclose": column(adj_block.get("adjclose")),
+            "volume": column(quote_block.get("volume")),
+        }
+    )
     frame = frame[~(frame["close"].isna() & frame["adjclose"].isna())]
     frame = frame.sort_values("date").drop_duplicates("date", keep="last").reset_index(drop=True)
     return frame
 
 
-def close_on_or_before(frame: pd.DataFrame, on: date | str, max_staleness_days: int | None = None) -> float | None:
+def close_on_or_before(
+    frame: pd.DataFrame, on: date | str, max_staleness_days: int | None = None
+) -> float | None:
     """Last unadjusted close dated on or before ``on``; None if there is none (or it is too stale)."""
     target = pd.Timestamp(on)
     eligible = frame[(frame["date"] <= target) & frame["close"].notna()]
@@ -115,8 +121,12 @@ def close_on_or_before(frame: pd.DataFrame, on: date | str, max_staleness_days: 
     return float(last["close"])
 
 
-def annualised_volatility(frame: pd.DataFrame, end_date: date | str, window_days: int = TRADING_DAYS_PER_YEAR,
-                          min_observations: int = 60) -> float | None:
+def annualised_volatility(
+    frame: pd.DataFrame,
+    end_date: date | str,
+    window_days: int = TRADING_DAYS_PER_YEAR,
+    min_observations: int = 60,
+) -> float | None:
     """Annualised volatility of daily log returns of ``adjclose`` over the last ``window_days`` returns.
 
     Uses bars dated on or before ``end_date`` (point in time), sample standard deviation (ddof=1) times
@@ -125,7 +135,7 @@ def annualised_volatility(frame: pd.DataFrame, end_date: date | str, window_days
     """
     target = pd.Timestamp(end_date)
     prices = frame.loc[(frame["date"] <= target) & frame["adjclose"].notna(), "adjclose"]
-    prices = prices.iloc[-(window_days + 1):].to_numpy(dtype=float)
+    prices = prices.iloc[-(window_days + 1) :].to_numpy(dtype=float)
     if len(prices) < 2:
         return None
     returns = np.diff(np.log(prices))
@@ -161,9 +171,14 @@ class PriceClient:
         **transport: Unpack[Transport],
     ):
         transport.setdefault("timeout", 30.0)  # a chart is small: fail fast
-        self.http = source_http(source=SOURCE, rate_per_second=1.0 / min_interval_seconds, base_url=base_url,
-                                headers={"User-Agent": user_agent, "Accept": "application/json"},
-                                error_mapper=_yahoo_error, **transport)
+        self.http = source_http(
+            source=SOURCE,
+            rate_per_second=1.0 / min_interval_seconds,
+            base_url=base_url,
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            error_mapper=_yahoo_error,
+            **transport,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -180,7 +195,9 @@ class PriceClient:
             "includePrePost": "false",
         }
         key = f"yahoo/chart/{symbol}_{start.isoformat()}_{end.isoformat()}.json"
-        payload = self.http.get_json(f"v8/finance/chart/{quote(symbol, safe='=')}", params=params, sink_key=key)
+        payload = self.http.get_json(
+            f"v8/finance/chart/{quote(symbol, safe='=')}", params=params, sink_key=key
+        )
         if not isinstance(payload, dict):
             raise BadResponse("Yahoo chart payload is not an object", source=SOURCE)
         return payload

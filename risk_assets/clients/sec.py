@@ -76,7 +76,9 @@ def _sec_error(response: HttpResponse) -> SourceError | None:
         return AccessDenied(
             "SEC refused the request: check the User-Agent (name + e-mail) and the request rate "
             f"(<= 10/s); body: {response.excerpt()!r}",
-            source=SOURCE, url=response.url, status=403,
+            source=SOURCE,
+            url=response.url,
+            status=403,
         )
     return None
 
@@ -96,9 +98,13 @@ class SecEdgarClient:
         self.user_agent = validate_user_agent(user_agent)
         self.base_url_data = base_url_data.rstrip("/")
         self.base_url_www = base_url_www.rstrip("/")
-        self.http = source_http(source=SOURCE, rate_per_second=max_requests_per_second,
-                                headers={"User-Agent": self.user_agent, "Accept": "application/json"},
-                                error_mapper=_sec_error, **transport)
+        self.http = source_http(
+            source=SOURCE,
+            rate_per_second=max_requests_per_second,
+            headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+            error_mapper=_sec_error,
+            **transport,
+        )
         self.rate_limiter = self.http.rate_limiter
 
     def close(self) -> None:
@@ -106,8 +112,9 @@ class SecEdgarClient:
 
     def company_tickers(self) -> list[dict[str, Any]]:
         """Ticker -> CIK map as rows ``{"cik": int, "ticker": str, "title": str}`` in the file's order."""
-        payload = self.http.get_json(f"{self.base_url_www}/files/company_tickers.json",
-                                     sink_key="sec/company_tickers.json")
+        payload = self.http.get_json(
+            f"{self.base_url_www}/files/company_tickers.json", sink_key="sec/company_tickers.json"
+        )
         if not isinstance(payload, dict):
             raise BadResponse("company_tickers.json is not an object", source=SOURCE)
         return [

@@ -18,13 +18,17 @@ from pathlib import Path
 from risk_assets.commands import open_warehouse
 
 
-def _archive(value: str | None, live_url: str, download_dir: Path, user_agent: str | None, out) -> Path | None:
+def _archive(
+    value: str | None, live_url: str, download_dir: Path, user_agent: str | None, out
+) -> Path | None:
     from risk_assets.defs.sources.bulk import resolve_archive
 
     if value is None:
         return None
     url = live_url if value == "live" else value
-    return resolve_archive(url, download_dir, user_agent=user_agent, progress=lambda line: print(line, file=out))
+    return resolve_archive(
+        url, download_dir, user_agent=user_agent, progress=lambda line: print(line, file=out)
+    )
 
 
 def _bulk(args: argparse.Namespace, out=None) -> int:
@@ -42,8 +46,10 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
     from risk_assets.settings import Settings
 
     if not (args.sec_companyfacts or args.sec_submissions or args.dart_corpcode):
-        print("give --sec-companyfacts, --sec-submissions and/or --dart-corpcode (a path, a URL or 'live')",
-              file=sys.stderr)
+        print(
+            "give --sec-companyfacts, --sec-submissions and/or --dart-corpcode (a path, a URL or 'live')",
+            file=sys.stderr,
+        )
         return 2
     settings = Settings.from_env()
     download_dir = Path(args.download_dir or Path(settings.home) / "bulk")
@@ -54,8 +60,15 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
         companyfacts = _archive(args.sec_companyfacts, SEC_COMPANYFACTS_URL, download_dir, user_agent, out)
         submissions = _archive(args.sec_submissions, SEC_SUBMISSIONS_URL, download_dir, user_agent, out)
         if companyfacts or submissions:
-            ingest_sec_archives(warehouse, _objects(), companyfacts=companyfacts, submissions=submissions,
-                                all_ciks=args.all_ciks, batch_size=args.batch_size, progress=progress)
+            ingest_sec_archives(
+                warehouse,
+                _objects(),
+                companyfacts=companyfacts,
+                submissions=submissions,
+                all_ciks=args.all_ciks,
+                batch_size=args.batch_size,
+                progress=progress,
+            )
         if args.dart_corpcode:
             key = settings.opendart_api_key
             url = args.dart_corpcode
@@ -63,9 +76,18 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
                 if not key:
                     raise ValueError("--dart-corpcode live needs OPENDART_API_KEY")
                 url = f"{DART_CORPCODE_URL}?crtfc_key={key}"
-            path = resolve_archive(url, download_dir, user_agent=None, progress=progress, name="corpCode.zip",
-                                   sec=False, secrets=(key,) if key else ())
-            ingest_dart_corpcode(warehouse, _objects(), path, include_unlisted=args.dart_unlisted, progress=progress)
+            path = resolve_archive(
+                url,
+                download_dir,
+                user_agent=None,
+                progress=progress,
+                name="corpCode.zip",
+                sec=False,
+                secrets=(key,) if key else (),
+            )
+            ingest_dart_corpcode(
+                warehouse, _objects(), path, include_unlisted=args.dart_unlisted, progress=progress
+            )
     except (BulkArchiveError, ValueError) as error:
         print(f"bulk ingestion stopped: {error}", file=sys.stderr)
         return 1
@@ -77,22 +99,43 @@ def _bulk(args: argparse.Namespace, out=None) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     ingest = subparsers.add_parser("ingest", help="ingest source documents in bulk (SEC nightly archives)")
     kinds = ingest.add_subparsers(dest="kind", required=True)
-    bulk = kinds.add_parser("bulk", help="SEC companyfacts.zip / submissions.zip: every member stored once by its "
-                            "hash, parsed into statements; a re-run skips what is stored")
-    bulk.add_argument("--sec-companyfacts", metavar="PATH_OR_URL",
-                      help="companyfacts.zip: a path, a URL, or 'live' for SEC's nightly archive")
-    bulk.add_argument("--sec-submissions", metavar="PATH_OR_URL",
-                      help="submissions.zip: a path, a URL, or 'live' for SEC's nightly archive")
-    bulk.add_argument("--all-ciks", action="store_true",
-                      help="every CIK of the companyfacts archive (else only the warehouse's SEC filers); new ones "
-                      "are added to the companies table as SEC filers")
-    bulk.add_argument("--dart-corpcode", metavar="PATH_OR_URL",
-                      help="OpenDART corpCode ZIP (CORPCODE.xml): a path, a URL, or 'live' (needs OPENDART_API_KEY); "
-                      "listed companies not yet known are added to the companies table as DART filers")
-    bulk.add_argument("--dart-unlisted", action="store_true",
-                      help="with --dart-corpcode: every entry, listed or not (about 100,000)")
-    bulk.add_argument("--batch-size", type=int, default=50, help="companies per warehouse transaction (default 50)")
+    bulk = kinds.add_parser(
+        "bulk",
+        help="SEC companyfacts.zip / submissions.zip: every member stored once by its "
+        "hash, parsed into statements; a re-run skips what is stored",
+    )
+    bulk.add_argument(
+        "--sec-companyfacts",
+        metavar="PATH_OR_URL",
+        help="companyfacts.zip: a path, a URL, or 'live' for SEC's nightly archive",
+    )
+    bulk.add_argument(
+        "--sec-submissions",
+        metavar="PATH_OR_URL",
+        help="submissions.zip: a path, a URL, or 'live' for SEC's nightly archive",
+    )
+    bulk.add_argument(
+        "--all-ciks",
+        action="store_true",
+        help="every CIK of the companyfacts archive (else only the warehouse's SEC filers); new ones "
+        "are added to the companies table as SEC filers",
+    )
+    bulk.add_argument(
+        "--dart-corpcode",
+        metavar="PATH_OR_URL",
+        help="OpenDART corpCode ZIP (CORPCODE.xml): a path, a URL, or 'live' (needs OPENDART_API_KEY); "
+        "listed companies not yet known are added to the companies table as DART filers",
+    )
+    bulk.add_argument(
+        "--dart-unlisted",
+        action="store_true",
+        help="with --dart-corpcode: every entry, listed or not (about 100,000)",
+    )
+    bulk.add_argument(
+        "--batch-size", type=int, default=50, help="companies per warehouse transaction (default 50)"
+    )
     bulk.add_argument("--download-dir", help="where downloaded archives go (default $RISKGRAPH_HOME/bulk)")
-    bulk.add_argument("--user-agent", help="SEC User-Agent 'Name contact@example.com' (default "
-                      "RISKGRAPH_SEC_USER_AGENT)")
+    bulk.add_argument(
+        "--user-agent", help="SEC User-Agent 'Name contact@example.com' (default RISKGRAPH_SEC_USER_AGENT)"
+    )
     bulk.set_defaults(handler=_bulk)

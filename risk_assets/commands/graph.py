@@ -103,7 +103,9 @@ def run_job(
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
         ]
         failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
-        return JobOutcome(name, result.run_id, result.success and not failed_checks, failed_steps, failed_checks)
+        return JobOutcome(
+            name, result.run_id, result.success and not failed_checks, failed_steps, failed_checks
+        )
 
 
 def run_main_sequence(jobs: Sequence[str] | None = None, out: TextIO | None = None) -> bool:
@@ -119,8 +121,11 @@ def run_main_sequence(jobs: Sequence[str] | None = None, out: TextIO | None = No
             print(f"{name} FAILED: {error}", file=out)
             return False
         if not outcome.success:
-            print(f"{name} FAILED (run {outcome.run_id}): steps {outcome.failed_steps} checks "
-                  f"{outcome.failed_checks}", file=out)
+            print(
+                f"{name} FAILED (run {outcome.run_id}): steps {outcome.failed_steps} checks "
+                f"{outcome.failed_checks}",
+                file=out,
+            )
             return False
         print(f"{name} ok (run {outcome.run_id})", file=out, flush=True)
     return True
@@ -150,8 +155,11 @@ def explain(drivers: dict, values: dict, top: int = 2) -> str:
     for name, contribution in ranked:
         filled = " (filled in)" if values.get(name) is None else ""
         words.append(f"{'+' if contribution > 0 else '-'} {labels.get(name, name)}{filled}")
-    overlay = [f"x{term['multiplier']:g} odds: {str(term.get('name', '')).replace('_', ' ')}"
-               for term in drivers.get("overlay") or [] if isinstance(term, dict) and term.get("multiplier")]
+    overlay = [
+        f"x{term['multiplier']:g} odds: {str(term.get('name', '')).replace('_', ' ')}"
+        for term in drivers.get("overlay") or []
+        if isinstance(term, dict) and term.get("multiplier")
+    ]
     return ", ".join(words + overlay)
 
 
@@ -169,29 +177,47 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
         if frame.empty:
             print("no scores yet", file=out)
             return
-        details = [score_detail(warehouse, c, a, kind="current") or {} for c, a in
-                   zip(frame["company_id"], frame["as_of"], strict=True)]
+        details = [
+            score_detail(warehouse, c, a, kind="current") or {}
+            for c, a in zip(frame["company_id"], frame["as_of"], strict=True)
+        ]
     finally:
         warehouse.dispose()
-    ages = [(pd.Timestamp(a) - pd.Timestamp(f)).days for a, f in zip(frame["as_of"], frame["filed_at"], strict=True)]
+    ages = [
+        (pd.Timestamp(a) - pd.Timestamp(f)).days
+        for a, f in zip(frame["as_of"], frame["filed_at"], strict=True)
+    ]
     table = pd.DataFrame(
         {
             "company": frame["name"].str.slice(0, 28),
-            "period": [f"{pd.Timestamp(e).date()} {t or '?'}" for e, t in
-                       zip(frame["period_end"], frame["period_type"], strict=True)],
-            "filed": [f"{pd.Timestamp(f).date()} ({age}d)" for f, age in zip(frame["filed_at"], ages, strict=True)],
+            "period": [
+                f"{pd.Timestamp(e).date()} {t or '?'}"
+                for e, t in zip(frame["period_end"], frame["period_type"], strict=True)
+            ],
+            "filed": [
+                f"{pd.Timestamp(f).date()} ({age}d)" for f, age in zip(frame["filed_at"], ages, strict=True)
+            ],
             "pd": frame["pd"].map(lambda p: "no PD" if pd.isna(p) else f"{p:.2%}"),
             "grade": frame["grade"].fillna(""),
-            "band": [agency_band(p, bool(d)) if pd.notna(p) else "" for p, d in
-                     zip(frame["pd"], frame["in_default"], strict=True)],
+            "band": [
+                agency_band(p, bool(d)) if pd.notna(p) else ""
+                for p, d in zip(frame["pd"], frame["in_default"], strict=True)
+            ],
             "segment": frame["segment"].fillna(""),
-            "why": [explain(_loaded(d.get("drivers")), _loaded(d.get("feature_values"))) if not bool(i) else "in default"
-                    for d, i in zip(details, frame["in_default"], strict=True)],
+            "why": [
+                explain(_loaded(d.get("drivers")), _loaded(d.get("feature_values")))
+                if not bool(i)
+                else "in default"
+                for d, i in zip(details, frame["in_default"], strict=True)
+            ],
         }
     )
-    print("Riskiest companies: the statement each score rests on (period end, FY or trailing twelve months, filing "
-          "date and its age), the agency-equivalent band (S&P one-year default rates) and the largest drivers "
-          "(+ raises the PD, - lowers it):", file=out)
+    print(
+        "Riskiest companies: the statement each score rests on (period end, FY or trailing twelve months, filing "
+        "date and its age), the agency-equivalent band (S&P one-year default rates) and the largest drivers "
+        "(+ raises the PD, - lowers it):",
+        file=out,
+    )
     print(table.to_string(index=False), file=out)
 
 
@@ -221,7 +247,9 @@ def _demo_key(settings: Settings) -> str:
         warehouse.dispose()
 
 
-def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 8000, demo_key: bool = False) -> int:
+def serve(
+    host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 8000, demo_key: bool = False
+) -> int:
     """Run the Dagster UI (webserver + daemon, `dagster dev`) and the API side by side until interrupted.
     With ``demo_key``, print a read+score API key for the local demo beside the addresses."""
     import subprocess
@@ -236,7 +264,9 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
     # The API launches runs through this webserver.
-    env.setdefault("RISKGRAPH_DAGSTER_URL", f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}")
+    env.setdefault(
+        "RISKGRAPH_DAGSTER_URL", f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}"
+    )
     # The same code location name as the compose deployment's workspace.yaml, so API launches work in both.
     workspace = settings.home / "workspace.yaml"
     workspace.write_text(
@@ -250,14 +280,20 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
         ),
         subprocess.Popen(
             # api.server: uvicorn with the settings' keep-alive timeout and concurrency limit.
-            [sys.executable, "-m", "api.server", "--host", host, "--port", str(api_port)], env=env
+            [sys.executable, "-m", "api.server", "--host", host, "--port", str(api_port)],
+            env=env,
         ),
     ]
-    print(f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",
-          flush=True)
+    print(
+        f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",
+        flush=True,
+    )
     if key:
-        print(f"Demo API key (read, score; also in {settings.home / DEMO_KEY_FILE}):\n  {key}\n"
-              f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores", flush=True)
+        print(
+            f"Demo API key (read, score; also in {settings.home / DEMO_KEY_FILE}):\n  {key}\n"
+            f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores",
+            flush=True,
+        )
     try:
         while all(process.poll() is None for process in processes):
             time.sleep(1)
@@ -276,7 +312,9 @@ def serve(host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 800
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    materialize = subparsers.add_parser("materialize", help="run the whole asset graph, print the riskiest companies")
+    materialize = subparsers.add_parser(
+        "materialize", help="run the whole asset graph, print the riskiest companies"
+    )
     materialize.add_argument("--jobs", nargs="*", help="run only these jobs of the main sequence, in order")
     materialize.add_argument("--top", type=int, default=10, help="how many companies to print")
     materialize.set_defaults(handler=lambda args: _materialize(args.jobs, args.top))
@@ -289,11 +327,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--dagster-port", type=int, default=3000)
     serve_parser.add_argument("--api-port", type=int, default=8000)
-    serve_parser.add_argument("--demo-key", action="store_true",
-                              help="create (once) and print a read+score API key for the local demo")
-    serve_parser.set_defaults(handler=lambda args: serve(args.host, args.dagster_port, args.api_port, args.demo_key))
+    serve_parser.add_argument(
+        "--demo-key",
+        action="store_true",
+        help="create (once) and print a read+score API key for the local demo",
+    )
+    serve_parser.set_defaults(
+        handler=lambda args: serve(args.host, args.dagster_port, args.api_port, args.demo_key)
+    )
 
-    db = subparsers.add_parser("db", help="warehouse schema: upgrade to the latest migration, or print its SQL")
+    db = subparsers.add_parser(
+        "db", help="warehouse schema: upgrade to the latest migration, or print its SQL"
+    )
     db.add_argument("action", choices=["upgrade", "schema-sql"])
     db.set_defaults(handler=lambda args: _db(args.action))
 

@@ -45,7 +45,11 @@ def ensure_demo_key(warehouse, home: Path) -> str:
     if path.exists():
         stored = path.read_text().strip()
         principal = verify_key(warehouse, stored)
-        if principal is not None and principal.name == DEMO_KEY_NAME and principal.scopes == set(DEMO_KEY_SCOPES):
+        if (
+            principal is not None
+            and principal.name == DEMO_KEY_NAME
+            and principal.scopes == set(DEMO_KEY_SCOPES)
+        ):
             return stored
     revoke_key(warehouse, DEMO_KEY_NAME, actor=cli_actor())
     key = create_key(warehouse, DEMO_KEY_NAME, DEMO_KEY_SCOPES, actor=cli_actor())
@@ -87,8 +91,10 @@ def _list() -> int:
     print(f"{'name':<24} {'prefix':<17} {'scopes':<18} {'created (UTC)':<20} revoked (UTC)")
     for row in rows:
         revoked = row["revoked_at"].isoformat(sep=" ") if row["revoked_at"] else "-"
-        print(f"{row['name']:<24} {row['key_prefix']:<17} {row['scopes']:<18} "
-              f"{row['created_at'].isoformat(sep=' '):<20} {revoked}")
+        print(
+            f"{row['name']:<24} {row['key_prefix']:<17} {row['scopes']:<18} "
+            f"{row['created_at'].isoformat(sep=' '):<20} {revoked}"
+        )
     return 0
 
 
@@ -98,7 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     create = actions.add_parser("create", help="create a key and print it once")
     create.add_argument("name")
-    create.add_argument("--scopes", default="read", help="comma-separated: read, score, admin (default: read)")
+    create.add_argument(
+        "--scopes", default="read", help="comma-separated: read, score, admin (default: read)"
+    )
     create.set_defaults(handler=lambda args: _create(args.name, args.scopes))
 
     revoke = actions.add_parser("revoke", help="revoke a key by name (refused at once)")

@@ -60,15 +60,24 @@ def _add(args: argparse.Namespace, out=None) -> int:
         return 2
     warehouse = open_warehouse()
     try:
-        row = add_to_watchlist(warehouse, ticker=args.ticker, cik=args.cik, dart_corp_code=args.dart,
-                               added_by=args.by, ticker_lookup=None if args.offline else online_ticker_lookup)
+        row = add_to_watchlist(
+            warehouse,
+            ticker=args.ticker,
+            cik=args.cik,
+            dart_corp_code=args.dart,
+            added_by=args.by,
+            ticker_lookup=None if args.offline else online_ticker_lookup,
+        )
     except WatchlistError as error:
         print(f"not added: {error}", file=sys.stderr)
         return 1
     finally:
         warehouse.dispose()
-    print(f"watching {row['company_id']} (ticker {row['ticker'] or '-'}, CIK {row['cik'] or '-'}, "
-          f"DART {row['dart_corp_code'] or '-'})", file=out)
+    print(
+        f"watching {row['company_id']} (ticker {row['ticker'] or '-'}, CIK {row['cik'] or '-'}, "
+        f"DART {row['dart_corp_code'] or '-'})",
+        file=out,
+    )
     return 0
 
 
@@ -81,7 +90,9 @@ def _remove(args: argparse.Namespace, out=None) -> int:
         removed = remove_from_watchlist(warehouse, args.company_id)
     finally:
         warehouse.dispose()
-    print(f"removed {args.company_id}" if removed else f"{args.company_id} was not on the watchlist", file=out)
+    print(
+        f"removed {args.company_id}" if removed else f"{args.company_id} was not on the watchlist", file=out
+    )
     return 0 if removed else 1
 
 
@@ -97,13 +108,19 @@ def _list(args: argparse.Namespace, out=None) -> int:
     if frame.empty:
         print("the watchlist is empty", file=out)
         return 0
-    print(frame[["company_id", "ticker", "cik", "dart_corp_code", "added_at", "added_by"]].to_string(index=False),
-          file=out)
+    print(
+        frame[["company_id", "ticker", "cik", "dart_corp_code", "added_at", "added_by"]].to_string(
+            index=False
+        ),
+        file=out,
+    )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    watchlist = subparsers.add_parser("watchlist", help="companies the filings sensor follows (add, remove, list)")
+    watchlist = subparsers.add_parser(
+        "watchlist", help="companies the filings sensor follows (add, remove, list)"
+    )
     actions = watchlist.add_subparsers(dest="action", required=True)
 
     add = actions.add_parser("add", help="watch a company by ticker, CIK or DART corp code")

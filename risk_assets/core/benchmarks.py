@@ -45,13 +45,22 @@ def _polish(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _with_reasons(name: str, values: np.ndarray, probability: np.ndarray | None, inputs: list[str],
-                  frame: pd.DataFrame, note: str) -> ClassicScore:
+def _with_reasons(
+    name: str,
+    values: np.ndarray,
+    probability: np.ndarray | None,
+    inputs: list[str],
+    frame: pd.DataFrame,
+    note: str,
+) -> ClassicScore:
     reasons = np.full(len(values), None, dtype=object)
     for i in np.flatnonzero(np.isnan(values)):
         absent = [c for c in inputs if c not in frame.columns or pd.isna(frame[c].iloc[i])]
-        reasons[i] = (f"{name} needs {', '.join(absent)}, which {'is' if len(absent) == 1 else 'are'} missing"
-                      if absent else f"{name}: an input is not a finite number")
+        reasons[i] = (
+            f"{name} needs {', '.join(absent)}, which {'is' if len(absent) == 1 else 'are'} missing"
+            if absent
+            else f"{name}: an input is not a finite number"
+        )
     risk = -values if name in _SAFER_WHEN_HIGHER else values
     return ClassicScore(name, risk, probability, reasons, note)
 
@@ -75,21 +84,50 @@ def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     Zmijewski = -4.336 - 4.513 Attr1 (NI/TA) + 5.679 Attr2 (TL/TA) + 0.004 Attr4 (CA/CL); probability Phi(X).
     """
     n = len(frame)
-    z2 = (6.56 * _polish(frame, "Attr3") + 3.26 * _polish(frame, "Attr6") + 6.72 * _polish(frame, "Attr22")
-          + 1.05 * _polish(frame, "Attr8"))
-    zm = -4.336 - 4.513 * _polish(frame, "Attr1") + 5.679 * _polish(frame, "Attr2") + 0.004 * _polish(frame, "Attr4")
+    z2 = (
+        6.56 * _polish(frame, "Attr3")
+        + 3.26 * _polish(frame, "Attr6")
+        + 6.72 * _polish(frame, "Attr22")
+        + 1.05 * _polish(frame, "Attr8")
+    )
+    zm = (
+        -4.336
+        - 4.513 * _polish(frame, "Attr1")
+        + 5.679 * _polish(frame, "Attr2")
+        + 0.004 * _polish(frame, "Attr4")
+    )
     unavailable = np.full(n, np.nan)
     return {
-        "altman_z": ClassicScore("altman_z", unavailable, None, np.full(n, POLISH_ALTMAN_Z_REASON, dtype=object),
-                                 "not computable from the Polish attributes"),
+        "altman_z": ClassicScore(
+            "altman_z",
+            unavailable,
+            None,
+            np.full(n, POLISH_ALTMAN_Z_REASON, dtype=object),
+            "not computable from the Polish attributes",
+        ),
         "altman_z_double_prime": _with_reasons(
-            "altman_z_double_prime", z2, None, ["Attr3", "Attr6", "Attr22", "Attr8"], frame,
-            "6.56 Attr3 + 3.26 Attr6 + 6.72 Attr22 + 1.05 Attr8 (no +3.25 constant)"),
-        "ohlson_o": ClassicScore("ohlson_o", unavailable.copy(), None, np.full(n, POLISH_OHLSON_REASON, dtype=object),
-                                 "not computable from the Polish attributes"),
+            "altman_z_double_prime",
+            z2,
+            None,
+            ["Attr3", "Attr6", "Attr22", "Attr8"],
+            frame,
+            "6.56 Attr3 + 3.26 Attr6 + 6.72 Attr22 + 1.05 Attr8 (no +3.25 constant)",
+        ),
+        "ohlson_o": ClassicScore(
+            "ohlson_o",
+            unavailable.copy(),
+            None,
+            np.full(n, POLISH_OHLSON_REASON, dtype=object),
+            "not computable from the Polish attributes",
+        ),
         "zmijewski": _with_reasons(
-            "zmijewski", zm, stats.norm.cdf(zm), ["Attr1", "Attr2", "Attr4"], frame,
-            "-4.336 - 4.513 Attr1 + 5.679 Attr2 + 0.004 Attr4, probability Phi(X)"),
+            "zmijewski",
+            zm,
+            stats.norm.cdf(zm),
+            ["Attr1", "Attr2", "Attr4"],
+            frame,
+            "-4.336 - 4.513 Attr1 + 5.679 Attr2 + 0.004 Attr4, probability Phi(X)",
+        ),
     }
 
 
@@ -121,8 +159,9 @@ def classic_from_statements(statements: pd.DataFrame) -> dict[str, ClassicScore]
         currency = row.get("currency")
         usd = 1.0 if isinstance(currency, str) and currency.upper() == "USD" else None
         index, _note = ohlson_price_index(int(row["fiscal_year"]))
-        scores = classic_scores(_items(row), _items(prior.loc[i]) if has_prior else None,
-                                usd_per_unit=usd, price_index=index)
+        scores = classic_scores(
+            _items(row), _items(prior.loc[i]) if has_prior else None, usd_per_unit=usd, price_index=index
+        )
         for name in CLASSIC_SCORES:
             result = scores[name]
             if result.value is None:
@@ -135,7 +174,9 @@ def classic_from_statements(statements: pd.DataFrame) -> dict[str, ClassicScore]
     out = {}
     for name in CLASSIC_SCORES:
         risk = -values[name] if name in _SAFER_WHEN_HIGHER else values[name]
-        out[name] = ClassicScore(name, risk, probabilities.get(name), reasons[name], "as published (core/classic.py)")
+        out[name] = ClassicScore(
+            name, risk, probabilities.get(name), reasons[name], "as published (core/classic.py)"
+        )
     return out
 
 
@@ -152,16 +193,27 @@ def classic_figures(score: ClassicScore, y: np.ndarray, rows: np.ndarray | None 
     labels = y[index][present]
     reasons = Counter(str(reason) for reason in score.reasons[index][~present])
     top = [f"{reason} ({count} rows)" for reason, count in reasons.most_common(3)]
-    base = {"family": "classic", "note": score.note, "n_test": int(index.size), "n_available": int(present.sum()),
-            "coverage": float(present.mean()) if index.size else 0.0, "n_train": 0,
-            "positives": int(labels.sum())}
+    base = {
+        "family": "classic",
+        "note": score.note,
+        "n_test": int(index.size),
+        "n_available": int(present.sum()),
+        "coverage": float(present.mean()) if index.size else 0.0,
+        "n_train": 0,
+        "positives": int(labels.sum()),
+    }
     if present.sum() == 0 or labels.min() == labels.max():
         why = top[0] if top else "the rows where it exists hold one class only"
         if present.sum() and labels.min() == labels.max():
             why = f"the {int(present.sum())} rows where it exists hold one class only"
         return base | {"available": False, "reason": why, "missing_reasons": top}
-    figures = {"auc": roc_auc(labels, risk[present]), "ar": accuracy_ratio(labels, risk[present]),
-               "ks": ks_statistic(labels, risk[present]), "brier": None, "log_loss": None}
+    figures = {
+        "auc": roc_auc(labels, risk[present]),
+        "ar": accuracy_ratio(labels, risk[present]),
+        "ks": ks_statistic(labels, risk[present]),
+        "brier": None,
+        "log_loss": None,
+    }
     if score.probability is not None:
         figures["brier"] = brier_score(labels, score.probability[index][present])
     else:
@@ -192,17 +244,49 @@ def classic_from_field_features(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     z2 = 6.56 * wc + 3.26 * re + 6.72 * ebit + 1.05 * book_cover
     zm = -4.336 - 4.513 * ni + 5.679 * tl + 0.004 * ca_cl
     oeneg = np.where(np.isnan(tl), np.nan, (tl > 1).astype(float))
-    o = (-1.32 - 0.407 * _field(frame, "log_real_assets") + 6.03 * tl - 1.43 * wc + 0.0757 * cl_ca - 1.72 * oeneg
-         - 2.37 * ni - 1.83 * _field(frame, "ffo_tl") + 0.285 * _field(frame, "intwo") - 0.521 * _field(frame, "chin"))
+    o = (
+        -1.32
+        - 0.407 * _field(frame, "log_real_assets")
+        + 6.03 * tl
+        - 1.43 * wc
+        + 0.0757 * cl_ca
+        - 1.72 * oeneg
+        - 2.37 * ni
+        - 1.83 * _field(frame, "ffo_tl")
+        + 0.285 * _field(frame, "intwo")
+        - 0.521 * _field(frame, "chin")
+    )
     return {
-        "altman_z": _with_reasons("altman_z", z, None, ["wc_ta", "re_ta", "ebit_ta", "mve_tl", "sales_ta"], frame,
-                                  "1.2 X1 + 1.4 X2 + 3.3 X3 + 0.6 X4 + 1.0 X5 (Altman 1968)"),
-        "altman_z_double_prime": _with_reasons("altman_z_double_prime", z2, None,
-                                               ["wc_ta", "re_ta", "ebit_ta", "tl_ta"], frame,
-                                               "6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 book equity/TL (no +3.25)"),
-        "ohlson_o": _with_reasons("ohlson_o", o, None,
-                                  ["log_real_assets", "tl_ta", "wc_ta", "ca_cl", "ni_ta", "ffo_tl", "intwo", "chin"],
-                                  frame, "Ohlson (1980) model 1, SIZE in log real US$ millions (ranking only)"),
-        "zmijewski": _with_reasons("zmijewski", zm, stats.norm.cdf(zm), ["ni_ta", "tl_ta", "ca_cl"], frame,
-                                   "-4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL, probability Phi(X)"),
+        "altman_z": _with_reasons(
+            "altman_z",
+            z,
+            None,
+            ["wc_ta", "re_ta", "ebit_ta", "mve_tl", "sales_ta"],
+            frame,
+            "1.2 X1 + 1.4 X2 + 3.3 X3 + 0.6 X4 + 1.0 X5 (Altman 1968)",
+        ),
+        "altman_z_double_prime": _with_reasons(
+            "altman_z_double_prime",
+            z2,
+            None,
+            ["wc_ta", "re_ta", "ebit_ta", "tl_ta"],
+            frame,
+            "6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 book equity/TL (no +3.25)",
+        ),
+        "ohlson_o": _with_reasons(
+            "ohlson_o",
+            o,
+            None,
+            ["log_real_assets", "tl_ta", "wc_ta", "ca_cl", "ni_ta", "ffo_tl", "intwo", "chin"],
+            frame,
+            "Ohlson (1980) model 1, SIZE in log real US$ millions (ranking only)",
+        ),
+        "zmijewski": _with_reasons(
+            "zmijewski",
+            zm,
+            stats.norm.cdf(zm),
+            ["ni_ta", "tl_ta", "ca_cl"],
+            frame,
+            "-4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL, probability Phi(X)",
+        ),
     }

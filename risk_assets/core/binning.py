@@ -40,7 +40,12 @@ class WoeBinning:
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05, smoothing: float = 0.5,
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        max_bins: int = 10,
+        min_bin_share: float = 0.05,
+        smoothing: float = 0.5,
         directions: np.ndarray | None = None,
     ) -> WoeBinning:
         """``directions[j]`` = +1 / -1 makes feature j's WoE non-decreasing / non-increasing over its present
@@ -67,8 +72,9 @@ class WoeBinning:
             counts = (bad + good)[:-1]
             if direction and (counts > 0).sum() > 1:
                 filled = counts > 0
-                values[:-1][filled] = isotonic_regression(values[:-1][filled], sample_weight=counts[filled],
-                                                          increasing=direction > 0)
+                values[:-1][filled] = isotonic_regression(
+                    values[:-1][filled], sample_weight=counts[filled], increasing=direction > 0
+                )
             edges.append(cuts)
             woe.append(values)
         binning = cls(edges, woe, np.zeros(x.shape[1]))
@@ -107,8 +113,14 @@ class WoePreprocessor:
     indicator_mean: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, max_bins: int = 10, min_bin_share: float = 0.05,
-            directions: np.ndarray | None = None) -> WoePreprocessor:
+    def fit(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        max_bins: int = 10,
+        min_bin_share: float = 0.05,
+        directions: np.ndarray | None = None,
+    ) -> WoePreprocessor:
         binning = WoeBinning.fit(x, y, max_bins=max_bins, min_bin_share=min_bin_share, directions=directions)
         return cls(binning, np.empty(0, dtype=int), np.empty(0))
 

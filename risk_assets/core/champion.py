@@ -68,8 +68,12 @@ class Figures:
     weighted: bool = False
 
     def calibration_passes(self, alpha: float) -> bool:
-        return (self.mean_pd_p_value >= alpha and not self.failing_grades and self.p_slope >= alpha
-                and self.p_joint >= alpha)
+        return (
+            self.mean_pd_p_value >= alpha
+            and not self.failing_grades
+            and self.p_slope >= alpha
+            and self.p_joint >= alpha
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,14 +103,25 @@ def served_grade_table(y: np.ndarray, p: np.ndarray, weights: np.ndarray, alpha:
         mean_pd = float(np.average(p[mine], weights=weights[mine]))
         p_value = two_sided_jeffreys_p(defaults, n, mean_pd)
         observed = defaults / n if n else float("nan")
-        rows.append({"grade": label, "rows": int(mine.sum()), "n": n, "defaults": defaults, "mean_pd": mean_pd,
-                     "observed_rate": observed, "jeffreys_p": p_value, "fails": p_value < per_grade_alpha,
-                     "direction": "under-predicts" if observed > mean_pd else "over-predicts"})
+        rows.append(
+            {
+                "grade": label,
+                "rows": int(mine.sum()),
+                "n": n,
+                "defaults": defaults,
+                "mean_pd": mean_pd,
+                "observed_rate": observed,
+                "jeffreys_p": p_value,
+                "fails": p_value < per_grade_alpha,
+                "direction": "under-predicts" if observed > mean_pd else "over-predicts",
+            }
+        )
     return rows
 
 
-def evaluate(y: np.ndarray, served_pd: np.ndarray, alpha: float = 0.05, weights: np.ndarray | None = None
-             ) -> Figures:
+def evaluate(
+    y: np.ndarray, served_pd: np.ndarray, alpha: float = 0.05, weights: np.ndarray | None = None
+) -> Figures:
     """Gate figures for PDs as served on held-out rows; ``weights`` (core.metrics.population_weights) when the
     rows are a sample whose default rate is not the population's the PDs are calibrated to."""
     y = np.asarray(y, dtype=int)
@@ -148,7 +163,9 @@ class Decision:
     reason: str
 
 
-def decide(challenger: Figures, champion: Figures | None, rule: GateRule, paired: dict | None = None) -> Decision:
+def decide(
+    challenger: Figures, champion: Figures | None, rule: GateRule, paired: dict | None = None
+) -> Decision:
     """Apply the rule. The first version has no champion to beat but still needs the floor and calibration.
 
     ``paired``: core.metrics.delong_test(y, challenger scores, champion scores) on the same rows; without it (a
@@ -158,9 +175,11 @@ def decide(challenger: Figures, champion: Figures | None, rule: GateRule, paired
         problems.append(f"AUC {challenger.auc:.4f} below the floor {rule.auc_floor:.2f}")
     if champion is not None:
         if paired is not None and paired["p_a_worse"] < rule.alpha:
-            problems.append(f"AUC {challenger.auc:.4f} below the champion's {champion.auc:.4f} (DeLong difference "
-                            f"{paired['difference']:+.4f}, SE {paired['se']:.4f}, one-sided p="
-                            f"{paired['p_a_worse']:.3g})")
+            problems.append(
+                f"AUC {challenger.auc:.4f} below the champion's {champion.auc:.4f} (DeLong difference "
+                f"{paired['difference']:+.4f}, SE {paired['se']:.4f}, one-sided p="
+                f"{paired['p_a_worse']:.3g})"
+            )
         elif paired is None and challenger.auc < champion.auc:
             problems.append(f"AUC {challenger.auc:.4f} below the champion's {champion.auc:.4f}")
     if challenger.mean_pd_p_value < rule.alpha:
@@ -169,8 +188,10 @@ def decide(challenger: Figures, champion: Figures | None, rule: GateRule, paired
             f"(binomial p={challenger.mean_pd_p_value:.3g})"
         )
     if challenger.p_slope < rule.alpha or challenger.p_joint < rule.alpha:
-        problems.append(f"calibration slope {challenger.slope:.3f}, intercept {challenger.intercept:.3f} "
-                        f"(p slope=1: {challenger.p_slope:.3g}; p (0, 1): {challenger.p_joint:.3g})")
+        problems.append(
+            f"calibration slope {challenger.slope:.3f}, intercept {challenger.intercept:.3f} "
+            f"(p slope=1: {challenger.p_slope:.3g}; p (0, 1): {challenger.p_joint:.3g})"
+        )
     if challenger.failing_grades:
         problems.append(f"Jeffreys test fails for grade(s) {', '.join(challenger.failing_grades)}")
     if problems:

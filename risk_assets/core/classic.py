@@ -81,8 +81,16 @@ def _zone(value: float, distress_below: float, safe_above: float) -> str:
     return "grey"
 
 
-_ALTMAN_Z_ITEMS = ("current_assets", "current_liabilities", "retained_earnings", "ebit", "market_value_equity",
-                   "revenue", "total_assets", "total_liabilities")
+_ALTMAN_Z_ITEMS = (
+    "current_assets",
+    "current_liabilities",
+    "retained_earnings",
+    "ebit",
+    "market_value_equity",
+    "revenue",
+    "total_assets",
+    "total_liabilities",
+)
 
 
 def altman_z(items: Items) -> ScoreResult:
@@ -96,16 +104,25 @@ def altman_z(items: Items) -> ScoreResult:
     if reason:
         return _missing(reason)
     ta = v["total_assets"]
-    z = (1.2 * (v["current_assets"] - v["current_liabilities"]) / ta
-         + 1.4 * v["retained_earnings"] / ta
-         + 3.3 * v["ebit"] / ta
-         + 0.6 * v["market_value_equity"] / v["total_liabilities"]
-         + 1.0 * v["revenue"] / ta)
+    z = (
+        1.2 * (v["current_assets"] - v["current_liabilities"]) / ta
+        + 1.4 * v["retained_earnings"] / ta
+        + 3.3 * v["ebit"] / ta
+        + 0.6 * v["market_value_equity"] / v["total_liabilities"]
+        + 1.0 * v["revenue"] / ta
+    )
     return ScoreResult(value=z, reason=None, zone=_zone(z, 1.81, 2.99))
 
 
-_Z2_ITEMS = ("current_assets", "current_liabilities", "retained_earnings", "ebit", "total_equity",
-             "total_assets", "total_liabilities")
+_Z2_ITEMS = (
+    "current_assets",
+    "current_liabilities",
+    "retained_earnings",
+    "ebit",
+    "total_equity",
+    "total_assets",
+    "total_liabilities",
+)
 EMERGING_MARKET_CONSTANT = 3.25
 
 
@@ -120,20 +137,30 @@ def altman_z_double_prime(items: Items, emerging_market_constant: bool = False) 
     if reason:
         return _missing(reason)
     ta = v["total_assets"]
-    z = (6.56 * (v["current_assets"] - v["current_liabilities"]) / ta
-         + 3.26 * v["retained_earnings"] / ta
-         + 6.72 * v["ebit"] / ta
-         + 1.05 * v["total_equity"] / v["total_liabilities"])
+    z = (
+        6.56 * (v["current_assets"] - v["current_liabilities"]) / ta
+        + 3.26 * v["retained_earnings"] / ta
+        + 6.72 * v["ebit"] / ta
+        + 1.05 * v["total_equity"] / v["total_liabilities"]
+    )
     shift = EMERGING_MARKET_CONSTANT if emerging_market_constant else 0.0
     z += shift
     return ScoreResult(value=z, reason=None, zone=_zone(z, 1.1 + shift, 2.6 + shift))
 
 
-_OHLSON_ITEMS = ("total_assets", "total_liabilities", "current_assets", "current_liabilities", "net_income",
-                 "operating_cash_flow")
+_OHLSON_ITEMS = (
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+    "net_income",
+    "operating_cash_flow",
+)
 
 
-def _total_assets_usd(items: Items, total_assets: float, usd_per_unit: float | None) -> tuple[float | None, str | None]:
+def _total_assets_usd(
+    items: Items, total_assets: float, usd_per_unit: float | None
+) -> tuple[float | None, str | None]:
     """Total assets in US dollars: ``usd_per_unit`` converts; without it only a USD filing is usable."""
     if usd_per_unit is not None:
         rate = _number(usd_per_unit)
@@ -142,9 +169,15 @@ def _total_assets_usd(items: Items, total_assets: float, usd_per_unit: float | N
         return total_assets * rate, None
     currency = items.get("currency")
     if currency is None or str(currency).strip() == "":
-        return None, "Ohlson O needs total assets in USD: the filing currency is unknown and no usd_per_unit was given"
+        return (
+            None,
+            "Ohlson O needs total assets in USD: the filing currency is unknown and no usd_per_unit was given",
+        )
     if str(currency).strip().upper() != "USD":
-        return None, f"Ohlson O needs total assets in USD: the statement is in {currency} and no usd_per_unit was given"
+        return (
+            None,
+            f"Ohlson O needs total assets in USD: the statement is in {currency} and no usd_per_unit was given",
+        )
     return total_assets, None
 
 
@@ -173,8 +206,9 @@ def ohlson_o(
     prior_ni = _number(prior_items.get("net_income")) if prior_items is not None else None
     if prior_ni is None:
         return _missing("Ohlson O needs the prior year's net income (prior_items['net_income'])")
-    reason = (_positive_assets(v, "Ohlson O")
-              or _nonzero(v, ("total_liabilities", "current_assets"), "Ohlson O"))
+    reason = _positive_assets(v, "Ohlson O") or _nonzero(
+        v, ("total_liabilities", "current_assets"), "Ohlson O"
+    )
     if reason:
         return _missing(reason)
     index = _number(price_index)
@@ -195,8 +229,18 @@ def ohlson_o(
     oeneg = 1.0 if tl > ta else 0.0
     scale = abs(ni) + abs(prior_ni)
     chin = (ni - prior_ni) / scale if scale > 0 else 0.0
-    o = (-1.32 - 0.407 * size + 6.03 * tlta - 1.43 * wcta + 0.0757 * clca - 2.37 * nita - 1.83 * futl
-         + 0.285 * intwo - 1.72 * oeneg - 0.521 * chin)
+    o = (
+        -1.32
+        - 0.407 * size
+        + 6.03 * tlta
+        - 1.43 * wcta
+        + 0.0757 * clca
+        - 2.37 * nita
+        - 1.83 * futl
+        + 0.285 * intwo
+        - 1.72 * oeneg
+        - 0.521 * chin
+    )
     return ScoreResult(value=o, reason=None, zone=None)
 
 
@@ -208,7 +252,13 @@ def ohlson_probability(o: float) -> float:
     return e / (1.0 + e)
 
 
-_ZMIJEWSKI_ITEMS = ("net_income", "total_assets", "total_liabilities", "current_assets", "current_liabilities")
+_ZMIJEWSKI_ITEMS = (
+    "net_income",
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+)
 
 
 def zmijewski(items: Items) -> ScoreResult:
@@ -218,8 +268,12 @@ def zmijewski(items: Items) -> ScoreResult:
     if reason:
         return _missing(reason)
     ta = v["total_assets"]
-    x = (-4.336 - 4.513 * v["net_income"] / ta + 5.679 * v["total_liabilities"] / ta
-         + 0.004 * v["current_assets"] / v["current_liabilities"])
+    x = (
+        -4.336
+        - 4.513 * v["net_income"] / ta
+        + 5.679 * v["total_liabilities"] / ta
+        + 0.004 * v["current_assets"] / v["current_liabilities"]
+    )
     return ScoreResult(value=x, reason=None, zone=None)
 
 
@@ -228,20 +282,38 @@ def zmijewski_probability(x: float) -> float:
     return _norm_cdf(x)
 
 
-def _merton_inputs(equity_value: object, equity_volatility: object, debt_face: object, risk_free_rate: object,
-                   horizon_years: object) -> tuple[tuple[float, float, float, float, float] | None, str | None]:
-    named = {"equity_value": equity_value, "equity_volatility": equity_volatility, "debt_face": debt_face,
-             "risk_free_rate": risk_free_rate, "horizon_years": horizon_years}
+def _merton_inputs(
+    equity_value: object,
+    equity_volatility: object,
+    debt_face: object,
+    risk_free_rate: object,
+    horizon_years: object,
+) -> tuple[tuple[float, float, float, float, float] | None, str | None]:
+    named = {
+        "equity_value": equity_value,
+        "equity_volatility": equity_volatility,
+        "debt_face": debt_face,
+        "risk_free_rate": risk_free_rate,
+        "horizon_years": horizon_years,
+    }
     values = {name: _number(value) for name, value in named.items()}
     absent = [name for name, value in values.items() if value is None]
     if absent:
         return None, f"distance to default needs {', '.join(absent)} (missing or not a finite number)"
-    not_positive = [name for name in ("equity_value", "equity_volatility", "debt_face", "horizon_years")
-                    if values[name] <= 0]  # type: ignore[operator]
+    not_positive = [
+        name
+        for name in ("equity_value", "equity_volatility", "debt_face", "horizon_years")
+        if values[name] <= 0
+    ]  # type: ignore[operator]
     if not_positive:
         return None, f"distance to default needs positive {', '.join(not_positive)}"
-    return (values["equity_value"], values["equity_volatility"], values["debt_face"],  # type: ignore[return-value]
-            values["risk_free_rate"], values["horizon_years"]), None
+    return (
+        values["equity_value"],
+        values["equity_volatility"],
+        values["debt_face"],  # type: ignore[return-value]
+        values["risk_free_rate"],
+        values["horizon_years"],
+    ), None
 
 
 def _norm_cdf(x: float) -> float:
@@ -249,13 +321,17 @@ def _norm_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-def _distance(asset_value: float, asset_volatility: float, debt_face: float, drift: float, horizon: float) -> float:
-    return ((math.log(asset_value / debt_face) + (drift - 0.5 * asset_volatility**2) * horizon)
-            / (asset_volatility * math.sqrt(horizon)))
+def _distance(
+    asset_value: float, asset_volatility: float, debt_face: float, drift: float, horizon: float
+) -> float:
+    return (math.log(asset_value / debt_face) + (drift - 0.5 * asset_volatility**2) * horizon) / (
+        asset_volatility * math.sqrt(horizon)
+    )
 
 
-def _call_value(asset_value: float, asset_volatility: float, debt_face: float, rate: float,
-                horizon: float) -> tuple[float, float]:
+def _call_value(
+    asset_value: float, asset_volatility: float, debt_face: float, rate: float, horizon: float
+) -> tuple[float, float]:
     """Black-Scholes-Merton equity value (a call on the assets) and N(d1)."""
     sd = asset_volatility * math.sqrt(horizon)
     d1 = (math.log(asset_value / debt_face) + (rate + 0.5 * asset_volatility**2) * horizon) / sd
@@ -285,7 +361,9 @@ def merton_distance_to_default(
     DD = (ln(V/D) + (r - sigma_V^2/2) T) / (sigma_V sqrt T), PD = N(-DD) (drift r: the risk-neutral form).
     Otherwise it falls back to the naive Bharath-Shumway form (``converged`` False, the reason says so).
     """
-    checked, reason = _merton_inputs(equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years)
+    checked, reason = _merton_inputs(
+        equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years
+    )
     if checked is None:
         return MertonResult(None, None, None, None, converged=False, method=None, reason=reason)
     e, sigma_e, d, r, t = checked
@@ -293,30 +371,51 @@ def merton_distance_to_default(
 
     def asset_value(sigma_v: float) -> float:
         # The bracket is widened by 1e-6 so rounding cannot give both ends the same sign.
-        return brentq(lambda a: _call_value(a, sigma_v, d, r, t)[0] - e, e * (1 - 1e-6), upper_value * (1 + 1e-6),
-                      xtol=1e-300, rtol=4 * 2.220446049250313e-16, maxiter=500)
+        return brentq(
+            lambda a: _call_value(a, sigma_v, d, r, t)[0] - e,
+            e * (1 - 1e-6),
+            upper_value * (1 + 1e-6),
+            xtol=1e-300,
+            rtol=4 * 2.220446049250313e-16,
+            maxiter=500,
+        )
 
     def volatility_gap(sigma_v: float) -> float:
         v = asset_value(sigma_v)
         return v / e * _call_value(v, sigma_v, d, r, t)[1] * sigma_v - sigma_e
 
     try:
-        sigma_v = brentq(volatility_gap, 0.5 * sigma_e * e / upper_value, sigma_e,
-                         xtol=1e-300, rtol=max(tol, 4 * 2.220446049250313e-16), maxiter=max_iter)
+        sigma_v = brentq(
+            volatility_gap,
+            0.5 * sigma_e * e / upper_value,
+            sigma_e,
+            xtol=1e-300,
+            rtol=max(tol, 4 * 2.220446049250313e-16),
+            maxiter=max_iter,
+        )
         v = asset_value(sigma_v)
         equity_model, n_d1 = _call_value(v, sigma_v, d, r, t)
-        solved = (abs(equity_model - e) <= 100 * tol * e
-                  and abs(v / e * n_d1 * sigma_v - sigma_e) <= 100 * tol * sigma_e)
+        solved = (
+            abs(equity_model - e) <= 100 * tol * e
+            and abs(v / e * n_d1 * sigma_v - sigma_e) <= 100 * tol * sigma_e
+        )
     except (ValueError, RuntimeError, ZeroDivisionError, OverflowError):
         solved = False
     if solved:
         dd = _distance(v, sigma_v, d, r, t)
-        return MertonResult(dd=dd, pd=_norm_cdf(-dd), asset_value=v, asset_volatility=sigma_v,
-                            converged=True, method="merton")
+        return MertonResult(
+            dd=dd, pd=_norm_cdf(-dd), asset_value=v, asset_volatility=sigma_v, converged=True, method="merton"
+        )
     fallback = naive_distance_to_default(e, sigma_e, d, r, t)
-    return MertonResult(dd=fallback.dd, pd=fallback.pd, asset_value=fallback.asset_value,
-                        asset_volatility=fallback.asset_volatility, converged=False, method=fallback.method,
-                        reason="the Merton solve did not converge; naive Bharath-Shumway form used")
+    return MertonResult(
+        dd=fallback.dd,
+        pd=fallback.pd,
+        asset_value=fallback.asset_value,
+        asset_volatility=fallback.asset_volatility,
+        converged=False,
+        method=fallback.method,
+        reason="the Merton solve did not converge; naive Bharath-Shumway form used",
+    )
 
 
 def naive_distance_to_default(
@@ -334,20 +433,35 @@ def naive_distance_to_default(
     DD = (ln(V/D) + (mu - sigma_V^2/2) T) / (sigma_V sqrt T), PD = N(-DD). Bharath and Shumway take mu as the
     firm's stock return over the previous year; here mu = ``expected_return`` if given, else the risk-free rate.
     """
-    checked, reason = _merton_inputs(equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years)
+    checked, reason = _merton_inputs(
+        equity_value, equity_volatility, debt_face, risk_free_rate, horizon_years
+    )
     if checked is None:
         return MertonResult(None, None, None, None, converged=False, method=None, reason=reason)
     e, sigma_e, d, r, t = checked
     mu = r if expected_return is None else _number(expected_return)
     if mu is None:
-        return MertonResult(None, None, None, None, converged=False, method=None,
-                            reason="naive distance to default: expected_return is not a finite number")
+        return MertonResult(
+            None,
+            None,
+            None,
+            None,
+            converged=False,
+            method=None,
+            reason="naive distance to default: expected_return is not a finite number",
+        )
     v = e + d
     sigma_d = 0.05 + 0.25 * sigma_e
     sigma_v = e / v * sigma_e + d / v * sigma_d
     dd = _distance(v, sigma_v, d, mu, t)
-    return MertonResult(dd=dd, pd=_norm_cdf(-dd), asset_value=v, asset_volatility=sigma_v,
-                        converged=False, method="naive_bharath_shumway")
+    return MertonResult(
+        dd=dd,
+        pd=_norm_cdf(-dd),
+        asset_value=v,
+        asset_volatility=sigma_v,
+        converged=False,
+        method="naive_bharath_shumway",
+    )
 
 
 def classic_scores(
@@ -369,8 +483,10 @@ def classic_scores(
         "altman_z_double_prime": altman_z_double_prime(items),
         "ohlson_o": o,
         "ohlson_probability": ScoreResult(
-            value=None if o.value is None else ohlson_probability(o.value), reason=o.reason, zone=None),
+            value=None if o.value is None else ohlson_probability(o.value), reason=o.reason, zone=None
+        ),
         "zmijewski": x,
         "zmijewski_probability": ScoreResult(
-            value=None if x.value is None else zmijewski_probability(x.value), reason=x.reason, zone=None),
+            value=None if x.value is None else zmijewski_probability(x.value), reason=x.reason, zone=None
+        ),
     }

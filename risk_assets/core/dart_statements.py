@@ -162,7 +162,9 @@ def normalize_fnltt(payload: dict, company_id: str, fiscal_year_end_month: int =
     concepts = {item: dart_concept.concept for item, dart_concept in dart_concepts.items()}
     for prefix, years_back in _PERIODS:
         values, derived = resolve_items(
-            concepts, concepts, lambda item, prefix=prefix: statement.lookup(dart_concepts[item], f"{prefix}_amount")
+            concepts,
+            concepts,
+            lambda item, prefix=prefix: statement.lookup(dart_concepts[item], f"{prefix}_amount"),
         )
         apply_derivations(values, derived)
         for helper in DART_HELPER_CONCEPTS:

@@ -57,10 +57,24 @@ CLEAN_OPINION = "적정"
 _DART_REPORT_PERIOD = re.compile(r"(\d{4})\.(\d{1,2})")
 
 
-def _signal(company_id: str, kind: str, reference: str, signal_date: dt.date, source: str, detail: str,
-            resolved_at: dt.date | None = None) -> dict[str, Any]:
-    return {"company_id": company_id, "kind": kind, "reference": reference[:64], "signal_date": signal_date,
-            "resolved_at": resolved_at, "source": source, "detail": detail[:400]}
+def _signal(
+    company_id: str,
+    kind: str,
+    reference: str,
+    signal_date: dt.date,
+    source: str,
+    detail: str,
+    resolved_at: dt.date | None = None,
+) -> dict[str, Any]:
+    return {
+        "company_id": company_id,
+        "kind": kind,
+        "reference": reference[:64],
+        "signal_date": signal_date,
+        "resolved_at": resolved_at,
+        "source": source,
+        "detail": detail[:400],
+    }
 
 
 # ------------------------------------------------------------------------------------------ the signals
@@ -69,8 +83,14 @@ def _signal(company_id: str, kind: str, reference: str, signal_date: dt.date, so
 def sec_late_filing_signals(submissions: dict, company_id: str) -> list[dict[str, Any]]:
     """One signal per NT 10-K / NT 10-Q / NT 20-F in a submissions response or page."""
     return [
-        _signal(company_id, LATE_FILING_NOTICE, notice["reference"], notice["filed_at"], "sec_12b-25",
-                f"{notice['form']} filed {notice['filed_at']}")
+        _signal(
+            company_id,
+            LATE_FILING_NOTICE,
+            notice["reference"],
+            notice["filed_at"],
+            "sec_12b-25",
+            f"{notice['form']} filed {notice['filed_at']}",
+        )
         for notice in sec_late_filing_notices(submissions, company_id)
         if notice["filed_at"] is not None
     ]
@@ -95,8 +115,17 @@ def dart_audit_opinion_signals(payload: dict, company_id: str) -> list[dict[str,
         if filed is None:
             continue
         auditor = str(row.get("adtor") or "").strip()
-        signals.setdefault(rcept_no, _signal(company_id, NON_CLEAN_AUDIT_OPINION, rcept_no, filed,
-                                             "dart_audit_opinion", f"{opinion} ({auditor}), {row.get('bsns_year')}"))
+        signals.setdefault(
+            rcept_no,
+            _signal(
+                company_id,
+                NON_CLEAN_AUDIT_OPINION,
+                rcept_no,
+                filed,
+                "dart_audit_opinion",
+                f"{opinion} ({auditor}), {row.get('bsns_year')}",
+            ),
+        )
     return list(signals.values())
 
 
@@ -165,12 +194,23 @@ def overdue_signals(
             continue
         in_gap = filed is None
         kind = "annual" if annual else "quarterly"
-        detail = (f"no {kind} report for the period ending about {end} by {due} "
-                  f"({deadlines[index]} days + {grace_days[index]} grace)")
+        detail = (
+            f"no {kind} report for the period ending about {end} by {due} "
+            f"({deadlines[index]} days + {grace_days[index]} grace)"
+        )
         if filed is not None:
             detail += f"; filed {filed}"
-        signals.append(_signal(company_id, FILING_OVERDUE, f"{kind}:{end.isoformat()}", due + dt.timedelta(days=1),
-                               source, detail, resolved_at=filed))
+        signals.append(
+            _signal(
+                company_id,
+                FILING_OVERDUE,
+                f"{kind}:{end.isoformat()}",
+                due + dt.timedelta(days=1),
+                source,
+                detail,
+                resolved_at=filed,
+            )
+        )
     return signals
 
 
@@ -191,7 +231,9 @@ def sec_filed_reports(submissions_documents: Iterable[dict]) -> list[FiledReport
     reports = []
     for document in submissions_documents:
         columns = _filing_columns(document)
-        forms, report_dates, filing_dates = (columns.get(k) or [] for k in ("form", "reportDate", "filingDate"))
+        forms, report_dates, filing_dates = (
+            columns.get(k) or [] for k in ("form", "reportDate", "filingDate")
+        )
         for form, report_date, filing_date in zip(forms, report_dates, filing_dates, strict=False):
             if form not in SEC_ANNUAL_FORMS and form not in SEC_QUARTERLY_FORMS:
                 continue
@@ -201,19 +243,26 @@ def sec_filed_reports(submissions_documents: Iterable[dict]) -> list[FiledReport
     return reports
 
 
-def sec_overdue_signals(submissions_documents: Sequence[dict], company_id: str, horizon: dt.date
-                        ) -> list[dict[str, Any]]:
+def sec_overdue_signals(
+    submissions_documents: Sequence[dict], company_id: str, horizon: dt.date
+) -> list[dict[str, Any]]:
     """Overdue 10-K / 10-Q (20-F / 40-F for foreign private issuers) against the filer's own calendar.
 
     Deadlines are the longest the rules give any filer (10-K 90 days, 10-Q 45; 20-F four months) so a filer
     whose category changed over the years is never flagged early; a large accelerated filer late by its own
     shorter deadline files an NT 10-K, which is a signal of its own.
     """
-    foreign = any(form in ("20-F", "40-F") for document in submissions_documents
-                  for form in _filing_columns(document).get("form") or [])
+    foreign = any(
+        form in ("20-F", "40-F")
+        for document in submissions_documents
+        for form in _filing_columns(document).get("form") or []
+    )
     return overdue_signals(
-        company_id, sec_filed_reports(submissions_documents), horizon,
-        deadlines=FOREIGN_DEADLINES if foreign else SEC_DEADLINES, grace_days=SEC_GRACE_DAYS,
+        company_id,
+        sec_filed_reports(submissions_documents),
+        horizon,
+        deadlines=FOREIGN_DEADLINES if foreign else SEC_DEADLINES,
+        grace_days=SEC_GRACE_DAYS,
         source="sec_calendar",
     )
 
@@ -238,10 +287,17 @@ def dart_filed_reports(list_rows: Iterable[Mapping[str, Any]]) -> list[FiledRepo
     return reports
 
 
-def dart_overdue_signals(list_rows: Sequence[Mapping[str, Any]], company_id: str, horizon: dt.date
-                         ) -> list[dict[str, Any]]:
-    return overdue_signals(company_id, dart_filed_reports(list_rows), horizon,
-                           deadlines=DART_DEADLINES, grace_days=DART_GRACE_DAYS, source="dart_calendar")
+def dart_overdue_signals(
+    list_rows: Sequence[Mapping[str, Any]], company_id: str, horizon: dt.date
+) -> list[dict[str, Any]]:
+    return overdue_signals(
+        company_id,
+        dart_filed_reports(list_rows),
+        horizon,
+        deadlines=DART_DEADLINES,
+        grace_days=DART_GRACE_DAYS,
+        source="dart_calendar",
+    )
 
 
 # ------------------------------------------------------------------------------------------ as features
@@ -271,8 +327,9 @@ def warning_flags(signals: pd.DataFrame, as_of: dt.date, *, audit_opinions_known
         overdue = int(((resolved.isna()) | (resolved > cutoff)).any())
     return {
         "late_filing_notices_12m": recent(LATE_FILING_NOTICE, NOTICE_FLAG_DAYS),
-        "non_clean_audit_opinion": (min(recent(NON_CLEAN_AUDIT_OPINION, OPINION_FLAG_DAYS), 1)
-                                    if audit_opinions_known else None),
+        "non_clean_audit_opinion": (
+            min(recent(NON_CLEAN_AUDIT_OPINION, OPINION_FLAG_DAYS), 1) if audit_opinions_known else None
+        ),
         "filing_overdue": overdue,
         "latest_signal_date": None if known.empty else dates.max().date().isoformat(),
     }

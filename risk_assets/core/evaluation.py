@@ -83,9 +83,13 @@ class Candidate:
     def build(self, features: Sequence[str], directions: Mapping[str, int] | None = None) -> PDModel:
         """A PDModel over ``features``, constrained by ``directions`` (default: the Polish attributes')."""
         chosen = MONOTONE_DIRECTIONS if directions is None else directions
-        return PDModel(self.family, list(features), dict(self.params),
-                       monotone={k: v for k, v in chosen.items() if k in features} if self.monotone else {},
-                       missing=self.missing)
+        return PDModel(
+            self.family,
+            list(features),
+            dict(self.params),
+            monotone={k: v for k, v in chosen.items() if k in features} if self.monotone else {},
+            missing=self.missing,
+        )
 
 
 def product_candidates(missing: str = "impute") -> list[Candidate]:
@@ -100,8 +104,13 @@ def product_candidates(missing: str = "impute") -> list[Candidate]:
 # The listed segments' LightGBM: few, shallow trees (four leaves, 100 rows a leaf, L2 5). On the US listed panel's
 # training years the product's settings reached out-of-fold AUC 0.775 and these 0.806 (2026-12-05): 350 defaults
 # do not support deeper interactions.
-LISTED_LIGHTGBM_PARAMS: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.03, "num_leaves": 4,
-                                          "min_child_samples": 100, "reg_lambda": 5.0}
+LISTED_LIGHTGBM_PARAMS: dict[str, Any] = {
+    "n_estimators": 300,
+    "learning_rate": 0.03,
+    "num_leaves": 4,
+    "min_child_samples": 100,
+    "reg_lambda": 5.0,
+}
 
 
 def listed_candidates() -> list[Candidate]:
@@ -114,8 +123,10 @@ def listed_candidates() -> list[Candidate]:
 
 
 #: How the pipeline picks a segment's family (simplicity order: the order of ``product_candidates``).
-SELECTION_RULE = ("the simplest family whose cross-validated (out-of-fold) AUC on the training rows is within one "
-                  "standard error of the best's (logistic on WoE bins, then on winsorised ratios, then LightGBM)")
+SELECTION_RULE = (
+    "the simplest family whose cross-validated (out-of-fold) AUC on the training rows is within one "
+    "standard error of the best's (logistic on WoE bins, then on winsorised ratios, then LightGBM)"
+)
 
 
 def simplest_within_one_se(cv: Mapping[str, tuple[float, float]]) -> str:
@@ -133,8 +144,14 @@ def simplest_within_one_se(cv: Mapping[str, tuple[float, float]]) -> str:
 # benchmark does not report): five settings averaged, three with fewer, stronger rounds than the pipeline's (no
 # row or column subsampling, no L2 penalty; differing in step size, rounds, bin granularity, leaf size) and two
 # extremely randomised ones, so the members cut the ratios differently.
-_STRONG = {"num_leaves": 31, "min_child_samples": 20, "subsample": 1.0, "subsample_freq": 0,
-           "colsample_bytree": 1.0, "reg_lambda": 0.0}
+_STRONG = {
+    "num_leaves": 31,
+    "min_child_samples": 20,
+    "subsample": 1.0,
+    "subsample_freq": 0,
+    "colsample_bytree": 1.0,
+    "reg_lambda": 0.0,
+}
 LIGHTGBM_BAG_PARAMS: dict[str, Any] = {
     **_STRONG,
     "bag": [
@@ -150,8 +167,10 @@ LIGHTGBM_BAG_PARAMS: dict[str, Any] = {
 def evaluation_candidates(missing: str = "native") -> list[Candidate]:
     """What `riskgraph evaluate` trains: the product's families plus the unconstrained LightGBM bag. The bag ranks
     best on labelled tables but explains a score with five models' TreeSHAP, so the pipeline does not serve it."""
-    return [*product_candidates(missing),
-            Candidate("lightgbm_bag", "lightgbm", LIGHTGBM_BAG_PARAMS, missing, monotone=False)]
+    return [
+        *product_candidates(missing),
+        Candidate("lightgbm_bag", "lightgbm", LIGHTGBM_BAG_PARAMS, missing, monotone=False),
+    ]
 
 
 # -- figures ----------------------------------------------------------------------------------------------
@@ -188,8 +207,10 @@ def grade_backtest(y: np.ndarray, p: np.ndarray, alpha: float = 0.05) -> dict[st
     for i in range(len(rates) - 1):
         if rates[i + 1] < rates[i]:
             lower, higher = table.iloc[i], table.iloc[i + 1]
-            contingency = [[int(lower["defaults"]), int(lower["n"] - lower["defaults"])],
-                           [int(higher["defaults"]), int(higher["n"] - higher["defaults"])]]
+            contingency = [
+                [int(lower["defaults"]), int(lower["n"] - lower["defaults"])],
+                [int(higher["defaults"]), int(higher["n"] - higher["defaults"])],
+            ]
             p_value = float(fisher_exact(contingency, alternative="greater").pvalue)
             violations.append({"grades": f"{lower['grade']}->{higher['grade']}", "fisher_p": p_value})
     per_grade_alpha = alpha / max(len(table), 1)
@@ -252,10 +273,15 @@ def _financial(statements: pd.DataFrame) -> np.ndarray:
 
     flags = np.zeros(len(statements), dtype=bool)
     if "sic" in statements.columns:
-        flags |= statements["sic"].map(lambda v: bool(v) and not pd.isna(v) and is_financial_sic(v)).to_numpy()
+        flags |= (
+            statements["sic"].map(lambda v: bool(v) and not pd.isna(v) and is_financial_sic(v)).to_numpy()
+        )
     if "induty_code" in statements.columns:
-        flags |= statements["induty_code"].map(
-            lambda v: bool(v) and not pd.isna(v) and is_financial_ksic(v)).to_numpy()
+        flags |= (
+            statements["induty_code"]
+            .map(lambda v: bool(v) and not pd.isna(v) and is_financial_ksic(v))
+            .to_numpy()
+        )
     return flags
 
 
@@ -294,8 +320,14 @@ def build_panel(
     event_frame = events.copy()
     event_frame["event_date"] = pd.to_datetime(event_frame["event_date"])
     keys = rows[["company_id", "period_end", "filed_at"]]
-    labelled, dropped = label_and_exclude(keys, event_frame, horizon_months, reporting_lag_days,
-                                          default_kinds=default_kinds, observed_until=observed_until)
+    labelled, dropped = label_and_exclude(
+        keys,
+        event_frame,
+        horizon_months,
+        reporting_lag_days,
+        default_kinds=default_kinds,
+        observed_until=observed_until,
+    )
     for reason, count in dropped["excluded_reason"].value_counts().items():
         excluded[str(reason)] = int(count)
     frame = rows.loc[labelled.index].copy()
@@ -307,24 +339,39 @@ def build_panel(
     frame["year"] = frame["t"].dt.year
     for name in MODEL_RATIOS:
         frame[name] = ratios.loc[labelled.index, name]
-    classic = {name: ClassicScore(score.name, score.risk[labelled.index],
-                                  None if score.probability is None else score.probability[labelled.index],
-                                  score.reasons[labelled.index], score.note) for name, score in classic.items()}
+    classic = {
+        name: ClassicScore(
+            score.name,
+            score.risk[labelled.index],
+            None if score.probability is None else score.probability[labelled.index],
+            score.reasons[labelled.index],
+            score.note,
+        )
+        for name, score in classic.items()
+    }
     frame = frame.reset_index(drop=True)
     defaults = event_frame[event_frame["kind"].isin(list(default_kinds))]
     return Panel(frame, defaults, horizon_months, reporting_lag_days, excluded, classic)
 
 
-def usable_features(frame: pd.DataFrame, candidates: Sequence[str], min_share_present: float = 0.05) -> list[str]:
+def usable_features(
+    frame: pd.DataFrame, candidates: Sequence[str], min_share_present: float = 0.05
+) -> list[str]:
     """Features present in at least ``min_share_present`` of the rows (an all-empty ratio teaches nothing)."""
-    return [name for name in candidates if name in frame.columns and frame[name].notna().mean() >= min_share_present]
+    return [
+        name
+        for name in candidates
+        if name in frame.columns and frame[name].notna().mean() >= min_share_present
+    ]
 
 
 def _check_trainable(y: np.ndarray, what: str, folds: int = 5) -> None:
     positives = int(np.sum(y))
     if positives < folds or positives > y.size - folds:
-        raise ValueError(f"{what} has {positives} defaults in {y.size} rows: at least {folds} of each class are "
-                         "needed to fit and calibrate on rows the model did not see")
+        raise ValueError(
+            f"{what} has {positives} defaults in {y.size} rows: at least {folds} of each class are "
+            "needed to fit and calibrate on rows the model did not see"
+        )
 
 
 @dataclass
@@ -333,15 +380,31 @@ class Evaluation:
 
     report: dict[str, Any]
     predictions: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (y, PD or risk score)
-    probabilities: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (y, PD), models and probabilistic classics
+    probabilities: dict[
+        str, tuple[np.ndarray, np.ndarray]
+    ]  # name -> (y, PD), models and probabilistic classics
     models: dict[str, PDModel] = field(default_factory=dict)
 
 
-def _fit(candidate: Candidate, features: Sequence[str], train: pd.DataFrame, y: np.ndarray, seed: int,
-         groups: np.ndarray | None, target_rate: float | None, calibration_folds: int,
-         directions: Mapping[str, int] | None = None) -> PDModel:
-    return candidate.build(features, directions).fit(train, y, target_rate=target_rate or float(y.mean()),
-                                                     seed=seed, groups=groups, calibration_folds=calibration_folds)
+def _fit(
+    candidate: Candidate,
+    features: Sequence[str],
+    train: pd.DataFrame,
+    y: np.ndarray,
+    seed: int,
+    groups: np.ndarray | None,
+    target_rate: float | None,
+    calibration_folds: int,
+    directions: Mapping[str, int] | None = None,
+) -> PDModel:
+    return candidate.build(features, directions).fit(
+        train,
+        y,
+        target_rate=target_rate or float(y.mean()),
+        seed=seed,
+        groups=groups,
+        calibration_folds=calibration_folds,
+    )
 
 
 def field_directions(features: Sequence[str]) -> dict[str, int]:
@@ -370,17 +433,23 @@ def evaluate_out_of_time(
     (core/field_features.py, named ``field_<candidate>``). The best is chosen by its cross-validated AUC on the
     training years (out-of-fold, the folds the calibration is cross-fitted on), never by the test."""
     frame = panel.frame
-    train, test = out_of_time_split(frame, "year", test_from_year, horizon_months=panel.horizon_months,
-                                    time_column="t")
+    train, test = out_of_time_split(
+        frame, "year", test_from_year, horizon_months=panel.horizon_months, time_column="t"
+    )
     if test.empty:
         raise ValueError(f"no rows observed in or after {test_from_year}: nothing to test on")
-    assert_no_leakage(train, test, "year", events=panel.events, time_column="t",
-                      horizon_months=panel.horizon_months)
+    assert_no_leakage(
+        train, test, "year", events=panel.events, time_column="t", horizon_months=panel.horizon_months
+    )
     y_train, y_test = train["target"].to_numpy(), test["target"].to_numpy()
-    _check_trainable(y_train, f"the training period (before {test_from_year}, windows purged)", calibration_folds)
+    _check_trainable(
+        y_train, f"the training period (before {test_from_year}, windows purged)", calibration_folds
+    )
     if y_test.min() == y_test.max():
-        raise ValueError(f"the test period (from {test_from_year}) has {int(y_test.sum())} defaults in "
-                         f"{y_test.size} rows: AUC needs both classes")
+        raise ValueError(
+            f"the test period (from {test_from_year}) has {int(y_test.sum())} defaults in "
+            f"{y_test.size} rows: AUC needs both classes"
+        )
     features = usable_features(train, MODEL_RATIOS)
     fields = usable_features(train, FIELD_FEATURES) if set(FIELD_FEATURES) <= set(train.columns) else []
     groups = pd.factorize(train["company_id"])[0]
@@ -392,14 +461,22 @@ def evaluate_out_of_time(
     for step, (name, candidate, columns, directions) in enumerate(runs, start=1):
         if progress is not None:
             progress(f"[{step}/{len(runs)}] fitting {name} on {len(columns)} features, {y_train.size} rows")
-        model = _fit(candidate, columns, train, y_train, seed, groups, target_rate, calibration_folds, directions)
+        model = _fit(
+            candidate, columns, train, y_train, seed, groups, target_rate, calibration_folds, directions
+        )
         p_test = model.calibration.sample_pd(model.raw_log_odds(test))
         p_dev = model.calibration.sample_pd(model.raw_log_odds(train))
-        figures[name] = {"family": candidate.family, "params": _clean(dict(candidate.params)),
-                         "missing": candidate.missing, "features": "field" if directions is not None else "polish",
-                         "cv_auc": roc_auc(y_train, model.oof_raw_), **validation_figures(y_test, p_test, p_dev),
-                         "n_train": int(y_train.size), "n_test": int(y_test.size),
-                         "positives_train": int(y_train.sum())}
+        figures[name] = {
+            "family": candidate.family,
+            "params": _clean(dict(candidate.params)),
+            "missing": candidate.missing,
+            "features": "field" if directions is not None else "polish",
+            "cv_auc": roc_auc(y_train, model.oof_raw_),
+            **validation_figures(y_test, p_test, p_dev),
+            "n_train": int(y_train.size),
+            "n_test": int(y_test.size),
+            "positives_train": int(y_train.sum()),
+        }
         models[name] = model
         predictions[name] = probabilities[name] = (y_test, p_test)
     test_rows = test.index.to_numpy()
@@ -413,15 +490,22 @@ def evaluate_out_of_time(
     years = frame["year"]
     report = {
         "protocol": {
-            "kind": "out_of_time", "test_from_year": int(test_from_year), "horizon_months": panel.horizon_months,
-            "reporting_lag_days": panel.reporting_lag_days, "seed": seed,
+            "kind": "out_of_time",
+            "test_from_year": int(test_from_year),
+            "horizon_months": panel.horizon_months,
+            "reporting_lag_days": panel.reporting_lag_days,
+            "seed": seed,
             "pd_scale": "sample (no prior shift): tested against the sample's outcomes",
             "label_windows_purged": True,
         },
         "data": {
-            "rows": int(len(frame)), "companies": int(frame["company_id"].nunique()),
-            "years": [int(years.min()), int(years.max())], "positives": int(frame["target"].sum()),
-            "excluded": panel.excluded, "n_train": int(len(train)), "n_test": int(len(test)),
+            "rows": int(len(frame)),
+            "companies": int(frame["company_id"].nunique()),
+            "years": [int(years.min()), int(years.max())],
+            "positives": int(frame["target"].sum()),
+            "excluded": panel.excluded,
+            "n_train": int(len(train)),
+            "n_test": int(len(test)),
             "train_rows_purged": int(((years < test_from_year).sum()) - len(train)),
             "features": features,
             "field_features": fields,
@@ -494,8 +578,16 @@ def evaluate_kfold(
         for r, split in enumerate(splits):
             for fold, (train_idx, test_idx) in enumerate(split, start=1):
                 train = frame.iloc[train_idx]
-                model = _fit(candidate, features, train, y[train_idx], seed + r, groups[train_idx], target_rate,
-                             calibration_folds)
+                model = _fit(
+                    candidate,
+                    features,
+                    train,
+                    y[train_idx],
+                    seed + r,
+                    groups[train_idx],
+                    target_rate,
+                    calibration_folds,
+                )
                 p = model.calibration.sample_pd(model.raw_log_odds(frame.iloc[test_idx]))
                 per_fold.append(_fold_figures(y[test_idx], p))
                 done += 1
@@ -503,18 +595,25 @@ def evaluate_kfold(
                     # families differ in cost (the bag fits five models), so the estimate is the family's own
                     per = (time.monotonic() - family_started) / len(per_fold)
                     left = per * (folds * repeats - len(per_fold))
-                    progress(f"[{done}/{total}] {candidate.name}: repeat {r + 1}/{repeats}, fold {fold}/{folds}, "
-                             f"AUC {per_fold[-1]['auc']:.3f} ({time.monotonic() - started:.0f}s in; this family "
-                             f"about {left:.0f}s more)")
+                    progress(
+                        f"[{done}/{total}] {candidate.name}: repeat {r + 1}/{repeats}, fold {fold}/{folds}, "
+                        f"AUC {per_fold[-1]['auc']:.3f} ({time.monotonic() - started:.0f}s in; this family "
+                        f"about {left:.0f}s more)"
+                    )
                 if r == 0:
                     oof[test_idx] = p
                     dev.append(model.calibration.sample_pd(model.raw_log_odds(train)))
         pooled = validation_figures(y, oof, np.concatenate(dev))
         figures[candidate.name] = {
-            "family": candidate.family, "params": _clean(dict(candidate.params)), "missing": candidate.missing,
-            **pooled, **_clean(_summarise(per_fold, n_train, n_test)),
+            "family": candidate.family,
+            "params": _clean(dict(candidate.params)),
+            "missing": candidate.missing,
+            **pooled,
+            **_clean(_summarise(per_fold, n_train, n_test)),
             "fold_auc": [float(f["auc"]) for f in per_fold],
-            "n_train": int(round(n_train)), "n_test": int(len(y)), "positives": int(y.sum()),
+            "n_train": int(round(n_train)),
+            "n_test": int(len(y)),
+            "positives": int(y.sum()),
         }
         predictions[candidate.name] = probabilities[candidate.name] = (y, oof)
     for name, score in (classic or {}).items():
@@ -535,12 +634,21 @@ def evaluate_kfold(
                 probabilities[name] = (y[present], score.probability[present])
         figures[name] = _clean(summary | {"n_test": int(len(y))})
     report = {
-        "protocol": {"kind": "stratified_kfold", "folds": folds, "repeats": repeats, "seed": seed,
-                     "duplicates_in_one_fold": True,
-                     "standard_error": "Nadeau-Bengio corrected, over folds x repeats",
-                     "pd_scale": "sample (no prior shift): tested against the sample's outcomes"},
-        "data": {"rows": int(len(y)), "positives": int(y.sum()), "features": list(features),
-                 "duplicate_rows": int(len(y) - len(np.unique(groups)))},
+        "protocol": {
+            "kind": "stratified_kfold",
+            "folds": folds,
+            "repeats": repeats,
+            "seed": seed,
+            "duplicates_in_one_fold": True,
+            "standard_error": "Nadeau-Bengio corrected, over folds x repeats",
+            "pd_scale": "sample (no prior shift): tested against the sample's outcomes",
+        },
+        "data": {
+            "rows": int(len(y)),
+            "positives": int(y.sum()),
+            "features": list(features),
+            "duplicate_rows": int(len(y) - len(np.unique(groups))),
+        },
         "models": figures,
         "best": _best(figures, candidates),
     }
@@ -552,16 +660,18 @@ def report_table(report: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for name, figures in report["models"].items():
         available = figures.get("available", True)
-        rows.append({
-            "model": name,
-            "auc": figures.get("auc") if available else None,
-            "auc_se": figures.get("auc_se"),
-            "ar": figures.get("ar") if available else None,
-            "ks": figures.get("ks") if available else None,
-            "brier": figures.get("brier") if available else None,
-            "n_train": figures.get("n_train"),
-            "n_test": figures.get("n_available", figures.get("n_test")),
-            "positives": figures.get("positives"),
-            "note": "" if available else f"not available: {figures.get('reason', '')}",
-        })
+        rows.append(
+            {
+                "model": name,
+                "auc": figures.get("auc") if available else None,
+                "auc_se": figures.get("auc_se"),
+                "ar": figures.get("ar") if available else None,
+                "ks": figures.get("ks") if available else None,
+                "brier": figures.get("brier") if available else None,
+                "n_train": figures.get("n_train"),
+                "n_test": figures.get("n_available", figures.get("n_test")),
+                "positives": figures.get("positives"),
+                "note": "" if available else f"not available: {figures.get('reason', '')}",
+            }
+        )
     return pd.DataFrame(rows)

@@ -42,9 +42,16 @@ class Feature:
     source: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "label": self.label, "formula": self.formula, "unit": self.unit,
-                "family": self.family, "monotone": self.monotone, "inputs": list(self.inputs),
-                "source": self.source}
+        return {
+            "name": self.name,
+            "label": self.label,
+            "formula": self.formula,
+            "unit": self.unit,
+            "family": self.family,
+            "monotone": self.monotone,
+            "inputs": list(self.inputs),
+            "source": self.source,
+        }
 
 
 _ALTMAN = "Altman (1968) Z-score component"
@@ -53,74 +60,271 @@ _ZMIJEWSKI = "Zmijewski (1984) probit component"
 
 FEATURES: tuple[Feature, ...] = (
     # Altman Z components
-    Feature("wc_ta", "Working capital to assets", "(current_assets - current_liabilities) / total_assets",
-            "ratio", "liquidity", -1, ("current_assets", "current_liabilities", "total_assets"), _ALTMAN + " X1"),
-    Feature("re_ta", "Retained earnings to assets", "retained_earnings / total_assets", "ratio", "profitability",
-            -1, ("retained_earnings", "total_assets"), _ALTMAN + " X2"),
-    Feature("ebit_ta", "Operating return on assets", "ebit / total_assets", "ratio", "profitability", -1,
-            ("ebit", "total_assets"), _ALTMAN + " X3"),
-    Feature("sales_ta", "Asset turnover", "revenue / total_assets", "ratio", "activity", 0,
-            ("revenue", "total_assets"), _ALTMAN + " X5"),
+    Feature(
+        "wc_ta",
+        "Working capital to assets",
+        "(current_assets - current_liabilities) / total_assets",
+        "ratio",
+        "liquidity",
+        -1,
+        ("current_assets", "current_liabilities", "total_assets"),
+        _ALTMAN + " X1",
+    ),
+    Feature(
+        "re_ta",
+        "Retained earnings to assets",
+        "retained_earnings / total_assets",
+        "ratio",
+        "profitability",
+        -1,
+        ("retained_earnings", "total_assets"),
+        _ALTMAN + " X2",
+    ),
+    Feature(
+        "ebit_ta",
+        "Operating return on assets",
+        "ebit / total_assets",
+        "ratio",
+        "profitability",
+        -1,
+        ("ebit", "total_assets"),
+        _ALTMAN + " X3",
+    ),
+    Feature(
+        "sales_ta",
+        "Asset turnover",
+        "revenue / total_assets",
+        "ratio",
+        "activity",
+        0,
+        ("revenue", "total_assets"),
+        _ALTMAN + " X5",
+    ),
     # Ohlson and Zmijewski components
-    Feature("tl_ta", "Liabilities to assets", "total_liabilities / total_assets", "ratio", "leverage", 1,
-            ("total_liabilities", "total_assets"), _OHLSON + " TLTA; " + _ZMIJEWSKI),
-    Feature("ni_ta", "Return on assets", "net_income / total_assets", "ratio", "profitability", -1,
-            ("net_income", "total_assets"), _OHLSON + " NITA; " + _ZMIJEWSKI),
-    Feature("ca_cl", "Current ratio", "current_assets / current_liabilities", "ratio", "liquidity", -1,
-            ("current_assets", "current_liabilities"), _ZMIJEWSKI + " (Ohlson's CLCA is its inverse)"),
-    Feature("ffo_tl", "Funds from operations to liabilities",
-            "(net_income + depreciation_amortization) / total_liabilities", "ratio", "coverage", -1,
-            ("net_income", "depreciation_amortization", "total_liabilities"), _OHLSON + " FUTL"),
-    Feature("intwo", "Net loss in both of the last two years", "1 if net_income < 0 and prior net_income < 0",
-            "flag", "profitability", 1, ("net_income",), _OHLSON + " INTWO"),
-    Feature("chin", "Change in net income",
-            "(net_income - prior net_income) / (|net_income| + |prior net_income|)", "ratio (-1..1)",
-            "trend", -1, ("net_income",), _OHLSON + " CHIN"),
-    Feature("log_real_assets", "Size (real total assets)",
-            f"log(total_assets in millions of {REAL_BASE_YEAR} US dollars: converted at the year's average "
-            "exchange rate, deflated by core CPI)", "log USD m", "size", -1, ("total_assets",),
-            _OHLSON + " SIZE (deflated; Ohlson used the GNP deflator)"),
+    Feature(
+        "tl_ta",
+        "Liabilities to assets",
+        "total_liabilities / total_assets",
+        "ratio",
+        "leverage",
+        1,
+        ("total_liabilities", "total_assets"),
+        _OHLSON + " TLTA; " + _ZMIJEWSKI,
+    ),
+    Feature(
+        "ni_ta",
+        "Return on assets",
+        "net_income / total_assets",
+        "ratio",
+        "profitability",
+        -1,
+        ("net_income", "total_assets"),
+        _OHLSON + " NITA; " + _ZMIJEWSKI,
+    ),
+    Feature(
+        "ca_cl",
+        "Current ratio",
+        "current_assets / current_liabilities",
+        "ratio",
+        "liquidity",
+        -1,
+        ("current_assets", "current_liabilities"),
+        _ZMIJEWSKI + " (Ohlson's CLCA is its inverse)",
+    ),
+    Feature(
+        "ffo_tl",
+        "Funds from operations to liabilities",
+        "(net_income + depreciation_amortization) / total_liabilities",
+        "ratio",
+        "coverage",
+        -1,
+        ("net_income", "depreciation_amortization", "total_liabilities"),
+        _OHLSON + " FUTL",
+    ),
+    Feature(
+        "intwo",
+        "Net loss in both of the last two years",
+        "1 if net_income < 0 and prior net_income < 0",
+        "flag",
+        "profitability",
+        1,
+        ("net_income",),
+        _OHLSON + " INTWO",
+    ),
+    Feature(
+        "chin",
+        "Change in net income",
+        "(net_income - prior net_income) / (|net_income| + |prior net_income|)",
+        "ratio (-1..1)",
+        "trend",
+        -1,
+        ("net_income",),
+        _OHLSON + " CHIN",
+    ),
+    Feature(
+        "log_real_assets",
+        "Size (real total assets)",
+        f"log(total_assets in millions of {REAL_BASE_YEAR} US dollars: converted at the year's average "
+        "exchange rate, deflated by core CPI)",
+        "log USD m",
+        "size",
+        -1,
+        ("total_assets",),
+        _OHLSON + " SIZE (deflated; Ohlson used the GNP deflator)",
+    ),
     # leverage, coverage, liquidity, profitability, trend
-    Feature("ltd_ta", "Long-term debt to assets", "long_term_debt / total_assets", "ratio", "leverage", 1,
-            ("long_term_debt", "total_assets")),
-    Feature("interest_cover", "Interest cover", "ebit / interest_expense", "times", "coverage", -1,
-            ("ebit", "interest_expense")),
-    Feature("quick_ratio", "Quick ratio", "(current_assets - inventory) / current_liabilities", "ratio",
-            "liquidity", -1, ("current_assets", "inventory", "current_liabilities")),
-    Feature("cash_ta", "Cash to assets", "cash / total_assets", "ratio", "liquidity", -1,
-            ("cash", "total_assets")),
-    Feature("gross_margin", "Gross margin", "gross_profit / revenue", "ratio", "profitability", -1,
-            ("gross_profit", "revenue")),
-    Feature("roa_change", "Change in return on assets", "net_income / total_assets - the same a year earlier",
-            "ratio", "trend", -1, ("net_income", "total_assets")),
-    Feature("sales_growth", "Revenue growth", "revenue / prior revenue - 1", "ratio", "trend", 0, ("revenue",)),
+    Feature(
+        "ltd_ta",
+        "Long-term debt to assets",
+        "long_term_debt / total_assets",
+        "ratio",
+        "leverage",
+        1,
+        ("long_term_debt", "total_assets"),
+    ),
+    Feature(
+        "interest_cover",
+        "Interest cover",
+        "ebit / interest_expense",
+        "times",
+        "coverage",
+        -1,
+        ("ebit", "interest_expense"),
+    ),
+    Feature(
+        "quick_ratio",
+        "Quick ratio",
+        "(current_assets - inventory) / current_liabilities",
+        "ratio",
+        "liquidity",
+        -1,
+        ("current_assets", "inventory", "current_liabilities"),
+    ),
+    Feature(
+        "cash_ta", "Cash to assets", "cash / total_assets", "ratio", "liquidity", -1, ("cash", "total_assets")
+    ),
+    Feature(
+        "gross_margin",
+        "Gross margin",
+        "gross_profit / revenue",
+        "ratio",
+        "profitability",
+        -1,
+        ("gross_profit", "revenue"),
+    ),
+    Feature(
+        "roa_change",
+        "Change in return on assets",
+        "net_income / total_assets - the same a year earlier",
+        "ratio",
+        "trend",
+        -1,
+        ("net_income", "total_assets"),
+    ),
+    Feature(
+        "sales_growth", "Revenue growth", "revenue / prior revenue - 1", "ratio", "trend", 0, ("revenue",)
+    ),
     # market
-    Feature("mve_tl", "Market value of equity to liabilities", "market_value_equity / total_liabilities", "ratio",
-            "market", -1, ("market_value_equity", "total_liabilities"), _ALTMAN + " X4"),
-    Feature("log_real_mve", "Size (real market value of equity)",
-            f"log(market_value_equity in millions of {REAL_BASE_YEAR} US dollars)", "log USD m", "market", -1,
-            ("market_value_equity",), "Shumway (2001) relative size, in absolute real terms"),
-    Feature("mve_change", "One-year change in market value", "log(market_value_equity / prior market_value_equity)",
-            "log ratio", "market", -1, ("market_value_equity",),
-            "Shumway (2001) past return, from year-end market values (issuance and buybacks included)"),
-    Feature("excess_return", "Excess stock return", "one-year log return of the price minus the market's",
-            "log ratio", "market", -1, (), "Shumway (2001); from daily prices where they exist"),
-    Feature("equity_volatility", "Equity volatility", "annualised standard deviation of daily log returns",
-            "per year", "market", 1, (), "Shumway (2001) SIGMA; Merton (1974) input"),
-    Feature("merton_dd", "Merton distance to default", "iterative Merton (1974) solve, one-year horizon",
-            "standard deviations", "market", -1, (), "Merton (1974); Bharath and Shumway (2008)"),
+    Feature(
+        "mve_tl",
+        "Market value of equity to liabilities",
+        "market_value_equity / total_liabilities",
+        "ratio",
+        "market",
+        -1,
+        ("market_value_equity", "total_liabilities"),
+        _ALTMAN + " X4",
+    ),
+    Feature(
+        "log_real_mve",
+        "Size (real market value of equity)",
+        f"log(market_value_equity in millions of {REAL_BASE_YEAR} US dollars)",
+        "log USD m",
+        "market",
+        -1,
+        ("market_value_equity",),
+        "Shumway (2001) relative size, in absolute real terms",
+    ),
+    Feature(
+        "mve_change",
+        "One-year change in market value",
+        "log(market_value_equity / prior market_value_equity)",
+        "log ratio",
+        "market",
+        -1,
+        ("market_value_equity",),
+        "Shumway (2001) past return, from year-end market values (issuance and buybacks included)",
+    ),
+    Feature(
+        "excess_return",
+        "Excess stock return",
+        "one-year log return of the price minus the market's",
+        "log ratio",
+        "market",
+        -1,
+        (),
+        "Shumway (2001); from daily prices where they exist",
+    ),
+    Feature(
+        "equity_volatility",
+        "Equity volatility",
+        "annualised standard deviation of daily log returns",
+        "per year",
+        "market",
+        1,
+        (),
+        "Shumway (2001) SIGMA; Merton (1974) input",
+    ),
+    Feature(
+        "merton_dd",
+        "Merton distance to default",
+        "iterative Merton (1974) solve, one-year horizon",
+        "standard deviations",
+        "market",
+        -1,
+        (),
+        "Merton (1974); Bharath and Shumway (2008)",
+    ),
 )
 
 #: Filing behaviour: not in any bundled training data, so it adjusts a PD through core/overlays.py.
 FILING_FEATURES: tuple[Feature, ...] = (
-    Feature("late_filing_notices_12m", "Late-filing notices in the last 12 months", "count of NT 10-K / NT 10-Q",
-            "count", "filing", 1, ()),
-    Feature("overdue_reports", "Reports overdue", "periodic reports past their deadline and grace period",
-            "count", "filing", 1, ()),
-    Feature("non_clean_opinion", "Non-clean audit opinion", "1 if the latest audit opinion is not unqualified",
-            "flag", "filing", 1, ()),
-    Feature("statement_age_days", "Age of the newest statement", "as_of - filed_at of the newest statement",
-            "days", "filing", 1, ()),
+    Feature(
+        "late_filing_notices_12m",
+        "Late-filing notices in the last 12 months",
+        "count of NT 10-K / NT 10-Q",
+        "count",
+        "filing",
+        1,
+        (),
+    ),
+    Feature(
+        "overdue_reports",
+        "Reports overdue",
+        "periodic reports past their deadline and grace period",
+        "count",
+        "filing",
+        1,
+        (),
+    ),
+    Feature(
+        "non_clean_opinion",
+        "Non-clean audit opinion",
+        "1 if the latest audit opinion is not unqualified",
+        "flag",
+        "filing",
+        1,
+        (),
+    ),
+    Feature(
+        "statement_age_days",
+        "Age of the newest statement",
+        "as_of - filed_at of the newest statement",
+        "days",
+        "filing",
+        1,
+        (),
+    ),
 )
 
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES + FILING_FEATURES}
@@ -156,8 +360,11 @@ def real_usd_millions(amounts: np.ndarray, currencies: np.ndarray, years: np.nda
     table_years = np.array(sorted(index), dtype=float)
     values = np.array([index[int(y)] for y in table_years])
     years = np.asarray(years, dtype=float)
-    position = np.clip(np.searchsorted(table_years, np.nan_to_num(years, nan=table_years[-1]), side="right") - 1,
-                       0, len(table_years) - 1)
+    position = np.clip(
+        np.searchsorted(table_years, np.nan_to_num(years, nan=table_years[-1]), side="right") - 1,
+        0,
+        len(table_years) - 1,
+    )
     deflator = index[REAL_BASE_YEAR] / values[position]
     deflator[np.isnan(years)] = np.nan
     return amounts * usd_per_unit_column(currencies, years) * deflator / 1e6
@@ -175,14 +382,22 @@ def compute_field_features(statements: pd.DataFrame, names: Sequence[str] = FIEL
     missing = {"company_id", "fiscal_year"} - set(statements.columns)
     if missing:
         raise ValueError(f"statements lack column(s) {sorted(missing)}")
-    v = {name: _column(statements, name) for name in {i for f in FEATURES for i in f.inputs} | {"gross_profit", "cost_of_goods_sold"}}
+    v = {
+        name: _column(statements, name)
+        for name in {i for f in FEATURES for i in f.inputs} | {"gross_profit", "cost_of_goods_sold"}
+    }
     prior = prior_year_values(statements, 1, _PRIOR_ITEMS)
     years = _column(statements, "fiscal_year")
-    currencies = (statements["currency"].fillna("USD").to_numpy(dtype=object) if "currency" in statements.columns
-                  else np.full(len(statements), "USD", dtype=object))
+    currencies = (
+        statements["currency"].fillna("USD").to_numpy(dtype=object)
+        if "currency" in statements.columns
+        else np.full(len(statements), "USD", dtype=object)
+    )
     ta, tl, ni = v["total_assets"], v["total_liabilities"], v["net_income"]
     ni_prior = prior["net_income"]
-    gross_profit = np.where(np.isnan(v["gross_profit"]), v["revenue"] - v["cost_of_goods_sold"], v["gross_profit"])
+    gross_profit = np.where(
+        np.isnan(v["gross_profit"]), v["revenue"] - v["cost_of_goods_sold"], v["gross_profit"]
+    )
     both_known = ~np.isnan(ni) & ~np.isnan(ni_prior)
     out = {
         "wc_ta": _div(v["current_assets"] - v["current_liabilities"], ta),
@@ -219,8 +434,18 @@ def catalogue() -> list[dict[str, object]]:
     """Every feature with its plain name, formula, unit and direction (API, model card, web app)."""
     from risk_assets.core.ratios import mapping_table
 
-    polish = [{"name": r["attribute"], "label": r["description"], "formula": r["note"], "unit": "ratio",
-               "family": "polish", "monotone": 0, "inputs": r["inputs"].split(", ") if r["inputs"] else [],
-               "source": f"Polish bankruptcy data (Zieba et al. 2016), {r['status']}"}
-              for r in mapping_table().to_dict("records") if r["status"] == "computed"]
+    polish = [
+        {
+            "name": r["attribute"],
+            "label": r["description"],
+            "formula": r["note"],
+            "unit": "ratio",
+            "family": "polish",
+            "monotone": 0,
+            "inputs": r["inputs"].split(", ") if r["inputs"] else [],
+            "source": f"Polish bankruptcy data (Zieba et al. 2016), {r['status']}",
+        }
+        for r in mapping_table().to_dict("records")
+        if r["status"] == "computed"
+    ]
     return [f.as_dict() for f in FEATURES + FILING_FEATURES] + polish

@@ -20,7 +20,12 @@ import pandas as pd
 
 #: Event kinds that are a default (the labels' positives) and kinds that end one; every event source and the
 #: CSV import use these names.
-DEFAULT_EVENT_KINDS: tuple[str, ...] = ("bankruptcy", "default", "rehabilitation_filing", "creditor_bank_management")
+DEFAULT_EVENT_KINDS: tuple[str, ...] = (
+    "bankruptcy",
+    "default",
+    "rehabilitation_filing",
+    "creditor_bank_management",
+)
 CURE_EVENT_KINDS: tuple[str, ...] = ("emergence",)
 EVENT_KINDS: tuple[str, ...] = DEFAULT_EVENT_KINDS + CURE_EVENT_KINDS
 
@@ -38,17 +43,33 @@ def in_default(keys: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     whole market's rows cost one pass over the events, not one filter per row."""
     if keys.empty:
         return np.zeros(0, dtype=bool)
-    rows = pd.DataFrame({"company_id": keys["company_id"].astype(str).to_numpy(),
-                         "as_of": pd.to_datetime(keys["as_of"]).to_numpy(), "_row": np.arange(len(keys))})
-    events = events[["company_id", "event_date", "kind"]].copy() if len(events) else pd.DataFrame(
-        columns=["company_id", "event_date", "kind"])
+    rows = pd.DataFrame(
+        {
+            "company_id": keys["company_id"].astype(str).to_numpy(),
+            "as_of": pd.to_datetime(keys["as_of"]).to_numpy(),
+            "_row": np.arange(len(keys)),
+        }
+    )
+    events = (
+        events[["company_id", "event_date", "kind"]].copy()
+        if len(events)
+        else pd.DataFrame(columns=["company_id", "event_date", "kind"])
+    )
     events["company_id"] = events["company_id"].astype(str)
     events["event_date"] = pd.to_datetime(events["event_date"])
 
     def latest(kinds: tuple[str, ...], column: str) -> pd.Series:
-        chosen = events[events["kind"].isin(kinds)][["company_id", "event_date"]].rename(columns={"event_date": column})
-        merged = pd.merge_asof(rows.sort_values("as_of"), chosen.sort_values(column), left_on="as_of",
-                               right_on=column, by="company_id", direction="backward")
+        chosen = events[events["kind"].isin(kinds)][["company_id", "event_date"]].rename(
+            columns={"event_date": column}
+        )
+        merged = pd.merge_asof(
+            rows.sort_values("as_of"),
+            chosen.sort_values(column),
+            left_on="as_of",
+            right_on=column,
+            by="company_id",
+            direction="backward",
+        )
         return merged.set_index("_row")[column].reindex(rows["_row"])
 
     last_default, last_cure = latest(DEFAULT_EVENT_KINDS, "_default"), latest(CURE_EVENT_KINDS, "_cure")
@@ -130,7 +151,9 @@ def _label_all(
         # merge (not map) so company ids of different types (int vs text) raise instead of never matching
         merged = labelled[["company_id"]].merge(first, on="company_id", how="left", validate="many_to_one")
         first_default = pd.Series(merged["first_default"].to_numpy(), index=labelled.index)
-    horizon_end = labelled["t"] + pd.DateOffset(months=horizon_months)  # calendar months, end-of-month clamped
+    horizon_end = labelled["t"] + pd.DateOffset(
+        months=horizon_months
+    )  # calendar months, end-of-month clamped
     in_window = (first_default > labelled["t"]) & (first_default <= horizon_end)
     labelled["target"] = in_window.astype(int)
 
@@ -160,8 +183,14 @@ def label_rows(
     Rows observed on or after the company's first default (and, with ``observed_until``, rows whose label
     window is not fully observed) are left out; see ``excluded_rows``.
     """
-    return label_and_exclude(rows, events, horizon_months, reporting_lag_days, default_kinds=default_kinds,
-                             observed_until=observed_until)[0]
+    return label_and_exclude(
+        rows,
+        events,
+        horizon_months,
+        reporting_lag_days,
+        default_kinds=default_kinds,
+        observed_until=observed_until,
+    )[0]
 
 
 def excluded_rows(
@@ -174,8 +203,14 @@ def excluded_rows(
     observed_until=None,
 ) -> pd.DataFrame:
     """The rows ``label_rows`` leaves out, with ``t``, ``target`` and ``excluded_reason``."""
-    return label_and_exclude(rows, events, horizon_months, reporting_lag_days, default_kinds=default_kinds,
-                             observed_until=observed_until)[1]
+    return label_and_exclude(
+        rows,
+        events,
+        horizon_months,
+        reporting_lag_days,
+        default_kinds=default_kinds,
+        observed_until=observed_until,
+    )[1]
 
 
 def label_and_exclude(

@@ -70,8 +70,17 @@ DEFAULT_SERIES: tuple[MacroSeries, ...] = (
     MacroSeries("US", "cpi_inflation", "fred", "CPILFESL", "yoy", 45, note="core CPI, monthly"),
     MacroSeries("KR", "policy_rate", "ecos", "722Y001/0101000", "level", 31, cycle="M", note="BOK base rate"),
     MacroSeries("KR", "govt_10y", "ecos", "817Y002/010210000", "level", 1, cycle="D", note="KTB 10y"),
-    MacroSeries("KR", "credit_spread", "ecos", "817Y002/010300000", "level", 1, cycle="D",
-                minus="817Y002/010200000", note="corporate AA- 3y - KTB 3y"),
+    MacroSeries(
+        "KR",
+        "credit_spread",
+        "ecos",
+        "817Y002/010300000",
+        "level",
+        1,
+        cycle="D",
+        minus="817Y002/010200000",
+        note="corporate AA- 3y - KTB 3y",
+    ),
     MacroSeries("KR", "cpi_inflation", "ecos", "901Y009/0", "yoy", 35, cycle="M", note="CPI, all items"),
 )
 
@@ -84,8 +93,16 @@ def parse_series_spec(text: str) -> MacroSeries:
     country, role, source, series_id, transform, lag = parts[:6]
     cycle = parts[6] if len(parts) > 6 else ""
     minus = parts[7] if len(parts) > 7 else ""
-    return MacroSeries(country.upper(), role, source, series_id, transform,
-                       None if lag == FIRST_RELEASE else int(lag), cycle, minus)
+    return MacroSeries(
+        country.upper(),
+        role,
+        source,
+        series_id,
+        transform,
+        None if lag == FIRST_RELEASE else int(lag),
+        cycle,
+        minus,
+    )
 
 
 class _Series:
@@ -159,10 +176,16 @@ class MacroBook:
         if (as_of - observed_date).days > main.spacing_days + STALE_AFTER_DAYS:
             return None
         name = f"{spec.source}:{spec.series_id}" + (f"-{spec.minus}" if spec.minus else "")
-        return {"value": value, "series": name, "observation_date": observed_date.isoformat(),
-                "released_at": pd.Timestamp(released).date().isoformat()}
+        return {
+            "value": value,
+            "series": name,
+            "observation_date": observed_date.isoformat(),
+            "released_at": pd.Timestamp(released).date().isoformat(),
+        }
 
-    def features(self, specs: Iterable[MacroSeries], country: str, as_of: dt.date) -> dict[str, dict[str, Any] | None]:
+    def features(
+        self, specs: Iterable[MacroSeries], country: str, as_of: dt.date
+    ) -> dict[str, dict[str, Any] | None]:
         """Every role's value for a company of ``country`` as known at ``as_of`` (None where unknown)."""
         out: dict[str, dict[str, Any] | None] = {role: None for role in ROLES}
         for spec in specs:
@@ -174,4 +197,3 @@ class MacroBook:
 def risk_free_rate(features: Mapping[str, Mapping[str, Any] | None]) -> Mapping[str, Any] | None:
     """The risk-free rate for Merton: the policy rate, else the 10-year government yield (percent)."""
     return features.get("policy_rate") or features.get("govt_10y")
-

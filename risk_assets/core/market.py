@@ -74,8 +74,12 @@ class MarketValue:
     reason: str | None = None
 
 
-def market_value_of_equity(shares: float | None, prices: pd.DataFrame, on: dt.date,
-                           max_staleness_days: int = MAX_PRICE_STALENESS_DAYS) -> MarketValue:
+def market_value_of_equity(
+    shares: float | None,
+    prices: pd.DataFrame,
+    on: dt.date,
+    max_staleness_days: int = MAX_PRICE_STALENESS_DAYS,
+) -> MarketValue:
     """Shares x the last traded close on or before ``on`` (None with a reason when either is missing)."""
     if shares is None or not math.isfinite(shares) or shares <= 0:
         return MarketValue(None, None, None, "shares_outstanding at the balance-sheet date is unknown")
@@ -88,19 +92,24 @@ def market_value_of_equity(shares: float | None, prices: pd.DataFrame, on: dt.da
     last = eligible.iloc[-1]
     price_date = last["date"].date()
     if (on - price_date).days > max_staleness_days:
-        return MarketValue(None, price_date, None, f"last close {price_date} is more than "
-                                                    f"{max_staleness_days} days before {on}")
+        return MarketValue(
+            None,
+            price_date,
+            None,
+            f"last close {price_date} is more than {max_staleness_days} days before {on}",
+        )
     close = float(last["close"])
     return MarketValue(shares * close, price_date, close)
 
 
-def equity_volatility(prices: pd.DataFrame, end: dt.date, window: int = TRADING_DAYS_PER_YEAR,
-                      min_returns: int = MIN_RETURNS) -> tuple[float | None, int]:
+def equity_volatility(
+    prices: pd.DataFrame, end: dt.date, window: int = TRADING_DAYS_PER_YEAR, min_returns: int = MIN_RETURNS
+) -> tuple[float | None, int]:
     """(annualised volatility of daily log returns of adjclose over ``window`` returns up to ``end``, n)."""
     if prices.empty:
         return None, 0
     series = prices.loc[(prices["date"] <= pd.Timestamp(end)) & prices["adjclose"].notna(), "adjclose"]
-    values = series.iloc[-(window + 1):].to_numpy(dtype=float)
+    values = series.iloc[-(window + 1) :].to_numpy(dtype=float)
     if len(values) < 2:
         return None, 0
     returns = np.diff(np.log(values))
@@ -150,14 +159,25 @@ def market_features(
     debt, debt_basis = default_point(items)
     reasons = [mv.reason] if mv.reason else []
     row: dict[str, Any] = {
-        "price_date": mv.price_date, "close": mv.close, "shares_outstanding": _known(items, "shares_outstanding"),
-        "market_value_equity": mv.value, "equity_volatility": volatility, "n_returns": n_returns,
-        "debt_face": debt, "debt_basis": debt_basis, "risk_free_rate": None, "risk_free_series": None,
-        "risk_free_released_at": None, "merton_dd": None, "merton_pd": None, "merton_method": None,
+        "price_date": mv.price_date,
+        "close": mv.close,
+        "shares_outstanding": _known(items, "shares_outstanding"),
+        "market_value_equity": mv.value,
+        "equity_volatility": volatility,
+        "n_returns": n_returns,
+        "debt_face": debt,
+        "debt_basis": debt_basis,
+        "risk_free_rate": None,
+        "risk_free_series": None,
+        "risk_free_released_at": None,
+        "merton_dd": None,
+        "merton_pd": None,
+        "merton_method": None,
     }
     if volatility is None:
-        reasons.append(f"equity volatility needs {min_returns} daily returns up to {period_end}, "
-                       f"{n_returns} available")
+        reasons.append(
+            f"equity volatility needs {min_returns} daily returns up to {period_end}, {n_returns} available"
+        )
     if risk_free is not None and risk_free.get("value") is not None:
         row["risk_free_rate"] = float(risk_free["value"]) / 100.0
         row["risk_free_series"] = risk_free.get("series")

@@ -29,7 +29,13 @@ DEFAULT_GRADE = "D"
 
 #: S&P Global Ratings, one-year average corporate default rates by rating (long-term global averages, rounded).
 AGENCY_ONE_YEAR_DEFAULT_RATES: dict[str, float] = {
-    "AAA": 0.0, "AA": 0.0002, "A": 0.0005, "BBB": 0.0015, "BB": 0.006, "B": 0.03, "CCC/C": 0.27,
+    "AAA": 0.0,
+    "AA": 0.0002,
+    "A": 0.0005,
+    "BBB": 0.0015,
+    "BB": 0.006,
+    "B": 0.03,
+    "CCC/C": 0.27,
 }
 _RATED = ("AA", "A", "BBB", "BB", "B", "CCC/C")  # AAA's zero rate has no midpoint: "AA" is AA or better
 #: Upper bounds of the agency bands (geometric midpoints of neighbouring average rates) and their names.
@@ -39,6 +45,7 @@ AGENCY_BANDS: tuple[tuple[float, str], ...] = tuple(
 ) + ((1.0, "CCC/C"),)
 #: PDs below this are investment grade (BBB or better): the BBB/BB boundary, 0.30%.
 INVESTMENT_GRADE_MAX_PD: float = AGENCY_BANDS[2][0]
+
 
 def agency_band(pd: float, in_default: bool = False) -> str:
     """The agency-equivalent band of a PD ("AA", "A", ... "CCC/C": see the module docstring); "D" for a company in default."""
@@ -61,8 +68,16 @@ def is_investment_grade(pd: float) -> bool:
 # Upper bounds of grades 1..10; grade 1 starts at 0 and grade 10 ends at 1 (inclusive). Band edges exactly, the
 # wide bands split once (see the module docstring).
 _UPPER_BOUNDS: tuple[float, ...] = (
-    AGENCY_BANDS[0][0], AGENCY_BANDS[1][0], 0.0016, AGENCY_BANDS[2][0], 0.006, AGENCY_BANDS[3][0], 0.03,
-    AGENCY_BANDS[4][0], 0.20, 1.0,
+    AGENCY_BANDS[0][0],
+    AGENCY_BANDS[1][0],
+    0.0016,
+    AGENCY_BANDS[2][0],
+    0.006,
+    AGENCY_BANDS[3][0],
+    0.03,
+    AGENCY_BANDS[4][0],
+    0.20,
+    1.0,
 )
 
 # Grade 1 has no positive lower bound, so its midpoint uses the 3 bp Basel II PD floor as its lower end.

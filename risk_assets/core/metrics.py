@@ -275,8 +275,15 @@ def delong_test(y, score_a, score_b) -> dict[str, float]:
     difference = aucs[0] - aucs[1]
     se = float(np.sqrt(max(variance, 0.0)))
     z = difference / se if se > 0 else 0.0
-    return {"auc_a": float(aucs[0]), "auc_b": float(aucs[1]), "difference": float(difference), "se": se,
-            "z": float(z), "p_two_sided": float(2 * norm.sf(abs(z))), "p_a_worse": float(norm.cdf(z))}
+    return {
+        "auc_a": float(aucs[0]),
+        "auc_b": float(aucs[1]),
+        "difference": float(difference),
+        "se": se,
+        "z": float(z),
+        "p_two_sided": float(2 * norm.sf(abs(z))),
+        "p_a_worse": float(norm.cdf(z)),
+    }
 
 
 def population_weights(y, sample_rate: float, target_rate: float) -> np.ndarray:
@@ -319,11 +326,18 @@ def calibration_slope_intercept(y, p, weights=None) -> dict[str, float]:
     intercept, slope = (float(v) for v in full.x)
     z = intercept + slope * x
     q = 1 / (1 + np.exp(-z))
-    info = np.array([[np.sum(w * q * (1 - q)), np.sum(w * q * (1 - q) * x)],
-                     [np.sum(w * q * (1 - q) * x), np.sum(w * q * (1 - q) * x * x)]])
+    info = np.array(
+        [
+            [np.sum(w * q * (1 - q)), np.sum(w * q * (1 - q) * x)],
+            [np.sum(w * q * (1 - q) * x), np.sum(w * q * (1 - q) * x * x)],
+        ]
+    )
     se = np.sqrt(np.diag(np.linalg.pinv(info)))
     return {
-        "slope": slope, "slope_se": float(se[1]), "intercept": intercept, "intercept_se": float(se[0]),
+        "slope": slope,
+        "slope_se": float(se[1]),
+        "intercept": intercept,
+        "intercept_se": float(se[0]),
         "intercept_in_the_large": float(large.x[0]),
         "p_slope": float(chi2.sf(max(2 * (large.fun - full.fun), 0.0), 1)),
         "p_joint": float(chi2.sf(max(2 * (identity - full.fun), 0.0), 2)),

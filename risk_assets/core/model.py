@@ -139,7 +139,9 @@ def fit_curved_platt(raw: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> tup
     b0, b1, b2 = (float(v) for v in found.x)
     increasing = min(b1 + 2 * b2 * x.min(), b1 + 2 * b2 * x.max()) > 0
     significant = chi2.sf(max(2 * (straight - found.fun), 0.0), 1) < alpha
-    if np.isfinite(found.fun) and increasing and significant:  # BFGS may stop on precision with a fine optimum
+    if (
+        np.isfinite(found.fun) and increasing and significant
+    ):  # BFGS may stop on precision with a fine optimum
         return b1, b0, b2
     return slope, intercept, 0.0
 
@@ -280,9 +282,13 @@ class PDModel:
             elif transform == "woe":
                 from risk_assets.core.binning import WoePreprocessor
 
-                pre = WoePreprocessor.fit(x, y, max_bins=int(self.params.get("max_bins", 10)), directions=directions)
+                pre = WoePreprocessor.fit(
+                    x, y, max_bins=int(self.params.get("max_bins", 10)), directions=directions
+                )
             else:
-                raise ValueError(f"unknown logistic transform {transform!r}; expected one of {LOGISTIC_TRANSFORMS}")
+                raise ValueError(
+                    f"unknown logistic transform {transform!r}; expected one of {LOGISTIC_TRANSFORMS}"
+                )
             return self._fit_signed_logistic(pre, x, y, directions, transform), pre
         if self.family == "lightgbm":
             import lightgbm as lgb
@@ -315,8 +321,9 @@ class PDModel:
             return (members[0] if len(members) == 1 else _SeedBag(members)), None
         raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")
 
-    def _fit_signed_logistic(self, pre: Any, x: np.ndarray, y: np.ndarray, directions: np.ndarray,
-                             transform: str) -> Any:
+    def _fit_signed_logistic(
+        self, pre: Any, x: np.ndarray, y: np.ndarray, directions: np.ndarray, transform: str
+    ) -> Any:
         """The logistic model, refitted without any constrained feature whose coefficient comes out against its
         direction (a scorecard's sign check): collinear ratios can flip a sign, and a constraint that does not
         hold in the model is no constraint. A dropped feature keeps its column at zero weight."""
@@ -331,7 +338,9 @@ class PDModel:
         for _ in range(n):
             # class_weight="balanced": the 1:14 imbalance would otherwise let the penalty shrink the rare
             # class's evidence; the Platt map afterwards puts the PDs back on the sample's scale.
-            est = LogisticRegression(C=self.params.get("C", 0.1), class_weight="balanced", max_iter=5000, tol=1e-8)
+            est = LogisticRegression(
+                C=self.params.get("C", 0.1), class_weight="balanced", max_iter=5000, tol=1e-8
+            )
             est.fit(np.where(keep, transformed, 0.0), y)
             wrong = (est.coef_[0][:n] * wanted < 0) & keep[:n]
             if not wrong.any():
@@ -383,13 +392,24 @@ class PDModel:
             est, pre = self._fit_estimator(x[train_idx], y[train_idx], seed)
             oof[test_idx] = self._raw(est, pre, x_scored[test_idx])
             fold_of_row[test_idx] = k
-        mask = np.ones(len(y), dtype=bool) if calibration_rows is None else np.asarray(calibration_rows, dtype=bool)
+        mask = (
+            np.ones(len(y), dtype=bool)
+            if calibration_rows is None
+            else np.asarray(calibration_rows, dtype=bool)
+        )
         if len(np.unique(y[mask])) != 2:
             raise ValueError("the calibration rows need both defaults and non-defaults")
         slope, intercept, curvature = fit_curved_platt(oof[mask], y[mask])
         self.estimator, self.preprocessor = self._fit_estimator(x, y, seed)
-        self.calibration = Calibration(slope, intercept, float(y[mask].mean()), float(target_rate), curvature,
-                                       float(oof.min()), float(oof.max()))
+        self.calibration = Calibration(
+            slope,
+            intercept,
+            float(y[mask].mean()),
+            float(target_rate),
+            curvature,
+            float(oof.min()),
+            float(oof.max()),
+        )
         self.oof_raw_ = oof  # out-of-fold raw scores (what the Platt map was fitted on) and their folds
         self.oof_fold_ = fold_of_row
         return self

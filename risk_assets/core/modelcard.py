@@ -66,18 +66,20 @@ def metrics_table(models: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
     for name, figures in models.items():
         available = figures.get("available", True)
-        rows.append({
-            "model": name,
-            "AUC": _fmt(figures.get("auc")) if available else "n/a",
-            "AR": _fmt(figures.get("ar")) if available else "n/a",
-            "KS": _fmt(figures.get("ks")) if available else "n/a",
-            "Brier": _fmt(figures.get("brier")) if available else "n/a",
-            "log loss": _fmt(figures.get("log_loss")) if available else "n/a",
-            "PSI": _fmt(figures.get("psi")),
-            "grades monotone": _fmt((figures.get("grades") or {}).get("monotone")),
-            "within noise": _fmt((figures.get("grades") or {}).get("monotone_within_noise")),
-            "note": "" if available else str(figures.get("reason", "")),
-        })
+        rows.append(
+            {
+                "model": name,
+                "AUC": _fmt(figures.get("auc")) if available else "n/a",
+                "AR": _fmt(figures.get("ar")) if available else "n/a",
+                "KS": _fmt(figures.get("ks")) if available else "n/a",
+                "Brier": _fmt(figures.get("brier")) if available else "n/a",
+                "log loss": _fmt(figures.get("log_loss")) if available else "n/a",
+                "PSI": _fmt(figures.get("psi")),
+                "grades monotone": _fmt((figures.get("grades") or {}).get("monotone")),
+                "within noise": _fmt((figures.get("grades") or {}).get("monotone_within_noise")),
+                "note": "" if available else str(figures.get("reason", "")),
+            }
+        )
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -103,29 +105,53 @@ def render_model_card(
     lines += [f"- {key}: {value}" for key, value in data.items()]
     lines += ["", "## Features", "", f"{len(features)} features: {', '.join(features)}.", ""]
     if feature_table is None:
-        lines += ["How each Polish attribute is computed from a filer's canonical statement items:", "",
-                  mapping_table().to_markdown(index=False), ""]
+        lines += [
+            "How each Polish attribute is computed from a filer's canonical statement items:",
+            "",
+            mapping_table().to_markdown(index=False),
+            "",
+        ]
     else:
         lines += [feature_table, ""]
     lines += ["## Validation (held-out rows)", "", metrics_table(models), ""]
     grades = chosen_figures.get("grades") or {}
     if grades.get("table"):
-        falls = ", ".join(f"{v['grades']} (Fisher p={v['fisher_p']:.3g})" for v in grades.get("violations", []))
-        verdict = "yes" if grades.get("monotone") else (
-            f"no: {falls}; " + ("none of the falls is significant at 5%" if grades.get("monotone_within_noise")
-                                else "a fall is significant at 5%"))
-        lines += [f"Default rate per grade, {chosen} (sample scale). Rises with the grade: {verdict}; "
-                  f"Jeffreys test per grade at {_fmt(grades.get('jeffreys_alpha_per_grade'))} "
-                  f"(5% Bonferroni): failing {', '.join(grades.get('failing_grades') or []) or 'none'}.", "",
-                  pd.DataFrame(grades["table"]).to_markdown(index=False, floatfmt=".4g"), ""]
+        falls = ", ".join(
+            f"{v['grades']} (Fisher p={v['fisher_p']:.3g})" for v in grades.get("violations", [])
+        )
+        verdict = (
+            "yes"
+            if grades.get("monotone")
+            else (
+                f"no: {falls}; "
+                + (
+                    "none of the falls is significant at 5%"
+                    if grades.get("monotone_within_noise")
+                    else "a fall is significant at 5%"
+                )
+            )
+        )
+        lines += [
+            f"Default rate per grade, {chosen} (sample scale). Rises with the grade: {verdict}; "
+            f"Jeffreys test per grade at {_fmt(grades.get('jeffreys_alpha_per_grade'))} "
+            f"(5% Bonferroni): failing {', '.join(grades.get('failing_grades') or []) or 'none'}.",
+            "",
+            pd.DataFrame(grades["table"]).to_markdown(index=False, floatfmt=".4g"),
+            "",
+        ]
     if chosen_figures.get("calibration_by_decile"):
-        lines += [f"Calibration by decile, {chosen}:", "",
-                  pd.DataFrame(chosen_figures["calibration_by_decile"]).to_markdown(index=False, floatfmt=".4g"), ""]
+        lines += [
+            f"Calibration by decile, {chosen}:",
+            "",
+            pd.DataFrame(chosen_figures["calibration_by_decile"]).to_markdown(index=False, floatfmt=".4g"),
+            "",
+        ]
     for heading, body in (sections or {}).items():
         lines += [f"## {heading}", "", body, ""]
     lines += ["## Calibration", ""] + [f"- {key}: {value}" for key, value in calibration.items()]
     if gate_rule:
         lines += ["", "## Champion rule", "", gate_rule]
-    lines += ["", "## Limits", ""] + [f"- {text}" for text in (*(LIMITS if limits is None else limits),
-                                                                *extra_limits)]
+    lines += ["", "## Limits", ""] + [
+        f"- {text}" for text in (*(LIMITS if limits is None else limits), *extra_limits)
+    ]
     return "\n".join(lines) + "\n"

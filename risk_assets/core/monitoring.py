@@ -46,21 +46,36 @@ def psi_with_missing(expected, actual, n_bins: int = 10) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def feature_stability(development: pd.DataFrame, population: pd.DataFrame, features: Sequence[str]
-                      ) -> pd.DataFrame:
+def feature_stability(
+    development: pd.DataFrame, population: pd.DataFrame, features: Sequence[str]
+) -> pd.DataFrame:
     """Per feature: CSI between the development sample and the scored population, the share missing in each,
     and a status (stable / watch / shift)."""
     rows = []
     for name in features:
-        dev = pd.to_numeric(development[name], errors="coerce").to_numpy(dtype=float) if name in development \
+        dev = (
+            pd.to_numeric(development[name], errors="coerce").to_numpy(dtype=float)
+            if name in development
             else np.full(len(development), np.nan)
-        pop = pd.to_numeric(population[name], errors="coerce").to_numpy(dtype=float) if name in population \
+        )
+        pop = (
+            pd.to_numeric(population[name], errors="coerce").to_numpy(dtype=float)
+            if name in population
             else np.full(len(population), np.nan)
+        )
         psi = psi_with_missing(dev, pop)
-        rows.append({"feature": name, "psi": psi, "missing_development": float(np.isnan(dev).mean()),
-                     "missing_population": float(np.isnan(pop).mean()) if pop.size else float("nan"),
-                     "status": status_of(psi)})
-    return pd.DataFrame(rows, columns=["feature", "psi", "missing_development", "missing_population", "status"])
+        rows.append(
+            {
+                "feature": name,
+                "psi": psi,
+                "missing_development": float(np.isnan(dev).mean()),
+                "missing_population": float(np.isnan(pop).mean()) if pop.size else float("nan"),
+                "status": status_of(psi),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["feature", "psi", "missing_development", "missing_population", "status"]
+    )
 
 
 def score_stability(development_pd, population_pd) -> dict[str, float | str]:

@@ -33,18 +33,27 @@ class OverlayRule:
     stale_after_days: int = STALE_AFTER_DAYS
 
 
-def overlay_terms(flags: dict[str, Any] | None, statement_filed_at: dt.date | None, as_of: dt.date,
-                  rule: OverlayRule = OverlayRule()) -> list[dict[str, Any]]:
+def overlay_terms(
+    flags: dict[str, Any] | None,
+    statement_filed_at: dt.date | None,
+    as_of: dt.date,
+    rule: OverlayRule = OverlayRule(),
+) -> list[dict[str, Any]]:
     """The adjustments that apply, each with its reason and log-odds shift."""
     flags = flags or {}
     terms = []
 
     def add(name: str, multiplier: float, reason: str) -> None:
-        terms.append({"name": name, "multiplier": multiplier, "log_odds": math.log(multiplier), "reason": reason})
+        terms.append(
+            {"name": name, "multiplier": multiplier, "log_odds": math.log(multiplier), "reason": reason}
+        )
 
     if (flags.get("late_filing_notices_12m") or 0) > 0:
-        add("late_filing_notice", rule.late_filing_notice,
-            f"{flags['late_filing_notices_12m']} late-filing notice(s) in the 12 months to {as_of}")
+        add(
+            "late_filing_notice",
+            rule.late_filing_notice,
+            f"{flags['late_filing_notices_12m']} late-filing notice(s) in the 12 months to {as_of}",
+        )
     if flags.get("filing_overdue"):
         add("filing_overdue", rule.filing_overdue, f"a periodic report was overdue at {as_of}")
     if flags.get("non_clean_audit_opinion"):
@@ -52,8 +61,11 @@ def overlay_terms(flags: dict[str, Any] | None, statement_filed_at: dt.date | No
     if statement_filed_at is not None:
         age = (as_of - statement_filed_at).days
         if age > rule.stale_after_days:
-            add("stale_statements", rule.stale_statements,
-                f"the newest statement was filed {age} days before {as_of} (more than {rule.stale_after_days})")
+            add(
+                "stale_statements",
+                rule.stale_statements,
+                f"the newest statement was filed {age} days before {as_of} (more than {rule.stale_after_days})",
+            )
     return terms
 
 

@@ -46,8 +46,9 @@ def as_float(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
-def known_versions(frame: pd.DataFrame, as_of: pd.Timestamp | str, period_types: tuple[str, ...] = ("FY",)
-                   ) -> pd.DataFrame:
+def known_versions(
+    frame: pd.DataFrame, as_of: pd.Timestamp | str, period_types: tuple[str, ...] = ("FY",)
+) -> pd.DataFrame:
     """The view a model trained at ``as_of`` may use: per (company_id, period_end), the latest version filed
     on or before ``as_of``, of the given period types (annual only by default). Works on statements and
     features alike (both carry company_id, period_end, accession, filed_at and period_type).
@@ -58,5 +59,7 @@ def known_versions(frame: pd.DataFrame, as_of: pd.Timestamp | str, period_types:
         return frame.copy()
     types = frame["period_type"] if "period_type" in frame.columns else pd.Series("FY", index=frame.index)
     rows = frame[types.isin(period_types) & (pd.to_datetime(frame["filed_at"]) <= pd.Timestamp(as_of))]
-    rows = rows.assign(_filed=pd.to_datetime(rows["filed_at"])).sort_values(["_filed", "accession"], kind="stable")
+    rows = rows.assign(_filed=pd.to_datetime(rows["filed_at"])).sort_values(
+        ["_filed", "accession"], kind="stable"
+    )
     return rows.groupby(["company_id", "period_end"]).tail(1).drop(columns="_filed").reset_index(drop=True)

@@ -38,8 +38,13 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) 
         fpr, tpr = roc_points(y, score)
         axes.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(y, score):.3f}, n={len(y)})", linewidth=1.4)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    axes.set(xlabel="false positive rate (non-defaults flagged)", ylabel="true positive rate (defaults caught)",
-             title=title, xlim=(0, 1), ylim=(0, 1.01))
+    axes.set(
+        xlabel="false positive rate (non-defaults flagged)",
+        ylabel="true positive rate (defaults caught)",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
     axes.legend(loc="lower right", fontsize=7)
     figure.tight_layout()
     return figure
@@ -59,9 +64,15 @@ def calibration_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], titl
         low, high = min(low, mean_pd.min()), max(high, mean_pd.max(), observed.max())
     low = max(low * 0.5, 1e-4)
     axes.plot([low, 1], [low, 1], color="grey", linestyle=":", linewidth=1)
-    axes.set(xscale="log", yscale="log", xlabel="mean PD in the decile", ylabel="observed default rate",
-             title=title + " (deciles with no default not drawn)", xlim=(low, min(1, high * 2)),
-             ylim=(low, min(1, high * 2)))
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="mean PD in the decile",
+        ylabel="observed default rate",
+        title=title + " (deciles with no default not drawn)",
+        xlim=(low, min(1, high * 2)),
+        ylim=(low, min(1, high * 2)),
+    )
     axes.legend(loc="upper left", fontsize=7)
     figure.tight_layout()
     return figure

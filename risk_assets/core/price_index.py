@@ -59,7 +59,9 @@ def annual_averages(observations: list[tuple[str, float]], months_required: int 
     }
 
 
-def rebase(averages: Mapping[int, float], base_year: int = BASE_YEAR, base_value: float = BASE_VALUE) -> dict[int, float]:
+def rebase(
+    averages: Mapping[int, float], base_year: int = BASE_YEAR, base_value: float = BASE_VALUE
+) -> dict[int, float]:
     """Scale the averages so ``base_year`` equals ``base_value``."""
     if base_year not in averages:
         raise ValueError(f"the series has no full year {base_year} to rebase on")

@@ -190,7 +190,9 @@ def _resolve_state(facts_bs: _PeriodFacts, facts_pl: _PeriodFacts, as_of) -> tup
     """Canonical items (None = unknown) and the names of derived items, as of one filing."""
     lookup_bs, lookup_pl = facts_bs.lookup_as_of(as_of), facts_pl.lookup_as_of(as_of)
     concepts = _all_concepts()
-    values, derived = resolve_items(concepts, concepts, lambda item: lookup_bs if item in _INSTANT_ITEMS else lookup_pl)
+    values, derived = resolve_items(
+        concepts, concepts, lambda item: lookup_bs if item in _INSTANT_ITEMS else lookup_pl
+    )
     apply_derivations(values, derived)
     for helper in SEC_HELPER_CONCEPTS:
         values.pop(helper, None)
@@ -298,12 +300,18 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
             if all(v is None for v in values.values()):
                 continue
             float_end, float_value = floats.get(accn, (None, None))
-            if values.get("market_value_equity") is None and float_end is not None \
-                    and 0 <= (end - float_end).days <= PUBLIC_FLOAT_MAX_DAYS_BEFORE_END:
+            if (
+                values.get("market_value_equity") is None
+                and float_end is not None
+                and 0 <= (end - float_end).days <= PUBLIC_FLOAT_MAX_DAYS_BEFORE_END
+            ):
                 values["market_value_equity"] = float_value
                 derived = derived | {"market_value_equity"}
-            elif values.get("market_value_equity") is None and previous is not None \
-                    and previous.get("market_value_equity") is not None:
+            elif (
+                values.get("market_value_equity") is None
+                and previous is not None
+                and previous.get("market_value_equity") is not None
+            ):
                 # a later filing repeating this period's items carries no float for it: the last one still holds
                 values["market_value_equity"] = previous["market_value_equity"]
                 derived = derived | {"market_value_equity"}
@@ -333,9 +341,16 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
             end, filed, form, _ = problems[0]
             rows.append(
                 {
-                    "company_id": company_id, "fiscal_year": fiscal_year_of(end), "period_end": end,
-                    "filed_at": filed, "accession": accn, "form": form, "currency": currency, "source": SOURCE,
-                    "derived_items": "", ISSUES_COLUMN: "; ".join(reason for *_, reason in problems),
+                    "company_id": company_id,
+                    "fiscal_year": fiscal_year_of(end),
+                    "period_end": end,
+                    "filed_at": filed,
+                    "accession": accn,
+                    "form": form,
+                    "currency": currency,
+                    "source": SOURCE,
+                    "derived_items": "",
+                    ISSUES_COLUMN: "; ".join(reason for *_, reason in problems),
                 }
             )
     return to_statement_frame(rows)

@@ -58,31 +58,50 @@ def _sme_segment() -> Segment:
     from risk_assets.core.ratios import MODEL_RATIOS, POLISH_ALIASES
 
     features = tuple(name for name in MODEL_RATIOS if name not in POLISH_ALIASES)
-    return Segment(SME, "SME / private companies", features,
-                   {k: v for k, v in MONOTONE_DIRECTIONS.items() if k in features},
-                   "private companies and SMEs (and a user's own ratio tables)",
-                   "Polish companies bankruptcy data (UCI, EMIS, 2000-2013), 1-year horizon")
+    return Segment(
+        SME,
+        "SME / private companies",
+        features,
+        {k: v for k, v in MONOTONE_DIRECTIONS.items() if k in features},
+        "private companies and SMEs (and a user's own ratio tables)",
+        "Polish companies bankruptcy data (UCI, EMIS, 2000-2013), 1-year horizon",
+    )
 
 
 def _listed(name: str, title: str, features: tuple[str, ...], population: str) -> Segment:
     free = UNCONSTRAINED_LISTED if "log_real_mve" in features else frozenset()
     monotone = {k: v for k, v in MONOTONE.items() if k in features and k not in free}
-    return Segment(name, title, features, monotone, population,
-                   "US listed companies 1999-2011 (Lombardo et al. 2022, Compustat), bankruptcy within a year")
+    return Segment(
+        name,
+        title,
+        features,
+        monotone,
+        population,
+        "US listed companies 1999-2011 (Lombardo et al. 2022, Compustat), bankruptcy within a year",
+    )
 
 
 SEGMENTS: dict[str, Segment] = {
-    LISTED_MARKET: _listed(LISTED_MARKET, "Listed, with market data", _STATEMENT_FEATURES + _MARKET_FEATURES,
-                           "listed companies with a market value of equity"),
-    LISTED_STATEMENTS: _listed(LISTED_STATEMENTS, "Listed, statements only", _STATEMENT_FEATURES,
-                               "listed companies without a usable market value"),
+    LISTED_MARKET: _listed(
+        LISTED_MARKET,
+        "Listed, with market data",
+        _STATEMENT_FEATURES + _MARKET_FEATURES,
+        "listed companies with a market value of equity",
+    ),
+    LISTED_STATEMENTS: _listed(
+        LISTED_STATEMENTS,
+        "Listed, statements only",
+        _STATEMENT_FEATURES,
+        "listed companies without a usable market value",
+    ),
 }
 SEGMENTS[SME] = _sme_segment()
 SEGMENT_NAMES: tuple[str, ...] = (LISTED_MARKET, LISTED_STATEMENTS, SME)
 
 
-def choose_segment(*, listed: bool, market_value: float | None, market_value_source: str | None = None,
-                   source: str = "") -> tuple[str, str]:
+def choose_segment(
+    *, listed: bool, market_value: float | None, market_value_source: str | None = None, source: str = ""
+) -> tuple[str, str]:
     """(segment, reason) for one statement row of a company.
 
     ``listed``: the company has a ticker or is an SEC/DART filer; ``market_value``: the row's market value of

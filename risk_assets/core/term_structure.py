@@ -39,7 +39,9 @@ class TermStructure:
         """Annual hazards (conditional PDs) of years 1..years, one row per PD: shape (n, years)."""
         p = np.clip(np.atleast_1d(np.asarray(pd1, dtype=float)), _EPS, 1 - _EPS)
         weights = self.rho ** np.arange(years)  # 1, rho, rho^2, ...
-        log_odds = np.outer(logit(p), weights) + np.outer(np.ones_like(p), (1 - weights) * logit(self.long_run))
+        log_odds = np.outer(logit(p), weights) + np.outer(
+            np.ones_like(p), (1 - weights) * logit(self.long_run)
+        )
         hazards = expit(log_odds)
         hazards[:, 0] = p  # year 1 is the served PD itself
         return hazards
@@ -57,23 +59,36 @@ class TermStructure:
         """One company's curve as served: [{years, cumulative_pd, marginal_pd, hazard}]."""
         cumulative, marginal = self.cumulative(pd1, years)[0], self.marginal(pd1, years)[0]
         hazards = self.hazards(pd1, years)[0]
-        return [{"years": k + 1, "cumulative_pd": float(cumulative[k]), "marginal_pd": float(marginal[k]),
-                 "hazard": float(hazards[k])} for k in range(years)]
+        return [
+            {
+                "years": k + 1,
+                "cumulative_pd": float(cumulative[k]),
+                "marginal_pd": float(marginal[k]),
+                "hazard": float(hazards[k]),
+            }
+            for k in range(years)
+        ]
 
 
 #: Fitted by `fit(*panel_inputs())` on the bundled US listed panel (fiscal years 1999-2011, events to 2012;
 #: 2026-12-05). tests/core/test_term_structure.py refits and checks these.
-FITTED = TermStructure(rho=0.5807, long_run=0.03772,
-                       source="US listed panel (Lombardo et al. 2022), fiscal years 1999-2011, fitted 2026-12-05")
+FITTED = TermStructure(
+    rho=0.5807,
+    long_run=0.03772,
+    source="US listed panel (Lombardo et al. 2022), fiscal years 1999-2011, fitted 2026-12-05",
+)
 
 
-def _negative_log_likelihood(params: np.ndarray, pd1: np.ndarray, default_year: np.ndarray,
-                             observed_years: np.ndarray) -> float:
+def _negative_log_likelihood(
+    params: np.ndarray, pd1: np.ndarray, default_year: np.ndarray, observed_years: np.ndarray
+) -> float:
     structure = TermStructure(rho=float(expit(params[0])), long_run=float(expit(params[1])))
     hazards = np.clip(structure.hazards(pd1), _EPS, 1 - _EPS)
     years = np.arange(1, HORIZON_YEARS + 1)
-    at_risk = years[None, :] <= np.minimum(observed_years, np.where(np.isnan(default_year), HORIZON_YEARS,
-                                                                     default_year))[:, None]
+    at_risk = (
+        years[None, :]
+        <= np.minimum(observed_years, np.where(np.isnan(default_year), HORIZON_YEARS, default_year))[:, None]
+    )
     defaulted = years[None, :] == np.nan_to_num(default_year, nan=-1)[:, None]
     survived = at_risk & ~defaulted
     # year 1 carries no information about rho or long_run (its hazard is PD1): leave it out
@@ -81,17 +96,23 @@ def _negative_log_likelihood(params: np.ndarray, pd1: np.ndarray, default_year: 
     return -float((np.log(hazards) * defaulted).sum() + (np.log(1 - hazards) * survived).sum())
 
 
-def fit(pd1: np.ndarray, default_year: np.ndarray, observed_years: np.ndarray,
-        source: str = "") -> TermStructure:
+def fit(
+    pd1: np.ndarray, default_year: np.ndarray, observed_years: np.ndarray, source: str = ""
+) -> TermStructure:
     """Maximum-likelihood ``rho`` and ``long_run`` from rows with a one-year PD, the year (1..5) in which the
     company defaulted (NaN for none seen) and how many whole years after t the data observes (censoring)."""
-    result = minimize(_negative_log_likelihood, x0=np.array([logit(0.5), logit(0.03)]),
-                      args=(np.asarray(pd1, float), np.asarray(default_year, float), np.asarray(observed_years, float)),
-                      method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 2000})
+    result = minimize(
+        _negative_log_likelihood,
+        x0=np.array([logit(0.5), logit(0.03)]),
+        args=(np.asarray(pd1, float), np.asarray(default_year, float), np.asarray(observed_years, float)),
+        method="Nelder-Mead",
+        options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 2000},
+    )
     if not result.success:
         raise RuntimeError(f"term-structure fit did not converge: {result.message}")
-    return TermStructure(rho=round(float(expit(result.x[0])), 4), long_run=round(float(expit(result.x[1])), 5),
-                         source=source)
+    return TermStructure(
+        rho=round(float(expit(result.x[0])), 4), long_run=round(float(expit(result.x[1])), 5), source=source
+    )
 
 
 def panel_inputs(folds: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -112,8 +133,11 @@ def panel_inputs(folds: int = 5, seed: int = 0) -> pd.DataFrame:
     x = panel[features].astype(float)
     low, high = x.quantile(0.01), x.quantile(0.99)
     x = x.clip(low, high, axis=1).fillna(x.median())
-    first_default = (events.assign(event_date=pd.to_datetime(events["event_date"]))
-                     .groupby("company_id")["event_date"].min())
+    first_default = (
+        events.assign(event_date=pd.to_datetime(events["event_date"]))
+        .groupby("company_id")["event_date"]
+        .min()
+    )
     t = pd.to_datetime(panel["t"])
     until = pd.Timestamp(us_listed.OBSERVED_UNTIL)
     to_default = (panel["company_id"].map(first_default) - t).dt.days / 365.25
@@ -126,8 +150,15 @@ def panel_inputs(folds: int = 5, seed: int = 0) -> pd.DataFrame:
         model.fit(x.iloc[train], y1[train])
         pd1[test] = model.predict_proba(x.iloc[test])[:, 1]
     keep = (to_default.isna() | (to_default > 0)).to_numpy()  # rows after the default are not at risk
-    return pd.DataFrame({"company_id": panel["company_id"], "fiscal_year": panel["fiscal_year"], "pd1": pd1,
-                         "default_year": default_year, "observed_years": observed})[keep].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "company_id": panel["company_id"],
+            "fiscal_year": panel["fiscal_year"],
+            "pd1": pd1,
+            "default_year": default_year,
+            "observed_years": observed,
+        }
+    )[keep].reset_index(drop=True)
 
 
 def validation_table(structure: TermStructure, rows: pd.DataFrame) -> pd.DataFrame:
@@ -145,16 +176,36 @@ def validation_table(structure: TermStructure, rows: pd.DataFrame) -> pd.DataFra
     for h in range(1, HORIZON_YEARS + 1):
         full = (rows["observed_years"] >= h).to_numpy()
         hit = (rows["default_year"] <= h).to_numpy()
-        auc = roc_auc(hit[full].astype(int), rows["pd1"].to_numpy()[full]) if hit[full].any() else float("nan")
-        for band in ["all", *sorted(set(bands), key=lambda b: ["AA", "A", "BBB", "BB", "B", "CCC/C"].index(b)
-                                    if b in ("AA", "A", "BBB", "BB", "B", "CCC/C") else 9)]:
+        auc = (
+            roc_auc(hit[full].astype(int), rows["pd1"].to_numpy()[full]) if hit[full].any() else float("nan")
+        )
+        for band in [
+            "all",
+            *sorted(
+                set(bands),
+                key=lambda b: (
+                    ["AA", "A", "BBB", "BB", "B", "CCC/C"].index(b)
+                    if b in ("AA", "A", "BBB", "BB", "B", "CCC/C")
+                    else 9
+                ),
+            ),
+        ]:
             mask = full & ((bands == band) if band != "all" else True)
             n, d = int(mask.sum()), int(hit[mask].sum())
             if n == 0:
                 continue
             predicted = float(cumulative[mask, h - 1].mean())
             cdf = beta.cdf(predicted, d + 0.5, n - d + 0.5)
-            out.append({"horizon": h, "band": band, "rows": n, "defaults": d, "predicted": round(predicted, 5),
-                        "observed": round(d / n, 5), "jeffreys_p": round(float(2 * min(cdf, 1 - cdf)), 4),
-                        "auc": round(auc, 4) if band == "all" else None})
+            out.append(
+                {
+                    "horizon": h,
+                    "band": band,
+                    "rows": n,
+                    "defaults": d,
+                    "predicted": round(predicted, 5),
+                    "observed": round(d / n, 5),
+                    "jeffreys_p": round(float(2 * min(cdf, 1 - cdf)), 4),
+                    "auc": round(auc, 4) if band == "all" else None,
+                }
+            )
     return pd.DataFrame(out)

@@ -51,7 +51,11 @@ from risk_assets.core.sec_statements import (
 #: Quarterly report forms on EDGAR whose facts make TTM rows.
 SEC_QUARTERLY_FORMS: frozenset[str] = frozenset({"10-Q", "10-Q/A"})
 #: DART report code -> fiscal period (and months from the fiscal-year start to its end).
-DART_QUARTERLY_REPORTS: dict[str, tuple[str, int]] = {"11013": ("Q1", 3), "11012": ("Q2", 6), "11014": ("Q3", 9)}
+DART_QUARTERLY_REPORTS: dict[str, tuple[str, int]] = {
+    "11013": ("Q1", 3),
+    "11012": ("Q2", 6),
+    "11014": ("Q3", 9),
+}
 #: Extra columns of statement rows beside STATEMENT_META_COLUMNS: the period type and the fiscal period.
 PERIOD_COLUMNS: tuple[str, ...] = ("period_type", "fiscal_period")
 PERIOD_TYPE_ANNUAL, PERIOD_TYPE_TTM = "FY", "TTM"
@@ -124,7 +128,9 @@ def _quarterly_facts(companyfacts: dict, currency: str | None) -> tuple[dict, di
                 if value is None:
                     reasons.append(f"{tag} = {str(raw['val'])[:40]!r} is not a number")
                     continue
-                by_filing[accn].append(_Fact(_parse_date(raw.get("start")), _parse_date(raw["end"]), value, tag))
+                by_filing[accn].append(
+                    _Fact(_parse_date(raw.get("start")), _parse_date(raw["end"]), value, tag)
+                )
     return by_filing, meta
 
 
@@ -145,9 +151,18 @@ def _resolve_items(items: Iterable[str], facts: list[_Fact]) -> tuple[dict[str, 
     return resolve_items(items, _all_concepts(), lambda _item: lookup)
 
 
-def _interim_from_filing(company_id: str, accn: str, form: str, filed: dt.date, facts: list[_Fact],
-                         currency: str | None, issues: str) -> InterimReport | None:
-    durations = [f for f in facts if f.start is not None and 0 < (f.end - f.start).days <= _YEAR_TO_DATE_MAX_DAYS]
+def _interim_from_filing(
+    company_id: str,
+    accn: str,
+    form: str,
+    filed: dt.date,
+    facts: list[_Fact],
+    currency: str | None,
+    issues: str,
+) -> InterimReport | None:
+    durations = [
+        f for f in facts if f.start is not None and 0 < (f.end - f.start).days <= _YEAR_TO_DATE_MAX_DAYS
+    ]
     if not durations:
         return None
     period_end = max(f.end for f in durations)
@@ -159,19 +174,35 @@ def _interim_from_filing(company_id: str, accn: str, form: str, filed: dt.date, 
         return None
     ytd = [f for f in current if f.start == year_start]
     # The comparative: same length (+-10 days: 52/53-week years), ending 350-380 days earlier.
-    prior = [f for f in durations
-             if 350 <= (period_end - f.end).days <= 380 and abs((f.end - f.start).days - ytd_days) <= 10]
-    prior_end = Counter(f.end for f in prior).most_common(1)[0][0] if prior else period_end - dt.timedelta(days=364)
+    prior = [
+        f
+        for f in durations
+        if 350 <= (period_end - f.end).days <= 380 and abs((f.end - f.start).days - ytd_days) <= 10
+    ]
+    prior_end = (
+        Counter(f.end for f in prior).most_common(1)[0][0] if prior else period_end - dt.timedelta(days=364)
+    )
     prior = [f for f in prior if f.end == prior_end]
     balance = [f for f in facts if f.start is None and f.end == period_end]
     ytd_values, ytd_derived = _resolve_items(FLOW_ITEMS, ytd)
     prior_values, _ = _resolve_items(FLOW_ITEMS, prior)
     balance_values, balance_derived = _resolve_items(sorted(_BALANCE_ITEMS), balance)
     return InterimReport(
-        company_id=company_id, accession=accn, form=form, filed_at=filed, source="sec_companyfacts",
-        currency=currency, fiscal_period=fiscal_period, year_start=year_start, period_end=period_end,
-        prior_period_end=prior_end, ytd=ytd_values, prior_ytd=prior_values, balance=balance_values,
-        derived=frozenset(ytd_derived | balance_derived), issues=issues,
+        company_id=company_id,
+        accession=accn,
+        form=form,
+        filed_at=filed,
+        source="sec_companyfacts",
+        currency=currency,
+        fiscal_period=fiscal_period,
+        year_start=year_start,
+        period_end=period_end,
+        prior_period_end=prior_end,
+        ytd=ytd_values,
+        prior_ytd=prior_values,
+        balance=balance_values,
+        derived=frozenset(ytd_derived | balance_derived),
+        issues=issues,
     )
 
 
@@ -182,8 +213,9 @@ def sec_interim_reports(companyfacts: dict, company_id: str) -> list[InterimRepo
     by_filing, meta = _quarterly_facts(companyfacts, currency)
     reports = []
     for accn, (form, filed, reasons) in meta.items():
-        report = _interim_from_filing(company_id, accn, form, filed, by_filing.get(accn, []), currency,
-                                      "; ".join(reasons))
+        report = _interim_from_filing(
+            company_id, accn, form, filed, by_filing.get(accn, []), currency, "; ".join(reasons)
+        )
         if report is not None:
             reports.append(report)
     return sorted(reports, key=lambda r: (r.filed_at, r.accession))
@@ -228,7 +260,9 @@ def dart_interim_report(payload: dict, company_id: str, fiscal_year_end_month: i
     rows = payload.get("list") or []
     report_code = _first(rows, "reprt_code") if rows else None
     if report_code not in DART_QUARTERLY_REPORTS:
-        raise ValueError(f"reprt_code {report_code!r} is not a quarterly report {sorted(DART_QUARTERLY_REPORTS)}")
+        raise ValueError(
+            f"reprt_code {report_code!r} is not a quarterly report {sorted(DART_QUARTERLY_REPORTS)}"
+        )
     fiscal_period, months = DART_QUARTERLY_REPORTS[report_code]
     rcept_no = _first(rows, "rcept_no")
     if not rcept_no or len(rcept_no) < 8:
@@ -246,19 +280,31 @@ def dart_interim_report(payload: dict, company_id: str, fiscal_year_end_month: i
     concepts = {**DART_CONCEPTS, **DART_HELPER_CONCEPTS}
 
     def resolve_with(amount: str | Callable[[dict], object], items: Iterable[str]):
-        return resolve_items(items, {item: c.concept for item, c in concepts.items()},
-                             lambda item: statement.lookup(concepts[item], amount))
+        return resolve_items(
+            items,
+            {item: c.concept for item, c in concepts.items()},
+            lambda item: statement.lookup(concepts[item], amount),
+        )
 
     ytd, ytd_derived = resolve_with(_dart_ytd_field(fiscal_period, prior=False), FLOW_ITEMS)
     prior_ytd, _ = resolve_with(_dart_ytd_field(fiscal_period, prior=True), FLOW_ITEMS)
     balance_items = [i for i in concepts if i in BALANCE_SHEET_ITEMS or i in DART_HELPER_CONCEPTS]
     balance, balance_derived = resolve_with("thstrm_amount", balance_items)
     return InterimReport(
-        company_id=company_id, accession=rcept_no, form=report_code,
-        filed_at=dt.datetime.strptime(rcept_no[:8], "%Y%m%d").date(), source="dart_fnltt",
-        currency=_first(rows, "currency"), fiscal_period=fiscal_period, year_start=year_start,
-        period_end=period_end, prior_period_end=_period_end(end_year - 1, end_month), ytd=ytd,
-        prior_ytd=prior_ytd, balance=balance, derived=frozenset(ytd_derived | balance_derived),
+        company_id=company_id,
+        accession=rcept_no,
+        form=report_code,
+        filed_at=dt.datetime.strptime(rcept_no[:8], "%Y%m%d").date(),
+        source="dart_fnltt",
+        currency=_first(rows, "currency"),
+        fiscal_period=fiscal_period,
+        year_start=year_start,
+        period_end=period_end,
+        prior_period_end=_period_end(end_year - 1, end_month),
+        ytd=ytd,
+        prior_ytd=prior_ytd,
+        balance=balance,
+        derived=frozenset(ytd_derived | balance_derived),
         issues="; ".join(_unusable_amounts(rows)),
     )
 

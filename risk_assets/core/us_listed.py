@@ -40,8 +40,10 @@ FIRST_UNCENSORED_YEAR = 2003
 #: label of a fiscal-2011 row is known by the data's own definition: label windows are observed up to the end of
 #: the last row's window (31 Dec 2011 + 90 days + 12 months).
 OBSERVED_UNTIL = dt.date(2013, 3, 31)
-CITATION = ("Lombardo, Pellegrino, Adosoglou, Cagnoni, Pardalos, Poggi (2022), Machine Learning for Bankruptcy "
-            "Prediction in the American Stock Market: Dataset and Benchmarks, Future Internet 14(8):244; CC BY 4.0")
+CITATION = (
+    "Lombardo, Pellegrino, Adosoglou, Cagnoni, Pardalos, Poggi (2022), Machine Learning for Bankruptcy "
+    "Prediction in the American Stock Market: Dataset and Benchmarks, Future Internet 14(8):244; CC BY 4.0"
+)
 
 _ITEMS = {
     "current_assets": "current_assets",
@@ -85,7 +87,9 @@ def company_id(cik: int | str) -> str:
 def load_statements() -> pd.DataFrame:
     """One canonical annual statement per (company, fiscal year), amounts in USD, dated as the module says."""
     firms, _ = _raw()
-    rows = pd.DataFrame({"company_id": firms["cik"].map(company_id), "fiscal_year": firms["fiscal_year"].astype(int)})
+    rows = pd.DataFrame(
+        {"company_id": firms["cik"].map(company_id), "fiscal_year": firms["fiscal_year"].astype(int)}
+    )
     for source, item in _ITEMS.items():
         values = pd.to_numeric(firms[source], errors="coerce") * 1e6
         if item in _NON_NEGATIVE:
@@ -109,13 +113,16 @@ def load_events() -> pd.DataFrame:
     """One bankruptcy event per failed company, dated mid-way through the year after its last fiscal year."""
     _, failures = _raw()
     last_end = pd.to_datetime(failures["last_fiscal_year_before_filing"].astype(str) + "-12-31")
-    return pd.DataFrame({
-        "company_id": failures["cik"].map(company_id),
-        "event_date": (last_end + pd.Timedelta(days=DEFAULT_OFFSET_DAYS)).dt.date,
-        "kind": "bankruptcy",
-        "source": SOURCE,
-        "reference": "last fiscal year before filing " + failures["last_fiscal_year_before_filing"].astype(str),
-    })
+    return pd.DataFrame(
+        {
+            "company_id": failures["cik"].map(company_id),
+            "event_date": (last_end + pd.Timedelta(days=DEFAULT_OFFSET_DAYS)).dt.date,
+            "kind": "bankruptcy",
+            "source": SOURCE,
+            "reference": "last fiscal year before filing "
+            + failures["last_fiscal_year_before_filing"].astype(str),
+        }
+    )
 
 
 def yearly_default_rates(panel: pd.DataFrame) -> pd.Series:
@@ -128,8 +135,9 @@ def uncensored(frame: pd.DataFrame) -> np.ndarray:
     return ((frame["source"] != SOURCE) | (frame["fiscal_year"] >= FIRST_UNCENSORED_YEAR)).to_numpy()
 
 
-def long_run_default_rate(panel: pd.DataFrame, first_full_year: int = FIRST_UNCENSORED_YEAR, z: float = 0.674
-                          ) -> dict[str, float]:
+def long_run_default_rate(
+    panel: pd.DataFrame, first_full_year: int = FIRST_UNCENSORED_YEAR, z: float = 0.674
+) -> dict[str, float]:
     """The segment's long-run default rate from the panel, with a margin of conservatism.
 
     The mean of the yearly default rates (each year one observation of the cycle), from ``first_full_year``:
@@ -144,12 +152,23 @@ def long_run_default_rate(panel: pd.DataFrame, first_full_year: int = FIRST_UNCE
         raise ValueError(f"no years from {first_full_year} in the panel")
     mean = float(rates.mean())
     standard_error = float(rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else 0.0
-    return {"mean": mean, "margin": z * standard_error, "rate": mean + z * standard_error,
-            "years": f"{int(rates.index.min())}-{int(rates.index.max())}", "n_years": len(rates)}
+    return {
+        "mean": mean,
+        "margin": z * standard_error,
+        "rate": mean + z * standard_error,
+        "years": f"{int(rates.index.min())}-{int(rates.index.max())}",
+        "n_years": len(rates),
+    }
 
 
-def labelled_panel(statements: pd.DataFrame, events: pd.DataFrame, *, horizon_months: int = 12,
-                   reporting_lag_days: int = REPORTING_LAG_DAYS, observed_until=None) -> tuple[pd.DataFrame, dict]:
+def labelled_panel(
+    statements: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    horizon_months: int = 12,
+    reporting_lag_days: int = REPORTING_LAG_DAYS,
+    observed_until=None,
+) -> tuple[pd.DataFrame, dict]:
     """Annual statements + default events -> training rows of the listed segments: company_id, fiscal_year, t,
     target, source and every field feature, known at t. Returns (frame, excluded rows by reason).
 
@@ -166,17 +185,28 @@ def labelled_panel(statements: pd.DataFrame, events: pd.DataFrame, *, horizon_mo
         return pd.DataFrame(), {}
     features = compute_field_features(rows)
     keys = rows[["company_id", "period_end", "filed_at"]]
-    labelled, dropped = label_and_exclude(keys, events[["company_id", "event_date", "kind"]], horizon_months,
-                                          reporting_lag_days, default_kinds=DEFAULT_EVENT_KINDS,
-                                          observed_until=observed_until)
-    frame = pd.DataFrame({
-        "company_id": rows.loc[labelled.index, "company_id"].astype(str),
-        "fiscal_year": rows.loc[labelled.index, "fiscal_year"].astype(int),
-        "t": labelled["t"],
-        "target": labelled["target"].astype(int),
-        "source": rows.loc[labelled.index, "source"].astype(str) if "source" in rows.columns else "statements",
-    })
-    frame = pd.concat([frame, features.loc[labelled.index, list(FIELD_FEATURES)]], axis=1).reset_index(drop=True)
+    labelled, dropped = label_and_exclude(
+        keys,
+        events[["company_id", "event_date", "kind"]],
+        horizon_months,
+        reporting_lag_days,
+        default_kinds=DEFAULT_EVENT_KINDS,
+        observed_until=observed_until,
+    )
+    frame = pd.DataFrame(
+        {
+            "company_id": rows.loc[labelled.index, "company_id"].astype(str),
+            "fiscal_year": rows.loc[labelled.index, "fiscal_year"].astype(int),
+            "t": labelled["t"],
+            "target": labelled["target"].astype(int),
+            "source": rows.loc[labelled.index, "source"].astype(str)
+            if "source" in rows.columns
+            else "statements",
+        }
+    )
+    frame = pd.concat([frame, features.loc[labelled.index, list(FIELD_FEATURES)]], axis=1).reset_index(
+        drop=True
+    )
     return frame, {str(k): int(v) for k, v in dropped["excluded_reason"].value_counts().items()}
 
 
@@ -195,8 +225,9 @@ HEALTHY_CELLS: tuple[tuple[str, str], ...] = (
 )
 
 
-def cell_experience(panel: pd.DataFrame, cells: tuple[tuple[str, str], ...] = HEALTHY_CELLS,
-                    level: float = 0.95) -> pd.DataFrame:
+def cell_experience(
+    panel: pd.DataFrame, cells: tuple[tuple[str, str], ...] = HEALTHY_CELLS, level: float = 0.95
+) -> pd.DataFrame:
     """The panel's own default experience in named cells (uncensored years): firm-years, defaults, the rate and
     its two-sided Jeffreys interval. The evidence behind what the listed model can and cannot say about healthy
     large companies (docs/modeling.md; the model card's limits)."""
@@ -208,7 +239,14 @@ def cell_experience(panel: pd.DataFrame, cells: tuple[tuple[str, str], ...] = HE
     for label, rule in cells:
         cell = rows.query(rule)
         n, d = len(cell), int(cell["target"].sum())
-        table.append({"cell": label, "firm_years": n, "defaults": d, "rate": d / n if n else float("nan"),
-                      "low": float(beta.ppf(tail, d + 0.5, n - d + 0.5)) if n else float("nan"),
-                      "high": float(beta.ppf(1 - tail, d + 0.5, n - d + 0.5)) if n else float("nan")})
+        table.append(
+            {
+                "cell": label,
+                "firm_years": n,
+                "defaults": d,
+                "rate": d / n if n else float("nan"),
+                "low": float(beta.ppf(tail, d + 0.5, n - d + 0.5)) if n else float("nan"),
+                "high": float(beta.ppf(1 - tail, d + 0.5, n - d + 0.5)) if n else float("nan"),
+            }
+        )
     return pd.DataFrame(table)

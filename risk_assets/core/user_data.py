@@ -41,11 +41,29 @@ from risk_assets.core.labels import EVENT_KINDS
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 
 STATEMENT_REQUIRED = ("company_id", "fiscal_year", "period_end")
-STATEMENT_OPTIONAL = ("filed_at", "period_start", "accession", "form", "currency", "name", "country", "sic",
-                      "induty_code")
+STATEMENT_OPTIONAL = (
+    "filed_at",
+    "period_start",
+    "accession",
+    "form",
+    "currency",
+    "name",
+    "country",
+    "sic",
+    "induty_code",
+)
 #: Items that are amounts of something a firm holds or owes: a negative value is a sign or unit error.
-NON_NEGATIVE_ITEMS = ("total_assets", "current_assets", "cash", "receivables", "inventory", "total_liabilities",
-                      "current_liabilities", "shares_outstanding", "market_value_equity")
+NON_NEGATIVE_ITEMS = (
+    "total_assets",
+    "current_assets",
+    "cash",
+    "receivables",
+    "inventory",
+    "total_liabilities",
+    "current_liabilities",
+    "shares_outstanding",
+    "market_value_equity",
+)
 
 EVENT_REQUIRED = ("company_id", "event_date", "kind")
 EVENT_OPTIONAL = ("source", "reference")
@@ -102,19 +120,28 @@ def _decode(data: bytes) -> tuple[str, RowError | None]:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
         if unit == 2:
-            line = data[:error.start - error.start % 2].decode("utf-16", errors="replace").count("\n") + 1
-            return "", RowError(line, None, "the file starts with a UTF-16 byte-order mark but is not valid UTF-16")
-        line = data[:error.start].count(b"\n") + 1
-        return "", RowError(line, None, f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as "
-                            "UTF-8 (or UTF-16 with a byte-order mark)")
+            line = data[: error.start - error.start % 2].decode("utf-16", errors="replace").count("\n") + 1
+            return "", RowError(
+                line, None, "the file starts with a UTF-16 byte-order mark but is not valid UTF-16"
+            )
+        line = data[: error.start].count(b"\n") + 1
+        return "", RowError(
+            line,
+            None,
+            f"the file is not UTF-8 text (byte 0x{data[error.start]:02x}); save it as "
+            "UTF-8 (or UTF-16 with a byte-order mark)",
+        )
     if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        return "", RowError(line, None, "the file contains NUL bytes (UTF-16 without a byte-order mark?); save it "
-                            "as UTF-8")
+        line = text[: text.index("\x00")].count("\n") + 1
+        return "", RowError(
+            line, None, "the file contains NUL bytes (UTF-16 without a byte-order mark?); save it as UTF-8"
+        )
     return text, None
 
 
-def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[RowError]]:
+def _records(
+    source: str | Path | io.StringIO,
+) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[RowError]]:
     """(header, [(line number, row)], file errors) read as text; line numbers count physical lines, header = 1.
     A file that cannot be read (encoding, NUL bytes, an oversized field) gives one error and no rows."""
     if isinstance(source, io.StringIO):
@@ -145,7 +172,7 @@ def _records(source: str | Path | io.StringIO) -> tuple[list[str], list[tuple[in
             padded = values + [""] * (len(header) - len(values))
             row = dict(zip(header, padded, strict=False))
             if len(values) > len(header):
-                row[_EXTRA] = ",".join(values[len(header):])
+                row[_EXTRA] = ",".join(values[len(header) :])
             rows.append((line, row))
     except csv.Error as error:
         if "field larger than field limit" in str(error):
@@ -213,8 +240,9 @@ def _header_errors(header: list[str], required: Iterable[str]) -> list[RowError]
     return errors
 
 
-def _refuse_duplicates(rows: list[dict], key: tuple[str, ...], errors: list[RowError],
-                       label: str | None = None) -> list[dict]:
+def _refuse_duplicates(
+    rows: list[dict], key: tuple[str, ...], errors: list[RowError], label: str | None = None
+) -> list[dict]:
     """Drop every row whose key appears more than once, with an error naming the other lines."""
     lines_by_key: dict[tuple, list[int]] = {}
     for row in rows:
@@ -224,8 +252,14 @@ def _refuse_duplicates(rows: list[dict], key: tuple[str, ...], errors: list[RowE
         lines = lines_by_key[tuple(row[k] for k in key)]
         if len(lines) > 1:
             others = ", ".join(str(line) for line in lines if line != row["line"])
-            errors.append(RowError(row["line"], None, f"duplicate key ({label or ', '.join(key)}) = "
-                                   f"({', '.join(str(row[k]) for k in key)}), also on line {others}"))
+            errors.append(
+                RowError(
+                    row["line"],
+                    None,
+                    f"duplicate key ({label or ', '.join(key)}) = "
+                    f"({', '.join(str(row[k]) for k in key)}), also on line {others}",
+                )
+            )
         else:
             kept.append(row)
     return kept
@@ -262,8 +296,10 @@ def _required(parser: Callable[[str | None], Any]) -> Callable[[str | None], Any
 def _company_id_cell(text: str | None) -> str | None:
     value = _text(text, MAX_COMPANY_ID)
     if value is not None and not COMPANY_ID_PATTERN.fullmatch(value):
-        raise CellError(f"{value!r} is not a company id: use letters, digits and - _ . : (starting with a letter or "
-                        f"digit, at most {MAX_COMPANY_ID} characters)")
+        raise CellError(
+            f"{value!r} is not a company id: use letters, digits and - _ . : (starting with a letter or "
+            f"digit, at most {MAX_COMPANY_ID} characters)"
+        )
     return value
 
 
@@ -298,7 +334,9 @@ _META_PARSERS = {
 
 
 def _finish(rows: list[dict], columns: list[str], errors: list[RowError], warnings: list[str]) -> Parsed:
-    frame = pd.DataFrame(rows, columns=["line", *columns]) if rows else pd.DataFrame(columns=["line", *columns])
+    frame = (
+        pd.DataFrame(rows, columns=["line", *columns]) if rows else pd.DataFrame(columns=["line", *columns])
+    )
     errors.sort(key=lambda e: (e.line, e.column or ""))
     return Parsed(frame, errors, warnings)
 
@@ -312,8 +350,12 @@ def _extra_cells(line: int, row: dict[str, str], errors: list[RowError]) -> None
 _Check = Callable[[int, dict, list[RowError]], None]
 
 
-def _parse_rows(records: Iterable[tuple[int, dict[str, str]]], parsers: Sequence[tuple[str, Callable]],
-                errors: list[RowError], check: _Check | None = None) -> list[dict]:
+def _parse_rows(
+    records: Iterable[tuple[int, dict[str, str]]],
+    parsers: Sequence[tuple[str, Callable]],
+    errors: list[RowError],
+    check: _Check | None = None,
+) -> list[dict]:
     """Each record through its column parsers (one error per bad cell), then ``check(line, row, row_errors)``
     and the too-many-cells check: the rows without an error are returned, every error lands in ``errors``."""
     good = []
@@ -338,8 +380,9 @@ def _parse_rows(records: Iterable[tuple[int, dict[str, str]]], parsers: Sequence
 def _check_statement(line: int, row: dict, row_errors: list[RowError]) -> None:
     """filed_at not before period_end, total assets positive, holdings and debts not negative."""
     if row.get("filed_at") and row.get("period_end") and row["filed_at"] < row["period_end"]:
-        row_errors.append(RowError(line, "filed_at", f"filed_at {row['filed_at']} is before period_end "
-                                   f"{row['period_end']}"))
+        row_errors.append(
+            RowError(line, "filed_at", f"filed_at {row['filed_at']} is before period_end {row['period_end']}")
+        )
     assets = row.get("total_assets")
     if assets is not None and assets < 0:
         row_errors.append(RowError(line, "total_assets", f"negative total assets ({assets:g})"))
@@ -361,21 +404,32 @@ def read_statements(source: str | Path | io.StringIO) -> Parsed:
     header, records, unreadable = _records(source)
     errors = unreadable or _header_errors(header, STATEMENT_REQUIRED)
     known = set(STATEMENT_REQUIRED) | set(STATEMENT_OPTIONAL) | set(CANONICAL_ITEMS)
-    warnings = [f"column {name!r} ignored: not a canonical item nor a known statement column"
-                for name in header if name and name not in known]
+    warnings = [
+        f"column {name!r} ignored: not a canonical item nor a known statement column"
+        for name in header
+        if name and name not in known
+    ]
     items = [name for name in CANONICAL_ITEMS if name in header]
     meta = [name for name in STATEMENT_OPTIONAL if name in header]
     columns = [*STATEMENT_REQUIRED, *STATEMENT_OPTIONAL, *items]
     if errors:
         return _finish([], columns, errors, warnings)
-    parsers = [("company_id", _company_id), ("fiscal_year", _required(parse_year)),
-               ("period_end", _required(parse_date)), *((m, _META_PARSERS[m]) for m in meta),
-               *((i, parse_number) for i in items)]
+    parsers = [
+        ("company_id", _company_id),
+        ("fiscal_year", _required(parse_year)),
+        ("period_end", _required(parse_date)),
+        *((m, _META_PARSERS[m]) for m in meta),
+        *((i, parse_number) for i in items),
+    ]
     good = _parse_rows(records, parsers, errors, _check_statement)
     for row in good:
         row["_version"] = row.get("accession") or row.get("filed_at")
-    good = _refuse_duplicates(good, ("company_id", "period_end", "_version"), errors,
-                              "company_id, period_end, accession or filed_at")
+    good = _refuse_duplicates(
+        good,
+        ("company_id", "period_end", "_version"),
+        errors,
+        "company_id, period_end, accession or filed_at",
+    )
     for row in good:
         row.pop("_version")
     return _finish(good, columns, errors, warnings)
@@ -399,8 +453,13 @@ def read_events(source: str | Path | io.StringIO) -> Parsed:
             raise CellError(f"unknown kind {text.strip()!r}; expected one of {', '.join(EVENT_KINDS)}")
         return value
 
-    parsers = (("company_id", _company_id), ("event_date", _required(parse_date)), ("kind", kind),
-               ("source", lambda t: _text(t, 40)), ("reference", lambda t: _text(t, 64)))
+    parsers = (
+        ("company_id", _company_id),
+        ("event_date", _required(parse_date)),
+        ("kind", kind),
+        ("source", lambda t: _text(t, 40)),
+        ("reference", lambda t: _text(t, 64)),
+    )
     good = _parse_rows(records, parsers, errors)
     good = _refuse_duplicates(good, ("company_id", "event_date", "kind"), errors)
     return _finish(good, columns, errors, warnings)
@@ -427,8 +486,11 @@ def read_table(source: str | Path | io.StringIO, target: str, key: str | None = 
             raise CellError(f"{text.strip()!r} is not 0 or 1")
         return int(value)
 
-    parsers = [*([(key, _required(lambda t: _text(t, 200)))] if key else []),
-               *((name, parse_number) for name in features), (target, label)]
+    parsers = [
+        *([(key, _required(lambda t: _text(t, 200)))] if key else []),
+        *((name, parse_number) for name in features),
+        (target, label),
+    ]
     good = _parse_rows(records, parsers, errors)
     if key:
         good = _refuse_duplicates(good, (key,), errors)

@@ -10,7 +10,9 @@ import dagster as dg
 from risk_assets.defs.partitions import company_partitions
 
 refresh_universe = dg.define_asset_job(
-    "refresh_universe", selection=["company_universe"], description="Load the company universe and register partitions."
+    "refresh_universe",
+    selection=["company_universe"],
+    description="Load the company universe and register partitions.",
 )
 
 ingest_filings = dg.define_asset_job(
@@ -36,7 +38,14 @@ refresh_market = dg.define_asset_job(
 
 rescore_all = dg.define_asset_job(
     "rescore_all",
-    selection=["default_events", "warning_signals", "market_features", "features", "risk_scores", "risk_alerts"],
+    selection=[
+        "default_events",
+        "warning_signals",
+        "market_features",
+        "features",
+        "risk_scores",
+        "risk_alerts",
+    ],
     description="Recompute events, warning signals, market and statement features, score every filing and the "
     "current snapshot with the champion, raise alerts.",
 )

@@ -151,9 +151,13 @@ class SecEdgarResource(dg.ConfigurableResource):
         from risk_assets.clients import SecEdgarClient
 
         return SecEdgarClient(
-            user_agent=self.resolved_user_agent(), base_url_data=self.base_url_data, base_url_www=self.base_url_www,
-            max_requests_per_second=self.max_requests_per_second, timeout=self.timeout_seconds,
-            max_retries=self.max_retries, raw_sink=raw_sink,
+            user_agent=self.resolved_user_agent(),
+            base_url_data=self.base_url_data,
+            base_url_www=self.base_url_www,
+            max_requests_per_second=self.max_requests_per_second,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            raw_sink=raw_sink,
         )
 
 
@@ -174,9 +178,13 @@ class OpenDartResource(dg.ConfigurableResource):
         from risk_assets.clients import OpenDartClient
 
         return OpenDartClient(
-            api_key=_secret(self.api_key, Settings.from_env().opendart_api_key), base_url=self.base_url,
-            daily_request_cap=self.daily_request_cap, min_interval_seconds=self.min_interval_seconds,
-            timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
+            api_key=_secret(self.api_key, Settings.from_env().opendart_api_key),
+            base_url=self.base_url,
+            daily_request_cap=self.daily_request_cap,
+            min_interval_seconds=self.min_interval_seconds,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            raw_sink=raw_sink,
         )
 
 
@@ -192,14 +200,19 @@ class FredResource(dg.ConfigurableResource):
     def is_configured(self) -> bool:
         return bool(_secret(self.api_key, Settings.from_env().fred_api_key))
 
-    def client(self, publication_lag_days: dict[str, int] | None = None,
-               raw_sink: RawSink | None = None) -> FredClient:
+    def client(
+        self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
+    ) -> FredClient:
         from risk_assets.clients import FredClient
 
         return FredClient(
-            api_key=_secret(self.api_key, Settings.from_env().fred_api_key), base_url=self.base_url,
-            publication_lag_days=publication_lag_days, max_requests_per_minute=self.max_requests_per_minute,
-            timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink,
+            api_key=_secret(self.api_key, Settings.from_env().fred_api_key),
+            base_url=self.base_url,
+            publication_lag_days=publication_lag_days,
+            max_requests_per_minute=self.max_requests_per_minute,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            raw_sink=raw_sink,
         )
 
 
@@ -214,14 +227,18 @@ class EcosResource(dg.ConfigurableResource):
     def is_configured(self) -> bool:
         return bool(_secret(self.api_key, Settings.from_env().ecos_api_key))
 
-    def client(self, publication_lag_days: dict[str, int] | None = None,
-               raw_sink: RawSink | None = None) -> EcosClient:
+    def client(
+        self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
+    ) -> EcosClient:
         from risk_assets.clients import EcosClient
 
         return EcosClient(
-            api_key=_secret(self.api_key, Settings.from_env().ecos_api_key), base_url=self.base_url,
-            publication_lag_days=publication_lag_days, timeout=self.timeout_seconds,
-            max_retries=self.max_retries, raw_sink=raw_sink,
+            api_key=_secret(self.api_key, Settings.from_env().ecos_api_key),
+            base_url=self.base_url,
+            publication_lag_days=publication_lag_days,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            raw_sink=raw_sink,
         )
 
 
@@ -237,8 +254,13 @@ class PricesResource(dg.ConfigurableResource):
     def client(self, raw_sink: RawSink | None = None) -> PriceClient:
         from risk_assets.clients import PriceClient
 
-        return PriceClient(base_url=self.base_url, min_interval_seconds=self.min_interval_seconds,
-                           timeout=self.timeout_seconds, max_retries=self.max_retries, raw_sink=raw_sink)
+        return PriceClient(
+            base_url=self.base_url,
+            min_interval_seconds=self.min_interval_seconds,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            raw_sink=raw_sink,
+        )
 
 
 class MacroSeriesResource(dg.ConfigurableResource):
@@ -275,7 +297,9 @@ class FilingsSource(dg.ConfigurableResource):
         """Store and index each company's documents, one transaction per company: (documents, bytes, failed)."""
         raise NotImplementedError
 
-    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+    def complete_until(
+        self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]
+    ) -> dt.date:
         """Up to when a company's filing list is complete (overdue reports are judged up to this day)."""
         raise NotImplementedError
 
@@ -295,7 +319,9 @@ class BundledFilings(FilingsSource):
 
         return store_bundled_documents(store, objects, companies, log)
 
-    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+    def complete_until(
+        self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]
+    ) -> dt.date:
         from risk_assets.defs.sources.providers import newest_filing_date
 
         return newest_filing_date(payloads)
@@ -324,7 +350,9 @@ class LiveFilings(FilingsSource):
 
         return fetch_live_documents(self.sec, self.dart, store, objects, companies, log)
 
-    def complete_until(self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]) -> dt.date:
+    def complete_until(
+        self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]
+    ) -> dt.date:
         from risk_assets.defs.sources.providers import fetched_on
 
         return fetched_on(fetched, source, kind_prefix)
@@ -375,8 +403,10 @@ def source_resources(mode: str) -> dict[str, Any]:
     if mode == "bundled":
         return {"filings": BundledFilings(), "market_source": BundledMarket()}
     if mode == "live":
-        return {"filings": LiveFilings(sec=SecEdgarResource(), dart=OpenDartResource()),
-                "market_source": LiveMarket(fred=FredResource(), ecos=EcosResource(), prices=PricesResource())}
+        return {
+            "filings": LiveFilings(sec=SecEdgarResource(), dart=OpenDartResource()),
+            "market_source": LiveMarket(fred=FredResource(), ecos=EcosResource(), prices=PricesResource()),
+        }
     raise ValueError(f"RISKGRAPH_DATA_SOURCE must be 'bundled' or 'live', got {mode!r}")
 
 
@@ -395,7 +425,6 @@ def default_resources() -> dict[str, Any]:
         "macro_series": MacroSeriesResource(),
         **source_resources(Settings.from_env().data_source.strip().lower()),
     }
-
 
 
 @dg.definitions

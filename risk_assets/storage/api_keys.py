@@ -59,8 +59,6 @@ class Principal:
         return scope in self.scopes
 
 
-
-
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -92,11 +90,15 @@ def record_audit(
     )
 
 
-def create_key(warehouse: Warehouse, name: str, scopes: str | list[str] | tuple[str, ...], *, actor: str) -> NewKey:
+def create_key(
+    warehouse: Warehouse, name: str, scopes: str | list[str] | tuple[str, ...], *, actor: str
+) -> NewKey:
     """Create a key and return it with its secret (shown once). A revoked key's name may be reused; an active
     key's may not (revoke it first)."""
     if not _NAME_PATTERN.match(name):
-        raise ApiKeyError("key name: 1-80 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise ApiKeyError(
+            "key name: 1-80 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     chosen = parse_scopes(scopes)
     prefix = KEY_PREFIX + secrets.token_hex(6)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
@@ -109,11 +111,17 @@ def create_key(warehouse: Warehouse, name: str, scopes: str | list[str] | tuple[
             conn.execute(sa.delete(api_keys).where(api_keys.c.name == name))
         conn.execute(
             sa.insert(api_keys).values(
-                name=name, key_prefix=prefix, key_hash=hash_key(secret), scopes=",".join(chosen),
-                created_at=created_at, revoked_at=None,
+                name=name,
+                key_prefix=prefix,
+                key_hash=hash_key(secret),
+                scopes=",".join(chosen),
+                created_at=created_at,
+                revoked_at=None,
             )
         )
-        record_audit(conn, actor=actor, action="create_api_key", target=name, detail=f"scopes={','.join(chosen)}")
+        record_audit(
+            conn, actor=actor, action="create_api_key", target=name, detail=f"scopes={','.join(chosen)}"
+        )
     return NewKey(name, chosen, prefix, secret, created_at)
 
 
@@ -134,7 +142,11 @@ def revoke_key(warehouse: Warehouse, name: str, *, actor: str) -> bool:
 def list_keys(warehouse: Warehouse) -> list[dict]:
     """Every key's name, prefix, scopes and dates (never its hash)."""
     statement = sa.select(
-        api_keys.c.name, api_keys.c.key_prefix, api_keys.c.scopes, api_keys.c.created_at, api_keys.c.revoked_at
+        api_keys.c.name,
+        api_keys.c.key_prefix,
+        api_keys.c.scopes,
+        api_keys.c.created_at,
+        api_keys.c.revoked_at,
     ).order_by(api_keys.c.name)
     with warehouse.engine.connect() as conn:
         return [dict(row) for row in conn.execute(statement).mappings()]

@@ -48,11 +48,11 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 NEXT_STEPS = {
     "statements": "`riskgraph materialize --jobs rescore_all` scores the imported statements; "
-                  "`--jobs retrain rescore_all` also trains on them",
+    "`--jobs retrain rescore_all` also trains on them",
     "events": "`riskgraph materialize --jobs retrain rescore_all` uses the events as training labels and grades "
-              "a company in default D",
+    "a company in default D",
     "table": "`riskgraph materialize --jobs retrain` trains on the table if it has every model ratio; "
-             "`riskgraph evaluate --stored-table {name}` evaluates on it",
+    "`riskgraph evaluate --stored-table {name}` evaluates on it",
 }
 
 
@@ -79,15 +79,19 @@ class ImportResult:
     def lines(self) -> list[str]:
         """Human-readable summary, one line per fact, errors last."""
         removed = f", {self.removed} removed" if self.removed else ""
-        out = [f"{self.kind}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged{removed}, "
-               f"{len({e.line for e in self.errors})} row(s) refused"]
+        out = [
+            f"{self.kind}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged{removed}, "
+            f"{len({e.line for e in self.errors})} row(s) refused"
+        ]
         if self.new or self.updated or self.removed:
             out.append(f"next: {NEXT_STEPS[self.kind].format(name=self.name)}")
         elif self.landed:
             out.append("nothing changed: no run needed")
         if self.companies_created:
-            out.append(f"new companies ({len(self.companies_created)}): {', '.join(self.companies_created[:20])}"
-                       + (" ..." if len(self.companies_created) > 20 else ""))
+            out.append(
+                f"new companies ({len(self.companies_created)}): {', '.join(self.companies_created[:20])}"
+                + (" ..." if len(self.companies_created) > 20 else "")
+            )
         out += [f"{key}: {value}" for key, value in self.detail.items()]
         out += [f"warning: {text}" for text in self.warnings]
         out += [f"error: {error}" for error in self.errors]
@@ -122,10 +126,10 @@ def _changes(stored: pd.DataFrame, incoming: pd.DataFrame, key: list[str]) -> tu
             before[tuple(_cell(values[k]) for k in key)] = tuple(_cell(values.get(c)) for c in columns)
     new = updated = unchanged = 0
     for record in incoming[key + columns].itertuples(index=False):
-        identity = tuple(_cell(v) for v in record[:len(key)])
+        identity = tuple(_cell(v) for v in record[: len(key)])
         if identity not in before:
             new += 1
-        elif before[identity] == tuple(_cell(v) for v in record[len(key):]):
+        elif before[identity] == tuple(_cell(v) for v in record[len(key) :]):
             unchanged += 1
         else:
             updated += 1
@@ -144,18 +148,20 @@ def _new_company_rows(rows: pd.DataFrame, known: set[str], now: dt.datetime) -> 
             continue
         sic = _first(group["sic"]) if "sic" in group else None
         ksic = _first(group["induty_code"]) if "induty_code" in group else None
-        companies.append({
-            "company_id": company_id,
-            "name": (_first(group["name"]) if "name" in group else None) or company_id,
-            "country": (_first(group["country"]) if "country" in group else None) or UNKNOWN_COUNTRY,
-            "currency": _first(group["currency"]),
-            "sic": sic,
-            "induty_code": ksic,
-            "sector": sector_from_sic(sic) if sic else sector_from_ksic(ksic),
-            "is_financial": bool(is_financial_sic(sic) or is_financial_ksic(ksic)),
-            "source": USER_SOURCE,
-            "updated_at": now,
-        })
+        companies.append(
+            {
+                "company_id": company_id,
+                "name": (_first(group["name"]) if "name" in group else None) or company_id,
+                "country": (_first(group["country"]) if "country" in group else None) or UNKNOWN_COUNTRY,
+                "currency": _first(group["currency"]),
+                "sic": sic,
+                "induty_code": ksic,
+                "sector": sector_from_sic(sic) if sic else sector_from_ksic(ksic),
+                "is_financial": bool(is_financial_sic(sic) or is_financial_ksic(ksic)),
+                "source": USER_SOURCE,
+                "updated_at": now,
+            }
+        )
     return companies
 
 
@@ -167,8 +173,9 @@ def statement_rows(parsed: pd.DataFrame, reporting_lag_days: int, default_curren
     filed = pd.to_datetime(rows["filed_at"]) if "filed_at" in rows else pd.Series(pd.NaT, index=rows.index)
     rows["filed_at"] = filed.fillna(lagged).dt.date
     accession = rows["accession"] if "accession" in rows else pd.Series(None, index=rows.index, dtype=object)
-    rows["accession"] = accession.where(accession.notna(),
-                                        "csv-" + pd.to_datetime(rows["filed_at"]).dt.strftime("%Y%m%d"))
+    rows["accession"] = accession.where(
+        accession.notna(), "csv-" + pd.to_datetime(rows["filed_at"]).dt.strftime("%Y%m%d")
+    )
     rows["currency"] = rows["currency"].fillna(default_currency) if "currency" in rows else default_currency
     rows["source"] = USER_SOURCE
     rows["form"] = rows.get("form", None)
@@ -195,16 +202,37 @@ def import_statements(
     if foreign:
         refused = rows["company_id"].isin(foreign)
         for line, company_id in rows.loc[refused, ["line", "company_id"]].itertuples(index=False):
-            errors.append(RowError(int(line), "company_id", f"{company_id} is ingested from its filings "
-                                   "(SEC/DART); the next ingest would replace imported statements"))
+            errors.append(
+                RowError(
+                    int(line),
+                    "company_id",
+                    f"{company_id} is ingested from its filings "
+                    "(SEC/DART); the next ingest would replace imported statements",
+                )
+            )
         rows = rows[~refused]
     known_currency = companies.set_index("company_id")["currency"].dropna().to_dict()
     rows = rows.assign(currency=rows["currency"].fillna(rows["company_id"].map(known_currency)))
     stored = statement_rows(rows, reporting_lag_days, default_currency)
     now = utc_now()
     new_companies = _new_company_rows(stored, set(companies["company_id"]), now)
-    keep = [c for c in ("company_id", "period_end", "accession", "fiscal_year", "period_start", "filed_at", "form",
-                        "currency", "source", "derived_items", *CANONICAL_ITEMS) if c in stored.columns]
+    keep = [
+        c
+        for c in (
+            "company_id",
+            "period_end",
+            "accession",
+            "fiscal_year",
+            "period_start",
+            "filed_at",
+            "form",
+            "currency",
+            "source",
+            "derived_items",
+            *CANONICAL_ITEMS,
+        )
+        if c in stored.columns
+    ]
     table = stored[keep].copy()
     table["period_type"], table["fiscal_period"] = "FY", "FY"
     before = warehouse.read("statements", where={"company_id": sorted(table["company_id"].unique())})
@@ -215,8 +243,17 @@ def import_statements(
         warehouse.upsert("statements", table, connection=conn)
     errors.sort(key=lambda e: e.line)
     detail = {"filed_at derived (period end + lag)": int((stored["derived_items"] == "filed_at").sum())}
-    return ImportResult("statements", len(table), errors, warnings, [c["company_id"] for c in new_companies],
-                        detail, new, updated, unchanged)
+    return ImportResult(
+        "statements",
+        len(table),
+        errors,
+        warnings,
+        [c["company_id"] for c in new_companies],
+        detail,
+        new,
+        updated,
+        unchanged,
+    )
 
 
 def import_events(warehouse: Warehouse, source: str | Path | io.StringIO) -> ImportResult:
@@ -229,16 +266,28 @@ def import_events(warehouse: Warehouse, source: str | Path | io.StringIO) -> Imp
     table["source"] = table["source"].fillna(USER_SOURCE)
     table["loaded_at"] = utc_now()
     warnings = list(parsed.warnings)
-    known = set(warehouse.read("companies", where={"company_id": sorted(table["company_id"].unique())})["company_id"])
+    known = set(
+        warehouse.read("companies", where={"company_id": sorted(table["company_id"].unique())})["company_id"]
+    )
     unknown = sorted(set(table["company_id"]) - known)
     if unknown:
-        warnings.append(f"{len(unknown)} company id(s) have no companies row yet (import their statements): "
-                        + ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else ""))
+        warnings.append(
+            f"{len(unknown)} company id(s) have no companies row yet (import their statements): "
+            + ", ".join(unknown[:10])
+            + (" ..." if len(unknown) > 10 else "")
+        )
     before = warehouse.read("default_events", where={"company_id": sorted(table["company_id"].unique())})
     counts = _changes(before, table.drop(columns="loaded_at"), ["company_id", "event_date", "kind"])
     warehouse.upsert("default_events", table)
-    return ImportResult("events", len(table), list(parsed.errors), warnings, new=counts[0], updated=counts[1],
-                        unchanged=counts[2])
+    return ImportResult(
+        "events",
+        len(table),
+        list(parsed.errors),
+        warnings,
+        new=counts[0],
+        updated=counts[1],
+        unchanged=counts[2],
+    )
 
 
 # -- labelled tables in the object store ------------------------------------------------------------------
@@ -273,8 +322,10 @@ def import_table(
     if key and stored:
         meta = json.loads(objects.get(_meta_key(name)))
         if meta.get("key") != key or meta.get("target") != target:
-            raise ValueError(f"stored table {name!r} has key {meta.get('key')!r} and target {meta.get('target')!r}: "
-                             "import with the same ones, or under another name")
+            raise ValueError(
+                f"stored table {name!r} has key {meta.get('key')!r} and target {meta.get('target')!r}: "
+                "import with the same ones, or under another name"
+            )
     existing = pd.read_parquet(io.BytesIO(objects.get(data_key))) if stored else pd.DataFrame()
     if key:
         new, updated, unchanged = _changes(existing, rows, [key])
@@ -287,14 +338,31 @@ def import_table(
     buffer = io.BytesIO()
     rows.to_parquet(buffer, index=False)
     objects.put(data_key, buffer.getvalue(), "application/vnd.apache.parquet")
-    meta = {"name": name, "target": target, "key": key, "rows": len(rows), "positives": int(rows[target].sum()),
-            "columns": list(rows.columns), "imported_at": utc_now().isoformat()}
+    meta = {
+        "name": name,
+        "target": target,
+        "key": key,
+        "rows": len(rows),
+        "positives": int(rows[target].sum()),
+        "columns": list(rows.columns),
+        "imported_at": utc_now().isoformat(),
+    }
     objects.put(_meta_key(name), json.dumps(meta).encode(), "application/json")
     detail = {"stored table": f"{data_key} ({len(rows)} rows, {int(rows[target].sum())} positives)"}
     if key:
         detail["rows updated by key"] = replaced
-    return ImportResult("table", len(parsed.rows), list(parsed.errors), list(parsed.warnings), detail=detail,
-                        new=new, updated=updated, unchanged=unchanged, removed=removed, name=name)
+    return ImportResult(
+        "table",
+        len(parsed.rows),
+        list(parsed.errors),
+        list(parsed.warnings),
+        detail=detail,
+        new=new,
+        updated=updated,
+        unchanged=unchanged,
+        removed=removed,
+        name=name,
+    )
 
 
 def _replacement_changes(existing: pd.DataFrame, rows: pd.DataFrame) -> tuple[int, int, int]:
@@ -317,7 +385,9 @@ def _replacement_changes(existing: pd.DataFrame, rows: pd.DataFrame) -> tuple[in
 
 def stored_tables(objects: ObjectStore) -> list[dict[str, Any]]:
     """Metadata of every stored labelled table."""
-    return [json.loads(objects.get(key)) for key in sorted(objects.list(TABLE_PREFIX)) if key.endswith(".json")]
+    return [
+        json.loads(objects.get(key)) for key in sorted(objects.list(TABLE_PREFIX)) if key.endswith(".json")
+    ]
 
 
 def read_stored_table(objects: ObjectStore, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -70,7 +70,8 @@ def _migration_lock(engine: sa.Engine) -> Iterator[None]:
         return
     with engine.connect() as connection:
         got = connection.execute(
-            sa.text("SELECT GET_LOCK(:name, :timeout)"), {"name": _LOCK_NAME, "timeout": _LOCK_TIMEOUT_SECONDS}
+            sa.text("SELECT GET_LOCK(:name, :timeout)"),
+            {"name": _LOCK_NAME, "timeout": _LOCK_TIMEOUT_SECONDS},
         ).scalar()
         if got != 1:
             raise TimeoutError(f"another process held the migration lock for {_LOCK_TIMEOUT_SECONDS}s")
@@ -158,7 +159,9 @@ def downgrade() -> None:
 
 
 def migration_files() -> list[Path]:
-    return sorted(path for path in (migrations_dir() / "versions").glob("*.py") if not path.name.startswith("_"))
+    return sorted(
+        path for path in (migrations_dir() / "versions").glob("*.py") if not path.name.startswith("_")
+    )
 
 
 def render_initial_migration() -> str:
@@ -177,12 +180,18 @@ def render_initial_migration() -> str:
     engine.dispose()
 
     def body(code: str) -> str:
-        lines = [line.rstrip() for line in code.strip("\n").splitlines() if "Alembic - please adjust" not in line
-                 and "end Alembic commands" not in line]
-        return "\n".join(f"    {line.strip()}" if not line.startswith(" ") else line for line in lines).rstrip()
+        lines = [
+            line.rstrip()
+            for line in code.strip("\n").splitlines()
+            if "Alembic - please adjust" not in line and "end Alembic commands" not in line
+        ]
+        return "\n".join(
+            f"    {line.strip()}" if not line.startswith(" ") else line for line in lines
+        ).rstrip()
 
-    return _MIGRATION_TEMPLATE.format(revision=INITIAL_REVISION, upgrade=body(upgrade_code),
-                                      downgrade=body(downgrade_code))
+    return _MIGRATION_TEMPLATE.format(
+        revision=INITIAL_REVISION, upgrade=body(upgrade_code), downgrade=body(downgrade_code)
+    )
 
 
 def write_schema_files(root: Path | None = None) -> list[Path]:
@@ -193,8 +202,11 @@ def write_schema_files(root: Path | None = None) -> list[Path]:
     others = [path for path in migration_files() if path.name != INITIAL_MIGRATION_FILE]
     written = []
     if others:
-        print(f"later migrations exist ({', '.join(p.name for p in others)}): {initial.name} is frozen; "
-              "write a new migration for schema changes", file=sys.stderr)
+        print(
+            f"later migrations exist ({', '.join(p.name for p in others)}): {initial.name} is frozen; "
+            "write a new migration for schema changes",
+            file=sys.stderr,
+        )
     else:
         initial.write_text(render_initial_migration())
         written.append(initial)

@@ -86,7 +86,9 @@ class ModelRegistry:
         active = mlflow.active_run()
         cutoff = active.info.start_time if active is not None else int(time.time() * 1000)
         running = self.client.search_runs(
-            [found.experiment_id], filter_string="attributes.status = 'RUNNING'", run_view_type=ViewType.ALL,
+            [found.experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            run_view_type=ViewType.ALL,
             order_by=["attributes.start_time ASC"],
         )
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -96,8 +98,11 @@ class ModelRegistry:
                 continue
             if run.info.start_time is None or run.info.start_time >= cutoff:
                 continue
-            self.client.set_tag(run.info.run_id, STALE_RUN_TAG,
-                                f"left RUNNING by an interrupted materialisation; closed as FAILED at {now}")
+            self.client.set_tag(
+                run.info.run_id,
+                STALE_RUN_TAG,
+                f"left RUNNING by an interrupted materialisation; closed as FAILED at {now}",
+            )
             self.client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
             closed.append(run.info.run_id)
         return closed

@@ -32,18 +32,55 @@ AlertKind = Literal["downgrade", "pd_jump"]
 
 # Columns of a score row in lists (the heavy JSON columns only in score_detail).
 _SCORE_COLUMNS = (
-    "company_id", "as_of", "kind", "fiscal_year", "period_end", "filed_at", "accession", "pd", "grade",
-    "percentile", "in_default", "out_of_domain", "domain_note", "model_name", "model_version", "scored_at",
-    "segment", "segment_reason", "status", "period_type",
+    "company_id",
+    "as_of",
+    "kind",
+    "fiscal_year",
+    "period_end",
+    "filed_at",
+    "accession",
+    "pd",
+    "grade",
+    "percentile",
+    "in_default",
+    "out_of_domain",
+    "domain_note",
+    "model_name",
+    "model_version",
+    "scored_at",
+    "segment",
+    "segment_reason",
+    "status",
+    "period_type",
 )
 # Annual or trailing-twelve-month rows, and the market and macro inputs of a feature row.
 _STATEMENT_EXTRAS = ("period_type", "fiscal_period")
 _FEATURE_EXTRAS = ("period_type", "fiscal_period", "merton_dd", "market", "macro", "warnings")
 _FEATURE_JSON = frozenset({"ratios", "classic", "market", "macro", "warnings"})
-_FEATURE_COLUMNS = ("period_end", "fiscal_year", "accession", "filed_at", "currency", "ratios", "classic",
-                    *_FEATURE_EXTRAS)
-_COMPANY_COLUMNS = ("company_id", "name", "ticker", "cik", "dart_corp_code", "country", "currency", "sic",
-                    "induty_code", "sector", "is_financial", "fiscal_year_end")
+_FEATURE_COLUMNS = (
+    "period_end",
+    "fiscal_year",
+    "accession",
+    "filed_at",
+    "currency",
+    "ratios",
+    "classic",
+    *_FEATURE_EXTRAS,
+)
+_COMPANY_COLUMNS = (
+    "company_id",
+    "name",
+    "ticker",
+    "cik",
+    "dart_corp_code",
+    "country",
+    "currency",
+    "sic",
+    "induty_code",
+    "sector",
+    "is_financial",
+    "fiscal_year_end",
+)
 
 
 def _rows(warehouse: Warehouse, statement: Any) -> list[dict[str, Any]]:
@@ -58,7 +95,9 @@ def _first(warehouse: Warehouse, statement: Any) -> dict[str, Any] | None:
 
 
 def _count(warehouse: Warehouse, statement: sa.Select) -> int:
-    counted = sa.select(sa.func.count()).select_from(statement.order_by(None).limit(None).offset(None).subquery())
+    counted = sa.select(sa.func.count()).select_from(
+        statement.order_by(None).limit(None).offset(None).subquery()
+    )
     with warehouse.engine.connect() as conn:
         return int(conn.execute(counted).scalar_one())
 
@@ -135,9 +174,14 @@ def _profile_statement() -> sa.Select:
         )
         .select_from(companies)
         .outerjoin(latest, latest.c.company_id == companies.c.company_id)
-        .outerjoin(features, sa.and_(features.c.company_id == latest.c.company_id,
-                                     features.c.period_end == latest.c.period_end,
-                                     features.c.accession == latest.c.accession))
+        .outerjoin(
+            features,
+            sa.and_(
+                features.c.company_id == latest.c.company_id,
+                features.c.period_end == latest.c.period_end,
+                features.c.accession == latest.c.accession,
+            ),
+        )
         .outerjoin(watchlist, watchlist.c.company_id == companies.c.company_id)
         .where(companies.c.company_id == company_id)
     )
@@ -155,7 +199,9 @@ def company_profile(warehouse: Warehouse, company_id: str) -> dict[str, Any] | N
         return None
     latest = None
     if row["s_company_id"] is not None:
-        latest = {name: row[f"s_{name}"] for name in _SCORE_COLUMNS} | {"drivers": json.loads(row["s_drivers"])}
+        latest = {name: row[f"s_{name}"] for name in _SCORE_COLUMNS} | {
+            "drivers": json.loads(row["s_drivers"])
+        }
     feature = None
     if row["f_accession"] is not None:
         feature = _feature_dict({name: row[f"f_{name}"] for name in _FEATURE_COLUMNS})
@@ -172,18 +218,39 @@ def statements_for(
 ) -> tuple[list[dict[str, Any]], int]:
     """A company's canonical statements, newest period first. By default one version per period (the latest
     filed); ``all_versions`` adds restatements and the comparatives later filings repeated."""
-    columns = [statements.c[name] for name in (
-        "company_id", "fiscal_year", "period_start", "period_end", "filed_at", "accession", "form", "currency",
-        "source", "derived_items", *_STATEMENT_EXTRAS)] + [statements.c[item] for item in CANONICAL_ITEMS]
+    columns = [
+        statements.c[name]
+        for name in (
+            "company_id",
+            "fiscal_year",
+            "period_start",
+            "period_end",
+            "filed_at",
+            "accession",
+            "form",
+            "currency",
+            "source",
+            "derived_items",
+            *_STATEMENT_EXTRAS,
+        )
+    ] + [statements.c[item] for item in CANONICAL_ITEMS]
     if all_versions:
-        statement = sa.select(*columns).where(statements.c.company_id == company_id).order_by(
-            statements.c.period_end.desc(), statements.c.filed_at.desc(), statements.c.accession.desc()
+        statement = (
+            sa.select(*columns)
+            .where(statements.c.company_id == company_id)
+            .order_by(
+                statements.c.period_end.desc(), statements.c.filed_at.desc(), statements.c.accession.desc()
+            )
         )
     else:
-        rank = sa.func.row_number().over(
-            partition_by=[statements.c.period_end, statements.c.period_type],
-            order_by=(statements.c.filed_at.desc(), statements.c.accession.desc()),
-        ).label("version_rank")
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=[statements.c.period_end, statements.c.period_type],
+                order_by=(statements.c.filed_at.desc(), statements.c.accession.desc()),
+            )
+            .label("version_rank")
+        )
         ranked = sa.select(*columns, rank).where(statements.c.company_id == company_id).subquery()
         statement = (
             sa.select(*[ranked.c[c.name] for c in columns])
@@ -200,8 +267,10 @@ def statements_for(
 
 def _feature_dict(row: Any) -> dict[str, Any]:
     """A feature row with its JSON columns parsed."""
-    return {name: (json.loads(row[name]) if name in _FEATURE_JSON and row[name] is not None else row[name])
-            for name in _FEATURE_COLUMNS}
+    return {
+        name: (json.loads(row[name]) if name in _FEATURE_JSON and row[name] is not None else row[name])
+        for name in _FEATURE_COLUMNS
+    }
 
 
 def features_for(
@@ -261,7 +330,10 @@ def _score_page_statement(
 ) -> sa.Select:
     view = _score_view(as_of, model_version)
     statement = sa.select(
-        *[view.c[name] for name in _SCORE_COLUMNS], companies.c.name, companies.c.ticker, companies.c.sector,
+        *[view.c[name] for name in _SCORE_COLUMNS],
+        companies.c.name,
+        companies.c.ticker,
+        companies.c.sector,
         companies.c.country,
     ).join(companies, companies.c.company_id == view.c.company_id)
     if grades:
@@ -274,8 +346,12 @@ def _score_page_statement(
         statement = statement.where(view.c.pd <= pd_max)
     if sort not in SCORE_SORTS:
         raise ValueError(f"sort must be one of {SCORE_SORTS}")
-    column = {"pd": view.c.pd, "name": companies.c.name, "company_id": view.c.company_id,
-              "as_of": view.c.as_of}[sort.lstrip("-")]
+    column = {
+        "pd": view.c.pd,
+        "name": companies.c.name,
+        "company_id": view.c.company_id,
+        "as_of": view.c.as_of,
+    }[sort.lstrip("-")]
     primary = column.desc() if sort.startswith("-") else column.asc()
     return statement.order_by(primary, view.c.company_id)
 
@@ -296,13 +372,22 @@ def score_page(
     """Latest (or as-of) scores with filters, sorted and paged: (page, total, model version of an as-of view)."""
     if as_of is not None and model_version is None:
         model_version = scoring_model_version(warehouse)
-    statement = _score_page_statement(grades=grades, sector=sector, pd_min=pd_min, pd_max=pd_max, as_of=as_of,
-                                      model_version=model_version, sort=sort)
+    statement = _score_page_statement(
+        grades=grades,
+        sector=sector,
+        pd_min=pd_min,
+        pd_max=pd_max,
+        as_of=as_of,
+        model_version=model_version,
+        sort=sort,
+    )
     total = _count(warehouse, statement)
     return _rows(warehouse, statement.limit(limit).offset(offset)), total, model_version
 
 
-def latest_scores(warehouse: Warehouse, *, grade: str | None = None, limit: int = 50, offset: int = 0) -> pd.DataFrame:
+def latest_scores(
+    warehouse: Warehouse, *, grade: str | None = None, limit: int = 50, offset: int = 0
+) -> pd.DataFrame:
     """Latest snapshot per company, riskiest first, with the company's name and sector (the CLI's table)."""
     statement = _score_page_statement(grades=[grade] if grade else ()).limit(limit).offset(offset)
     return warehouse.query(statement)
@@ -333,8 +418,14 @@ def score_detail(
     """One score with its drivers and feature values. Without ``model_version``/``kind``: the most recently
     scored row for that date, a filing score before a snapshot."""
     statement = (
-        sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS], risk_scores.c.log_odds, risk_scores.c.model_pd,
-                  risk_scores.c.drivers, risk_scores.c.feature_values, risk_scores.c.code_version)
+        sa.select(
+            *[risk_scores.c[name] for name in _SCORE_COLUMNS],
+            risk_scores.c.log_odds,
+            risk_scores.c.model_pd,
+            risk_scores.c.drivers,
+            risk_scores.c.feature_values,
+            risk_scores.c.code_version,
+        )
         .where(risk_scores.c.company_id == company_id, risk_scores.c.as_of == as_of)
         .order_by(sa.case((risk_scores.c.kind == "period", 0), else_=1), risk_scores.c.scored_at.desc())
         .limit(1)
@@ -353,7 +444,10 @@ def score_detail(
 
 def _grades_at(warehouse: Warehouse, as_of: dt.date, model_version: str) -> dict[str, str]:
     view = _score_view(as_of, model_version)
-    return {row["company_id"]: row["grade"] for row in _rows(warehouse, sa.select(view.c.company_id, view.c.grade))}
+    return {
+        row["company_id"]: row["grade"]
+        for row in _rows(warehouse, sa.select(view.c.company_id, view.c.grade))
+    }
 
 
 def grade_migration(
@@ -400,8 +494,10 @@ def portfolio_summary(
         for row in rows:
             buckets.setdefault(row[key] or "Unknown", []).append(float(row["pd"]))
         names = [name for name in order if name in buckets] if order else sorted(buckets)
-        return [{key: name, "count": len(buckets[name]), "mean_pd": sum(buckets[name]) / len(buckets[name])}
-                for name in names]
+        return [
+            {key: name, "count": len(buckets[name]), "mean_pd": sum(buckets[name]) / len(buckets[name])}
+            for name in names
+        ]
 
     return {
         "as_of": as_of,
@@ -441,25 +537,40 @@ def list_alerts(
         statement = statement.where(is_acknowledged if acknowledged else sa.not_(is_acknowledged))
     if company_id is not None:
         statement = statement.where(risk_alerts.c.company_id == company_id)
-    statement = statement.order_by(risk_alerts.c.as_of.desc(), risk_alerts.c.company_id, risk_alerts.c.model_version)
+    statement = statement.order_by(
+        risk_alerts.c.as_of.desc(), risk_alerts.c.company_id, risk_alerts.c.model_version
+    )
     total = _count(warehouse, statement)
     return _rows(warehouse, statement.limit(limit).offset(offset)), total
 
 
 def _alert_key(company_id: str, as_of: dt.date, model_version: str) -> list[Any]:
-    return [risk_alerts.c.company_id == company_id, risk_alerts.c.as_of == as_of,
-            risk_alerts.c.model_version == model_version]
+    return [
+        risk_alerts.c.company_id == company_id,
+        risk_alerts.c.as_of == as_of,
+        risk_alerts.c.model_version == model_version,
+    ]
 
 
-def get_alert(warehouse: Warehouse, company_id: str, as_of: dt.date, model_version: str) -> dict[str, Any] | None:
-    statement = sa.select(risk_alerts, companies.c.name).join(
-        companies, companies.c.company_id == risk_alerts.c.company_id
-    ).where(*_alert_key(company_id, as_of, model_version))
+def get_alert(
+    warehouse: Warehouse, company_id: str, as_of: dt.date, model_version: str
+) -> dict[str, Any] | None:
+    statement = (
+        sa.select(risk_alerts, companies.c.name)
+        .join(companies, companies.c.company_id == risk_alerts.c.company_id)
+        .where(*_alert_key(company_id, as_of, model_version))
+    )
     return _first(warehouse, statement)
 
 
 def acknowledge_alert(
-    warehouse: Warehouse, company_id: str, as_of: dt.date, model_version: str, *, by: str, note: str | None = None
+    warehouse: Warehouse,
+    company_id: str,
+    as_of: dt.date,
+    model_version: str,
+    *,
+    by: str,
+    note: str | None = None,
 ) -> Literal["acknowledged", "already", "missing"]:
     """Mark an alert acknowledged by ``by`` and write the audit row, in one transaction. Only the first
     acknowledgement counts: a second one changes nothing and returns "already"."""
@@ -472,11 +583,18 @@ def acknowledge_alert(
         )
         if result.rowcount == 0:
             return "already" if _alert_exists(conn, company_id, as_of, model_version) else "missing"
-        record_audit(conn, actor=by, action="acknowledge_alert",
-                     target=f"{company_id}/{as_of.isoformat()}/{model_version}", detail=note)
+        record_audit(
+            conn,
+            actor=by,
+            action="acknowledge_alert",
+            target=f"{company_id}/{as_of.isoformat()}/{model_version}",
+            detail=note,
+        )
     return "acknowledged"
 
 
 def _alert_exists(conn: Connection, company_id: str, as_of: dt.date, model_version: str) -> bool:
-    found = conn.execute(sa.select(risk_alerts.c.company_id).where(*_alert_key(company_id, as_of, model_version)))
+    found = conn.execute(
+        sa.select(risk_alerts.c.company_id).where(*_alert_key(company_id, as_of, model_version))
+    )
     return found.first() is not None

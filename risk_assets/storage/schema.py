@@ -180,7 +180,9 @@ warning_signals = sa.Table(
     "warning_signals",
     metadata,
     sa.Column("company_id", sa.String(40), primary_key=True),
-    sa.Column("kind", sa.String(40), primary_key=True),  # late_filing_notice | non_clean_audit_opinion | filing_overdue
+    sa.Column(
+        "kind", sa.String(40), primary_key=True
+    ),  # late_filing_notice | non_clean_audit_opinion | filing_overdue
     sa.Column("reference", sa.String(64), primary_key=True),  # accession / rcept_no / expected period
     sa.Column("signal_date", sa.Date, nullable=False),  # the day it became known
     sa.Column("resolved_at", sa.Date),  # an overdue filing that arrived late: the day it arrived

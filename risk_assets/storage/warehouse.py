@@ -25,6 +25,7 @@ def utc_now() -> dt.datetime:
     """The time stamp stored rows carry: UTC, naive (DATETIME columns have no zone), whole seconds."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
+
 Rows = Iterable[Mapping[str, Any]] | pd.DataFrame
 
 
@@ -99,10 +100,16 @@ def _column_values(series: pd.Series, column: sa.Column) -> list[Any]:
     column_type = column.type
     typed = isinstance(column_type, sa.Date | sa.DateTime | sa.Boolean)
     if series.dtype.kind in "biuf" and not (typed and series.dtype.kind != "b"):
-        return [None if null else value for value, null in zip(values, nulls, strict=True)] if any(nulls) else values
+        return (
+            [None if null else value for value, null in zip(values, nulls, strict=True)]
+            if any(nulls)
+            else values
+        )
     if not typed:
-        return [None if null else value.item() if isinstance(value, np.generic) else value
-                for value, null in zip(values, nulls, strict=True)]
+        return [
+            None if null else value.item() if isinstance(value, np.generic) else value
+            for value, null in zip(values, nulls, strict=True)
+        ]
     return [None if null else _to_db_value(value, column) for value, null in zip(values, nulls, strict=True)]
 
 
@@ -267,7 +274,9 @@ class Warehouse:
             statement = statement.order_by(*[table.c[name] for name in order_by])
         return self.query(statement, columns=[c.name for c in table.columns])
 
-    def query(self, statement: Any, params: Mapping[str, Any] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    def query(
+        self, statement: Any, params: Mapping[str, Any] | None = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         with self.engine.connect() as conn:
             result = conn.execute(statement, params or {})
             rows = result.fetchall()

@@ -37,14 +37,18 @@ TickerLookup = Callable[[str], dict | None]
 
 
 def _resolve_ticker(warehouse: Warehouse, ticker: str, lookup: TickerLookup | None = None) -> dict:
-    found = warehouse.query(sa.select(companies).where(sa.func.upper(companies.c.ticker) == ticker.strip().upper()))
+    found = warehouse.query(
+        sa.select(companies).where(sa.func.upper(companies.c.ticker) == ticker.strip().upper())
+    )
     if not found.empty:
         return found.iloc[0].to_dict()
     resolved = lookup(ticker.strip()) if lookup is not None else None
     if resolved:
         return resolved
     where = " or the ticker lists" if lookup is not None else ""
-    raise WatchlistError(f"unknown ticker {ticker!r} (not in the warehouse{where}): add it by CIK or DART corp code")
+    raise WatchlistError(
+        f"unknown ticker {ticker!r} (not in the warehouse{where}): add it by CIK or DART corp code"
+    )
 
 
 def add_to_watchlist(

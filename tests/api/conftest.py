@@ -25,8 +25,13 @@ from risk_assets.storage.api_keys import create_key, revoke_key
 from risk_assets.storage.warehouse import Warehouse
 from tests.conftest import use_home
 
-KEY_SCOPES = {"reader": "read", "scorer": "score", "admin": "admin", "full": "read,score,admin",
-              "revoked": "read,score,admin"}
+KEY_SCOPES = {
+    "reader": "read",
+    "scorer": "score",
+    "admin": "admin",
+    "full": "read,score,admin",
+    "revoked": "read,score,admin",
+}
 
 
 @dataclass
@@ -64,7 +69,10 @@ def settings_for(home: Path, **overrides) -> Settings:
 def make_keys(home: Path) -> dict[str, str]:
     warehouse = Warehouse(settings_for(home).warehouse_url)
     try:
-        secrets = {name: create_key(warehouse, name, scopes, actor="test").secret for name, scopes in KEY_SCOPES.items()}
+        secrets = {
+            name: create_key(warehouse, name, scopes, actor="test").secret
+            for name, scopes in KEY_SCOPES.items()
+        }
         revoke_key(warehouse, "revoked", actor="test")
     finally:
         warehouse.dispose()

@@ -36,16 +36,27 @@ SCOPE = {
     ("get", "/v1/app/features"): "read",
     ("get", "/v1/app/models/{segment}/{version}/validation/{figure}"): "read",
 }
-PATH_VALUES = {"company_id": "sec-0000320193", "as_of": "2025-10-31", "model_version": "1", "version": "1",
-               "run_id": "00000000-0000-0000-0000-000000000000", "segment": "sme", "figure": "roc"}
+PATH_VALUES = {
+    "company_id": "sec-0000320193",
+    "as_of": "2025-10-31",
+    "model_version": "1",
+    "version": "1",
+    "run_id": "00000000-0000-0000-0000-000000000000",
+    "segment": "sme",
+    "figure": "roc",
+}
 QUERY = {"/v1/scores/migration": {"from_date": "2015-12-31", "to_date": "2025-12-31"}}
 BODY = {
     "/v1/score": {"statements": [{"items": {"total_assets": 1.0}}]},
     "/v1/materializations": {"job": "rescore_all"},
     "/v1/watchlist": {"ticker": "AAPL"},
 }
-OTHER_KEYS = {"read": ("scorer", "admin"), "score": ("reader", "admin"), "admin": ("reader", "scorer"),
-              "read or admin": ("scorer",)}
+OTHER_KEYS = {
+    "read": ("scorer", "admin"),
+    "score": ("reader", "admin"),
+    "admin": ("reader", "scorer"),
+    "read or admin": ("scorer",),
+}
 
 
 def request(api, method, path, headers):
@@ -66,7 +77,8 @@ def test_refused_without_a_valid_key_or_scope(api, keys, warehouse, launcher, me
     launches_before = list(launcher.launches)
     watchlist_before = warehouse.read("watchlist")
     acknowledged_before = warehouse.count("risk_alerts") - int(
-        warehouse.read("risk_alerts")["acknowledged_at"].isna().sum())
+        warehouse.read("risk_alerts")["acknowledged_at"].isna().sum()
+    )
 
     missing = request(api, method, path, {})
     assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
@@ -81,8 +93,10 @@ def test_refused_without_a_valid_key_or_scope(api, keys, warehouse, launcher, me
     ):
         refused = request(api, method, path, headers)
         assert refused.status_code == 401, (headers, refused.text)
-        assert refused.json()["detail"] in ("invalid or revoked API key", "missing API key: send 'Authorization: "
-                                            "Bearer <key>'")
+        assert refused.json()["detail"] in (
+            "invalid or revoked API key",
+            "missing API key: send 'Authorization: Bearer <key>'",
+        )
     for name in OTHER_KEYS[SCOPE[(method, path)]]:
         forbidden = request(api, method, path, bearer(keys[name]))
         assert forbidden.status_code == 403, (name, forbidden.text)
@@ -92,8 +106,9 @@ def test_refused_without_a_valid_key_or_scope(api, keys, warehouse, launcher, me
     assert audit_rows(warehouse) == audit_before
     assert launcher.launches == launches_before
     assert warehouse.read("watchlist").equals(watchlist_before)
-    assert warehouse.count("risk_alerts") - int(warehouse.read("risk_alerts")["acknowledged_at"].isna().sum()) == (
-        acknowledged_before)
+    assert warehouse.count("risk_alerts") - int(
+        warehouse.read("risk_alerts")["acknowledged_at"].isna().sum()
+    ) == (acknowledged_before)
 
 
 def test_health_needs_no_key_and_says_only_how_the_warehouse_is(api):

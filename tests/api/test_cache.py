@@ -32,8 +32,11 @@ def test_the_profile_follows_the_pipeline_and_the_watchlist(fresh_api):
     # a rescore written by another process (here: another engine on the same file)
     writer = Warehouse(f"sqlite:///{fresh_api.home / 'warehouse.db'}")
     with writer.transaction() as conn:
-        conn.execute(sa.update(risk_scores).where(risk_scores.c.company_id == APPLE, risk_scores.c.kind == "current")
-                     .values(pd=0.0123, grade="6"))
+        conn.execute(
+            sa.update(risk_scores)
+            .where(risk_scores.c.company_id == APPLE, risk_scores.c.kind == "current")
+            .values(pd=0.0123, grade="6")
+        )
     writer.dispose()
     after = http.get(f"/v1/companies/{APPLE}", headers=read).json()["latest_score"]
     assert (after["pd"], after["grade"]) == (0.0123, "6")
@@ -43,7 +46,9 @@ def test_the_profile_follows_the_pipeline_and_the_watchlist(fresh_api):
 
 
 def test_server_databases_reuse_reads_only_within_the_configured_seconds():
-    server = Warehouse("mysql+pymysql://nobody@127.0.0.1:1/none")  # never connected: no token needs the server
+    server = Warehouse(
+        "mysql+pymysql://nobody@127.0.0.1:1/none"
+    )  # never connected: no token needs the server
     off = ReadCache(WarehouseChanges(server, ttl_seconds=0))
     off.store("k", off.lookup("k")[2], "v")
     assert off.lookup("k")[0] is False  # 0 s: nothing is ever reused

@@ -25,8 +25,11 @@ def bundled_json(*parts: str) -> dict:
 
 def apple_fact(concept: str, end: str, accession: str) -> float:
     facts = bundled_json("sec", "companyfacts", "CIK0000320193.json.gz")
-    values = [e["val"] for e in facts["facts"]["us-gaap"][concept]["units"]["USD"]
-              if e["end"] == end and e["accn"] == accession]
+    values = [
+        e["val"]
+        for e in facts["facts"]["us-gaap"][concept]["units"]["USD"]
+        if e["end"] == end and e["accn"] == accession
+    ]
     assert values, (concept, end, accession)
     return float(values[0])
 
@@ -84,8 +87,10 @@ def test_paging_edges(api, read):
     assert past["items"] == [] and past["page"]["count"] == 0 and past["page"]["total"] == total
     one = api.get("/v1/companies", params={"limit": 1}, headers=read).json()
     assert len(one["items"]) == 1
-    pages = [api.get("/v1/companies", params={"limit": 4, "offset": o}, headers=read).json()["items"]
-             for o in range(0, total, 4)]
+    pages = [
+        api.get("/v1/companies", params={"limit": 4, "offset": o}, headers=read).json()["items"]
+        for o in range(0, total, 4)
+    ]
     assert [c["company_id"] for page in pages for c in page] == [
         c["company_id"] for c in api.get("/v1/companies", headers=read).json()["items"]
     ]
@@ -119,7 +124,9 @@ def test_profile(api, read):
 def test_profile_of_a_defaulted_company(api, read):
     submissions = bundled_json("sec", "submissions", "CIK0000945436.json.gz")
     recent = submissions["filings"]["recent"]
-    bankruptcy_8k = [i for i, form in enumerate(recent["form"]) if form == "8-K" and "1.03" in recent["items"][i]]
+    bankruptcy_8k = [
+        i for i, form in enumerate(recent["form"]) if form == "8-K" and "1.03" in recent["items"][i]
+    ]
     assert bankruptcy_8k, "SunEdison's bundled submissions carry its 2016 Chapter 11 8-K (item 1.03)"
     latest = api.get("/v1/companies/sec-0000945436", headers=read).json()["latest_score"]
     assert (latest["grade"], latest["pd"], latest["in_default"]) == ("D", 1.0, True)
@@ -138,45 +145,74 @@ def test_unknown_company_everywhere(api, read):
 def test_statements_by_period_and_the_2009_restatement(api, read):
     body = api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 2}, headers=read).json()
     assert body["page"]["count"] == 2 and body["page"]["total"] > 2
-    annual = [s for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500}, headers=read).json()[
-        "items"] if s["form"] == "10-K"]
+    annual = [
+        s
+        for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500}, headers=read).json()[
+            "items"
+        ]
+        if s["form"] == "10-K"
+    ]
     assert annual[0]["period_end"] == "2025-09-27"
     assert annual[0]["items"]["total_assets"] == apple_fact("Assets", "2025-09-27", "0000320193-25-000079")
-    periods = [s["period_end"] for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500},
-                                                headers=read).json()["items"]]
+    periods = [
+        s["period_end"]
+        for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500}, headers=read).json()[
+            "items"
+        ]
+    ]
     assert periods == sorted(periods, reverse=True) and len(periods) == len(set(periods))
 
-    everything = api.get(f"/v1/companies/{APPLE}/statements", params={"all_versions": True, "limit": 500},
-                         headers=read).json()["items"]
+    everything = api.get(
+        f"/v1/companies/{APPLE}/statements", params={"all_versions": True, "limit": 500}, headers=read
+    ).json()["items"]
     fy2009 = {s["accession"]: s["items"]["net_income"] for s in everything if s["period_end"] == "2009-09-26"}
     # docs/traps.md, "SEC EDGAR": 5,704m in the 10-K of 2009-10-27, 8,235m in the 10-K/A of 2010-01-25
     assert fy2009["0001193125-09-214859"] == apple_fact("NetIncomeLoss", "2009-09-26", "0001193125-09-214859")
     assert fy2009["0001193125-10-012091"] == apple_fact("NetIncomeLoss", "2009-09-26", "0001193125-10-012091")
     assert fy2009["0001193125-09-214859"] == 5_704_000_000
-    latest_2009 = next(s for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500},
-                                          headers=read).json()["items"] if s["period_end"] == "2009-09-26")
+    latest_2009 = next(
+        s
+        for s in api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500}, headers=read).json()[
+            "items"
+        ]
+        if s["period_end"] == "2009-09-26"
+    )
     assert latest_2009["items"]["net_income"] == 8_235_000_000
 
 
 def test_features_with_classic_scores(api, read):
     body = api.get(f"/v1/companies/{APPLE}/features", params={"limit": 1}, headers=read).json()
     row = body["items"][0]
-    statement = next(s for s in api.get(f"/v1/companies/{APPLE}/statements", params={"all_versions": True,
-                                                                                        "limit": 500},
-                                        headers=read).json()["items"]
-                     if s["accession"] == row["accession"] and s["period_end"] == row["period_end"])
+    statement = next(
+        s
+        for s in api.get(
+            f"/v1/companies/{APPLE}/statements", params={"all_versions": True, "limit": 500}, headers=read
+        ).json()["items"]
+        if s["accession"] == row["accession"] and s["period_end"] == row["period_end"]
+    )
     items = statement["items"]
     ta = items["total_assets"]
     # Altman Z'' (1995): 6.56 WC/TA + 3.26 RE/TA + 6.72 EBIT/TA + 1.05 BV equity/TL
-    z2 = (6.56 * (items["current_assets"] - items["current_liabilities"]) / ta + 3.26 * items["retained_earnings"] / ta
-          + 6.72 * items["ebit"] / ta + 1.05 * items["total_equity"] / items["total_liabilities"])
+    z2 = (
+        6.56 * (items["current_assets"] - items["current_liabilities"]) / ta
+        + 3.26 * items["retained_earnings"] / ta
+        + 6.72 * items["ebit"] / ta
+        + 1.05 * items["total_equity"] / items["total_liabilities"]
+    )
     classic = row["classic"]["altman_z_double_prime"]
-    assert classic["value"] == pytest.approx(z2, rel=1e-9) or classic["value"] == pytest.approx(z2 + 3.25, rel=1e-9)
+    assert classic["value"] == pytest.approx(z2, rel=1e-9) or classic["value"] == pytest.approx(
+        z2 + 3.25, rel=1e-9
+    )
     # the market value is the annual report's public float, carried to this later statement (core: features)
     assert "public float" in row["market"]["market_value_source"]
     ratios = row["ratios"]
-    z = (1.2 * ratios["wc_ta"] + 1.4 * ratios["re_ta"] + 3.3 * ratios["ebit_ta"] + 0.6 * ratios["mve_tl"]
-         + 1.0 * ratios["sales_ta"])
+    z = (
+        1.2 * ratios["wc_ta"]
+        + 1.4 * ratios["re_ta"]
+        + 3.3 * ratios["ebit_ta"]
+        + 0.6 * ratios["mve_tl"]
+        + 1.0 * ratios["sales_ta"]
+    )
     assert row["classic"]["altman_z"]["value"] == pytest.approx(z, rel=1e-9)
     empty = api.get(f"/v1/companies/{APPLE}/features", params={"offset": 1000}, headers=read).json()
     assert empty["items"] == [] and empty["page"]["total"] == body["page"]["total"]
@@ -188,12 +224,20 @@ def test_score_history_and_drivers(api, read):
     dates = [s["as_of"] for s in history["scores"]]
     assert dates == sorted(dates) and all(s["kind"] == "period" for s in history["scores"])
     assert {s["fiscal_year"] for s in history["scores"]} >= {2009, 2025}
-    assert api.get(f"/v1/companies/{APPLE}/scores", params={"model_version": "999"},
-                   headers=read).json()["scores"] == []
+    assert (
+        api.get(f"/v1/companies/{APPLE}/scores", params={"model_version": "999"}, headers=read).json()[
+            "scores"
+        ]
+        == []
+    )
 
     score = history["scores"][-1]
     detail = api.get(f"/v1/companies/{APPLE}/scores/{score['as_of']}/drivers", headers=read).json()
-    assert (detail["pd"], detail["model_version"], detail["kind"]) == (score["pd"], score["model_version"], "period")
+    assert (detail["pd"], detail["model_version"], detail["kind"]) == (
+        score["pd"],
+        score["model_version"],
+        "period",
+    )
     drivers = detail["drivers"]
     # additive drivers: base + listed contributions + the rest = the model's log-odds
     total = drivers["base"] + sum(d["contribution"] for d in drivers["contributions"]) + drivers["other"]

@@ -16,7 +16,11 @@ import api
 from api.docs_ui import STATIC_DIR
 
 ROOT = Path(api.__file__).parent.parent
-EXPECTED_TYPE = {"script": r"^(text|application)/javascript\b", "stylesheet": r"^text/css\b", "icon": r"^image/png$"}
+EXPECTED_TYPE = {
+    "script": r"^(text|application)/javascript\b",
+    "stylesheet": r"^text/css\b",
+    "icon": r"^image/png$",
+}
 
 
 class References(HTMLParser):
@@ -32,8 +36,9 @@ class References(HTMLParser):
             self.found.append(("script", values["src"]))
         elif tag == "link" and values.get("href"):
             rel = values.get("rel") or ""
-            self.found.append(("stylesheet" if "stylesheet" in rel else "icon" if "icon" in rel else rel,
-                               values["href"]))
+            self.found.append(
+                ("stylesheet" if "stylesheet" in rel else "icon" if "icon" in rel else rel, values["href"])
+            )
         else:
             for name in ("src", "href", "spec-url"):
                 if values.get(name):
@@ -64,7 +69,10 @@ def test_the_docs_pages_load_only_the_apps_own_assets(api, page):
         assert asset.status_code == 200, (kind, url)
         assert asset.headers["x-content-type-options"] == "nosniff"  # the security middleware still applies
         if kind in EXPECTED_TYPE:
-            assert re.match(EXPECTED_TYPE[kind], asset.headers["content-type"]), (url, asset.headers["content-type"])
+            assert re.match(EXPECTED_TYPE[kind], asset.headers["content-type"]), (
+                url,
+                asset.headers["content-type"],
+            )
             assert asset.content == (STATIC_DIR / url.removeprefix("/static/")).read_bytes()
     spec = "/openapi.json"
     assert f"'{spec}'" in html or f'"{spec}"' in html
@@ -73,7 +81,9 @@ def test_the_docs_pages_load_only_the_apps_own_assets(api, page):
 
 def test_the_pages_follow_a_root_path(api_app, api):
     """Behind a proxy that serves the app under /riskgraph, the pages ask for /riskgraph/static/..."""
-    proxied = TestClient(api_app, root_path="/riskgraph")  # no `with`: the session app's lifespan is not re-run
+    proxied = TestClient(
+        api_app, root_path="/riskgraph"
+    )  # no `with`: the session app's lifespan is not re-run
     for page in ("/docs", "/redoc"):
         found = references(proxied.get(page).text)
         assets = [url for kind, url in found if kind in EXPECTED_TYPE]

@@ -46,8 +46,11 @@ schema.app = deferred
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_api_conforms_to_its_schema(case, fuzz_target):
     _app, secret = fuzz_target
     if case.query and any(value is None or value in ([], {}, ()) for value in case.query.values()):
@@ -60,4 +63,6 @@ def test_api_conforms_to_its_schema(case, fuzz_target):
         # breaking one branch's `job` enum, which can land on the other branch's value ({"job": "retrain"} counted
         # as invalid). test_operations.py checks the rejections of this body explicitly.
         excluded.append(negative_data_rejection)
-    case.call_and_validate(headers={"Authorization": f"Bearer {secret}"}, excluded_checks=excluded, timeout=60)
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {secret}"}, excluded_checks=excluded, timeout=60
+    )

@@ -47,14 +47,30 @@ def client(empty_home: Path, empty_keys: dict[str, str]) -> Iterator[TestClient]
 def test_a_huge_invalid_body_draws_a_bounded_reply(client, empty_keys):
     """About 13 bad cells in each of 500 statements (6,500 errors): the reply lists the first 20 and counts
     the rest, so its size does not grow with the request."""
-    bad = {name: "not a number" for name in ("cash", "revenue", "ebit", "inventory", "net_income",
-                                             "total_liabilities", "current_assets", "current_liabilities",
-                                             "receivables", "total_equity", "retained_earnings",
-                                             "cost_of_goods_sold")}
+    bad = {
+        name: "not a number"
+        for name in (
+            "cash",
+            "revenue",
+            "ebit",
+            "inventory",
+            "net_income",
+            "total_liabilities",
+            "current_assets",
+            "current_liabilities",
+            "receivables",
+            "total_equity",
+            "retained_earnings",
+            "cost_of_goods_sold",
+        )
+    }
     body = json.dumps({"statements": [{"reference": "r", "items": {"total_assets": -1.0, **bad}}] * 500})
     assert len(body) > 150_000
-    response = client.post("/v1/score", content=body,
-                           headers={**bearer(empty_keys["scorer"]), "content-type": "application/json"})
+    response = client.post(
+        "/v1/score",
+        content=body,
+        headers={**bearer(empty_keys["scorer"]), "content-type": "application/json"},
+    )
     problem = assert_problem(response, 422)
     assert len(problem["errors"]) == MAX_FIELD_ERRORS == 20
     assert problem["errors_omitted"] == 500 * 13 - 20
@@ -64,18 +80,26 @@ def test_a_huge_invalid_body_draws_a_bounded_reply(client, empty_keys):
 
 
 def test_a_small_invalid_body_lists_every_error(client, empty_keys):
-    response = client.post("/v1/score", json={"statements": [{"items": {"total_assets": 0, "cash": "x"}}]},
-                           headers=bearer(empty_keys["scorer"]))
+    response = client.post(
+        "/v1/score",
+        json={"statements": [{"items": {"total_assets": 0, "cash": "x"}}]},
+        headers=bearer(empty_keys["scorer"]),
+    )
     problem = assert_problem(response, 422)
-    assert {error["field"] for error in problem["errors"]} == {"body.statements.0.items.total_assets",
-                                                               "body.statements.0.items.cash"}
+    assert {error["field"] for error in problem["errors"]} == {
+        "body.statements.0.items.total_assets",
+        "body.statements.0.items.cash",
+    }
     assert problem["errors_omitted"] == 0
 
 
 def test_a_trailing_slash_is_not_redirected_to_the_host_header(client, empty_keys):
     """A redirect built from the Host header would send the client (and its key, on a follow) elsewhere."""
-    response = client.get("/v1/scores/", headers={**bearer(empty_keys["reader"]), "Host": "evil.example.com"},
-                          follow_redirects=False)
+    response = client.get(
+        "/v1/scores/",
+        headers={**bearer(empty_keys["reader"]), "Host": "evil.example.com"},
+        follow_redirects=False,
+    )
     problem = assert_problem(response, 404)
     assert "location" not in response.headers
     assert problem["instance"] == "/v1/scores/"
@@ -97,8 +121,12 @@ class ApiServer(ServerProcess):
 
     def environment(self) -> dict[str, str]:
         repo = str(Path(__file__).resolve().parents[2])
-        return {"RISKGRAPH_HOME": str(self.home), "DAGSTER_HOME": str(self.home / "dagster"),
-                "PYTHONPATH": repo, **self.env}
+        return {
+            "RISKGRAPH_HOME": str(self.home),
+            "DAGSTER_HOME": str(self.home / "dagster"),
+            "PYTHONPATH": repo,
+            **self.env,
+        }
 
     def ready(self) -> bool:
         return _http_ok(f"{self.base_url}/health")
@@ -131,10 +159,14 @@ def _status(port: int, path: str = "/health") -> int:
 
 @pytest.fixture(scope="module")
 def server(empty_home: Path, empty_keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
-    process = ApiServer(tmp_path_factory.mktemp("api-server"), empty_home,
-                        RISKGRAPH_API_BODY_TIMEOUT_SECONDS="1", RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS="1",
-                        RISKGRAPH_API_HEADER_TIMEOUT_SECONDS="1.5",
-                        RISKGRAPH_API_LIMIT_CONCURRENCY="2")
+    process = ApiServer(
+        tmp_path_factory.mktemp("api-server"),
+        empty_home,
+        RISKGRAPH_API_BODY_TIMEOUT_SECONDS="1",
+        RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS="1",
+        RISKGRAPH_API_HEADER_TIMEOUT_SECONDS="1.5",
+        RISKGRAPH_API_LIMIT_CONCURRENCY="2",
+    )
     process.start()
     yield process
     process.stop()
@@ -145,10 +177,16 @@ def test_a_client_dribbling_its_body_gets_408_and_frees_its_slot(server, empty_k
     connection closes. While it is held, the concurrency limit (2 here) turns a second connection away with 503."""
     slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
-        slow.sendall((f"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {empty_keys['scorer']}\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode())
+        slow.sendall(
+            (
+                f"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {empty_keys['scorer']}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            ).encode()
+        )
         time.sleep(0.3)
-        assert _status(server.port) == 503  # the slow request holds one of two slots, this connection the other
+        assert (
+            _status(server.port) == 503
+        )  # the slow request holds one of two slots, this connection the other
         received = b""
         slow.settimeout(0.2)
         for _ in range(40):  # a byte every 0.2 s: never enough, never idle
@@ -183,7 +221,9 @@ def test_an_idle_keep_alive_connection_is_closed(server):
     assert waited < 6, "the server kept an idle connection open past its keep-alive timeout"
 
 
-def _dribble(sock: socket.socket, data: bytes, pause: float = 0.2, rounds: int = 40) -> tuple[bytes, float | None]:
+def _dribble(
+    sock: socket.socket, data: bytes, pause: float = 0.2, rounds: int = 40
+) -> tuple[bytes, float | None]:
     """Send ``data`` a byte at a time, ``pause`` apart, until the server answers or ends the connection: what it
     sent, and after how many seconds it ended the connection (None: still open after ``rounds``)."""
     received = b""
@@ -191,7 +231,7 @@ def _dribble(sock: socket.socket, data: bytes, pause: float = 0.2, rounds: int =
     sock.settimeout(pause)
     for index in range(rounds):
         try:
-            sock.sendall(data[index % len(data):index % len(data) + 1])
+            sock.sendall(data[index % len(data) : index % len(data) + 1])
             chunk = sock.recv(65536)
         except TimeoutError:
             continue
@@ -221,8 +261,13 @@ def test_the_head_timer_restarts_after_each_response(server):
         while b"\r\n\r\n" not in first:  # the whole first response: head, then content-length bytes of body
             first += sock.recv(65536)
         head, _, body = first.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+        )
         while len(body) < length:
             body += sock.recv(65536)
         received, ended = _dribble(sock, b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100)

@@ -91,16 +91,29 @@ def test_an_ambiguous_identifier_is_a_404_naming_the_candidates(fresh_api):
     '00126380' names two companies (and the cached resolution to Samsung is not served after the change)."""
     http, read = fresh_api.client, bearer(fresh_api.keys["reader"])
     assert http.get("/v1/companies/00126380", headers=read).json()["company"]["company_id"] == SAMSUNG
-    fresh_api.warehouse.upsert("companies", [{
-        "company_id": "sec-0000126380", "name": "A Filer With CIK 126380", "ticker": "CIKX", "cik": "0000126380",
-        "dart_corp_code": None, "country": "US", "currency": "USD", "is_financial": False, "source": "sec",
-        "updated_at": utc_now(),
-    }])
+    fresh_api.warehouse.upsert(
+        "companies",
+        [
+            {
+                "company_id": "sec-0000126380",
+                "name": "A Filer With CIK 126380",
+                "ticker": "CIKX",
+                "cik": "0000126380",
+                "dart_corp_code": None,
+                "country": "US",
+                "currency": "USD",
+                "is_financial": False,
+                "source": "sec",
+                "updated_at": utc_now(),
+            }
+        ],
+    )
     ambiguous = http.get("/v1/companies/00126380", headers=read)
     assert ambiguous.status_code == 404
     assert ambiguous.json()["detail"] == (
         "ambiguous company '00126380': it names 2 companies (dart-00126380 by DART corp code; sec-0000126380 by "
-        "CIK); use the company id")
+        "CIK); use the company id"
+    )
     # Fewer digits are only a CIK; the canonical ids and the tickers stay unambiguous.
     assert http.get("/v1/companies/126380", headers=read).json()["company"]["company_id"] == "sec-0000126380"
     assert http.get("/v1/companies/cikx", headers=read).json()["company"]["company_id"] == "sec-0000126380"
@@ -109,8 +122,12 @@ def test_an_ambiguous_identifier_is_a_404_naming_the_candidates(fresh_api):
 
 def test_acknowledge_an_alert_by_ticker(fresh_api):
     http, admin, read = fresh_api.client, bearer(fresh_api.keys["admin"]), bearer(fresh_api.keys["reader"])
-    alert = http.get("/v1/alerts", params={"company_id": "sec-0001731289", "limit": 1}, headers=read).json()["items"][0]
-    response = http.post(f"/v1/alerts/NKLA/{alert['as_of']}/{alert['model_version']}/acknowledge", headers=admin)
+    alert = http.get("/v1/alerts", params={"company_id": "sec-0001731289", "limit": 1}, headers=read).json()[
+        "items"
+    ][0]
+    response = http.post(
+        f"/v1/alerts/NKLA/{alert['as_of']}/{alert['model_version']}/acknowledge", headers=admin
+    )
     assert response.status_code == 200, response.text
     assert response.json()["company_id"] == "sec-0001731289" and response.json()["acknowledged_by"] == "admin"
 
@@ -129,7 +146,9 @@ def test_remove_from_the_watchlist_by_ticker_or_cik_of_a_company_not_yet_ingeste
 
     assert http.delete("/v1/watchlist/aapl", headers=admin).status_code == 204
     ambiguous = http.delete("/v1/watchlist/00126380", headers=admin)
-    assert ambiguous.status_code == 404 and ambiguous.json()["detail"].startswith("ambiguous company '00126380'")
+    assert ambiguous.status_code == 404 and ambiguous.json()["detail"].startswith(
+        "ambiguous company '00126380'"
+    )
     assert http.delete("/v1/watchlist/126380", headers=admin).status_code == 204
     assert not {APPLE, "sec-0000126380"} & watched()
     gone = http.delete("/v1/watchlist/AAPL", headers=admin)

@@ -53,14 +53,25 @@ def test_a_key_is_stored_as_a_hash_and_verifies(store):
     listed = list_keys(store)
     assert [k["name"] for k in listed] == ["loan-system"] and "key_hash" not in listed[0]
     (created,) = audit_rows(store, action="create_api_key")
-    assert (created["actor"], created["target"], created["detail"]) == ("cli:ops", "loan-system", "scopes=read,score")
+    assert (created["actor"], created["target"], created["detail"]) == (
+        "cli:ops",
+        "loan-system",
+        "scopes=read,score",
+    )
     assert before <= created["at"] <= now()
 
 
 def test_wrong_unknown_and_malformed_keys_do_not_verify(store):
     key = create_key(store, "a", "read", actor="t")
-    for presented in (None, "", key.secret + "x", key.secret[:-1] + ("A" if key.secret[-1] != "A" else "B"),
-                      key.prefix, "rgk_ffffffffffff_" + key.secret[17:], key.secret.upper()):
+    for presented in (
+        None,
+        "",
+        key.secret + "x",
+        key.secret[:-1] + ("A" if key.secret[-1] != "A" else "B"),
+        key.prefix,
+        "rgk_ffffffffffff_" + key.secret[17:],
+        key.secret.upper(),
+    ):
         assert verify_key(store, presented) is None, presented
 
 
@@ -74,14 +85,17 @@ def test_revocation_and_reuse_of_a_name(store):
     assert revoke_key(store, "partner", actor="cli:ops") is False  # nothing active left to revoke
     assert revoke_key(store, "nobody", actor="cli:ops") is False
     (revoked,) = audit_rows(store, action="revoke_api_key")
-    assert (revoked["actor"], revoked["target"]) == ("cli:ops", "partner") and before <= revoked["at"] <= now()
+    assert (revoked["actor"], revoked["target"]) == ("cli:ops", "partner") and before <= revoked[
+        "at"
+    ] <= now()
     second = create_key(store, "partner", "read,admin", actor="cli:ops")
     assert verify_key(store, first.secret) is None
     assert verify_key(store, second.secret).scopes == {"read", "admin"}
 
 
-@pytest.mark.parametrize(("scopes", "message"), [("", "at least one"), ("read,write", "unknown scope"),
-                                                  ("root", "unknown scope")])
+@pytest.mark.parametrize(
+    ("scopes", "message"), [("", "at least one"), ("read,write", "unknown scope"), ("root", "unknown scope")]
+)
 def test_bad_scopes_are_refused(scopes, message):
     with pytest.raises(ApiKeyError, match=message):
         parse_scopes(scopes)

@@ -25,8 +25,10 @@ from tests.support.servers import BIN, ServerProcess, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 
-_LOCATIONS = "{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus " \
+_LOCATIONS = (
+    "{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus "
     "locationOrLoadError { __typename } } } } }"
+)
 
 
 class DagsterDev(ServerProcess):
@@ -45,16 +47,29 @@ class DagsterDev(ServerProcess):
         )
 
     def command(self) -> list[str]:
-        return [str(BIN / "dagster"), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)]
+        return [
+            str(BIN / "dagster"),
+            "dev",
+            "-w",
+            str(self.workspace),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+        ]
 
     def environment(self) -> dict[str, str]:
-        return {"DAGSTER_HOME": str(self.dagster_home), "RISKGRAPH_HOME": str(self.riskgraph_home),
-                "DAGSTER_DISABLE_TELEMETRY": "1"}
+        return {
+            "DAGSTER_HOME": str(self.dagster_home),
+            "RISKGRAPH_HOME": str(self.riskgraph_home),
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+        }
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.base_url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
@@ -91,21 +106,30 @@ def test_launch_through_dagster_dev_and_see_the_run_finish(graph_home, tmp_path)
     with DagsterDev(tmp_path / "dagster", home) as dagster:
         settings = settings_for(home, dagster_graphql_url=dagster.base_url)
         with TestClient(create_app(settings, preload_model=False)) as http:
-            launched = http.post("/v1/materializations",
-                                 json={"job": "ingest_filings", "partition_key": "sec-0000320193"}, headers=admin)
+            launched = http.post(
+                "/v1/materializations",
+                json={"job": "ingest_filings", "partition_key": "sec-0000320193"},
+                headers=admin,
+            )
             assert launched.status_code == 202, launched.text
             run_id = launched.json()["run_id"]
             assert wait_for_run(http, run_id, admin) == "SUCCESS", dagster.log_tail()
 
-            run = dagster.graphql("query Run($id: ID!) { runOrError(runId: $id) { ... on Run { jobName tags { key "
-                                  "value } } } }", {"id": run_id})["data"]["runOrError"]
+            run = dagster.graphql(
+                "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { jobName tags { key "
+                "value } } } }",
+                {"id": run_id},
+            )["data"]["runOrError"]
             assert run["jobName"] == "ingest_filings"
             assert {"key": "dagster/partition", "value": "sec-0000320193"} in run["tags"]
             assert {"key": "riskgraph/launched_by", "value": "admin"} in run["tags"]
             assert http.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin).status_code == 404
             (audit,) = audit_rows(http.app.state.warehouse, action="launch_run")
             assert (audit["actor"], audit["target"], audit["detail"]) == (
-                "admin", "ingest_filings[sec-0000320193]", f"run_id={run_id}")
+                "admin",
+                "ingest_filings[sec-0000320193]",
+                f"run_id={run_id}",
+            )
     # with the webserver gone, a launch is a 503 problem, not a hang or a 500
     with TestClient(create_app(settings, preload_model=False)) as http:
         down = http.post("/v1/materializations", json={"job": "rescore_all"}, headers=admin)

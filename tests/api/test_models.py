@@ -28,9 +28,16 @@ def test_champion_and_versions(api, keys, registry, warehouse):
     assert 0.75 <= entry["metrics"]["holdout_auc"] <= 1.0  # the gate's AUC floor
     assert entry["tags"]["family"] == version.tags["family"]
     with warehouse.engine.connect() as conn:
-        decision = conn.execute(sa.select(model_decisions).where(
-            model_decisions.c.challenger_version == champion,
-            model_decisions.c.model_name == "corporate_pd")).mappings().one()
+        decision = (
+            conn.execute(
+                sa.select(model_decisions).where(
+                    model_decisions.c.challenger_version == champion,
+                    model_decisions.c.model_name == "corporate_pd",
+                )
+            )
+            .mappings()
+            .one()
+        )
     assert entry["decision"]["decision"] == decision["decision"] == "promoted"
     assert entry["decision"]["challenger_auc"] == pytest.approx(decision["challenger_auc"])
     links = entry["links"]
@@ -72,7 +79,10 @@ def test_http_tracking_links(api_app, keys, monkeypatch):
     """With an HTTP tracking server the links point at its UI, and credentials in its URL never leak."""
     from api.routers.models import _public_tracking_uri
 
-    assert _public_tracking_uri("https://user:secret@mlflow.example.com:8443/") == "https://mlflow.example.com:8443"
+    assert (
+        _public_tracking_uri("https://user:secret@mlflow.example.com:8443/")
+        == "https://mlflow.example.com:8443"
+    )
     assert _public_tracking_uri("mysql+pymysql://riskgraph:pw@mysql:3306/mlflow") is None
     assert _public_tracking_uri("sqlite:////var/lib/riskgraph/mlflow.db") is None
 

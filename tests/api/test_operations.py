@@ -25,21 +25,32 @@ def test_the_launchable_jobs_are_the_defined_asset_jobs():
 def test_launch_a_company_refresh_then_follow_the_run(fresh_api):
     http, admin = fresh_api.client, bearer(fresh_api.keys["admin"])
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    response = http.post("/v1/materializations", json={"job": "ingest_filings", "partition_key": "sec-0000320193"},
-                         headers=admin)
+    response = http.post(
+        "/v1/materializations",
+        json={"job": "ingest_filings", "partition_key": "sec-0000320193"},
+        headers=admin,
+    )
     assert response.status_code == 202, response.text
     launched = response.json()
     run_id = launched["run_id"]
     assert response.headers["location"] == launched["status_url"] == f"/v1/runs/{run_id}"
-    assert fresh_api.launcher.launches == [("ingest_filings", "sec-0000320193", {"riskgraph/launched_by": "admin"})]
+    assert fresh_api.launcher.launches == [
+        ("ingest_filings", "sec-0000320193", {"riskgraph/launched_by": "admin"})
+    ]
     rows = audit_rows(fresh_api.warehouse, action="launch_run")
     assert len(rows) == 1
     assert (rows[0]["actor"], rows[0]["target"], rows[0]["detail"]) == (
-        "admin", "ingest_filings[sec-0000320193]", f"run_id={run_id}")
+        "admin",
+        "ingest_filings[sec-0000320193]",
+        f"run_id={run_id}",
+    )
     assert before <= rows[0]["at"] <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
-    assert http.get(f"/v1/runs/{run_id}", headers=admin).json() == {"run_id": run_id, "status": "QUEUED",
-                                                                     "finished": False}
+    assert http.get(f"/v1/runs/{run_id}", headers=admin).json() == {
+        "run_id": run_id,
+        "status": "QUEUED",
+        "finished": False,
+    }
     fresh_api.launcher.statuses[run_id] = "SUCCESS"
     assert http.get(f"/v1/runs/{run_id}", headers=admin).json()["finished"] is True
     unknown = http.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin)
@@ -79,7 +90,10 @@ def test_watchlist_add_list_remove(fresh_api):
     added = http.post("/v1/watchlist", json={"ticker": "aapl"}, headers=admin)
     assert added.status_code == 201, added.text
     assert (added.json()["company_id"], added.json()["cik"], added.json()["added_by"]) == (
-        "sec-0000320193", "0000320193", "admin")
+        "sec-0000320193",
+        "0000320193",
+        "admin",
+    )
     korean = http.post("/v1/watchlist", json={"dart_corp_code": "00126380"}, headers=admin)
     assert korean.status_code == 201 and korean.json()["company_id"] == "dart-00126380"
     listed = [e["company_id"] for e in http.get("/v1/watchlist", headers=read).json()["items"]]
@@ -93,11 +107,19 @@ def test_watchlist_add_list_remove(fresh_api):
     assert http.delete("/v1/watchlist/sec-0000320193", headers=admin).status_code == 204
     again = http.delete("/v1/watchlist/sec-0000320193", headers=admin)
     assert again.status_code == 404 and again.headers["content-type"] == "application/problem+json"
-    assert [e["company_id"] for e in http.get("/v1/watchlist", headers=read).json()["items"]] == ["dart-00126380"]
-    actions = [(r["action"], r["target"], r["actor"]) for r in reversed(audit_rows(fresh_api.warehouse))
-               if r["action"].startswith("watchlist")]
-    assert actions == [("watchlist_add", "sec-0000320193", "admin"), ("watchlist_add", "dart-00126380", "admin"),
-                       ("watchlist_remove", "sec-0000320193", "admin")]
+    assert [e["company_id"] for e in http.get("/v1/watchlist", headers=read).json()["items"]] == [
+        "dart-00126380"
+    ]
+    actions = [
+        (r["action"], r["target"], r["actor"])
+        for r in reversed(audit_rows(fresh_api.warehouse))
+        if r["action"].startswith("watchlist")
+    ]
+    assert actions == [
+        ("watchlist_add", "sec-0000320193", "admin"),
+        ("watchlist_add", "dart-00126380", "admin"),
+        ("watchlist_remove", "sec-0000320193", "admin"),
+    ]
 
 
 def test_an_unreachable_dagster_is_a_503_problem(api_home, keys):
@@ -114,7 +136,10 @@ def test_an_unreachable_dagster_is_a_503_problem(api_home, keys):
         launch = http.post("/v1/materializations", json={"job": "rescore_all"}, headers=admin)
         status = http.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin)
     for response in (launch, status):
-        assert response.status_code == 503 and response.json()["detail"] == "the Dagster webserver is unreachable"
+        assert (
+            response.status_code == 503
+            and response.json()["detail"] == "the Dagster webserver is unreachable"
+        )
 
 
 def test_a_read_key_follows_a_run_but_cannot_launch_one(fresh_api):
@@ -130,7 +155,11 @@ def test_a_read_key_follows_a_run_but_cannot_launch_one(fresh_api):
     assert seen.status_code == 200, seen.text
     assert seen.json() == {"run_id": run_id, "status": "QUEUED", "finished": False}
     fresh_api.launcher.statuses[run_id] = "FAILURE"
-    assert http.get(status_url, headers=reader).json() == {"run_id": run_id, "status": "FAILURE", "finished": True}
+    assert http.get(status_url, headers=reader).json() == {
+        "run_id": run_id,
+        "status": "FAILURE",
+        "finished": True,
+    }
     assert http.get(status_url, headers=admin).status_code == 200  # the launching key still follows its run
 
     refused = http.get(status_url, headers=scorer)

@@ -17,8 +17,12 @@ def readme_table() -> str:
     text = README.read_text()
     heading = re.search(r"^#+ API scopes$", text, re.MULTILINE)
     assert heading, "README has an 'API scopes' section"
-    after = text[heading.end():]
-    section = after[: re.search(r"^#", after, re.MULTILINE).start()] if re.search(r"^#", after, re.MULTILINE) else after
+    after = text[heading.end() :]
+    section = (
+        after[: re.search(r"^#", after, re.MULTILINE).start()]
+        if re.search(r"^#", after, re.MULTILINE)
+        else after
+    )
     lines = [line for line in section.splitlines() if line.startswith("|")]
     assert lines, "the section holds a table"
     return "\n".join(lines)
@@ -36,8 +40,16 @@ def test_the_reported_scopes_are_the_enforced_ones(api_app):
 
 def test_the_routes_reported_public_answer_without_a_key(api_app, api):
     public = [item for item in route_scopes(api_app) if not item.scopes]
-    assert {item.path for item in public} == {"/health", "/openapi.json", "/docs", "/redoc", "/static/{path}",
-                                              "/app", "/app/", "/app/{path}"}
+    assert {item.path for item in public} == {
+        "/health",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/static/{path}",
+        "/app",
+        "/app/",
+        "/app/{path}",
+    }
     examples = {"/static/{path}": "/static/redoc/redoc.standalone.js", "/app/{path}": "/app/js/main.js"}
     for item in public:
         response = api.request(item.method, examples.get(item.path, item.path))

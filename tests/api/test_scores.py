@@ -51,7 +51,13 @@ def test_filters(api, read):
     assert band and all(0.001 <= i["pd"] <= 0.01 for i in band)
     assert scores(api, read, pd_min=0.5, pd_max=0.4)["items"] == []
     assert scores(api, read, grade="4", sector="Services", pd_min=0.9)["page"]["total"] == 0
-    for params in ({"grade": "11"}, {"pd_min": 1.5}, {"pd_max": -0.1}, {"sort": "risk"}, {"as_of": "yesterday"}):
+    for params in (
+        {"grade": "11"},
+        {"pd_min": 1.5},
+        {"pd_max": -0.1},
+        {"sort": "risk"},
+        {"as_of": "yesterday"},
+    ):
         response = api.get("/v1/scores", params=params, headers=read)
         assert response.status_code == 422, params
         assert response.json()["errors"][0]["field"].startswith("query.")
@@ -71,8 +77,12 @@ def test_sorting_and_paging(api, read):
         paged += [i["company_id"] for i in page["items"]]
     assert paged == everything
     beyond = api.get("/v1/scores", params={"offset": len(everything)}, headers=read).json()
-    assert beyond["items"] == [] and beyond["page"] == {"limit": 50, "offset": len(everything), "count": 0,
-                                                        "total": len(everything)}
+    assert beyond["items"] == [] and beyond["page"] == {
+        "limit": 50,
+        "offset": len(everything),
+        "count": 0,
+        "total": len(everything),
+    }
 
 
 def test_as_of_view(api, read):
@@ -86,8 +96,11 @@ def test_as_of_view(api, read):
     assert len({i["company_id"] for i in items}) == len(items)
     # Each company's row is its newest filing score on or before the date (checked against its own history).
     for item in items[:5]:
-        history = api.get(f"/v1/companies/{item['company_id']}/scores",
-                          params={"model_version": view["model_version"]}, headers=read).json()["scores"]
+        history = api.get(
+            f"/v1/companies/{item['company_id']}/scores",
+            params={"model_version": view["model_version"]},
+            headers=read,
+        ).json()["scores"]
         known = [s for s in history if s["as_of"] <= "2020-12-31"]
         assert item["as_of"] == max(s["as_of"] for s in known)
     # Nikola filed its first 10-K in 2020 and was not in default then
@@ -101,8 +114,9 @@ def test_grade_migration(api, read):
         return {i["company_id"]: i["grade"] for i in scores(api, read, as_of=day)["items"]}
 
     before, after = grades_at("2015-12-31"), grades_at("2025-12-31")
-    body = api.get("/v1/scores/migration", params={"from_date": "2015-12-31", "to_date": "2025-12-31"},
-                   headers=read).json()
+    body = api.get(
+        "/v1/scores/migration", params={"from_date": "2015-12-31", "to_date": "2025-12-31"}, headers=read
+    ).json()
     labels = body["grades"]
     assert labels == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "D"]
     expected = [[0] * len(labels) for _ in labels]
@@ -117,11 +131,15 @@ def test_grade_migration(api, read):
     assert "sec-0001731289" in set(after) - set(before)  # Nikola had not filed by 2015
     assert body["upgrades"] + body["downgrades"] + body["unchanged"] == body["companies"]
 
-    same_day = api.get("/v1/scores/migration", params={"from_date": "2020-12-31", "to_date": "2020-12-31"},
-                       headers=read).json()
-    assert same_day["unchanged"] == same_day["companies"] and same_day["upgrades"] == same_day["downgrades"] == 0
-    empty = api.get("/v1/scores/migration", params={"from_date": "1980-01-01", "to_date": "1990-01-01"},
-                    headers=read).json()
+    same_day = api.get(
+        "/v1/scores/migration", params={"from_date": "2020-12-31", "to_date": "2020-12-31"}, headers=read
+    ).json()
+    assert (
+        same_day["unchanged"] == same_day["companies"] and same_day["upgrades"] == same_day["downgrades"] == 0
+    )
+    empty = api.get(
+        "/v1/scores/migration", params={"from_date": "1980-01-01", "to_date": "1990-01-01"}, headers=read
+    ).json()
     assert empty["companies"] == 0 and sum(map(sum, empty["matrix"])) == 0
     missing = api.get("/v1/scores/migration", params={"from_date": "2015-12-31"}, headers=read)
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "query.to_date"

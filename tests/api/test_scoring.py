@@ -35,13 +35,25 @@ def _items(statement: dict) -> dict:
 def test_ad_hoc_score_equals_the_pipeline_score_of_the_same_filing(api, keys, score_key, registry):
     read = bearer(keys["reader"])
     listed = api.get(f"/v1/companies/{APPLE}/statements", params={"limit": 500}, headers=read).json()["items"]
-    statements = [s for s in listed if (s.get("period_type") or "FY") == "FY"][:3]  # annual statements, newest first
+    statements = [s for s in listed if (s.get("period_type") or "FY") == "FY"][
+        :3
+    ]  # annual statements, newest first
     newest, prior_years = statements[0], statements[1:3]
     assert [s["fiscal_year"] for s in statements] == [2025, 2024, 2023]
-    stored = api.get(f"/v1/companies/{APPLE}/scores/{newest['filed_at']}/drivers", params={"kind": "period"},
-                     headers=read).json()
-    body = {"statements": [{"reference": "apple-fy2025", "items": _items(newest), "fiscal_year": 2025,
-                            "prior_years": [_items(s) for s in prior_years]}], "top_drivers": 5}
+    stored = api.get(
+        f"/v1/companies/{APPLE}/scores/{newest['filed_at']}/drivers", params={"kind": "period"}, headers=read
+    ).json()
+    body = {
+        "statements": [
+            {
+                "reference": "apple-fy2025",
+                "items": _items(newest),
+                "fiscal_year": 2025,
+                "prior_years": [_items(s) for s in prior_years],
+            }
+        ],
+        "top_drivers": 5,
+    }
     assert newest["items"]["market_value_equity"] > 0  # the 10-K cover's public float: the market segment
     response = api.post("/v1/score", json=body, headers=score_key)
     assert response.status_code == 200, response.text
@@ -56,7 +68,8 @@ def test_ad_hoc_score_equals_the_pipeline_score_of_the_same_filing(api, keys, sc
     assert result["log_odds"] == pytest.approx(stored["log_odds"], rel=1e-12)
     assert result["grade"] == stored["grade"]
     assert [d["feature"] for d in result["drivers"]["contributions"]] == [
-        d["feature"] for d in stored["drivers"]["contributions"]]
+        d["feature"] for d in stored["drivers"]["contributions"]
+    ]
     for name, value in stored["feature_values"].items():
         if value is None:
             assert result["ratios"][name] is None, name
@@ -68,17 +81,35 @@ def test_ad_hoc_score_equals_the_pipeline_score_of_the_same_filing(api, keys, sc
 
 
 def test_a_batch_scores_each_statement_independently(api, score_key):
-    small = {"total_assets": 100.0, "total_liabilities": 95.0, "net_income": -20.0, "revenue": 50.0,
-             "current_assets": 10.0, "current_liabilities": 60.0}
-    sound = {"total_assets": 100.0, "total_liabilities": 30.0, "net_income": 15.0, "revenue": 120.0,
-             "current_assets": 60.0, "current_liabilities": 20.0, "retained_earnings": 50.0, "ebit": 20.0}
+    small = {
+        "total_assets": 100.0,
+        "total_liabilities": 95.0,
+        "net_income": -20.0,
+        "revenue": 50.0,
+        "current_assets": 10.0,
+        "current_liabilities": 60.0,
+    }
+    sound = {
+        "total_assets": 100.0,
+        "total_liabilities": 30.0,
+        "net_income": 15.0,
+        "revenue": 120.0,
+        "current_assets": 60.0,
+        "current_liabilities": 20.0,
+        "retained_earnings": 50.0,
+        "ebit": 20.0,
+    }
     batch = [{"reference": "weak", "items": small}, {"reference": "sound", "items": sound}]
     together = api.post("/v1/score", json={"statements": batch}, headers=score_key).json()["results"]
-    alone = [api.post("/v1/score", json={"statements": [entry]}, headers=score_key).json()["results"][0]
-             for entry in batch]
+    alone = [
+        api.post("/v1/score", json={"statements": [entry]}, headers=score_key).json()["results"][0]
+        for entry in batch
+    ]
     assert [r["pd"] for r in together] == [r["pd"] for r in alone]
     assert together[0]["pd"] > together[1]["pd"]
-    hundred = api.post("/v1/score", json={"statements": [batch[1]] * 100, "top_drivers": 3}, headers=score_key)
+    hundred = api.post(
+        "/v1/score", json={"statements": [batch[1]] * 100, "top_drivers": 3}, headers=score_key
+    )
     results = hundred.json()["results"]
     assert len(results) == 100 and len({r["pd"] for r in results}) == 1
     assert all(len(r["drivers"]["contributions"]) == 3 for r in results)
@@ -87,18 +118,38 @@ def test_a_batch_scores_each_statement_independently(api, score_key):
 @pytest.mark.parametrize(
     ("body", "field", "reason"),
     [
-        ({"statements": [{"items": {"total_assets": 0}}]}, "body.statements.0.items.total_assets", "greater than 0"),
+        (
+            {"statements": [{"items": {"total_assets": 0}}]},
+            "body.statements.0.items.total_assets",
+            "greater than 0",
+        ),
         ({"statements": [{"items": {"revenue": 5.0}}]}, "body.statements.0.items.total_assets", "required"),
-        ({"statements": [{"items": {"total_assets": 1.0, "assets_total": 2.0}}]},
-         "body.statements.0.items.assets_total", "Extra inputs"),
-        ({"statements": [{"items": {"total_assets": "a lot"}}]}, "body.statements.0.items.total_assets",
-         "valid number"),
-        ({"statements": [{"items": {"total_assets": 1.0, "revenue": 1e300}}]}, "body.statements.0.items.revenue",
-         "less than or equal"),
-        ({"statements": [{"items": {"total_assets": 1.0}, "prior_years": [{}, {}, {}]}]},
-         "body.statements.0.prior_years", "at most 2"),
+        (
+            {"statements": [{"items": {"total_assets": 1.0, "assets_total": 2.0}}]},
+            "body.statements.0.items.assets_total",
+            "Extra inputs",
+        ),
+        (
+            {"statements": [{"items": {"total_assets": "a lot"}}]},
+            "body.statements.0.items.total_assets",
+            "valid number",
+        ),
+        (
+            {"statements": [{"items": {"total_assets": 1.0, "revenue": 1e300}}]},
+            "body.statements.0.items.revenue",
+            "less than or equal",
+        ),
+        (
+            {"statements": [{"items": {"total_assets": 1.0}, "prior_years": [{}, {}, {}]}]},
+            "body.statements.0.prior_years",
+            "at most 2",
+        ),
         ({"statements": []}, "body.statements", "at least 1"),
-        ({"statements": [{"items": {"total_assets": 1.0}}], "top_drivers": 0}, "body.top_drivers", "greater than"),
+        (
+            {"statements": [{"items": {"total_assets": 1.0}}], "top_drivers": 0},
+            "body.top_drivers",
+            "greater than",
+        ),
         ({"statement": [{"items": {"total_assets": 1.0}}]}, "body.statements", "required"),
     ],
 )
@@ -126,7 +177,11 @@ def test_the_fast_path_equals_pdmodel_score_on_every_bundled_filing(api_home, re
     """score_matrix reads the LightGBM booster directly; PDModel.score is the reference."""
     _version, model = registry.load_champion()
     feats = warehouse.read("features")
-    ratios = pd.DataFrame([json.loads(t) for t in feats["ratios"]]).reindex(columns=model.feature_names).astype(float)
+    ratios = (
+        pd.DataFrame([json.loads(t) for t in feats["ratios"]])
+        .reindex(columns=model.feature_names)
+        .astype(float)
+    )
     reference = model.score(ratios, top_drivers=len(model.feature_names))
     fast = score_matrix(model, ratios.to_numpy())
     np.testing.assert_allclose(fast.pd, reference["pd"].to_numpy(), rtol=1e-12)
@@ -192,8 +247,11 @@ def test_no_champion_is_a_503_problem(api_app, keys):
     try:
         from fastapi.testclient import TestClient
 
-        response = TestClient(api_app).post("/v1/score", json={"statements": [{"items": {"total_assets": 1.0}}]},
-                                            headers=bearer(keys["scorer"]))
+        response = TestClient(api_app).post(
+            "/v1/score",
+            json={"statements": [{"items": {"total_assets": 1.0}}]},
+            headers=bearer(keys["scorer"]),
+        )
     finally:
         api_app.state.champions.update(saved)
     assert response.status_code == 503 and response.headers["retry-after"] == "60"

@@ -28,8 +28,14 @@ from tests.api.conftest import bearer
 pytestmark = pytest.mark.integration
 
 APPLE = "sec-0000320193"
-BUNDLED = {APPLE: "Apple", "sec-0001045810": "NVIDIA", "sec-0000104169": "Walmart", "dart-00126380": "Samsung",
-           "sec-0001657853": "Hertz", "sec-0001731289": "Nikola"}
+BUNDLED = {
+    APPLE: "Apple",
+    "sec-0001045810": "NVIDIA",
+    "sec-0000104169": "Walmart",
+    "dart-00126380": "Samsung",
+    "sec-0001657853": "Hertz",
+    "sec-0001731289": "Nikola",
+}
 
 
 def _browser() -> tuple[str, str] | None:
@@ -60,15 +66,27 @@ def browser_paths() -> tuple[str, str]:
 def server(api_home: Path, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving api.main:app on a free loopback port, on the API tests' materialised home."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL", "MLFLOW_TRACKING_URI",
-                        "RISKGRAPH_MLFLOW_ARTIFACT_ROOT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "RISKGRAPH_WAREHOUSE_URL",
+            "RISKGRAPH_OBJECT_STORE_URL",
+            "MLFLOW_TRACKING_URI",
+            "RISKGRAPH_MLFLOW_ARTIFACT_ROOT",
+        )
+    }
     env.update(RISKGRAPH_HOME=str(api_home), DAGSTER_HOME=str(api_home / "dagster"))
     log = tmp_path_factory.mktemp("webapp-server") / "uvicorn.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                                    "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=Path(__file__).resolve().parents[2])
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -104,9 +122,17 @@ def driver(browser_paths: tuple[str, str]):
     chromium, chromedriver = browser_paths
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1600",
-                     "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--disable-default-apps"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1600",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-default-apps",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=chromedriver))
@@ -130,8 +156,10 @@ def _css(selector: str):
 def _visible_rows(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    return [row.get_attribute("data-company-id")
-            for row in driver.find_elements(By.CSS_SELECTOR, "#portfolio-table tbody tr")]
+    return [
+        row.get_attribute("data-company-id")
+        for row in driver.find_elements(By.CSS_SELECTOR, "#portfolio-table tbody tr")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -210,14 +238,17 @@ def test_company_page_chart_drivers_and_refusals(driver, signed_in, api, keys, s
 
     driver.get(f"{signed_in}#/company/{APPLE}")
     chart = _wait(driver, ec.presence_of_element_located(_css("#pd-chart canvas")))
-    history = api.get(f"/v1/companies/{APPLE}/scores", params={"model_version": "1"},
-                      headers=bearer(keys["reader"])).json()["scores"]
+    history = api.get(
+        f"/v1/companies/{APPLE}/scores", params={"model_version": "1"}, headers=bearer(keys["reader"])
+    ).json()["scores"]
     assert int(driver.find_element(*_css("#pd-chart")).get_attribute("data-points")) == len(history) > 10
     # the series is drawn: the canvas holds pixels of its colour (#1f5fa8)
     drawn = driver.execute_script(
         "const c = arguments[0]; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         "let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] === 31 && d[i+1] === 95 && d[i+2] === 168) n++;"
-        "return n;", chart)
+        "return n;",
+        chart,
+    )
     assert drawn > 200
     profile = api.get(f"/v1/companies/{APPLE}", headers=bearer(keys["reader"])).json()
     labels = [e.text for e in driver.find_elements(*_css("#drivers .driver-label"))]
@@ -285,9 +316,15 @@ def test_no_request_leaves_loopback_and_nothing_is_blocked(driver, signed_in):
     origin = signed_in.removesuffix("/app/")
     outside = [url for url in urls if not url.startswith((origin + "/", "data:", "blob:"))]
     assert outside == []
-    problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
-                and ("Content Security Policy" in e["message"]
-                     or ("Failed to load" in e["message"] and "/v1/" not in e["message"]))]
+    problems = [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE"
+        and (
+            "Content Security Policy" in e["message"]
+            or ("Failed to load" in e["message"] and "/v1/" not in e["message"])
+        )
+    ]
     assert problems == []
 
 
@@ -295,11 +332,13 @@ def test_both_dictionaries_have_the_same_keys(driver, signed_in):
     missing = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "import('./js/i18n.js').then((m) => done({ko: Object.keys(m.en).filter((k) => !(k in m.ko)),"
-        " en: Object.keys(m.ko).filter((k) => !(k in m.en)), n: Object.keys(m.en).length}));")
+        " en: Object.keys(m.ko).filter((k) => !(k in m.en)), n: Object.keys(m.en).length}));"
+    )
     assert missing["ko"] == [] and missing["en"] == [] and missing["n"] > 50
 
 
 # Without a browser: how the gateway serves the app.
+
 
 def test_the_app_is_served_with_its_own_policy(api):
     import base64
@@ -311,7 +350,9 @@ def test_the_app_is_served_with_its_own_policy(api):
     policy = page.headers["content-security-policy"]
     import_map = re.search(r'<script type="importmap">(.*?)</script>', page.text, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
-    assert f"'sha256-{digest}'" in policy and "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert (
+        f"'sha256-{digest}'" in policy and "default-src 'none'" in policy and "connect-src 'self'" in policy
+    )
     assert "unsafe-inline" not in policy and "http" not in policy
     # every URL the page and its import map name is relative (served here)
     assert not re.search(r'(src|href)="(https?:)?//', page.text) and "//" not in import_map

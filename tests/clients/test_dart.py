@@ -38,8 +38,9 @@ BAD_FIELD = {"status": "100", "message": "필드의 부적절한 값입니다."}
 
 
 def client_for(stub, fake_time, sink=None, **kwargs) -> OpenDartClient:
-    return OpenDartClient(api_key=KEY, base_url=f"{stub.url}/api", raw_sink=sink, max_retries=2,
-                          **fake_time.kwargs(), **kwargs)
+    return OpenDartClient(
+        api_key=KEY, base_url=f"{stub.url}/api", raw_sink=sink, max_retries=2, **fake_time.kwargs(), **kwargs
+    )
 
 
 @pytest.fixture
@@ -50,8 +51,12 @@ def dart(stub, fake_time, sink):
 
 
 def test_company_returns_samsung_overview_and_sends_the_key(stub, dart, sink):
-    stub.route("GET", "/api/company.json", StubResponse.file(COMPANY, content_type=JSON_TYPE),
-               query={"corp_code": SAMSUNG})
+    stub.route(
+        "GET",
+        "/api/company.json",
+        StubResponse.file(COMPANY, content_type=JSON_TYPE),
+        query={"corp_code": SAMSUNG},
+    )
     company = dart.company(SAMSUNG)
     assert company["corp_name"] == "삼성전자(주)"
     assert company["induty_code"] == "264"
@@ -93,8 +98,12 @@ def test_disclosures_refuses_a_ticker_for_a_corp_code(dart):
 
 
 def test_statements_consolidated(stub, dart, sink):
-    stub.route("GET", "/api/fnlttSinglAcntAll.json", StubResponse.file(CFS, content_type=JSON_TYPE),
-               query={"corp_code": SAMSUNG, "bsns_year": "2023", "reprt_code": "11011", "fs_div": "CFS"})
+    stub.route(
+        "GET",
+        "/api/fnlttSinglAcntAll.json",
+        StubResponse.file(CFS, content_type=JSON_TYPE),
+        query={"corp_code": SAMSUNG, "bsns_year": "2023", "reprt_code": "11011", "fs_div": "CFS"},
+    )
     result = dart.statements(SAMSUNG, 2023, "11011")
     assert result.fs_div == "CFS"
     assert len(result.rows) == 176  # BS 52 + IS 18 + CIS 13 + CF 39 + SCE 54 (SOURCE.md)
@@ -106,15 +115,21 @@ def test_statements_consolidated(stub, dart, sink):
 
 def test_statements_fall_back_to_separate_when_consolidated_is_013(stub, dart, sink):
     stub.route("GET", "/api/fnlttSinglAcntAll.json", StubResponse.json(NO_DATA), query={"fs_div": "CFS"})
-    stub.route("GET", "/api/fnlttSinglAcntAll.json", StubResponse.file(OFS, content_type=JSON_TYPE),
-               query={"fs_div": "OFS"})
+    stub.route(
+        "GET",
+        "/api/fnlttSinglAcntAll.json",
+        StubResponse.file(OFS, content_type=JSON_TYPE),
+        query={"fs_div": "OFS"},
+    )
     result = dart.statements(SAMSUNG, "2023", "11011")
     assert [r.param("fs_div") for r in stub.requests] == ["CFS", "OFS"]
     assert result.fs_div == "OFS"
     assert result.rows[0]["account_id"] == "ifrs-full_Assets"
     assert result.rows[0]["thstrm_amount"] == "296857289000000"  # separate total assets, FY2023 (recording)
-    assert sink.keys == ["opendart/fnlttSinglAcntAll/00126380_2023_11011_CFS.json",
-                         "opendart/fnlttSinglAcntAll/00126380_2023_11011_OFS.json"]
+    assert sink.keys == [
+        "opendart/fnlttSinglAcntAll/00126380_2023_11011_CFS.json",
+        "opendart/fnlttSinglAcntAll/00126380_2023_11011_OFS.json",
+    ]
 
 
 def test_statements_empty_on_both_bases(stub, dart):
@@ -125,9 +140,14 @@ def test_statements_empty_on_both_bases(stub, dart):
 
 
 def test_major_events_from_the_recorded_distress_filings(stub, dart):
-    for endpoint, name in [("dfOcr", "dfOcr_00126089.json"), ("ctrcvsBgrq", "ctrcvsBgrq_00126089.json"),
-                           ("bnkMngtPcbg", "bnkMngtPcbg_00153861.json")]:
-        stub.route("GET", f"/api/{endpoint}.json", StubResponse.file(DART / endpoint / name, content_type=JSON_TYPE))
+    for endpoint, name in [
+        ("dfOcr", "dfOcr_00126089.json"),
+        ("ctrcvsBgrq", "ctrcvsBgrq_00126089.json"),
+        ("bnkMngtPcbg", "bnkMngtPcbg_00153861.json"),
+    ]:
+        stub.route(
+            "GET", f"/api/{endpoint}.json", StubResponse.file(DART / endpoint / name, content_type=JSON_TYPE)
+        )
     dishonoured = dart.major_events("dfOcr", "00126089", "20230101", "20231231")
     assert dishonoured[0]["rcept_no"] == "20231012000317"
     assert dishonoured[0]["df_amt"] == "48,322,175"
@@ -141,8 +161,11 @@ def test_major_events_from_the_recorded_distress_filings(stub, dart):
 
 
 def test_status_020_raises_rate_limited_and_then_stops_sending(stub, dart, fake_time):
-    stub.route("GET", "/api/company.json", [StubResponse.json(RATE_LIMITED),
-                                            StubResponse.file(COMPANY, content_type=JSON_TYPE)])
+    stub.route(
+        "GET",
+        "/api/company.json",
+        [StubResponse.json(RATE_LIMITED), StubResponse.file(COMPANY, content_type=JSON_TYPE)],
+    )
     with pytest.raises(RateLimited, match="020"):
         dart.company(SAMSUNG)
     assert len(stub.requests) == 1  # not retried: a 200 with 020 is not hammered
@@ -171,9 +194,15 @@ def test_other_status_is_source_error_with_code_and_message(stub, dart):
 
 
 def test_429_retry_after_and_500_then_recorded_200(stub, dart, fake_time):
-    stub.route("GET", "/api/company.json", [StubResponse(status=429, headers={"Retry-After": "4"}),
-                                            StubResponse.text("error", status=500),
-                                            StubResponse.file(COMPANY, content_type=JSON_TYPE)])
+    stub.route(
+        "GET",
+        "/api/company.json",
+        [
+            StubResponse(status=429, headers={"Retry-After": "4"}),
+            StubResponse.text("error", status=500),
+            StubResponse.file(COMPANY, content_type=JSON_TYPE),
+        ],
+    )
     assert dart.company(SAMSUNG)["induty_code"] == "264"
     assert fake_time.sleeps[0] == 4.0
     # second retry: ceiling 0.5 * 2**1 = 1.0 s, equal jitter in [0.5, 1.0]
@@ -182,10 +211,14 @@ def test_429_retry_after_and_500_then_recorded_200(stub, dart, fake_time):
 
 
 def test_truncated_and_html_bodies_are_bad_responses(stub, dart):
-    stub.route("GET", "/api/company.json", [
-        StubResponse(body=fixture_bytes(COMPANY)[:300], content_type=JSON_TYPE),
-        StubResponse.text("<html><body>점검 중입니다</body></html>", content_type="text/html"),
-    ])
+    stub.route(
+        "GET",
+        "/api/company.json",
+        [
+            StubResponse(body=fixture_bytes(COMPANY)[:300], content_type=JSON_TYPE),
+            StubResponse.text("<html><body>점검 중입니다</body></html>", content_type="text/html"),
+        ],
+    )
     with pytest.raises(BadResponse, match="truncated"):
         dart.company(SAMSUNG)
     with pytest.raises(BadResponse, match="text/html"):
@@ -210,8 +243,11 @@ def test_daily_cap_refuses_before_sending_and_resets_at_seoul_midnight(stub, sin
 
 def test_daily_cap_counts_retries(stub, fake_time):
     dart = client_for(stub, fake_time, daily_request_cap=1)
-    stub.route("GET", "/api/company.json", [StubResponse.text("error", status=500),
-                                            StubResponse.file(COMPANY, content_type=JSON_TYPE)])
+    stub.route(
+        "GET",
+        "/api/company.json",
+        [StubResponse.text("error", status=500), StubResponse.file(COMPANY, content_type=JSON_TYPE)],
+    )
     with pytest.raises(DailyCapReached):
         dart.company(SAMSUNG)
     assert len(stub.requests) == 1
@@ -226,7 +262,9 @@ def _zip(xml: bytes) -> bytes:
 
 def test_corp_codes_unzips_and_parses_corpcode_xml(stub, dart, sink):
     archive = _zip(fixture_bytes(CORPCODE))
-    stub.route("GET", "/api/corpCode.xml", StubResponse(body=archive, content_type="application/x-msdownload"))
+    stub.route(
+        "GET", "/api/corpCode.xml", StubResponse(body=archive, content_type="application/x-msdownload")
+    )
     rows = dart.corp_codes()
     assert len(rows) == 32  # entries in the excerpt (SOURCE.md)
     samsung = next(r for r in rows if r["corp_code"] == SAMSUNG)
@@ -240,29 +278,41 @@ def test_corp_codes_unzips_and_parses_corpcode_xml(stub, dart, sink):
 def test_corp_codes_xml_status_body_instead_of_zip_is_an_error(stub, dart):
     # HTTP 200, application/xml, status 010: observed by cpaikr/opendart (API_NOTES.md); body built here.
     body = '<?xml version="1.0" encoding="UTF-8"?><result><status>010</status><message>등록되지 않은 키입니다.</message></result>'
-    stub.route("GET", "/api/corpCode.xml", StubResponse.text(body, content_type="application/xml;charset=UTF-8"))
+    stub.route(
+        "GET", "/api/corpCode.xml", StubResponse.text(body, content_type="application/xml;charset=UTF-8")
+    )
     with pytest.raises(AccessDenied, match="010"):
         dart.corp_codes()
 
 
 def test_corp_codes_garbage_is_bad_response(stub, dart):
-    stub.route("GET", "/api/corpCode.xml", StubResponse(body=b"PK\x03\x04 not really a zip",
-                                                        content_type="application/zip"))
+    stub.route(
+        "GET",
+        "/api/corpCode.xml",
+        StubResponse(body=b"PK\x03\x04 not really a zip", content_type="application/zip"),
+    )
     with pytest.raises(BadResponse, match="ZIP"):
         dart.corp_codes()
 
 
 def test_parse_corp_codes_blank_stock_code_is_none():
     # The real file writes an unlisted company's stock code as a single space.
-    xml = ("<result><list><corp_code>00434003</corp_code><corp_name>다코</corp_name>"
-           "<corp_eng_name>Daco corporation</corp_eng_name><stock_code> </stock_code>"
-           "<modify_date>20170630</modify_date></list></result>").encode()
-    assert parse_corp_codes(xml) == [{"corp_code": "00434003", "corp_name": "다코",
-                                      "corp_eng_name": "Daco corporation", "stock_code": None,
-                                      "modify_date": "20170630"}]
+    xml = (
+        "<result><list><corp_code>00434003</corp_code><corp_name>다코</corp_name>"
+        "<corp_eng_name>Daco corporation</corp_eng_name><stock_code> </stock_code>"
+        "<modify_date>20170630</modify_date></list></result>"
+    ).encode()
+    assert parse_corp_codes(xml) == [
+        {
+            "corp_code": "00434003",
+            "corp_name": "다코",
+            "corp_eng_name": "Daco corporation",
+            "stock_code": None,
+            "modify_date": "20170630",
+        }
+    ]
 
 
 def test_refuses_an_empty_key():
     with pytest.raises(ValueError, match="API key"):
         OpenDartClient(api_key="  ")
-

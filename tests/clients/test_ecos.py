@@ -22,10 +22,22 @@ TAIL = "722Y001/M/202301/202303/0101000"
 
 
 def row(time: str, value: str) -> dict:
-    return {"STAT_CODE": "722Y001", "STAT_NAME": "1.3.1. 한국은행 기준금리 및 여수신금리",
-            "ITEM_CODE1": "0101000", "ITEM_NAME1": "한국은행 기준금리", "ITEM_CODE2": None, "ITEM_NAME2": None,
-            "ITEM_CODE3": None, "ITEM_NAME3": None, "ITEM_CODE4": None, "ITEM_NAME4": None,
-            "UNIT_NAME": "연%", "WGT": None, "TIME": time, "DATA_VALUE": value}
+    return {
+        "STAT_CODE": "722Y001",
+        "STAT_NAME": "1.3.1. 한국은행 기준금리 및 여수신금리",
+        "ITEM_CODE1": "0101000",
+        "ITEM_NAME1": "한국은행 기준금리",
+        "ITEM_CODE2": None,
+        "ITEM_NAME2": None,
+        "ITEM_CODE3": None,
+        "ITEM_NAME3": None,
+        "ITEM_CODE4": None,
+        "ITEM_NAME4": None,
+        "UNIT_NAME": "연%",
+        "WGT": None,
+        "TIME": time,
+        "DATA_VALUE": value,
+    }
 
 
 def page(rows: list[dict], total: int) -> dict:
@@ -34,8 +46,15 @@ def page(rows: list[dict], total: int) -> dict:
 
 @pytest.fixture
 def ecos(stub, fake_time, sink):
-    client = EcosClient(api_key=KEY, base_url=f"{stub.url}/api", publication_lag_days={"722Y001": 1},
-                        page_size=2, raw_sink=sink, max_retries=2, **fake_time.kwargs())
+    client = EcosClient(
+        api_key=KEY,
+        base_url=f"{stub.url}/api",
+        publication_lag_days={"722Y001": 1},
+        page_size=2,
+        raw_sink=sink,
+        max_retries=2,
+        **fake_time.kwargs(),
+    )
     yield client
     client.close()
 
@@ -53,8 +72,10 @@ def test_path_style_url_row_paging_and_release_lag(stub, ecos, sink):
     assert rows[0]["released_at"] == date(2023, 1, 2)
     assert rows[0]["release_basis"] == "publication_lag"
     assert rows[0]["item_code1"] == "0101000" and rows[0]["unit"] == "연%"
-    assert sink.keys == ["ecos/StatisticSearch/722Y001_M_202301_202303_0101000_1-2.json",
-                         "ecos/StatisticSearch/722Y001_M_202301_202303_0101000_3-4.json"]
+    assert sink.keys == [
+        "ecos/StatisticSearch/722Y001_M_202301_202303_0101000_1-2.json",
+        "ecos/StatisticSearch/722Y001_M_202301_202303_0101000_3-4.json",
+    ]
     assert sink.calls[0][1] == first.body
     assert all(KEY not in key for key in sink.keys)
 
@@ -84,8 +105,11 @@ def test_error_code_is_source_error(stub, ecos):
 
 def test_429_retry_after_then_500_then_200(stub, ecos, fake_time):
     ok = StubResponse.json(page([row("202301", "3.5")], total=1))
-    stub.route("GET", f"{BASE_PATH}/1/2/722Y001/M/202301/202301/0101000",
-               [StubResponse(status=429, headers={"Retry-After": "3"}), StubResponse.text("down", status=500), ok])
+    stub.route(
+        "GET",
+        f"{BASE_PATH}/1/2/722Y001/M/202301/202301/0101000",
+        [StubResponse(status=429, headers={"Retry-After": "3"}), StubResponse.text("down", status=500), ok],
+    )
     rows = ecos.statistic_search("722Y001", "M", "202301", "202301", item_codes=("0101000",))
     assert [r["value"] for r in rows] == [3.5]
     assert fake_time.sleeps[0] == 3.0
@@ -93,8 +117,11 @@ def test_429_retry_after_then_500_then_200(stub, ecos, fake_time):
 
 
 def test_html_page_is_bad_response(stub, ecos):
-    stub.route("GET", f"{BASE_PATH}/1/2/{TAIL}",
-               StubResponse.text("<html><body>서비스 점검</body></html>", content_type="text/html"))
+    stub.route(
+        "GET",
+        f"{BASE_PATH}/1/2/{TAIL}",
+        StubResponse.text("<html><body>서비스 점검</body></html>", content_type="text/html"),
+    )
     with pytest.raises(BadResponse, match="text/html"):
         ecos.statistic_search("722Y001", "M", "202301", "202303", item_codes=("0101000",))
 
@@ -106,8 +133,12 @@ def test_refuses_without_a_lag_for_the_series(stub, ecos):
 
 
 def test_item_specific_lag_wins(stub, fake_time):
-    client = EcosClient(api_key=KEY, base_url=f"{stub.url}/api",
-                        publication_lag_days={"722Y001": 1, "722Y001/0101000": 5}, **fake_time.kwargs())
+    client = EcosClient(
+        api_key=KEY,
+        base_url=f"{stub.url}/api",
+        publication_lag_days={"722Y001": 1, "722Y001/0101000": 5},
+        **fake_time.kwargs(),
+    )
     assert client.lag_for("722Y001", ("0101000",)) == 5
     assert client.lag_for("722Y001", ("0102000",)) == 1
 

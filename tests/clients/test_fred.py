@@ -27,8 +27,14 @@ INITIAL_QUERY = {"series_id": "GDP", "output_type": "4", "realtime_start": "1776
 
 @pytest.fixture
 def fred(stub, fake_time, sink):
-    client = FredClient(api_key=KEY, base_url=f"{stub.url}/fred", publication_lag_days={"GDP": 30},
-                        raw_sink=sink, max_retries=2, **fake_time.kwargs())
+    client = FredClient(
+        api_key=KEY,
+        base_url=f"{stub.url}/fred",
+        publication_lag_days={"GDP": 30},
+        raw_sink=sink,
+        max_retries=2,
+        **fake_time.kwargs(),
+    )
     yield client
     client.close()
 
@@ -43,8 +49,13 @@ def test_first_releases_carry_their_own_release_date(stub, fred, sink):
     assert len(rows) == 132  # "count":132 in the recording
     q2 = by_date(rows)[date(2024, 4, 1)]
     # recording: {"realtime_start":"2024-07-25",...,"date":"2024-04-01","value":"28629.153"}
-    assert q2 == {"series_id": "GDP", "observation_date": date(2024, 4, 1), "value": 28629.153,
-                  "released_at": date(2024, 7, 25), "release_basis": "first_release"}
+    assert q2 == {
+        "series_id": "GDP",
+        "observation_date": date(2024, 4, 1),
+        "value": 28629.153,
+        "released_at": date(2024, 7, 25),
+        "release_basis": "first_release",
+    }
     assert rows[0]["observation_date"] == date(1991, 10, 1)
     assert rows[0]["released_at"] == date(1992, 1, 29)
     request = stub.requests[0]
@@ -118,9 +129,15 @@ def test_other_400_is_source_error(stub, fred):
 
 
 def test_429_retry_after_then_500_then_recorded_200(stub, fred, fake_time):
-    stub.route("GET", PATH, [StubResponse(status=429, headers={"Retry-After": "9"}),
-                             StubResponse.text("Internal Server Error", status=500),
-                             StubResponse.file(INITIAL, content_type=FRED_TYPE)])
+    stub.route(
+        "GET",
+        PATH,
+        [
+            StubResponse(status=429, headers={"Retry-After": "9"}),
+            StubResponse.text("Internal Server Error", status=500),
+            StubResponse.file(INITIAL, content_type=FRED_TYPE),
+        ],
+    )
     assert len(fred.observations("GDP")) == 132
     assert fake_time.sleeps[0] == 9.0
     assert len(stub.requests) == 3

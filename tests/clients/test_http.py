@@ -73,8 +73,11 @@ def test_429_with_retry_after_seconds_is_honoured_then_200(stub, fake_time, sink
 
 def test_429_with_retry_after_http_date_waits_until_that_date(stub, fake_time):
     # fake wall clock starts at 2026-03-05 12:00:00 UTC; the server asks for 12:00:30 -> 30 s
-    stub.route("GET", PATH, [StubResponse(status=429, headers={"Retry-After": "Thu, 05 Mar 2026 12:00:30 GMT"}),
-                             gdp_response()])
+    stub.route(
+        "GET",
+        PATH,
+        [StubResponse(status=429, headers={"Retry-After": "Thu, 05 Mar 2026 12:00:30 GMT"}), gdp_response()],
+    )
     with make_client(stub, fake_time) as client:
         client.get(PATH)
     assert fake_time.sleeps == [30.0]
@@ -130,7 +133,9 @@ def test_truncated_json_body_is_bad_response_and_still_stored(stub, fake_time, s
 
 
 def test_cut_transfer_is_retried_then_succeeds(stub, fake_time):
-    stub.route("GET", PATH, [StubResponse.file(GDP_FILE, content_type=FRED_TYPE, truncate_at=4000), gdp_response()])
+    stub.route(
+        "GET", PATH, [StubResponse.file(GDP_FILE, content_type=FRED_TYPE, truncate_at=4000), gdp_response()]
+    )
     with make_client(stub, fake_time) as client:
         assert client.get(PATH).body == GDP_BYTES
     assert len(stub.requests_to(PATH)) == 2
@@ -163,8 +168,14 @@ def test_connection_refused_is_source_unavailable_after_retries(fake_time):
     server = StubServer()
     dead_url = server.url
     server.stop()  # nothing listens on that port any more
-    client = HttpClient(source="test", base_url=dead_url, retry=RetryPolicy(max_retries=2),
-                        sleep=fake_time.sleep, rng=random.Random(1), timeout=2)
+    client = HttpClient(
+        source="test",
+        base_url=dead_url,
+        retry=RetryPolicy(max_retries=2),
+        sleep=fake_time.sleep,
+        rng=random.Random(1),
+        timeout=2,
+    )
     with client, pytest.raises(SourceUnavailable) as err:
         client.get("/x")
     assert "transport error" in str(err.value)
@@ -242,7 +253,9 @@ def test_stub_server_replays_in_order_and_repeats_the_last(stub):
     stub.route("GET", "/seq", StubResponse.json({"special": True}), query={"mode": "x"})
     bodies = [httpx.get(f"{stub.url}/seq").text for _ in range(3)]
     assert bodies == ["one", "two", "two"]
-    assert json.loads(httpx.get(f"{stub.url}/seq", params={"mode": "x", "other": "1"}).text) == {"special": True}
+    assert json.loads(httpx.get(f"{stub.url}/seq", params={"mode": "x", "other": "1"}).text) == {
+        "special": True
+    }
     assert httpx.get(f"{stub.url}/nowhere").status_code == 418
     assert [r.path for r in stub.unmatched] == ["/nowhere"]
 

@@ -24,8 +24,12 @@ AAPL = YAHOO / "chart-AAPL-2020-08-31-to-2020-11-07.body.json"
 WEEKEND = YAHOO / "chart-AAPL-2025-02-01-to-2025-02-02-includePrePost-false-interval-1m.body.json"
 YAHOO_TYPE = "application/json;charset=utf-8"
 UA = "Mozilla/5.0 riskgraph-tests"
-DELISTED = {"chart": {"result": None,
-                      "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}}
+DELISTED = {
+    "chart": {
+        "result": None,
+        "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"},
+    }
+}
 
 
 @pytest.fixture
@@ -68,7 +72,9 @@ def test_range_without_bars_is_an_empty_frame(stub, prices):
 
 
 def test_unknown_symbol_chart_error_is_not_found(stub, prices):
-    stub.route("GET", "/v8/finance/chart/NOSUCH", StubResponse.json(DELISTED, status=404, content_type=YAHOO_TYPE))
+    stub.route(
+        "GET", "/v8/finance/chart/NOSUCH", StubResponse.json(DELISTED, status=404, content_type=YAHOO_TYPE)
+    )
     with pytest.raises(NotFound, match="symbol may be delisted"):
         prices.daily_chart("NOSUCH", date(2020, 1, 1), date(2020, 1, 31))
     assert len(stub.requests) == 1
@@ -91,19 +97,29 @@ def test_symbols_with_special_characters_reach_the_right_path(stub, prices):
 
 
 def test_429_retry_after_then_500_then_200(stub, prices, fake_time):
-    stub.route("GET", "/v8/finance/chart/AAPL", [StubResponse(status=429, headers={"Retry-After": "11"}),
-                                                 StubResponse.text("oops", status=502),
-                                                 StubResponse.file(AAPL, content_type=YAHOO_TYPE)])
+    stub.route(
+        "GET",
+        "/v8/finance/chart/AAPL",
+        [
+            StubResponse(status=429, headers={"Retry-After": "11"}),
+            StubResponse.text("oops", status=502),
+            StubResponse.file(AAPL, content_type=YAHOO_TYPE),
+        ],
+    )
     assert len(prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))) == 49
     assert fake_time.sleeps[0] == 11.0
     assert len(stub.requests) == 3
 
 
 def test_truncated_body_and_html_page_are_bad_responses(stub, prices):
-    stub.route("GET", "/v8/finance/chart/AAPL", [
-        StubResponse(body=fixture_bytes(AAPL)[:1000], content_type=YAHOO_TYPE),
-        StubResponse.text("<html><body>Will be right back</body></html>", content_type="text/html"),
-    ])
+    stub.route(
+        "GET",
+        "/v8/finance/chart/AAPL",
+        [
+            StubResponse(body=fixture_bytes(AAPL)[:1000], content_type=YAHOO_TYPE),
+            StubResponse.text("<html><body>Will be right back</body></html>", content_type="text/html"),
+        ],
+    )
     with pytest.raises(BadResponse, match="truncated"):
         prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))
     with pytest.raises(BadResponse, match="text/html"):

@@ -27,8 +27,14 @@ NOT_FOUND_XML = SUB / "CIK-000000001.json.404.xml"
 
 @pytest.fixture
 def sec(stub, fake_time, sink):
-    client = SecEdgarClient(user_agent=UA, base_url_data=stub.url, base_url_www=stub.url, raw_sink=sink,
-                            max_retries=3, **fake_time.kwargs())
+    client = SecEdgarClient(
+        user_agent=UA,
+        base_url_data=stub.url,
+        base_url_www=stub.url,
+        raw_sink=sink,
+        max_retries=3,
+        **fake_time.kwargs(),
+    )
     yield client
     client.close()
 
@@ -59,10 +65,15 @@ def test_submissions_follows_files_pages_and_merges_them(stub, sec, sink):
     assert recent["filingDate"][-1] == page["filingDate"][-1]
     assert merged["filings"]["files"] == []
     assert merged["name"] == first["name"]
-    assert [r.path for r in stub.requests] == ["/submissions/CIK0001318605.json",
-                                               "/submissions/CIK0001318605-submissions-001.json"]
+    assert [r.path for r in stub.requests] == [
+        "/submissions/CIK0001318605.json",
+        "/submissions/CIK0001318605-submissions-001.json",
+    ]
     assert all(r.headers["user-agent"] == UA for r in stub.requests)
-    assert sink.keys == ["sec/submissions/CIK0001318605.json", "sec/submissions/CIK0001318605-submissions-001.json"]
+    assert sink.keys == [
+        "sec/submissions/CIK0001318605.json",
+        "sec/submissions/CIK0001318605-submissions-001.json",
+    ]
     assert [body for _, body, _ in sink.calls] == [fixture_bytes(TESLA_FIRST), fixture_bytes(TESLA_PAGE)]
 
 
@@ -85,8 +96,11 @@ def test_companyfacts_returns_the_bundled_apple_facts_byte_for_byte(stub, sec, s
 
 def test_unknown_cik_is_not_found_from_the_real_404_xml(stub, sec, sink):
     # Recorded for CIK-000000001; served here for CIK 1 (an unused CIK) -- same body and content type.
-    stub.route("GET", "/submissions/CIK0000000001.json",
-               StubResponse.file(NOT_FOUND_XML, status=404, content_type="application/xml"))
+    stub.route(
+        "GET",
+        "/submissions/CIK0000000001.json",
+        StubResponse.file(NOT_FOUND_XML, status=404, content_type="application/xml"),
+    )
     with pytest.raises(NotFound) as err:
         sec.submissions(1)
     assert err.value.status == 404
@@ -97,24 +111,38 @@ def test_unknown_cik_is_not_found_from_the_real_404_xml(stub, sec, sink):
 
 
 def test_429_with_retry_after_then_200(stub, sec, fake_time):
-    stub.route("GET", "/submissions/CIK0000350001.json",
-               [StubResponse(status=429, headers={"Retry-After": "5"}),
-                StubResponse.file(SUB / "CIK0000350001.json")])
+    stub.route(
+        "GET",
+        "/submissions/CIK0000350001.json",
+        [
+            StubResponse(status=429, headers={"Retry-After": "5"}),
+            StubResponse.file(SUB / "CIK0000350001.json"),
+        ],
+    )
     sec.submissions(350001)
     assert fake_time.sleeps == [5.0]  # the limiter's 0.1 s slot had long passed after the 5 s wait
 
 
 def test_500_then_200(stub, sec, fake_time):
-    stub.route("GET", "/submissions/CIK0000350001.json",
-               [StubResponse.text("Internal Server Error", status=500), StubResponse.file(SUB / "CIK0000350001.json")])
+    stub.route(
+        "GET",
+        "/submissions/CIK0000350001.json",
+        [
+            StubResponse.text("Internal Server Error", status=500),
+            StubResponse.file(SUB / "CIK0000350001.json"),
+        ],
+    )
     assert sec.submissions(350001)["filings"]["files"] == []
     assert len(stub.requests) == 2
     assert len(fake_time.sleeps) == 1 and 0.25 <= fake_time.sleeps[0] <= 0.5
 
 
 def test_truncated_body_is_bad_response(stub, sec):
-    stub.route("GET", "/submissions/CIK0001318605.json",
-               StubResponse(body=fixture_bytes(TESLA_FIRST)[:20000], content_type="application/json"))
+    stub.route(
+        "GET",
+        "/submissions/CIK0001318605.json",
+        StubResponse(body=fixture_bytes(TESLA_FIRST)[:20000], content_type="application/json"),
+    )
     with pytest.raises(BadResponse):
         sec.submissions(1318605)
 
@@ -122,7 +150,11 @@ def test_truncated_body_is_bad_response(stub, sec):
 def test_403_undeclared_tool_page_is_access_denied(stub, sec):
     # Shape of SEC's block page (HTML, 403); no recording exists, so the text is ours.
     page = "<html><body><h1>Your Request Originates from an Undeclared Automated Tool</h1></body></html>"
-    stub.route("GET", "/submissions/CIK0000350001.json", StubResponse.text(page, status=403, content_type="text/html"))
+    stub.route(
+        "GET",
+        "/submissions/CIK0000350001.json",
+        StubResponse.text(page, status=403, content_type="text/html"),
+    )
     with pytest.raises(AccessDenied) as err:
         sec.submissions(350001)
     assert "User-Agent" in str(err.value)

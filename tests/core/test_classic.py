@@ -62,6 +62,7 @@ def _norm_cdf(x: float) -> float:
 
 # --- Altman -----------------------------------------------------------------------------------------------
 
+
 def test_altman_z_worked_example() -> None:
     # X1 = WC/TA = 150/1000 = 0.15; X2 = RE/TA = 0.15; X3 = EBIT/TA = 0.09; X4 = MVE/TL = 800/600; X5 = 1.2
     # Z = 1.2*0.15 + 1.4*0.15 + 3.3*0.09 + 0.6*800/600 + 1.0*1.2 = 0.18 + 0.21 + 0.297 + 0.8 + 1.2 = 2.687
@@ -76,8 +77,16 @@ def test_altman_z_zones() -> None:
     assert altman_z({**FIRM, "market_value_equity": 3_000_000_000.0}).zone == "safe"
     # TA 1000, TL 900, WC -100, RE -100, EBIT -20, MVE 100, sales 500:
     # Z = 1.2*(-0.1) + 1.4*(-0.1) + 3.3*(-0.02) + 0.6*100/900 + 1.0*0.5 = 0.2406667 < 1.81
-    weak = {"total_assets": 1000.0, "total_liabilities": 900.0, "current_assets": 200.0, "current_liabilities": 300.0,
-            "retained_earnings": -100.0, "ebit": -20.0, "market_value_equity": 100.0, "revenue": 500.0}
+    weak = {
+        "total_assets": 1000.0,
+        "total_liabilities": 900.0,
+        "current_assets": 200.0,
+        "current_liabilities": 300.0,
+        "retained_earnings": -100.0,
+        "ebit": -20.0,
+        "market_value_equity": 100.0,
+        "revenue": 500.0,
+    }
     result = altman_z(weak)
     assert result.value == pytest.approx(0.24066666666666667, rel=1e-12)
     assert result.zone == "distress"
@@ -107,8 +116,15 @@ def test_altman_z_double_prime() -> None:
     assert altman_z_double_prime(no_re, emerging_market_constant=True).zone == "grey"
     # TA 1000, TL 900, WC -100, RE -100, EBIT -20, equity 100:
     # 6.56*(-0.1) + 3.26*(-0.1) + 6.72*(-0.02) + 1.05*100/900 = -0.656 - 0.326 - 0.1344 + 0.1166667 = -0.9997333
-    weak = {"total_assets": 1000.0, "total_liabilities": 900.0, "current_assets": 200.0, "current_liabilities": 300.0,
-            "retained_earnings": -100.0, "ebit": -20.0, "total_equity": 100.0}
+    weak = {
+        "total_assets": 1000.0,
+        "total_liabilities": 900.0,
+        "current_assets": 200.0,
+        "current_liabilities": 300.0,
+        "retained_earnings": -100.0,
+        "ebit": -20.0,
+        "total_equity": 100.0,
+    }
     assert altman_z_double_prime(weak).value == pytest.approx(-0.9997333333333334, rel=1e-12)
     assert altman_z_double_prime(weak).zone == "distress"
     assert altman_z_double_prime(weak, emerging_market_constant=True).zone == "distress"  # 2.2502667 < 4.35
@@ -116,6 +132,7 @@ def test_altman_z_double_prime() -> None:
 
 
 # --- Ohlson -----------------------------------------------------------------------------------------------
+
 
 def test_ohlson_o_worked_example() -> None:
     # SIZE = ln(1e9 USD / 500) = ln(2e6) = 14.508657738524219;  0.407 * SIZE = 5.905023699579357
@@ -156,20 +173,26 @@ def test_ohlson_missing_inputs_have_reasons() -> None:
     no_prior = ohlson_o(FIRM, None, usd_per_unit=None, price_index=500.0)
     assert no_prior.value is None
     assert "needs the prior year's net income" in no_prior.reason
-    assert "prior year's net income" in ohlson_o(FIRM, {"net_income": None}, usd_per_unit=None,
-                                                 price_index=500.0).reason
+    assert (
+        "prior year's net income"
+        in ohlson_o(FIRM, {"net_income": None}, usd_per_unit=None, price_index=500.0).reason
+    )
     krw = ohlson_o({**FIRM, "currency": "KRW"}, PRIOR, usd_per_unit=None, price_index=500.0)
     assert krw.value is None and "KRW" in krw.reason and "usd_per_unit" in krw.reason
-    unknown = ohlson_o({k: v for k, v in FIRM.items() if k != "currency"}, PRIOR, usd_per_unit=None,
-                       price_index=500.0)
+    unknown = ohlson_o(
+        {k: v for k, v in FIRM.items() if k != "currency"}, PRIOR, usd_per_unit=None, price_index=500.0
+    )
     assert unknown.value is None and "usd_per_unit" in unknown.reason
     no_index = ohlson_o(FIRM, PRIOR, usd_per_unit=None, price_index=None)
     assert no_index.value is None and "price_index" in no_index.reason
-    no_cash_flow = ohlson_o({**FIRM, "operating_cash_flow": None}, PRIOR, usd_per_unit=None, price_index=500.0)
+    no_cash_flow = ohlson_o(
+        {**FIRM, "operating_cash_flow": None}, PRIOR, usd_per_unit=None, price_index=500.0
+    )
     assert "operating_cash_flow" in no_cash_flow.reason
 
 
 # --- Zmijewski --------------------------------------------------------------------------------------------
+
 
 def test_zmijewski_worked_example() -> None:
     # X = -4.336 - 4.513*0.06 + 5.679*0.6 + 0.004*1.6 = -4.336 - 0.27078 + 3.4074 + 0.0064 = -1.19298
@@ -195,6 +218,7 @@ def test_classic_scores_bundle() -> None:
 
 
 # --- Merton -----------------------------------------------------------------------------------------------
+
 
 def _merton_equity(v: float, sigma_v: float, d: float, r: float, t: float) -> tuple[float, float]:
     sd = sigma_v * math.sqrt(t)
@@ -227,15 +251,17 @@ def test_merton_recovers_known_assets() -> None:
         (1.0, 0.6, 300.0, -0.005, 5.0),  # negative rate, long horizon
     ],
 )
-def test_merton_solution_reproduces_equity(equity: float, sigma_e: float, debt: float, rate: float,
-                                           horizon: float) -> None:
+def test_merton_solution_reproduces_equity(
+    equity: float, sigma_e: float, debt: float, rate: float, horizon: float
+) -> None:
     result = merton_distance_to_default(equity, sigma_e, debt, rate, horizon)
     assert result.converged
     e_model, sigma_e_model = _merton_equity(result.asset_value, result.asset_volatility, debt, rate, horizon)
     assert abs(e_model - equity) <= 1e-6 * equity
     assert abs(sigma_e_model - sigma_e) <= 1e-6
     dd = (math.log(result.asset_value / debt) + (rate - result.asset_volatility**2 / 2) * horizon) / (
-        result.asset_volatility * math.sqrt(horizon))
+        result.asset_volatility * math.sqrt(horizon)
+    )
     assert result.dd == pytest.approx(dd, rel=1e-12)
     assert result.pd == pytest.approx(_norm_cdf(-dd), rel=1e-12)
 
@@ -253,7 +279,8 @@ def test_naive_distance_to_default() -> None:
     assert result.pd == pytest.approx(0.0076205966780135605, rel=1e-10)
     # With the prior-year stock return as mu (Bharath-Shumway): mu = 0.15 adds 0.10/0.37 = 0.2702703 to DD
     assert naive_distance_to_default(60.0, 0.5, 40.0, 0.05, expected_return=0.15).dd == pytest.approx(
-        2.426596572632852 + 0.27027027027027023, rel=1e-12)
+        2.426596572632852 + 0.27027027027027023, rel=1e-12
+    )
 
 
 def test_merton_falls_back_to_naive_when_not_converged() -> None:
@@ -276,6 +303,7 @@ def test_merton_rejects_missing_or_non_positive_inputs() -> None:
 
 
 # --- price-level index ------------------------------------------------------------------------------------
+
 
 def test_price_level_index_is_core_cpi_rebased_to_1968() -> None:
     assert price_level_index(1968) == (100.0, None)

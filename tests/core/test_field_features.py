@@ -12,13 +12,34 @@ from risk_assets.core.price_index import annual_index
 
 
 def _statements() -> pd.DataFrame:
-    base = {"company_id": "c1", "currency": "USD", "total_assets": 1000.0, "total_liabilities": 600.0,
-            "current_assets": 400.0, "current_liabilities": 200.0, "inventory": 100.0, "cash": 50.0,
-            "retained_earnings": 150.0, "ebit": 80.0, "revenue": 900.0, "cost_of_goods_sold": 600.0,
-            "net_income": 40.0, "depreciation_amortization": 20.0, "interest_expense": 10.0, "long_term_debt": 300.0,
-            "market_value_equity": 1200.0}
-    prior = base | {"fiscal_year": 2019, "net_income": -10.0, "total_assets": 800.0, "revenue": 750.0,
-                    "market_value_equity": 1000.0, "period_end": "2019-12-31", "filed_at": "2020-02-20"}
+    base = {
+        "company_id": "c1",
+        "currency": "USD",
+        "total_assets": 1000.0,
+        "total_liabilities": 600.0,
+        "current_assets": 400.0,
+        "current_liabilities": 200.0,
+        "inventory": 100.0,
+        "cash": 50.0,
+        "retained_earnings": 150.0,
+        "ebit": 80.0,
+        "revenue": 900.0,
+        "cost_of_goods_sold": 600.0,
+        "net_income": 40.0,
+        "depreciation_amortization": 20.0,
+        "interest_expense": 10.0,
+        "long_term_debt": 300.0,
+        "market_value_equity": 1200.0,
+    }
+    prior = base | {
+        "fiscal_year": 2019,
+        "net_income": -10.0,
+        "total_assets": 800.0,
+        "revenue": 750.0,
+        "market_value_equity": 1000.0,
+        "period_end": "2019-12-31",
+        "filed_at": "2020-02-20",
+    }
     now = base | {"fiscal_year": 2020, "period_end": "2020-12-31", "filed_at": "2021-02-20"}
     return pd.DataFrame([prior, now])
 
@@ -63,7 +84,9 @@ def test_krw_filers_are_sized_in_dollars():
     assert ff.compute_field_features(krw)["log_real_assets"].iloc[0] == pytest.approx(usd_size)
     assert math.isnan(ff.compute_field_features(frame.assign(currency="EUR"))["log_real_assets"].iloc[0])
     assert usd_per_unit("KRW", 2030) == pytest.approx(1 / KRW_PER_USD[max(KRW_PER_USD)])
-    column = usd_per_unit_column(np.array(["USD", "KRW", "JPY"], dtype=object), np.array([2020, 2020, 2020.0]))
+    column = usd_per_unit_column(
+        np.array(["USD", "KRW", "JPY"], dtype=object), np.array([2020, 2020, 2020.0])
+    )
     assert column[0] == 1.0 and column[1] == pytest.approx(1 / KRW_PER_USD[2020]) and np.isnan(column[2])
 
 

@@ -35,7 +35,11 @@ PANEL = {
     "E2017": ("E", "2017-12-31", "2018-05-31"),  # t + 12 months = 2019-05-31 = default: window is closed -> 1
     "E2018": ("E", "2018-12-31", "2019-05-31"),  # t = default date -> excluded
     # F: no filed_at, so t = period end + 90 days; default 2021-03-15
-    "F2018": ("F", "2018-12-31", NaT),  # t = 2018-12-31 + 90 d = 2019-03-31 (31 + 28 + 31); window to 2020-03-31 -> 0
+    "F2018": (
+        "F",
+        "2018-12-31",
+        NaT,
+    ),  # t = 2018-12-31 + 90 d = 2019-03-31 (31 + 28 + 31); window to 2020-03-31 -> 0
     "F2019": ("F", "2019-12-31", NaT),  # t = 2019-12-31 + 90 d = 2020-03-30 (31 + 29 + 30): window to
     #                                     2021-03-30 holds 2021-03-15 -> 1 (with no lag, t = 2019-12-31 -> 0)
 }
@@ -126,12 +130,19 @@ def test_longer_horizon_catches_the_13_month_default():
 def test_horizon_is_in_calendar_months():
     # t = 2020-01-31, H = 1 month -> window end 2020-02-29 (end of February in a leap year, not +30 days)
     rows = pd.DataFrame(
-        {"company_id": ["X", "Y"], "period_end": pd.to_datetime(["2019-10-31"] * 2),
-         "filed_at": pd.to_datetime(["2020-01-31"] * 2)},
+        {
+            "company_id": ["X", "Y"],
+            "period_end": pd.to_datetime(["2019-10-31"] * 2),
+            "filed_at": pd.to_datetime(["2020-01-31"] * 2),
+        },
         index=["x", "y"],
     )
     events = pd.DataFrame(
-        {"company_id": ["X", "Y"], "event_date": pd.to_datetime(["2020-02-29", "2020-03-01"]), "kind": ["b", "b"]}
+        {
+            "company_id": ["X", "Y"],
+            "event_date": pd.to_datetime(["2020-02-29", "2020-03-01"]),
+            "kind": ["b", "b"],
+        }
     )
     labelled = label_rows(rows, events, horizon_months=1)
     assert labelled["target"].to_dict() == {"x": 1, "y": 0}
@@ -157,8 +168,13 @@ def test_observed_until_excludes_unfinished_windows():
 
 
 def test_no_events_labels_everything_zero():
-    events = pd.DataFrame({"company_id": pd.Series([], dtype=object), "event_date": pd.to_datetime([]),
-                           "kind": pd.Series([], dtype=object)})
+    events = pd.DataFrame(
+        {
+            "company_id": pd.Series([], dtype=object),
+            "event_date": pd.to_datetime([]),
+            "kind": pd.Series([], dtype=object),
+        }
+    )
     labelled = label_rows(_rows(), events)
     assert len(labelled) == len(PANEL)
     assert set(labelled["target"]) == {0}
@@ -166,8 +182,13 @@ def test_no_events_labels_everything_zero():
 
 def test_filing_time_of_day_does_not_move_t_past_a_same_day_default():
     # filed at 16:30 on the default date: t is that day, so t >= default -> excluded
-    rows = pd.DataFrame({"company_id": ["X"], "period_end": pd.to_datetime(["2019-12-31"]),
-                         "filed_at": pd.to_datetime(["2020-03-02 16:30"])})
+    rows = pd.DataFrame(
+        {
+            "company_id": ["X"],
+            "period_end": pd.to_datetime(["2019-12-31"]),
+            "filed_at": pd.to_datetime(["2020-03-02 16:30"]),
+        }
+    )
     events = pd.DataFrame({"company_id": ["X"], "event_date": pd.to_datetime(["2020-03-02"]), "kind": ["b"]})
     assert label_rows(rows, events).empty
     assert len(excluded_rows(rows, events)) == 1
@@ -178,7 +199,9 @@ def test_observation_time():
     # 2019-12-31 + 90 days = 2020-03-30
     assert observation_time(date(2019, 12, 31)) == date(2020, 3, 30)
     assert observation_time("2019-12-31", NaT) == date(2020, 3, 30)
-    assert observation_time(pd.Timestamp("2019-12-31"), float("nan"), reporting_lag_days=60) == date(2020, 2, 29)
+    assert observation_time(pd.Timestamp("2019-12-31"), float("nan"), reporting_lag_days=60) == date(
+        2020, 2, 29
+    )
     assert observation_time("2019-12-31", pd.Timestamp("2020-02-20 17:45")) == date(2020, 2, 20)
     with pytest.raises(ValueError):
         observation_time(None, None)
@@ -198,14 +221,20 @@ def test_the_products_default_kinds_leave_out_cures():
 
     assert "emergence" in EVENT_KINDS and "emergence" not in DEFAULT_EVENT_KINDS
     rows = pd.DataFrame(
-        {"company_id": ["H", "H", "Z"],
-         "period_end": pd.to_datetime(["2018-12-31", "2020-12-31", "2020-12-31"]),
-         "filed_at": pd.to_datetime(["2019-02-21", "2021-03-01", "2021-03-01"])},
+        {
+            "company_id": ["H", "H", "Z"],
+            "period_end": pd.to_datetime(["2018-12-31", "2020-12-31", "2020-12-31"]),
+            "filed_at": pd.to_datetime(["2019-02-21", "2021-03-01", "2021-03-01"]),
+        },
         index=["h18", "h20", "z20"],
     )
-    events = pd.DataFrame({"company_id": ["H", "H", "Z"],
-                           "event_date": pd.to_datetime(["2020-05-22", "2021-06-30", "2021-06-30"]),
-                           "kind": ["bankruptcy", "emergence", "emergence"]})
+    events = pd.DataFrame(
+        {
+            "company_id": ["H", "H", "Z"],
+            "event_date": pd.to_datetime(["2020-05-22", "2021-06-30", "2021-06-30"]),
+            "kind": ["bankruptcy", "emergence", "emergence"],
+        }
+    )
     labelled = label_rows(rows, events, default_kinds=DEFAULT_EVENT_KINDS)
     assert labelled["target"].to_dict() == {"h18": 0, "z20": 0}
     assert set(excluded_rows(rows, events, default_kinds=DEFAULT_EVENT_KINDS).index) == {"h20"}
@@ -219,16 +248,28 @@ def test_in_default_follows_the_latest_default_and_a_later_cure() -> None:
 
     from risk_assets.core.labels import in_default
 
-    events = pd.DataFrame({
-        "company_id": ["A", "A", "A", "B", "C"],
-        "event_date": ["2020-05-22", "2021-06-30", "2023-01-10", "2019-01-01", "2022-01-01"],
-        "kind": ["bankruptcy", "emergence", "default", "emergence", "warning"],
-    })
-    keys = pd.DataFrame({
-        "company_id": ["A", "A", "A", "A", "A", "B", "C", "D"],
-        "as_of": ["2020-05-21", "2020-05-22", "2021-06-29", "2021-06-30", "2023-02-01", "2024-01-01", "2024-01-01",
-                  "2024-01-01"],
-    })
+    events = pd.DataFrame(
+        {
+            "company_id": ["A", "A", "A", "B", "C"],
+            "event_date": ["2020-05-22", "2021-06-30", "2023-01-10", "2019-01-01", "2022-01-01"],
+            "kind": ["bankruptcy", "emergence", "default", "emergence", "warning"],
+        }
+    )
+    keys = pd.DataFrame(
+        {
+            "company_id": ["A", "A", "A", "A", "A", "B", "C", "D"],
+            "as_of": [
+                "2020-05-21",
+                "2020-05-22",
+                "2021-06-29",
+                "2021-06-30",
+                "2023-02-01",
+                "2024-01-01",
+                "2024-01-01",
+                "2024-01-01",
+            ],
+        }
+    )
     expected = [False, True, True, False, True, False, False, False]
     assert in_default(keys, events).tolist() == expected
     # order of the rows does not matter, and no events at all means nobody is in default

@@ -21,8 +21,18 @@ from risk_assets.core.master_scale import (
 )
 
 # AA/A, A/BBB, BBB (split), BBB/BB, BB (split), BB/B, B (split), B/CCC, CCC (split), 1
-UPPER_BOUNDS = [math.sqrt(0.0002 * 0.0005), math.sqrt(0.0005 * 0.0015), 0.0016, 0.003, 0.006,
-                math.sqrt(0.006 * 0.03), 0.03, 0.09, 0.20, 1.0]
+UPPER_BOUNDS = [
+    math.sqrt(0.0002 * 0.0005),
+    math.sqrt(0.0005 * 0.0015),
+    0.0016,
+    0.003,
+    0.006,
+    math.sqrt(0.006 * 0.03),
+    0.03,
+    0.09,
+    0.20,
+    1.0,
+]
 
 
 def test_ten_contiguous_bands_cover_zero_to_one():

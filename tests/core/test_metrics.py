@@ -195,8 +195,15 @@ def test_summary_metrics():
     # log loss: -(ln 0.9 + ln 0.6 + ln 0.35 + ln 0.8) / 4
     expected_log_loss = -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
     assert summary == pytest.approx(
-        {"auc": 0.75, "ar": 0.5, "ks": 0.5, "brier": 0.158125, "log_loss": expected_log_loss, "n": 4.0,
-         "positives": 2.0}
+        {
+            "auc": 0.75,
+            "ar": 0.5,
+            "ks": 0.5,
+            "brier": 0.158125,
+            "log_loss": expected_log_loss,
+            "n": 4.0,
+            "positives": 2.0,
+        }
     )
 
 

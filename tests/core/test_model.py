@@ -22,7 +22,8 @@ def polish() -> pd.DataFrame:
 def test_base_plus_contributions_equals_raw_log_odds(polish: pd.DataFrame, family: str, missing: str) -> None:
     params = {"C": 0.1} if family == "logistic" else {"n_estimators": 60}
     model = PDModel(family, list(MODEL_RATIOS), params, missing=missing).fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
     rows = polish.head(300)
     base, contributions = model.contributions(rows)
     raw = model.raw_log_odds(rows)
@@ -39,7 +40,9 @@ def test_prior_shift_moves_the_odds_by_the_ratio_of_rates() -> None:
     # logit(0.02) - logit(0.0694) = ln(0.02/0.98) - ln(0.0694/0.9306) = -3.8918203 - (-2.5960000...) ~= -1.29582
     assert calibration.prior_shift == pytest.approx(math.log(0.02 / 0.98) - math.log(0.0694 / 0.9306))
     raw = np.array([-3.0, 0.0, 2.0])
-    assert np.allclose(logit(calibration.pd(raw)) - logit(calibration.sample_pd(raw)), calibration.prior_shift)
+    assert np.allclose(
+        logit(calibration.pd(raw)) - logit(calibration.sample_pd(raw)), calibration.prior_shift
+    )
     assert np.allclose(calibration.sample_pd(raw), sigmoid(raw))
 
 
@@ -53,7 +56,8 @@ def test_platt_recovers_a_known_map() -> None:
 
 def test_calibration_is_fitted_on_rows_the_scoring_model_did_not_see(polish: pd.DataFrame) -> None:
     model = PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 60}).fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
     in_sample = model.raw_log_odds(polish)
     # Out-of-fold scores are less extreme than in-sample ones: the Platt map was fitted on the former.
     assert np.std(model.oof_raw_) < np.std(in_sample)
@@ -69,7 +73,8 @@ def test_impute_ignores_gaps_native_uses_them(polish: pd.DataFrame) -> None:
     gap["Attr21"] = np.nan
     for missing, moves in (("impute", False), ("native", True)):
         model = PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 80}, missing=missing).fit(
-            polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+            polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+        )
         median_row = row.copy()
         median_row["Attr21"] = np.nanmedian(polish["Attr21"])
         shift = model.raw_log_odds(gap)[0] - model.raw_log_odds(median_row)[0]
@@ -82,7 +87,8 @@ def test_imputed_gaps_leave_no_spike_at_the_median(polish: pd.DataFrame, column:
     them bankrupt, all at a cover of 0.98), so a filer with a gap, or with that very value, gets the gaps' risk.
     Fitted on drawn fills, the median scores like its neighbours."""
     model = PDModel("lightgbm", list(MODEL_RATIOS), {}, missing="impute").fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=2)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=2
+    )
     rows = polish[polish["target"] == 0].head(300)
     observed = polish[column].dropna()
 
@@ -99,13 +105,15 @@ def test_one_class_refused_and_unknown_family() -> None:
     with pytest.raises(ValueError, match="both defaults and non-defaults"):
         PDModel("logistic", list(MODEL_RATIOS)).fit(frame, np.zeros(4), target_rate=0.02)
     with pytest.raises(ValueError, match="unknown model family"):
-        PDModel("svm", list(MODEL_RATIOS)).fit(frame, np.array([0, 1, 0, 1]), target_rate=0.02,
-                                               calibration_folds=2)
+        PDModel("svm", list(MODEL_RATIOS)).fit(
+            frame, np.array([0, 1, 0, 1]), target_rate=0.02, calibration_folds=2
+        )
 
 
 def test_rows_far_outside_the_training_range_are_flagged(polish: pd.DataFrame) -> None:
     model = PDModel("logistic", list(MODEL_RATIOS), {"C": 0.1}, missing="impute").fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
     typical = polish.head(50)
     flags, _ = model.check_domain(typical)
     assert flags.mean() < 0.2

@@ -18,16 +18,22 @@ def test_a_feature_going_missing_is_a_shift():
     rng = np.random.default_rng(3)
     dev = rng.normal(size=4000)
     pop = rng.normal(size=4000)
-    pop[: 2000] = np.nan
-    table = feature_stability(pd.DataFrame({"x": dev, "y": dev}), pd.DataFrame({"x": pop, "y": dev}), ["x", "y"])
+    pop[:2000] = np.nan
+    table = feature_stability(
+        pd.DataFrame({"x": dev, "y": dev}), pd.DataFrame({"x": pop, "y": dev}), ["x", "y"]
+    )
     by = table.set_index("feature")
     assert by.loc["x", "status"] == "shift" and by.loc["x", "missing_population"] == pytest.approx(0.5)
     assert by.loc["y", "status"] == "stable"
 
 
 def test_statuses_and_score_stability():
-    assert (status_of(0.05), status_of(0.1), status_of(0.3), status_of(float("nan"))) == \
-        ("stable", "watch", "shift", "unknown")
+    assert (status_of(0.05), status_of(0.1), status_of(0.3), status_of(float("nan"))) == (
+        "stable",
+        "watch",
+        "shift",
+        "unknown",
+    )
     rng = np.random.default_rng(4)
     result = score_stability(rng.beta(1, 30, 3000), rng.beta(1, 10, 300))
     assert result["status"] == "shift" and result["n_population"] == 300

@@ -40,6 +40,7 @@ def test_a_filing_with_text_in_a_number_is_rejected_and_the_rest_lands():
     assert set(new["record_key"]) == {f"{row.period_end}|{APPLE_FY2023_10K}" for row in bad_rows.itertuples()}
     assert all("NetIncomeLoss = 'n/a' is not a number" in reason for reason in new["reason"])
     assert APPLE_FY2023_10K not in set(good["accession"])
+
     # Every other version still lands. (The FY2024 10-K's FY2023 comparative now also becomes a version: it
     # is the first filing to give a usable FY2023 net income.)
     def keys(frame):
@@ -64,16 +65,48 @@ def test_total_assets_not_positive_is_rejected_with_the_value():
 def test_missing_total_assets_and_missing_key_fields_are_reasons():
     frame = pd.DataFrame(
         [
-            {"company_id": "x", "period_end": dt.date(2020, 12, 31), "filed_at": dt.date(2021, 2, 1),
-             "accession": "a1", "currency": "USD", "total_assets": None, "net_income": 5.0},
-            {"company_id": "x", "period_end": dt.date(2021, 12, 31), "filed_at": None,
-             "accession": "a2", "currency": "USD", "total_assets": 10.0},
-            {"company_id": "x", "period_end": dt.date(2022, 12, 31), "filed_at": dt.date(2023, 2, 1),
-             "accession": "a3", "currency": "USD", "total_assets": "12,0"},
-            {"company_id": "x", "period_end": dt.date(2023, 12, 31), "filed_at": dt.date(2024, 2, 1),
-             "accession": "a4", "currency": "USD", "total_assets": 20.0, "revenue": "abc"},
-            {"company_id": "x", "period_end": dt.date(2024, 12, 31), "filed_at": dt.date(2025, 2, 1),
-             "accession": "a5", "currency": "USD", "total_assets": 30.0},
+            {
+                "company_id": "x",
+                "period_end": dt.date(2020, 12, 31),
+                "filed_at": dt.date(2021, 2, 1),
+                "accession": "a1",
+                "currency": "USD",
+                "total_assets": None,
+                "net_income": 5.0,
+            },
+            {
+                "company_id": "x",
+                "period_end": dt.date(2021, 12, 31),
+                "filed_at": None,
+                "accession": "a2",
+                "currency": "USD",
+                "total_assets": 10.0,
+            },
+            {
+                "company_id": "x",
+                "period_end": dt.date(2022, 12, 31),
+                "filed_at": dt.date(2023, 2, 1),
+                "accession": "a3",
+                "currency": "USD",
+                "total_assets": "12,0",
+            },
+            {
+                "company_id": "x",
+                "period_end": dt.date(2023, 12, 31),
+                "filed_at": dt.date(2024, 2, 1),
+                "accession": "a4",
+                "currency": "USD",
+                "total_assets": 20.0,
+                "revenue": "abc",
+            },
+            {
+                "company_id": "x",
+                "period_end": dt.date(2024, 12, 31),
+                "filed_at": dt.date(2025, 2, 1),
+                "accession": "a5",
+                "currency": "USD",
+                "total_assets": 30.0,
+            },
         ]
     )
     good, rejected = validate_statements(frame)

@@ -91,7 +91,9 @@ def test_hand_computed_ratios() -> None:
     ratios = compute_ratios(ITEMS, [PRIOR_1, PRIOR_2])
     for name, expected in HAND_COMPUTED.items():
         assert ratios[name] == pytest.approx(expected, rel=1e-12), name
-        assert RATIO_SPECS[name].formula(ITEMS, [PRIOR_1, PRIOR_2]) == pytest.approx(expected, rel=1e-12), name
+        assert RATIO_SPECS[name].formula(ITEMS, [PRIOR_1, PRIOR_2]) == pytest.approx(expected, rel=1e-12), (
+            name
+        )
 
 
 def test_names_are_the_polish_columns() -> None:
@@ -243,8 +245,16 @@ def test_mapping_reproduces_the_polish_columns() -> None:
     )
     ours = compute_ratio_frame(items)
     minimum_share = {
-        "Attr4": 0.95, "Attr7": 0.95, "Attr12": 0.95, "Attr14": 0.95, "Attr17": 0.95, "Attr28": 0.95,
-        "Attr43": 0.95, "Attr50": 0.95, "Attr53": 0.95, "Attr57": 0.95,
+        "Attr4": 0.95,
+        "Attr7": 0.95,
+        "Attr12": 0.95,
+        "Attr14": 0.95,
+        "Attr17": 0.95,
+        "Attr28": 0.95,
+        "Attr43": 0.95,
+        "Attr50": 0.95,
+        "Attr53": 0.95,
+        "Attr57": 0.95,
         "Attr52": 0.90,  # measured 0.92
         "Attr41": 0.55,  # measured 0.61; the description's 12/365 scaling matches under 1% of rows
     }

@@ -54,7 +54,9 @@ def rows_for(frame: pd.DataFrame, period_end: dt.date) -> pd.DataFrame:
 
 
 def test_columns_are_the_canonical_statement_columns():
-    assert list(versions(APPLE).columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [ISSUES_COLUMN]
+    assert list(versions(APPLE).columns) == list(STATEMENT_META_COLUMNS) + list(CANONICAL_ITEMS) + [
+        ISSUES_COLUMN
+    ]
 
 
 def test_apple_fy2023_every_item_equals_the_filed_fact():
@@ -203,7 +205,9 @@ def test_total_liabilities_derived_when_not_reported_walmart():
     assert fy2026["total_liabilities"] == 178_488_000_000
     assert "total_liabilities" in fy2026["derived_items"].split(",")
     assert fy2026["total_assets"] == 284_668_000_000  # reported, never derived
-    assert fy2026["total_equity"] == 105_887_000_000  # including noncontrolling interest: the balance-sheet total
+    assert (
+        fy2026["total_equity"] == 105_887_000_000
+    )  # including noncontrolling interest: the balance-sheet total
 
 
 def test_derived_total_liabilities_reproduces_apples_reported_liabilities():
@@ -350,10 +354,32 @@ def test_bankrupt_filers_have_pre_bankruptcy_years(cik, fiscal_year):
 def test_public_float_is_read_from_the_same_filing_and_carried_only_across_its_own_period():
     from risk_assets.core.sec_statements import public_floats
 
-    facts = {"facts": {"dei": {"EntityPublicFloat": {"units": {"USD": [
-        {"end": "2023-03-31", "val": 2.5e12, "accn": "A-23", "form": "10-K", "filed": "2023-11-03"},
-        {"end": "2023-03-31", "val": -1, "accn": "BAD", "form": "10-K", "filed": "2023-11-03"},
-    ]}}}}}
+    facts = {
+        "facts": {
+            "dei": {
+                "EntityPublicFloat": {
+                    "units": {
+                        "USD": [
+                            {
+                                "end": "2023-03-31",
+                                "val": 2.5e12,
+                                "accn": "A-23",
+                                "form": "10-K",
+                                "filed": "2023-11-03",
+                            },
+                            {
+                                "end": "2023-03-31",
+                                "val": -1,
+                                "accn": "BAD",
+                                "form": "10-K",
+                                "filed": "2023-11-03",
+                            },
+                        ]
+                    }
+                }
+            }
+        }
+    }
     assert public_floats(facts, "USD") == {"A-23": (dt.date(2023, 3, 31), 2.5e12)}
     assert public_floats(facts, "EUR") == {}
     assert public_floats({"facts": {}}, "USD") == {}

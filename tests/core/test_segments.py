@@ -18,8 +18,9 @@ from risk_assets.core.segments import (
 
 
 def test_choose_segment_records_why():
-    segment, reason = choose_segment(listed=True, market_value=3.2e12, market_value_source="public float",
-                                     source="SEC filer")
+    segment, reason = choose_segment(
+        listed=True, market_value=3.2e12, market_value_source="public float", source="SEC filer"
+    )
     assert segment == LISTED_MARKET and "public float" in reason and "SEC filer" in reason
     assert choose_segment(listed=True, market_value=float("nan"))[0] == LISTED_STATEMENTS
     assert choose_segment(listed=True, market_value=None)[0] == LISTED_STATEMENTS
@@ -31,7 +32,9 @@ def test_segments_have_distinct_models_and_no_aliases():
     assert names == {"corporate_pd", "corporate_pd_listed_market", "corporate_pd_listed_statements"}
     assert not set(POLISH_ALIASES) & set(SEGMENTS[SME].features)
     assert {"Attr8", "Attr17", "Attr7"} <= set(SEGMENTS[SME].monotone)
-    assert "mve_tl" in SEGMENTS[LISTED_MARKET].features and "mve_tl" not in SEGMENTS[LISTED_STATEMENTS].features
+    assert (
+        "mve_tl" in SEGMENTS[LISTED_MARKET].features and "mve_tl" not in SEGMENTS[LISTED_STATEMENTS].features
+    )
     # the statement-only segment constrains size (no market size to interact with); the market one frees both
     assert "log_real_assets" in SEGMENTS[LISTED_STATEMENTS].monotone
     assert not UNCONSTRAINED_LISTED & set(SEGMENTS[LISTED_MARKET].monotone)
@@ -48,8 +51,14 @@ def _panel(seed: int = 3, n: int = 4000) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame({"profit": profit, "leverage": leverage, "echo": echo}), y
 
 
-@pytest.mark.parametrize("family,params", [("logistic", {"transform": "woe"}), ("logistic", {"transform": "winsor"}),
-                                           ("lightgbm", {"n_estimators": 80})])
+@pytest.mark.parametrize(
+    "family,params",
+    [
+        ("logistic", {"transform": "woe"}),
+        ("logistic", {"transform": "winsor"}),
+        ("lightgbm", {"n_estimators": 80}),
+    ],
+)
 def test_constrained_directions_hold_in_every_family(family, params):
     frame, y = _panel()
     directions = {"profit": -1, "leverage": 1, "echo": -1}
@@ -57,7 +66,9 @@ def test_constrained_directions_hold_in_every_family(family, params):
     model.fit(frame, y, target_rate=0.03, calibration_folds=3)
     grid = pd.DataFrame({"profit": np.linspace(-0.3, 0.4, 60), "leverage": 0.6, "echo": 0.05})
     assert np.all(np.diff(model.raw_log_odds(grid)) <= 1e-9)  # more profit never raises risk
-    grid = pd.DataFrame({"profit": 0.05, "leverage": np.linspace(0.0, 1.5, 60), "echo": np.linspace(-0.3, 0.4, 60)})
+    grid = pd.DataFrame(
+        {"profit": 0.05, "leverage": np.linspace(0.0, 1.5, 60), "echo": np.linspace(-0.3, 0.4, 60)}
+    )
     raw = model.raw_log_odds(grid.assign(echo=0.05))
     assert np.all(np.diff(raw) >= -1e-9)  # more leverage never lowers it
     raw_echo = model.raw_log_odds(grid.assign(leverage=0.6))

@@ -51,8 +51,13 @@ def test_out_of_time_split_drops_training_rows_whose_window_reaches_the_test_per
     # planted boundary rows: t + 12 months = 2018-01-01 (= start of test period) -> dropped;
     # t + 12 months = 2017-12-31 -> kept
     planted = pd.DataFrame(
-        {"company_id": ["P1", "P2"], "year": [2017, 2016], "t": pd.to_datetime(["2017-01-01", "2016-12-31"]),
-         "ratio": [0.0, 0.0], "target": [0, 0]},
+        {
+            "company_id": ["P1", "P2"],
+            "year": [2017, 2016],
+            "t": pd.to_datetime(["2017-01-01", "2016-12-31"]),
+            "ratio": [0.0, 0.0],
+            "target": [0, 0],
+        },
         index=[10_001, 10_002],
     )
     panel = pd.concat([panel, planted])
@@ -88,21 +93,33 @@ def test_assert_no_leakage_names_a_label_window_leak():
 
 def test_assert_no_leakage_names_an_observation_leak():
     # a fiscal-2017 row filed in February 2018 is observed inside the test period
-    train = pd.DataFrame({"company_id": ["A"], "fy": [2017], "t": pd.to_datetime(["2018-02-15"]), "target": [0]})
-    test = pd.DataFrame({"company_id": ["A"], "fy": [2018], "t": pd.to_datetime(["2019-02-15"]), "target": [0]})
+    train = pd.DataFrame(
+        {"company_id": ["A"], "fy": [2017], "t": pd.to_datetime(["2018-02-15"]), "target": [0]}
+    )
+    test = pd.DataFrame(
+        {"company_id": ["A"], "fy": [2018], "t": pd.to_datetime(["2019-02-15"]), "target": [0]}
+    )
     with pytest.raises(AssertionError, match="observation leak"):
         assert_no_leakage(train, test, "fy")
 
 
 def test_assert_no_leakage_names_an_event_leak():
     train = pd.DataFrame(
-        {"company_id": ["A", "B"], "year": [2017, 2017], "t": pd.to_datetime(["2017-03-01", "2017-03-01"]),
-         "target": [1, 1]},
+        {
+            "company_id": ["A", "B"],
+            "year": [2017, 2017],
+            "t": pd.to_datetime(["2017-03-01", "2017-03-01"]),
+            "target": [1, 1],
+        },
         index=["a17", "b17"],
     )
-    test = pd.DataFrame({"company_id": ["C"], "year": [2018], "t": pd.to_datetime(["2018-03-01"]), "target": [0]})
+    test = pd.DataFrame(
+        {"company_id": ["C"], "year": [2018], "t": pd.to_datetime(["2018-03-01"]), "target": [0]}
+    )
     # A's default in 2017 was known before the test period; B's default in 2018 was not
-    events = pd.DataFrame({"company_id": ["A", "B"], "event_date": pd.to_datetime(["2017-09-01", "2018-02-01"])})
+    events = pd.DataFrame(
+        {"company_id": ["A", "B"], "event_date": pd.to_datetime(["2017-09-01", "2018-02-01"])}
+    )
     with pytest.raises(AssertionError, match=r"event leak: 1 training rows .*'b17'"):
         assert_no_leakage(train, test, "year", events=events)
     assert_no_leakage(train.loc[["a17"]], test, "year", events=events)

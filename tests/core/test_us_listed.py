@@ -18,7 +18,9 @@ def panel() -> pd.DataFrame:
 
 def test_statements_are_dated_and_in_dollars():
     statements = us_listed.load_statements()
-    ktron = statements[(statements["company_id"] == "us-0000000020") & (statements["fiscal_year"] == 2005)].iloc[0]
+    ktron = statements[
+        (statements["company_id"] == "us-0000000020") & (statements["fiscal_year"] == 2005)
+    ].iloc[0]
     assert ktron["total_assets"] == pytest.approx(89.11e6)
     assert ktron["total_equity"] == pytest.approx((89.11 - 39.59) * 1e6)
     assert ktron["period_end"] == dt.date(2005, 12, 31)
@@ -28,8 +30,11 @@ def test_statements_are_dated_and_in_dollars():
 
 def test_only_the_last_fiscal_year_before_a_filing_is_positive(panel):
     failures = pd.read_csv(__import__("io").BytesIO(us_listed._read("bankruptcies_through_2012.csv")))
-    last = dict(zip(failures["cik"].map(us_listed.company_id), failures["last_fiscal_year_before_filing"],
-                    strict=True))
+    last = dict(
+        zip(
+            failures["cik"].map(us_listed.company_id), failures["last_fiscal_year_before_filing"], strict=True
+        )
+    )
     positives = panel[panel["target"] == 1]
     assert len(positives) == len(failures) == 354
     assert positives["company_id"].is_unique

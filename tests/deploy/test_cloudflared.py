@@ -106,8 +106,11 @@ def test_the_tunnel_matches_the_compose_service():
     assert "--token" not in command, "a --token tunnel ignores config.yml ingress"
     # the API container runs its image's CMD (compose sets no command): the port it listens on is there
     dockerfile = REPO / compose["services"]["api"]["build"]["dockerfile"]
-    api_command = next(json.loads(line.removeprefix("CMD ")) for line in dockerfile.read_text().splitlines()
-                       if line.startswith("CMD "))
+    api_command = next(
+        json.loads(line.removeprefix("CMD "))
+        for line in dockerfile.read_text().splitlines()
+        if line.startswith("CMD ")
+    )
     assert api_command[:3] == ["python", "-m", "api.server"]
     assert f"http://api:{api_command[api_command.index('--port') + 1]}" == API_ORIGIN
 

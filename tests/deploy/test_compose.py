@@ -634,7 +634,13 @@ def test_every_variable_the_code_reads_reaches_its_container():
     )
     # DAGSTER_HOME: the API launches runs through the webserver's GraphQL and never opens the instance; the
     # sources' credentials: it fetches nothing from SEC, OpenDART, FRED or ECOS (least privilege).
-    not_needed = {"DAGSTER_HOME", "RISKGRAPH_SEC_USER_AGENT", "OPENDART_API_KEY", "FRED_API_KEY", "ECOS_API_KEY"}
+    not_needed = {
+        "DAGSTER_HOME",
+        "RISKGRAPH_SEC_USER_AGENT",
+        "OPENDART_API_KEY",
+        "FRED_API_KEY",
+        "ECOS_API_KEY",
+    }
     missing = _variables_read_by(api_reads) - _provided("api") - not_needed
     assert missing == set(), f"api does not receive {sorted(missing)}"
 
@@ -840,6 +846,8 @@ def test_preflight_refuses_the_placeholder_secrets(tmp_path, placeholder):
     ok = subprocess.run(["sh", str(script)], env={**base, **good}, capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, ok.stderr
     bad = {**good, "MINIO_ROOT_PASSWORD": placeholder}
-    refused = subprocess.run(["sh", str(script)], env={**base, **bad}, capture_output=True, text=True, timeout=30)
+    refused = subprocess.run(
+        ["sh", str(script)], env={**base, **bad}, capture_output=True, text=True, timeout=30
+    )
     assert refused.returncode == 1
     assert "MINIO_ROOT_PASSWORD" in refused.stderr and "MYSQL_PASSWORD" not in refused.stderr

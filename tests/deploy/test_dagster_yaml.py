@@ -129,7 +129,9 @@ def test_the_run_coordinator_queues_and_limits_runs(compose_env):
 
     limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
     assert limits == {(SOURCE_TAG, "sec"): 1, (SOURCE_TAG, "dart"): 1}
-    assert source_tags("sec-0000320193") == {SOURCE_TAG: "sec"} and source_tags("dart-00126380") == {SOURCE_TAG: "dart"}
+    assert source_tags("sec-0000320193") == {SOURCE_TAG: "sec"} and source_tags("dart-00126380") == {
+        SOURCE_TAG: "dart"
+    }
     assert source_tags("user-acme") == {}
 
 

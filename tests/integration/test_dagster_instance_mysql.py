@@ -18,8 +18,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.mysql]
 
 def test_a_run_on_the_deployment_instance_is_recorded_in_mysql(tmp_path, monkeypatch, moto: MotoServer):
     with scratch_database("riskgraph_test_dagster_") as database:
-        production_env(monkeypatch, tmp_path / "home", moto=moto, prefix="dagster-instance-test",
-                       warehouse_url=f"sqlite:///{tmp_path / 'warehouse.db'}", dagster_database=database)
+        production_env(
+            monkeypatch,
+            tmp_path / "home",
+            moto=moto,
+            prefix="dagster-instance-test",
+            warehouse_url=f"sqlite:///{tmp_path / 'warehouse.db'}",
+            dagster_database=database,
+        )
         with dg.DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "MySQLRunStorage"
         outcome = run_job("refresh_universe")
@@ -30,10 +36,15 @@ def test_a_run_on_the_deployment_instance_is_recorded_in_mysql(tmp_path, monkeyp
             with connection.cursor() as cursor:
                 cursor.execute("SELECT run_id, pipeline_name, status FROM runs")
                 runs = cursor.fetchall()
-                cursor.execute("SELECT dagster_event_type, asset_key, event FROM event_logs WHERE run_id = %s "
-                               "ORDER BY id", (outcome.run_id,))
+                cursor.execute(
+                    "SELECT dagster_event_type, asset_key, event FROM event_logs WHERE run_id = %s "
+                    "ORDER BY id",
+                    (outcome.run_id,),
+                )
                 events = cursor.fetchall()
-                cursor.execute("SELECT `partition` FROM dynamic_partitions WHERE partitions_def_name = 'companies'")
+                cursor.execute(
+                    "SELECT `partition` FROM dynamic_partitions WHERE partitions_def_name = 'companies'"
+                )
                 partitions = [row[0] for row in cursor.fetchall()]
         finally:
             connection.close()

@@ -55,7 +55,9 @@ def test_objects_round_trip_through_the_s3_resource(moto: MotoServer, monkeypatc
     prefix = f"roundtrip-{os.urandom(4).hex()}"
     store = ObjectStoreResource(url=f"s3://{BUCKET}/{prefix}", endpoint_url=moto.endpoint_url).get()
     assert isinstance(store, S3ObjectStore)
-    frame = pd.DataFrame({"Attr1": [i / 3 for i in range(200_000)], "target": [i % 2 for i in range(200_000)]})
+    frame = pd.DataFrame(
+        {"Attr1": [i / 3 for i in range(200_000)], "target": [i % 2 for i in range(200_000)]}
+    )
     parquet = io.BytesIO()
     frame.to_parquet(parquet, index=False)
     large = parquet.getvalue()
@@ -65,7 +67,9 @@ def test_objects_round_trip_through_the_s3_resource(moto: MotoServer, monkeypatc
     store.put("raw/sec/x/companyfacts/abc.json", b'{"cik": 1}', "application/json")
     assert store.exists("frames/training_set.parquet")
     assert not store.exists("frames/missing.parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(store.get("frames/training_set.parquet"))), frame)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(io.BytesIO(store.get("frames/training_set.parquet"))), frame
+    )
     assert sorted(store.list()) == ["frames/training_set.parquet", "raw/sec/x/companyfacts/abc.json"]
     assert list(store.list("raw/")) == ["raw/sec/x/companyfacts/abc.json"]
     with pytest.raises(KeyError):
@@ -80,8 +84,13 @@ def test_objects_round_trip_through_the_s3_resource(moto: MotoServer, monkeypatc
 def test_s3_killed_between_two_objects_of_raw_filings_then_the_retry_completes(tmp_path, monkeypatch):
     with MotoServer(tmp_path / "moto", journal=True) as moto:
         moto.create_bucket(BUCKET)
-        production_env(monkeypatch, tmp_path / "home", moto=moto, prefix="objects",
-                       warehouse_url=f"sqlite:///{tmp_path / 'warehouse.db'}")
+        production_env(
+            monkeypatch,
+            tmp_path / "home",
+            moto=moto,
+            prefix="objects",
+            warehouse_url=f"sqlite:///{tmp_path / 'warehouse.db'}",
+        )
         assert run_job("refresh_universe").success
         assert run_job("ingest_filings", partition_keys=[APPLE], assets=["raw_filings"]).success
         apple_before = moto.objects(BUCKET, f"objects/raw/sec/{APPLE}/")

@@ -60,7 +60,9 @@ class Stack:
 
     def registry(self) -> ModelRegistry:
         settings = Settings.from_env()
-        return ModelRegistry(self.mlflow_url, MODEL, settings.mlflow_experiment, settings.mlflow_artifact_root)
+        return ModelRegistry(
+            self.mlflow_url, MODEL, settings.mlflow_experiment, settings.mlflow_artifact_root
+        )
 
     def mlflow_client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.mlflow_url, registry_uri=self.mlflow_url)
@@ -86,13 +88,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterato
         scratch_database("riskgraph_test_mlflow_") as mlflow_db,
     ):
         mlflow_server = MlflowServer(
-            tmp / "mlflow", backend_store_uri=mlflow_db.url(), artifacts_destination=f"s3://{BUCKET}/mlartifacts",
+            tmp / "mlflow",
+            backend_store_uri=mlflow_db.url(),
+            artifacts_destination=f"s3://{BUCKET}/mlartifacts",
             s3_endpoint_url=moto.endpoint_url,
         )
         mlflow_server.launch()  # ~40 s to come up: meanwhile the graph fetches and normalises the filings
         try:
-            production_env(patch, tmp / "home", moto=moto, warehouse_url=warehouse_db.url(), prefix=PREFIX,
-                           mlflow_url=mlflow_server.url, dagster_database=dagster_db)
+            production_env(
+                patch,
+                tmp / "home",
+                moto=moto,
+                warehouse_url=warehouse_db.url(),
+                prefix=PREFIX,
+                mlflow_url=mlflow_server.url,
+                dagster_database=dagster_db,
+            )
             log = io.StringIO()
             first_mlflow_job = MAIN_SEQUENCE.index("retrain")
             ok = run_main_sequence(MAIN_SEQUENCE[:first_mlflow_job], out=log)
@@ -100,7 +111,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterato
             ok = ok and run_main_sequence(MAIN_SEQUENCE[first_mlflow_job:], out=log)
             assert ok, log.getvalue()
             warehouse = Warehouse(warehouse_db.url())
-            yield Stack(warehouse, warehouse_db, dagster_db, mlflow_db, moto, mlflow_server.url, log.getvalue())
+            yield Stack(
+                warehouse, warehouse_db, dagster_db, mlflow_db, moto, mlflow_server.url, log.getvalue()
+            )
             warehouse.dispose()
         finally:
             patch.undo()
@@ -111,7 +124,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterato
 
 
 def _comparable(frame: pd.DataFrame, keys: list[str], drop: tuple[str, ...] = ()) -> pd.DataFrame:
-    frame = frame.drop(columns=[c for c in drop if c in frame.columns]).sort_values(keys).reset_index(drop=True)
+    frame = (
+        frame.drop(columns=[c for c in drop if c in frame.columns]).sort_values(keys).reset_index(drop=True)
+    )
     return frame.astype(object).where(frame.notna(), None)
 
 
@@ -124,7 +139,9 @@ def _comparable(frame: pd.DataFrame, keys: list[str], drop: tuple[str, ...] = ()
         ("default_events", ["company_id", "event_date", "kind"], ("loaded_at",)),
     ],
 )
-def test_the_warehouse_on_mysql_holds_the_same_rows_as_the_embedded_default(stack, graph_home, table, keys, drop):
+def test_the_warehouse_on_mysql_holds_the_same_rows_as_the_embedded_default(
+    stack, graph_home, table, keys, drop
+):
     embedded = Warehouse(f"sqlite:///{graph_home / 'warehouse.db'}")
     try:
         expected = _comparable(embedded.read(table), keys, drop)
@@ -143,10 +160,15 @@ def test_period_scores_on_mysql_equal_the_embedded_ones(stack, graph_home):
         embedded.dispose()
     actual = stack.warehouse.read("risk_scores", where={"kind": "period", "model_version": "1"})
     keys = ["company_id", "as_of"]
-    expected, actual = expected.sort_values(keys).reset_index(drop=True), actual.sort_values(keys).reset_index(drop=True)
+    expected, actual = (
+        expected.sort_values(keys).reset_index(drop=True),
+        actual.sort_values(keys).reset_index(drop=True),
+    )
     assert list(actual["company_id"]) == list(expected["company_id"]) and len(actual) > 100
     assert list(actual["as_of"]) == list(expected["as_of"])
-    np.testing.assert_allclose(actual["pd"].astype(float), expected["pd"].astype(float), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        actual["pd"].astype(float), expected["pd"].astype(float), rtol=1e-9, atol=1e-12
+    )
     assert list(actual["grade"]) == list(expected["grade"])
 
 
@@ -156,13 +178,16 @@ def test_period_scores_on_mysql_equal_the_embedded_ones(stack, graph_home):
 def test_raw_filings_and_the_training_frame_are_objects_in_the_bucket(stack):
     index = stack.warehouse.read("raw_filings")
     assert set(index["source"]) == {"sec", "dart"}
-    stored = stack.moto.objects(BUCKET, f"{PREFIX}/raw/sec/") | stack.moto.objects(BUCKET, f"{PREFIX}/raw/dart/")
+    stored = stack.moto.objects(BUCKET, f"{PREFIX}/raw/sec/") | stack.moto.objects(
+        BUCKET, f"{PREFIX}/raw/dart/"
+    )
     assert set(stored) == {f"{PREFIX}/{key}" for key in index["object_key"]}
     for row in index.itertuples():
         body = stored[f"{PREFIX}/{row.object_key}"]
         assert hashlib.sha256(body).hexdigest() == row.sha256 and len(body) == row.size_bytes
-    frame = pd.read_parquet(io.BytesIO(stack.moto.objects(BUCKET, f"{PREFIX}/{TRAINING_SET_KEY}")[
-        f"{PREFIX}/{TRAINING_SET_KEY}"]))
+    frame = pd.read_parquet(
+        io.BytesIO(stack.moto.objects(BUCKET, f"{PREFIX}/{TRAINING_SET_KEY}")[f"{PREFIX}/{TRAINING_SET_KEY}"])
+    )
     assert {"target", "holdout"} <= set(frame.columns) and len(frame) > 1000
 
 
@@ -182,18 +207,25 @@ def test_training_registered_a_version_with_its_artifacts_on_s3(stack):
     # The registry lives in the server's MySQL backend store.
     assert sorted(mysql_rows(stack.mlflow_db, "SELECT name FROM registered_models")) == [(m,) for m in MODELS]
     assert mysql_rows(stack.mlflow_db, "SELECT version FROM model_versions WHERE name = %s", MODEL) == [(1,)]
-    assert mysql_rows(stack.mlflow_db, "SELECT alias, version FROM registered_model_aliases") == [("champion", 1)] * 3
+    assert (
+        mysql_rows(stack.mlflow_db, "SELECT alias, version FROM registered_model_aliases")
+        == [("champion", 1)] * 3
+    )
 
 
 def test_scores_are_the_champion_loaded_through_the_server(stack):
     mlflow.set_tracking_uri(stack.mlflow_url)
     mlflow.set_registry_uri(stack.mlflow_url)
     champion = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    scores = stack.warehouse.read("risk_scores", where={"kind": "period", "model_version": "1", "model_name": MODEL})
+    scores = stack.warehouse.read(
+        "risk_scores", where={"kind": "period", "model_version": "1", "model_name": MODEL}
+    )
     scores = scores[~scores["in_default"].astype(bool)].head(25)
     features = pd.DataFrame([json.loads(text) for text in scores["feature_values"]]).astype(float)
     predicted = champion.predict(features)
-    np.testing.assert_allclose(predicted["pd"].to_numpy(), scores["model_pd"].astype(float).to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        predicted["pd"].to_numpy(), scores["model_pd"].astype(float).to_numpy(), rtol=1e-9
+    )
 
 
 # --- Dagster's instance on MySQL -------------------------------------------------------------------------------
@@ -206,17 +238,23 @@ def test_dagster_runs_and_events_are_rows_in_its_mysql_database(stack):
     for run_id, job, _ in runs:
         events = mysql_rows(
             stack.dagster_db,
-            "SELECT dagster_event_type, asset_key FROM event_logs WHERE run_id = %s", run_id,
+            "SELECT dagster_event_type, asset_key FROM event_logs WHERE run_id = %s",
+            run_id,
         )
         types = [event_type for event_type, _ in events]
         # Dagster stores run events under their historical names.
         assert types.count("PIPELINE_START") == 1 and types.count("PIPELINE_SUCCESS") == 1, job
-        materialised = {json.loads(key)[0] for event_type, key in events if event_type == "ASSET_MATERIALIZATION"}
+        materialised = {
+            json.loads(key)[0] for event_type, key in events if event_type == "ASSET_MATERIALIZATION"
+        }
         assert materialised == assets_of(job), job
         # Step output captured by the S3 compute-log manager, in the bucket the webserver reads it from.
         assert stack.moto.objects(BUCKET, f"dagster/compute-logs/storage/{run_id}/"), job
-    partitions = mysql_rows(stack.dagster_db, "SELECT `partition` FROM dynamic_partitions WHERE partitions_def_name = %s",
-                            "companies")
+    partitions = mysql_rows(
+        stack.dagster_db,
+        "SELECT `partition` FROM dynamic_partitions WHERE partitions_def_name = %s",
+        "companies",
+    )
     assert len(partitions) == len(stack.warehouse.read("companies")) == 14
 
 
@@ -234,7 +272,8 @@ def test_the_champion_alias_moves_only_through_the_gate(stack):
     shuffled = np.random.default_rng(0).permutation(train["target"].to_numpy())
     features = usable_features(train, SEGMENTS["listed_market"].features)
     worse = PDModel("logistic", features, {"C": 0.1}, missing="impute").fit(
-        train, shuffled, target_rate=0.03, seed=1)
+        train, shuffled, target_rate=0.03, seed=1
+    )
     with mlflow.start_run(run_name="shuffled-label challenger"):
         worse_version = registry.log_model(worse, train).version
     assert worse_version == "2"
@@ -256,5 +295,6 @@ def test_the_champion_alias_moves_only_through_the_gate(stack):
 
     # Scoring picks the new champion up through the server.
     assert run_job("rescore_all", assets=["risk_scores"]).success
-    assert stack.warehouse.count("risk_scores", where={**decided, "model_version": "3", "kind": "period"}) == \
-        stack.warehouse.count("risk_scores", where={**decided, "model_version": "1", "kind": "period"})
+    assert stack.warehouse.count(
+        "risk_scores", where={**decided, "model_version": "3", "kind": "period"}
+    ) == stack.warehouse.count("risk_scores", where={**decided, "model_version": "1", "kind": "period"})

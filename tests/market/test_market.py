@@ -18,7 +18,9 @@ from risk_assets.core.classic import merton_distance_to_default
 from tests.sources import stubs
 
 CHART = stubs.FIXTURES / "yahoo_finance" / "chart-AAPL-2020-08-31-to-2020-11-07.body.json"
-APPLE_FY2020_SHARES = 16_976_763_000  # us-gaap CommonStockSharesOutstanding at 2020-09-26 (10-K 0000320193-20-000096)
+APPLE_FY2020_SHARES = (
+    16_976_763_000  # us-gaap CommonStockSharesOutstanding at 2020-09-26 (10-K 0000320193-20-000096)
+)
 APPLE_CLOSE_2020_09_25 = 112.27999877929688  # quote close of the bar at 2020-09-25 13:30 UTC
 
 
@@ -28,11 +30,13 @@ def chart() -> dict:
 
 def raw_bars(payload: dict) -> pd.DataFrame:
     result = payload["chart"]["result"][0]
-    return pd.DataFrame({
-        "date": [dt.datetime.fromtimestamp(t, tz=dt.UTC).date() for t in result["timestamp"]],
-        "close": result["indicators"]["quote"][0]["close"],
-        "adjclose": result["indicators"]["adjclose"][0]["adjclose"],
-    })
+    return pd.DataFrame(
+        {
+            "date": [dt.datetime.fromtimestamp(t, tz=dt.UTC).date() for t in result["timestamp"]],
+            "close": result["indicators"]["quote"][0]["close"],
+            "adjclose": result["indicators"]["adjclose"][0]["adjclose"],
+        }
+    )
 
 
 def test_market_value_of_apple_at_fy2020_end() -> None:
@@ -44,7 +48,9 @@ def test_market_value_of_apple_at_fy2020_end() -> None:
     assert value.value == APPLE_FY2020_SHARES * APPLE_CLOSE_2020_09_25
     stale = market.market_value_of_equity(APPLE_FY2020_SHARES, prices, dt.date(2020, 12, 26))
     assert stale.value is None and "more than 7 days" in stale.reason
-    assert market.market_value_of_equity(None, prices, dt.date(2020, 9, 26)).reason.startswith("shares_outstanding")
+    assert market.market_value_of_equity(None, prices, dt.date(2020, 9, 26)).reason.startswith(
+        "shares_outstanding"
+    )
 
 
 def test_closes_are_put_back_to_the_price_traded_before_a_split() -> None:
@@ -78,14 +84,19 @@ def test_equity_volatility_is_a_year_of_daily_log_returns_or_none() -> None:
 
 def test_merton_inputs_and_solve() -> None:
     prices = market.traded_prices(chart())
-    items = {"shares_outstanding": APPLE_FY2020_SHARES, "short_term_debt": 13_769e6, "long_term_debt": 98_667e6}
+    items = {
+        "shares_outstanding": APPLE_FY2020_SHARES,
+        "short_term_debt": 13_769e6,
+        "long_term_debt": 98_667e6,
+    }
     rf = {"value": 0.69, "series": "fred:WGS10YR", "released_at": "2020-10-02"}
     row = market.market_features(items, prices, dt.date(2020, 11, 6), rf, min_returns=40)
     # KMV default point: short-term debt + half the long-term debt.
     assert row["debt_face"] == 13_769e6 + 0.5 * 98_667e6
     assert row["risk_free_rate"] == 0.0069
-    expected = merton_distance_to_default(row["market_value_equity"], row["equity_volatility"], row["debt_face"],
-                                          0.0069)
+    expected = merton_distance_to_default(
+        row["market_value_equity"], row["equity_volatility"], row["debt_face"], 0.0069
+    )
     assert (row["merton_dd"], row["merton_method"]) == (expected.dd, "merton")
     assert row["merton_dd"] > 3  # a firm worth 2 trillion against 63 billion of debt is far from default
     without = market.market_features(items, prices, dt.date(2020, 9, 26), None)
@@ -94,9 +105,10 @@ def test_merton_inputs_and_solve() -> None:
 
 def fred_indicators() -> pd.DataFrame:
     rows = []
-    for series, path, lag in (("GDP", stubs.FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json",
-                               None),
-                              ("CPILFESL", stubs.DATA / "fred" / "CPILFESL.json", 45)):
+    for series, path, lag in (
+        ("GDP", stubs.FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json", None),
+        ("CPILFESL", stubs.DATA / "fred" / "CPILFESL.json", 45),
+    ):
         for row in parse_observations(json.loads(path.read_bytes()), series, lag):
             rows.append({"source": "fred", **row})
     return pd.DataFrame(rows)
@@ -128,14 +140,31 @@ def test_a_default_vintage_series_is_dated_by_its_publication_lag() -> None:
 
 
 def test_a_spread_subtracts_the_second_series_observed_the_same_day() -> None:
-    rows = pd.DataFrame([
-        {"source": "ecos", "series_id": "A", "observation_date": dt.date(2024, 1, 2), "released_at": dt.date(2024, 1, 3),
-         "value": 4.5},
-        {"source": "ecos", "series_id": "B", "observation_date": dt.date(2024, 1, 2), "released_at": dt.date(2024, 1, 3),
-         "value": 3.25},
-        {"source": "ecos", "series_id": "A", "observation_date": dt.date(2024, 1, 3), "released_at": dt.date(2024, 1, 4),
-         "value": 4.75},
-    ])
+    rows = pd.DataFrame(
+        [
+            {
+                "source": "ecos",
+                "series_id": "A",
+                "observation_date": dt.date(2024, 1, 2),
+                "released_at": dt.date(2024, 1, 3),
+                "value": 4.5,
+            },
+            {
+                "source": "ecos",
+                "series_id": "B",
+                "observation_date": dt.date(2024, 1, 2),
+                "released_at": dt.date(2024, 1, 3),
+                "value": 3.25,
+            },
+            {
+                "source": "ecos",
+                "series_id": "A",
+                "observation_date": dt.date(2024, 1, 3),
+                "released_at": dt.date(2024, 1, 4),
+                "value": 4.75,
+            },
+        ]
+    )
     spec = macro.MacroSeries("KR", "credit_spread", "ecos", "A", "level", 1, cycle="D", minus="B")
     assert macro.MacroBook(rows).value_as_of(spec, dt.date(2024, 1, 10))["value"] == 4.5 - 3.25
     assert macro.MacroBook(rows).value_as_of(spec, dt.date(2024, 1, 2)) is None  # nothing released yet
@@ -143,7 +172,12 @@ def test_a_spread_subtracts_the_second_series_observed_the_same_day() -> None:
 
 def test_series_specs_parse_and_validate() -> None:
     spec = macro.parse_series_spec("KR:policy_rate:ecos:722Y001/0101000:level:31:M")
-    assert (spec.country, spec.series_id, spec.publication_lag_days, spec.cycle) == ("KR", "722Y001/0101000", 31, "M")
+    assert (spec.country, spec.series_id, spec.publication_lag_days, spec.cycle) == (
+        "KR",
+        "722Y001/0101000",
+        31,
+        "M",
+    )
     assert macro.parse_series_spec("US:gdp_growth:fred:GDP:yoy:first_release").publication_lag_days is None
     with pytest.raises(ValueError, match="role"):
         macro.parse_series_spec("US:unemployment:fred:UNRATE:level:5")

@@ -64,10 +64,13 @@ def test_gdp_of_2024q2_appears_in_features_only_from_its_first_release(store: Wa
     assert max(seen["2024-01-01"]) < dt.date(2024, 7, 25)
 
 
-@pytest.mark.parametrize(("as_of", "net_income", "accession"), [
-    ("2009-12-31", 5704, "0001193125-09-214859"),  # the 10-K of 2009-10-27
-    ("2010-02-01", 8235, "0001193125-10-012091"),  # the 10-K/A of 2010-01-25
-])
+@pytest.mark.parametrize(
+    ("as_of", "net_income", "accession"),
+    [
+        ("2009-12-31", 5704, "0001193125-09-214859"),  # the 10-K of 2009-10-27
+        ("2010-02-01", 8235, "0001193125-10-012091"),  # the 10-K/A of 2010-01-25
+    ],
+)
 def test_training_view_of_apple_fy2009(store: Warehouse, as_of: str, net_income: int, accession: str) -> None:
     statements = known_versions(store.read("statements", where={"company_id": APPLE}), as_of)
     fy2009 = statements[statements["period_end"] == dt.date(2009, 9, 26)].iloc[0]
@@ -85,16 +88,25 @@ def test_training_view_of_apple_fy2009(store: Warehouse, as_of: str, net_income:
 
 def test_altman_z_of_apple_fy2020_uses_the_market_value(store: Warehouse) -> None:
     end = dt.date(2020, 9, 26)
-    statement = store.read("statements", where={"company_id": APPLE, "period_end": end}).sort_values("filed_at").iloc[-1]
+    statement = (
+        store.read("statements", where={"company_id": APPLE, "period_end": end})
+        .sort_values("filed_at")
+        .iloc[-1]
+    )
     market = store.read("market_features", where={"company_id": APPLE, "period_end": end}).iloc[0]
-    feature = store.read("features", where={"company_id": APPLE, "period_end": end,
-                                            "accession": statement["accession"]}).iloc[0]
+    feature = store.read(
+        "features", where={"company_id": APPLE, "period_end": end, "accession": statement["accession"]}
+    ).iloc[0]
     # 16,976,763,000 shares x the 2020-09-25 close 112.27999877929688 (recorded chart).
     assert market["market_value_equity"] == 16_976_763_000 * 112.27999877929688
     s = statement
-    z = (1.2 * (s["current_assets"] - s["current_liabilities"]) / s["total_assets"]
-         + 1.4 * s["retained_earnings"] / s["total_assets"] + 3.3 * s["ebit"] / s["total_assets"]
-         + 0.6 * market["market_value_equity"] / s["total_liabilities"] + 1.0 * s["revenue"] / s["total_assets"])
+    z = (
+        1.2 * (s["current_assets"] - s["current_liabilities"]) / s["total_assets"]
+        + 1.4 * s["retained_earnings"] / s["total_assets"]
+        + 3.3 * s["ebit"] / s["total_assets"]
+        + 0.6 * market["market_value_equity"] / s["total_liabilities"]
+        + 1.0 * s["revenue"] / s["total_assets"]
+    )
     assert feature["altman_z"] == pytest.approx(z, rel=1e-12)
     # Merton DD needs a year of returns; the bundled chart has 18 up to the balance-sheet date.
     assert pd.isna(feature["merton_dd"])

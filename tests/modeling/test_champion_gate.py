@@ -17,10 +17,24 @@ from risk_assets.core.metrics import delong_test, population_weights, roc_auc
 RULE = GateRule(auc_floor=0.75, alpha=0.05)
 
 
-def figures(auc: float, mean_pd_p: float = 0.5, failing: list[str] | None = None, p_slope: float = 0.5) -> Figures:
-    return Figures(auc=auc, ar=2 * auc - 1, ks=0.5, brier=0.05, n=1000, defaults=50, mean_pd=0.05,
-                   observed_rate=0.05, mean_pd_p_value=mean_pd_p, worst_grade_jeffreys_p=0.3,
-                   failing_grades=failing or [], p_slope=p_slope, p_joint=0.5)
+def figures(
+    auc: float, mean_pd_p: float = 0.5, failing: list[str] | None = None, p_slope: float = 0.5
+) -> Figures:
+    return Figures(
+        auc=auc,
+        ar=2 * auc - 1,
+        ks=0.5,
+        brier=0.05,
+        n=1000,
+        defaults=50,
+        mean_pd=0.05,
+        observed_rate=0.05,
+        mean_pd_p_value=mean_pd_p,
+        worst_grade_jeffreys_p=0.3,
+        failing_grades=failing or [],
+        p_slope=p_slope,
+        p_joint=0.5,
+    )
 
 
 def _population(n: int = 20000, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -44,16 +58,22 @@ def test_a_significantly_worse_challenger_is_refused_an_insignificantly_worse_on
     slightly_worse = champion_score + rng.normal(0, 0.05, p.size)
     refused = delong_test(y, much_worse, champion_score)
     assert refused["p_a_worse"] < 0.05
-    decision = decide(figures(roc_auc(y, much_worse)), figures(roc_auc(y, champion_score)), RULE, paired=refused)
+    decision = decide(
+        figures(roc_auc(y, much_worse)), figures(roc_auc(y, champion_score)), RULE, paired=refused
+    )
     assert not decision.promote and "DeLong" in decision.reason
     close = delong_test(y, slightly_worse, champion_score)
     assert close["difference"] < 0 and close["p_a_worse"] >= 0.05
-    assert decide(figures(roc_auc(y, slightly_worse)), figures(roc_auc(y, champion_score)), RULE, paired=close).promote
+    assert decide(
+        figures(roc_auc(y, slightly_worse)), figures(roc_auc(y, champion_score)), RULE, paired=close
+    ).promote
 
 
 def test_a_better_challenger_is_promoted() -> None:
     decision = decide(figures(0.85), figures(0.82), RULE)
-    assert decision.promote and decision.reason == "promoted: AUC 0.8500 vs champion 0.8200, calibration passes"
+    assert (
+        decision.promote and decision.reason == "promoted: AUC 0.8500 vs champion 0.8200, calibration passes"
+    )
 
 
 def test_stretched_log_odds_at_the_same_mean_pd_fail_the_slope_test_the_true_pds_pass() -> None:

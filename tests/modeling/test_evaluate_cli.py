@@ -40,14 +40,29 @@ def check_outputs(out: Path, statements: bool = False) -> dict:
     return report
 
 
-def test_evaluate_a_synthetic_statement_panel_out_of_time(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_a_synthetic_statement_panel_out_of_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     statements, events = synthetic_panel(companies=120)
     bad = statements.head(1).assign(total_assets="n/a?")  # one malformed row: reported, left out
     write_csv(statements._append(bad, ignore_index=True), tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
     out = tmp_path / "out"
-    code = main(["evaluate", "--statements", str(tmp_path / "S.csv"), "--events", str(tmp_path / "E.csv"),
-                 "--test-from", "2019", "--out", str(out), "--seed", "3"])
+    code = main(
+        [
+            "evaluate",
+            "--statements",
+            str(tmp_path / "S.csv"),
+            "--events",
+            str(tmp_path / "E.csv"),
+            "--test-from",
+            "2019",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert f"statements: line {len(statements) + 2}, column total_assets: 'n/a?' is not a number" in printed
@@ -60,21 +75,39 @@ def test_evaluate_a_synthetic_statement_panel_out_of_time(tmp_path: Path, capsys
     assert report["protocol"]["kind"] == "out_of_time" and report["protocol"]["test_from_year"] == 2019
     n_test = report["data"]["n_test"]
     for name in FAMILIES:
-        assert report["models"][name]["n_test"] == n_test and report["models"][name]["n_train"] == report["data"][
-            "n_train"]
+        assert (
+            report["models"][name]["n_test"] == n_test
+            and report["models"][name]["n_train"] == report["data"]["n_train"]
+        )
     for name in CLASSIC:
         assert report["models"][name]["available"] is True and report["models"][name]["n_test"] == n_test
 
 
 def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     polish = load_polish(1)
-    sample = (polish[polish["target"] == 1].sample(40, random_state=1)
-              ._append(polish[polish["target"] == 0].sample(360, random_state=1)))
+    sample = (
+        polish[polish["target"] == 1]
+        .sample(40, random_state=1)
+        ._append(polish[polish["target"] == 0].sample(360, random_state=1))
+    )
     columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21", "target"]
     sample[columns].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
     out = tmp_path / "out"
-    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "target", "--folds", "3",
-                 "--repeats", "2", "--out", str(out)])
+    code = main(
+        [
+            "evaluate",
+            "--table",
+            str(tmp_path / "T.csv"),
+            "--target",
+            "target",
+            "--folds",
+            "3",
+            "--repeats",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = check_outputs(out)
@@ -85,7 +118,9 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
         assert 200 <= figures["n_train"] <= 300  # two thirds of 400 rows
         assert len(figures["fold_auc"]) == 6 and figures["auc_se"] > 0
     # From the Polish columns: Z'' and Zmijewski are computed, Altman Z and Ohlson O say why they are not.
-    assert report["models"]["zmijewski"]["available"] and report["models"]["altman_z_double_prime"]["available"]
+    assert (
+        report["models"]["zmijewski"]["available"] and report["models"]["altman_z_double_prime"]["available"]
+    )
     assert "market value of equity" in report["models"]["altman_z"]["reason"]
     assert "prior year" in report["models"]["ohlson_o"]["reason"]
     assert "not available" in printed
@@ -94,13 +129,28 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
     assert "[24/24] lightgbm_bag: repeat 2/2, fold 3/3" in printed
 
 
-def test_evaluate_fast_is_three_folds_once_without_the_bag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_fast_is_three_folds_once_without_the_bag(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     polish = load_polish(1)
-    sample = (polish[polish["target"] == 1].sample(30, random_state=2)
-              ._append(polish[polish["target"] == 0].sample(270, random_state=2)))
+    sample = (
+        polish[polish["target"] == 1]
+        .sample(30, random_state=2)
+        ._append(polish[polish["target"] == 0].sample(270, random_state=2))
+    )
     sample[["Attr1", "Attr2", "Attr3", "Attr6", "target"]].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
-    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "target", "--fast",
-                 "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "evaluate",
+            "--table",
+            str(tmp_path / "T.csv"),
+            "--target",
+            "target",
+            "--fast",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -112,7 +162,9 @@ def test_evaluate_fast_is_three_folds_once_without_the_bag(tmp_path: Path, capsy
 
 def test_evaluate_refuses_a_file_without_its_columns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "T.csv").write_text("x,y\n1,0\n")
-    code = main(["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "default", "--out", str(tmp_path)])
+    code = main(
+        ["evaluate", "--table", str(tmp_path / "T.csv"), "--target", "default", "--out", str(tmp_path)]
+    )
     assert code == 2
     assert "table: line 1, column default: missing column" in capsys.readouterr().out
 
@@ -121,7 +173,20 @@ def test_the_default_definition_is_stated_and_an_unknown_kind_refused(tmp_path: 
     statements, events = synthetic_panel(companies=40)
     write_csv(statements, tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
-    code = main(["evaluate", "--statements", str(tmp_path / "S.csv"), "--events", str(tmp_path / "E.csv"),
-                 "--test-from", "2019", "--out", str(tmp_path / "out"), "--default-kinds", "bankruptcy,lawsuit"])
+    code = main(
+        [
+            "evaluate",
+            "--statements",
+            str(tmp_path / "S.csv"),
+            "--events",
+            str(tmp_path / "E.csv"),
+            "--test-from",
+            "2019",
+            "--out",
+            str(tmp_path / "out"),
+            "--default-kinds",
+            "bankruptcy,lawsuit",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 2 and "lawsuit is not a default event kind" in printed

@@ -51,7 +51,11 @@ def test_statements_land_except_the_bad_rows(warehouse: Warehouse, tmp_path: Pat
     ]
     assert result.landed == 3
     stored = warehouse.read("statements").sort_values(["company_id", "fiscal_year"]).reset_index(drop=True)
-    assert stored[["company_id", "fiscal_year"]].values.tolist() == [["ACME", 2020], ["ACME", 2021], ["BANK", 2021]]
+    assert stored[["company_id", "fiscal_year"]].values.tolist() == [
+        ["ACME", 2020],
+        ["ACME", 2021],
+        ["BANK", 2021],
+    ]
     assert set(stored["source"]) == {"user_csv"}
     # No filing date: t = 2021-12-31 + 90 days = 2022-03-31 (31 + 28 + 31), flagged as derived.
     acme_2021 = stored.iloc[1]
@@ -62,7 +66,9 @@ def test_statements_land_except_the_bad_rows(warehouse: Warehouse, tmp_path: Pat
     assert sorted(companies.index) == ["ACME", "BANK"]  # rows of BETA, GAMMA, DELTA were all refused
     assert companies.loc["ACME", "name"] == "Acme Corp" and companies.loc["ACME", "country"] == "US"
     assert companies.loc["ACME", "source"] == "user_csv" and not companies.loc["ACME", "is_financial"]
-    assert bool(companies.loc["BANK", "is_financial"])  # SIC 6021: excluded from training, kept in the warehouse
+    assert bool(
+        companies.loc["BANK", "is_financial"]
+    )  # SIC 6021: excluded from training, kept in the warehouse
 
 
 def test_reimporting_changes_nothing_and_a_fix_updates_in_place(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -72,8 +78,11 @@ def test_reimporting_changes_nothing_and_a_fix_updates_in_place(warehouse: Wareh
     import_statements(warehouse, path)
     again = warehouse.read("statements").sort_values(["company_id", "period_end"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(before, again)
-    fixed = write(tmp_path, "fix.csv", "company_id,fiscal_year,period_end,filed_at,total_assets\n"
-                                      "ACME,2020,2020-12-31,2021-03-01,999\n")
+    fixed = write(
+        tmp_path,
+        "fix.csv",
+        "company_id,fiscal_year,period_end,filed_at,total_assets\nACME,2020,2020-12-31,2021-03-01,999\n",
+    )
     assert import_statements(warehouse, fixed).ok
     after = warehouse.read("statements", where={"company_id": "ACME"}).sort_values("period_end")
     assert len(after) == 2 and after.iloc[0]["total_assets"] == 999.0
@@ -86,16 +95,32 @@ def test_a_missing_column_refuses_the_file_and_stores_nothing(warehouse: Warehou
     assert result.landed == 0 and warehouse.count("statements") == 0 and warehouse.count("companies") == 0
 
 
-def test_statements_of_a_company_ingested_from_filings_are_refused(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_statements_of_a_company_ingested_from_filings_are_refused(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
     now = dt.datetime(2024, 1, 1)
-    warehouse.upsert("companies", [{"company_id": "sec-0000320193", "name": "Apple Inc.", "country": "US",
-                                    "is_financial": False, "source": "sec", "updated_at": now}])
-    text = ("company_id,fiscal_year,period_end,total_assets\n"
-            "sec-0000320193,2020,2020-09-26,323888\nNEWCO,2020,2020-12-31,10\n")
+    warehouse.upsert(
+        "companies",
+        [
+            {
+                "company_id": "sec-0000320193",
+                "name": "Apple Inc.",
+                "country": "US",
+                "is_financial": False,
+                "source": "sec",
+                "updated_at": now,
+            }
+        ],
+    )
+    text = (
+        "company_id,fiscal_year,period_end,total_assets\n"
+        "sec-0000320193,2020,2020-09-26,323888\nNEWCO,2020,2020-12-31,10\n"
+    )
     result = import_statements(warehouse, write(tmp_path, "s.csv", text))
     assert [str(e) for e in result.errors] == [
         "line 2, column company_id: sec-0000320193 is ingested from its filings (SEC/DART); the next ingest would "
-        "replace imported statements"]
+        "replace imported statements"
+    ]
     assert warehouse.read("statements")["company_id"].tolist() == ["NEWCO"]
     assert warehouse.read("companies", where={"company_id": "sec-0000320193"}).iloc[0]["name"] == "Apple Inc."
 
@@ -111,7 +136,9 @@ def test_events_land_except_the_bad_rows_and_upsert(warehouse: Warehouse, tmp_pa
     import_events(warehouse, path)
     stored = warehouse.read("default_events").sort_values("event_date")
     assert stored[["company_id", "kind", "source"]].values.tolist() == [
-        ["ACME", "bankruptcy", "user_csv"], ["ACME", "emergence", "user_csv"]]
+        ["ACME", "bankruptcy", "user_csv"],
+        ["ACME", "emergence", "user_csv"],
+    ]
     assert str(stored.iloc[0]["event_date"]) == "2022-06-30"
 
 
@@ -123,15 +150,20 @@ def test_table_import_replaces_without_key_and_upserts_with_one(tmp_path: Path) 
     second = write(tmp_path, "t2.csv", "id,x1,x2,y\nc,50,60,0\nd,7,8,0\n")
     import_table(objects, second, target="y", name="mine", key="id")
     table, meta = read_stored_table(objects, "mine")
-    assert table.sort_values("id")[["id", "x1", "y"]].values.tolist() == [["a", 1.0, 0], ["c", 50.0, 0], ["d", 7.0, 0]]
+    assert table.sort_values("id")[["id", "x1", "y"]].values.tolist() == [
+        ["a", 1.0, 0],
+        ["c", 50.0, 0],
+        ["d", 7.0, 0],
+    ]
     assert meta["target"] == "y" and meta["rows"] == 3
     import_table(objects, second, target="y", name="other")
     import_table(objects, write(tmp_path, "t3.csv", "x1,y\n1,1\n"), target="y", name="other")
     assert read_stored_table(objects, "other")[0].values.tolist() == [[1.0, 1]]
 
 
-def test_cli_import_reports_rows_and_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture) -> None:
+def test_cli_import_reports_rows_and_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("RISKGRAPH_HOME", str(tmp_path / "home"))
     for name in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -157,21 +189,33 @@ def test_a_second_identical_import_reports_every_row_unchanged(warehouse: Wareho
     again = import_statements(warehouse, path)
     assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
     assert again.lines()[0] == "statements: 0 new, 0 updated, 3 unchanged, 4 row(s) refused"
-    fixed = write(tmp_path, "fix.csv", "company_id,fiscal_year,period_end,filed_at,total_assets\n"
-                                      "ACME,2020,2020-12-31,2021-03-01,999\nACME,2020,2020-12-31,2021-04-01,999\n"
-                                      "BANK,2021,2021-12-31,2022-02-15,900\n")
+    fixed = write(
+        tmp_path,
+        "fix.csv",
+        "company_id,fiscal_year,period_end,filed_at,total_assets\n"
+        "ACME,2020,2020-12-31,2021-03-01,999\nACME,2020,2020-12-31,2021-04-01,999\n"
+        "BANK,2021,2021-12-31,2022-02-15,900\n",
+    )
     result = import_statements(warehouse, fixed)
     # ACME 2020 (a new value), a later version of it (new key), BANK unchanged in the columns the file carries.
     assert (result.new, result.updated, result.unchanged) == (1, 1, 1)
 
 
 def test_event_and_table_imports_count_new_updated_unchanged(warehouse: Warehouse, tmp_path: Path) -> None:
-    events = write(tmp_path, "e.csv", "company_id,event_date,kind,reference\nACME,2022-06-30,bankruptcy,Ch 11\n")
+    events = write(
+        tmp_path, "e.csv", "company_id,event_date,kind,reference\nACME,2022-06-30,bankruptcy,Ch 11\n"
+    )
     assert import_events(warehouse, events).new == 1
     again = import_events(warehouse, events)
     assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
-    changed = import_events(warehouse, write(tmp_path, "e2.csv", "company_id,event_date,kind,reference\n"
-                                                                 "ACME,2022-06-30,bankruptcy,Chapter 11\n"))
+    changed = import_events(
+        warehouse,
+        write(
+            tmp_path,
+            "e2.csv",
+            "company_id,event_date,kind,reference\nACME,2022-06-30,bankruptcy,Chapter 11\n",
+        ),
+    )
     assert (changed.new, changed.updated, changed.unchanged) == (0, 1, 0)
 
     objects = open_object_store(str(tmp_path / "objects"))
@@ -179,8 +223,9 @@ def test_event_and_table_imports_count_new_updated_unchanged(warehouse: Warehous
     assert import_table(objects, table, target="y", name="keyed", key="id").new == 2
     same = import_table(objects, table, target="y", name="keyed", key="id")
     assert (same.new, same.updated, same.unchanged) == (0, 0, 2)
-    moved = import_table(objects, write(tmp_path, "t2.csv", "id,x1,y\nb,3,1\nc,4,0\n"), target="y", name="keyed",
-                         key="id")
+    moved = import_table(
+        objects, write(tmp_path, "t2.csv", "id,x1,y\nb,3,1\nc,4,0\n"), target="y", name="keyed", key="id"
+    )
     assert (moved.new, moved.updated, moved.unchanged) == (1, 1, 0)
     plain = write(tmp_path, "p.csv", "x1,y\n1,0\n2,1\n")
     first = import_table(objects, plain, target="y", name="plain")
@@ -189,15 +234,18 @@ def test_event_and_table_imports_count_new_updated_unchanged(warehouse: Warehous
     assert "`riskgraph evaluate --stored-table plain`" in "\n".join(first.lines())
     again = import_table(objects, plain, target="y", name="plain")
     assert (again.new, again.updated, again.unchanged, again.removed) == (0, 0, 2, 0)
-    assert again.lines()[:2] == ["table: 0 new, 0 updated, 2 unchanged, 0 row(s) refused",
-                                 "nothing changed: no run needed"]
+    assert again.lines()[:2] == [
+        "table: 0 new, 0 updated, 2 unchanged, 0 row(s) refused",
+        "nothing changed: no run needed",
+    ]
     shorter = import_table(objects, write(tmp_path, "p2.csv", "x1,y\n2,1\n"), target="y", name="plain")
     assert (shorter.new, shorter.updated, shorter.unchanged, shorter.removed) == (0, 0, 1, 1)
     assert shorter.lines()[0] == "table: 0 new, 0 updated, 1 unchanged, 1 removed, 0 row(s) refused"
 
 
-def test_cli_import_of_an_unreadable_file_names_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture) -> None:
+def test_cli_import_of_an_unreadable_file_names_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("RISKGRAPH_HOME", str(tmp_path / "home"))
     for name in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -210,7 +258,10 @@ def test_cli_import_of_an_unreadable_file_names_the_line(tmp_path: Path, monkeyp
     assert main(["import", "events", str(cp949)]) == 1
     out = capsys.readouterr().out
     assert "error: line 2: the file is not UTF-8 text" in out and "Traceback" not in out
-    big = write(tmp_path, "big.csv", "company_id,fiscal_year,period_end,name,total_assets\n"
-                "A,2021,2021-12-31,\"" + "x" * 200_000 + "\",1\n")
+    big = write(
+        tmp_path,
+        "big.csv",
+        'company_id,fiscal_year,period_end,name,total_assets\nA,2021,2021-12-31,"' + "x" * 200_000 + '",1\n',
+    )
     assert main(["import", "statements", str(big)]) == 1
     assert "error: line 2: a field is larger than 131072 characters" in capsys.readouterr().out

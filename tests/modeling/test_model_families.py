@@ -18,15 +18,21 @@ def polish() -> pd.DataFrame:
     return load_polish(1).sample(1500, random_state=5).reset_index(drop=True)
 
 
-@pytest.mark.parametrize(("family", "params", "missing"), [
-    ("logistic", {"C": 0.1, "transform": "woe"}, "native"),
-    ("logistic", {"C": 0.1, "transform": "woe"}, "impute"),
-    ("lightgbm", {"n_estimators": 40, "seeds": 3}, "native"),
-    ("lightgbm", {"bag": [{"n_estimators": 30}, {"n_estimators": 20, "max_bin": 31}]}, "impute"),
-])
-def test_drivers_add_up_for_the_new_families(polish: pd.DataFrame, family: str, params: dict, missing: str) -> None:
+@pytest.mark.parametrize(
+    ("family", "params", "missing"),
+    [
+        ("logistic", {"C": 0.1, "transform": "woe"}, "native"),
+        ("logistic", {"C": 0.1, "transform": "woe"}, "impute"),
+        ("lightgbm", {"n_estimators": 40, "seeds": 3}, "native"),
+        ("lightgbm", {"bag": [{"n_estimators": 30}, {"n_estimators": 20, "max_bin": 31}]}, "impute"),
+    ],
+)
+def test_drivers_add_up_for_the_new_families(
+    polish: pd.DataFrame, family: str, params: dict, missing: str
+) -> None:
     model = PDModel(family, list(MODEL_RATIOS), dict(params), missing=missing).fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
     rows = polish.head(200)
     base, contributions = model.contributions(rows)
     assert np.max(np.abs(base + contributions.sum(axis=1).to_numpy() - model.raw_log_odds(rows))) < 1e-9
@@ -37,9 +43,14 @@ def test_drivers_add_up_for_the_new_families(polish: pd.DataFrame, family: str, 
 def test_a_seed_bag_is_the_mean_of_its_members(polish: pd.DataFrame) -> None:
     y = polish["target"].to_numpy()
     bag = PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 30, "seeds": 2}).fit(
-        polish, y, target_rate=0.02, calibration_folds=3, seed=11)
-    singles = [PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 30}).fit(
-        polish, y, target_rate=0.02, calibration_folds=3, seed=s) for s in (11, 12)]
+        polish, y, target_rate=0.02, calibration_folds=3, seed=11
+    )
+    singles = [
+        PDModel("lightgbm", list(MODEL_RATIOS), {"n_estimators": 30}).fit(
+            polish, y, target_rate=0.02, calibration_folds=3, seed=s
+        )
+        for s in (11, 12)
+    ]
     rows = polish.head(50)
     expected = (singles[0].raw_log_odds(rows) + singles[1].raw_log_odds(rows)) / 2
     assert np.allclose(bag.raw_log_odds(rows), expected, atol=1e-12)
@@ -47,7 +58,8 @@ def test_a_seed_bag_is_the_mean_of_its_members(polish: pd.DataFrame) -> None:
 
 def test_woe_logistic_uses_the_binned_values(polish: pd.DataFrame) -> None:
     model = PDModel("logistic", list(MODEL_RATIOS), {"C": 0.1, "transform": "woe"}).fit(
-        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
     assert isinstance(model.preprocessor.binning, WoeBinning)
     # Within one bin a ratio's value does not matter: two rows differing only inside a bin score the same.
     column = list(MODEL_RATIOS).index("Attr1")
@@ -61,7 +73,8 @@ def test_woe_logistic_uses_the_binned_values(polish: pd.DataFrame) -> None:
 def test_unknown_logistic_transform_is_refused(polish: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="unknown logistic transform"):
         PDModel("logistic", list(MODEL_RATIOS), {"transform": "spline"}).fit(
-            polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3)
+            polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+        )
 
 
 def test_platt_converges_on_saturated_scores() -> None:
@@ -89,13 +102,33 @@ def test_a_family_is_chosen_over_a_simpler_one_only_when_it_wins_by_more_than_th
     from risk_assets.core.evaluation import simplest_within_one_se
 
     # listed_market on 2026-12-05: LightGBM ahead by 0.0001 with an SE of 0.0088 -> the scorecard
-    assert simplest_within_one_se({"logistic_woe": (0.8224, 0.0079), "logistic_winsor": (0.8111, 0.0097),
-                                   "lightgbm": (0.8225, 0.0088)}) == "logistic_woe"
+    assert (
+        simplest_within_one_se(
+            {
+                "logistic_woe": (0.8224, 0.0079),
+                "logistic_winsor": (0.8111, 0.0097),
+                "lightgbm": (0.8225, 0.0088),
+            }
+        )
+        == "logistic_woe"
+    )
     # the SME segment: LightGBM ahead by seven standard errors -> LightGBM
-    assert simplest_within_one_se({"logistic_woe": (0.8401, 0.0090), "logistic_winsor": (0.8204, 0.0195),
-                                   "lightgbm": (0.9125, 0.0095)}) == "lightgbm"
+    assert (
+        simplest_within_one_se(
+            {
+                "logistic_woe": (0.8401, 0.0090),
+                "logistic_winsor": (0.8204, 0.0195),
+                "lightgbm": (0.9125, 0.0095),
+            }
+        )
+        == "lightgbm"
+    )
     # within the best's SE the order decides, not the AUC: the winsorised model precedes LightGBM
-    assert simplest_within_one_se({"logistic_woe": (0.70, 0.01), "logistic_winsor": (0.795, 0.01),
-                                   "lightgbm": (0.80, 0.01)}) == "logistic_winsor"
+    assert (
+        simplest_within_one_se(
+            {"logistic_woe": (0.70, 0.01), "logistic_winsor": (0.795, 0.01), "lightgbm": (0.80, 0.01)}
+        )
+        == "logistic_winsor"
+    )
     with pytest.raises(ValueError):
         simplest_within_one_se({})

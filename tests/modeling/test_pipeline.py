@@ -54,19 +54,44 @@ def test_the_training_set_adds_the_users_panel_held_out_by_company(warehouse: Wa
 
 def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph_env: Path) -> None:
     settings = Settings.from_env()
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+    )
     version = client.get_model_version(settings.model_name, "1")
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "validation")}
-    assert {"validation/model_card.md", "validation/roc.png", "validation/calibration.png",
-            "validation/validation.json", "validation/polish_mapping.csv"} <= artifacts
+    assert {
+        "validation/model_card.md",
+        "validation/roc.png",
+        "validation/calibration.png",
+        "validation/validation.json",
+        "validation/polish_mapping.csv",
+    } <= artifacts
     local = Path(client.download_artifacts(version.run_id, "validation"))
     card = (local / "model_card.md").read_text()
-    for text in ("## Validation (held-out rows)", "Polish", "long-run default rate", "out_of_domain",
-                 "Financial firms", "Attr29", "zmijewski", "Altman Z needs the market value of equity"):
+    for text in (
+        "## Validation (held-out rows)",
+        "Polish",
+        "long-run default rate",
+        "out_of_domain",
+        "Financial firms",
+        "Attr29",
+        "zmijewski",
+        "Altman Z needs the market value of equity",
+    ):
         assert text in card, text
     figures = json.loads((local / "validation.json").read_text())
     for name in ("logistic_woe", "logistic_winsor", "lightgbm"):
-        for key in ("auc", "ar", "ks", "brier", "log_loss", "psi", "calibration_by_decile", "grades", "cv_auc"):
+        for key in (
+            "auc",
+            "ar",
+            "ks",
+            "brier",
+            "log_loss",
+            "psi",
+            "calibration_by_decile",
+            "grades",
+            "cv_auc",
+        ):
             assert figures[name][key] is not None, (name, key)
     assert figures["altman_z"]["available"] is False and figures["zmijewski"]["available"] is True
     run = client.get_run(version.run_id)
@@ -78,7 +103,9 @@ def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph
     challenger = json.loads(tags["gate_challenger_figures"])
     assert challenger["auc"] == pytest.approx(float(tags["gate_challenger_auc"]))
     store = Warehouse(settings.warehouse_url)
-    decision = store.read("model_decisions", where={"model_name": "corporate_pd", "challenger_version": "1"}).iloc[0]
+    decision = store.read(
+        "model_decisions", where={"model_name": "corporate_pd", "challenger_version": "1"}
+    ).iloc[0]
     recorded = json.loads(decision["figures"])
     assert recorded["challenger"]["auc"] == pytest.approx(decision["challenger_auc"])
     assert recorded["champion"] is None and "weighted from the sample's default rate" in recorded["pd_scale"]
@@ -87,14 +114,21 @@ def test_pd_model_logged_its_validation_and_the_gate_recorded_both_figures(graph
     assert {"slope", "p_slope", "p_joint"} <= set(recorded["challenger"])
     # every segment was trained, gated and registered under its own name
     decisions = store.read("model_decisions")
-    assert set(decisions["model_name"]) == {"corporate_pd", "corporate_pd_listed_market",
-                                            "corporate_pd_listed_statements"}
+    assert set(decisions["model_name"]) == {
+        "corporate_pd",
+        "corporate_pd_listed_market",
+        "corporate_pd_listed_statements",
+    }
     store.dispose()
     # the listed cards state the out-of-time test and the panel's default experience where healthy filers sit
     listed = client.get_model_version("corporate_pd_listed_market", "1")
     listed_card = (Path(client.download_artifacts(listed.run_id, "validation")) / "model_card.md").read_text()
-    for text in ("## Out of time: train 1999-2007, test 2008-2011", "## Default experience of healthy companies",
-                 "quick ratio < 0.5 and ROA > 5%", "the simplest family whose cross-validated"):
+    for text in (
+        "## Out of time: train 1999-2007, test 2008-2011",
+        "## Default experience of healthy companies",
+        "quick ratio < 0.5 and ROA > 5%",
+        "the simplest family whose cross-validated",
+    ):
         assert text in listed_card, text
 
 
@@ -103,11 +137,15 @@ def test_retraining_unchanged_data_registers_no_new_version(graph_copy) -> None:
     from risk_assets.core.segments import SEGMENTS
 
     settings = Settings.from_env()
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+    )
 
     def versions() -> dict[str, int]:
-        return {s.name: len(client.search_model_versions(f"name='{s.registered_model(settings.model_name)}'"))
-                for s in SEGMENTS.values()}
+        return {
+            s.name: len(client.search_model_versions(f"name='{s.registered_model(settings.model_name)}'"))
+            for s in SEGMENTS.values()
+        }
 
     before = versions()
     assert run_job("retrain").success
@@ -139,7 +177,9 @@ def test_the_first_training_sees_the_default_events_and_each_filer_year_once(gra
     from risk_assets.storage.objects import open_object_store
 
     settings = Settings.from_env()
-    frame = pd.read_parquet(io.BytesIO(open_object_store(settings.object_store_url).get(LISTED_TRAINING_SET_KEY)))
+    frame = pd.read_parquet(
+        io.BytesIO(open_object_store(settings.object_store_url).get(LISTED_TRAINING_SET_KEY))
+    )
     own = frame[frame["source"] == "sec_companyfacts"]
     assert not own.duplicated(["company_id", "fiscal_year"]).any()
     warehouse = Warehouse(settings.warehouse_url)
@@ -166,8 +206,10 @@ def test_the_model_checks_judge_the_versions_their_run_trained(graph_env: Path) 
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("pd_model"))
         versions = event.asset_materialization.metadata[VERSIONS_KEY].value
-        checks = [e.dagster_event.event_specific_data for e in instance.all_logs(
-            event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+        checks = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(event.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        ]
     assert set(versions) == {"sme", "listed_market", "listed_statements"}
     grades = next(c for c in checks if c.check_name == "challenger_grades_and_benchmark")
     reported = {segment: figures["version"] for segment, figures in grades.metadata["segments"].value.items()}
@@ -181,7 +223,9 @@ def test_default_events_derived_again_with_nothing_new_keep_their_data_version(g
 
     with dg.DagsterInstance.get() as instance:
         records = instance.fetch_materializations(dg.AssetKey("default_events"), limit=10).records
-    versions = [r.event_log_entry.dagster_event.event_specific_data.materialization.tags.get("dagster/data_version")
-                for r in records]
+    versions = [
+        r.event_log_entry.dagster_event.event_specific_data.materialization.tags.get("dagster/data_version")
+        for r in records
+    ]
     assert len(versions) >= 2 and None not in versions
     assert len(set(versions)) == 1

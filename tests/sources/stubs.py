@@ -52,7 +52,9 @@ def dart_no_data() -> StubResponse:
 
 
 def samsung_fy2023_rows() -> list[dict]:
-    payload = json.loads(read(DATA / "opendart" / "fnlttSinglAcntAll" / "00126380_2023_11011_CFS.sjunepark-golden.json"))
+    payload = json.loads(
+        read(DATA / "opendart" / "fnlttSinglAcntAll" / "00126380_2023_11011_CFS.sjunepark-golden.json")
+    )
     return payload["list"]
 
 
@@ -70,7 +72,13 @@ def samsung_q1_2024_payload() -> dict:
             continue
         row = {k: v for k, v in source.items() if v is not None}
         row.update(rcept_no=SAMSUNG_Q1_2024_RCEPT, reprt_code="11013", bsns_year="2024")
-        for key in ("thstrm_add_amount", "frmtrm_q_amount", "frmtrm_add_amount", "bfefrmtrm_nm", "bfefrmtrm_amount"):
+        for key in (
+            "thstrm_add_amount",
+            "frmtrm_q_amount",
+            "frmtrm_add_amount",
+            "bfefrmtrm_nm",
+            "bfefrmtrm_amount",
+        ):
             row.pop(key, None)
         fy = source.get("thstrm_amount")
         if source["sj_div"] in ("IS", "CIS"):
@@ -78,7 +86,10 @@ def samsung_q1_2024_payload() -> dict:
             row["frmtrm_q_amount"] = row["frmtrm_add_amount"] = _scaled(fy, Q1_PRIOR_YTD)
             row["frmtrm_amount"] = None
         elif source["sj_div"] == "CF":
-            row["thstrm_amount"], row["frmtrm_amount"] = _scaled(fy, Q1_CASH_FLOW_CURRENT), _scaled(fy, Q1_CASH_FLOW_PRIOR)
+            row["thstrm_amount"], row["frmtrm_amount"] = (
+                _scaled(fy, Q1_CASH_FLOW_CURRENT),
+                _scaled(fy, Q1_CASH_FLOW_PRIOR),
+            )
         else:  # BS: the quarter end, and the prior fiscal year end as comparative
             row["thstrm_amount"], row["frmtrm_amount"] = _scaled(fy, Q1_BALANCE), fy
         rows.append({k: v for k, v in row.items() if v is not None})
@@ -89,14 +100,41 @@ def samsung_periodic_list(with_q1_2024: bool = False) -> dict:
     """list.json?pblntf_ty=A BUILT from the documented row shape (no recorded periodic list for Samsung)."""
     rows = []
     if with_q1_2024:
-        rows.append({"corp_code": SAMSUNG_CORP, "corp_name": "삼성전자", "stock_code": "005930", "corp_cls": "Y",
-                     "report_nm": "분기보고서 (2024.03)", "rcept_no": SAMSUNG_Q1_2024_RCEPT, "flr_nm": "삼성전자",
-                     "rcept_dt": SAMSUNG_Q1_2024_RCEPT[:8], "rm": ""})
-    rows.append({"corp_code": SAMSUNG_CORP, "corp_name": "삼성전자", "stock_code": "005930", "corp_cls": "Y",
-                 "report_nm": "사업보고서 (2023.12)", "rcept_no": SAMSUNG_FY2023_RCEPT, "flr_nm": "삼성전자",
-                 "rcept_dt": SAMSUNG_FY2023_RCEPT[:8], "rm": "연"})
-    return {"status": "000", "message": "정상", "page_no": 1, "page_count": 100, "total_count": len(rows),
-            "total_page": 1, "list": rows}
+        rows.append(
+            {
+                "corp_code": SAMSUNG_CORP,
+                "corp_name": "삼성전자",
+                "stock_code": "005930",
+                "corp_cls": "Y",
+                "report_nm": "분기보고서 (2024.03)",
+                "rcept_no": SAMSUNG_Q1_2024_RCEPT,
+                "flr_nm": "삼성전자",
+                "rcept_dt": SAMSUNG_Q1_2024_RCEPT[:8],
+                "rm": "",
+            }
+        )
+    rows.append(
+        {
+            "corp_code": SAMSUNG_CORP,
+            "corp_name": "삼성전자",
+            "stock_code": "005930",
+            "corp_cls": "Y",
+            "report_nm": "사업보고서 (2023.12)",
+            "rcept_no": SAMSUNG_FY2023_RCEPT,
+            "flr_nm": "삼성전자",
+            "rcept_dt": SAMSUNG_FY2023_RCEPT[:8],
+            "rm": "연",
+        }
+    )
+    return {
+        "status": "000",
+        "message": "정상",
+        "page_no": 1,
+        "page_count": 100,
+        "total_count": len(rows),
+        "total_page": 1,
+        "list": rows,
+    }
 
 
 def samsung_recent_list(extra_rows: list[dict] | None = None) -> dict:
@@ -110,12 +148,27 @@ def samsung_recent_list(extra_rows: list[dict] | None = None) -> dict:
 def audit_opinion_payload(opinion: str = "적정의견", rcept_no: str = SAMSUNG_FY2023_RCEPT) -> dict:
     """accnutAdtorNmNdAdtOpinion BUILT from OpenDART's guide (DS002 #13): one row per year and basis, the year
     a label such as "제55기 (당기)"; no recorded response exists."""
+
     def row(label: str, value: str) -> dict:
-        return {"rcept_no": rcept_no, "corp_cls": "Y", "corp_code": SAMSUNG_CORP, "corp_name": "삼성전자",
-                "bsns_year": label, "adtor": "삼정회계법인", "adt_opinion": value, "emphs_matter": "-",
-                "core_adt_matter": "-", "stlm_dt": "2023-12-31"}
-    rows = [row("제55기 (당기)", opinion), row("제55기 (당기)", opinion), row("제54기 (전기)", "적정의견"),
-            row("제53기 (전전기)", "적정의견")]
+        return {
+            "rcept_no": rcept_no,
+            "corp_cls": "Y",
+            "corp_code": SAMSUNG_CORP,
+            "corp_name": "삼성전자",
+            "bsns_year": label,
+            "adtor": "삼정회계법인",
+            "adt_opinion": value,
+            "emphs_matter": "-",
+            "core_adt_matter": "-",
+            "stlm_dt": "2023-12-31",
+        }
+
+    rows = [
+        row("제55기 (당기)", opinion),
+        row("제55기 (당기)", opinion),
+        row("제54기 (전기)", "적정의견"),
+        row("제53기 (전전기)", "적정의견"),
+    ]
     return {"status": "000", "message": "정상", "list": rows}
 
 
@@ -134,60 +187,137 @@ def apple_submissions(extra_filing: dict | None = None) -> bytes:
 
 def empty_submissions_page() -> dict:
     """Apple's older-filings page is not recorded: an empty page in the documented page shape."""
-    columns = ("accessionNumber", "filingDate", "reportDate", "acceptanceDateTime", "act", "form", "fileNumber",
-               "filmNumber", "items", "core_type", "size", "isXBRL", "isInlineXBRL", "primaryDocument",
-               "primaryDocDescription")
+    columns = (
+        "accessionNumber",
+        "filingDate",
+        "reportDate",
+        "acceptanceDateTime",
+        "act",
+        "form",
+        "fileNumber",
+        "filmNumber",
+        "items",
+        "core_type",
+        "size",
+        "isXBRL",
+        "isInlineXBRL",
+        "primaryDocument",
+        "primaryDocDescription",
+    )
     return {column: [] for column in columns}
 
 
 def serve_sec(stub: StubServer, submissions: bytes | None = None) -> None:
-    stub.route("GET", f"/submissions/CIK{APPLE_CIK}.json",
-               StubResponse(body=submissions or apple_submissions(), content_type="application/json"))
-    stub.route("GET", f"/submissions/CIK{APPLE_CIK}-submissions-001.json", StubResponse.json(empty_submissions_page()))
-    stub.route("GET", f"/api/xbrl/companyfacts/CIK{APPLE_CIK}.json",
-               StubResponse.file(DATA / "sec" / "companyfacts" / f"CIK{APPLE_CIK}.json.gz"))
-    stub.route("GET", "/files/company_tickers.json", StubResponse.file(FIXTURES / "sec_edgar" / "company_tickers.json.gz"))
+    stub.route(
+        "GET",
+        f"/submissions/CIK{APPLE_CIK}.json",
+        StubResponse(body=submissions or apple_submissions(), content_type="application/json"),
+    )
+    stub.route(
+        "GET",
+        f"/submissions/CIK{APPLE_CIK}-submissions-001.json",
+        StubResponse.json(empty_submissions_page()),
+    )
+    stub.route(
+        "GET",
+        f"/api/xbrl/companyfacts/CIK{APPLE_CIK}.json",
+        StubResponse.file(DATA / "sec" / "companyfacts" / f"CIK{APPLE_CIK}.json.gz"),
+    )
+    stub.route(
+        "GET",
+        "/files/company_tickers.json",
+        StubResponse.file(FIXTURES / "sec_edgar" / "company_tickers.json.gz"),
+    )
 
 
-def serve_dart(stub: StubServer, *, with_q1_2024: bool = False, recent_rows: list[dict] | None = None,
-               audit_opinion: str = "적정의견") -> None:
-    stub.route("GET", "/api/company.json", StubResponse.file(FIXTURES / "opendart" / "company" / "company_00126380.json"),
-               query={"corp_code": SAMSUNG_CORP})
-    stub.route("GET", "/api/list.json", StubResponse.json(samsung_recent_list(recent_rows)), query={"corp_code": SAMSUNG_CORP})
-    stub.route("GET", "/api/list.json", StubResponse.json(samsung_periodic_list(with_q1_2024)),
-               query={"corp_code": SAMSUNG_CORP, "pblntf_ty": "A"})
+def serve_dart(
+    stub: StubServer,
+    *,
+    with_q1_2024: bool = False,
+    recent_rows: list[dict] | None = None,
+    audit_opinion: str = "적정의견",
+) -> None:
+    stub.route(
+        "GET",
+        "/api/company.json",
+        StubResponse.file(FIXTURES / "opendart" / "company" / "company_00126380.json"),
+        query={"corp_code": SAMSUNG_CORP},
+    )
+    stub.route(
+        "GET",
+        "/api/list.json",
+        StubResponse.json(samsung_recent_list(recent_rows)),
+        query={"corp_code": SAMSUNG_CORP},
+    )
+    stub.route(
+        "GET",
+        "/api/list.json",
+        StubResponse.json(samsung_periodic_list(with_q1_2024)),
+        query={"corp_code": SAMSUNG_CORP, "pblntf_ty": "A"},
+    )
     stub.route("GET", "/api/fnlttSinglAcntAll.json", dart_no_data())
-    stub.route("GET", "/api/fnlttSinglAcntAll.json",
-               StubResponse.file(DATA / "opendart" / "fnlttSinglAcntAll" / "00126380_2023_11011_CFS.sjunepark-golden.json"),
-               query={"corp_code": SAMSUNG_CORP, "bsns_year": "2023", "reprt_code": "11011", "fs_div": "CFS"})
+    stub.route(
+        "GET",
+        "/api/fnlttSinglAcntAll.json",
+        StubResponse.file(
+            DATA / "opendart" / "fnlttSinglAcntAll" / "00126380_2023_11011_CFS.sjunepark-golden.json"
+        ),
+        query={"corp_code": SAMSUNG_CORP, "bsns_year": "2023", "reprt_code": "11011", "fs_div": "CFS"},
+    )
     if with_q1_2024:
-        stub.route("GET", "/api/fnlttSinglAcntAll.json", StubResponse.json(samsung_q1_2024_payload()),
-                   query={"corp_code": SAMSUNG_CORP, "bsns_year": "2024", "reprt_code": "11013", "fs_div": "CFS"})
+        stub.route(
+            "GET",
+            "/api/fnlttSinglAcntAll.json",
+            StubResponse.json(samsung_q1_2024_payload()),
+            query={"corp_code": SAMSUNG_CORP, "bsns_year": "2024", "reprt_code": "11013", "fs_div": "CFS"},
+        )
     for endpoint in ("dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"):
         stub.route("GET", f"/api/{endpoint}.json", dart_no_data())
-    stub.route("GET", "/api/accnutAdtorNmNdAdtOpinion.json", StubResponse.json(audit_opinion_payload(audit_opinion)))
+    stub.route(
+        "GET", "/api/accnutAdtorNmNdAdtOpinion.json", StubResponse.json(audit_opinion_payload(audit_opinion))
+    )
 
 
 def serve_fred(stub: StubServer) -> None:
-    stub.route("GET", "/fred/series/observations",
-               StubResponse.file(FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json"),
-               query={"series_id": "GDP", "output_type": "4"})
-    stub.route("GET", "/fred/series/observations", StubResponse.file(DATA / "fred" / "CPILFESL.json"),
-               query={"series_id": "CPILFESL"})
-    stub.route("GET", "/fred/series/observations", StubResponse.file(DATA / "fred" / "WGS10YR.json.gz"),
-               query={"series_id": "WGS10YR"})
+    stub.route(
+        "GET",
+        "/fred/series/observations",
+        StubResponse.file(FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json"),
+        query={"series_id": "GDP", "output_type": "4"},
+    )
+    stub.route(
+        "GET",
+        "/fred/series/observations",
+        StubResponse.file(DATA / "fred" / "CPILFESL.json"),
+        query={"series_id": "CPILFESL"},
+    )
+    stub.route(
+        "GET",
+        "/fred/series/observations",
+        StubResponse.file(DATA / "fred" / "WGS10YR.json.gz"),
+        query={"series_id": "WGS10YR"},
+    )
 
 
 def serve_prices(stub: StubServer) -> None:
-    not_found = {"chart": {"result": None, "error": {"code": "Not Found",
-                                                     "description": "No data found, symbol may be delisted"}}}
-    stub.route("GET", "/v8/finance/chart/AAPL",
-               StubResponse.file(FIXTURES / "yahoo_finance" / "chart-AAPL-2020-08-31-to-2020-11-07.body.json"))
+    not_found = {
+        "chart": {
+            "result": None,
+            "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"},
+        }
+    }
+    stub.route(
+        "GET",
+        "/v8/finance/chart/AAPL",
+        StubResponse.file(FIXTURES / "yahoo_finance" / "chart-AAPL-2020-08-31-to-2020-11-07.body.json"),
+    )
     for symbol in ("005930.KS", "005930.KQ"):
         stub.route("GET", f"/v8/finance/chart/{symbol}", StubResponse.json(not_found, status=404))
 
 
-def resources_for(stub: StubServer, warehouse_url: str | None = None, object_store_url: str | None = None) -> dict:
+def resources_for(
+    stub: StubServer, warehouse_url: str | None = None, object_store_url: str | None = None
+) -> dict:
     """Every source resource pointed at ``stub`` (plus the warehouse/object store when given)."""
     from risk_assets.defs.resources import (
         EcosResource,
@@ -203,22 +333,36 @@ def resources_for(stub: StubServer, warehouse_url: str | None = None, object_sto
     )
 
     resources = {
-        "sec": SecEdgarResource(user_agent=USER_AGENT, base_url_data=stub.url, base_url_www=stub.url,
-                                max_requests_per_second=1000, max_retries=1),
-        "dart": OpenDartResource(api_key=DART_KEY, base_url=f"{stub.url}/api", min_interval_seconds=0.001,
-                                 max_retries=1),
-        "fred": FredResource(api_key=FRED_KEY, base_url=f"{stub.url}/fred", max_requests_per_minute=60000,
-                             max_retries=1),
-        "prices": PricesResource(base_url=stub.url, min_interval_seconds=0.001, max_retries=1,
-                                 history_start="2019-01-01"),
+        "sec": SecEdgarResource(
+            user_agent=USER_AGENT,
+            base_url_data=stub.url,
+            base_url_www=stub.url,
+            max_requests_per_second=1000,
+            max_retries=1,
+        ),
+        "dart": OpenDartResource(
+            api_key=DART_KEY, base_url=f"{stub.url}/api", min_interval_seconds=0.001, max_retries=1
+        ),
+        "fred": FredResource(
+            api_key=FRED_KEY, base_url=f"{stub.url}/fred", max_requests_per_minute=60000, max_retries=1
+        ),
+        "prices": PricesResource(
+            base_url=stub.url, min_interval_seconds=0.001, max_retries=1, history_start="2019-01-01"
+        ),
         # The recorded FRED series only: GDP first releases, core CPI and the weekly 10-year yield.
-        "macro_series": MacroSeriesResource(series=["US:govt_10y:fred:WGS10YR:level:7",
-                                                    "US:gdp_growth:fred:GDP:yoy:first_release",
-                                                    "US:cpi_inflation:fred:CPILFESL:yoy:45"]),
+        "macro_series": MacroSeriesResource(
+            series=[
+                "US:govt_10y:fred:WGS10YR:level:7",
+                "US:gdp_growth:fred:GDP:yoy:first_release",
+                "US:cpi_inflation:fred:CPILFESL:yoy:45",
+            ]
+        ),
     }
     # the live sources, configured by the client resources above (what Definitions builds in live mode)
     resources["filings"] = LiveFilings(sec=resources["sec"], dart=resources["dart"])
-    resources["market_source"] = LiveMarket(fred=resources["fred"], ecos=EcosResource(), prices=resources["prices"])
+    resources["market_source"] = LiveMarket(
+        fred=resources["fred"], ecos=EcosResource(), prices=resources["prices"]
+    )
     if warehouse_url:
         resources["warehouse"] = WarehouseResource(url=warehouse_url)
     if object_store_url:

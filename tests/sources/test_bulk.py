@@ -59,8 +59,10 @@ def documents() -> dict[str, dict[str, bytes]]:
 
 @pytest.fixture
 def archives(tmp_path: Path, documents) -> tuple[Path, Path]:
-    return (_zip(tmp_path / "companyfacts.zip", documents["companyfacts"]),
-            _zip(tmp_path / "submissions.zip", documents["submissions"]))
+    return (
+        _zip(tmp_path / "companyfacts.zip", documents["companyfacts"]),
+        _zip(tmp_path / "submissions.zip", documents["submissions"]),
+    )
 
 
 def _store(tmp_path: Path, name: str, with_universe: bool = True) -> tuple[Warehouse, LocalObjectStore]:
@@ -89,8 +91,13 @@ def _api_path(tmp_path: Path, documents) -> Warehouse:
             for name, body in documents[folder].items():
                 stub.route("GET", f"{path}/{name}", StubResponse(body=body, content_type="application/json"))
         capture = fetch.RawCapture(objects)
-        client = SecEdgarClient(user_agent=stubs.USER_AGENT, base_url_data=stub.url, base_url_www=stub.url,
-                                max_requests_per_second=1000, raw_sink=capture)
+        client = SecEdgarClient(
+            user_agent=stubs.USER_AGENT,
+            base_url_data=stub.url,
+            base_url_www=stub.url,
+            max_requests_per_second=1000,
+            raw_sink=capture,
+        )
         for row in SEC:
             capture.company_id = row["company_id"]
             if f"CIK{row['cik']}.json" in documents["submissions"]:
@@ -101,7 +108,9 @@ def _api_path(tmp_path: Path, documents) -> Warehouse:
         client.close()
         assert stub.unmatched == []
     for row in SEC:
-        frame, _rejected = normalize_documents(row["company_id"], latest_documents(store, objects, row["company_id"]))
+        frame, _rejected = normalize_documents(
+            row["company_id"], latest_documents(store, objects, row["company_id"])
+        )
         good, _bad = validate_statements(frame)
         store.upsert("statements", good[STATEMENT_COLUMNS], replace={"company_id": row["company_id"]})
     return store
@@ -111,8 +120,9 @@ def test_bulk_archives_give_the_api_paths_statements_row_for_row(tmp_path: Path,
     api = _api_path(tmp_path, documents)
     store, objects = _store(tmp_path, "bulk")
     lines: list[str] = []
-    stats = ingest_sec_archives(store, objects, companyfacts=archives[0], submissions=archives[1], batch_size=4,
-                                progress=lines.append)
+    stats = ingest_sec_archives(
+        store, objects, companyfacts=archives[0], submissions=archives[1], batch_size=4, progress=lines.append
+    )
     members = len(documents["companyfacts"]) + len(documents["submissions"])
     assert (stats.members, stats.stored, stats.skipped, stats.companies) == (members, members, 0, 13)
 
@@ -128,8 +138,9 @@ def test_bulk_archives_give_the_api_paths_statements_row_for_row(tmp_path: Path,
 
     # A second run of the same archives stores nothing and rewrites nothing.
     before_raw, before = _raw(store), _statements(store)
-    again = ingest_sec_archives(store, objects, companyfacts=archives[0], submissions=archives[1],
-                                progress=lines.append)
+    again = ingest_sec_archives(
+        store, objects, companyfacts=archives[0], submissions=archives[1], progress=lines.append
+    )
     assert (again.stored, again.skipped, again.statement_rows) == (0, members, 0)
     assert _raw(store) == before_raw and _statements(store).equals(before)
     api.dispose()
@@ -138,16 +149,30 @@ def test_bulk_archives_give_the_api_paths_statements_row_for_row(tmp_path: Path,
 
 def test_all_ciks_adds_the_archives_filers_as_sec_companies(tmp_path: Path, archives) -> None:
     store, objects = _store(tmp_path, "all", with_universe=False)
-    assert ingest_sec_archives(store, objects, companyfacts=archives[0], progress=lambda _l: None).companies == 0
-    stats = ingest_sec_archives(store, objects, companyfacts=archives[0], submissions=archives[1], all_ciks=True,
-                                progress=lambda _l: None)
+    assert (
+        ingest_sec_archives(store, objects, companyfacts=archives[0], progress=lambda _l: None).companies == 0
+    )
+    stats = ingest_sec_archives(
+        store,
+        objects,
+        companyfacts=archives[0],
+        submissions=archives[1],
+        all_ciks=True,
+        progress=lambda _l: None,
+    )
     assert stats.companies_added == 13
     companies = store.read("companies").set_index("company_id")
     assert companies.loc["sec-0000320193", ["name", "sic", "fiscal_year_end", "source"]].tolist() == [
-        "Apple Inc.", "3571", "0926", "sec"]
+        "Apple Inc.",
+        "3571",
+        "0926",
+        "sec",
+    ]
     # Hertz has companyfacts but no bundled submissions: named from companyfacts' entityName.
-    assert companies.loc["sec-0001657853", "name"] == json.loads(
-        bundled.sec_documents("0001657853")[0].body)["entityName"]
+    assert (
+        companies.loc["sec-0001657853", "name"]
+        == json.loads(bundled.sec_documents("0001657853")[0].body)["entityName"]
+    )
     assert set(store.read("statements")["company_id"]) == {row["company_id"] for row in SEC}
     store.dispose()
 
@@ -193,19 +218,29 @@ def test_damaged_member_rolls_its_batch_back_and_a_rerun_continues(tmp_path: Pat
     store.dispose()
 
 
-def test_download_streams_to_disk_resumes_and_feeds_the_command(tmp_path: Path, archives, monkeypatch) -> None:
+def test_download_streams_to_disk_resumes_and_feeds_the_command(
+    tmp_path: Path, archives, monkeypatch
+) -> None:
     from risk_assets.cli import main
     from tests.conftest import use_home
 
     data = archives[0].read_bytes()
     half = len(data) // 2
     with StubServer() as stub:
-        stub.route("GET", "/xbrl/companyfacts.zip", [
-            StubResponse(body=data, content_type="application/zip", truncate_at=half),
-            StubResponse(status=206, body=data[half:], content_type="application/zip",
-                         headers={"Content-Range": f"bytes {half}-{len(data) - 1}/{len(data)}"}),
-            StubResponse(body=data, content_type="application/zip"),
-        ])
+        stub.route(
+            "GET",
+            "/xbrl/companyfacts.zip",
+            [
+                StubResponse(body=data, content_type="application/zip", truncate_at=half),
+                StubResponse(
+                    status=206,
+                    body=data[half:],
+                    content_type="application/zip",
+                    headers={"Content-Range": f"bytes {half}-{len(data) - 1}/{len(data)}"},
+                ),
+                StubResponse(body=data, content_type="application/zip"),
+            ],
+        )
         url = f"{stub.url}/xbrl/companyfacts.zip"
         dest = tmp_path / "dl" / "companyfacts.zip"
         with pytest.raises(BulkArchiveError, match="run again to resume"):
@@ -238,14 +273,18 @@ def _corpcode_zip(path: Path, xml: bytes) -> Path:
     return _zip(path, {"CORPCODE.xml": xml})
 
 
-def test_dart_corpcode_adds_listed_companies_streamed_and_refuses_broken_xml(tmp_path: Path, monkeypatch) -> None:
+def test_dart_corpcode_adds_listed_companies_streamed_and_refuses_broken_xml(
+    tmp_path: Path, monkeypatch
+) -> None:
     from risk_assets.cli import main
     from risk_assets.defs.sources.bulk import ingest_dart_corpcode
     from tests.conftest import use_home
 
     xml = (stubs.DATA / "opendart" / "corpCode" / "CORPCODE.listed-only.excerpt.xml").read_bytes()
     entries = xml.count(b"<list>")
-    store, objects = _store(tmp_path, "dart")  # the universe already has the SEC filers; Samsung is added here
+    store, objects = _store(
+        tmp_path, "dart"
+    )  # the universe already has the SEC filers; Samsung is added here
     broken = _corpcode_zip(tmp_path / "broken.zip", xml[: len(xml) // 2])
     with pytest.raises(BulkArchiveError, match="broken.zip: member CORPCODE.xml is damaged or not valid XML"):
         ingest_dart_corpcode(store, objects, broken, progress=lambda _l: None)
@@ -256,8 +295,9 @@ def test_dart_corpcode_adds_listed_companies_streamed_and_refuses_broken_xml(tmp
     companies = store.read("companies").set_index("company_id")
     dart = companies[companies.index.str.startswith("dart-")]
     assert stats.members == entries == 32 and len(dart) == 32  # the excerpt holds listed companies only
-    assert dart.loc["dart-00126380", ["ticker", "country", "currency", "source", "dart_corp_code"]].tolist() == [
-        "005930", "KR", "KRW", "dart", "00126380"]
+    assert dart.loc[
+        "dart-00126380", ["ticker", "country", "currency", "source", "dart_corp_code"]
+    ].tolist() == ["005930", "KR", "KRW", "dart", "00126380"]
     assert any(key.startswith("raw/dart/_shared/corpCode/") for key in objects.list("raw/dart"))
     again = ingest_dart_corpcode(store, objects, archive, progress=lambda _l: None)
     assert (again.companies_added, again.skipped) == (0, 32)

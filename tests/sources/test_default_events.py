@@ -21,23 +21,45 @@ OPENDART = stubs.DATA / "opendart"
 
 
 def company(company_id: str, corp_code: str, name: str) -> dict:
-    return {"company_id": company_id, "name": name, "dart_corp_code": corp_code, "country": "KR", "currency": "KRW",
-            "is_financial": False, "source": "dart", "updated_at": dt.datetime(2026, 1, 1)}
+    return {
+        "company_id": company_id,
+        "name": name,
+        "dart_corp_code": corp_code,
+        "country": "KR",
+        "currency": "KRW",
+        "is_financial": False,
+        "source": "dart",
+        "updated_at": dt.datetime(2026, 1, 1),
+    }
 
 
 def test_dart_distress_reports_become_default_events(tmp_path: Path) -> None:
     warehouse_url, objects_url = f"sqlite:///{tmp_path / 'warehouse.db'}", (tmp_path / "objects").as_uri()
     store = Warehouse(warehouse_url)
     store.create_schema()
-    store.upsert("companies", [company(DH, "00126089", "DH오토넥스"), company(TAEYOUNG, "00153861", "태영건설")])
+    store.upsert(
+        "companies", [company(DH, "00126089", "DH오토넥스"), company(TAEYOUNG, "00153861", "태영건설")]
+    )
     capture = RawCapture(open_object_store(objects_url))
     with StubServer() as stub:
-        stub.route("GET", "/api/dfOcr.json", StubResponse.file(OPENDART / "dfOcr" / "dfOcr_00126089.json"),
-                   query={"corp_code": "00126089"})
-        stub.route("GET", "/api/ctrcvsBgrq.json", StubResponse.file(OPENDART / "ctrcvsBgrq" / "ctrcvsBgrq_00126089.json"),
-                   query={"corp_code": "00126089"})
-        stub.route("GET", "/api/bnkMngtPcbg.json",
-                   StubResponse.file(OPENDART / "bnkMngtPcbg" / "bnkMngtPcbg_00153861.json"), query={"corp_code": "00153861"})
+        stub.route(
+            "GET",
+            "/api/dfOcr.json",
+            StubResponse.file(OPENDART / "dfOcr" / "dfOcr_00126089.json"),
+            query={"corp_code": "00126089"},
+        )
+        stub.route(
+            "GET",
+            "/api/ctrcvsBgrq.json",
+            StubResponse.file(OPENDART / "ctrcvsBgrq" / "ctrcvsBgrq_00126089.json"),
+            query={"corp_code": "00126089"},
+        )
+        stub.route(
+            "GET",
+            "/api/bnkMngtPcbg.json",
+            StubResponse.file(OPENDART / "bnkMngtPcbg" / "bnkMngtPcbg_00153861.json"),
+            query={"corp_code": "00153861"},
+        )
         for endpoint in ("dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"):
             stub.route("GET", f"/api/{endpoint}.json", stubs.dart_no_data())
         client = stubs.resources_for(stub)["dart"].client(raw_sink=capture)
@@ -48,13 +70,25 @@ def test_dart_distress_reports_become_default_events(tmp_path: Path) -> None:
             store.upsert("raw_filings", capture.take_rows())
         client.close()
 
-    result = default_events(context=dg.build_asset_context(), warehouse=WarehouseResource(url=warehouse_url),
-                            object_store=ObjectStoreResource(url=objects_url))
+    result = default_events(
+        context=dg.build_asset_context(),
+        warehouse=WarehouseResource(url=warehouse_url),
+        object_store=ObjectStoreResource(url=objects_url),
+    )
     assert result.metadata["events"] == 3
     events = store.read("default_events").sort_values(["company_id", "event_date"])
-    assert [tuple(r) for r in events[["company_id", "event_date", "kind", "source", "reference"]].itertuples(index=False)] == [
+    assert [
+        tuple(r)
+        for r in events[["company_id", "event_date", "kind", "source", "reference"]].itertuples(index=False)
+    ] == [
         # dfOcr: no dishonour date ("dfd": "-"), so the receipt date rcept_no[:8].
-        (DH, dt.date(2023, 9, 25), "rehabilitation_filing", "dart_ctrcvsBgrq", "20230926000754"),  # rqd 2023년 09월 25일
+        (
+            DH,
+            dt.date(2023, 9, 25),
+            "rehabilitation_filing",
+            "dart_ctrcvsBgrq",
+            "20230926000754",
+        ),  # rqd 2023년 09월 25일
         (DH, dt.date(2023, 10, 12), "default", "dart_dfOcr", "20231012000317"),
         (TAEYOUNG, dt.date(2024, 1, 11), "creditor_bank_management", "dart_bnkMngtPcbg", "20250217001661"),
     ]

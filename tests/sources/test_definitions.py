@@ -28,7 +28,13 @@ def test_followers_have_the_eager_condition_without_the_missing_deps_clause_and_
     expected = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
     for name in FOLLOWERS:
         assert specs[name].automation_condition == expected, name
-    for name in TRAINING | {"raw_filings", "statements", "company_universe", "macro_indicators", "market_prices"}:
+    for name in TRAINING | {
+        "raw_filings",
+        "statements",
+        "company_universe",
+        "macro_indicators",
+        "market_prices",
+    }:
         assert specs[name].automation_condition is None, name
 
 
@@ -36,8 +42,10 @@ def test_jobs_and_the_main_sequence_include_the_new_assets() -> None:
     definitions = defs()
     assert MAIN_SEQUENCE == ("refresh_universe", "ingest_filings", "refresh_market", "retrain", "rescore_all")
     market = definitions.resolve_job_def("refresh_market")
-    assert {k.to_user_string() for k in market.asset_layer.selected_asset_keys} == {"macro_indicators",
-                                                                                     "market_prices"}
+    assert {k.to_user_string() for k in market.asset_layer.selected_asset_keys} == {
+        "macro_indicators",
+        "market_prices",
+    }
     rescore = definitions.resolve_job_def("rescore_all")
     assert {k.to_user_string() for k in rescore.asset_layer.selected_asset_keys} == FOLLOWERS
     assert definitions.resolve_sensor_def("filings_sensor").job_name == "ingest_filings"

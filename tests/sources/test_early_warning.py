@@ -17,7 +17,9 @@ SUNEDISON, NIKOLA = "sec-0000945436", "sec-0001731289"
 
 
 def submissions(cik: str) -> dict:
-    return json.loads(gzip.decompress((stubs.DATA / "sec" / "submissions" / f"CIK{cik}.json.gz").read_bytes()))
+    return json.loads(
+        gzip.decompress((stubs.DATA / "sec" / "submissions" / f"CIK{cik}.json.gz").read_bytes())
+    )
 
 
 def test_late_filing_notices_of_sunedison() -> None:
@@ -51,11 +53,17 @@ def test_a_stale_snapshot_invents_no_misses() -> None:
 
 
 def test_a_report_with_a_filing_date_as_period_counts_as_filed() -> None:
-    reports = [ew.FiledReport(dt.date(2007, 1, 31), dt.date(2007, 3, 30), annual=True),
-               # EDGAR stamped this 10-K's reportDate with its filing date (Walmart's FY2009 10-K, 2009-04-01).
-               ew.FiledReport(dt.date(2008, 4, 1), dt.date(2008, 4, 1), annual=True)]
-    assert ew.overdue_signals("x", reports, dt.date(2009, 1, 1), deadlines=(90, 45), grace_days=(15, 5),
-                              source="test") == []
+    reports = [
+        ew.FiledReport(dt.date(2007, 1, 31), dt.date(2007, 3, 30), annual=True),
+        # EDGAR stamped this 10-K's reportDate with its filing date (Walmart's FY2009 10-K, 2009-04-01).
+        ew.FiledReport(dt.date(2008, 4, 1), dt.date(2008, 4, 1), annual=True),
+    ]
+    assert (
+        ew.overdue_signals(
+            "x", reports, dt.date(2009, 1, 1), deadlines=(90, 45), grace_days=(15, 5), source="test"
+        )
+        == []
+    )
 
 
 def test_a_non_clean_audit_opinion_is_a_signal() -> None:
@@ -64,34 +72,70 @@ def test_a_non_clean_audit_opinion_is_a_signal() -> None:
     disclaimer = ew.dart_audit_opinion_signals(stubs.audit_opinion_payload("의견거절"), stubs.SAMSUNG)
     # Two current-year rows (consolidated and separate reports) of one receipt: one signal, dated rcept_no[:8].
     assert len(disclaimer) == 1
-    assert (disclaimer[0]["kind"], disclaimer[0]["signal_date"]) == (ew.NON_CLEAN_AUDIT_OPINION, dt.date(2024, 3, 12))
+    assert (disclaimer[0]["kind"], disclaimer[0]["signal_date"]) == (
+        ew.NON_CLEAN_AUDIT_OPINION,
+        dt.date(2024, 3, 12),
+    )
     assert disclaimer[0]["detail"].startswith("의견거절 (삼정회계법인)")
-    assert ew.dart_audit_opinion_signals({"status": "013", "message": "조회된 데이타가 없습니다."}, stubs.SAMSUNG) == []
+    assert (
+        ew.dart_audit_opinion_signals(
+            {"status": "013", "message": "조회된 데이타가 없습니다."}, stubs.SAMSUNG
+        )
+        == []
+    )
     with pytest.raises(ValueError, match="020"):
-        ew.dart_audit_opinion_signals({"status": "020", "message": "요청 제한을 초과하였습니다."}, stubs.SAMSUNG)
+        ew.dart_audit_opinion_signals(
+            {"status": "020", "message": "요청 제한을 초과하였습니다."}, stubs.SAMSUNG
+        )
 
 
 def test_dart_periodic_reports_from_list_rows() -> None:
     rows = stubs.samsung_periodic_list(with_q1_2024=True)["list"]
     reports = ew.dart_filed_reports(rows)
     assert sorted((str(r.period_end), str(r.filed_at), r.annual) for r in reports) == [
-        ("2023-12-31", "2024-03-12", True), ("2024-03-31", "2024-05-16", False)]
+        ("2023-12-31", "2024-03-12", True),
+        ("2024-03-31", "2024-05-16", False),
+    ]
     overdue = ew.dart_overdue_signals(rows, stubs.SAMSUNG, dt.date(2025, 12, 31))
     # Next annual report due 2024-12-31 + 90 days; nothing arrived: signalled once for the gap.
     assert [(s["reference"], str(s["signal_date"])) for s in overdue] == [("annual:2024-12-31", "2025-04-01")]
 
 
 def test_flags_see_only_signals_known_at_the_date() -> None:
-    signals = pd.DataFrame([
-        {"company_id": "c", "kind": ew.LATE_FILING_NOTICE, "reference": "a", "signal_date": dt.date(2016, 2, 29),
-         "resolved_at": None},
-        {"company_id": "c", "kind": ew.FILING_OVERDUE, "reference": "b", "signal_date": dt.date(2016, 4, 16),
-         "resolved_at": dt.date(2016, 9, 1)},
-    ])
+    signals = pd.DataFrame(
+        [
+            {
+                "company_id": "c",
+                "kind": ew.LATE_FILING_NOTICE,
+                "reference": "a",
+                "signal_date": dt.date(2016, 2, 29),
+                "resolved_at": None,
+            },
+            {
+                "company_id": "c",
+                "kind": ew.FILING_OVERDUE,
+                "reference": "b",
+                "signal_date": dt.date(2016, 4, 16),
+                "resolved_at": dt.date(2016, 9, 1),
+            },
+        ]
+    )
     before = ew.warning_flags(signals, dt.date(2016, 2, 28), audit_opinions_known=False)
-    assert (before["late_filing_notices_12m"], before["filing_overdue"], before["latest_signal_date"]) == (0, 0, None)
+    assert (before["late_filing_notices_12m"], before["filing_overdue"], before["latest_signal_date"]) == (
+        0,
+        0,
+        None,
+    )
     during = ew.warning_flags(signals, dt.date(2016, 5, 1), audit_opinions_known=True)
-    assert (during["late_filing_notices_12m"], during["filing_overdue"], during["non_clean_audit_opinion"]) == (1, 1, 0)
+    assert (
+        during["late_filing_notices_12m"],
+        during["filing_overdue"],
+        during["non_clean_audit_opinion"],
+    ) == (1, 1, 0)
     after = ew.warning_flags(signals, dt.date(2017, 3, 1), audit_opinions_known=False)
     # The overdue report arrived on 2016-09-01; the notice is more than a year old; no audit feed for SEC.
-    assert (after["late_filing_notices_12m"], after["filing_overdue"], after["non_clean_audit_opinion"]) == (0, 0, None)
+    assert (after["late_filing_notices_12m"], after["filing_overdue"], after["non_clean_audit_opinion"]) == (
+        0,
+        0,
+        None,
+    )

@@ -25,17 +25,25 @@ from tests.support.stub_server import StubServer
 MILLION = 1_000_000
 
 
-def run(name: str, resources: dict, *, partition_key: str | None = None, assets: list[str] | None = None) -> None:
+def run(
+    name: str, resources: dict, *, partition_key: str | None = None, assets: list[str] | None = None
+) -> None:
     """Run a named job of the real definitions, with the source resources replaced by ``resources``."""
     from risk_assets.definitions import defs
 
     base = defs()
-    replaced = dg.Definitions(assets=base.assets, asset_checks=base.asset_checks, jobs=base.jobs,
-                              resources={**(base.resources or {}), **resources})
+    replaced = dg.Definitions(
+        assets=base.assets,
+        asset_checks=base.asset_checks,
+        jobs=base.jobs,
+        resources={**(base.resources or {}), **resources},
+    )
     job = replaced.resolve_job_def(name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False,
+            instance=instance,
+            partition_key=partition_key,
+            raise_on_error=False,
             asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
         )
     failures = [e.step_key for e in result.all_events if e.is_step_failure]
@@ -73,15 +81,24 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
         for company in (stubs.APPLE, stubs.SAMSUNG):
             run("ingest_filings", resources, partition_key=company)
         run("refresh_market", resources)
-        run("rescore_all", resources, assets=["default_events", "warning_signals", "market_features", "features"])
+        run(
+            "rescore_all",
+            resources,
+            assets=["default_events", "warning_signals", "market_features", "features"],
+        )
         assert stub.unmatched == []
 
         # --- universe: enriched from SEC submissions and OpenDART company.json (recorded).
         companies = store.read("companies").set_index("company_id")
         assert companies.loc[stubs.APPLE, ["name", "sic", "fiscal_year_end", "ticker"]].tolist() == [
-            "Apple Inc.", "3571", "0926", "AAPL"]
-        assert companies.loc[stubs.SAMSUNG, ["name", "induty_code", "fiscal_year_end", "ticker"]].tolist() == [
-            "SAMSUNG ELECTRONICS CO,.LTD", "264", "1231", "005930"]
+            "Apple Inc.",
+            "3571",
+            "0926",
+            "AAPL",
+        ]
+        assert companies.loc[
+            stubs.SAMSUNG, ["name", "induty_code", "fiscal_year_end", "ticker"]
+        ].tolist() == ["SAMSUNG ELECTRONICS CO,.LTD", "264", "1231", "005930"]
 
         # --- raw filings: every stored object is the exact body served, under its sha256.
         objects = open_object_store(settings.object_store_url)
@@ -89,12 +106,21 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
         for row in raw.itertuples():
             assert sha256_hex(objects.get(row.object_key)) == row.sha256 and row.sha256 in row.object_key
         kinds = {(r.company_id, r.kind) for r in raw.itertuples()}
-        assert {(stubs.APPLE, "companyfacts"), (stubs.APPLE, "submissions"), (stubs.APPLE, "submissions:001"),
-                (stubs.SAMSUNG, "company"), (stubs.SAMSUNG, "list:A:p1"), (stubs.SAMSUNG, "dfOcr"),
-                (stubs.SAMSUNG, "fnlttSinglAcntAll:2023:11011:CFS"), (stubs.SAMSUNG, "fnlttSinglAcntAll:2024:11013:CFS"),
-                (stubs.SAMSUNG, "auditOpinion:2023")} <= kinds
+        assert {
+            (stubs.APPLE, "companyfacts"),
+            (stubs.APPLE, "submissions"),
+            (stubs.APPLE, "submissions:001"),
+            (stubs.SAMSUNG, "company"),
+            (stubs.SAMSUNG, "list:A:p1"),
+            (stubs.SAMSUNG, "dfOcr"),
+            (stubs.SAMSUNG, "fnlttSinglAcntAll:2023:11011:CFS"),
+            (stubs.SAMSUNG, "fnlttSinglAcntAll:2024:11013:CFS"),
+            (stubs.SAMSUNG, "auditOpinion:2023"),
+        } <= kinds
         facts = raw[(raw["company_id"] == stubs.APPLE) & (raw["kind"] == "companyfacts")].iloc[0]
-        assert facts["sha256"] == sha256_hex(stubs.read(stubs.DATA / "sec" / "companyfacts" / "CIK0000320193.json.gz"))
+        assert facts["sha256"] == sha256_hex(
+            stubs.read(stubs.DATA / "sec" / "companyfacts" / "CIK0000320193.json.gz")
+        )
 
         # --- statements: annual versions (restatements kept) and trailing twelve months.
         statements = store.read("statements")
@@ -111,7 +137,9 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
         fy_revenue = 258_935_494_000_000  # [IS] ifrs-full_Revenue thstrm_amount, FY2023
         assert by_period[("FY", "2023-12-31")].revenue == fy_revenue
         # The built Q1 2024 report's YTD and prior-year YTD are the FY2023 line times the stub's factors.
-        expected_ttm = fy_revenue + round(fy_revenue * stubs.Q1_CURRENT_YTD) - round(fy_revenue * stubs.Q1_PRIOR_YTD)
+        expected_ttm = (
+            fy_revenue + round(fy_revenue * stubs.Q1_CURRENT_YTD) - round(fy_revenue * stubs.Q1_PRIOR_YTD)
+        )
         ttm = by_period[("TTM", "2024-03-31")]._asdict()
         assert ttm["revenue"] == expected_ttm
         assert ttm["accession"] == stubs.SAMSUNG_Q1_2024_RCEPT and ttm["fiscal_period"] == "Q1"
@@ -122,9 +150,15 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
         assert set(store.read("market_prices")["symbol"]) == {"AAPL"}
         features = store.read("features")
         assert {(c, t) for c, t in zip(features["company_id"], features["period_type"], strict=True)} == {
-            (stubs.APPLE, "FY"), (stubs.APPLE, "TTM"), (stubs.SAMSUNG, "FY"), (stubs.SAMSUNG, "TTM")}
+            (stubs.APPLE, "FY"),
+            (stubs.APPLE, "TTM"),
+            (stubs.SAMSUNG, "FY"),
+            (stubs.SAMSUNG, "TTM"),
+        }
         assert len(features) == len(statements)
-        apple_fy2020 = features[(features["company_id"] == stubs.APPLE) & (features["period_end"].astype(str) == "2020-09-26")]
+        apple_fy2020 = features[
+            (features["company_id"] == stubs.APPLE) & (features["period_end"].astype(str) == "2020-09-26")
+        ]
         assert apple_fy2020["altman_z"].notna().all()
         macro = json.loads(apple_fy2020.iloc[0]["macro"])
         # As of the FY2020 10-K's filing (2020-10-30): GDP Q3 2020 was first released on 2020-10-29.
@@ -144,6 +178,10 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
         for company in (stubs.APPLE, stubs.SAMSUNG):
             run("ingest_filings", resources, partition_key=company, assets=["statements"])
         assert stub.requests == []
-        after = store.read("statements").sort_values(["company_id", "period_end", "accession"]).reset_index(drop=True)
+        after = (
+            store.read("statements")
+            .sort_values(["company_id", "period_end", "accession"])
+            .reset_index(drop=True)
+        )
         assert after.equals(before)
     store.dispose()

@@ -21,8 +21,14 @@ from tests.support.stub_server import StubResponse, StubServer
 
 # Apple's newest 10-K / 10-Q in the recorded submissions (recorded 2026-03-05): the Q1 FY2026 10-Q.
 APPLE_LATEST_PERIODIC = "0000320193-26-000006"
-NEW_10Q = {"accessionNumber": "0000320193-26-000099", "filingDate": "2026-05-01", "reportDate": "2026-03-28",
-           "form": "10-Q", "items": "", "primaryDocument": "aapl-20260328.htm"}
+NEW_10Q = {
+    "accessionNumber": "0000320193-26-000099",
+    "filingDate": "2026-05-01",
+    "reportDate": "2026-03-28",
+    "form": "10-Q",
+    "items": "",
+    "primaryDocument": "aapl-20260328.htm",
+}
 
 
 @pytest.fixture
@@ -63,7 +69,10 @@ def test_ticks_register_request_skip_and_survive_a_restart(watched: str, tmp_pat
             assert sorted(instance.get_dynamic_partitions("companies")) == [stubs.SAMSUNG, stubs.APPLE]
             # One run per company seen for the first time: Apple keyed by its newest periodic report; the
             # recorded Samsung list has no periodic, audit or distress report, so its first run is "initial".
-            assert sorted(run_keys(first)) == [f"{stubs.SAMSUNG}:initial", f"{stubs.APPLE}:{APPLE_LATEST_PERIODIC}"]
+            assert sorted(run_keys(first)) == [
+                f"{stubs.SAMSUNG}:initial",
+                f"{stubs.APPLE}:{APPLE_LATEST_PERIODIC}",
+            ]
             assert {r.partition_key for r in first.run_requests} == {stubs.APPLE, stubs.SAMSUNG}
             assert all(r.job_name in (None, "ingest_filings") for r in first.run_requests)
             # Watchlist companies only: one submissions request, one list request for the corp code.
@@ -74,8 +83,11 @@ def test_ticks_register_request_skip_and_survive_a_restart(watched: str, tmp_pat
             second = tick(instance, resources, cursor=first.cursor)
             assert second.run_requests == [] and not second.dynamic_partitions_requests
 
-            stub.route("GET", f"/submissions/CIK{stubs.APPLE_CIK}.json",
-                       StubResponse(body=stubs.apple_submissions(NEW_10Q), content_type="application/json"))
+            stub.route(
+                "GET",
+                f"/submissions/CIK{stubs.APPLE_CIK}.json",
+                StubResponse(body=stubs.apple_submissions(NEW_10Q), content_type="application/json"),
+            )
             third = tick(instance, resources, cursor=second.cursor)
             assert run_keys(third) == [f"{stubs.APPLE}:{NEW_10Q['accessionNumber']}"]
             assert third.run_requests[0].partition_key == stubs.APPLE
@@ -93,9 +105,17 @@ def test_ticks_register_request_skip_and_survive_a_restart(watched: str, tmp_pat
 
 
 def test_a_new_dart_filing_requests_exactly_one_run(watched: str) -> None:
-    new_report = {"corp_cls": "Y", "corp_code": stubs.SAMSUNG_CORP, "corp_name": "삼성전자", "flr_nm": "삼성전자",
-                  "rcept_dt": "20241114", "rcept_no": "20241114002642", "report_nm": "분기보고서 (2024.09)", "rm": "",
-                  "stock_code": "005930"}
+    new_report = {
+        "corp_cls": "Y",
+        "corp_code": stubs.SAMSUNG_CORP,
+        "corp_name": "삼성전자",
+        "flr_nm": "삼성전자",
+        "rcept_dt": "20241114",
+        "rcept_no": "20241114002642",
+        "report_nm": "분기보고서 (2024.09)",
+        "rm": "",
+        "stock_code": "005930",
+    }
     with StubServer() as stub:
         stubs.serve_sec(stub)
         stubs.serve_dart(stub)
@@ -113,8 +133,9 @@ def test_a_new_dart_filing_requests_exactly_one_run(watched: str) -> None:
 def test_an_empty_watchlist_skips(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     with StubServer() as stub, dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance,
-                                     resources=stubs.resources_for(stub, warehouse_url=url)) as context:
+        with dg.build_sensor_context(
+            instance=instance, resources=stubs.resources_for(stub, warehouse_url=url)
+        ) as context:
             result = filings_sensor(context)
         assert isinstance(result, dg.SkipReason)
         assert stub.requests == []
@@ -127,6 +148,7 @@ def test_only_periodic_late_notice_and_bankruptcy_filings_are_relevant() -> None
     # SunEdison filed 307 8-Ks and 473 Form 4s: only the 8-K with item 1.03 (2016-04-27, items
     # 1.01,1.03,2.03,...) is relevant among them; 10-Qs and its NT 10-K / NT 10-Q notices are.
     assert [(f.reference, f.filed) for f in filings if f.form.startswith("8-K")] == [
-        ("0001193125-16-559806", "2016-04-27")]
+        ("0001193125-16-559806", "2016-04-27")
+    ]
     assert {"10-Q", "NT 10-K", "NT 10-Q"} <= forms
     assert "4" not in forms and "SC 13G" not in forms

@@ -35,7 +35,9 @@ Q3_FY2009_10Q = "0001193125-09-153165"  # filed 2009-07-22: Apple's first XBRL 1
 
 @cache
 def apple_facts() -> dict:
-    return json.loads(gzip.decompress((stubs.DATA / "sec" / "companyfacts" / "CIK0000320193.json.gz").read_bytes()))
+    return json.loads(
+        gzip.decompress((stubs.DATA / "sec" / "companyfacts" / "CIK0000320193.json.gz").read_bytes())
+    )
 
 
 @cache
@@ -78,8 +80,10 @@ def test_apple_latest_ttm_rows_and_keys_are_unique() -> None:
     assert latest["net_income"] / MILLION == 112010 + 42097 - 36330
 
 
-@pytest.mark.parametrize(("days", "period"), [(90, "Q1"), (91, "Q1"), (182, "Q2"), (168, "Q2"), (273, "Q3"),
-                                              (252, "Q3"), (364, None), (30, None)])
+@pytest.mark.parametrize(
+    ("days", "period"),
+    [(90, "Q1"), (91, "Q1"), (182, "Q2"), (168, "Q2"), (273, "Q3"), (252, "Q3"), (364, None), (30, None)],
+)
 def test_fiscal_period_from_the_year_to_date_length(days: int, period: str | None) -> None:
     # 13/26/39-week and 3/6/9-month quarters; Costco's 12/24/36-week ones (84/168/252 days) too.
     assert fiscal_period_for(days) == period
@@ -89,8 +93,11 @@ def test_dart_quarterly_report_becomes_a_ttm_row() -> None:
     payload = stubs.samsung_q1_2024_payload()
     assert is_dart_interim(payload)
     report = dart_interim_report(payload, stubs.SAMSUNG)
-    assert (report.fiscal_period, report.year_start, report.period_end) == ("Q1", dt.date(2024, 1, 1),
-                                                                          dt.date(2024, 3, 31))
+    assert (report.fiscal_period, report.year_start, report.period_end) == (
+        "Q1",
+        dt.date(2024, 1, 1),
+        dt.date(2024, 3, 31),
+    )
     assert (report.accession, report.filed_at) == (stubs.SAMSUNG_Q1_2024_RCEPT, dt.date(2024, 5, 16))
     annual = normalize_fnltt({"status": "000", "list": stubs.samsung_fy2023_rows()}, stubs.SAMSUNG)
     row = trailing_twelve_months(annual, [report]).iloc[0]

@@ -34,18 +34,34 @@ def stores(tmp_path: Path):
 def _store_document(warehouse, objects, body: bytes, fetched_at: dt.datetime) -> None:
     digest = hashlib.sha256(body).hexdigest()
     key = objects.put(f"raw/sec/{APPLE}/companyfacts/{digest}.json", body, "application/json")
-    warehouse.upsert("raw_filings", [{"company_id": APPLE, "source": "sec", "kind": "companyfacts", "sha256": digest,
-                                      "object_key": key, "content_type": "application/json",
-                                      "size_bytes": len(body), "fetched_at": fetched_at}])
+    warehouse.upsert(
+        "raw_filings",
+        [
+            {
+                "company_id": APPLE,
+                "source": "sec",
+                "kind": "companyfacts",
+                "sha256": digest,
+                "object_key": key,
+                "content_type": "application/json",
+                "size_bytes": len(body),
+                "fetched_at": fetched_at,
+            }
+        ],
+    )
 
 
 def _materialize(warehouse: Warehouse, objects_url: str) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(company_partitions.name, [APPLE])
     return dg.materialize(
-        [statements, accounting_identity_holds, documents_parse], partition_key=APPLE, instance=instance,
-        resources={"warehouse": WarehouseResource(url=str(warehouse.engine.url.render_as_string(False))),
-                   "object_store": ObjectStoreResource(url=objects_url)},
+        [statements, accounting_identity_holds, documents_parse],
+        partition_key=APPLE,
+        instance=instance,
+        resources={
+            "warehouse": WarehouseResource(url=str(warehouse.engine.url.render_as_string(False))),
+            "object_store": ObjectStoreResource(url=objects_url),
+        },
         raise_on_error=False,
     )
 
@@ -65,13 +81,17 @@ def test_a_truncated_companyfacts_fails_the_check_and_keeps_the_stored_statement
     rows_refused = warehouse.read("rejected_records")  # rows validate_statements refused in a whole document
     assert stored > 0 and not rows_refused["reason"].str.startswith("unparseable:").any()
 
-    _store_document(warehouse, objects, facts[: len(facts) // 2], dt.datetime(2024, 2, 1))  # a cut-off download
+    _store_document(
+        warehouse, objects, facts[: len(facts) // 2], dt.datetime(2024, 2, 1)
+    )  # a cut-off download
     second = _materialize(warehouse, objects_url)
     evaluation = _evaluation(second)
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["unparseable"].value == 1
-    assert APPLE in evaluation.metadata["documents"].value and "sec:companyfacts" in evaluation.metadata[
-        "documents"].value
+    assert (
+        APPLE in evaluation.metadata["documents"].value
+        and "sec:companyfacts" in evaluation.metadata["documents"].value
+    )
     assert warehouse.count("statements") == stored  # not replaced by nothing
     rejected = warehouse.read("rejected_records")
     assert rejected["reason"].str.startswith("unparseable:").tolist() == [True]

@@ -42,24 +42,42 @@ def test_the_bundled_filers_signals(graph_env: Path) -> None:
 def test_a_new_signal_raises_one_alert_once(graph_copy: Path) -> None:
     store = warehouse()
     before = store.read("risk_alerts")
-    store.upsert("warning_signals", [{
-        "company_id": SAMSUNG, "kind": "non_clean_audit_opinion", "reference": "20240312000736",
-        "signal_date": dt.date(2024, 3, 12), "resolved_at": None, "source": "dart_audit_opinion",
-        "detail": "의견거절 (test auditor), 제55기 (당기)", "alert_pending": True,
-        "loaded_at": dt.datetime(2026, 1, 1)}])
+    store.upsert(
+        "warning_signals",
+        [
+            {
+                "company_id": SAMSUNG,
+                "kind": "non_clean_audit_opinion",
+                "reference": "20240312000736",
+                "signal_date": dt.date(2024, 3, 12),
+                "resolved_at": None,
+                "source": "dart_audit_opinion",
+                "detail": "의견거절 (test auditor), 제55기 (당기)",
+                "alert_pending": True,
+                "loaded_at": dt.datetime(2026, 1, 1),
+            }
+        ],
+    )
     assert run_job("rescore_all", assets=["risk_alerts"]).success
     after = store.read("risk_alerts")
     new = after.merge(before[["company_id", "as_of", "model_version"]], how="left", indicator=True)
     new = new[new["_merge"] == "left_only"]
     assert list(zip(new["company_id"], new["as_of"].astype(str), new["model_version"], strict=True)) == [
-        (SAMSUNG, "2024-03-12", WARNING_MODEL_VERSION)]
+        (SAMSUNG, "2024-03-12", WARNING_MODEL_VERSION)
+    ]
     assert new.iloc[0]["reasons"] == "non_clean_audit_opinion: 의견거절 (test auditor), 제55기 (당기)"
     # Samsung's FY2023 score as of its filing that day carries over as the alert's PD and grade.
-    score = store.read("risk_scores", where={"company_id": SAMSUNG, "kind": "period", "as_of": dt.date(2024, 3, 12)})
+    score = store.read(
+        "risk_scores", where={"company_id": SAMSUNG, "kind": "period", "as_of": dt.date(2024, 3, 12)}
+    )
     assert new.iloc[0]["pd"] == score.iloc[0]["pd"] and new.iloc[0]["grade"] == score.iloc[0]["grade"]
-    assert not store.read("warning_signals", where={"company_id": SAMSUNG})["alert_pending"].astype(bool).any()
+    assert (
+        not store.read("warning_signals", where={"company_id": SAMSUNG})["alert_pending"].astype(bool).any()
+    )
 
     assert run_job("rescore_all", assets=["risk_alerts"]).success
     again = store.read("risk_alerts")
-    pd.testing.assert_frame_equal(again.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True),
-                                  after.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        again.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True),
+        after.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True),
+    )

@@ -56,11 +56,19 @@ def test_a_ticker_is_resolved_through_sec_company_tickers(home: Path) -> None:
     with StubServer() as stub:
         stubs.serve_sec(stub)
         sec = stubs.resources_for(stub)["sec"]
-        row = add_to_watchlist(warehouse, ticker="aapl", added_by="test",
-                               ticker_lookup=lambda ticker: online_ticker_lookup(ticker, sec=sec))
+        row = add_to_watchlist(
+            warehouse,
+            ticker="aapl",
+            added_by="test",
+            ticker_lookup=lambda ticker: online_ticker_lookup(ticker, sec=sec),
+        )
         # company_tickers.json (recorded): {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."}
         assert (row["company_id"], row["cik"], row["ticker"]) == ("sec-0000320193", "0000320193", "AAPL")
         with pytest.raises(WatchlistError, match="unknown ticker"):
-            add_to_watchlist(warehouse, ticker="NO-SUCH-TICKER", added_by="test",
-                             ticker_lookup=lambda ticker: online_ticker_lookup(ticker, sec=sec))
+            add_to_watchlist(
+                warehouse,
+                ticker="NO-SUCH-TICKER",
+                added_by="test",
+                ticker_lookup=lambda ticker: online_ticker_lookup(ticker, sec=sec),
+            )
     warehouse.dispose()

@@ -55,8 +55,10 @@ def test_init_sql_is_exactly_what_the_migrations_emit():
     text = INIT_SQL.read_text()
     # the stamp reaches the head: inserted by the first migration, moved by each later one
     head = migrations.head_revision()
-    assert (f"INSERT INTO alembic_version (version_num) VALUES ('{head}');" in text
-            or f"UPDATE alembic_version SET version_num='{head}'" in text)
+    assert (
+        f"INSERT INTO alembic_version (version_num) VALUES ('{head}');" in text
+        or f"UPDATE alembic_version SET version_num='{head}'" in text
+    )
     for name in TABLES:
         assert f"CREATE TABLE {name} (" in text
 
@@ -86,7 +88,9 @@ def test_every_key_fits_innodb_with_utf8mb4():
         return total
 
     for table in metadata.sorted_tables:
-        keys = [("primary key", table.primary_key.columns)] + [(index.name, index.columns) for index in table.indexes]
+        keys = [("primary key", table.primary_key.columns)] + [
+            (index.name, index.columns) for index in table.indexes
+        ]
         for name, columns in keys:
             assert key_bytes(columns) <= INNODB_MAX_KEY_BYTES, f"{table.name}.{name}"
 
@@ -123,15 +127,30 @@ def test_mysql_tables_are_innodb_utf8mb4_with_microsecond_datetimes():
             store.create_schema()
             with store.engine.connect() as connection:
                 rows = connection.execute(
-                    sa.text("SELECT table_name, engine, table_collation FROM information_schema.tables "
-                            "WHERE table_schema = :db"), {"db": server.database}).all()
-                precision = dict(connection.execute(
-                    sa.text("SELECT CONCAT(table_name, '.', column_name), datetime_precision "
-                            "FROM information_schema.columns WHERE table_schema = :db AND data_type = 'datetime'"),
-                    {"db": server.database}).all())
-                column_types = dict(connection.execute(
-                    sa.text("SELECT CONCAT(table_name, '.', column_name), column_type "
-                            "FROM information_schema.columns WHERE table_schema = :db"), {"db": server.database}).all())
+                    sa.text(
+                        "SELECT table_name, engine, table_collation FROM information_schema.tables "
+                        "WHERE table_schema = :db"
+                    ),
+                    {"db": server.database},
+                ).all()
+                precision = dict(
+                    connection.execute(
+                        sa.text(
+                            "SELECT CONCAT(table_name, '.', column_name), datetime_precision "
+                            "FROM information_schema.columns WHERE table_schema = :db AND data_type = 'datetime'"
+                        ),
+                        {"db": server.database},
+                    ).all()
+                )
+                column_types = dict(
+                    connection.execute(
+                        sa.text(
+                            "SELECT CONCAT(table_name, '.', column_name), column_type "
+                            "FROM information_schema.columns WHERE table_schema = :db"
+                        ),
+                        {"db": server.database},
+                    ).all()
+                )
         finally:
             store.dispose()
     assert {name for name, _, _ in rows} == set(TABLES) | {"alembic_version"}
@@ -167,9 +186,11 @@ def test_concurrent_upgrades_of_one_empty_database_from_two_processes_both_succe
 def test_the_init_script_builds_the_same_schema_on_the_server():
     """01_schema.sql run statement by statement, as the MySQL image's entrypoint does, equals `upgrade head`."""
     statements = [
-        text.strip() for text in "\n".join(
+        text.strip()
+        for text in "\n".join(
             line for line in INIT_SQL.read_text().splitlines() if not line.lstrip().startswith("--")
-        ).split(";") if text.strip()
+        ).split(";")
+        if text.strip()
     ]
     with scratch_database() as server:
         connection = server.connect()

@@ -27,8 +27,12 @@ time.sleep(600)
 
 
 def _registry(tmp_path: Path) -> ModelRegistry:
-    return ModelRegistry(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", model_name="corporate_pd",
-                         experiment="corporate_pd", artifact_root=(tmp_path / "mlartifacts").as_uri())
+    return ModelRegistry(
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        model_name="corporate_pd",
+        experiment="corporate_pd",
+        artifact_root=(tmp_path / "mlartifacts").as_uri(),
+    )
 
 
 def _killed_run(registry: ModelRegistry) -> str:
@@ -36,7 +40,9 @@ def _killed_run(registry: ModelRegistry) -> str:
     repo = str(Path(__file__).resolve().parents[2])
     process = subprocess.Popen(
         [sys.executable, "-c", _KILLED_TRAINING, registry.tracking_uri, registry.artifact_root],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": repo},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": repo},
     )
     try:
         run_id = process.stdout.readline().strip()
@@ -56,7 +62,9 @@ def test_runs_left_running_by_a_killed_materialisation_are_closed_as_failed(tmp_
     time.sleep(0.01)  # start times are in milliseconds
     with mlflow.start_run(run_name="current") as current:
         time.sleep(0.01)
-        newer = registry.client.create_run(experiment_id, run_name="started after the current run").info.run_id
+        newer = registry.client.create_run(
+            experiment_id, run_name="started after the current run"
+        ).info.run_id
         closed = registry.close_stale_runs()
         assert closed == [stale]
         killed = registry.client.get_run(stale)

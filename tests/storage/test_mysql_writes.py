@@ -23,8 +23,14 @@ pytestmark = pytest.mark.parametrize("backend", [pytest.param("mysql", marks=pyt
 def prices(n: int) -> list[dict]:
     start = dt.date(2000, 1, 1)
     return [
-        {"symbol": f"S{i % 50:03d}", "price_date": start + dt.timedelta(days=i // 50), "close": 100.0 + i,
-         "adjclose": 99.0 + i, "volume": float(i), "currency": "USD"}
+        {
+            "symbol": f"S{i % 50:03d}",
+            "price_date": start + dt.timedelta(days=i // 50),
+            "close": 100.0 + i,
+            "adjclose": 99.0 + i,
+            "volume": float(i),
+            "currency": "USD",
+        }
         for i in range(n)
     ]
 
@@ -105,8 +111,9 @@ def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_r
     sa.event.listen(warehouse.engine, "after_cursor_execute", kill_after_third_batch)
     try:
         with pytest.raises(sa.exc.OperationalError) as raised:
-            warehouse.upsert("risk_scores", replacement, replace={"model_version": "1", "kind": "period"},
-                             batch_size=100)
+            warehouse.upsert(
+                "risk_scores", replacement, replace={"model_version": "1", "kind": "period"}, batch_size=100
+            )
     finally:
         sa.event.remove(warehouse.engine, "after_cursor_execute", kill_after_third_batch)
         admin.close()
@@ -116,14 +123,22 @@ def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_r
     # The previous partition is intact: the delete and the three batches were rolled back together.
     stored = warehouse.read("risk_scores", where={"model_version": "1"}, order_by=["company_id", "as_of"])
     assert len(stored) == len(previous)
-    assert list(stored["pd"]) == [row["pd"] for row in sorted(previous, key=lambda r: (r["company_id"], r["as_of"]))]
+    assert list(stored["pd"]) == [
+        row["pd"] for row in sorted(previous, key=lambda r: (r["company_id"], r["as_of"]))
+    ]
     assert warehouse.count("risk_scores", where={"model_version": "2"}) == len(other)
 
     # The retried write (a new pooled connection) completes, exactly once per key.
-    assert warehouse.upsert("risk_scores", replacement, replace={"model_version": "1", "kind": "period"},
-                            batch_size=100) == 1000
+    assert (
+        warehouse.upsert(
+            "risk_scores", replacement, replace={"model_version": "1", "kind": "period"}, batch_size=100
+        )
+        == 1000
+    )
     assert warehouse.count("risk_scores", where={"model_version": "1"}) == 1000
     assert warehouse.count("risk_scores", where={"model_version": "2"}) == len(other)
     assert set(key_counts(warehouse, risk_scores)) == {1}
-    stored = warehouse.read("risk_scores", where={"model_version": "1", "company_id": "c0000"}, order_by=["as_of"])
+    stored = warehouse.read(
+        "risk_scores", where={"model_version": "1", "company_id": "c0000"}, order_by=["as_of"]
+    )
     assert list(stored["pd"]) == [0.002] * 10

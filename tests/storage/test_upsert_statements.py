@@ -40,7 +40,10 @@ def compiled(table_name: str, shape: list[str], version: tuple[int, ...], is_mar
 def test_every_tables_upsert_is_sent_as_a_multi_row_insert(server, table_name):
     version, is_mariadb = SERVERS[server]
     table = TABLES[table_name]
-    for shape in ([column.name for column in table.columns], [column.name for column in table.primary_key.columns]):
+    for shape in (
+        [column.name for column in table.columns],
+        [column.name for column in table.primary_key.columns],
+    ):
         sql = compiled(table_name, shape, version, is_mariadb)
         assert RE_INSERT_VALUES.match(sql), sql
         assert "ON DUPLICATE KEY UPDATE" in sql and "IGNORE" not in sql

@@ -20,27 +20,51 @@ NOW = dt.datetime(2024, 3, 1, 9, 30, 15, 123456)
 
 def company(company_id: str, name: str, **extra) -> dict:
     return {
-        "company_id": company_id, "name": name, "country": "US", "source": "sec",
-        "is_financial": False, "updated_at": NOW, **extra,
+        "company_id": company_id,
+        "name": name,
+        "country": "US",
+        "source": "sec",
+        "is_financial": False,
+        "updated_at": NOW,
+        **extra,
     }
 
 
-def score(company_id: str, as_of: dt.date, version: str = "1", kind: str = "period", pd_value: float = 0.01,
-          **extra) -> dict:
+def score(
+    company_id: str, as_of: dt.date, version: str = "1", kind: str = "period", pd_value: float = 0.01, **extra
+) -> dict:
     return {
-        "company_id": company_id, "as_of": as_of, "model_version": version, "kind": kind,
-        "model_name": "corporate_pd", "period_end": as_of - dt.timedelta(days=60), "fiscal_year": as_of.year,
-        "accession": f"acc-{company_id}-{as_of.isoformat()}", "filed_at": as_of, "pd": pd_value,
-        "model_pd": pd_value, "grade": "4", "percentile": None, "log_odds": math.log(pd_value / (1 - pd_value)),
-        "drivers": "{}", "feature_values": "{}", "in_default": False, "out_of_domain": False,
-        "domain_note": None, "code_version": "test", "scored_at": NOW, "alert_pending": False, **extra,
+        "company_id": company_id,
+        "as_of": as_of,
+        "model_version": version,
+        "kind": kind,
+        "model_name": "corporate_pd",
+        "period_end": as_of - dt.timedelta(days=60),
+        "fiscal_year": as_of.year,
+        "accession": f"acc-{company_id}-{as_of.isoformat()}",
+        "filed_at": as_of,
+        "pd": pd_value,
+        "model_pd": pd_value,
+        "grade": "4",
+        "percentile": None,
+        "log_odds": math.log(pd_value / (1 - pd_value)),
+        "drivers": "{}",
+        "feature_values": "{}",
+        "in_default": False,
+        "out_of_domain": False,
+        "domain_note": None,
+        "code_version": "test",
+        "scored_at": NOW,
+        "alert_pending": False,
+        **extra,
     }
 
 
 def scores_for(companies: int, years: int, version: str = "1") -> list[dict]:
     return [
         score(f"c{c:04d}", dt.date(2015 + y, 3, 1), version, pd_value=0.001 * (c % 50 + 1))
-        for c in range(companies) for y in range(years)
+        for c in range(companies)
+        for y in range(years)
     ]
 
 
@@ -56,7 +80,9 @@ def key_counts(warehouse: Warehouse, table: sa.Table) -> pd.Series:
 
 def test_upsert_inserts_new_keys_and_updates_existing_ones(warehouse):
     assert warehouse.upsert("companies", [company("sec-1", "Apple"), company("sec-2", "Nvidia")]) == 2
-    warehouse.upsert("companies", [company("sec-2", "NVIDIA Corp", ticker="NVDA"), company("sec-3", "Disney")])
+    warehouse.upsert(
+        "companies", [company("sec-2", "NVIDIA Corp", ticker="NVDA"), company("sec-3", "Disney")]
+    )
     frame = warehouse.read("companies", order_by=["company_id"])
     assert list(frame["company_id"]) == ["sec-1", "sec-2", "sec-3"]
     assert list(frame["name"]) == ["Apple", "NVIDIA Corp", "Disney"]
@@ -145,7 +171,10 @@ def test_update_changes_the_named_columns_of_existing_rows_only(warehouse):
     warehouse.upsert("risk_scores", rows)
     keys = {name: rows[0][name] for name in ("company_id", "as_of", "model_version", "kind")}
     missing = {**keys, "company_id": "no-such-company"}
-    assert warehouse.update("risk_scores", [{**keys, "alert_pending": True}, {**missing, "alert_pending": True}]) == 2
+    assert (
+        warehouse.update("risk_scores", [{**keys, "alert_pending": True}, {**missing, "alert_pending": True}])
+        == 2
+    )
     stored = warehouse.read("risk_scores", order_by=["company_id"])
     assert len(stored) == 3
     assert list(stored["alert_pending"]) == [True, False, False]
@@ -159,9 +188,16 @@ def test_values_read_back_with_their_types(warehouse):
     big_json = json.dumps({f"Attr{i}": {"value": i / 7, "note": "x" * 40} for i in range(2000)})
     assert len(big_json) > 65_535  # beyond TEXT on MySQL: needs MEDIUMTEXT
     row = score(
-        "sec-1", dt.date(2024, 2, 29), pd_value=0.1 + 0.2, percentile=float("nan"), in_default=True,
-        out_of_domain=np.bool_(False), drivers=big_json, log_odds=-1.2345678901234567e-300,
-        domain_note="삼성전자 · 🏦 outside the training domain", scored_at=NOW,
+        "sec-1",
+        dt.date(2024, 2, 29),
+        pd_value=0.1 + 0.2,
+        percentile=float("nan"),
+        in_default=True,
+        out_of_domain=np.bool_(False),
+        drivers=big_json,
+        log_odds=-1.2345678901234567e-300,
+        domain_note="삼성전자 · 🏦 outside the training domain",
+        scored_at=NOW,
     )
     warehouse.upsert("risk_scores", [row])
     warehouse.upsert("companies", [company("dart-00126380", "삼성전자 🏭", updated_at=NOW)])

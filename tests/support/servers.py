@@ -93,8 +93,13 @@ class MySqlServer:
         from sqlalchemy.engine import URL
 
         return URL.create(
-            driver, username=self.user, password=self.password or None, host=self.host, port=self.port,
-            database=database or self.database, query={"charset": "utf8mb4"},
+            driver,
+            username=self.user,
+            password=self.password or None,
+            host=self.host,
+            port=self.port,
+            database=database or self.database,
+            query={"charset": "utf8mb4"},
         ).render_as_string(hide_password=False)
 
     def connect(self, database: str | None = None, **kwargs: Any):
@@ -102,8 +107,14 @@ class MySqlServer:
         import pymysql
 
         return pymysql.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            database=database or self.database, autocommit=True, charset="utf8mb4", **kwargs,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database or self.database,
+            autocommit=True,
+            charset="utf8mb4",
+            **kwargs,
         )
 
 
@@ -190,7 +201,11 @@ class ServerProcess:
         env = {**os.environ, **self.environment()}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command(), env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                self.command(),
+                env=env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -292,7 +307,9 @@ class MotoServer(ServerProcess):
         if replay:
             if self.journal_path is None:
                 raise RuntimeError("replay needs a journal")
-            request = urllib.request.Request(f"{self.base_url}/moto-api/recorder/replay-recording", method="POST")
+            request = urllib.request.Request(
+                f"{self.base_url}/moto-api/recorder/replay-recording", method="POST"
+            )
             with urllib.request.urlopen(request, timeout=60) as response:
                 if response.status != 200:
                     raise RuntimeError(f"moto replay answered {response.status}")
@@ -303,9 +320,12 @@ class MotoServer(ServerProcess):
         from botocore.config import Config
 
         return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name=DUMMY_AWS_ENV["AWS_DEFAULT_REGION"],
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=DUMMY_AWS_ENV["AWS_DEFAULT_REGION"],
             aws_access_key_id=DUMMY_AWS_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"], config=Config(**config),
+            aws_secret_access_key=DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+            config=Config(**config),
         )
 
     def create_bucket(self, bucket: str) -> None:
@@ -348,12 +368,20 @@ class MlflowServer(ServerProcess):
 
     def command(self) -> list[str]:
         return [
-            str(BIN / "mlflow"), "server",
-            "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", self.artifacts_destination,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", "1",
-            "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}",
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            self.backend_store_uri,
+            "--artifacts-destination",
+            self.artifacts_destination,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--allowed-hosts",
+            f"127.0.0.1:{self.port},localhost:{self.port}",
         ]
 
     def environment(self) -> Mapping[str, str]:
@@ -365,4 +393,3 @@ class MlflowServer(ServerProcess):
     @property
     def url(self) -> str:
         return self.base_url
-

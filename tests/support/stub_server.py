@@ -68,8 +68,15 @@ class StubResponse:
     delay_seconds: float = 0.0
 
     @classmethod
-    def file(cls, path: str | Path, *, content_type: str = "application/json", status: int = 200,
-             headers: Mapping[str, str] | None = None, **kwargs: Any) -> StubResponse:
+    def file(
+        cls,
+        path: str | Path,
+        *,
+        content_type: str = "application/json",
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> StubResponse:
         """Serve a fixture file's bytes unchanged (a ``.gz`` file is served decompressed)."""
         path = Path(path)
         data = path.read_bytes()
@@ -78,17 +85,36 @@ class StubResponse:
         return cls(status=status, body=data, headers=dict(headers or {}), content_type=content_type, **kwargs)
 
     @classmethod
-    def json(cls, payload: Any, *, status: int = 200, content_type: str = "application/json",
-             headers: Mapping[str, str] | None = None, **kwargs: Any) -> StubResponse:
+    def json(
+        cls,
+        payload: Any,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> StubResponse:
         """A JSON body built in a test (UTF-8, non-ASCII kept as is)."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return cls(status=status, body=body, headers=dict(headers or {}), content_type=content_type, **kwargs)
 
     @classmethod
-    def text(cls, text: str, *, status: int = 200, content_type: str = "text/plain; charset=utf-8",
-             headers: Mapping[str, str] | None = None, **kwargs: Any) -> StubResponse:
-        return cls(status=status, body=text.encode("utf-8"), headers=dict(headers or {}),
-                   content_type=content_type, **kwargs)
+    def text(
+        cls,
+        text: str,
+        *,
+        status: int = 200,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> StubResponse:
+        return cls(
+            status=status,
+            body=text.encode("utf-8"),
+            headers=dict(headers or {}),
+            content_type=content_type,
+            **kwargs,
+        )
 
 
 @dataclass(frozen=True)
@@ -148,8 +174,12 @@ class StubServer:
 
     def start(self) -> StubServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                            name="stub-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="stub-server",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -167,16 +197,28 @@ class StubServer:
         self.stop()
 
     # -- routing
-    def route(self, method: str, path: str, responses: StubResponse | Sequence[StubResponse],
-              query: Mapping[str, str] | None = None) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        responses: StubResponse | Sequence[StubResponse],
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """Answer ``method path`` (with at least ``query``) with ``responses`` in order, the last repeated."""
         if isinstance(responses, StubResponse):
             responses = [responses]
         if not responses:
             raise ValueError("a route needs at least one response")
         with self._lock:
-            self._routes.append(_Route(method.upper(), path, {k: str(v) for k, v in (query or {}).items()},
-                                       list(responses), order=len(self._routes)))
+            self._routes.append(
+                _Route(
+                    method.upper(),
+                    path,
+                    {k: str(v) for k, v in (query or {}).items()},
+                    list(responses),
+                    order=len(self._routes),
+                )
+            )
 
     def requests_to(self, path: str, method: str = "GET") -> list[RecordedRequest]:
         with self._lock:
@@ -225,7 +267,9 @@ class StubServer:
                 response = stub._dispatch(request)
                 if response is None:
                     response = StubResponse.text(
-                        f"stub server: no route for {request.method} {request.path} {request.query}", status=418)
+                        f"stub server: no route for {request.method} {request.path} {request.query}",
+                        status=418,
+                    )
                 self._send(response)
 
             def _send(self, response: StubResponse) -> None:
@@ -242,7 +286,9 @@ class StubServer:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
-                body = response.body if response.truncate_at is None else response.body[: response.truncate_at]
+                body = (
+                    response.body if response.truncate_at is None else response.body[: response.truncate_at]
+                )
                 self.wfile.write(body)
                 self.wfile.flush()
 

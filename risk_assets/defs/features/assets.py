@@ -37,9 +37,23 @@ CLASSIC_COLUMNS = {
     "zmijewski": "zmijewski",
 }
 #: market_features columns carried into a feature row's ``market`` JSON.
-MARKET_FIELDS = ("symbol", "price_date", "close", "shares_outstanding", "market_value_equity", "equity_volatility",
-                 "n_returns", "debt_face", "risk_free_rate", "risk_free_series", "risk_free_released_at",
-                 "merton_dd", "merton_pd", "merton_method", "reason")
+MARKET_FIELDS = (
+    "symbol",
+    "price_date",
+    "close",
+    "shares_outstanding",
+    "market_value_equity",
+    "equity_volatility",
+    "n_returns",
+    "debt_face",
+    "risk_free_rate",
+    "risk_free_series",
+    "risk_free_released_at",
+    "merton_dd",
+    "merton_pd",
+    "merton_method",
+    "reason",
+)
 
 
 def _items(row: pd.Series) -> dict[str, float | None]:
@@ -79,7 +93,9 @@ def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
 def _market_lookup(market: pd.DataFrame | None) -> dict[tuple, dict]:
     if market is None or market.empty:
         return {}
-    keys = zip(market["company_id"], pd.to_datetime(market["period_end"]).dt.date, market["accession"], strict=True)
+    keys = zip(
+        market["company_id"], pd.to_datetime(market["period_end"]).dt.date, market["accession"], strict=True
+    )
     return dict(zip(keys, market.to_dict("records"), strict=True))
 
 
@@ -87,8 +103,10 @@ def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFr
     """The statements with their market inputs: market value from price x shares at the balance-sheet date where
     prices exist (it wins over the 10-K cover's public float the statement may carry), equity volatility and
     Merton DD from prices; ``market_value_source`` says where the market value came from."""
-    found = [by_market.get((c, pd.Timestamp(e).date(), a), {}) for c, e, a in
-             zip(group["company_id"], group["period_end"], group["accession"], strict=True)]
+    found = [
+        by_market.get((c, pd.Timestamp(e).date(), a), {})
+        for c, e, a in zip(group["company_id"], group["period_end"], group["accession"], strict=True)
+    ]
     out = group.copy()
 
     def column(name: str) -> np.ndarray:
@@ -100,13 +118,21 @@ def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFr
     float_mv = derived.str.contains("market_value_equity").to_numpy()
     out["market_value_equity"] = np.where(np.isfinite(price_mv), price_mv, statement_mv)
     source = np.where(
-        np.isfinite(price_mv), "price x shares at the balance-sheet date",
-        np.where(np.isnan(statement_mv), None,
-                 np.where(float_mv, "public float on the annual report's cover", "reported with the statement")))
+        np.isfinite(price_mv),
+        "price x shares at the balance-sheet date",
+        np.where(
+            np.isnan(statement_mv),
+            None,
+            np.where(float_mv, "public float on the annual report's cover", "reported with the statement"),
+        ),
+    )
     carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy()
     out["market_value_source"] = [
-        f"{text}, carried from the period ending {when}" if text and when is not None and np.isnan(p) else text
-        for text, when, p in zip(source, carried, price_mv, strict=True)]
+        f"{text}, carried from the period ending {when}"
+        if text and when is not None and np.isnan(p)
+        else text
+        for text, when, p in zip(source, carried, price_mv, strict=True)
+    ]
     out["equity_volatility"], out["merton_dd"] = column("equity_volatility"), column("merton_dd")
     return out
 
@@ -126,24 +152,36 @@ def carry_market_value(frame: pd.DataFrame) -> pd.DataFrame:
     known = out[mv.notna()]
     if known.empty or mv.notna().all():
         return out
-    lookup = pd.DataFrame({"company_id": known["company_id"].to_numpy(),
-                           "_filed": pd.to_datetime(known["filed_at"]).to_numpy(),
-                           "_mv": mv[mv.notna()].to_numpy(), "_from": pd.to_datetime(known["period_end"]).to_numpy(),
-                           "_derived": known.get("derived_items", pd.Series("", index=known.index)).fillna("")
-                           .to_numpy()}).sort_values(["_filed", "_from"])  # same-day ties: the newest period last
+    lookup = pd.DataFrame(
+        {
+            "company_id": known["company_id"].to_numpy(),
+            "_filed": pd.to_datetime(known["filed_at"]).to_numpy(),
+            "_mv": mv[mv.notna()].to_numpy(),
+            "_from": pd.to_datetime(known["period_end"]).to_numpy(),
+            "_derived": known.get("derived_items", pd.Series("", index=known.index)).fillna("").to_numpy(),
+        }
+    ).sort_values(["_filed", "_from"])  # same-day ties: the newest period last
     wanting = out[mv.isna()]
-    asked = pd.DataFrame({"_row": wanting.index.to_numpy(), "company_id": wanting["company_id"].to_numpy(),
-                          "_filed": pd.to_datetime(wanting["filed_at"]).to_numpy(),
-                          "_end": pd.to_datetime(wanting["period_end"]).to_numpy()}).sort_values("_filed")
+    asked = pd.DataFrame(
+        {
+            "_row": wanting.index.to_numpy(),
+            "company_id": wanting["company_id"].to_numpy(),
+            "_filed": pd.to_datetime(wanting["filed_at"]).to_numpy(),
+            "_end": pd.to_datetime(wanting["period_end"]).to_numpy(),
+        }
+    ).sort_values("_filed")
     found = pd.merge_asof(asked, lookup, on="_filed", by="company_id", direction="backward")
-    fresh = found["_mv"].notna() & ((found["_end"] - found["_from"]).dt.days.between(0, MARKET_VALUE_CARRY_DAYS))
+    fresh = found["_mv"].notna() & (
+        (found["_end"] - found["_from"]).dt.days.between(0, MARKET_VALUE_CARRY_DAYS)
+    )
     found = found[fresh]
     out.loc[found["_row"].to_numpy(), "market_value_equity"] = found["_mv"].to_numpy()
     out.loc[found["_row"].to_numpy(), "market_value_carried_from"] = found["_from"].dt.date.to_numpy()
     carried_float = found["_derived"].str.contains("market_value_equity").to_numpy()
     rows = found["_row"].to_numpy()
     out.loc[rows[carried_float], "derived_items"] = (
-        out.loc[rows[carried_float], "derived_items"].fillna("").astype(str) + ",market_value_equity")
+        out.loc[rows[carried_float], "derived_items"].fillna("").astype(str) + ",market_value_equity"
+    )
     return out
 
 
@@ -163,11 +201,19 @@ def build_features(
         return pd.DataFrame()
     frame = carry_market_value(frame)
     by_market = _market_lookup(market)
-    country = dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
-    dart_companies = set(companies.loc[companies["dart_corp_code"].notna(), "company_id"]) if companies is not None \
+    country = (
+        dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
+    )
+    dart_companies = (
+        set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
+        if companies is not None
         else set()
-    signals_of = {cid: group for cid, group in signals.groupby("company_id")} if signals is not None and len(signals) \
+    )
+    signals_of = (
+        {cid: group for cid, group in signals.groupby("company_id")}
+        if signals is not None and len(signals)
         else {}
+    )
     no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
     rows = []
     for group in _groups(frame):
@@ -183,15 +229,24 @@ def build_features(
             usd = 1.0 if row["currency"] == "USD" else None
             index, _note = ohlson_price_index(int(row["fiscal_year"]))
             scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
-            classic = {name: {"value": _finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
-                       for name, s in scores.items()}
+            classic = {
+                name: {"value": _finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
+                for name, s in scores.items()
+            }
             merton_dd = _plain(found.get("merton_dd"))
-            classic["merton_dd"] = {"value": merton_dd, "zone": None,
-                                    "reason": None if merton_dd is not None else (found.get("reason")
-                                                                                  or "no market features")}
-            macro = book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
-            flags = warning_flags(signals_of.get(row["company_id"], no_signals), filed_at,
-                                  audit_opinions_known=row["company_id"] in dart_companies)
+            classic["merton_dd"] = {
+                "value": merton_dd,
+                "zone": None,
+                "reason": None if merton_dd is not None else (found.get("reason") or "no market features"),
+            }
+            macro = (
+                book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
+            )
+            flags = warning_flags(
+                signals_of.get(row["company_id"], no_signals),
+                filed_at,
+                audit_opinions_known=row["company_id"] in dart_companies,
+            )
             rows.append(
                 {
                     "company_id": row["company_id"],
@@ -204,10 +259,17 @@ def build_features(
                     "fiscal_period": row["fiscal_period"],
                     "ratios": json.dumps({k: _finite_or_none(v) for k, v in ratios.loc[i].items()}),
                     "classic": json.dumps(classic, sort_keys=True),
-                    **{column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()},
+                    **{
+                        column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()
+                    },
                     "merton_dd": merton_dd,
-                    "market": json.dumps({**{f: _plain(found.get(f)) for f in MARKET_FIELDS},
-                                          "market_value_source": row["market_value_source"]}, sort_keys=True),
+                    "market": json.dumps(
+                        {
+                            **{f: _plain(found.get(f)) for f in MARKET_FIELDS},
+                            "market_value_source": row["market_value_source"],
+                        },
+                        sort_keys=True,
+                    ),
                     "macro": json.dumps(macro, sort_keys=True),
                     "warnings": json.dumps(flags, sort_keys=True),
                 }
@@ -246,7 +308,11 @@ def features(
         store.upsert("features", frame, replace={}, connection=conn)
     available = {c: int(frame[c].notna().sum()) for c in [*CLASSIC_COLUMNS, "merton_dd"]}
     return dg.MaterializeResult(
-        metadata={"rows": len(frame), "companies": int(frame["company_id"].nunique()),
-                  "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
-                  "ratios": len(MODEL_RATIOS), **{f"{c}_available": n for c, n in available.items()}}
+        metadata={
+            "rows": len(frame),
+            "companies": int(frame["company_id"].nunique()),
+            "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
+            "ratios": len(MODEL_RATIOS),
+            **{f"{c}_available": n for c, n in available.items()},
+        }
     )

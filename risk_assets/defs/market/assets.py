@@ -60,9 +60,14 @@ def macro_indicators(
     if failed and not loaded:
         raise dg.Failure(f"no macro series could be refreshed: {', '.join(failed)}")
     return dg.MaterializeResult(
-        metadata={"series": len(loaded), "observations": sum(loaded.values()), "failed": ", ".join(failed) or "none",
-                  "loaded": dg.MetadataValue.json(loaded), "raw_bytes": capture.stored_bytes,
-                  "mode": market_source.mode}
+        metadata={
+            "series": len(loaded),
+            "observations": sum(loaded.values()),
+            "failed": ", ".join(failed) or "none",
+            "loaded": dg.MetadataValue.json(loaded),
+            "raw_bytes": capture.stored_bytes,
+            "mode": market_source.mode,
+        }
     )
 
 
@@ -81,8 +86,14 @@ def _price_rows(symbol: str, payload: dict) -> list[dict]:
     frame = market.traded_prices(payload)
     currency = market.chart_currency(payload)
     return [
-        {"symbol": symbol, "price_date": row.date.date(), "close": row.close, "adjclose": row.adjclose,
-         "volume": row.volume, "currency": currency}
+        {
+            "symbol": symbol,
+            "price_date": row.date.date(),
+            "close": row.close,
+            "adjclose": row.adjclose,
+            "volume": row.volume,
+            "currency": currency,
+        }
         for row in frame.itertuples(index=False)
     ]
 
@@ -120,8 +131,14 @@ def market_prices(
                     store.upsert("market_prices", rows, replace={"symbol": symbol})
                     loaded[symbol] = len(rows)
                     break
-    return dg.MaterializeResult(metadata={"symbols": len(loaded), "bars": sum(loaded.values()),
-                                          "loaded": dg.MetadataValue.json(loaded), "mode": market_source.mode})
+    return dg.MaterializeResult(
+        metadata={
+            "symbols": len(loaded),
+            "bars": sum(loaded.values()),
+            "loaded": dg.MetadataValue.json(loaded),
+            "mode": market_source.mode,
+        }
+    )
 
 
 def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str | None]]:
@@ -132,19 +149,30 @@ def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, p
         for symbol in price_symbols(company):
             bars = by_symbol.get(symbol)
             if bars is not None and len(bars):
-                frame = pd.DataFrame({"date": pd.to_datetime(bars["price_date"]), "close": bars["close"].astype(float),
-                                      "adjclose": bars["adjclose"].astype(float)}).sort_values("date")
+                frame = pd.DataFrame(
+                    {
+                        "date": pd.to_datetime(bars["price_date"]),
+                        "close": bars["close"].astype(float),
+                        "adjclose": bars["adjclose"].astype(float),
+                    }
+                ).sort_values("date")
                 out[company["company_id"]] = (symbol, frame.reset_index(drop=True), bars["currency"].iloc[0])
                 break
     return out
 
 
-def compute_market_features(statement_rows: pd.DataFrame, companies: pd.DataFrame, priced: dict,
-                            book: MacroBook, specs) -> pd.DataFrame:
+def compute_market_features(
+    statement_rows: pd.DataFrame, companies: pd.DataFrame, priced: dict, book: MacroBook, specs
+) -> pd.DataFrame:
     """One market_features row per statement row (values None with the reason where an input is missing)."""
     country = dict(zip(companies["company_id"], companies["country"], strict=True))
-    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "close": pd.Series(dtype=float),
-                          "adjclose": pd.Series(dtype=float)})
+    empty = pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "close": pd.Series(dtype=float),
+            "adjclose": pd.Series(dtype=float),
+        }
+    )
     rows = []
     for row in statement_rows.to_dict("records"):
         symbol, frame, currency = priced.get(row["company_id"], (None, empty, None))
@@ -154,14 +182,21 @@ def compute_market_features(statement_rows: pd.DataFrame, companies: pd.DataFram
             frame = empty  # a market value in another currency than the statements would be meaningless
         values = market.market_features(row, frame, period_end, rf)
         if symbol is None:
-            values["reason"] = "; ".join(filter(None, ["no listed symbol with prices", values["reason"]]))[:400]
+            values["reason"] = "; ".join(filter(None, ["no listed symbol with prices", values["reason"]]))[
+                :400
+            ]
         elif frame is empty:
             values["reason"] = f"prices in {currency}, statements in {row['currency']}"
-        rows.append({
-            "company_id": row["company_id"], "period_end": period_end, "accession": row["accession"],
-            "filed_at": pd.Timestamp(row["filed_at"]).date(), "symbol": symbol,
-            **{k: v for k, v in values.items() if k != "debt_basis"},
-        })
+        rows.append(
+            {
+                "company_id": row["company_id"],
+                "period_end": period_end,
+                "accession": row["accession"],
+                "filed_at": pd.Timestamp(row["filed_at"]).date(),
+                "symbol": symbol,
+                **{k: v for k, v in values.items() if k != "debt_basis"},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -179,12 +214,21 @@ def market_features(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     companies = store.read("companies")
-    frame = compute_market_features(store.read("statements"), companies, _prices_by_company(store, companies),
-                                    MacroBook(store.read("indicators")), macro_series.specs())
+    frame = compute_market_features(
+        store.read("statements"),
+        companies,
+        _prices_by_company(store, companies),
+        MacroBook(store.read("indicators")),
+        macro_series.specs(),
+    )
     if len(frame):
         frame["computed_at"] = utc_now()
     # Derived entirely from statements, prices and indicators: replaced as a whole (one transaction).
     store.upsert("market_features", frame, replace={})
-    available = {c: int(frame[c].notna().sum()) if len(frame) else 0
-                 for c in ("market_value_equity", "equity_volatility", "merton_dd")}
-    return dg.MaterializeResult(metadata={"rows": len(frame), **{f"{k}_available": v for k, v in available.items()}})
+    available = {
+        c: int(frame[c].notna().sum()) if len(frame) else 0
+        for c in ("market_value_equity", "equity_volatility", "merton_dd")
+    }
+    return dg.MaterializeResult(
+        metadata={"rows": len(frame), **{f"{k}_available": v for k, v in available.items()}}
+    )

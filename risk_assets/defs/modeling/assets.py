@@ -95,7 +95,9 @@ def listed_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
         return bundled, {}
     companies = store.read("companies", where={"company_id": sorted(statements["company_id"].unique())})
     financial = set(companies.loc[companies["is_financial"].astype(bool), "company_id"])
-    excluded = {"financial firm (out of the model's scope)": int(statements["company_id"].isin(financial).sum())}
+    excluded = {
+        "financial firm (out of the model's scope)": int(statements["company_id"].isin(financial).sum())
+    }
     statements = statements[~statements["company_id"].isin(financial)]
     events = store.read("default_events", where={"company_id": sorted(statements["company_id"].unique())})
     # a fixed row order whatever the database returns: the calibration folds group companies by first appearance
@@ -109,7 +111,11 @@ def listed_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
 
 def first_filed_annuals(statements: pd.DataFrame) -> pd.DataFrame:
     """Each company's annual statements, one per fiscal year: the version filed first (what was known at t)."""
-    annual = statements[statements["period_type"].fillna("FY") == "FY"] if "period_type" in statements else statements
+    annual = (
+        statements[statements["period_type"].fillna("FY") == "FY"]
+        if "period_type" in statements
+        else statements
+    )
     annual = annual.sort_values(["company_id", "fiscal_year", "filed_at", "accession"], kind="stable")
     return annual.drop_duplicates(["company_id", "fiscal_year"], keep="first")
 
@@ -118,7 +124,9 @@ def assemble_listed_set(frame: pd.DataFrame, holdout_share: float) -> pd.DataFra
     """Listed rows with a per-company group (calibration folds) and a company-hashed holdout that never moves."""
     frame = frame.reset_index(drop=True).copy()
     frame["group"] = pd.factorize(frame["company_id"])[0]
-    frame["holdout"] = holdout_mask(frame[["company_id"]].astype(str), share=holdout_share, salt="riskgraph-company")
+    frame["holdout"] = holdout_mask(
+        frame[["company_id"]].astype(str), share=holdout_share, salt="riskgraph-company"
+    )
     frame["t"] = pd.to_datetime(frame["t"])
     return frame[list(FIELD_FEATURES) + _BOOK_COLUMNS]
 
@@ -143,8 +151,13 @@ def user_panel_rows(store) -> tuple[pd.DataFrame, dict[str, int]]:
     rows = rows[~rows["company_id"].isin(financial)]
     # filed_at derived from period end + lag is what the import stored: the label uses the same t.
     events = store.read("default_events", where={"company_id": sorted(rows["company_id"].unique())})
-    panel = build_panel(rows, events[["company_id", "event_date", "kind"]], LABEL_HORIZON_MONTHS,
-                        REPORTING_LAG_DAYS, with_classic=False)
+    panel = build_panel(
+        rows,
+        events[["company_id", "event_date", "kind"]],
+        LABEL_HORIZON_MONTHS,
+        REPORTING_LAG_DAYS,
+        with_classic=False,
+    )
     frame = panel.frame[["company_id", "fiscal_year", "t", "target", *MODEL_RATIOS]].copy()
     frame["source"] = "user_panel"
     return frame, {**excluded, **panel.excluded}
@@ -180,7 +193,9 @@ def assemble_training_set(parts: list[pd.DataFrame], holdout_share: float) -> pd
         part = part.reset_index(drop=True).copy()
         if "company_id" in part.columns and part["company_id"].notna().all():
             groups = pd.factorize(part["company_id"])[0]
-            holdout = holdout_mask(part[["company_id"]].astype(str), share=holdout_share, salt="riskgraph-company")
+            holdout = holdout_mask(
+                part[["company_id"]].astype(str), share=holdout_share, salt="riskgraph-company"
+            )
         else:
             content = part[list(MODEL_RATIOS) + ["target"]]
             groups = duplicate_groups(content)
@@ -236,8 +251,9 @@ def training_set(
             "default_rate": round(float(frame["target"].mean()), 4),
             "holdout_rows": int(frame["holdout"].sum()),
             "features": len(MODEL_RATIOS),
-            "sources": dg.MetadataValue.md(by_source.rename(columns={"size": "rows", "sum": "positives"})
-                                           .to_markdown(index=False)),
+            "sources": dg.MetadataValue.md(
+                by_source.rename(columns={"size": "rows", "sum": "positives"}).to_markdown(index=False)
+            ),
             "user_panel_excluded": dg.MetadataValue.json(excluded),
             "listed_rows": len(listed),
             "listed_positives": int(listed["target"].sum()),
@@ -262,25 +278,32 @@ def _log_artifacts(figures: dict, curves: dict, probabilities: dict, card: str) 
         (folder / "model_card.md").write_text(card)
         mapping_table().to_csv(folder / "polish_mapping.csv", index=False)
         roc_figure(curves, "ROC on the held-out rows").savefig(folder / "roc.png")
-        calibration_figure(probabilities, "Calibration on the held-out rows").savefig(folder / "calibration.png")
+        calibration_figure(probabilities, "Calibration on the held-out rows").savefig(
+            folder / "calibration.png"
+        )
         mlflow.log_artifacts(str(folder), artifact_path="validation")
 
 
-def segment_target_rate(segment: Segment, frame: pd.DataFrame, model_settings: ModelSettingsResource
-                        ) -> tuple[float, str]:
+def segment_target_rate(
+    segment: Segment, frame: pd.DataFrame, model_settings: ModelSettingsResource
+) -> tuple[float, str]:
     """The long-run default rate a segment's PDs are calibrated to, and where it comes from."""
     if segment.name == SME:
         return model_settings.target_rate(), (
             "configured (RISKGRAPH_LONG_RUN_DEFAULT_RATE): the Polish sample was drawn with its bankruptcies "
-            "over-represented (6.9%), so it holds no population rate")
+            "over-represented (6.9%), so it holds no population rate"
+        )
     bundled = frame[frame["source"] == us_listed.SOURCE]
     rate = us_listed.long_run_default_rate(bundled)
-    return rate["rate"], (f"US listed panel: mean yearly default rate {rate['mean']:.4f} over {rate['years']} "
-                          f"plus a margin of conservatism {rate['margin']:.4f} (75% one-sided upper bound)")
+    return rate["rate"], (
+        f"US listed panel: mean yearly default rate {rate['mean']:.4f} over {rate['years']} "
+        f"plus a margin of conservatism {rate['margin']:.4f} (75% one-sided upper bound)"
+    )
 
 
-def out_of_time_figures(segment: Segment, candidate, features: list[str], frame: pd.DataFrame, seed: int,
-                        alpha: float) -> dict:
+def out_of_time_figures(
+    segment: Segment, candidate, features: list[str], frame: pd.DataFrame, seed: int, alpha: float
+) -> dict:
     """The listed panel's own out-of-time test: fit on fiscal years up to 2007, test 2008-2011, PDs calibrated to
     the training years' long-run rate; AUC and AR beside Altman Z on the same rows, mean PD against the observed
     rate, and the per-grade back-test of the grades served."""
@@ -288,8 +311,13 @@ def out_of_time_figures(segment: Segment, candidate, features: list[str], frame:
     train, test = bundled[bundled["fiscal_year"] <= 2007], bundled[bundled["fiscal_year"] >= 2008]
     rate = us_listed.long_run_default_rate(train)["rate"]
     model = candidate.build(features, segment.monotone).fit(
-        train, train["target"].to_numpy(), target_rate=rate, seed=seed, groups=train["group"].to_numpy(),
-        calibration_rows=calibration_rows(train))
+        train,
+        train["target"].to_numpy(),
+        target_rate=rate,
+        seed=seed,
+        groups=train["group"].to_numpy(),
+        calibration_rows=calibration_rows(train),
+    )
     y = test["target"].to_numpy()
     raw = model.raw_log_odds(test)
     served = model.calibration.pd(raw)
@@ -300,15 +328,29 @@ def out_of_time_figures(segment: Segment, candidate, features: list[str], frame:
     backtest = gate.evaluate(y, served, alpha=alpha)
     safest_half = served < np.median(served)
     riskiest_decile = served >= np.quantile(served, 0.9)
-    return {"missed_defaults": int((safest_half & (y == 1)).sum()),
-            "missed_defaults_note": "defaults whose served PD was in the safest half of the test rows",
-            "caught_defaults": int((riskiest_decile & (y == 1)).sum()),
-            "false_alarms": int((riskiest_decile & (y == 0)).sum()),
-            "false_alarms_note": "survivors in the riskiest decile of served PDs","train_years": "1999-2007", "test_years": "2008-2011", "n_test": int(len(y)), "defaults": int(y.sum()),
-            "auc": auc, "ar": 2 * auc - 1, "altman_z_rows": int(present.sum()), "ar_on_altman_rows": 2 * auc_on_z_rows - 1,
-            "altman_z_auc": z_auc, "altman_z_ar": 2 * z_auc - 1, "ar_lift_over_altman_z": 2 * (auc_on_z_rows - z_auc),
-            "long_run_rate": rate, "mean_pd": float(served.mean()), "observed_rate": float(y.mean()),
-            "mean_pd_ratio": float(served.mean() / max(y.mean(), 1e-12)), "served_grade_backtest": backtest.as_dict()}
+    return {
+        "missed_defaults": int((safest_half & (y == 1)).sum()),
+        "missed_defaults_note": "defaults whose served PD was in the safest half of the test rows",
+        "caught_defaults": int((riskiest_decile & (y == 1)).sum()),
+        "false_alarms": int((riskiest_decile & (y == 0)).sum()),
+        "false_alarms_note": "survivors in the riskiest decile of served PDs",
+        "train_years": "1999-2007",
+        "test_years": "2008-2011",
+        "n_test": int(len(y)),
+        "defaults": int(y.sum()),
+        "auc": auc,
+        "ar": 2 * auc - 1,
+        "altman_z_rows": int(present.sum()),
+        "ar_on_altman_rows": 2 * auc_on_z_rows - 1,
+        "altman_z_auc": z_auc,
+        "altman_z_ar": 2 * z_auc - 1,
+        "ar_lift_over_altman_z": 2 * (auc_on_z_rows - z_auc),
+        "long_run_rate": rate,
+        "mean_pd": float(served.mean()),
+        "observed_rate": float(y.mean()),
+        "mean_pd_ratio": float(served.mean() / max(y.mean(), 1e-12)),
+        "served_grade_backtest": backtest.as_dict(),
+    }
 
 
 def card_extras(segment: Segment, features: list[str], oot: dict | None, frame: pd.DataFrame) -> dict:
@@ -319,36 +361,54 @@ def card_extras(segment: Segment, features: list[str], oot: dict | None, frame: 
     from risk_assets.core.field_features import FEATURE_BY_NAME
     from risk_assets.core.modelcard import LISTED_LIMITS
 
-    table = pd.DataFrame([{k: FEATURE_BY_NAME[f].as_dict()[k] for k in ("name", "label", "formula", "unit",
-                                                                       "monotone")} for f in features])
+    table = pd.DataFrame(
+        [
+            {k: FEATURE_BY_NAME[f].as_dict()[k] for k in ("name", "label", "formula", "unit", "monotone")}
+            for f in features
+        ]
+    )
     sections = {}
     if oot is not None:
         backtest = oot["served_grade_backtest"]
-        grades = pd.DataFrame(backtest["grades"])[["grade", "rows", "defaults", "mean_pd", "observed_rate",
-                                                    "jeffreys_p", "direction", "fails"]]
-        sections["Out of time: train 1999-2007, test 2008-2011"] = "\n".join([
-            f"- AUC {oot['auc']:.4f}, AR {oot['ar']:.4f}; Altman Z on the same rows AR {oot['altman_z_ar']:.4f}: "
-            f"lift {oot['ar_lift_over_altman_z']:+.4f}",
-            f"- mean served PD {oot['mean_pd']:.4f} against an observed rate of {oot['observed_rate']:.4f} "
-            f"(x{oot['mean_pd_ratio']:.2f}); calibrated to the training years' long-run rate {oot['long_run_rate']:.4f}",
-            f"- hits: {oot['caught_defaults']} of {oot['defaults']} defaults in the riskiest decile",
-            f"- misses: {oot['missed_defaults']} defaults in the safest half; {oot['false_alarms']} survivors in the "
-            "riskiest decile",
-            f"- grades served, two-sided Jeffreys per grade (Bonferroni); failing: "
-            f"{', '.join(backtest['failing_grades']) or 'none'}; slope {backtest['slope']:.3f} "
-            f"(p {backtest['p_slope']:.3g})",
-            "", grades.to_markdown(index=False, floatfmt=".4g")])
+        grades = pd.DataFrame(backtest["grades"])[
+            ["grade", "rows", "defaults", "mean_pd", "observed_rate", "jeffreys_p", "direction", "fails"]
+        ]
+        sections["Out of time: train 1999-2007, test 2008-2011"] = "\n".join(
+            [
+                f"- AUC {oot['auc']:.4f}, AR {oot['ar']:.4f}; Altman Z on the same rows AR {oot['altman_z_ar']:.4f}: "
+                f"lift {oot['ar_lift_over_altman_z']:+.4f}",
+                f"- mean served PD {oot['mean_pd']:.4f} against an observed rate of {oot['observed_rate']:.4f} "
+                f"(x{oot['mean_pd_ratio']:.2f}); calibrated to the training years' long-run rate {oot['long_run_rate']:.4f}",
+                f"- hits: {oot['caught_defaults']} of {oot['defaults']} defaults in the riskiest decile",
+                f"- misses: {oot['missed_defaults']} defaults in the safest half; {oot['false_alarms']} survivors in the "
+                "riskiest decile",
+                f"- grades served, two-sided Jeffreys per grade (Bonferroni); failing: "
+                f"{', '.join(backtest['failing_grades']) or 'none'}; slope {backtest['slope']:.3f} "
+                f"(p {backtest['p_slope']:.3g})",
+                "",
+                grades.to_markdown(index=False, floatfmt=".4g"),
+            ]
+        )
     cells = us_listed.cell_experience(frame[frame["source"] == us_listed.SOURCE])
-    sections["Default experience of healthy companies in the panel"] = "\n".join([
-        "The panel's own yearly default rates where healthy large companies sit (fiscal years "
-        f"{us_listed.FIRST_UNCENSORED_YEAR}-{us_listed.LAST_YEAR}, two-sided 95% Jeffreys intervals). A PD far below "
-        "these for a filer in such a cell is not supported by this data, however healthy the filer looks:",
-        "", cells.to_markdown(index=False, floatfmt=".4g")])
+    sections["Default experience of healthy companies in the panel"] = "\n".join(
+        [
+            "The panel's own yearly default rates where healthy large companies sit (fiscal years "
+            f"{us_listed.FIRST_UNCENSORED_YEAR}-{us_listed.LAST_YEAR}, two-sided 95% Jeffreys intervals). A PD far below "
+            "these for a filer in such a cell is not supported by this data, however healthy the filer looks:",
+            "",
+            cells.to_markdown(index=False, floatfmt=".4g"),
+        ]
+    )
     return {"limits": LISTED_LIMITS, "feature_table": table.to_markdown(index=False), "sections": sections}
 
 
-def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd.DataFrame,
-                  registry, model_settings: ModelSettingsResource) -> dict:
+def train_segment(
+    context: dg.AssetExecutionContext,
+    segment: Segment,
+    frame: pd.DataFrame,
+    registry,
+    model_settings: ModelSettingsResource,
+) -> dict:
     """Train a segment's families, validate on its held-out rows, log to MLflow and register the best."""
     train, holdout = frame[~frame["holdout"]], frame[frame["holdout"]]
     y_train, y_holdout = train["target"].to_numpy(), holdout["target"].to_numpy()
@@ -356,42 +416,76 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
     left_out = [f for f in segment.features if f not in features]
     target_rate, rate_source = segment_target_rate(segment, frame, model_settings)
     candidates = product_candidates(MISSING_STRATEGY) if segment.name == SME else listed_candidates()
-    classic_scores = (classic_from_polish_ratios(holdout) if segment.name == SME
-                      else classic_from_field_features(holdout))
+    classic_scores = (
+        classic_from_polish_ratios(holdout) if segment.name == SME else classic_from_field_features(holdout)
+    )
     results: dict[str, dict] = {}
     curves, probabilities = {}, {}
     with mlflow.start_run(run_name=f"train {segment.name} {dt.date.today().isoformat()}") as parent:
         sources = frame.groupby("source")["target"].agg(["size", "sum"])
-        sources_text = "; ".join(f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults" for s, r in sources.iterrows())
+        sources_text = "; ".join(
+            f"{s}: {int(r['size'])} rows, {int(r['sum'])} defaults" for s, r in sources.iterrows()
+        )
         mlflow.set_tags({"segment": segment.name})
-        mlflow.log_params({"segment": segment.name, "training_rows": len(train), "holdout_rows": len(holdout),
-                           "features": len(features), "long_run_default_rate": round(target_rate, 6),
-                           "long_run_default_rate_source": rate_source[:500],
-                           "sample_default_rate": round(float(y_train.mean()), 6), "seed": model_settings.seed,
-                           "code_version": code_version(), "sources": sources_text[:500]})
+        mlflow.log_params(
+            {
+                "segment": segment.name,
+                "training_rows": len(train),
+                "holdout_rows": len(holdout),
+                "features": len(features),
+                "long_run_default_rate": round(target_rate, 6),
+                "long_run_default_rate_source": rate_source[:500],
+                "sample_default_rate": round(float(y_train.mean()), 6),
+                "seed": model_settings.seed,
+                "code_version": code_version(),
+                "sources": sources_text[:500],
+            }
+        )
         for candidate in candidates:
             with mlflow.start_run(run_name=f"{segment.name}/{candidate.name}", nested=True):
                 model = candidate.build(features, segment.monotone).fit(
-                    train, y_train, target_rate=target_rate, seed=model_settings.seed,
-                    groups=train["group"].to_numpy(), calibration_rows=calibration_rows(train),
+                    train,
+                    y_train,
+                    target_rate=target_rate,
+                    seed=model_settings.seed,
+                    groups=train["group"].to_numpy(),
+                    calibration_rows=calibration_rows(train),
                 )
                 cv_auc = roc_auc(y_train, model.oof_raw_)
                 cv_auc_se = _fold_auc_se(model, y_train)
                 p_holdout = model.calibration.sample_pd(model.raw_log_odds(holdout))
                 p_dev = model.calibration.sample_pd(model.raw_log_odds(train))
                 held = validation_figures(y_holdout, p_holdout, p_dev)
-                mlflow.log_params({"family": candidate.family, "missing": model.missing,
-                                   **{f"param_{k}": v for k, v in model.params.items()}})
+                mlflow.log_params(
+                    {
+                        "family": candidate.family,
+                        "missing": model.missing,
+                        **{f"param_{k}": v for k, v in model.params.items()},
+                    }
+                )
                 scalar = {k: v for k, v in held.items() if isinstance(v, int | float) and v is not None}
-                mlflow.log_metrics({"cv_auc": cv_auc, "cv_auc_se": cv_auc_se,
-                                    "grades_monotone": float(held["grades"]["monotone"]),
-                                    "grades_monotone_within_noise": float(held["grades"]["monotone_within_noise"]),
-                                    **{f"holdout_{k}": v for k, v in scalar.items()}})
-                results[candidate.name] = {"model": model, "cv_auc": cv_auc, "cv_auc_se": cv_auc_se,
-                                           "holdout": held, "family": candidate.family, "candidate": candidate}
+                mlflow.log_metrics(
+                    {
+                        "cv_auc": cv_auc,
+                        "cv_auc_se": cv_auc_se,
+                        "grades_monotone": float(held["grades"]["monotone"]),
+                        "grades_monotone_within_noise": float(held["grades"]["monotone_within_noise"]),
+                        **{f"holdout_{k}": v for k, v in scalar.items()},
+                    }
+                )
+                results[candidate.name] = {
+                    "model": model,
+                    "cv_auc": cv_auc,
+                    "cv_auc_se": cv_auc_se,
+                    "holdout": held,
+                    "family": candidate.family,
+                    "candidate": candidate,
+                }
                 curves[candidate.name] = probabilities[candidate.name] = (y_holdout, p_holdout)
-                context.log.info(f"{segment.name}/{candidate.name}: cv AUC {cv_auc:.4f} ± {cv_auc_se:.4f}, "
-                                 f"holdout AUC {held['auc']:.4f}")
+                context.log.info(
+                    f"{segment.name}/{candidate.name}: cv AUC {cv_auc:.4f} ± {cv_auc_se:.4f}, "
+                    f"holdout AUC {held['auc']:.4f}"
+                )
         classic = {}
         for name, score in classic_scores.items():
             classic[name] = classic_figures(score, y_holdout)
@@ -406,14 +500,19 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
         model = chosen["model"]
         oot = None
         if segment.name != SME:
-            oot = out_of_time_figures(segment, chosen["candidate"], features, frame, model_settings.seed,
-                                      gate.GateRule().alpha)
+            oot = out_of_time_figures(
+                segment, chosen["candidate"], features, frame, model_settings.seed, gate.GateRule().alpha
+            )
             mlflow.log_metrics({f"oot_{k}": v for k, v in oot.items() if isinstance(v, int | float)})
-            context.log.info(f"{segment.name} out of time 2008-2011: AR {oot['ar']:.3f} vs Altman Z "
-                             f"{oot['altman_z_ar']:.3f}; mean PD {oot['mean_pd']:.4f} vs observed "
-                             f"{oot['observed_rate']:.4f}")
-        figures = {name: {**r["holdout"], "cv_auc": r["cv_auc"], "cv_auc_se": r["cv_auc_se"], "family": r["family"]}
-                   for name, r in results.items()} | classic
+            context.log.info(
+                f"{segment.name} out of time 2008-2011: AR {oot['ar']:.3f} vs Altman Z "
+                f"{oot['altman_z_ar']:.3f}; mean PD {oot['mean_pd']:.4f} vs observed "
+                f"{oot['observed_rate']:.4f}"
+            )
+        figures = {
+            name: {**r["holdout"], "cv_auc": r["cv_auc"], "cv_auc_se": r["cv_auc_se"], "family": r["family"]}
+            for name, r in results.items()
+        } | classic
         if oot is not None:
             figures["out_of_time"] = oot
         card = render_model_card(
@@ -427,7 +526,7 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
                 "sources": sources_text,
                 "sample design": SAMPLE_DESIGN[segment.name],
                 "held-out rows": f"{len(holdout)} (hashed {model_settings.holdout_share:.0%}; a company held out "
-                                 "as a whole where rows carry a company id)",
+                "as a whole where rows carry a company id)",
                 "training rows": f"{len(train)}, default rate {y_train.mean():.4f}",
                 "features left out": ", ".join(left_out) or "none",
             },
@@ -441,7 +540,9 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
                 "prior shift (log-odds)": f"{model.calibration.prior_shift:.4f}",
                 "tests above": "on the sample's scale (no prior shift), against the sample's outcomes",
             },
-            gate_rule=gate.GateRule(auc_floor=model_settings.auc_floor, auc_tolerance=model_settings.auc_tolerance).text,
+            gate_rule=gate.GateRule(
+                auc_floor=model_settings.auc_floor, auc_tolerance=model_settings.auc_tolerance
+            ).text,
         )
         _log_artifacts(figures, curves, probabilities, card)
         mlflow.log_params({"selected_family": best, "selection_rule": SELECTION_RULE})
@@ -451,29 +552,49 @@ def train_segment(context: dg.AssetExecutionContext, segment: Segment, frame: pd
             | {"holdout_auc": chosen["holdout"]["auc"], "cv_auc": chosen["cv_auc"]}
         )
         logged = registry.log_model(model, train)
-        tags = {"segment": segment.name, "family": chosen["family"], "candidate": best,
-                "holdout_auc": round(chosen["holdout"]["auc"], 6), "cv_auc": round(chosen["cv_auc"], 6),
-                "code_version": code_version(), "long_run_default_rate": round(target_rate, 6),
-                "grades_monotone": chosen["holdout"]["grades"]["monotone"],
-                "grades_monotone_within_noise": chosen["holdout"]["grades"]["monotone_within_noise"],
-                "best_classic_holdout_auc": round(max((f["auc"] for f in classic.values() if f["available"]),
-                                                      default=float("nan")), 6)}
+        tags = {
+            "segment": segment.name,
+            "family": chosen["family"],
+            "candidate": best,
+            "holdout_auc": round(chosen["holdout"]["auc"], 6),
+            "cv_auc": round(chosen["cv_auc"], 6),
+            "code_version": code_version(),
+            "long_run_default_rate": round(target_rate, 6),
+            "grades_monotone": chosen["holdout"]["grades"]["monotone"],
+            "grades_monotone_within_noise": chosen["holdout"]["grades"]["monotone_within_noise"],
+            "best_classic_holdout_auc": round(
+                max((f["auc"] for f in classic.values() if f["available"]), default=float("nan")), 6
+            ),
+        }
         if oot is not None:
-            tags |= {"oot_ar": round(oot["ar"], 6), "oot_altman_z_ar": round(oot["altman_z_ar"], 6),
-                     "oot_mean_pd_ratio": round(oot["mean_pd_ratio"], 4)}
+            tags |= {
+                "oot_ar": round(oot["ar"], 6),
+                "oot_altman_z_ar": round(oot["altman_z_ar"], 6),
+                "oot_mean_pd_ratio": round(oot["mean_pd_ratio"], 4),
+            }
         registry.tag_version(logged.version, tags)
         run_id = parent.info.run_id
-    return {"results": results, "classic": classic, "best": best, "version": logged.version, "run_id": run_id,
-            "oot": oot}
+    return {
+        "results": results,
+        "classic": classic,
+        "best": best,
+        "version": logged.version,
+        "run_id": run_id,
+        "oot": oot,
+    }
 
 
 SAMPLE_DESIGN = {
-    SME: ("Polish companies, no firm id: bankrupt companies observed in 2000-2012, survivors in 2007-2013 (the "
-          "years of defaults and of survivors differ); one row per company-year, so a company may appear more "
-          "than once and cannot be held out as a whole (exact duplicates are kept together)"),
-    LISTED_MARKET: ("every NYSE/NASDAQ company in Compustat with three consecutive years, 1999-2011, one row per "
-                    "company-year with its CIK (held out by company); 354 Chapter 11/7 filings, dated mid-way "
-                    "through the year after the last fiscal year; defaults before 2003 are under-represented"),
+    SME: (
+        "Polish companies, no firm id: bankrupt companies observed in 2000-2012, survivors in 2007-2013 (the "
+        "years of defaults and of survivors differ); one row per company-year, so a company may appear more "
+        "than once and cannot be held out as a whole (exact duplicates are kept together)"
+    ),
+    LISTED_MARKET: (
+        "every NYSE/NASDAQ company in Compustat with three consecutive years, 1999-2011, one row per "
+        "company-year with its CIK (held out by company); 354 Chapter 11/7 filings, dated mid-way "
+        "through the year after the last fiscal year; defaults before 2003 are under-represented"
+    ),
 }
 SAMPLE_DESIGN[LISTED_STATEMENTS] = SAMPLE_DESIGN[LISTED_MARKET]
 
@@ -500,7 +621,9 @@ def pd_model(
     base.activate()
     closed = base.close_stale_runs()  # runs a killed materialisation left RUNNING
     if closed:
-        context.log.warning(f"closed {len(closed)} MLflow run(s) left running by a killed materialisation: {closed}")
+        context.log.warning(
+            f"closed {len(closed)} MLflow run(s) left running by a killed materialisation: {closed}"
+        )
     for name in SEGMENT_NAMES:
         segment = SEGMENTS[name]
         registry = mlflow_registry.for_segment(name)
@@ -510,40 +633,73 @@ def pd_model(
         unchanged = newest_version_trained_on(registry, fingerprint)
         if unchanged is not None:
             # The same rows, code and settings would register an identical version and promote it again.
-            context.log.info(f"{registry.model_name}: training set, code and settings unchanged since version "
-                             f"{unchanged}: nothing trained")
-            summary.append({"segment": name, "model": registry.model_name, "version": unchanged,
-                            "family": "unchanged: not retrained"})
+            context.log.info(
+                f"{registry.model_name}: training set, code and settings unchanged since version "
+                f"{unchanged}: nothing trained"
+            )
+            summary.append(
+                {
+                    "segment": name,
+                    "model": registry.model_name,
+                    "version": unchanged,
+                    "family": "unchanged: not retrained",
+                }
+            )
             if name == SME:
                 metadata |= {"version": unchanged, "family": "unchanged: not retrained"}
             continue
         outcome = train_segment(context, segment, frame, registry, model_settings)
         registry.tag_version(outcome["version"], {"training_fingerprint": fingerprint})
         chosen = outcome["results"][outcome["best"]]
-        row = {"segment": name, "model": registry.model_name, "version": outcome["version"], "family": outcome["best"],
-               "cv_auc": round(chosen["cv_auc"], 4), "holdout_auc": round(chosen["holdout"]["auc"], 4)}
+        row = {
+            "segment": name,
+            "model": registry.model_name,
+            "version": outcome["version"],
+            "family": outcome["best"],
+            "cv_auc": round(chosen["cv_auc"], 4),
+            "holdout_auc": round(chosen["holdout"]["auc"], 4),
+        }
         if outcome["oot"] is not None:
-            row |= {"oot_ar": round(outcome["oot"]["ar"], 4), "oot_altman_z_ar": round(outcome["oot"]["altman_z_ar"], 4),
-                    "oot_mean_pd_ratio": round(outcome["oot"]["mean_pd_ratio"], 3)}
+            row |= {
+                "oot_ar": round(outcome["oot"]["ar"], 4),
+                "oot_altman_z_ar": round(outcome["oot"]["altman_z_ar"], 4),
+                "oot_mean_pd_ratio": round(outcome["oot"]["mean_pd_ratio"], 3),
+            }
         summary.append(row)
         if name == SME:  # the SME segment keeps the asset's historical metadata keys
-            metadata |= {"version": outcome["version"], "family": outcome["best"],
-                         "holdout_auc": round(chosen["holdout"]["auc"], 4), "cv_auc": round(chosen["cv_auc"], 4),
-                         "mlflow_run_id": outcome["run_id"]}
+            metadata |= {
+                "version": outcome["version"],
+                "family": outcome["best"],
+                "holdout_auc": round(chosen["holdout"]["auc"], 4),
+                "cv_auc": round(chosen["cv_auc"], 4),
+                "mlflow_run_id": outcome["run_id"],
+            }
     return dg.MaterializeResult(
-        metadata={**metadata, "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False)),
-                  "stale_runs_closed": len(closed),
-                  # what this materialisation stands for, per segment: the checks judge these versions
-                  VERSIONS_KEY: dg.MetadataValue.json({row["segment"]: str(row["version"]) for row in summary})}
+        metadata={
+            **metadata,
+            "segments": dg.MetadataValue.md(pd.DataFrame(summary).to_markdown(index=False)),
+            "stale_runs_closed": len(closed),
+            # what this materialisation stands for, per segment: the checks judge these versions
+            VERSIONS_KEY: dg.MetadataValue.json({row["segment"]: str(row["version"]) for row in summary}),
+        }
     )
 
 
 def training_fingerprint(frame: pd.DataFrame, segment: Segment, model_settings: ModelSettingsResource) -> str:
     """What a trained version depends on: the training rows, the code, the segment's features and the settings."""
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    digest.update(json.dumps({"code": code_version(), "features": list(segment.features), "seed": model_settings.seed,
-                              "rate": model_settings.long_run_default_rate, "holdout": model_settings.holdout_share},
-                             sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {
+                "code": code_version(),
+                "features": list(segment.features),
+                "seed": model_settings.seed,
+                "rate": model_settings.long_run_default_rate,
+                "holdout": model_settings.holdout_share,
+            },
+            sort_keys=True,
+        ).encode()
+    )
     return digest.hexdigest()[:32]
 
 
@@ -566,14 +722,28 @@ def holdout_figures(model: PDModel, holdout: pd.DataFrame, alpha: float, sample_
 def _tag_figures(figures: gate.Figures | None) -> str:
     if figures is None:
         return "none"
-    keys = ("auc", "n", "defaults", "mean_pd", "observed_rate", "mean_pd_p_value", "worst_grade_jeffreys_p",
-            "failing_grades", "slope", "intercept", "p_slope", "p_joint")
-    return json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in figures.as_dict().items()
-                       if k in keys})
+    keys = (
+        "auc",
+        "n",
+        "defaults",
+        "mean_pd",
+        "observed_rate",
+        "mean_pd_p_value",
+        "worst_grade_jeffreys_p",
+        "failing_grades",
+        "slope",
+        "intercept",
+        "p_slope",
+        "p_joint",
+    )
+    return json.dumps(
+        {k: (round(v, 6) if isinstance(v, float) else v) for k, v in figures.as_dict().items() if k in keys}
+    )
 
 
-def decide_segment(context, segment: str, registry, frame: pd.DataFrame, store,
-                   model_settings: ModelSettingsResource) -> dict:
+def decide_segment(
+    context, segment: str, registry, frame: pd.DataFrame, store, model_settings: ModelSettingsResource
+) -> dict:
     """Gate one segment: the newest version against its champion on the segment's held-out rows."""
     versions = registry.versions()
     if not versions:
@@ -585,9 +755,14 @@ def decide_segment(context, segment: str, registry, frame: pd.DataFrame, store,
     )
     if len(decided):
         row = decided.iloc[0]
-        return {"segment": segment, "model": registry.model_name, "challenger": challenger_version,
-                "champion": str(champion_before), "decision": row["decision"],
-                "reason": f"already decided at {row['decided_at']}: {row['reason']}"}
+        return {
+            "segment": segment,
+            "model": registry.model_name,
+            "challenger": challenger_version,
+            "champion": str(champion_before),
+            "decision": row["decision"],
+            "reason": f"already decided at {row['decided_at']}: {row['reason']}",
+        }
     rule = gate.GateRule(auc_floor=model_settings.auc_floor, auc_tolerance=model_settings.auc_tolerance)
     usable = calibration_rows(frame)
     holdout = frame[frame["holdout"].to_numpy() & usable]
@@ -598,25 +773,36 @@ def decide_segment(context, segment: str, registry, frame: pd.DataFrame, store,
     if champion_before is not None and champion_before != challenger_version:
         champion_model_ = registry.load(champion_before)
         champion = holdout_figures(champion_model_, holdout, rule.alpha, sample_rate)
-        paired = delong_test(holdout["target"].to_numpy(), challenger_model.raw_log_odds(holdout),
-                             champion_model_.raw_log_odds(holdout))
+        paired = delong_test(
+            holdout["target"].to_numpy(),
+            challenger_model.raw_log_odds(holdout),
+            champion_model_.raw_log_odds(holdout),
+        )
     decision = gate.decide(challenger, champion, rule, paired=paired)
     champion_after = challenger_version if decision.promote else champion_before
     if decision.promote:
         registry.set_champion(challenger_version)
-    figures = {"challenger": challenger.as_dict(), "champion": champion.as_dict() if champion else None,
-               "paired_delong": paired, "segment": segment,
-               "pd_scale": f"served PDs; held-out outcomes weighted from the sample's default rate {sample_rate:.6f} "
-                           "to the long-run rate"}
+    figures = {
+        "challenger": challenger.as_dict(),
+        "champion": champion.as_dict() if champion else None,
+        "paired_delong": paired,
+        "segment": segment,
+        "pd_scale": f"served PDs; held-out outcomes weighted from the sample's default rate {sample_rate:.6f} "
+        "to the long-run rate",
+    }
     outcome = "promoted" if decision.promote else "kept"
     registry.tag_version(
         challenger_version,
-        {"gate_decision": outcome, "gate_reason": decision.reason[:500], "gate_rule": rule.text[:500],
-         "gate_challenger_auc": round(challenger.auc, 6),
-         "gate_champion_auc": round(champion.auc, 6) if champion else "none",
-         "gate_champion_version": champion_before or "none",
-         "gate_challenger_figures": _tag_figures(challenger),
-         "gate_champion_figures": _tag_figures(champion)},
+        {
+            "gate_decision": outcome,
+            "gate_reason": decision.reason[:500],
+            "gate_rule": rule.text[:500],
+            "gate_challenger_auc": round(challenger.auc, 6),
+            "gate_champion_auc": round(champion.auc, 6) if champion else "none",
+            "gate_champion_version": champion_before or "none",
+            "gate_challenger_figures": _tag_figures(challenger),
+            "gate_champion_figures": _tag_figures(champion),
+        },
     )
     store.upsert(
         "model_decisions",
@@ -638,9 +824,16 @@ def decide_segment(context, segment: str, registry, frame: pd.DataFrame, store,
         ],
     )
     context.log.info(f"{registry.model_name} challenger v{challenger_version}: {decision.reason}")
-    return {"segment": segment, "model": registry.model_name, "challenger": challenger_version,
-            "champion": str(champion_after), "decision": outcome, "reason": decision.reason,
-            "challenger_auc": round(challenger.auc, 4), "champion_auc": round(champion.auc, 4) if champion else "none"}
+    return {
+        "segment": segment,
+        "model": registry.model_name,
+        "challenger": challenger_version,
+        "champion": str(champion_after),
+        "decision": outcome,
+        "reason": decision.reason,
+        "challenger_auc": round(challenger.auc, 4),
+        "champion_auc": round(champion.auc, 4) if champion else "none",
+    }
 
 
 @dg.asset(
@@ -664,14 +857,19 @@ def champion_model(
     for segment in SEGMENT_NAMES:
         registry = mlflow_registry.for_segment(segment)
         registry.activate()
-        decisions.append(decide_segment(context, segment, registry, read_training_set(objects, segment), store,
-                                        model_settings))
+        decisions.append(
+            decide_segment(
+                context, segment, registry, read_training_set(objects, segment), store, model_settings
+            )
+        )
     sme = next(d for d in decisions if d["segment"] == SME)
     return dg.MaterializeResult(
         metadata={
             **{k: sme[k] for k in ("challenger", "champion", "decision", "reason")},
             "challenger_auc": sme.get("challenger_auc", "none"),
             "champion_auc": sme.get("champion_auc", "none"),
-            "segments": dg.MetadataValue.md(pd.DataFrame(decisions).drop(columns="reason").to_markdown(index=False)),
+            "segments": dg.MetadataValue.md(
+                pd.DataFrame(decisions).drop(columns="reason").to_markdown(index=False)
+            ),
         }
     )

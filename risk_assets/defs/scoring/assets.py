@@ -53,18 +53,28 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     """
     key = ["company_id", "as_of", "kind"]
     model = ["model_name", "model_version"]
-    old = existing[key + model + ["pd", "alert_pending"]].rename(columns={"pd": "old_pd",
-                                                                        "alert_pending": "old_pending"})
+    old = existing[key + model + ["pd", "alert_pending"]].rename(
+        columns={"pd": "old_pd", "alert_pending": "old_pending"}
+    )
     merged = rows[key + model + ["pd"]].merge(old, on=key + model, how="left")
-    keys = existing[key].astype(str).assign(_model=existing["model_name"].astype(str) + "/"
-                                            + existing["model_version"].astype(str))
-    mine = rows[key].astype(str).assign(_model=rows["model_name"].astype(str) + "/" + rows["model_version"].astype(str))
+    keys = (
+        existing[key]
+        .astype(str)
+        .assign(_model=existing["model_name"].astype(str) + "/" + existing["model_version"].astype(str))
+    )
+    mine = (
+        rows[key]
+        .astype(str)
+        .assign(_model=rows["model_name"].astype(str) + "/" + rows["model_version"].astype(str))
+    )
     elsewhere = mine.merge(keys, on=key, how="left", suffixes=("", "_old"))
     elsewhere = elsewhere[elsewhere["_model_old"].notna() & (elsewhere["_model_old"] != elsewhere["_model"])]
     scored_elsewhere = set(map(tuple, elsewhere[key].to_numpy()))
     is_new = merged["old_pd"].isna().to_numpy()
     changed = (~is_new) & (np.abs(merged["pd"].to_numpy() - merged["old_pd"].fillna(0).to_numpy()) > 1e-12)
-    new_flags = np.array([tuple(k) not in scored_elsewhere for k in rows[key].astype(str).to_numpy()], dtype=bool)
+    new_flags = np.array(
+        [tuple(k) not in scored_elsewhere for k in rows[key].astype(str).to_numpy()], dtype=bool
+    )
     old_flags = merged["old_pending"].eq(True).to_numpy()  # NaN (no stored row) is not pending
     return np.where(is_new, new_flags, changed | old_flags)
 
@@ -72,22 +82,44 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
 def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
     """Segment and reason per feature row (core.segments.choose_segment): listed when the company has a ticker or
     files with SEC/DART; with market data when the row has a market value."""
-    listed_of = {cid: bool((isinstance(r.get("ticker"), str) and r.get("ticker"))
-                           or pd.notna(r.get("cik")) or pd.notna(r.get("dart_corp_code")))
-                 for cid, r in companies.iterrows()}
-    source_of = {cid: "SEC filer" if pd.notna(r.get("cik")) else "DART filer" if pd.notna(r.get("dart_corp_code"))
-                 else "ticker" for cid, r in companies.iterrows()}
-    mv_source = [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]] \
-        if "market" in feats.columns else [None] * len(feats)
-    chosen = [choose_segment(listed=listed_of.get(cid, False), market_value=mv if np.isfinite(mv) else None,
-                             market_value_source=src, source=source_of.get(cid, ""))
-              for cid, mv, src in zip(feats["company_id"], np.exp(ratios["log_real_mve"].to_numpy(dtype=float)),
-                                      mv_source, strict=True)]
+    listed_of = {
+        cid: bool(
+            (isinstance(r.get("ticker"), str) and r.get("ticker"))
+            or pd.notna(r.get("cik"))
+            or pd.notna(r.get("dart_corp_code"))
+        )
+        for cid, r in companies.iterrows()
+    }
+    source_of = {
+        cid: "SEC filer"
+        if pd.notna(r.get("cik"))
+        else "DART filer"
+        if pd.notna(r.get("dart_corp_code"))
+        else "ticker"
+        for cid, r in companies.iterrows()
+    }
+    mv_source = (
+        [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]]
+        if "market" in feats.columns
+        else [None] * len(feats)
+    )
+    chosen = [
+        choose_segment(
+            listed=listed_of.get(cid, False),
+            market_value=mv if np.isfinite(mv) else None,
+            market_value_source=src,
+            source=source_of.get(cid, ""),
+        )
+        for cid, mv, src in zip(
+            feats["company_id"], np.exp(ratios["log_real_mve"].to_numpy(dtype=float)), mv_source, strict=True
+        )
+    ]
     return pd.DataFrame(chosen, columns=["segment", "segment_reason"], index=feats.index)
 
 
-def score_segments(feats: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame, mlflow_registry
-                   ) -> pd.DataFrame:
+def score_segments(
+    feats: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame, mlflow_registry
+) -> pd.DataFrame:
     """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version."""
     parts = []
     for segment, index in segments.groupby("segment").groups.items():
@@ -100,38 +132,58 @@ def score_segments(feats: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataF
         scored = model.score(frame)
         known = frame.notna().mean(axis=1).to_numpy()
         enough = known >= MIN_FEATURE_SHARE
-        notes = [n if ok else (f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
-                               f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
-                               + ", ".join(frame.columns[frame.loc[i].isna()][:12]))
-                 for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)]
-        parts.append(pd.DataFrame({
-            "status": np.where(enough, "scored", "insufficient_data"),
-            "model_pd": scored["pd"].to_numpy(), "log_odds": scored["log_odds"].to_numpy(),
-            "drivers": [_json(d) for d in scored["drivers"]],
-            "feature_values": [_json(r) for r in frame.to_dict("records")],
-            "out_of_domain": scored["out_of_domain"].to_numpy(),
-            "domain_note": [n[:1000] for n in notes],
-            "model_name": registry.model_name, "model_version": version,
-        }, index=index))
+        notes = [
+            n
+            if ok
+            else (
+                f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
+                f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
+                + ", ".join(frame.columns[frame.loc[i].isna()][:12])
+            )
+            for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)
+        ]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "status": np.where(enough, "scored", "insufficient_data"),
+                    "model_pd": scored["pd"].to_numpy(),
+                    "log_odds": scored["log_odds"].to_numpy(),
+                    "drivers": [_json(d) for d in scored["drivers"]],
+                    "feature_values": [_json(r) for r in frame.to_dict("records")],
+                    "out_of_domain": scored["out_of_domain"].to_numpy(),
+                    "domain_note": [n[:1000] for n in notes],
+                    "model_name": registry.model_name,
+                    "model_version": version,
+                },
+                index=index,
+            )
+        )
     return pd.concat(parts).loc[feats.index]
 
 
-def with_overlay(rows: pd.DataFrame, feats: pd.DataFrame, signals: pd.DataFrame, companies: pd.DataFrame
-                 ) -> pd.DataFrame:
+def with_overlay(
+    rows: pd.DataFrame, feats: pd.DataFrame, signals: pd.DataFrame, companies: pd.DataFrame
+) -> pd.DataFrame:
     """``overlay_pd``: the model PD adjusted for filing behaviour (core/overlays.py), the terms recorded in the
     drivers. A filing's score sees the flags known at its filing date (the features' warnings); the current
     snapshot sees the signals known today and how old the newest statement is."""
-    flags_at_filing = {(c, a): json.loads(w) if isinstance(w, str) else {} for c, a, w in
-                       zip(feats["company_id"], feats["accession"], feats.get("warnings", [None] * len(feats)),
-                           strict=True)}
+    flags_at_filing = {
+        (c, a): json.loads(w) if isinstance(w, str) else {}
+        for c, a, w in zip(
+            feats["company_id"], feats["accession"], feats.get("warnings", [None] * len(feats)), strict=True
+        )
+    }
     signals_of = dict(tuple(signals.groupby("company_id"))) if len(signals) else {}
-    dart = set(companies.index[companies["dart_corp_code"].notna()]) if "dart_corp_code" in companies else set()
+    dart = (
+        set(companies.index[companies["dart_corp_code"].notna()]) if "dart_corp_code" in companies else set()
+    )
     none = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
     overlay_pd, drivers = [], []
     for row in rows.itertuples(index=False):
         if row.kind == "current":
-            flags = warning_flags(signals_of.get(row.company_id, none), row.as_of,
-                                  audit_opinions_known=row.company_id in dart)
+            flags = warning_flags(
+                signals_of.get(row.company_id, none), row.as_of, audit_opinions_known=row.company_id in dart
+            )
             terms = overlay_terms(flags, row.filed_at, row.as_of)
         else:
             terms = overlay_terms(flags_at_filing.get((row.company_id, row.accession)), None, row.as_of)
@@ -193,7 +245,9 @@ def risk_scores(
     rows = with_overlay(rows, feats, store.read("warning_signals"), companies)
     rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
     rows = rows.drop(columns="overlay_pd")
-    rows["grade"] = [grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)]
+    rows["grade"] = [
+        grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)
+    ]
     is_current = rows["kind"] == "current"
     rows["percentile"] = np.nan
     ranked = is_current & (rows["status"] == "scored")
@@ -204,25 +258,41 @@ def risk_scores(
     existing = store.read("risk_scores", where={"company_id": list(rows["company_id"].unique())})
     existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
-    rows["alert_pending"] = rows["alert_pending"] & (rows["status"] == "scored")  # no PD served, nothing to alert
+    rows["alert_pending"] = rows["alert_pending"] & (
+        rows["status"] == "scored"
+    )  # no PD served, nothing to alert
     with store.transaction() as conn:
         # Filing rows of each segment's model version are replaced as a whole; snapshots of earlier days stay.
         period_rows = rows[rows["kind"] == "period"]
         for (name, version), part in period_rows.groupby(["model_name", "model_version"]):
-            store.upsert("risk_scores", part, replace={"model_name": name, "model_version": version, "kind": "period"},
-                         connection=conn)
+            store.upsert(
+                "risk_scores",
+                part,
+                replace={"model_name": name, "model_version": version, "kind": "period"},
+                connection=conn,
+            )
         store.upsert("risk_scores", rows[rows["kind"] == "current"], connection=conn)
 
     names = companies["name"]
     top = rows[is_current].sort_values("pd", ascending=False).head(10)
     preview = pd.DataFrame(
-        {"company": top["company_id"].map(names), "pd": top["pd"].round(4), "grade": top["grade"],
-         "segment": top["segment"], "fiscal_year": top["fiscal_year"], "out_of_domain": top["out_of_domain"]}
+        {
+            "company": top["company_id"].map(names),
+            "pd": top["pd"].round(4),
+            "grade": top["grade"],
+            "segment": top["segment"],
+            "fiscal_year": top["fiscal_year"],
+            "out_of_domain": top["out_of_domain"],
+        }
     )
-    by_segment = rows[is_current].groupby("segment").agg(companies=("company_id", "size"), mean_pd=("pd", "mean"))
+    by_segment = (
+        rows[is_current].groupby("segment").agg(companies=("company_id", "size"), mean_pd=("pd", "mean"))
+    )
     return dg.MaterializeResult(
         metadata={
-            "model_versions": ", ".join(sorted(set(rows["model_name"] + " v" + rows["model_version"].astype(str)))),
+            "model_versions": ", ".join(
+                sorted(set(rows["model_name"] + " v" + rows["model_version"].astype(str)))
+            ),
             "period_scores": int((rows["kind"] == "period").sum()),
             "current_scores": int(is_current.sum()),
             "excluded_financial_firms": ", ".join(excluded) or "none",
@@ -246,8 +316,9 @@ def _period_history(mine: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series]
     return history, pd.to_datetime(history["as_of"]).dt.date
 
 
-def warning_alerts(signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.DataFrame, now: dt.datetime
-                   ) -> tuple[list[dict], list[tuple]]:
+def warning_alerts(
+    signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.DataFrame, now: dt.datetime
+) -> tuple[list[dict], list[tuple]]:
     """Alerts for pending early-warning signals: one per company and signal date (reasons merged), carrying
     the company's period score as of that date under the model of its newest snapshot (previous_* = the same
     score: a signal is news about the company, not a score change). A company with no score yet keeps its
@@ -272,10 +343,17 @@ def warning_alerts(signals: pd.DataFrame, scores: pd.DataFrame, existing: pd.Dat
         if alert is None:
             previous = old_reasons.get((row.company_id, str(signal_date)), "")
             alert = alerts[key] = {
-                "company_id": row.company_id, "as_of": signal_date, "model_version": WARNING_MODEL_VERSION,
-                "previous_as_of": score["as_of"], "previous_pd": float(score["pd"]), "pd": float(score["pd"]),
-                "previous_grade": str(score["grade"]), "grade": str(score["grade"]), "reasons": previous,
-                "kind": "warning", "created_at": now,
+                "company_id": row.company_id,
+                "as_of": signal_date,
+                "model_version": WARNING_MODEL_VERSION,
+                "previous_as_of": score["as_of"],
+                "previous_pd": float(score["pd"]),
+                "pd": float(score["pd"]),
+                "previous_grade": str(score["grade"]),
+                "grade": str(score["grade"]),
+                "reasons": previous,
+                "kind": "warning",
+                "created_at": now,
             }
         if reason not in alert["reasons"]:
             alert["reasons"] = "; ".join(filter(None, [alert["reasons"], reason]))
@@ -298,7 +376,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     store = warehouse.get()
     rule = AlertRule()
     scores = store.read("risk_scores", where={"kind": "period"})
-    scores = scores[scores["status"].fillna("scored") == "scored"]  # rows served without a PD have nothing to compare
+    scores = scores[
+        scores["status"].fillna("scored") == "scored"
+    ]  # rows served without a PD have nothing to compare
     pending = scores[scores["alert_pending"].astype(bool)]
     alerts, handled = [], []
     now = utc_now()
@@ -311,7 +391,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             if earlier.empty:
                 continue
             previous = earlier.iloc[-1]
-            reasons = rule.reasons(float(previous["pd"]), str(previous["grade"]), float(row.pd), str(row.grade))
+            reasons = rule.reasons(
+                float(previous["pd"]), str(previous["grade"]), float(row.pd), str(row.grade)
+            )
             if reasons:
                 alerts.append(
                     {
@@ -338,22 +420,34 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         store.upsert("risk_alerts", alerts + warnings, connection=conn)
         store.update(
             "risk_scores",
-            [{"company_id": c, "as_of": a, "model_version": v, "kind": "period", "alert_pending": False}
-             for c, a, v in handled],
+            [
+                {"company_id": c, "as_of": a, "model_version": v, "kind": "period", "alert_pending": False}
+                for c, a, v in handled
+            ],
             connection=conn,
         )
         store.update(
             "warning_signals",
-            [{"company_id": c, "kind": k, "reference": r, "alert_pending": False} for c, k, r in signals_handled],
+            [
+                {"company_id": c, "kind": k, "reference": r, "alert_pending": False}
+                for c, k, r in signals_handled
+            ],
             connection=conn,
         )
     frame = pd.DataFrame(alerts + warnings)
     preview = (
-        frame[["company_id", "as_of", "kind", "previous_grade", "grade", "reasons"]].tail(10).to_markdown(index=False)
-        if len(frame) else "none"
+        frame[["company_id", "as_of", "kind", "previous_grade", "grade", "reasons"]]
+        .tail(10)
+        .to_markdown(index=False)
+        if len(frame)
+        else "none"
     )
     return dg.MaterializeResult(
-        metadata={"new_or_updated_alerts": len(alerts), "warning_alerts": len(warnings),
-                  "evaluated_scores": len(handled), "evaluated_signals": len(signals_handled),
-                  "preview": dg.MetadataValue.md(preview)}
+        metadata={
+            "new_or_updated_alerts": len(alerts),
+            "warning_alerts": len(warnings),
+            "evaluated_scores": len(handled),
+            "evaluated_signals": len(signals_handled),
+            "preview": dg.MetadataValue.md(preview),
+        }
     )

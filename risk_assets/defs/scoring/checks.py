@@ -26,32 +26,55 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         development = read_training_set(objects, segment)
         development = development[~development["holdout"]]
         population = pd.DataFrame([json.loads(v) for v in mine["feature_values"]]).astype(float)
-        table = feature_stability(development[model.feature_names], population.reindex(columns=model.feature_names),
-                                  model.feature_names)
+        table = feature_stability(
+            development[model.feature_names],
+            population.reindex(columns=model.feature_names),
+            model.feature_names,
+        )
         scores = score_stability(model.predict_pd(development), mine["model_pd"].to_numpy())
-        out[segment] = {"model": registry.model_name, "version": version, "companies": len(mine),
-                        "score": scores, "features": json.loads(table.to_json(orient="records"))}
+        out[segment] = {
+            "model": registry.model_name,
+            "version": version,
+            "companies": len(mine),
+            "score": scores,
+            "features": json.loads(table.to_json(orient="records")),
+        }
     return out
 
 
-@dg.asset_check(asset=risk_scores, description="Population stability per segment: the PSI of each feature (CSI) and "
-                "of the PD between the champion's development sample and the companies scored now; warns when any "
-                "feature shifts (PSI >= 0.25). The figures are kept for the API and the web app.")
+@dg.asset_check(
+    asset=risk_scores,
+    description="Population stability per segment: the PSI of each feature (CSI) and "
+    "of the PD between the champion's development sample and the companies scored now; warns when any "
+    "feature shifts (PSI >= 0.25). The figures are kept for the API and the web app.",
+)
 def population_stability(
     warehouse: WarehouseResource, object_store: ObjectStoreResource, mlflow_registry: MlflowResource
 ) -> dg.AssetCheckResult:
     objects = object_store.get()
     figures = segment_stability(objects, warehouse.get(), mlflow_registry)
     objects.put(STABILITY_KEY, json.dumps(figures, default=float).encode(), "application/json")
-    shifted = {segment: [f["feature"] for f in figure["features"] if f["status"] == "shift"]
-               for segment, figure in figures.items()}
-    summary = pd.DataFrame([{"segment": s, "companies": f["companies"], "pd_psi": round(f["score"]["psi"], 3),
-                             "features_shifted": len(shifted[s]),
-                             "features_watch": sum(x["status"] == "watch" for x in f["features"])}
-                            for s, f in figures.items()])
+    shifted = {
+        segment: [f["feature"] for f in figure["features"] if f["status"] == "shift"]
+        for segment, figure in figures.items()
+    }
+    summary = pd.DataFrame(
+        [
+            {
+                "segment": s,
+                "companies": f["companies"],
+                "pd_psi": round(f["score"]["psi"], 3),
+                "features_shifted": len(shifted[s]),
+                "features_watch": sum(x["status"] == "watch" for x in f["features"]),
+            }
+            for s, f in figures.items()
+        ]
+    )
     return dg.AssetCheckResult(
         passed=not any(shifted.values()),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"segments": dg.MetadataValue.md(summary.to_markdown(index=False) if len(summary) else "none"),
-                  "shifted_features": dg.MetadataValue.json(shifted)},
+        metadata={
+            "segments": dg.MetadataValue.md(summary.to_markdown(index=False) if len(summary) else "none"),
+            "shifted_features": dg.MetadataValue.json(shifted),
+        },
     )

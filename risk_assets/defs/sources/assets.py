@@ -25,7 +25,6 @@ from risk_assets.storage.warehouse import utc_now
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
 
-
 @dg.asset(
     group_name="sources",
     kinds={"python", "sql"},
@@ -78,8 +77,14 @@ def raw_filings(
     companies = filings.companies(store, objects, list(context.partition_keys), context.log)
     stored, total_bytes, failed = filings.store_documents(store, objects, companies, context.log)
     return dg.MaterializeResult(
-        metadata={"documents": stored, "bytes": total_bytes, "companies": len(companies),
-                  "failed": ", ".join(failed) or "none", "mode": filings.mode, "object_store": objects.url}
+        metadata={
+            "documents": stored,
+            "bytes": total_bytes,
+            "companies": len(companies),
+            "failed": ", ".join(failed) or "none",
+            "mode": filings.mode,
+            "object_store": objects.url,
+        }
     )
 
 
@@ -89,8 +94,9 @@ def latest_document_rows(store, company_id: str) -> pd.DataFrame:
     return frame.drop_duplicates(subset=["source", "kind"], keep="last")
 
 
-def latest_documents(store, objects, company_id: str, prefixes: tuple[str, ...] = (),
-                     rows: pd.DataFrame | None = None) -> dict[str, bytes]:
+def latest_documents(
+    store, objects, company_id: str, prefixes: tuple[str, ...] = (), rows: pd.DataFrame | None = None
+) -> dict[str, bytes]:
     """The most recently fetched document of each kind for a company, read back from the object store: only
     those whose "source:kind" starts with one of ``prefixes`` (all when empty), so a reader of filing indexes
     does not download companyfacts. ``rows``: ``latest_document_rows`` when the caller already has them."""
@@ -157,20 +163,27 @@ def default_events(
     rows = [{**event, "loaded_at": now} for event in events if event["event_date"] is not None]
     store.upsert("default_events", rows)
     frame = pd.DataFrame(rows)
-    preview = frame[["company_id", "event_date", "kind", "source"]].to_markdown(index=False) if rows else "none"
+    preview = (
+        frame[["company_id", "event_date", "kind", "source"]].to_markdown(index=False) if rows else "none"
+    )
     # The events as data (not when they were loaded): the same events are the same version, so training_set,
     # which they label, stays in sync when rescore_all derives them again after retrain.
-    content = sorted((str(e["company_id"]), str(e["event_date"]), e["kind"], e["source"], e["reference"]) for e in rows)
-    return dg.MaterializeResult(metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)},
-                                data_version=dg.DataVersion(sha256_hex(json.dumps(content).encode())[:16]))
+    content = sorted(
+        (str(e["company_id"]), str(e["event_date"]), e["kind"], e["source"], e["reference"]) for e in rows
+    )
+    return dg.MaterializeResult(
+        metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)},
+        data_version=dg.DataVersion(sha256_hex(json.dumps(content).encode())[:16]),
+    )
 
 
 # The documents company_signals reads.
 SIGNAL_DOCUMENTS = ("sec:submissions", "dart:auditOpinion", "dart:list:A")
 
 
-def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.DataFrame, filings: FilingsSource,
-                    log) -> list[dict]:
+def company_signals(
+    company_id: str, documents: dict[str, bytes], fetched: pd.DataFrame, filings: FilingsSource, log
+) -> list[dict]:
     """Every early-warning signal of one company from its stored documents."""
     signals: list[dict] = []
     submissions = [payload for _name, payload in _json_documents(documents, "sec:submissions")]
@@ -178,7 +191,8 @@ def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.Da
         signals += early_warning.sec_late_filing_signals(payload, company_id)
     if submissions:
         signals += early_warning.sec_overdue_signals(
-            submissions, company_id, filings.complete_until(fetched, "sec", "submissions", submissions))
+            submissions, company_id, filings.complete_until(fetched, "sec", "submissions", submissions)
+        )
     for name, payload in _json_documents(documents, "dart:auditOpinion"):
         try:
             signals += early_warning.dart_audit_opinion_signals(payload, company_id)
@@ -187,7 +201,9 @@ def company_signals(company_id: str, documents: dict[str, bytes], fetched: pd.Da
     lists = [payload for _name, payload in _json_documents(documents, "dart:list:A")]
     rows = [row for payload in lists for row in payload.get("list") or []]
     if rows:
-        signals += early_warning.dart_overdue_signals(rows, company_id, filings.complete_until(fetched, "dart", "list:A", lists))
+        signals += early_warning.dart_overdue_signals(
+            rows, company_id, filings.complete_until(fetched, "dart", "list:A", lists)
+        )
     return signals
 
 
@@ -227,8 +243,16 @@ def warning_signals(
         store.upsert("warning_signals", list(rows.values()), replace={"company_id": company_id})
         total += len(rows)
     frame = store.read("warning_signals").sort_values("signal_date").tail(10)
-    preview = frame[["company_id", "kind", "signal_date", "detail"]].to_markdown(index=False) if len(frame) else "none"
+    preview = (
+        frame[["company_id", "kind", "signal_date", "detail"]].to_markdown(index=False)
+        if len(frame)
+        else "none"
+    )
     return dg.MaterializeResult(
-        metadata={"signals": total, "new_signals": new, **{f"{k}": v for k, v in counts.items()},
-                  "latest": dg.MetadataValue.md(preview)}
+        metadata={
+            "signals": total,
+            "new_signals": new,
+            **{f"{k}": v for k, v in counts.items()},
+            "latest": dg.MetadataValue.md(preview),
+        }
     )

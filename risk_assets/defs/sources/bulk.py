@@ -76,18 +76,28 @@ class BulkStats:
 
     def line(self) -> str:
         seconds = max(time.monotonic() - self.started, 1e-9)
-        return (f"{self.members} members ({self.members / seconds:.1f}/s), {self.stored} documents stored, "
-                f"{self.skipped} skipped (already stored), {self.companies} companies "
-                f"({self.companies_added} added), {self.statement_rows} statement rows "
-                f"({self.statement_rows / seconds:.0f}/s), {self.rejected} rejected, {seconds:.1f}s")
+        return (
+            f"{self.members} members ({self.members / seconds:.1f}/s), {self.stored} documents stored, "
+            f"{self.skipped} skipped (already stored), {self.companies} companies "
+            f"({self.companies_added} added), {self.statement_rows} statement rows "
+            f"({self.statement_rows / seconds:.0f}/s), {self.rejected} rejected, {seconds:.1f}s"
+        )
 
 
 # ------------------------------------------------------------------------------------------- download
 
 
-def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str], None] = print,
-             timeout: float = 60.0, transport: httpx.BaseTransport | None = None, sec: bool = True,
-             secrets: tuple[str, ...] = ()) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    user_agent: str,
+    progress: Callable[[str], None] = print,
+    timeout: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
+    sec: bool = True,
+    secrets: tuple[str, ...] = (),
+) -> Path:
     """Stream ``url`` to ``dest`` on disk (never into memory) and return it.
 
     The bytes go to ``dest.part`` first and are renamed only when complete; an interrupted download resumes
@@ -104,8 +114,10 @@ def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str],
     headers = {"User-Agent": validate_user_agent(user_agent) if sec else (user_agent or "riskgraph/0.1")}
     if have:
         headers["Range"] = f"bytes={have}-"
-    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport) as client, \
-            client.stream("GET", url, headers=headers) as response:
+    with (
+        httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, transport=transport) as client,
+        client.stream("GET", url, headers=headers) as response,
+    ):
         if response.status_code == 416 and have:  # the .part is already whole
             part.replace(dest)
             return dest
@@ -127,19 +139,30 @@ def download(url: str, dest: Path, *, user_agent: str, progress: Callable[[str],
                         share = f" of {total_bytes:,}" if total_bytes else ""
                         progress(f"{dest.name}: {written:,}{share} bytes")
         except httpx.TransportError as exc:
-            raise BulkArchiveError(f"{shown}: download interrupted after {written:,} bytes ({type(exc).__name__}); "
-                                   f"run again to resume from {part}") from None
+            raise BulkArchiveError(
+                f"{shown}: download interrupted after {written:,} bytes ({type(exc).__name__}); "
+                f"run again to resume from {part}"
+            ) from None
         if total_bytes is not None and written != total_bytes:
-            raise BulkArchiveError(f"{shown}: download stopped at {written:,} of {total_bytes:,} bytes; run again "
-                                   f"to resume from {part}")
+            raise BulkArchiveError(
+                f"{shown}: download stopped at {written:,} of {total_bytes:,} bytes; run again "
+                f"to resume from {part}"
+            )
     part.replace(dest)
     progress(f"{dest.name}: {written:,} bytes{' (resumed)' if resumed else ''}")
     return dest
 
 
-def resolve_archive(path_or_url: str, download_dir: Path, *, user_agent: str | None,
-                    progress: Callable[[str], None] = print, name: str | None = None, sec: bool = True,
-                    secrets: tuple[str, ...] = ()) -> Path:
+def resolve_archive(
+    path_or_url: str,
+    download_dir: Path,
+    *,
+    user_agent: str | None,
+    progress: Callable[[str], None] = print,
+    name: str | None = None,
+    sec: bool = True,
+    secrets: tuple[str, ...] = (),
+) -> Path:
     """A local archive path as is; an http(s) URL downloaded into ``download_dir`` (kept for a re-run)."""
     if not path_or_url.startswith(("http://", "https://")):
         path = Path(path_or_url)
@@ -147,8 +170,14 @@ def resolve_archive(path_or_url: str, download_dir: Path, *, user_agent: str | N
             raise BulkArchiveError(f"{path}: no such archive")
         return path
     name = name or path_or_url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "archive.zip"
-    return download(path_or_url, Path(download_dir) / name, user_agent=user_agent or "", progress=progress, sec=sec,
-                    secrets=secrets)
+    return download(
+        path_or_url,
+        Path(download_dir) / name,
+        user_agent=user_agent or "",
+        progress=progress,
+        sec=sec,
+        secrets=secrets,
+    )
 
 
 # --------------------------------------------------------------------------------------------- archive
@@ -162,7 +191,9 @@ class _Archive:
         try:
             self.zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise BulkArchiveError(f"{self.path}: not a readable ZIP archive (truncated or damaged?): {exc}") from None
+            raise BulkArchiveError(
+                f"{self.path}: not a readable ZIP archive (truncated or damaged?): {exc}"
+            ) from None
         self.members: dict[str, list[str]] = {}
         for name in self.zip.namelist():
             match = _MEMBER.match(name)
@@ -207,7 +238,9 @@ def _stored_keys(store: Warehouse, company_ids: list[str]) -> set[tuple[str, str
     """(company_id, kind, sha256) of the SEC documents already indexed: what a re-run skips."""
     keys: set[tuple[str, str, str]] = set()
     for start in range(0, len(company_ids), 1000):
-        frame = store.read("raw_filings", where={"company_id": company_ids[start:start + 1000], "source": "sec"})
+        frame = store.read(
+            "raw_filings", where={"company_id": company_ids[start : start + 1000], "source": "sec"}
+        )
         keys.update(zip(frame["company_id"], frame["kind"], frame["sha256"], strict=True))
     return keys
 
@@ -221,7 +254,7 @@ def _company_row_from_facts(facts: dict, company_id: str, cik: str) -> dict[str,
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def ingest_sec_archives(
@@ -262,8 +295,10 @@ def ingest_sec_archives(
                 scope.setdefault(cik, f"sec-{cik}")
         ciks = sorted(cik for cik in scope if any(cik in a.members for a in archives))
         stored_keys = _stored_keys(store, [scope[cik] for cik in ciks])
-        progress(f"{len(ciks)} companies to read from {', '.join(str(a.path) for a in archives)} "
-                 f"({len(known)} known SEC filers, {'all CIKs' if all_ciks else 'universe only'})")
+        progress(
+            f"{len(ciks)} companies to read from {', '.join(str(a.path) for a in archives)} "
+            f"({len(known)} known SEC filers, {'all CIKs' if all_ciks else 'universe only'})"
+        )
         last = time.monotonic()
         for batch in _batches(ciks, batch_size):
             companies, raw_rows, statements, rejected, replaced = [], [], [], [], []
@@ -290,9 +325,11 @@ def ingest_sec_archives(
                         new = True
                 stats.companies += 1
                 if cik not in known:
-                    companies.append(fetch.company_row_from_sec(payloads["submissions"], company_id, cik, utc_now())
-                                     if "submissions" in payloads
-                                     else _company_row_from_facts(payloads.get("companyfacts", {}), company_id, cik))
+                    companies.append(
+                        fetch.company_row_from_sec(payloads["submissions"], company_id, cik, utc_now())
+                        if "submissions" in payloads
+                        else _company_row_from_facts(payloads.get("companyfacts", {}), company_id, cik)
+                    )
                     stats.companies_added += 1
                 if not new:
                     continue  # nothing new for this company: its statements stand
@@ -303,8 +340,10 @@ def ingest_sec_archives(
                 frame, refused = normalize_documents(company_id, {**stored, **documents})
                 good, bad = validate_statements(frame)
                 statements.append(good[STATEMENT_COLUMNS])
-                rejected += [{**r, "stage": "statements", "detected_at": utc_now()}
-                             for r in refused + bad.to_dict("records")]
+                rejected += [
+                    {**r, "stage": "statements", "detected_at": utc_now()}
+                    for r in refused + bad.to_dict("records")
+                ]
                 replaced.append(company_id)
                 stats.statement_rows += len(good)
                 stats.rejected += len(refused) + len(bad)
@@ -314,8 +353,12 @@ def ingest_sec_archives(
                 store.upsert("raw_filings", raw_rows, connection=conn)
                 for company_id, good in zip(replaced, statements, strict=True):
                     store.upsert("statements", good, replace={"company_id": company_id}, connection=conn)
-                    store.upsert("rejected_records", [r for r in rejected if r["company_id"] == company_id],
-                                 replace={"stage": "statements", "company_id": company_id}, connection=conn)
+                    store.upsert(
+                        "rejected_records",
+                        [r for r in rejected if r["company_id"] == company_id],
+                        replace={"stage": "statements", "company_id": company_id},
+                        connection=conn,
+                    )
             known.update({cik: scope[cik] for cik in batch})
             if time.monotonic() - last >= progress_every_seconds:
                 last = time.monotonic()
@@ -324,8 +367,9 @@ def ingest_sec_archives(
     return stats
 
 
-def _latest_other_documents(store: Warehouse, objects: ObjectStore, company_id: str,
-                            in_hand: set[str]) -> dict[str, bytes]:
+def _latest_other_documents(
+    store: Warehouse, objects: ObjectStore, company_id: str, in_hand: set[str]
+) -> dict[str, bytes]:
     """The company's latest stored documents of the kinds the archives did not bring (OpenDART, another SEC
     kind), read back only when needed: a company known only from the archive has none."""
     from risk_assets.defs.sources.assets import latest_document_rows
@@ -341,8 +385,15 @@ def _latest_other_documents(store: Warehouse, objects: ObjectStore, company_id: 
 # ---------------------------------------------------------------------------------------------- OpenDART
 
 
-def ingest_dart_corpcode(store: Warehouse, objects: ObjectStore, archive_path: Path, *, include_unlisted: bool = False,
-                         batch_size: int = 1000, progress: Callable[[str], None] = print) -> BulkStats:
+def ingest_dart_corpcode(
+    store: Warehouse,
+    objects: ObjectStore,
+    archive_path: Path,
+    *,
+    include_unlisted: bool = False,
+    batch_size: int = 1000,
+    progress: Callable[[str], None] = print,
+) -> BulkStats:
     """OpenDART's corpCode ZIP into the universe: every listed company (a stock code; with ``include_unlisted``
     every entry, about 100,000) not yet in ``companies`` is added as a DART filer.
 
@@ -369,15 +420,24 @@ def ingest_dart_corpcode(store: Warehouse, objects: ObjectStore, archive_path: P
                     if element.tag != "list":
                         continue
                     stats.members += 1
-                    row = {name: (element.findtext(name) or "").strip() for name in
-                           ("corp_code", "corp_name", "corp_eng_name", "stock_code")}
+                    row = {
+                        name: (element.findtext(name) or "").strip()
+                        for name in ("corp_code", "corp_name", "corp_eng_name", "stock_code")
+                    }
                     element.clear()
                     company_id = f"dart-{row['corp_code']}"
-                    if not row["corp_code"] or company_id in known or not (row["stock_code"] or include_unlisted):
+                    if (
+                        not row["corp_code"]
+                        or company_id in known
+                        or not (row["stock_code"] or include_unlisted)
+                    ):
                         stats.skipped += 1
                         continue
-                    overview = {"corp_name": row["corp_name"], "corp_name_eng": row["corp_eng_name"] or None,
-                                "stock_code": row["stock_code"] or None}
+                    overview = {
+                        "corp_name": row["corp_name"],
+                        "corp_name_eng": row["corp_eng_name"] or None,
+                        "stock_code": row["stock_code"] or None,
+                    }
                     batch.append(fetch.company_row_from_dart(overview, company_id, row["corp_code"], now))
                     known.add(company_id)
         except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -385,12 +445,14 @@ def ingest_dart_corpcode(store: Warehouse, objects: ObjectStore, archive_path: P
         # All rows are read before any is written: a damaged file adds nobody.
         with store.transaction() as conn:
             for start in range(0, len(batch), batch_size):
-                store.upsert("companies", batch[start:start + batch_size], connection=conn)
+                store.upsert("companies", batch[start : start + batch_size], connection=conn)
         body = path.read_bytes()
         capture = fetch.RawCapture(objects)
         capture.store("dart", "corpCode", body, "application/zip")
         stats.stored, stats.companies = 1, len(batch)
         stats.companies_added = len(batch)
-    progress(f"corpCode: {stats.members} entries, {stats.companies_added} companies added, "
-             f"{stats.skipped} skipped (known, or unlisted)")
+    progress(
+        f"corpCode: {stats.members} entries, {stats.companies_added} companies added, "
+        f"{stats.skipped} skipped (known, or unlisted)"
+    )
     return stats

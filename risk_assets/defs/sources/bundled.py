@@ -65,7 +65,9 @@ def dart_documents(corp_code: str) -> list[RawDocument]:
         parts = name.split(".")[0].split("_")
         if len(parts) == 4 and parts[0] == corp_code and "first-row-only" not in name:
             _code, year, report, fs_div = parts
-            documents.append(RawDocument("dart", f"fnlttSinglAcntAll:{year}:{report}:{fs_div}", entry.read_bytes()))
+            documents.append(
+                RawDocument("dart", f"fnlttSinglAcntAll:{year}:{report}:{fs_div}", entry.read_bytes())
+            )
     company = dart.joinpath("company", f"company_{corp_code}.json")
     if company.is_file():
         documents.append(RawDocument("dart", "company", company.read_bytes()))
@@ -80,7 +82,11 @@ def fred_observations(series_id: str, first_release: bool) -> bytes | None:
     """A bundled FRED series/observations response (data/fred): ``<ID>.first_release.json`` is an ALFRED
     initial-release request (output_type=4), ``<ID>.json[.gz]`` a default (latest-vintage) request."""
     fred = _data_root().joinpath("fred")
-    names = [f"{series_id}.first_release.json"] if first_release else [f"{series_id}.json", f"{series_id}.json.gz"]
+    names = (
+        [f"{series_id}.first_release.json"]
+        if first_release
+        else [f"{series_id}.json", f"{series_id}.json.gz"]
+    )
     for name in names:
         path = fred.joinpath(name)
         if path.is_file():

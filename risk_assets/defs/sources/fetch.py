@@ -34,8 +34,6 @@ _DART_PERIOD = re.compile(r"\((\d{4})\.(\d{1,2})\)")
 _SUBMISSIONS_PAGE = re.compile(r"^CIK\d{10}-submissions-(\d+)\.json$")
 
 
-
-
 def raw_kind(sink_key: str) -> tuple[str, str]:
     """(source, kind) of a client's sink key: the names ``raw_filings`` and the parsers use.
 
@@ -102,11 +100,18 @@ class RawCapture:
             self.objects.put(key, body, content_type or "application/octet-stream")
         self.stored_bytes += len(body)
         if self.company_id:
-            self.rows.append({
-                "company_id": self.company_id, "source": source, "kind": kind[:40], "sha256": digest,
-                "object_key": key, "content_type": (content_type or "")[:80] or None, "size_bytes": len(body),
-                "fetched_at": utc_now(),
-            })
+            self.rows.append(
+                {
+                    "company_id": self.company_id,
+                    "source": source,
+                    "kind": kind[:40],
+                    "sha256": digest,
+                    "object_key": key,
+                    "content_type": (content_type or "")[:80] or None,
+                    "size_bytes": len(body),
+                    "fetched_at": utc_now(),
+                }
+            )
 
     def take_rows(self) -> list[dict[str, Any]]:
         rows, self.rows = self.rows, []
@@ -117,7 +122,9 @@ class RawCapture:
 # ------------------------------------------------------------------------------------------ companies
 
 
-def company_row_from_sec(submissions: dict, company_id: str, cik: str, updated_at: dt.datetime) -> dict[str, Any]:
+def company_row_from_sec(
+    submissions: dict, company_id: str, cik: str, updated_at: dt.datetime
+) -> dict[str, Any]:
     """A companies row from a submissions response: name, SIC, fiscal year end, first ticker."""
     sic = str(submissions.get("sic") or "") or None
     tickers = submissions.get("tickers") or []
@@ -146,8 +153,9 @@ def fiscal_month_of(overview: dict) -> int:
     return int(str(overview.get("acc_mt") or "12").strip() or 12)
 
 
-def company_row_from_dart(overview: dict, company_id: str, corp_code: str, updated_at: dt.datetime
-                          ) -> dict[str, Any]:
+def company_row_from_dart(
+    overview: dict, company_id: str, corp_code: str, updated_at: dt.datetime
+) -> dict[str, Any]:
     """A companies row from company.json: name, KSIC induty_code, fiscal month (acc_mt -> "MMDD")."""
     ksic = str(overview.get("induty_code") or "") or None
     month = fiscal_month_of(overview)
@@ -173,7 +181,9 @@ def company_row_from_dart(overview: dict, company_id: str, corp_code: str, updat
 # ------------------------------------------------------------------------------------------------ SEC
 
 
-def fetch_sec_documents(client: SecEdgarClient, cik: str, log: Callable[[str], None] = logger.warning) -> None:
+def fetch_sec_documents(
+    client: SecEdgarClient, cik: str, log: Callable[[str], None] = logger.warning
+) -> None:
     """Submissions (every page) and companyfacts; each body is captured by the client's raw sink."""
     client.submissions(cik)
     try:

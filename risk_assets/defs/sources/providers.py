@@ -64,7 +64,9 @@ def _newest_filing_date(payloads: list[dict]) -> dt.date:
         filings = payload.get("filings")
         columns = (filings.get("recent") or {}) if isinstance(filings, dict) else payload
         dates += [event_parsers.parse_loose_date(d) for d in columns.get("filingDate") or []]
-        dates += [event_parsers.parse_loose_date(str(r.get("rcept_dt") or "")) for r in payload.get("list") or []]
+        dates += [
+            event_parsers.parse_loose_date(str(r.get("rcept_dt") or "")) for r in payload.get("list") or []
+        ]
     return max((d for d in dates if d is not None), default=dt.date.min)
 
 
@@ -132,14 +134,20 @@ def enrich_companies(sec, dart, entries: pd.DataFrame, capture: fetch.RawCapture
             company_id, capture.company_id = entry["company_id"], entry["company_id"]
             try:
                 if entry.get("cik"):
-                    submissions = _needs(sec_client, SEC_SETTING).submissions(entry["cik"], include_older_pages=False)
+                    submissions = _needs(sec_client, SEC_SETTING).submissions(
+                        entry["cik"], include_older_pages=False
+                    )
                     rows.append(fetch.company_row_from_sec(submissions, company_id, entry["cik"], now))
                 elif entry.get("dart_corp_code"):
                     overview = _needs(dart_client, DART_SETTING).company(entry["dart_corp_code"])
                     if overview is None:
-                        log.warning(f"OpenDART has no company {entry['dart_corp_code']} ({company_id}): skipped")
+                        log.warning(
+                            f"OpenDART has no company {entry['dart_corp_code']} ({company_id}): skipped"
+                        )
                         continue
-                    rows.append(fetch.company_row_from_dart(overview, company_id, entry["dart_corp_code"], now))
+                    rows.append(
+                        fetch.company_row_from_dart(overview, company_id, entry["dart_corp_code"], now)
+                    )
             except SourceError as error:
                 log.warning(f"{company_id}: not added to the universe: {error}")
     return rows
@@ -163,8 +171,10 @@ def live_companies(sec, dart, store, objects, keys: list[str], log) -> pd.DataFr
     if missing:
         watched = list_watchlist(store)
         capture = fetch.RawCapture(objects)
-        store.upsert("companies", enrich_companies(sec, dart, watched[watched["company_id"].isin(missing)],
-                                                   capture, log))
+        store.upsert(
+            "companies",
+            enrich_companies(sec, dart, watched[watched["company_id"].isin(missing)], capture, log),
+        )
         store.upsert("raw_filings", capture.take_rows())
         companies = store.read("companies", where={"company_id": keys})
     for key in sorted(set(keys) - set(companies["company_id"])):
@@ -172,7 +182,9 @@ def live_companies(sec, dart, store, objects, keys: list[str], log) -> pd.DataFr
     return companies
 
 
-def fetch_live_documents(sec, dart, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
+def fetch_live_documents(
+    sec, dart, store, objects, companies: pd.DataFrame, log
+) -> tuple[int, int, list[str]]:
     """Fetch every company's documents; a company whose source fails is logged and listed, the others land
     (what a failing company had stored before stays: each company is its own transaction)."""
     capture = fetch.RawCapture(objects)
@@ -183,11 +195,16 @@ def fetch_live_documents(sec, dart, store, objects, companies: pd.DataFrame, log
             company_id = capture.company_id = company["company_id"]
             try:
                 if company["cik"]:
-                    fetch.fetch_sec_documents(_needs(sec_client, SEC_SETTING), company["cik"], log=log.warning)
+                    fetch.fetch_sec_documents(
+                        _needs(sec_client, SEC_SETTING), company["cik"], log=log.warning
+                    )
                 elif company["dart_corp_code"]:
                     counts = fetch.fetch_dart_documents(
-                        _needs(dart_client, DART_SETTING), company["dart_corp_code"], today=dt.date.today(),
-                        stored_rcept=_stored_rcept(store, objects, company_id), log=log.warning,
+                        _needs(dart_client, DART_SETTING),
+                        company["dart_corp_code"],
+                        today=dt.date.today(),
+                        stored_rcept=_stored_rcept(store, objects, company_id),
+                        log=log.warning,
                     )
                     log.info(f"{company_id}: OpenDART requests {counts}")
             except SourceError as error:
@@ -221,8 +238,11 @@ def _stored_rcept(store, objects, company_id: str):
     frame = frame[frame["kind"].str.startswith("fnlttSinglAcntAll:")]
 
     def stored(prefix: str) -> str | None:
-        found = [fetch.rcept_no_of(objects.get(row.object_key)) for row in frame.itertuples()
-                 if row.kind.rsplit(":", 1)[0] == prefix]
+        found = [
+            fetch.rcept_no_of(objects.get(row.object_key))
+            for row in frame.itertuples()
+            if row.kind.rsplit(":", 1)[0] == prefix
+        ]
         found = [r for r in found if r]
         return max(found) if found else None
 
@@ -234,9 +254,16 @@ def _stored_rcept(store, objects, company_id: str):
 
 def indicator_rows(source: str, parsed: list[dict]) -> list[dict]:
     return [
-        {"source": source, "series_id": row["series_id"], "observation_date": row["observation_date"],
-         "released_at": row["released_at"], "value": row["value"], "release_basis": row["release_basis"]}
-        for row in parsed if row["released_at"] is not None
+        {
+            "source": source,
+            "series_id": row["series_id"],
+            "observation_date": row["observation_date"],
+            "released_at": row["released_at"],
+            "value": row["value"],
+            "release_basis": row["release_basis"],
+        }
+        for row in parsed
+        if row["released_at"] is not None
     ]
 
 
@@ -276,7 +303,9 @@ class _BundledSession(MarketSession):
             return []
         mode = "first_release" if first_release else "latest"
         self.capture(f"fred/observations/{series_id}_{mode}_bundled.json", body, "application/json")
-        return indicator_rows("fred", parse_observations(json.loads(body), series_id, spec.publication_lag_days))
+        return indicator_rows(
+            "fred", parse_observations(json.loads(body), series_id, spec.publication_lag_days)
+        )
 
     def chart_payload(self, symbol: str, start: dt.date, today: dt.date) -> dict | None:
         body = bundled.price_chart(symbol)
@@ -315,10 +344,13 @@ def bundled_session(capture: fetch.RawCapture) -> MarketSession:
 
 
 @contextmanager
-def live_session(fred, ecos, prices, capture: fetch.RawCapture, specs: tuple[MacroSeries, ...]
-                 ) -> Iterator[MarketSession]:
+def live_session(
+    fred, ecos, prices, capture: fetch.RawCapture, specs: tuple[MacroSeries, ...]
+) -> Iterator[MarketSession]:
     """The FRED, ECOS and price clients of one run (FRED/ECOS only where a key is set), closed afterwards."""
-    fred_lags = {s.series_id: s.publication_lag_days for s in specs if s.source == "fred" and s.publication_lag_days}
+    fred_lags = {
+        s.series_id: s.publication_lag_days for s in specs if s.source == "fred" and s.publication_lag_days
+    }
     ecos_lags = {sid: s.publication_lag_days for s in specs if s.source == "ecos" for sid in s.series_ids}
     clients = [
         fred.client(fred_lags, raw_sink=capture) if fred.is_configured() else None,

@@ -29,11 +29,24 @@ from risk_assets.storage.watchlist import list_watchlist
 
 SENSOR_INTERVAL_SECONDS = 15 * 60
 #: SEC forms whose filing changes what riskgraph knows (statements, defaults, warnings).
-SEC_RELEVANT_FORMS = frozenset({"10-K", "10-K/A", "10-Q", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A",
-                                "10-KT", "10-KT/A"}) | SEC_LATE_FILING_FORMS
+SEC_RELEVANT_FORMS = (
+    frozenset({"10-K", "10-K/A", "10-Q", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A", "10-KT", "10-KT/A"})
+    | SEC_LATE_FILING_FORMS
+)
 #: OpenDART report names that matter: periodic reports, audit reports, distress major events.
-DART_RELEVANT_WORDS = ("사업보고서", "반기보고서", "분기보고서", "감사보고서", "부도", "회생", "채권은행", "파산",
-                       "해산", "영업정지", "감사의견")
+DART_RELEVANT_WORDS = (
+    "사업보고서",
+    "반기보고서",
+    "분기보고서",
+    "감사보고서",
+    "부도",
+    "회생",
+    "채권은행",
+    "파산",
+    "해산",
+    "영업정지",
+    "감사의견",
+)
 DART_FIRST_LOOKBACK_DAYS = 365
 
 
@@ -116,12 +129,18 @@ def _run_request(filing: Filing) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"{filing.company_id}:{filing.reference}",
         partition_key=filing.company_id,
-        tags={"riskgraph/trigger": "filings_sensor", "riskgraph/filing": filing.reference,
-              "riskgraph/form": filing.form[:63], **source_tags(filing.company_id)},
+        tags={
+            "riskgraph/trigger": "filings_sensor",
+            "riskgraph/filing": filing.reference,
+            "riskgraph/form": filing.form[:63],
+            **source_tags(filing.company_id),
+        },
     )
 
 
-def _poll(entry: dict, cursor: FilingsCursor, sec_client, dart_client, today: dt.date) -> tuple[list[Filing], str]:
+def _poll(
+    entry: dict, cursor: FilingsCursor, sec_client, dart_client, today: dt.date
+) -> tuple[list[Filing], str]:
     """(relevant filings, newest filing date of any kind in the answer) for one watchlist entry."""
     company_id = entry["company_id"]
     if entry.get("cik"):
@@ -135,14 +154,23 @@ def _poll(entry: dict, cursor: FilingsCursor, sec_client, dart_client, today: dt
             raise SourceError("OPENDART_API_KEY is not set", source="opendart")
         last = cursor.last_date(company_id)
         begin = dt.date.fromisoformat(last) if last else today - dt.timedelta(days=DART_FIRST_LOOKBACK_DAYS)
-        rows = dart_client.disclosures(entry["dart_corp_code"], begin.strftime("%Y%m%d"), today.strftime("%Y%m%d"))
-        dates = [f"{d[:4]}-{d[4:6]}-{d[6:8]}" for d in (str(r.get("rcept_dt") or "") for r in rows) if len(d) == 8]
+        rows = dart_client.disclosures(
+            entry["dart_corp_code"], begin.strftime("%Y%m%d"), today.strftime("%Y%m%d")
+        )
+        dates = [
+            f"{d[:4]}-{d[4:6]}-{d[6:8]}" for d in (str(r.get("rcept_dt") or "") for r in rows) if len(d) == 8
+        ]
         return dart_filings(rows, company_id), _newest(dates, today.isoformat())
     return [], today.isoformat()
 
 
-def evaluate_filings(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sec: SecEdgarResource,
-                     dart: OpenDartResource, today: dt.date | None = None) -> dg.SensorResult | dg.SkipReason:
+def evaluate_filings(
+    context: dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    sec: SecEdgarResource,
+    dart: OpenDartResource,
+    today: dt.date | None = None,
+) -> dg.SensorResult | dg.SkipReason:
     """One tick (the sensor's body; ``today`` injectable for tests)."""
     today = today or dt.date.today()
     store = warehouse.get()
@@ -165,18 +193,23 @@ def evaluate_filings(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
                 continue
             if not cursor.knows(company_id):
                 latest = max(filings, key=lambda f: (f.filed, f.reference), default=None)
-                requests.append(_run_request(latest or Filing(company_id, "initial", today.isoformat(), "initial")))
+                requests.append(
+                    _run_request(latest or Filing(company_id, "initial", today.isoformat(), "initial"))
+                )
             else:
-                requests += [_run_request(f) for f in sorted(cursor.new(company_id, filings),
-                                                             key=lambda f: (f.filed, f.reference))]
+                requests += [
+                    _run_request(f)
+                    for f in sorted(cursor.new(company_id, filings), key=lambda f: (f.filed, f.reference))
+                ]
             cursor.advance(company_id, filings, newest)
     finally:
         for client in (sec_client, dart_client):
             if client is not None:
                 client.close()
     partition_requests = [company_partitions.build_add_request(new_partitions)] if new_partitions else []
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests,
-                           cursor=cursor.serialize())
+    return dg.SensorResult(
+        run_requests=requests, dynamic_partitions_requests=partition_requests, cursor=cursor.serialize()
+    )
 
 
 @dg.sensor(

@@ -23,7 +23,9 @@ from risk_assets.defs.sources.assets import latest_documents, raw_filings
 from risk_assets.storage.warehouse import utc_now
 
 STATEMENT_COLUMNS = list(STATEMENT_META_COLUMNS) + list(PERIOD_COLUMNS) + list(CANONICAL_ITEMS)
-UNPARSEABLE = "unparseable:"  # the reason prefix of a document rejected whole (checks.documents_parse fails on it)
+UNPARSEABLE = (
+    "unparseable:"  # the reason prefix of a document rejected whole (checks.documents_parse fails on it)
+)
 
 
 def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[pd.DataFrame, list[dict]]:
@@ -47,8 +49,13 @@ def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[p
                 else:
                     frames.append(normalize_fnltt(payload, company_id))
         except (ValueError, KeyError, TypeError) as error:
-            rejected.append({"company_id": company_id, "record_key": name[:128],
-                             "reason": f"{UNPARSEABLE} {error}"[:1000]})
+            rejected.append(
+                {
+                    "company_id": company_id,
+                    "record_key": name[:128],
+                    "reason": f"{UNPARSEABLE} {error}"[:1000],
+                }
+            )
     annual = with_period_columns(pd.concat(frames, ignore_index=True)) if frames else None
     if annual is not None and interims:
         frames = [annual, trailing_twelve_months(annual, interims)]
@@ -88,10 +95,13 @@ def statements(
         # One transaction per company: replace its rows, record why others were refused.
         with store.transaction() as conn:
             if unparseable:
-                context.log.error(f"{company_id}: a document could not be parsed; its stored statements are kept")
+                context.log.error(
+                    f"{company_id}: a document could not be parsed; its stored statements are kept"
+                )
             else:
-                store.upsert("statements", good[STATEMENT_COLUMNS], replace={"company_id": company_id},
-                             connection=conn)
+                store.upsert(
+                    "statements", good[STATEMENT_COLUMNS], replace={"company_id": company_id}, connection=conn
+                )
             store.upsert(
                 "rejected_records",
                 [{**r, "stage": "statements", "detected_at": now} for r in rejected],
@@ -104,9 +114,15 @@ def statements(
         landed += len(good)
         rejected_total += len(rejected)
     if reasons:  # one line for the run; each row is in rejected_records (and at DEBUG)
-        context.log.warning(f"{rejected_total} statement period(s) rejected, kept in rejected_records: "
-                            + "; ".join(f"{n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda x: -x[1])))
+        context.log.warning(
+            f"{rejected_total} statement period(s) rejected, kept in rejected_records: "
+            + "; ".join(f"{n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda x: -x[1]))
+        )
     return dg.MaterializeResult(
-        metadata={"rows": landed, "rejected": rejected_total, "companies": len(context.partition_keys),
-                  "rejected_reasons": dg.MetadataValue.json(reasons)}
+        metadata={
+            "rows": landed,
+            "rejected": rejected_total,
+            "companies": len(context.partition_keys),
+            "rejected_reasons": dg.MetadataValue.json(reasons),
+        }
     )
