@@ -152,6 +152,17 @@ function WhatIf({ statement, priors, segment }) {
   </div>`;
 }
 
+function TermStructure({ term }) {
+  return html`<div class="card" id="term-structure">
+    <h2>${t('company.term')}</h2>
+    <p class="muted small">${t('company.term.help', { rho: num(term.rho, 3), longrun: pct(term.long_run, 2) })}</p>
+    <table><thead><tr><th>${t('col.years')}</th><th class="num">${t('col.cumulative')}</th>
+      <th class="num">${t('col.marginal')}</th></tr></thead>
+    <tbody>${term.curve.map((p) => html`<tr class="term-point"><td>${p.years}</td>
+      <td class="num">${pct(p.cumulative_pd, 2)}</td><td class="num">${pct(p.marginal_pd, 2)}</td></tr>`)}</tbody></table>
+  </div>`;
+}
+
 export function Company({ id }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
@@ -159,21 +170,23 @@ export function Company({ id }) {
     (async () => {
       const profile = await get(`/v1/companies/${encodeURIComponent(id)}`);
       const latest = profile.latest_score;
-      const [history, events, catalogue, detail, statements] = await Promise.all([
+      const [history, events, catalogue, detail, statements, term] = await Promise.all([
         settle(get(`/v1/companies/${encodeURIComponent(id)}/scores`, latest ? { model_version: latest.model_version } : {})),
         settle(get(`/v1/app/companies/${encodeURIComponent(id)}/default-events`)),
         settle(get('/v1/app/features')),
         latest ? settle(get(`/v1/companies/${encodeURIComponent(id)}/scores/${latest.as_of}/drivers`,
           { model_version: latest.model_version, kind: latest.kind })) : Promise.resolve({ value: null }),
         settle(get(`/v1/companies/${encodeURIComponent(id)}/statements`, { limit: 40 })),
+        latest?.pd != null ? settle(get(`/v1/companies/${encodeURIComponent(id)}/term-structure`))
+          : Promise.resolve({ value: null }),
       ]);
-      setData({ profile, history, events, detail, statements,
+      setData({ profile, history, events, detail, statements, term,
         catalogue: Object.fromEntries((catalogue.value?.items || []).map((f) => [f.name, f])) });
     })().catch(setError);
   }, [id]);
   if (error) return html`<p><a href="#/portfolio">${t('company.back')}</a></p><${ErrorLine} error=${error} />`;
   if (!data) return html`<${Loading} />`;
-  const { profile, history, events, detail, statements, catalogue } = data;
+  const { profile, history, events, detail, statements, catalogue, term } = data;
   const company = profile.company;
   const latest = profile.latest_score;
   const all = statements.value?.items || [];
@@ -195,7 +208,8 @@ export function Company({ id }) {
           <dt>${t('col.grade')}</dt><dd><${Grade} grade=${latest.grade} /> ${latest.agency_band || ''}</dd>
           <dt>${t('company.percentile')}</dt><dd>${latest.percentile === null ? '–' : num(latest.percentile, 1)}</dd>
           <dt>${t('company.asof')}</dt><dd>${latest.as_of}</dd>
-          <dt>${t('company.statement')}</dt><dd>${latest.period_end} (FY${latest.fiscal_year}), ${t('col.filed')} ${latest.filed_at}, ${latest.accession}</dd>
+          <dt>${t('company.statement')}</dt><dd>${latest.period_end} (${latest.period_type || 'FY'}), ${t('col.filed')} ${latest.filed_at}
+            (${t('company.age', { days: latest.statement_age_days ?? '?' })}), ${latest.accession}</dd>
           <dt>${t('company.model')}</dt><dd>${latest.model_name} v${latest.model_version} (${latest.segment})</dd>
           <dt>${t('company.segment_reason')}</dt><dd class="small">${latest.segment_reason}</dd>
           ${latest.domain_note && html`<dt>${t('company.domain')}</dt><dd class="small">${latest.domain_note}</dd>`}
@@ -213,6 +227,8 @@ export function Company({ id }) {
       </div>
     </div>
     ${latest && html`<${Drivers} drivers=${latest.drivers} catalogue=${catalogue} />`}
+    <${ErrorLine} error=${term.error} />
+    ${term.value && html`<${TermStructure} term=${term.value} />`}
     <${Alerts} companyId=${id} />
     <div class="grid2">
       <div>
