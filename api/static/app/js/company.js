@@ -208,8 +208,8 @@ export function Company({ id }) {
           <dt>${t('col.grade')}</dt><dd><${Grade} grade=${latest.grade} /> ${latest.agency_band || ''}</dd>
           <dt>${t('company.percentile')}</dt><dd>${latest.percentile === null ? '–' : num(latest.percentile, 1)}</dd>
           <dt>${t('company.asof')}</dt><dd>${latest.as_of}</dd>
-          <dt>${t('company.statement')}</dt><dd>${latest.period_end} (${latest.period_type || 'FY'}), ${t('col.filed')} ${latest.filed_at}
-            (${t('company.age', { days: latest.statement_age_days ?? '?' })}), ${latest.accession}</dd>
+          <dt>${t('company.statement')}</dt><dd>${latest.period_end} (${latest.period_type || 'FY'}), ${t('col.filed')} ${latest.filed_at} (${t('company.age', { days: latest.statement_age_days ?? '?' })}),
+            ${' '}${latest.accession}</dd>
           <dt>${t('company.model')}</dt><dd>${latest.model_name} v${latest.model_version} (${latest.segment})</dd>
           <dt>${t('company.segment_reason')}</dt><dd class="small">${latest.segment_reason}</dd>
           ${latest.domain_note && html`<dt>${t('company.domain')}</dt><dd class="small">${latest.domain_note}</dd>`}
