@@ -257,7 +257,9 @@ def test_company_page_chart_drivers_and_refusals(driver, signed_in, api, keys, s
     # the statement the score rests on (FY or TTM, and how old it is) and the 1-5 year term structure
     statement = driver.find_element(*_css("#latest-score")).text
     latest = profile["latest_score"]
-    assert f"({latest['period_type']})" in statement and f"{latest['statement_age_days']} days ago" in statement
+    assert (
+        f"({latest['period_type']})" in statement and f"{latest['statement_age_days']} days ago" in statement
+    )
     term = api.get(f"/v1/companies/{APPLE}/term-structure", headers=bearer(keys["reader"])).json()
     shown = [row.text.split() for row in driver.find_elements(*_css("#term-structure tr.term-point"))]
     assert [cells[0] for cells in shown] == ["1", "2", "3", "4", "5"]
