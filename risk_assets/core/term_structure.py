@@ -167,11 +167,12 @@ def validation_table(structure: TermStructure, rows: pd.DataFrame) -> pd.DataFra
     Jeffreys p-value, and the AUC of PD1 for defaulting within the horizon."""
     from scipy.stats import beta
 
-    from risk_assets.core.master_scale import agency_band
+    from risk_assets.core.master_scale import AGENCY_BANDS, agency_band
     from risk_assets.core.metrics import roc_auc
 
     cumulative = structure.cumulative(rows["pd1"].to_numpy())
     bands = np.array([agency_band(p) for p in rows["pd1"]])
+    present = set(bands)
     out = []
     for h in range(1, HORIZON_YEARS + 1):
         full = (rows["observed_years"] >= h).to_numpy()
@@ -179,17 +180,10 @@ def validation_table(structure: TermStructure, rows: pd.DataFrame) -> pd.DataFra
         auc = (
             roc_auc(hit[full].astype(int), rows["pd1"].to_numpy()[full]) if hit[full].any() else float("nan")
         )
-        for band in [
+        for band in (
             "all",
-            *sorted(
-                set(bands),
-                key=lambda b: (
-                    ["AA", "A", "BBB", "BB", "B", "CCC/C"].index(b)
-                    if b in ("AA", "A", "BBB", "BB", "B", "CCC/C")
-                    else 9
-                ),
-            ),
-        ]:
+            *(band for _, band in AGENCY_BANDS if band in present),
+        ):  # the master scale's order
             mask = full & ((bands == band) if band != "all" else True)
             n, d = int(mask.sum()), int(hit[mask].sum())
             if n == 0:

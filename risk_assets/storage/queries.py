@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.canonical import CANONICAL_ITEMS, STATEMENT_META_COLUMNS
 from risk_assets.core.master_scale import GRADE_LABELS
 from risk_assets.storage.api_keys import record_audit
 from risk_assets.storage.schema import companies, features, risk_alerts, risk_scores, statements, watchlist
@@ -218,22 +218,9 @@ def statements_for(
 ) -> tuple[list[dict[str, Any]], int]:
     """A company's canonical statements, newest period first. By default one version per period (the latest
     filed); ``all_versions`` adds restatements and the comparatives later filings repeated."""
-    columns = [
-        statements.c[name]
-        for name in (
-            "company_id",
-            "fiscal_year",
-            "period_start",
-            "period_end",
-            "filed_at",
-            "accession",
-            "form",
-            "currency",
-            "source",
-            "derived_items",
-            *_STATEMENT_EXTRAS,
-        )
-    ] + [statements.c[item] for item in CANONICAL_ITEMS]
+    columns = [statements.c[name] for name in (*STATEMENT_META_COLUMNS, *_STATEMENT_EXTRAS)] + [
+        statements.c[item] for item in CANONICAL_ITEMS
+    ]
     if all_versions:
         statement = (
             sa.select(*columns)

@@ -58,7 +58,8 @@ def company_row(row: dict[str, Any], updated_at: dt.datetime) -> dict:
     }
 
 
-def _newest_filing_date(payloads: list[dict]) -> dt.date:
+def newest_filing_date(payloads: list[dict]) -> dt.date:
+    """The bundled snapshot's horizon: it was taken at its newest filing (later deadlines would invent misses)."""
     dates = []
     for payload in payloads:
         filings = payload.get("filings")
@@ -98,11 +99,6 @@ def _bundled_documents(company: pd.Series) -> list[bundled.RawDocument]:
     if company["dart_corp_code"]:
         return bundled.dart_documents(company["dart_corp_code"])
     return []
-
-
-def newest_filing_date(payloads: list[dict]) -> dt.date:
-    """The bundled snapshot's horizon: it was taken at its newest filing (later deadlines would invent misses)."""
-    return _newest_filing_date(payloads)
 
 
 def fetched_on(fetched: pd.DataFrame, source: str, kind_prefix: str) -> dt.date:
