@@ -147,14 +147,14 @@ def riskiest(limit: int = 10) -> pd.DataFrame:
 def explain(drivers: dict, values: dict, top: int = 2) -> str:
     """The score's largest drivers in plain words: "+ Liabilities to assets, - Return on assets (filled in)".
     A driver whose value was missing is marked: the model filled it in, so it says nothing about the company."""
-    from risk_assets.core.field_features import catalogue
+    from risk_assets.core.field_features import labelled_contributions
 
-    labels = {entry["name"]: entry["label"] for entry in catalogue()}
-    ranked = sorted((drivers.get("contributions") or {}).items(), key=lambda item: -abs(item[1]))[:top]
     words = []
-    for name, contribution in ranked:
-        filled = " (filled in)" if values.get(name) is None else ""
-        words.append(f"{'+' if contribution > 0 else '-'} {labels.get(name, name)}{filled}")
+    for driver in labelled_contributions(drivers.get("contributions") or {}, values)[:top]:
+        filled = " (filled in)" if driver["imputed"] else ""
+        words.append(
+            f"{'+' if driver['contribution'] > 0 else '-'} {driver['label'] or driver['feature']}{filled}"
+        )
     overlay = [
         f"x{term['multiplier']:g} odds: {str(term.get('name', '')).replace('_', ' ')}"
         for term in drivers.get("overlay") or []
@@ -205,7 +205,7 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
             ],
             "segment": frame["segment"].fillna(""),
             "why": [
-                explain(_loaded(d.get("drivers")), _loaded(d.get("feature_values")))
+                explain(d.get("drivers") or {}, d.get("feature_values") or {})
                 if not bool(i)
                 else "in default"
                 for d, i in zip(details, frame["in_default"], strict=True)
@@ -219,20 +219,6 @@ def print_riskiest(limit: int = 10, out: TextIO | None = None) -> None:
         file=out,
     )
     print(table.to_string(index=False), file=out)
-
-
-def _loaded(value) -> dict:
-    import ast
-    import json
-
-    if isinstance(value, dict):
-        return value
-    if not value:
-        return {}
-    try:
-        return json.loads(value)
-    except ValueError:
-        return ast.literal_eval(value)
 
 
 def _demo_key(settings: Settings) -> str:

@@ -17,8 +17,11 @@ asset turnover). Tree models are constrained accordingly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -449,3 +452,40 @@ def catalogue() -> list[dict[str, object]]:
         if r["status"] == "computed"
     ]
     return [f.as_dict() for f in FEATURES + FILING_FEATURES] + polish
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A number as a float, or None when it is missing or not finite (NaN, inf)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@lru_cache(maxsize=1)
+def _catalogue_by_name() -> dict[str, dict[str, object]]:
+    return {entry["name"]: entry for entry in catalogue()}
+
+
+def labelled_contributions(
+    contributions: Mapping[str, float], feature_values: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """A score's stored contributions, largest first, each with the feature's plain name, formula and unit, its value,
+    and ``imputed`` when the value was missing (or not finite) and the model filled it in: such a driver says what a
+    typical value gives, nothing about the company. The API, the web app and `riskgraph top` all explain from this."""
+    values, names = feature_values or {}, _catalogue_by_name()
+    out = []
+    for name, contribution in sorted(contributions.items(), key=lambda item: -abs(item[1])):
+        known, entry = finite_or_none(values.get(name)), names.get(name, {})
+        out.append(
+            {
+                "feature": name,
+                "contribution": contribution,
+                "value": known,
+                "imputed": known is None,
+                "label": entry.get("label"),
+                "formula": entry.get("formula"),
+                "unit": entry.get("unit"),
+            }
+        )
+    return out
