@@ -18,6 +18,17 @@ CLASSIC = ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def write_polish_sample(path: Path, columns: list[str], *, defaults: int, survivors: int, seed: int) -> None:
+    """A labelled table CSV from the bundled Polish data: ``defaults`` bankrupt and ``survivors`` healthy rows."""
+    polish = load_polish(1)
+    sample = (
+        polish[polish["target"] == 1]
+        .sample(defaults, random_state=seed)
+        ._append(polish[polish["target"] == 0].sample(survivors, random_state=seed))
+    )
+    sample[[*columns, "target"]].to_csv(path, index=False, na_rep="?")
+
+
 def check_outputs(out: Path, statements: bool = False) -> dict:
     report = json.loads((out / "report.json").read_text())
     for name in ("roc.png", "calibration.png"):
@@ -84,14 +95,8 @@ def test_evaluate_a_synthetic_statement_panel_out_of_time(
 
 
 def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    polish = load_polish(1)
-    sample = (
-        polish[polish["target"] == 1]
-        .sample(40, random_state=1)
-        ._append(polish[polish["target"] == 0].sample(360, random_state=1))
-    )
-    columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21", "target"]
-    sample[columns].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
+    columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21"]
+    write_polish_sample(tmp_path / "T.csv", columns, defaults=40, survivors=360, seed=1)
     out = tmp_path / "out"
     code = main(
         [
@@ -132,13 +137,9 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
 def test_evaluate_fast_is_three_folds_once_without_the_bag(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    polish = load_polish(1)
-    sample = (
-        polish[polish["target"] == 1]
-        .sample(30, random_state=2)
-        ._append(polish[polish["target"] == 0].sample(270, random_state=2))
+    write_polish_sample(
+        tmp_path / "T.csv", ["Attr1", "Attr2", "Attr3", "Attr6"], defaults=30, survivors=270, seed=2
     )
-    sample[["Attr1", "Attr2", "Attr3", "Attr6", "target"]].to_csv(tmp_path / "T.csv", index=False, na_rep="?")
     code = main(
         [
             "evaluate",
