@@ -154,11 +154,6 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._tat: float | None = None  # theoretical arrival time of the next request
 
-    @classmethod
-    def min_interval(cls, seconds: float, **kwargs: Any) -> RateLimiter:
-        """A limiter that spaces requests at least ``seconds`` apart."""
-        return cls(1.0 / seconds, **kwargs)
-
     def reserve(self) -> float:
         """Book the next slot and return how long the caller must wait for it (seconds, >= 0)."""
         with self._lock:
