@@ -21,7 +21,17 @@ from api.cache import ReadCache, WarehouseChanges
 from api.dagster_runs import GraphQLRunLauncher, RunLauncher
 from api.deps import reject_unknown_query
 from api.middleware import BodyLimitMiddleware
-from api.routers import alerts, app_support, companies, models, operations, scores, scoring, term_structure
+from api.routers import (
+    alerts,
+    app_support,
+    companies,
+    models,
+    operations,
+    peers,
+    scores,
+    scoring,
+    term_structure,
+)
 from api.schemas.common import Health
 from api.scoring import ChampionCache
 from risk_assets import __version__
@@ -160,7 +170,17 @@ def create_app(
             state = "unavailable"
         return Health(status="ok" if state == "ok" else "degraded", warehouse=state, version=__version__)
 
-    for module in (companies, term_structure, scores, alerts, scoring, models, operations, app_support):
+    for module in (
+        companies,
+        term_structure,
+        peers,
+        scores,
+        alerts,
+        scoring,
+        models,
+        operations,
+        app_support,
+    ):
         app.include_router(module.router)
     # The web app (/app/): its index with its own CSP, then the vendored static files.
     app.include_router(webapp.router)

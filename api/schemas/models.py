@@ -91,6 +91,19 @@ class ScoreStability(BaseModel):
     n_population: int = Field(examples=[13])
 
 
+class StabilityPoint(BaseModel):
+    year: int = Field(examples=[2024], description="Calendar year of the filing scores")
+    scores: int = Field(examples=[52], description="Filing scores the champion version made that year")
+    companies: int = Field(examples=[13])
+    pd_psi: float | None = Field(examples=[0.18], description="PSI of the PD against the development sample")
+    pd_status: str = Field(examples=["watch"])
+    features_watch: int = Field(examples=[3], description="Features with a CSI of 0.10-0.25")
+    features_shift: int = Field(examples=[1], description="Features with a CSI of 0.25 or more")
+    largest_feature: str | None = Field(examples=["log_real_assets"])
+    largest_psi: float | None = Field(examples=[0.91])
+    small_sample: bool = Field(description="Fewer than 100 scores: the PSI is mostly noise")
+
+
 class SegmentStability(BaseModel):
     segment: str = Field(examples=["listed_market"])
     model: str = Field(examples=["corporate_pd_listed_market"])
@@ -100,6 +113,11 @@ class SegmentStability(BaseModel):
     )
     score: ScoreStability
     features: list[FeatureStability]
+    history: list[StabilityPoint] = Field(
+        default_factory=list,
+        description="PSI over time: the champion version's filing scores year by year against its development "
+        "sample, oldest first",
+    )
 
 
 class StabilityReport(BaseModel):

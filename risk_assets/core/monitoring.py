@@ -87,3 +87,51 @@ def score_stability(development_pd, population_pd) -> dict[str, float | str]:
         return {"psi": float("nan"), "status": "unknown", "n_population": int(pop.size)}
     psi = population_stability_index(dev, pop)
     return {"psi": psi, "status": status_of(psi), "n_population": int(pop.size)}
+
+
+#: Fewer scores than this in a period and its PSI is flagged as a small sample (decile bins need numbers).
+SMALL_SAMPLE = 100
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def stability_over_time(
+    development_pd,
+    development: pd.DataFrame,
+    scored: pd.DataFrame,
+    features: Sequence[str],
+) -> list[dict[str, object]]:
+    """PSI over time: per calendar year of the scores, the PD's PSI and the features' CSIs against the
+    development sample.
+
+    ``scored`` holds the filing scores one model version made (``as_of``, ``company_id``, ``model_pd`` and one
+    column per feature): what that model saw year by year. One point-in-time figure says whether today's
+    population moved; the series says when it started to, and whether it is a trend or one odd year. Years with
+    fewer than ``SMALL_SAMPLE`` scores are flagged: ten decile bins on a handful of rows are mostly noise.
+    """
+    if scored.empty:
+        return []
+    years = pd.to_datetime(scored["as_of"]).dt.year
+    points = []
+    for year, rows in scored.groupby(years, sort=True):
+        table = feature_stability(development, rows, features)
+        score = score_stability(development_pd, rows["model_pd"].to_numpy(dtype=float))
+        ranked = table.dropna(subset=["psi"]).sort_values("psi", ascending=False)
+        largest = ranked.iloc[0] if len(ranked) else None
+        points.append(
+            {
+                "year": int(year),
+                "scores": int(len(rows)),
+                "companies": int(rows["company_id"].nunique()),
+                "pd_psi": _finite_or_none(score["psi"]),
+                "pd_status": score["status"],
+                "features_watch": int((table["status"] == "watch").sum()),
+                "features_shift": int((table["status"] == "shift").sum()),
+                "largest_feature": None if largest is None else largest["feature"],
+                "largest_psi": None if largest is None else _finite_or_none(largest["psi"]),
+                "small_sample": bool(len(rows) < SMALL_SAMPLE),
+            }
+        )
+    return points

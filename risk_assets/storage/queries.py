@@ -380,6 +380,39 @@ def latest_scores(
     return warehouse.query(statement)
 
 
+def peer_population(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every company's newest current snapshot with its sector and the feature values the model scored (decoded):
+    the population peer comparisons rank within (``core.peers``)."""
+    view = _score_view(None, None)
+    statement = (
+        sa.select(
+            view.c.company_id,
+            view.c.pd,
+            view.c.status,
+            view.c.segment,
+            companies.c.name,
+            companies.c.sector,
+            companies.c.country,
+            risk_scores.c.feature_values,
+        )
+        .join(companies, companies.c.company_id == view.c.company_id)
+        .join(
+            risk_scores,
+            sa.and_(
+                risk_scores.c.company_id == view.c.company_id,
+                risk_scores.c.as_of == view.c.as_of,
+                risk_scores.c.model_version == view.c.model_version,
+                risk_scores.c.kind == view.c.kind,
+            ),
+        )
+        .order_by(view.c.company_id)
+    )
+    rows = _rows(warehouse, statement)
+    for row in rows:
+        row["feature_values"] = json.loads(row["feature_values"] or "{}")
+    return rows
+
+
 def company_history(
     warehouse: Warehouse, company_id: str, *, model_version: str | None = None, kind: str = "period"
 ) -> list[dict[str, Any]]:

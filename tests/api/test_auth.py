@@ -31,6 +31,7 @@ SCOPE = {
     ("post", "/v1/watchlist"): "admin",
     ("delete", "/v1/watchlist/{company_id}"): "admin",
     ("get", "/v1/companies/{company_id}/term-structure"): "read",
+    ("get", "/v1/companies/{company_id}/peers"): "read",
     ("get", "/v1/app/pd-changes"): "read",
     ("get", "/v1/app/companies/{company_id}/default-events"): "read",
     ("get", "/v1/app/features"): "read",

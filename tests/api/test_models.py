@@ -97,3 +97,10 @@ def test_population_stability_per_segment_is_served(api, keys):
     assert statuses["log_real_assets"] == "shift"  # mega-caps against a small-cap panel
     assert set(statuses.values()) <= {"stable", "watch", "shift", "unknown"}
     assert market["score"]["status"] in {"stable", "watch", "shift"}
+    # PSI over time: the champion's filing scores year by year, oldest first, small samples flagged
+    years = [point["year"] for point in market["history"]]
+    assert years == sorted(set(years)) and len(years) >= 10
+    for point in market["history"]:
+        assert point["scores"] >= point["companies"] >= 1
+        assert point["small_sample"] == (point["scores"] < 100)
+        assert point["pd_status"] in {"stable", "watch", "shift"} and point["pd_psi"] >= 0

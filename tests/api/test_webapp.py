@@ -142,9 +142,13 @@ def driver(browser_paths: tuple[str, str]):
 
 
 def _wait(driver, condition, timeout: float = 30):
+    """Poll ``condition``; a row the page re-rendered while it was read (stale) just means: read again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition
+    )
 
 
 def _css(selector: str):
@@ -264,7 +268,16 @@ def test_company_page_chart_drivers_and_refusals(driver, signed_in, api, keys, s
     shown = [row.text.split() for row in driver.find_elements(*_css("#term-structure tr.term-point"))]
     assert [cells[0] for cells in shown] == ["1", "2", "3", "4", "5"]
     assert [cells[1] for cells in shown] == [f"{p['cumulative_pd']:.2%}" for p in term["curve"]]
+    # peers: every metric the API compares, and the group it compared within
+    peers = api.get(f"/v1/companies/{APPLE}/peers", headers=bearer(keys["reader"])).json()
+    rows = driver.find_elements(*_css("#peers tr.peer-metric"))
+    assert [row.get_attribute("data-metric") for row in rows] == [m["metric"] for m in peers["metrics"]]
+    basis = driver.find_element(*_css("#peer-basis")).text
+    assert f"among {peers['peers']} other scored companies" in basis and peers["sector"] in basis
     driver.save_screenshot(str(screenshots / "company.png"))
+    driver.execute_script("document.getElementById('peers').scrollIntoView()")
+    driver.save_screenshot(str(screenshots / "company-peers.png"))
+    driver.execute_script("window.scrollTo(0, 0)")
 
     # the what-if needs the score scope: the API's refusal is shown as it is
     driver.find_element(*_css("#what-if input[data-item='revenue']")).send_keys("1000")
@@ -298,7 +311,17 @@ def test_models_page_lists_segments(driver, signed_in, api, keys, screenshots):
     market = next(s for s in served if s["segment"] == "listed_market")
     assert market["model_name"] in listed and market["champion"]["decision"]["decision"] in listed
     assert driver.find_elements(*_css("#stability [data-segment='listed_market']"))
+    # PSI over time: a chart and one row per year the champion scored filings
+    stability = api.get("/v1/models/stability", headers=bearer(keys["reader"])).json()["items"]
+    history = next(s for s in stability if s["segment"] == "listed_market")["history"]
+    _wait(driver, ec.presence_of_element_located(_css("#psi-listed_market canvas")))
+    years = driver.find_elements(*_css(".psi-history[data-segment='listed_market'] tr.psi-year"))
+    assert [int(row.get_attribute("data-year")) for row in years] == [p["year"] for p in history]
     driver.save_screenshot(str(screenshots / "models.png"))
+    driver.execute_script(
+        "document.querySelector(\".psi-history[data-segment='listed_market']\").scrollIntoView()"
+    )
+    driver.save_screenshot(str(screenshots / "models-psi.png"))
 
 
 def test_korean(driver, signed_in, screenshots):

@@ -38,3 +38,36 @@ def test_statuses_and_score_stability():
     result = score_stability(rng.beta(1, 30, 3000), rng.beta(1, 10, 300))
     assert result["status"] == "shift" and result["n_population"] == 300
     assert score_stability([], [0.1])["status"] == "unknown"
+
+
+def test_stability_over_time_dates_the_shift():
+    from risk_assets.core.monitoring import SMALL_SAMPLE, stability_over_time
+
+    rng = np.random.default_rng(11)
+    development = pd.DataFrame({"x": rng.normal(size=4000)})
+    development_pd = 1 / (1 + np.exp(-(development["x"].to_numpy() - 4)))
+
+    def year(label: int, n: int, shift: float) -> pd.DataFrame:
+        x = rng.normal(shift, 1, n)
+        return pd.DataFrame(
+            {
+                "as_of": pd.Timestamp(f"{label}-06-30"),
+                "company_id": [f"c{i % 50}" for i in range(n)],
+                "model_pd": 1 / (1 + np.exp(-(x - 4))),
+                "x": x,
+            }
+        )
+
+    scored = pd.concat([year(2021, 3000, 0.0), year(2022, 3000, 1.0), year(2023, 40, 0.0)])
+    points = stability_over_time(development_pd, development, scored, ["x"])
+    assert [p["year"] for p in points] == [2021, 2022, 2023]
+    first, second, third = points
+    assert first["pd_status"] == "stable" and first["features_shift"] == 0 and not first["small_sample"]
+    assert (
+        second["pd_status"] == "shift" and second["features_shift"] == 1 and second["largest_feature"] == "x"
+    )
+    assert second["largest_psi"] == pytest.approx(
+        second["pd_psi"], rel=0.2
+    )  # the PD moves with its one input
+    assert third["scores"] == 40 < SMALL_SAMPLE and third["small_sample"] and third["companies"] == 40
+    assert stability_over_time(development_pd, development, scored.iloc[0:0], ["x"]) == []

@@ -5,7 +5,12 @@ import json
 import dagster as dg
 import pandas as pd
 
-from risk_assets.core.monitoring import STABILITY_KEY, feature_stability, score_stability
+from risk_assets.core.monitoring import (
+    STABILITY_KEY,
+    feature_stability,
+    score_stability,
+    stability_over_time,
+)
 from risk_assets.core.segments import SEGMENT_NAMES
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
@@ -25,21 +30,43 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         version, model = registry.load_champion()
         development = read_training_set(objects, segment)
         development = development[~development["holdout"]]
-        population = pd.DataFrame([json.loads(v) for v in mine["feature_values"]]).astype(float)
+        development_pd = model.predict_pd(development)
         table = feature_stability(
+            development[model.feature_names], _feature_frame(mine, model.feature_names), model.feature_names
+        )
+        scores = score_stability(development_pd, mine["model_pd"].to_numpy())
+        filings = store.read(
+            "risk_scores",
+            where={"kind": "period", "model_name": registry.model_name, "model_version": str(version)},
+        )
+        filings = filings[filings["segment"] == segment]
+        history = stability_over_time(
+            development_pd,
             development[model.feature_names],
-            population.reindex(columns=model.feature_names),
+            pd.concat(
+                [
+                    filings[["as_of", "company_id", "model_pd"]].reset_index(drop=True),
+                    _feature_frame(filings, model.feature_names),
+                ],
+                axis=1,
+            ),
             model.feature_names,
         )
-        scores = score_stability(model.predict_pd(development), mine["model_pd"].to_numpy())
         out[segment] = {
             "model": registry.model_name,
             "version": version,
             "companies": len(mine),
             "score": scores,
             "features": json.loads(table.to_json(orient="records")),
+            "history": history,
         }
     return out
+
+
+def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The feature values each score used (decoded from its JSON column), one column per model feature."""
+    decoded = pd.DataFrame([json.loads(v) for v in scores["feature_values"]], columns=None)
+    return decoded.reindex(columns=names).astype(float).reset_index(drop=True)
 
 
 @dg.asset_check(

@@ -75,3 +75,39 @@ export function CalibrationChart({ rows, labels }) {
   }, [rows, labels]);
   return html`<div class="chart calibration" ref=${box}></div>`;
 }
+
+/** points: [{year, pd_psi, largest_psi}] oldest first; dashed lines at the watch (0.10) and shift (0.25) levels */
+export function PsiChart({ points, labels, id }) {
+  const box = useUplot((element, width) => {
+    if (!points.length) return null;
+    const xs = points.map((p) => p.year);
+    const drawLevels = (u) => {
+      const { ctx } = u;
+      ctx.save();
+      ctx.lineWidth = uPlot.pxRatio;
+      ctx.setLineDash([5, 4]);
+      for (const [level, colour] of [[0.1, '#b8860b'], [0.25, '#b3261e']]) {
+        const py = Math.round(u.valToPos(level, 'y', true));
+        ctx.strokeStyle = colour;
+        ctx.beginPath();
+        ctx.moveTo(u.bbox.left, py);
+        ctx.lineTo(u.bbox.left + u.bbox.width, py);
+        ctx.stroke();
+      }
+      ctx.restore();
+    };
+    return new uPlot({
+      width: Math.min(width, 720), height: 220,
+      scales: { x: { time: false, range: [xs[0] - 0.5, xs[xs.length - 1] + 0.5] },
+        // log scale: the watch and shift levels stay readable beside PSIs of 10 on small samples
+        y: { distr: 3, range: (u, lo, hi) => [Math.min(0.01, lo ?? 0.01), Math.max(1, hi ?? 1)] } },
+      axes: [{ values: (u, ticks) => ticks.map((v) => (Number.isInteger(v) ? String(v) : '')) },
+        { size: 50, values: (u, ticks) => ticks.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-6 ? String(v) : '')) }],
+      series: [{ label: 'year' },
+        { label: labels[0], stroke: '#1f5fa8', width: 2, points: { show: true, size: 6, fill: '#1f5fa8' } },
+        { label: labels[1], stroke: '#888', width: 1, dash: [3, 3], points: { show: true, size: 5 } }],
+      hooks: { draw: [drawLevels] },
+    }, [xs, points.map((p) => (p.pd_psi > 0 ? p.pd_psi : null)), points.map((p) => (p.largest_psi > 0 ? p.largest_psi : null))], element);
+  }, [points, labels]);
+  return html`<div class="chart psi" id=${id} ref=${box} data-points=${points.length}></div>`;
+}

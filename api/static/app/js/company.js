@@ -163,6 +163,31 @@ function TermStructure({ term }) {
   </div>`;
 }
 
+function Peers({ comparison }) {
+  const basis = t(`peers.basis.${comparison.basis}`);
+  return html`<div class="card" id="peers">
+    <h2>${t('company.peers')}</h2>
+    <p class="muted small" id="peer-basis">${t('company.peers.help', { n: comparison.peers, basis,
+      sector: comparison.sector || '–', band: comparison.size_band || '–' })}</p>
+    <table><thead><tr><th>${t('col.feature')}</th><th class="num">${t('col.value')}</th>
+      <th class="num">${t('col.median')}</th><th>${t('col.percentile')}</th></tr></thead>
+    <tbody>${comparison.metrics.map((m) => {
+      const riskier = m.percentile === null || !m.riskier_when ? null
+        : (m.riskier_when === 'higher' ? m.percentile : 100 - m.percentile);
+      const format = (v) => (m.metric === 'pd' ? pct(v, 2) : num(v, 3));
+      return html`<tr class="peer-metric" data-metric=${m.metric}>
+        <td>${m.label} <div class="formula">${m.formula || ''}</div></td>
+        <td class="num">${m.value === null ? html`<span class="muted">${t('peers.notreported')}</span>` : format(m.value)}</td>
+        <td class="num">${format(m.peer_median)}</td>
+        <td>${m.percentile === null ? '–' : html`<span class="pctl">${num(m.percentile, 0)}</span>
+          <span class=${`bar ${riskier === null ? '' : riskier >= 75 ? 'pos' : riskier <= 25 ? 'neg' : ''}`}
+                style=${`width:${Math.round(0.8 * m.percentile)}px`}></span>
+          ${riskier !== null && riskier >= 75 ? html` <span class="badge warn small">${t('peers.riskier')}</span>` : ''}`}</td>
+      </tr>`;
+    })}</tbody></table>
+  </div>`;
+}
+
 export function Company({ id }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
@@ -170,7 +195,7 @@ export function Company({ id }) {
     (async () => {
       const profile = await get(`/v1/companies/${encodeURIComponent(id)}`);
       const latest = profile.latest_score;
-      const [history, events, catalogue, detail, statements, term] = await Promise.all([
+      const [history, events, catalogue, detail, statements, term, peers] = await Promise.all([
         settle(get(`/v1/companies/${encodeURIComponent(id)}/scores`, latest ? { model_version: latest.model_version } : {})),
         settle(get(`/v1/app/companies/${encodeURIComponent(id)}/default-events`)),
         settle(get('/v1/app/features')),
@@ -179,14 +204,15 @@ export function Company({ id }) {
         settle(get(`/v1/companies/${encodeURIComponent(id)}/statements`, { limit: 40 })),
         latest?.pd != null ? settle(get(`/v1/companies/${encodeURIComponent(id)}/term-structure`))
           : Promise.resolve({ value: null }),
+        latest ? settle(get(`/v1/companies/${encodeURIComponent(id)}/peers`)) : Promise.resolve({ value: null }),
       ]);
-      setData({ profile, history, events, detail, statements, term,
+      setData({ profile, history, events, detail, statements, term, peers,
         catalogue: Object.fromEntries((catalogue.value?.items || []).map((f) => [f.name, f])) });
     })().catch(setError);
   }, [id]);
   if (error) return html`<p><a href="#/portfolio">${t('company.back')}</a></p><${ErrorLine} error=${error} />`;
   if (!data) return html`<${Loading} />`;
-  const { profile, history, events, detail, statements, catalogue, term } = data;
+  const { profile, history, events, detail, statements, catalogue, term, peers } = data;
   const company = profile.company;
   const latest = profile.latest_score;
   const all = statements.value?.items || [];
@@ -229,6 +255,8 @@ export function Company({ id }) {
     ${latest && html`<${Drivers} drivers=${latest.drivers} catalogue=${catalogue} />`}
     <${ErrorLine} error=${term.error} />
     ${term.value && html`<${TermStructure} term=${term.value} />`}
+    <${ErrorLine} error=${peers.error} />
+    ${peers.value && html`<${Peers} comparison=${peers.value} />`}
     <${Alerts} companyId=${id} />
     <div class="grid2">
       <div>

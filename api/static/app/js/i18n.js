@@ -24,6 +24,10 @@ export const en = {
   'company.percentile': 'Percentile', 'company.domain': 'Domain note',
   'company.term': 'PD term structure', 'company.term.help': 'Cumulative PD over 1-5 years from the current one-year PD: each year\'s hazard reverts towards {longrun} a year (rho {rho}), fitted on the US listed panel.',
   'col.years': 'Years', 'col.cumulative': 'Cumulative PD', 'col.marginal': 'PD in that year', 'company.age': '{days} days ago',
+  'company.peers': 'Peers', 'company.peers.help': 'Percentiles among {n} other scored companies ({basis}; sector {sector}, size {band}): 0 is the group\'s lowest value, 100 its highest. Flagged where the company sits in the riskiest quarter.',
+  'col.median': 'Peer median', 'col.percentile': 'Percentile', 'peers.notreported': 'not reported', 'peers.riskier': 'riskiest quarter',
+  'peers.basis.sector and size band': 'same sector and size band', 'peers.basis.sector': 'same sector; too few of its size band',
+  'peers.basis.size band': 'same size band; too few in its sector', 'peers.basis.all scored companies': 'every scored company; too few in its sector or size band',
   'company.history': 'PD history', 'company.history.help': 'Each point is a filing score (model version {version}); red lines are default events.',
   'company.events': 'Default events', 'company.noevents': 'No default event on record.',
   'company.drivers': 'Drivers of the latest score', 'company.drivers.help': 'Signed contributions to the log-odds: + raises the PD, − lowers it. base {base}, other {other}.',
@@ -54,6 +58,9 @@ export const en = {
   'col.grade_rows': 'Rows', 'col.mean_pd': 'Mean PD', 'col.observed': 'Observed rate', 'col.jeffreys': 'Jeffreys p',
   'col.metric': 'Figure', 'col.challenger': 'Challenger', 'col.champion_before': 'Champion before',
   'models.companies': '{n} companies scored now',
+  'models.psi.history': 'PSI over time', 'models.psi.history.help': 'The champion version\'s filing scores year by year against its development sample: the PD\'s PSI and the largest feature CSI. Dashed lines: watch (0.10) and shift (0.25).',
+  'models.psi.pd': 'PD PSI', 'models.psi.largest': 'Largest feature CSI', 'models.psi.shifted': 'Features shifted',
+  'models.psi.small': '* fewer than 100 scores that year: the PSI is mostly noise.', 'col.year': 'Year', 'col.scores': 'Scores',
 };
 
 export const ko = {
@@ -80,6 +87,10 @@ export const ko = {
   'company.percentile': '백분위', 'company.domain': '적용 범위 메모',
   'company.term': '부도확률 기간구조', 'company.term.help': '현재 1년 부도확률에서 1~5년 누적 부도확률: 연간 위험률이 연 {longrun}로 회귀합니다 (rho {rho}), 미국 상장사 패널로 추정.',
   'col.years': '연수', 'col.cumulative': '누적 부도확률', 'col.marginal': '해당 연도 부도확률', 'company.age': '{days}일 전',
+  'company.peers': '동종 기업 비교', 'company.peers.help': '평가된 다른 기업 {n}곳 중 백분위 ({basis}; 업종 {sector}, 규모 {band}): 0은 그룹 최저값, 100은 최고값입니다. 가장 위험한 4분위에 속하면 표시합니다.',
+  'col.median': '동종 중앙값', 'col.percentile': '백분위', 'peers.notreported': '미공시', 'peers.riskier': '위험 상위 25%',
+  'peers.basis.sector and size band': '같은 업종, 같은 규모', 'peers.basis.sector': '같은 업종 (같은 규모 기업이 부족)',
+  'peers.basis.size band': '같은 규모 (같은 업종 기업이 부족)', 'peers.basis.all scored companies': '평가된 모든 기업 (업종·규모별 기업이 부족)',
   'company.history': '부도확률 추이', 'company.history.help': '각 점은 공시 시점의 평가입니다 (모델 버전 {version}). 빨간 선은 부도 사건입니다.',
   'company.events': '부도 사건', 'company.noevents': '기록된 부도 사건이 없습니다.',
   'company.drivers': '최근 평가의 주요 요인', 'company.drivers.help': '로그 오즈에 대한 부호 있는 기여도: +는 부도확률을 높이고 −는 낮춥니다. 기준값 {base}, 기타 {other}.',
@@ -110,6 +121,9 @@ export const ko = {
   'col.grade_rows': '행 수', 'col.mean_pd': '평균 부도확률', 'col.observed': '실제 부도율', 'col.jeffreys': 'Jeffreys p',
   'col.metric': '지표', 'col.challenger': '도전자', 'col.champion_before': '기존 챔피언',
   'models.companies': '현재 평가 기업 {n}곳',
+  'models.psi.history': '연도별 PSI', 'models.psi.history.help': '챔피언 버전의 연도별 공시 평가를 개발 표본과 비교: 부도확률의 PSI와 가장 큰 변수 CSI. 점선: 관찰(0.10), 변화(0.25).',
+  'models.psi.pd': '부도확률 PSI', 'models.psi.largest': '최대 변수 CSI', 'models.psi.shifted': '변화한 변수 수',
+  'models.psi.small': '* 해당 연도 평가가 100건 미만: PSI는 대부분 잡음입니다.', 'col.year': '연도', 'col.scores': '평가 수',
 };
 
 const dictionaries = { en, ko };

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, getBlob } from './api.js';
 import { t } from './i18n.js';
 import { html, num, pct, ErrorLine, Loading } from './ui.js';
-import { CalibrationChart } from './charts.js';
+import { CalibrationChart, PsiChart } from './charts.js';
 
 const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
 
@@ -90,6 +90,18 @@ function Stability({ report }) {
     ${items.length === 0 && html`<p class="muted">${t('models.nostability')}</p>`}
     ${items.map((s) => html`<div data-segment=${s.segment}><h3>${s.segment} · ${s.model} v${s.version}
       <span class="muted small">${t('models.companies', { n: s.companies })}</span></h3>
+      ${(s.history || []).length > 0 && html`<div class="psi-history" data-segment=${s.segment}>
+        <h4>${t('models.psi.history')}</h4><p class="muted small">${t('models.psi.history.help')}</p>
+        <${PsiChart} id=${`psi-${s.segment}`} points=${s.history} labels=${[t('models.psi.pd'), t('models.psi.largest')]} />
+        <table class="small psi-years"><thead><tr><th>${t('col.year')}</th><th class="num">${t('col.scores')}</th>
+          <th class="num">${t('models.psi.pd')}</th><th>${t('col.status')}</th><th class="num">${t('models.psi.shifted')}</th>
+          <th>${t('models.psi.largest')}</th></tr></thead><tbody>
+          ${s.history.map((p) => html`<tr class=${`psi-year${p.small_sample ? ' muted' : ''}`} data-year=${p.year}>
+            <td>${p.year}</td><td class="num">${p.scores}${p.small_sample ? '*' : ''}</td><td class="num">${num(p.pd_psi, 3)}</td>
+            <td class=${p.pd_status === 'shift' ? 'up' : ''}>${p.pd_status}</td><td class="num">${p.features_shift}</td>
+            <td>${p.largest_feature || '–'} ${p.largest_psi === null ? '' : num(p.largest_psi, 2)}</td></tr>`)}
+        </tbody></table>
+        <p class="muted small">${t('models.psi.small')}</p></div>`}
       <table class="small"><thead><tr><th>${t('col.feature')}</th><th class="num">${t('col.psi')}</th><th>${t('col.status')}</th>
         <th class="num">${t('col.missing_dev')}</th><th class="num">${t('col.missing_pop')}</th></tr></thead><tbody>
         <tr><td><strong>PD</strong></td><td class="num">${num(s.score.psi, 3)}</td><td>${s.score.status}</td><td></td><td></td></tr>
