@@ -1,5 +1,5 @@
 # riskgraph: two commands on a fresh machine with only Python.
-#   make run   set up .venv, materialise the whole graph on the bundled data, serve the Dagster UI and the API
+#   make run   set up .venv, serve the Dagster UI and the API, materialise the whole graph on the bundled data
 #   make test  set up .venv and run the tests
 PYTHON ?= python3
 VENV := .venv
@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+# serve first, then materialise through Dagster's webserver: its runs then show on Dagster's Overview
 run: setup
-	$(BIN)/riskgraph materialize
-	$(BIN)/riskgraph serve --demo-key
+	$(BIN)/riskgraph serve --demo-key --materialize
 
 materialize: setup
 	$(BIN)/riskgraph materialize

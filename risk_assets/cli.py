@@ -1,5 +1,6 @@
 """The `riskgraph` command line. Each command group lives in its own module under `risk_assets/commands/`
-and registers its subcommands here; a subcommand's handler returns the process exit code."""
+and registers its subcommands here; a subcommand's handler returns the process exit code. Modules whose name
+starts with an underscore are helpers of those commands, not command groups."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in sorted(pkgutil.iter_modules(risk_assets.commands.__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
         importlib.import_module(f"risk_assets.commands.{module.name}").register(subparsers)
     return parser
 

@@ -17,8 +17,7 @@ from api.deps import WarehouseDep, require
 from api.errors import ApiProblem
 from api.identifiers import CompanyId
 from risk_assets.storage import queries
-from risk_assets.storage.schema import default_events, risk_scores
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.schema import default_events
 
 router = APIRouter(prefix="/v1/app", tags=["app"], dependencies=[Depends(require("read"))])
 
@@ -68,101 +67,13 @@ class FeatureCatalogue(BaseModel):
     items: list[FeatureInfo]
 
 
-def _usable(pd: float | None, status: str | None) -> float | None:
-    return None if status == "insufficient_data" else pd
-
-
-def pd_changes(warehouse: Warehouse) -> list[dict]:
-    """Each company's current snapshot beside the newest filing score filed before the snapshot's statement, under
-    the snapshot's model version (a change across model versions would mix two scales)."""
-    snap_rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=risk_scores.c.company_id,
-            order_by=(risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc()),
-        )
-        .label("rank")
-    )
-    ranked = (
-        sa.select(
-            risk_scores.c.company_id,
-            risk_scores.c.as_of,
-            risk_scores.c.model_version,
-            risk_scores.c.pd,
-            risk_scores.c.grade,
-            risk_scores.c.filed_at,
-            risk_scores.c.status,
-            snap_rank,
-        )
-        .where(risk_scores.c.kind == "current")
-        .subquery()
-    )
-    snapshot = sa.select(ranked).where(ranked.c.rank == 1).subquery()
-    prior = risk_scores.alias("prior")
-    prior_rank = (
-        sa.func.row_number()
-        .over(partition_by=prior.c.company_id, order_by=(prior.c.filed_at.desc(), prior.c.as_of.desc()))
-        .label("rank")
-    )
-    earlier = (
-        sa.select(prior.c.company_id, prior.c.filed_at, prior.c.pd, prior.c.grade, prior.c.status, prior_rank)
-        .join(
-            snapshot,
-            sa.and_(
-                snapshot.c.company_id == prior.c.company_id, snapshot.c.model_version == prior.c.model_version
-            ),
-        )
-        .where(prior.c.kind == "period", prior.c.filed_at < snapshot.c.filed_at)
-        .subquery()
-    )
-    previous = sa.select(earlier).where(earlier.c.rank == 1).subquery()
-    statement = (
-        sa.select(
-            snapshot.c.company_id,
-            snapshot.c.as_of,
-            snapshot.c.model_version,
-            snapshot.c.pd,
-            snapshot.c.grade,
-            snapshot.c.filed_at,
-            snapshot.c.status,
-            previous.c.filed_at.label("previous_filed_at"),
-            previous.c.pd.label("previous_pd"),
-            previous.c.grade.label("previous_grade"),
-            previous.c.status.label("previous_status"),
-        )
-        .select_from(snapshot.outerjoin(previous, previous.c.company_id == snapshot.c.company_id))
-        .order_by(snapshot.c.company_id)
-    )
-    with warehouse.engine.connect() as conn:
-        rows = [dict(row) for row in conn.execute(statement).mappings()]
-    out = []
-    for row in rows:
-        current = _usable(row["pd"], row["status"])
-        before = _usable(row["previous_pd"], row["previous_status"])
-        out.append(
-            {
-                "company_id": row["company_id"],
-                "as_of": row["as_of"],
-                "model_version": row["model_version"],
-                "pd": current,
-                "grade": row["grade"] if current is not None else None,
-                "filed_at": row["filed_at"],
-                "previous_filed_at": row["previous_filed_at"],
-                "previous_pd": before,
-                "previous_grade": row["previous_grade"] if before is not None else None,
-                "pd_change": current - before if current is not None and before is not None else None,
-            }
-        )
-    return out
-
-
 @router.get(
     "/pd-changes",
     response_model=PdChangeList,
     summary="Each company's current PD beside its previous filing's PD (same model version)",
 )
 def list_pd_changes(warehouse: WarehouseDep) -> dict:
-    return {"items": pd_changes(warehouse)}
+    return {"items": queries.pd_changes(warehouse)}
 
 
 @router.get(

@@ -50,6 +50,31 @@ PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+#: Dagster's tag for one partition of a run (set by the UI and GraphQL; spelled out as the two above are).
+PARTITION_KEY_TAG = "dagster/partition"
+
+
+def company_range_tags(
+    name: str, registered: Sequence[str], partition_keys: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The tags that make one run of job ``name`` cover ``partition_keys`` (default: every registered company):
+    one partition's tag, or a single-run range (the assets' backfill policy) over a contiguous run of them."""
+    registered = list(registered)
+    keys = list(partition_keys or registered)
+    unknown = sorted(set(keys) - set(registered))
+    if not keys or unknown:
+        raise ValueError(f"{name}: no such company partitions: {unknown or 'none registered'}")
+    if len(keys) == 1:
+        return {PARTITION_KEY_TAG: keys[0]}
+    positions = sorted(registered.index(key) for key in keys)
+    if positions != list(range(positions[0], positions[-1] + 1)):
+        raise ValueError(f"{name}: partitions must be a contiguous range of registered companies")
+    return {
+        PARTITION_RANGE_START_TAG: registered[positions[0]],
+        PARTITION_RANGE_END_TAG: registered[positions[-1]],
+    }
+
+
 def run_job(
     name: str,
     *,
@@ -73,21 +98,11 @@ def run_job(
         tags: dict[str, str] = {}
         partition_key = None
         if job.partitions_def is not None:
-            registered = instance.get_dynamic_partitions(company_partitions.name)
-            keys = list(partition_keys or registered)
-            unknown = sorted(set(keys) - set(registered))
-            if not keys or unknown:
-                raise ValueError(f"{name}: no such company partitions: {unknown or 'none registered'}")
-            if len(keys) == 1:
-                partition_key = keys[0]
-            else:
-                positions = sorted(registered.index(key) for key in keys)
-                if positions != list(range(positions[0], positions[-1] + 1)):
-                    raise ValueError(f"{name}: partitions must be a contiguous range of registered companies")
-                tags = {
-                    PARTITION_RANGE_START_TAG: registered[positions[0]],
-                    PARTITION_RANGE_END_TAG: registered[positions[-1]],
-                }
+            tags = company_range_tags(
+                name, instance.get_dynamic_partitions(company_partitions.name), partition_keys
+            )
+            if len(tags) == 1:
+                partition_key = tags.pop(PARTITION_KEY_TAG)
         result = job.execute_in_process(
             instance=instance,
             # the console shows progress and results (INFO); RISKGRAPH_LOG_LEVEL=DEBUG shows every step event
@@ -234,10 +249,17 @@ def _demo_key(settings: Settings) -> str:
 
 
 def serve(
-    host: str = "127.0.0.1", dagster_port: int = 3000, api_port: int = 8000, demo_key: bool = False
+    host: str = "127.0.0.1",
+    dagster_port: int = 3000,
+    api_port: int = 8000,
+    demo_key: bool = False,
+    materialize: bool = False,
+    top: int = 10,
 ) -> int:
     """Run the Dagster UI (webserver + daemon, `dagster dev`) and the API side by side until interrupted.
-    With ``demo_key``, print a read+score API key for the local demo beside the addresses."""
+    With ``demo_key``, print a read+score API key for the local demo beside the addresses. With ``materialize``,
+    first run the main sequence through that webserver (its runs then show on Dagster's Overview, which runs
+    executed in the CLI's own process do not) and print the riskiest companies."""
     import subprocess
     import time
     from pathlib import Path
@@ -250,9 +272,8 @@ def serve(
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
     # The API launches runs through this webserver.
-    env.setdefault(
-        "RISKGRAPH_DAGSTER_URL", f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}"
-    )
+    dagster_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}"
+    env.setdefault("RISKGRAPH_DAGSTER_URL", dagster_url)
     # The same code location name as the compose deployment's workspace.yaml, so API launches work in both.
     workspace = settings.home / "workspace.yaml"
     workspace.write_text(
@@ -262,7 +283,9 @@ def serve(
     processes = [
         subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-w", str(workspace), "-h", host, "-p", str(dagster_port)],
-            env=env,
+            # in the home, not the checkout: the checkout's dagster.yaml is the compose deployment's
+            cwd=settings.home,
+            env=_quiet_dagster_env(env, settings.log_level),
         ),
         subprocess.Popen(
             # api.server: uvicorn with the settings' keep-alive timeout and concurrency limit.
@@ -270,17 +293,22 @@ def serve(
             env=env,
         ),
     ]
-    print(
-        f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   (Ctrl-C stops both)",
-        flush=True,
-    )
-    if key:
+    try:
+        if materialize:
+            print(f"Dagster UI: {dagster_url} (the graph is materialised through it: watch the runs there)")
+            if _materialize_via(dagster_url, processes):
+                print_riskiest(top)
         print(
-            f"Demo API key (read, score; also in {settings.home / DEMO_KEY_FILE}):\n  {key}\n"
-            f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores",
+            f"Dagster UI: http://{host}:{dagster_port}   API: http://{host}:{api_port}/docs   "
+            f"Web app: http://{host}:{api_port}/app/   (Ctrl-C stops both)",
             flush=True,
         )
-    try:
+        if key:
+            print(
+                f"Demo API key (read, score; also in {settings.home / DEMO_KEY_FILE}):\n  {key}\n"
+                f"  curl -H 'Authorization: Bearer {key}' http://{host}:{api_port}/v1/scores",
+                flush=True,
+            )
         while all(process.poll() is None for process in processes):
             time.sleep(1)
     except KeyboardInterrupt:
@@ -295,6 +323,35 @@ def serve(
             except subprocess.TimeoutExpired:
                 process.kill()
     return max(process.returncode or 0 for process in processes)
+
+
+def _quiet_dagster_env(env: dict[str, str], log_level: str) -> dict[str, str]:
+    """`dagster dev`'s environment: below DEBUG, without Dagster's FutureWarnings (its own notice that `dagster
+    dev` is superseded by `dg dev`, which this project does not install) or MLflow's download progress bars in it
+    and the runs it starts."""
+    if log_level == "DEBUG":
+        return env
+    return {**env, "PYTHONWARNINGS": "ignore::FutureWarning", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+def _materialize_via(dagster_url: str, processes: Sequence) -> bool:
+    """The main sequence through the webserver just started; False (after saying why) when it failed."""
+    import httpx
+
+    from risk_assets.commands._via_dagster import DagsterNotReady, run_main_sequence_via, wait_until_loaded
+
+    quiet_known_notices()
+    try:
+        wait_until_loaded(
+            dagster_url,
+            LOCATION_NAME,
+            alive=lambda: all(process.poll() is None for process in processes),
+            out=sys.stdout,
+        )
+        return run_main_sequence_via(dagster_url, LOCATION_NAME, out=sys.stdout)
+    except (DagsterNotReady, RuntimeError, httpx.HTTPError) as error:
+        print(f"materialize FAILED: {error}", flush=True)
+        return False
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -318,8 +375,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="create (once) and print a read+score API key for the local demo",
     )
+    serve_parser.add_argument(
+        "--materialize",
+        action="store_true",
+        help="first run the whole graph through the Dagster webserver (its runs show on Dagster's Overview) "
+        "and print the riskiest companies",
+    )
+    serve_parser.add_argument(
+        "--top", type=int, default=10, help="with --materialize: how many companies to print"
+    )
     serve_parser.set_defaults(
-        handler=lambda args: serve(args.host, args.dagster_port, args.api_port, args.demo_key)
+        handler=lambda args: serve(
+            args.host, args.dagster_port, args.api_port, args.demo_key, args.materialize, args.top
+        )
     )
 
     db = subparsers.add_parser(

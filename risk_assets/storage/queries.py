@@ -413,6 +413,72 @@ def peer_population(warehouse: Warehouse) -> list[dict[str, Any]]:
     return rows
 
 
+def _usable(pd: float | None, status: str | None) -> float | None:
+    return None if status == "insufficient_data" else pd
+
+
+def pd_changes(warehouse: Warehouse) -> list[dict]:
+    """Each company's current snapshot beside the newest filing score filed before the snapshot's statement, under
+    the snapshot's model version (a change across model versions would mix two scales)."""
+    snapshot = _score_view(None, None)
+    prior = risk_scores.alias("prior")
+    prior_rank = (
+        sa.func.row_number()
+        .over(partition_by=prior.c.company_id, order_by=(prior.c.filed_at.desc(), prior.c.as_of.desc()))
+        .label("rank")
+    )
+    earlier = (
+        sa.select(prior.c.company_id, prior.c.filed_at, prior.c.pd, prior.c.grade, prior.c.status, prior_rank)
+        .join(
+            snapshot,
+            sa.and_(
+                snapshot.c.company_id == prior.c.company_id, snapshot.c.model_version == prior.c.model_version
+            ),
+        )
+        .where(prior.c.kind == "period", prior.c.filed_at < snapshot.c.filed_at)
+        .subquery()
+    )
+    previous = sa.select(earlier).where(earlier.c.rank == 1).subquery()
+    statement = (
+        sa.select(
+            snapshot.c.company_id,
+            snapshot.c.as_of,
+            snapshot.c.model_version,
+            snapshot.c.pd,
+            snapshot.c.grade,
+            snapshot.c.filed_at,
+            snapshot.c.status,
+            previous.c.filed_at.label("previous_filed_at"),
+            previous.c.pd.label("previous_pd"),
+            previous.c.grade.label("previous_grade"),
+            previous.c.status.label("previous_status"),
+        )
+        .select_from(snapshot.outerjoin(previous, previous.c.company_id == snapshot.c.company_id))
+        .order_by(snapshot.c.company_id)
+    )
+    with warehouse.engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(statement).mappings()]
+    out = []
+    for row in rows:
+        current = _usable(row["pd"], row["status"])
+        before = _usable(row["previous_pd"], row["previous_status"])
+        out.append(
+            {
+                "company_id": row["company_id"],
+                "as_of": row["as_of"],
+                "model_version": row["model_version"],
+                "pd": current,
+                "grade": row["grade"] if current is not None else None,
+                "filed_at": row["filed_at"],
+                "previous_filed_at": row["previous_filed_at"],
+                "previous_pd": before,
+                "previous_grade": row["previous_grade"] if before is not None else None,
+                "pd_change": current - before if current is not None and before is not None else None,
+            }
+        )
+    return out
+
+
 def company_history(
     warehouse: Warehouse, company_id: str, *, model_version: str | None = None, kind: str = "period"
 ) -> list[dict[str, Any]]:
