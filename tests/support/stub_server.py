@@ -37,7 +37,7 @@ files are decompressed, so bundled gzipped recordings serve their original bytes
 ``StubResponse.json(obj)`` serialises a body built in a test.
 
 Recorded requests keep ``path`` (percent-decoded), ``raw_path`` (as sent), ``query`` (dict of lists,
-decoded), ``headers`` (lower-case names) and ``time`` (``time.monotonic()`` at arrival).
+decoded), ``headers`` (lower-case names), ``time`` (``time.monotonic()`` at arrival) and ``body`` (bytes).
 """
 
 from __future__ import annotations
@@ -127,6 +127,7 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     time: float
+    body: bytes = b""
 
     def param(self, name: str) -> str | None:
         """First value of a query parameter, or None."""
@@ -253,8 +254,7 @@ class StubServer:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = RecordedRequest(
                     method=self.command,
@@ -263,6 +263,7 @@ class StubServer:
                     query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     time=time.monotonic(),
+                    body=body,
                 )
                 response = stub._dispatch(request)
                 if response is None:
