@@ -1,8 +1,9 @@
 """One plain HTTP client per external source (no Dagster import; resources wrap them).
 
-Every client shares :mod:`risk_assets.clients.http`: retries with backoff honouring ``Retry-After``, a
-thread-safe rate limiter, a ``raw_sink`` that receives each raw body before parsing, and one exception
-hierarchy (``SourceError`` and its subclasses) whose messages never contain an API key.
+Every client shares :mod:`risk_assets.clients.http`: retries with backoff honouring ``Retry-After`` (tenacity),
+a thread-safe rate limiter (pyrate-limiter), a ``raw_sink`` that receives each raw body before parsing, and one
+exception hierarchy (``SourceError`` and its subclasses) whose messages never contain an API key. Each client
+is a context manager (``with SecEdgarClient(...) as sec:``) that closes its connections on leaving.
 """
 
 from risk_assets.clients.dart import DartStatements, OpenDartClient
@@ -17,6 +18,7 @@ from risk_assets.clients.http import (
     RateLimited,
     RateLimiter,
     RawSink,
+    SourceClient,
     SourceError,
     SourceUnavailable,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "RateLimiter",
     "RawSink",
     "SecEdgarClient",
+    "SourceClient",
     "SourceError",
     "SourceUnavailable",
     "annualised_volatility",

@@ -21,11 +21,14 @@ from typing import Any, Unpack
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
+from pyrate_limiter import Duration, Rate
+
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
     DailyCapReached,
     RateLimited,
+    SourceClient,
     SourceError,
     SourceUnavailable,
     Transport,
@@ -83,6 +86,11 @@ class DailyRequestCounter:
 
     In-process only: two processes sharing a key each see their own count, so configure the cap with
     headroom when several workers fetch at once.
+
+    Hand-written on purpose: OpenDART's budget resets at midnight in Seoul and the cap refuses a request rather
+    than waiting for tomorrow. pyrate-limiter's windows either roll (a sliding 24 h, never a calendar day) or
+    align to UTC epoch multiples, and its limiter waits; a rolling GCRA refills all day, so a day could see
+    twice the cap. The request spacing, which has none of these quirks, is pyrate-limiter's (``RateLimiter``).
     """
 
     def __init__(self, cap: int, *, wall_clock: Callable[[], datetime] = utc_now, timezone: ZoneInfo = SEOUL):
@@ -133,7 +141,7 @@ class DartStatements:
         return self.rows[0].get("rcept_no") if self.rows else None
 
 
-class OpenDartClient:
+class OpenDartClient(SourceClient):
     """OpenDART endpoints used by riskgraph; one instance per API key."""
 
     def __init__(
@@ -158,16 +166,13 @@ class OpenDartClient:
         )
         self.http = source_http(
             source=SOURCE,
-            rate_per_second=1.0 / min_interval_seconds,
+            rate=Rate(1, Duration.SECOND * min_interval_seconds),
             base_url=base_url,
             headers={"User-Agent": user_agent},
             secrets=(self._api_key,),
             before_send=self._before_send,
             **transport,
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     # -- endpoints
     def corp_codes(self) -> list[dict[str, str | None]]:

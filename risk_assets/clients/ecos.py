@@ -14,9 +14,12 @@ from datetime import date, timedelta
 from typing import Any, Unpack
 from urllib.parse import quote
 
+from pyrate_limiter import Duration, Rate
+
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
+    SourceClient,
     SourceError,
     Transport,
     source_http,
@@ -118,7 +121,7 @@ def _guess_cycle(time_text: str) -> str:
     raise ValueError(f"cannot tell the cycle of ECOS TIME {time_text!r}")
 
 
-class EcosClient:
+class EcosClient(SourceClient):
     """``statistic_search(stat_code, cycle, start, end, item_codes)`` with row paging."""
 
     def __init__(
@@ -143,15 +146,12 @@ class EcosClient:
         self.page_size = page_size
         self.http = source_http(
             source=SOURCE,
-            rate_per_second=max_requests_per_second,
+            rate=Rate(max_requests_per_second, Duration.SECOND, burst=1),
             base_url=base_url,
             headers={"User-Agent": user_agent},
             secrets=(self._api_key, quote(self._api_key, safe="")),
             **transport,
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     def lag_for(self, stat_code: str, item_codes: Sequence[str] = ()) -> int | None:
         """Configured lag: ``"STAT/ITEM1"`` first, then ``"STAT"``."""

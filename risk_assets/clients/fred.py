@@ -15,11 +15,14 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Unpack
 
+from pyrate_limiter import Duration, Rate
+
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
     HttpResponse,
     NotFound,
+    SourceClient,
     SourceError,
     Transport,
     source_http,
@@ -86,7 +89,7 @@ def _fred_error(response: HttpResponse) -> SourceError | None:
     return SourceError(message, source=SOURCE, url=response.url, status=response.status)
 
 
-class FredClient:
+class FredClient(SourceClient):
     """``observations(series_id)``: first releases by default, paged with ``offset`` when count > limit."""
 
     def __init__(
@@ -109,16 +112,13 @@ class FredClient:
         self.page_limit = page_limit
         self.http = source_http(
             source=SOURCE,
-            rate_per_second=max_requests_per_minute / 60.0,
+            rate=Rate(max_requests_per_minute, Duration.MINUTE, burst=1),
             base_url=base_url,
             headers={"User-Agent": user_agent},
             secrets=(self._api_key,),
             error_mapper=_fred_error,
             **transport,
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     def observations(
         self,

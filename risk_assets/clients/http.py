@@ -3,7 +3,10 @@
 Why one module: each source (SEC, OpenDART, FRED, ECOS, Yahoo) needs the same behaviour -- back off on
 429/5xx and honour ``Retry-After``, keep under the provider's rate limit even across threads, store the raw
 body *before* parsing it (so a parser fix re-runs without re-fetching), and raise errors that never leak an
-API key. Time is injected (``sleep``, ``clock``, ``wall_clock``) so tests run instantly yet can still assert
+API key. The generic parts come from libraries: tenacity runs the retry loop (stop, exponential backoff with
+jitter, which outcomes to retry), pyrate-limiter's GCRA bucket does the rate arithmetic. What stays here is
+what is ours: the Retry-After reading and its cap, the error types and their mapping, redaction, the raw
+sink. Time is injected (``sleep``, ``clock``, ``wall_clock``) so tests run instantly yet can still assert
 what the client asked to wait.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import random
+import math
 import re
 import threading
 import time
@@ -19,10 +22,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
+from pyrate_limiter import GCRA, AbstractClock, Rate, RateItem, StateBucket
+from tenacity import (
+    Future,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 logger = logging.getLogger("risk_assets.clients")
 
@@ -128,47 +143,50 @@ def _guard_httpx_logs(secrets: Iterable[str]) -> None:
 # -------------------------------------------------------------------------------------- rate limiter
 
 
-class RateLimiter:
-    """Thread-safe token bucket (GCRA form): ``rate_per_second`` sustained, ``burst`` back-to-back.
+class _MillisecondClock(AbstractClock):
+    """An injectable clock in seconds, read the way pyrate-limiter counts time: whole milliseconds, rounded
+    down (so a slot is never granted early) except for float noise below a nanosecond (0.3 s read as 0.29999...
+    is still 300 ms)."""
 
-    ``acquire`` reserves the next free slot under a lock and sleeps outside it, so concurrent callers get
-    distinct, evenly spaced slots without serialising on the sleep. ``burst=1`` is a plain minimum interval.
+    def __init__(self, seconds: Callable[[], float]):
+        self._seconds = seconds
+
+    def now(self) -> int:
+        return math.floor(self._seconds() * 1000 + 1e-6)
+
+
+class RateLimiter:
+    """Thread-safe request spacing: pyrate-limiter's GCRA bucket, waited on with an injectable ``sleep``.
+
+    ``Rate(9, Duration.SECOND, burst=1)`` spaces requests evenly (1/9 s apart); a larger ``burst`` lets that
+    many go back to back. pyrate-limiter's own ``Limiter`` would block in ``time.sleep`` and start a leak
+    thread per limiter; driving its bucket directly keeps the wait on ``sleep`` (tests run on fake time) and
+    needs no thread (GCRA keeps one number per rate, nothing to leak). It counts whole milliseconds and rounds
+    waits up, so a limit is never exceeded (9/s becomes 112 ms apart).
     """
 
     def __init__(
         self,
-        rate_per_second: float,
+        rate: Rate,
         *,
-        burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
-        self.interval = 1.0 / rate_per_second
-        self._tolerance = (burst - 1) * self.interval
-        self._clock = clock
+        self.bucket = StateBucket([rate], algorithm=GCRA(), clock=_MillisecondClock(clock))
         self._sleep = sleep
+        # put() and the wait it records are two steps on the bucket: one lock keeps another thread's verdict
+        # from landing between them (pyrate-limiter's Limiter holds its own lock the same way).
         self._lock = threading.Lock()
-        self._tat: float | None = None  # theoretical arrival time of the next request
-
-    def reserve(self) -> float:
-        """Book the next slot and return how long the caller must wait for it (seconds, >= 0)."""
-        with self._lock:
-            now = self._clock()
-            tat = now if self._tat is None else max(self._tat, now)
-            wait = max(0.0, tat - self._tolerance - now)
-            self._tat = tat + self.interval
-            return wait
 
     def acquire(self) -> float:
-        """Wait for the next slot; returns the time waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        """Wait for a free slot; returns the time on ``clock`` (seconds) at which it was granted."""
+        while True:
+            with self._lock:
+                request = RateItem("request", self.bucket.now())
+                decision = self.bucket.put_decision(request)
+            if decision.allowed:
+                return request.timestamp / 1000
+            self._sleep((decision.retry_after_ms or 1) / 1000)
 
 
 # ------------------------------------------------------------------------------------------ response
@@ -192,10 +210,18 @@ class HttpResponse:
 
 ErrorMapper = Callable[[HttpResponse], SourceError | None]
 
+TRANSIENT_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.TimeoutException,  # connect, read, write and pool timeouts
+    httpx.NetworkError,  # connection refused or reset, read or write failed
+    httpx.RemoteProtocolError,  # the server cut the transfer short or answered garbage
+)
+"""Transport failures worth another attempt. The rest (an unsupported scheme, a proxy refusal, a malformed
+request) would fail the same way again. Every request is a GET, so repeating one is always safe."""
+
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with jitter; ``max_retries`` retries after the first attempt."""
+    """Which failures are retried and how long to wait: ``max_retries`` retries after the first attempt."""
 
     max_retries: int = 4
     backoff_base_seconds: float = 0.5
@@ -205,10 +231,11 @@ class RetryPolicy:
         default_factory=lambda: frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 524})
     )
 
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Delay before retry number ``attempt`` (0-based): half fixed, half random ("equal jitter")."""
-        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * (2**attempt))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+    def backoff(self) -> wait_base:
+        """Before retry n (0-based) the ceiling is ``base * 2**n`` (at most ``backoff_max_seconds``); half of it
+        is waited for sure, half is drawn at random ("equal jitter": never a thundering herd, never zero)."""
+        half = {"multiplier": self.backoff_base_seconds / 2, "max": self.backoff_max_seconds / 2}
+        return wait_exponential(**half) + wait_random_exponential(**half)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -236,6 +263,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _attempts(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")
+
+
+def _outcome(state: RetryCallState) -> Future:
+    """The finished attempt tenacity hands its wait, log and give-up hooks (always set by then)."""
+    assert state.outcome is not None
+    return state.outcome
+
+
+def _last_outcome(state: RetryCallState) -> Any:
+    """Out of attempts: the last response, or the last transport error raised again, for ``get`` to map."""
+    return _outcome(state).result()
+
+
 # ------------------------------------------------------------------------------------------- client
 
 
@@ -245,11 +287,13 @@ class HttpClient:
     ``get`` returns an :class:`HttpResponse` for any 2xx status after handing the body to ``raw_sink``
     (the body as received after transfer decoding: a gzip ``Content-Encoding`` is already undone; an
     exception from the sink propagates, because "stored before parsed" is the contract);
-    ``get_json`` additionally decodes JSON (``BadResponse`` if it cannot). Non-retryable error statuses go
-    through ``error_mapper`` first (a source-specific reading of the error body), then a default mapping:
-    404/410 -> NotFound, 401/403 -> AccessDenied, 429 -> RateLimited, 5xx -> SourceUnavailable, other
-    -> SourceError. ``before_send`` runs before every attempt (retries included): OpenDART's daily cap uses
-    it to refuse a request before it is sent.
+    ``get_json`` additionally decodes JSON (``BadResponse`` if it cannot). A status in the policy's
+    ``retry_statuses`` and a transient transport failure are retried, waiting as ``Retry-After`` asks (a
+    longer wait than ``max_retry_after_seconds`` is not waited: ``RateLimited`` at once) or else by backoff.
+    An error status that is final goes through ``error_mapper`` first (a source-specific reading of the
+    error body), then a default mapping: 404/410 -> NotFound, 401/403 -> AccessDenied, 429 -> RateLimited,
+    5xx -> SourceUnavailable, other -> SourceError. ``before_send`` runs before every attempt (retries
+    included): OpenDART's daily cap uses it to refuse a request before it is sent.
     """
 
     def __init__(
@@ -267,12 +311,12 @@ class HttpClient:
         before_send: Callable[[], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], datetime] = utc_now,
-        rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
     ):
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self._backoff = self.retry.backoff()
         self.rate_limiter = rate_limiter
         self.raw_sink = raw_sink
         self._secrets = tuple(s for s in secrets if s)
@@ -281,7 +325,6 @@ class HttpClient:
         self._before_send = before_send
         self._sleep = sleep
         self._wall_clock = wall_clock
-        self._rng = rng or random.Random()
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=httpx.Timeout(timeout),
@@ -293,7 +336,7 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> HttpClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -326,39 +369,23 @@ class HttpClient:
         url = self.url_for(path_or_url)
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown_url = self.redact(str(httpx.URL(url, params=query)))
-        attempt = 0
-        while True:
-            if self._before_send is not None:
-                self._before_send()
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire()
-            try:
-                response = self._client.get(url, params=query, headers=headers)
-            except httpx.TransportError as exc:
-                failure = self._transport_failure(exc, shown_url)
-                if attempt >= self.retry.max_retries:
-                    raise failure from None
-                self._wait(self.retry.backoff(attempt, self._rng), attempt, shown_url, type(exc).__name__)
-                attempt += 1
-                continue
-
-            status = response.status_code
-            if 200 <= status < 300:
-                return self._deliver(response, shown_url, sink_key)
-
-            result = HttpResponse(
-                status,
-                response.headers,
-                response.content,
-                shown_url,
-                response.headers.get("content-type", ""),
-            )
-            if status in self.retry.retry_statuses and attempt < self.retry.max_retries:
-                delay = self._retry_delay(result, attempt)
-                self._wait(delay, attempt, shown_url, f"HTTP {status}")
-                attempt += 1
-                continue
-            raise self._status_failure(result) from None
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT_TRANSPORT_ERRORS) | retry_if_result(self._worth_retrying),
+            stop=stop_after_attempt(self.retry.max_retries + 1),
+            wait=self._delay,
+            sleep=self._pause,
+            before_sleep=lambda state: self._log_retry(state, shown_url),
+            retry_error_callback=_last_outcome,
+        )
+        try:
+            response = retrying(self._attempt, url, query, headers, shown_url)
+        except httpx.TransportError as exc:
+            raise self._transport_failure(exc, shown_url, retrying.statistics["attempt_number"]) from None
+        if 200 <= response.status < 300:
+            if self.raw_sink is not None:
+                self.raw_sink(sink_key or self._default_key(shown_url), response.body, response.content_type)
+            return response
+        raise self._status_failure(response, retrying.statistics["attempt_number"])
 
     def get_json(self, path_or_url: str, **kwargs: Any) -> Any:
         """``get`` and decode JSON; ``BadResponse`` for an HTML page, a truncated or otherwise invalid body."""
@@ -384,12 +411,53 @@ class HttpClient:
             ) from None
 
     # -- internals
-    def _deliver(self, response: httpx.Response, shown_url: str, sink_key: str | None) -> HttpResponse:
-        body = response.content
+    def _attempt(
+        self, url: str, query: Mapping[str, Any], headers: Mapping[str, str] | None, shown_url: str
+    ) -> HttpResponse:
+        """One try: the daily-cap hook, a rate-limit slot, the request (its body read in full)."""
+        if self._before_send is not None:
+            self._before_send()
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+        response = self._client.get(url, params=query, headers=headers)
         content_type = response.headers.get("content-type", "")
-        if self.raw_sink is not None:
-            self.raw_sink(sink_key or self._default_key(shown_url), body, content_type)
-        return HttpResponse(response.status_code, response.headers, body, shown_url, content_type)
+        return HttpResponse(response.status_code, response.headers, response.content, shown_url, content_type)
+
+    def _retry_after(self, response: HttpResponse) -> float | None:
+        return parse_retry_after(response.headers.get("retry-after"), self._wall_clock())
+
+    def _worth_retrying(self, response: HttpResponse) -> bool:
+        """A retryable status, unless the server asks for a longer wait than we are willing to block a worker."""
+        if response.status not in self.retry.retry_statuses:
+            return False
+        retry_after = self._retry_after(response)
+        return retry_after is None or retry_after <= self.retry.max_retry_after_seconds
+
+    def _delay(self, state: RetryCallState) -> float:
+        """What the server's ``Retry-After`` asks for, else the policy's backoff."""
+        outcome = _outcome(state)
+        if not outcome.failed:
+            retry_after = self._retry_after(outcome.result())
+            if retry_after is not None:
+                return retry_after
+        return self._backoff(state)
+
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(float(seconds))
+
+    def _log_retry(self, state: RetryCallState, shown_url: str) -> None:
+        outcome = _outcome(state)
+        reason = type(outcome.exception()).__name__ if outcome.failed else f"HTTP {outcome.result().status}"
+        logger.warning(
+            "%s: %s on %s; retry %d/%d in %.2fs",
+            self.source,
+            reason,
+            shown_url,
+            state.attempt_number,
+            self.retry.max_retries,
+            state.upcoming_sleep,
+        )
 
     def _default_key(self, shown_url: str) -> str:
         parts = urlsplit(shown_url)
@@ -398,70 +466,71 @@ class HttpClient:
             key += "?" + parts.query
         return key
 
-    def _retry_delay(self, response: HttpResponse, attempt: int) -> float:
-        retry_after = parse_retry_after(response.headers.get("retry-after"), self._wall_clock())
-        if retry_after is None:
-            return self.retry.backoff(attempt, self._rng)
-        if retry_after > self.retry.max_retry_after_seconds:
+    def _transport_failure(self, exc: httpx.TransportError, shown_url: str, attempts: int) -> SourceError:
+        detail = self.redact(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, httpx.RemoteProtocolError):
+            message = f"truncated or malformed response, gave up after {_attempts(attempts)}: {detail}"
+            return self._error(BadResponse, message, shown_url)
+        message = f"transport error, gave up after {_attempts(attempts)}: {detail}"
+        return self._error(SourceUnavailable, message, shown_url)
+
+    def _status_failure(self, response: HttpResponse, attempts: int) -> SourceError:
+        status = response.status
+        retry_after = self._retry_after(response)
+        if status in self.retry.retry_statuses and (retry_after or 0) > self.retry.max_retry_after_seconds:
             # Waiting longer than we are willing to would block a worker: hand the decision back.
-            raise self._error(
+            return self._error(
                 RateLimited,
                 f"server asked to wait {retry_after:.0f}s (cap {self.retry.max_retry_after_seconds:.0f}s)",
                 response.url,
-                response.status,
+                status,
                 retry_after_seconds=retry_after,
             )
-        return retry_after
-
-    def _wait(self, seconds: float, attempt: int, shown_url: str, reason: str) -> None:
-        logger.warning(
-            "%s: %s on %s; retry %d/%d in %.2fs",
-            self.source,
-            reason,
-            shown_url,
-            attempt + 1,
-            self.retry.max_retries,
-            seconds,
-        )
-        if seconds > 0:
-            self._sleep(seconds)
-
-    def _transport_failure(self, exc: httpx.TransportError, shown_url: str) -> SourceError:
-        detail = self.redact(f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return self._error(BadResponse, f"truncated or malformed response: {detail}", shown_url)
-        return self._error(SourceUnavailable, f"transport error: {detail}", shown_url)
-
-    def _status_failure(self, response: HttpResponse) -> SourceError:
         if self._error_mapper is not None:
             mapped = self._error_mapper(response)
             if mapped is not None:
                 return mapped
-        status = response.status
         excerpt = response.excerpt()
         if status in (404, 410):
             return self._error(NotFound, f"not found: {excerpt!r}", response.url, status)
         if status in (401, 403):
             return self._error(AccessDenied, f"access denied: {excerpt!r}", response.url, status)
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("retry-after"), self._wall_clock())
             return self._error(
                 RateLimited,
-                "still rate limited after retries",
+                f"still rate limited, gave up after {_attempts(attempts)}",
                 response.url,
                 status,
                 retry_after_seconds=retry_after,
             )
         if status >= 500:
             return self._error(
-                SourceUnavailable, f"server error after retries: {excerpt!r}", response.url, status
+                SourceUnavailable,
+                f"server error, gave up after {_attempts(attempts)}: {excerpt!r}",
+                response.url,
+                status,
             )
         return self._error(SourceError, f"request failed: {excerpt!r}", response.url, status)
 
 
+class SourceClient:
+    """What every source client shares: its :class:`HttpClient`, closed by ``close()`` or a ``with`` block."""
+
+    http: HttpClient
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Transport(TypedDict, total=False):
-    """What every source client hands its HTTP client unchanged: timeout, retries, the raw sink, and the clocks and
-    random source (tests inject fake ones). A client's own arguments (key, base URL, rate) come first."""
+    """What every source client hands its HTTP client unchanged: timeout, retries, the raw sink, and the clocks
+    (tests inject fake ones). A client's own arguments (key, base URL, rate) come first."""
 
     timeout: float
     max_retries: int
@@ -470,13 +539,12 @@ class Transport(TypedDict, total=False):
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     wall_clock: Callable[[], datetime]
-    rng: random.Random | None
 
 
 def source_http(
     *,
     source: str,
-    rate_per_second: float,
+    rate: Rate,
     base_url: str = "",
     headers: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
@@ -489,22 +557,20 @@ def source_http(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], datetime] = utc_now,
-    rng: random.Random | None = None,
 ) -> HttpClient:
-    """The HttpClient of a source client: its rate as a token bucket on ``clock``, retries with backoff, its
-    secrets redacted from every error."""
+    """The HttpClient of a source client: its ``rate`` kept on ``clock``, retries with backoff, its secrets
+    redacted from every error."""
     return HttpClient(
         source=source,
         base_url=base_url,
         headers=headers,
         timeout=timeout,
         retry=RetryPolicy(max_retries=max_retries, max_retry_after_seconds=max_retry_after_seconds),
-        rate_limiter=RateLimiter(rate_per_second, clock=clock, sleep=sleep),
+        rate_limiter=RateLimiter(rate, clock=clock, sleep=sleep),
         raw_sink=raw_sink,
         secrets=secrets,
         error_mapper=error_mapper,
         before_send=before_send,
         sleep=sleep,
         wall_clock=wall_clock,
-        rng=rng,
     )

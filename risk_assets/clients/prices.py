@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+from pyrate_limiter import Duration, Rate
 
 from risk_assets.clients.http import (
     BadResponse,
     HttpResponse,
     NotFound,
+    SourceClient,
     SourceError,
     Transport,
     source_http,
@@ -159,7 +161,7 @@ def _unix(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-class PriceClient:
+class PriceClient(SourceClient):
     """``daily_chart(symbol, start, end)``: daily bars from the v8 chart JSON (Korean tickers: 005930.KS)."""
 
     def __init__(
@@ -173,15 +175,12 @@ class PriceClient:
         transport.setdefault("timeout", 30.0)  # a chart is small: fail fast
         self.http = source_http(
             source=SOURCE,
-            rate_per_second=1.0 / min_interval_seconds,
+            rate=Rate(1, Duration.SECOND * min_interval_seconds),
             base_url=base_url,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             error_mapper=_yahoo_error,
             **transport,
         )
-
-    def close(self) -> None:
-        self.http.close()
 
     def chart_payload(self, symbol: str, start: date, end: date) -> dict[str, Any]:
         """The raw chart JSON for daily bars from ``start`` to ``end`` inclusive (UTC day bounds)."""

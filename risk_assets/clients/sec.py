@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Unpack
 
+from pyrate_limiter import Duration, Rate
+
 from risk_assets.clients.http import (
     AccessDenied,
     BadResponse,
     HttpResponse,
+    SourceClient,
     SourceError,
     Transport,
     source_http,
@@ -83,7 +86,7 @@ def _sec_error(response: HttpResponse) -> SourceError | None:
     return None
 
 
-class SecEdgarClient:
+class SecEdgarClient(SourceClient):
     """company_tickers(), submissions(cik) and companyfacts(cik) from data.sec.gov / www.sec.gov."""
 
     def __init__(
@@ -100,15 +103,11 @@ class SecEdgarClient:
         self.base_url_www = base_url_www.rstrip("/")
         self.http = source_http(
             source=SOURCE,
-            rate_per_second=max_requests_per_second,
+            rate=Rate(max_requests_per_second, Duration.SECOND, burst=1),
             headers={"User-Agent": self.user_agent, "Accept": "application/json"},
             error_mapper=_sec_error,
             **transport,
         )
-        self.rate_limiter = self.http.rate_limiter
-
-    def close(self) -> None:
-        self.http.close()
 
     def company_tickers(self) -> list[dict[str, Any]]:
         """Ticker -> CIK map as rows ``{"cik": int, "ticker": str, "title": str}`` in the file's order."""

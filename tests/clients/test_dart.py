@@ -45,9 +45,8 @@ def client_for(stub, fake_time, sink=None, **kwargs) -> OpenDartClient:
 
 @pytest.fixture
 def dart(stub, fake_time, sink):
-    client = client_for(stub, fake_time, sink)
-    yield client
-    client.close()
+    with client_for(stub, fake_time, sink) as client:
+        yield client
 
 
 def test_company_returns_samsung_overview_and_sends_the_key(stub, dart, sink):
@@ -228,27 +227,26 @@ def test_truncated_and_html_bodies_are_bad_responses(stub, dart):
 def test_daily_cap_refuses_before_sending_and_resets_at_seoul_midnight(stub, sink):
     # 2026-03-05 14:59:00 UTC is 23:59:00 in Seoul (UTC+9); 61 s later it is the next Seoul day.
     clock = FakeTime(wall_start=datetime(2026, 3, 5, 14, 59, 0, tzinfo=UTC))
-    dart = client_for(stub, clock, sink, daily_request_cap=2)
     stub.route("GET", "/api/company.json", StubResponse.file(COMPANY, content_type=JSON_TYPE))
-    dart.company(SAMSUNG)
-    dart.company(SAMSUNG)
-    with pytest.raises(DailyCapReached, match="2026-03-05"):
+    with client_for(stub, clock, sink, daily_request_cap=2) as dart:
         dart.company(SAMSUNG)
-    assert len(stub.requests) == 2  # the third request never left
-    clock.advance(61)
-    assert dart.company(SAMSUNG)["corp_code"] == SAMSUNG
-    assert len(stub.requests) == 3
-    assert dart.daily_counter.used() == 1
+        dart.company(SAMSUNG)
+        with pytest.raises(DailyCapReached, match="2026-03-05"):
+            dart.company(SAMSUNG)
+        assert len(stub.requests) == 2  # the third request never left
+        clock.advance(61)
+        assert dart.company(SAMSUNG)["corp_code"] == SAMSUNG
+        assert len(stub.requests) == 3
+        assert dart.daily_counter.used() == 1
 
 
 def test_daily_cap_counts_retries(stub, fake_time):
-    dart = client_for(stub, fake_time, daily_request_cap=1)
     stub.route(
         "GET",
         "/api/company.json",
         [StubResponse.text("error", status=500), StubResponse.file(COMPANY, content_type=JSON_TYPE)],
     )
-    with pytest.raises(DailyCapReached):
+    with client_for(stub, fake_time, daily_request_cap=1) as dart, pytest.raises(DailyCapReached):
         dart.company(SAMSUNG)
     assert len(stub.requests) == 1
 

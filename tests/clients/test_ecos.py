@@ -46,7 +46,7 @@ def page(rows: list[dict], total: int) -> dict:
 
 @pytest.fixture
 def ecos(stub, fake_time, sink):
-    client = EcosClient(
+    with EcosClient(
         api_key=KEY,
         base_url=f"{stub.url}/api",
         publication_lag_days={"722Y001": 1},
@@ -54,9 +54,8 @@ def ecos(stub, fake_time, sink):
         raw_sink=sink,
         max_retries=2,
         **fake_time.kwargs(),
-    )
-    yield client
-    client.close()
+    ) as client:
+        yield client
 
 
 def test_path_style_url_row_paging_and_release_lag(stub, ecos, sink):
@@ -133,14 +132,14 @@ def test_refuses_without_a_lag_for_the_series(stub, ecos):
 
 
 def test_item_specific_lag_wins(stub, fake_time):
-    client = EcosClient(
+    with EcosClient(
         api_key=KEY,
         base_url=f"{stub.url}/api",
         publication_lag_days={"722Y001": 1, "722Y001/0101000": 5},
         **fake_time.kwargs(),
-    )
-    assert client.lag_for("722Y001", ("0101000",)) == 5
-    assert client.lag_for("722Y001", ("0102000",)) == 1
+    ) as client:
+        assert client.lag_for("722Y001", ("0101000",)) == 5
+        assert client.lag_for("722Y001", ("0102000",)) == 1
 
 
 def test_period_start_for_each_cycle():

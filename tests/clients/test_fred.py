@@ -27,16 +27,15 @@ INITIAL_QUERY = {"series_id": "GDP", "output_type": "4", "realtime_start": "1776
 
 @pytest.fixture
 def fred(stub, fake_time, sink):
-    client = FredClient(
+    with FredClient(
         api_key=KEY,
         base_url=f"{stub.url}/fred",
         publication_lag_days={"GDP": 30},
         raw_sink=sink,
         max_retries=2,
         **fake_time.kwargs(),
-    )
-    yield client
-    client.close()
+    ) as client:
+        yield client
 
 
 def by_date(rows):
@@ -81,8 +80,10 @@ def test_latest_values_use_the_configured_lag_not_todays_realtime_start(stub, fr
 
 
 def test_latest_values_without_a_lag_are_refused_before_sending(stub, fake_time):
-    client = FredClient(api_key=KEY, base_url=f"{stub.url}/fred", **fake_time.kwargs())
-    with pytest.raises(ValueError, match="publication_lag_days"):
+    with (
+        FredClient(api_key=KEY, base_url=f"{stub.url}/fred", **fake_time.kwargs()) as client,
+        pytest.raises(ValueError, match="publication_lag_days"),
+    ):
         client.observations("DGS10", first_release_only=False)
     assert stub.requests == []
 
@@ -93,8 +94,8 @@ def test_pages_with_offset_when_count_exceeds_limit(stub, fake_time):
     second = {**whole, "limit": 100, "offset": 100, "observations": whole["observations"][100:]}
     stub.route("GET", PATH, StubResponse.json(first), query={"offset": "0"})
     stub.route("GET", PATH, StubResponse.json(second), query={"offset": "100"})
-    client = FredClient(api_key=KEY, base_url=f"{stub.url}/fred", page_limit=100, **fake_time.kwargs())
-    rows = client.observations("GDP")
+    with FredClient(api_key=KEY, base_url=f"{stub.url}/fred", page_limit=100, **fake_time.kwargs()) as client:
+        rows = client.observations("GDP")
     assert [r.param("offset") for r in stub.requests] == ["0", "100"]
     assert {r.param("limit") for r in stub.requests} == {"100"}
     assert len(rows) == 132

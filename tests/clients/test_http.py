@@ -1,4 +1,4 @@
-"""The shared HttpClient: retries, Retry-After, backoff, truncation, HTML pages, redaction, rate limiting.
+"""The shared HttpClient: retries, Retry-After, backoff, giving up, truncation, HTML pages, redaction, rate limiting.
 
 The 200 bodies are real recordings (FRED GDP initial releases, OpenDART company.json). The 429/500/503
 status lines, the HTML error page and the cut transfers are made up here: no recording of them exists.
@@ -7,11 +7,11 @@ status lines, the HTML error page and the cut transfers are made up here: no rec
 from __future__ import annotations
 
 import json
-import random
 import threading
 from datetime import UTC, datetime
 
 import pytest
+from pyrate_limiter import Duration, Rate
 
 from risk_assets.clients.http import (
     BadResponse,
@@ -46,7 +46,6 @@ def make_client(stub: StubServer, fake_time, sink=None, max_retries: int = 3, **
         raw_sink=sink,
         sleep=fake_time.sleep,
         wall_clock=fake_time.wall,
-        rng=random.Random(7),
         **kwargs,
     )
 
@@ -105,9 +104,13 @@ def test_500_then_200_backs_off_with_jitter(stub, fake_time):
 def test_persistent_503_gives_source_unavailable_after_exponential_backoff(stub, fake_time):
     stub.route("GET", PATH, StubResponse.text("maintenance", status=503))
     with make_client(stub, fake_time, max_retries=3) as client, pytest.raises(SourceUnavailable) as err:
-        client.get(PATH)
+        client.get(PATH, params={"series_id": "GDP", "api_key": "k3y"})
     assert err.value.status == 503
     assert len(stub.requests_to(PATH)) == 4  # first attempt + 3 retries
+    # the error says it gave up, after how many attempts, and where (the key redacted)
+    assert err.value.url == f"{stub.url}{PATH}?series_id=GDP&api_key=***"
+    assert "gave up after 4 attempts" in str(err.value)
+    assert "maintenance" in str(err.value)
     # ceilings 0.5, 1.0, 2.0 s; each sleep lies in [ceiling/2, ceiling]
     for attempt, slept in enumerate(fake_time.sleeps):
         ceiling = 0.5 * 2**attempt
@@ -117,9 +120,36 @@ def test_persistent_503_gives_source_unavailable_after_exponential_backoff(stub,
 
 def test_persistent_429_gives_rate_limited(stub, fake_time):
     stub.route("GET", PATH, StubResponse(status=429, headers={"Retry-After": "2"}))
-    with make_client(stub, fake_time, max_retries=2) as client, pytest.raises(RateLimited):
+    with make_client(stub, fake_time, max_retries=2) as client, pytest.raises(RateLimited) as err:
         client.get(PATH)
     assert fake_time.sleeps == [2.0, 2.0]
+    assert "still rate limited, gave up after 3 attempts" in str(err.value)
+    assert err.value.url == f"{stub.url}{PATH}"
+    assert err.value.retry_after_seconds == 2.0
+
+
+def test_503_with_retry_after_waits_as_asked_instead_of_backing_off(stub, fake_time):
+    # a provider in maintenance says when to come back; that wait replaces the backoff
+    stub.route(
+        "GET",
+        PATH,
+        [StubResponse.text("maintenance", status=503, headers={"Retry-After": "45"}), gdp_response()],
+    )
+    with make_client(stub, fake_time) as client:
+        assert client.get(PATH).body == GDP_BYTES
+    assert fake_time.sleeps == [45.0]
+
+
+def test_retry_after_in_the_past_retries_at_once(stub, fake_time):
+    stub.route(
+        "GET",
+        PATH,
+        [StubResponse(status=429, headers={"Retry-After": "Thu, 05 Mar 2026 11:00:00 GMT"}), gdp_response()],
+    )
+    with make_client(stub, fake_time) as client:
+        assert client.get(PATH).body == GDP_BYTES
+    assert fake_time.sleeps == []  # asked to wait 0 s: no sleep at all
+    assert len(stub.requests_to(PATH)) == 2
 
 
 def test_truncated_json_body_is_bad_response_and_still_stored(stub, fake_time, sink):
@@ -173,13 +203,23 @@ def test_connection_refused_is_source_unavailable_after_retries(fake_time):
         base_url=dead_url,
         retry=RetryPolicy(max_retries=2),
         sleep=fake_time.sleep,
-        rng=random.Random(1),
         timeout=2,
     )
     with client, pytest.raises(SourceUnavailable) as err:
         client.get("/x")
-    assert "transport error" in str(err.value)
+    assert "transport error, gave up after 3 attempts" in str(err.value)
+    assert err.value.url == f"{dead_url}/x"
     assert len(fake_time.sleeps) == 2
+
+
+def test_a_transport_error_that_would_repeat_is_not_retried(fake_time):
+    # an unsupported scheme fails identically every time: no retry, no wait
+    client = HttpClient(source="test", base_url="ftp://127.0.0.1:9", sleep=fake_time.sleep)
+    with client, pytest.raises(SourceError) as err:
+        client.get("/x")
+    assert "UnsupportedProtocol" in str(err.value)
+    assert "gave up after 1 attempt:" in str(err.value)
+    assert fake_time.sleeps == []
 
 
 def test_api_keys_never_appear_in_error_messages(stub, fake_time):
@@ -210,40 +250,104 @@ def test_parse_retry_after_forms():
     assert parse_retry_after(None, now) is None
 
 
+class SharedFakeClock:
+    """A fake monotonic clock several threads can sleep on: each sleep moves it forward under a lock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
 def test_rate_limiter_spaces_sequential_calls(fake_time):
-    limiter = RateLimiter(10, clock=fake_time.clock, sleep=fake_time.sleep)
-    for _ in range(4):
-        limiter.acquire()
+    limiter = RateLimiter(Rate(10, Duration.SECOND, burst=1), clock=fake_time.clock, sleep=fake_time.sleep)
+    granted = [limiter.acquire() for _ in range(4)]
     # 10/s -> 0.1 s apart; the first call goes at once
+    assert granted == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert fake_time.sleeps == pytest.approx([0.1, 0.1, 0.1])
 
 
 def test_rate_limiter_burst_lets_the_first_calls_through(fake_time):
-    limiter = RateLimiter(2, burst=3, clock=fake_time.clock, sleep=fake_time.sleep)
-    waits = [limiter.reserve() for _ in range(5)]
-    # at a frozen clock: 3 tokens free, then one every 1/2 s
-    assert waits == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0])
+    limiter = RateLimiter(Rate(2, Duration.SECOND, burst=3), clock=fake_time.clock, sleep=fake_time.sleep)
+    granted = [limiter.acquire() for _ in range(5)]
+    # 3 slots free at once, then one every 1/2 s
+    assert granted == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0])
 
 
-def test_rate_limiter_is_thread_safe_each_thread_gets_its_own_slot(fake_time):
-    limiter = RateLimiter(10, clock=fake_time.clock, sleep=lambda s: None)
-    waits: list[float] = []
+def test_rate_limiter_per_minute_and_per_interval_rates(fake_time):
+    per_minute = RateLimiter(
+        Rate(100, Duration.MINUTE, burst=1), clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    assert [per_minute.acquire() for _ in range(3)] == pytest.approx([0.0, 0.6, 1.2])  # FRED's 100/min
+    every_200ms = RateLimiter(Rate(1, Duration.SECOND * 0.2), clock=fake_time.clock, sleep=fake_time.sleep)
+    start = fake_time.now
+    assert [every_200ms.acquire() - start for _ in range(3)] == pytest.approx([0.0, 0.2, 0.4])  # OpenDART's
+
+
+def test_rate_limiter_is_thread_safe_no_two_threads_share_a_slot():
+    shared = SharedFakeClock()
+    limiter = RateLimiter(Rate(10, Duration.SECOND, burst=1), clock=shared.clock, sleep=shared.sleep)
+    granted: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(20)
 
     def worker() -> None:
         barrier.wait()
-        wait = limiter.reserve()
+        slot = limiter.acquire()
         with lock:
-            waits.append(wait)
+            granted.append(slot)
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    # at a frozen clock the 20 reservations must be 0.0, 0.1, ..., 1.9 s: no two threads share a slot
-    assert sorted(round(w, 6) for w in waits) == [round(0.1 * i, 6) for i in range(20)]
+    # however the threads interleave (each one's sleep moves the shared clock), every grant is at least
+    # 0.1 s after the one before it on the limiter's clock
+    granted.sort()
+    assert len(granted) == 20
+    assert all(later - earlier >= 0.1 - 1e-9 for earlier, later in zip(granted, granted[1:], strict=False))
+
+
+def test_rate_limit_spaces_requests_the_server_receives(stub, fake_time, sink):
+    # the fake clock moves only when the client sleeps, so the clock reading when each body reaches the sink
+    # is the time its request was sent
+    stub.route(
+        "GET", PATH, [gdp_response(), StubResponse(status=429, headers={"Retry-After": "2"}), gdp_response()]
+    )
+    sent_at: list[float] = []
+    limiter = RateLimiter(Rate(4, Duration.SECOND, burst=1), clock=fake_time.clock, sleep=fake_time.sleep)
+    with make_client(
+        stub, fake_time, lambda *stored: sent_at.append(fake_time.now), rate_limiter=limiter
+    ) as client:
+        for _ in range(4):
+            client.get(PATH)
+    assert len(stub.requests_to(PATH)) == 5  # four answers, one of them after a 429
+    # 4/s: 0.25 s apart; the 429's Retry-After (2 s) is waited instead, after which the next slot is free
+    assert sent_at == pytest.approx([0.0, 0.25 + 2.0, 2.5, 2.75])
+    assert fake_time.sleeps == pytest.approx([0.25, 2.0, 0.25, 0.25])
+
+
+def test_rate_limit_on_the_real_clock_holds_requests_back(stub):
+    # Real time, so only lower bounds (a slow machine can only widen the gaps), and only ones that hold for
+    # certain: request i reached the server before the client asked for slot i+1, and request i+2 left after
+    # its slot, so arrivals two apart are at least one interval (200 ms at 5/s, less 1 ms of rounding) apart.
+    # Unlimited, this local server answers in well under 100 ms.
+    stub.route("GET", PATH, gdp_response())
+    limiter = RateLimiter(Rate(5, Duration.SECOND, burst=1))
+    with HttpClient(source="test", base_url=stub.url, rate_limiter=limiter) as client:
+        for _ in range(4):
+            client.get(PATH)
+    arrivals = [request.time for request in stub.requests_to(PATH)]
+    assert len(arrivals) == 4
+    assert all(later - earlier >= 0.199 for earlier, later in zip(arrivals, arrivals[2:], strict=False))
 
 
 def test_stub_server_replays_in_order_and_repeats_the_last(stub):

@@ -34,9 +34,10 @@ DELISTED = {
 
 @pytest.fixture
 def prices(stub, fake_time, sink):
-    client = PriceClient(base_url=stub.url, user_agent=UA, raw_sink=sink, max_retries=2, **fake_time.kwargs())
-    yield client
-    client.close()
+    with PriceClient(
+        base_url=stub.url, user_agent=UA, raw_sink=sink, max_retries=2, **fake_time.kwargs()
+    ) as client:
+        yield client
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import dagster as dg
@@ -110,14 +110,11 @@ def fetched_on(fetched: pd.DataFrame, source: str, kind_prefix: str) -> dt.date:
 @contextmanager
 def open_clients(sec, dart, capture: fetch.RawCapture) -> Iterator[tuple[Any, Any]]:
     """The SEC and OpenDART clients of one run (None where not configured), closed afterwards."""
-    sec_client = sec.client(raw_sink=capture) if sec.is_configured() else None
-    dart_client = dart.client(raw_sink=capture) if dart.is_configured() else None
-    try:
-        yield sec_client, dart_client
-    finally:
-        for client in (sec_client, dart_client):
-            if client is not None:
-                client.close()
+    with ExitStack() as opened:
+        yield (
+            opened.enter_context(sec.client(raw_sink=capture)) if sec.is_configured() else None,
+            opened.enter_context(dart.client(raw_sink=capture)) if dart.is_configured() else None,
+        )
 
 
 def enrich_companies(sec, dart, entries: pd.DataFrame, capture: fetch.RawCapture, log) -> list[dict]:
@@ -348,14 +345,9 @@ def live_session(
         s.series_id: s.publication_lag_days for s in specs if s.source == "fred" and s.publication_lag_days
     }
     ecos_lags = {sid: s.publication_lag_days for s in specs if s.source == "ecos" for sid in s.series_ids}
-    clients = [
-        fred.client(fred_lags, raw_sink=capture) if fred.is_configured() else None,
-        ecos.client(ecos_lags, raw_sink=capture) if ecos.is_configured() else None,
-        prices.client(raw_sink=capture),
-    ]
-    try:
-        yield _LiveSession(*clients)
-    finally:
-        for client in clients:
-            if client is not None:
-                client.close()
+    with ExitStack() as opened:
+        yield _LiveSession(
+            opened.enter_context(fred.client(fred_lags, raw_sink=capture)) if fred.is_configured() else None,
+            opened.enter_context(ecos.client(ecos_lags, raw_sink=capture)) if ecos.is_configured() else None,
+            opened.enter_context(prices.client(raw_sink=capture)),
+        )
