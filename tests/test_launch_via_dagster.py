@@ -67,3 +67,13 @@ def test_an_unreachable_webserver_is_a_clear_error(tmp_path: Path):
     assert "waiting for Dagster at http://127.0.0.1:9" in out.getvalue()
     with pytest.raises(DagsterNotReady, match="exited while starting"):
         wait_until_loaded("http://127.0.0.1:9", LOCATION_NAME, alive=lambda: False, out=out)
+
+
+def test_materialize_through_an_unreachable_webserver_fails_plainly(capsys):
+    from risk_assets.cli import main
+
+    assert main(["materialize", "--dagster-url", "http://127.0.0.1:9/"]) == 1
+    printed = capsys.readouterr().out
+    assert (
+        "materialize FAILED: Dagster at http://127.0.0.1:9 did not load 'risk_assets' within 30 s" in printed
+    )

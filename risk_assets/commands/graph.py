@@ -334,8 +334,14 @@ def _quiet_dagster_env(env: dict[str, str], log_level: str) -> dict[str, str]:
     return {**env, "PYTHONWARNINGS": "ignore::FutureWarning", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
-def _materialize_via(dagster_url: str, processes: Sequence) -> bool:
-    """The main sequence through the webserver just started; False (after saying why) when it failed."""
+def _materialize_via(
+    dagster_url: str,
+    processes: Sequence = (),
+    jobs: Sequence[str] | None = None,
+    wait_seconds: float = 300,
+) -> bool:
+    """The main sequence through a Dagster webserver (one just started: ``processes``); False, after saying why,
+    when it failed."""
     import httpx
 
     from risk_assets.commands._via_dagster import DagsterNotReady, run_main_sequence_via, wait_until_loaded
@@ -345,10 +351,11 @@ def _materialize_via(dagster_url: str, processes: Sequence) -> bool:
         wait_until_loaded(
             dagster_url,
             LOCATION_NAME,
+            timeout=wait_seconds,
             alive=lambda: all(process.poll() is None for process in processes),
             out=sys.stdout,
         )
-        return run_main_sequence_via(dagster_url, LOCATION_NAME, out=sys.stdout)
+        return run_main_sequence_via(dagster_url, LOCATION_NAME, jobs, out=sys.stdout)
     except (DagsterNotReady, RuntimeError, httpx.HTTPError) as error:
         print(f"materialize FAILED: {error}", flush=True)
         return False
@@ -360,7 +367,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     materialize.add_argument("--jobs", nargs="*", help="run only these jobs of the main sequence, in order")
     materialize.add_argument("--top", type=int, default=10, help="how many companies to print")
-    materialize.set_defaults(handler=lambda args: _materialize(args.jobs, args.top))
+    materialize.add_argument(
+        "--dagster-url",
+        help="submit the jobs to this running Dagster webserver (e.g. http://127.0.0.1:3000) instead of running "
+        "them in this process: its daemon runs them and they show on Dagster's Overview",
+    )
+    materialize.set_defaults(handler=lambda args: _materialize(args.jobs, args.top, args.dagster_url))
 
     top = subparsers.add_parser("top", help="print the riskiest companies from the warehouse")
     top.add_argument("-n", type=int, default=10)
@@ -415,9 +427,12 @@ def quiet_known_notices() -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _materialize(jobs: Sequence[str] | None, top: int) -> int:
+def _materialize(jobs: Sequence[str] | None, top: int, dagster_url: str | None = None) -> int:
     quiet_known_notices()
-    ok = run_main_sequence(jobs)
+    if dagster_url:
+        ok = _materialize_via(dagster_url.rstrip("/"), jobs=jobs, wait_seconds=30)
+    else:
+        ok = run_main_sequence(jobs)
     if ok:
         print_riskiest(top)
     return 0 if ok else 1
