@@ -124,6 +124,8 @@ def run_main_sequence_via(url: str, location: str, jobs: Sequence[str] | None = 
     address = httpx.URL(url)
     client = DagsterGraphQLClient(address.host, port_number=address.port, use_https=address.scheme == "https")
     definitions = load_defs()
+    # the run's console shows progress and results (INFO), as `riskgraph materialize` does
+    run_config = {"loggers": {"console": {"config": {"log_level": Settings.from_env().log_level}}}}
     for name in jobs or MAIN_SEQUENCE:
         tags: dict[str, str] = {}
         if definitions.resolve_job_def(name).partitions_def is not None:
@@ -138,8 +140,7 @@ def run_main_sequence_via(url: str, location: str, jobs: Sequence[str] | None = 
             name,
             repository_location_name=location,
             tags=tags,
-            # the run's console shows progress and results (INFO), as `riskgraph materialize` does
-            run_config={"loggers": {"console": {"config": {"log_level": Settings.from_env().log_level}}}},
+            run_config=run_config,
         )
         print(f"running {name} through Dagster (run {run_id}) ...", file=out, flush=True)
         outcome = follow_run(url, run_id, name, out=out)

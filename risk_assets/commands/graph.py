@@ -295,6 +295,7 @@ def serve(
     ]
     try:
         if materialize:
+            quiet_known_notices()
             print(f"Dagster UI: {dagster_url} (the graph is materialised through it: watch the runs there)")
             if _materialize_via(dagster_url, processes):
                 print_riskiest(top)
@@ -346,7 +347,6 @@ def _materialize_via(
 
     from risk_assets.commands._via_dagster import DagsterNotReady, run_main_sequence_via, wait_until_loaded
 
-    quiet_known_notices()
     try:
         wait_until_loaded(
             dagster_url,

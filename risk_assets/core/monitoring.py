@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from risk_assets.core.field_features import finite_or_none
 from risk_assets.core.metrics import assign_bins, population_stability_index, quantile_bin_edges
 
 WATCH, SHIFT = 0.10, 0.25
@@ -93,10 +94,6 @@ def score_stability(development_pd, population_pd) -> dict[str, float | str]:
 SMALL_SAMPLE = 100
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def stability_over_time(
     development_pd,
     development: pd.DataFrame,
@@ -125,12 +122,12 @@ def stability_over_time(
                 "year": int(year),
                 "scores": int(len(rows)),
                 "companies": int(rows["company_id"].nunique()),
-                "pd_psi": _finite_or_none(score["psi"]),
+                "pd_psi": finite_or_none(score["psi"]),
                 "pd_status": score["status"],
                 "features_watch": int((table["status"] == "watch").sum()),
                 "features_shift": int((table["status"] == "shift").sum()),
                 "largest_feature": None if largest is None else largest["feature"],
-                "largest_psi": None if largest is None else _finite_or_none(largest["psi"]),
+                "largest_psi": None if largest is None else finite_or_none(largest["psi"]),
                 "small_sample": bool(len(rows) < SMALL_SAMPLE),
             }
         )

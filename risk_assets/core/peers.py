@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.field_features import FEATURE_BY_NAME
+from risk_assets.core.field_features import FEATURE_BY_NAME, finite_or_none
 
 #: Fewer other companies than this and the group widens (the figure a percentile needs to mean anything).
 MIN_PEERS = 5
@@ -145,7 +145,7 @@ def compare(
             continue
         peer_values = pd.to_numeric(peers[metric], errors="coerce").dropna().to_numpy(dtype=float)
         peer_values = peer_values[np.isfinite(peer_values)]
-        value = _finite(own[metric])
+        value = finite_or_none(own[metric])
         rows.append(
             {
                 "metric": metric,
@@ -166,14 +166,6 @@ def compare(
     }
 
 
-def _finite(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def population_frame(snapshots: Sequence[Mapping[str, object]]) -> pd.DataFrame:
     """Scored companies as ``compare`` reads them, from current snapshots (``company_id``, ``sector``, ``pd``,
     ``status`` and the decoded ``feature_values`` the model scored). A company with insufficient data has no PD."""
@@ -184,8 +176,8 @@ def population_frame(snapshots: Sequence[Mapping[str, object]]) -> pd.DataFrame:
         row = {
             "company_id": snapshot["company_id"],
             "sector": None if snapshot.get("sector") in (None, "Unknown") else snapshot["sector"],
-            "pd": _finite(snapshot.get("pd")) if usable else None,
-            **{metric: _finite(features.get(metric)) for metric in PEER_METRICS},  # type: ignore[union-attr]
+            "pd": finite_or_none(snapshot.get("pd")) if usable else None,
+            **{metric: finite_or_none(features.get(metric)) for metric in PEER_METRICS},  # type: ignore[union-attr]
         }
         row["size_band"] = size_band(row["log_real_assets"])
         rows.append(row)

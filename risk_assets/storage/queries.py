@@ -290,9 +290,9 @@ def scoring_model_version(warehouse: Warehouse) -> str | None:
     return row["model_version"] if row else None
 
 
-def _score_view(as_of: dt.date | None, model_version: str | None) -> sa.Subquery:
+def _score_view(as_of: dt.date | None, model_version: str | None, extra: Sequence[str] = ()) -> sa.Subquery:
     """One row per company: its newest current snapshot, or (with ``as_of``) its newest score on or before that
-    date under ``model_version``."""
+    date under ``model_version``. ``extra`` adds columns beyond the list's (the heavy JSON ones, when needed)."""
     if as_of is None:
         order = (risk_scores.c.as_of.desc(), risk_scores.c.scored_at.desc())
         where = [risk_scores.c.kind == "current"]
@@ -301,7 +301,8 @@ def _score_view(as_of: dt.date | None, model_version: str | None) -> sa.Subquery
         order = (risk_scores.c.as_of.desc(), snapshot_first, risk_scores.c.scored_at.desc())
         where = [risk_scores.c.as_of <= as_of, risk_scores.c.model_version == (model_version or "")]
     rank = sa.func.row_number().over(partition_by=risk_scores.c.company_id, order_by=order).label("rank")
-    ranked = sa.select(*[risk_scores.c[name] for name in _SCORE_COLUMNS], rank).where(*where).subquery()
+    columns = [risk_scores.c[name] for name in (*_SCORE_COLUMNS, *extra)]
+    ranked = sa.select(*columns, rank).where(*where).subquery()
     return sa.select(ranked).where(ranked.c.rank == 1).subquery()
 
 
@@ -383,7 +384,7 @@ def latest_scores(
 def peer_population(warehouse: Warehouse) -> list[dict[str, Any]]:
     """Every company's newest current snapshot with its sector and the feature values the model scored (decoded):
     the population peer comparisons rank within (``core.peers``)."""
-    view = _score_view(None, None)
+    view = _score_view(None, None, extra=("feature_values",))
     statement = (
         sa.select(
             view.c.company_id,
@@ -393,18 +394,9 @@ def peer_population(warehouse: Warehouse) -> list[dict[str, Any]]:
             companies.c.name,
             companies.c.sector,
             companies.c.country,
-            risk_scores.c.feature_values,
+            view.c.feature_values,
         )
         .join(companies, companies.c.company_id == view.c.company_id)
-        .join(
-            risk_scores,
-            sa.and_(
-                risk_scores.c.company_id == view.c.company_id,
-                risk_scores.c.as_of == view.c.as_of,
-                risk_scores.c.model_version == view.c.model_version,
-                risk_scores.c.kind == view.c.kind,
-            ),
-        )
         .order_by(view.c.company_id)
     )
     rows = _rows(warehouse, statement)
