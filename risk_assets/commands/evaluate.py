@@ -147,6 +147,7 @@ def evaluate_table(
     long_run_rate: float | None,
     source: str,
     fast: bool = False,
+    workers: int = 1,
     out=None,
 ):
     from risk_assets.core.evaluation import evaluate_kfold, evaluation_candidates, product_candidates
@@ -160,7 +161,7 @@ def evaluate_table(
     candidates = product_candidates(missing) if fast else evaluation_candidates(missing)
     print(
         f"fitting {len(candidates)} families x {folds} folds x {repeats} repeat(s) on {len(frame)} rows, "
-        f"{len(features)} features ({', '.join(c.name for c in candidates)})",
+        f"{len(features)} features ({', '.join(c.name for c in candidates)}), {workers} process(es)",
         file=out,
         flush=True,
     )
@@ -175,6 +176,7 @@ def evaluate_table(
         classic=_classic_for_table(frame),
         target_rate=long_run_rate,
         progress=lambda text: print(text, file=out, flush=True),
+        workers=workers,
     )
     evaluation.report["inputs"] = {"table": source, "target": target}
     return evaluation
@@ -258,6 +260,8 @@ def _run(args: argparse.Namespace, out=None) -> int:
 
                 frame, meta = read_stored_table(_objects(), args.stored_table)
                 target, key, source = meta["target"], meta["key"], f"stored table {args.stored_table}"
+            from risk_assets.core.evaluation import default_workers
+
             folds, repeats = (FAST_FOLDS, 1) if args.fast else (args.folds, args.repeats)
             evaluation = evaluate_table(
                 frame,
@@ -270,6 +274,7 @@ def _run(args: argparse.Namespace, out=None) -> int:
                 long_run_rate=args.long_run_rate,
                 source=source,
                 fast=args.fast,
+                workers=args.jobs or default_workers(),
                 out=out,
             )
             title = f"{Path(source).name}, {folds}-fold x {repeats}"
@@ -284,6 +289,16 @@ def _run(args: argparse.Namespace, out=None) -> int:
     print_table(evaluation.report, out)
     print(f"wrote {', '.join(str(p) for p in paths.values())}", file=out)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of processes")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -321,6 +336,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="repeats of the k-fold with new folds (a table; default 1): each narrows the standard "
         "error a little and costs as much again",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="worker processes for a table's folds (default: one per core); the figures do not depend on it",
     )
     parser.add_argument(
         "--fast",

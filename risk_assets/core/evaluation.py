@@ -542,6 +542,65 @@ def _summarise(per_fold: list[dict[str, float]], n_train: float, n_test: float) 
     return out
 
 
+@dataclass(frozen=True)
+class _FoldJob:
+    """One family fitted on one fold's training rows: the unit `evaluate_kfold` spreads over processes."""
+
+    candidate: Candidate
+    repeat: int
+    fold: int
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+
+
+def _run_fold(
+    job: _FoldJob,
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    target_rate: float | None,
+    calibration_folds: int,
+) -> tuple[_FoldJob, np.ndarray, np.ndarray | None, float]:
+    """(job, test-fold PDs, development PDs on the first repeat, seconds). Seeded by the repeat alone, so the
+    result does not depend on which process runs it or in what order."""
+    started = time.monotonic()
+    train = frame.iloc[job.train_idx]
+    model = _fit(
+        job.candidate,
+        features,
+        train,
+        y[job.train_idx],
+        seed + job.repeat,
+        groups[job.train_idx],
+        target_rate,
+        calibration_folds,
+    )
+    p = model.calibration.sample_pd(model.raw_log_odds(frame.iloc[job.test_idx]))
+    dev = model.calibration.sample_pd(model.raw_log_odds(train)) if job.repeat == 0 else None
+    return job, p, dev, time.monotonic() - started
+
+
+def _seconds_left(
+    pending: Sequence[_FoldJob], seconds: Mapping[str, Sequence[float]], workers: int
+) -> float | None:
+    """Wall seconds the pending jobs may take, each at its family's mean so far, spread over the workers; None
+    while a pending family has no fold measured (families differ in cost: the bag fits five models a fold, and
+    a guess from the cheap ones would promise too little). Jobs finish roughly in submission order."""
+    if any(not seconds[job.candidate.name] for job in pending):
+        return None
+    return sum(float(np.mean(seconds[job.candidate.name])) for job in pending) / max(1, workers)
+
+
+def default_workers() -> int:
+    """One process per usable core (joblib counts the cgroup and affinity limits): LightGBM runs one thread per
+    fit here, and folds are independent."""
+    from joblib import cpu_count
+
+    return max(1, cpu_count())
+
+
 def evaluate_kfold(
     frame: pd.DataFrame,
     features: Sequence[str],
@@ -555,13 +614,17 @@ def evaluate_kfold(
     target_rate: float | None = None,
     calibration_folds: int = 5,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> Evaluation:
     """Repeated stratified k-fold: identical folds for every candidate, exact duplicates in one fold.
 
     Headline figures are means over the folds x repeats with the corrected standard error; the calibration,
-    grade and PSI figures are read on the first repeat's pooled out-of-fold PDs. ``progress`` hears one line per
-    fitted fold (a family's fit can take minutes on a large table).
+    grade and PSI figures are read on the first repeat's pooled out-of-fold PDs. Every (family, fold) fit is an
+    independent job run on ``workers`` processes (joblib); the figures are the same for any number of them.
+    ``progress`` hears one line per fitted fold (a family's fit can take minutes on a large table).
     """
+    from joblib import Parallel, delayed
+
     frame = frame.reset_index(drop=True)
     y = frame[target].to_numpy(dtype=int)
     _check_trainable(y, "the table", folds)
@@ -569,53 +632,64 @@ def evaluate_kfold(
     splits = [stratified_group_kfold(y, groups, folds, seed + r) for r in range(repeats)]
     sizes = [(len(tr), len(te)) for split in splits for tr, te in split]
     n_train, n_test = float(np.mean([s[0] for s in sizes])), float(np.mean([s[1] for s in sizes]))
+    # In the candidates' order, cheap families first: the first progress lines come within seconds (costliest
+    # first would pack the processes a little tighter, after a minute or more of silence).
+    jobs = [
+        _FoldJob(candidate, r, fold, train_idx, test_idx)
+        for candidate in candidates
+        for r, split in enumerate(splits)
+        for fold, (train_idx, test_idx) in enumerate(split, start=1)
+    ]
+    per_fold: dict[str, list[tuple[int, int, dict[str, float]]]] = {c.name: [] for c in candidates}
+    oof = {c.name: np.full(len(y), np.nan) for c in candidates}
+    dev: dict[str, list[tuple[int, np.ndarray]]] = {c.name: [] for c in candidates}
+    seconds: dict[str, list[float]] = {c.name: [] for c in candidates}
+    started = time.monotonic()
+    run = Parallel(n_jobs=max(1, workers), return_as="generator_unordered")
+    results = run(
+        delayed(_run_fold)(job, frame, features, y, groups, seed, target_rate, calibration_folds)
+        for job in jobs
+    )
+    for done, (job, p, dev_p, took) in enumerate(results, start=1):
+        name = job.candidate.name
+        figures_of_fold = _fold_figures(y[job.test_idx], p)
+        per_fold[name].append((job.repeat, job.fold, figures_of_fold))
+        seconds[name].append(took)
+        if job.repeat == 0:
+            oof[name][job.test_idx] = p
+            dev[name].append((job.fold, dev_p))
+        if progress is not None:
+            left = _seconds_left(jobs[done:], seconds, workers)
+            progress(
+                f"[{done}/{len(jobs)}] {name}: repeat {job.repeat + 1}/{repeats}, fold {job.fold}/{folds}, "
+                f"AUC {figures_of_fold['auc']:.3f} ({time.monotonic() - started:.0f}s in; "
+                + (
+                    f"about {left:.0f}s more)"
+                    if left is not None
+                    else "the rest is estimated after each family's first fold)"
+                )
+            )
     figures: dict[str, Any] = {}
     predictions, probabilities = {}, {}
-    total, done, started = len(candidates) * folds * repeats, 0, time.monotonic()
     for candidate in candidates:
-        per_fold, oof, dev = [], np.full(len(y), np.nan), []
-        family_started = time.monotonic()
-        for r, split in enumerate(splits):
-            for fold, (train_idx, test_idx) in enumerate(split, start=1):
-                train = frame.iloc[train_idx]
-                model = _fit(
-                    candidate,
-                    features,
-                    train,
-                    y[train_idx],
-                    seed + r,
-                    groups[train_idx],
-                    target_rate,
-                    calibration_folds,
-                )
-                p = model.calibration.sample_pd(model.raw_log_odds(frame.iloc[test_idx]))
-                per_fold.append(_fold_figures(y[test_idx], p))
-                done += 1
-                if progress is not None:
-                    # families differ in cost (the bag fits five models), so the estimate is the family's own
-                    per = (time.monotonic() - family_started) / len(per_fold)
-                    left = per * (folds * repeats - len(per_fold))
-                    progress(
-                        f"[{done}/{total}] {candidate.name}: repeat {r + 1}/{repeats}, fold {fold}/{folds}, "
-                        f"AUC {per_fold[-1]['auc']:.3f} ({time.monotonic() - started:.0f}s in; this family "
-                        f"about {left:.0f}s more)"
-                    )
-                if r == 0:
-                    oof[test_idx] = p
-                    dev.append(model.calibration.sample_pd(model.raw_log_odds(train)))
-        pooled = validation_figures(y, oof, np.concatenate(dev))
-        figures[candidate.name] = {
+        name = candidate.name
+        # Fold order, not finishing order: the summaries and the pooled development sample do not depend on
+        # which process finished first.
+        ordered = [f for _, _, f in sorted(per_fold[name], key=lambda item: item[:2])]
+        development = np.concatenate([d for _, d in sorted(dev[name], key=lambda item: item[0])])
+        pooled = validation_figures(y, oof[name], development)
+        figures[name] = {
             "family": candidate.family,
             "params": _clean(dict(candidate.params)),
             "missing": candidate.missing,
             **pooled,
-            **_clean(_summarise(per_fold, n_train, n_test)),
-            "fold_auc": [float(f["auc"]) for f in per_fold],
+            **_clean(_summarise(ordered, n_train, n_test)),
+            "fold_auc": [float(f["auc"]) for f in ordered],
             "n_train": int(round(n_train)),
             "n_test": int(len(y)),
             "positives": int(y.sum()),
         }
-        predictions[candidate.name] = probabilities[candidate.name] = (y, oof)
+        predictions[name] = probabilities[name] = (y, oof[name])
     for name, score in (classic or {}).items():
         summary = classic_figures(score, y)
         if summary["available"]:

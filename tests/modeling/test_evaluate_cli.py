@@ -4,6 +4,7 @@ bundled Polish data, a sample) with k-fold. Checks the files and the fields of r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,14 @@ def write_polish_sample(path: Path, columns: list[str], *, defaults: int, surviv
         ._append(polish[polish["target"] == 0].sample(survivors, random_state=seed))
     )
     sample[[*columns, "target"]].to_csv(path, index=False, na_rep="?")
+
+
+def fitted_folds(printed: str, total: int) -> set[tuple[str, int, int]]:
+    """(family, repeat, fold) of the progress lines, checking that there is one line per fit, counted 1..total
+    (the folds run as parallel jobs, so they finish in any order)."""
+    lines = re.findall(r"^\[(\d+)/(\d+)\] (\w+): repeat (\d+)/\d+, fold (\d+)/\d+, AUC", printed, re.M)
+    assert [(int(done), int(of)) for done, of, *_ in lines] == [(k, total) for k in range(1, total + 1)]
+    return {(family, int(repeat), int(fold)) for *_, family, repeat, fold in lines}
 
 
 def check_outputs(out: Path, statements: bool = False) -> dict:
@@ -131,7 +140,7 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
     assert "not available" in printed
     # progress while it runs: the plan, then one line per fitted fold
     assert "fitting 4 families x 3 folds x 2 repeat(s) on 400 rows, 8 features" in printed
-    assert "[24/24] lightgbm_bag: repeat 2/2, fold 3/3" in printed
+    assert fitted_folds(printed, 24) == {(f, r, k) for f in FAMILIES for r in (1, 2) for k in (1, 2, 3)}
 
 
 def test_evaluate_fast_is_three_folds_once_without_the_bag(
@@ -158,7 +167,39 @@ def test_evaluate_fast_is_three_folds_once_without_the_bag(
     assert report["protocol"] | {"folds": 3, "repeats": 1} == report["protocol"]
     fitted = {name for name, figures in report["models"].items() if "fold_auc" in figures}
     assert fitted == {"logistic_woe", "logistic_winsor", "lightgbm"}
-    assert "[9/9] lightgbm: repeat 1/1, fold 3/3" in printed
+    assert fitted_folds(printed, 9) == {(f, 1, k) for f in FAMILIES[:3] for k in (1, 2, 3)}
+
+
+def test_evaluate_figures_do_not_depend_on_the_number_of_processes(tmp_path: Path, capsys) -> None:
+    """The folds run as independent jobs; one process or two, finishing in any order, give the same report."""
+    write_polish_sample(
+        tmp_path / "T.csv", ["Attr1", "Attr2", "Attr3", "Attr6", "Attr27"], defaults=30, survivors=270, seed=3
+    )
+    reports = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-{jobs}"
+        argv = [
+            "evaluate",
+            "--table",
+            str(tmp_path / "T.csv"),
+            "--target",
+            "target",
+            "--fast",
+            "--jobs",
+            jobs,
+        ]
+        assert main([*argv, "--out", str(out)]) == 0
+        assert f"{jobs} process(es)" in capsys.readouterr().out
+        reports.append(json.loads((out / "report.json").read_text()))
+    assert reports[0]["models"] == reports[1]["models"]
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_evaluate_refuses_a_bad_number_of_processes(tmp_path: Path, capsys, jobs: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--table", "T.csv", "--target", "target", "--jobs", jobs, "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_file_without_its_columns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
