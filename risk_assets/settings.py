@@ -6,90 +6,101 @@ Every variable is documented in `.env.example`. The embedded default keeps every
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Derived from RISKGRAPH_HOME when their own variable is unset or empty.
+_UNDER_HOME = {
+    "warehouse_url": lambda home: f"sqlite:///{home / 'warehouse.db'}",
+    "object_store_url": lambda home: (home / "objects").as_uri(),
+    "mlflow_tracking_uri": lambda home: f"sqlite:///{home / 'mlflow.db'}",
+    "mlflow_artifact_root": lambda home: (home / "mlartifacts").as_uri(),
+}
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def _variable(name: str, default: Any = None, **kwargs: Any) -> Any:
+    """A setting read from the variable ``name`` (also the keyword to pass it to the constructor)."""
+    return Field(default, validation_alias=AliasChoices(name), **kwargs)
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    warehouse_url: str
-    object_store_url: str
-    s3_endpoint_url: str | None
-    mlflow_tracking_uri: str
-    mlflow_artifact_root: str
-    mlflow_experiment: str
-    model_name: str
-    long_run_default_rate: float
-    data_source: str
-    dagster_graphql_url: str
-    # The API: browser origins allowed by CORS (empty = CORS off), the largest request body accepted, and how
-    # often the scoring endpoint re-reads the champion alias from MLflow.
-    cors_origins: tuple[str, ...] = ()
-    api_max_request_bytes: int = 1_048_576
-    api_champion_recheck_seconds: float = 30.0
+class Settings(BaseSettings):
+    """Every runtime setting, from the environment (pydantic-settings): an unset or empty variable is the default,
+    a malformed one a validation error naming the variable. ``.env.example`` documents each."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    home: Path = _variable("RISKGRAPH_HOME", Path(".riskgraph"))
+    warehouse_url: str = _variable("RISKGRAPH_WAREHOUSE_URL", "")
+    object_store_url: str = _variable("RISKGRAPH_OBJECT_STORE_URL", "")
+    s3_endpoint_url: str | None = _variable("RISKGRAPH_S3_ENDPOINT_URL")
+    mlflow_tracking_uri: str = _variable("MLFLOW_TRACKING_URI", "")
+    mlflow_artifact_root: str = _variable("RISKGRAPH_MLFLOW_ARTIFACT_ROOT", "")
+    mlflow_experiment: str = _variable("RISKGRAPH_MLFLOW_EXPERIMENT", "corporate_pd")
+    model_name: str = _variable("RISKGRAPH_MODEL_NAME", "corporate_pd")
+    long_run_default_rate: float = _variable("RISKGRAPH_LONG_RUN_DEFAULT_RATE", 0.02, gt=0, lt=1)
+    data_source: str = _variable("RISKGRAPH_DATA_SOURCE", "bundled")
+    dagster_graphql_url: str = _variable("RISKGRAPH_DAGSTER_URL", "http://127.0.0.1:3000")
+    # The API: browser origins allowed by CORS (comma-separated; empty = CORS off), the largest request body
+    # accepted, and how often the scoring endpoint re-reads the champion alias from MLflow.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = _variable("RISKGRAPH_CORS_ORIGINS", ())
+    api_max_request_bytes: int = _variable("RISKGRAPH_API_MAX_REQUEST_BYTES", 1_048_576, gt=0)
+    api_champion_recheck_seconds: float = _variable("RISKGRAPH_API_CHAMPION_RECHECK_SECONDS", 30.0, ge=0)
     # How long the API may reuse a read on a server database (SQLite needs no limit: it says when it changed).
-    api_cache_seconds: float = 0.0
+    api_cache_seconds: float = _variable("RISKGRAPH_API_CACHE_SECONDS", 0.0, ge=0)
     # The served API (`python -m api.server`): seconds a request's head (request line and headers) and then its
     # body may take to arrive (408 after; 0 = no limit), seconds an idle keep-alive connection stays open, and
     # how many connections/requests it serves at once (more get 503 at once rather than queueing without bound).
-    api_header_timeout_seconds: float = 10.0
-    api_body_timeout_seconds: float = 30.0
-    api_timeout_keep_alive_seconds: float = 5.0
-    api_limit_concurrency: int = 100
+    api_header_timeout_seconds: float = _variable("RISKGRAPH_API_HEADER_TIMEOUT_SECONDS", 10.0, ge=0)
+    api_body_timeout_seconds: float = _variable("RISKGRAPH_API_BODY_TIMEOUT_SECONDS", 30.0, ge=0)
+    api_timeout_keep_alive_seconds: float = _variable("RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS", 5.0, ge=0)
+    api_limit_concurrency: int = _variable("RISKGRAPH_API_LIMIT_CONCURRENCY", 100, gt=0)
     # The sources' credentials (never printed: left out of repr). Empty = not configured; the live sources refuse.
-    sec_user_agent: str = field(default="", repr=False)
-    opendart_api_key: str = field(default="", repr=False)
-    fred_api_key: str = field(default="", repr=False)
-    ecos_api_key: str = field(default="", repr=False)
+    sec_user_agent: str = _variable("RISKGRAPH_SEC_USER_AGENT", "", repr=False)
+    opendart_api_key: str = _variable("OPENDART_API_KEY", "", repr=False)
+    fred_api_key: str = _variable("FRED_API_KEY", "", repr=False)
+    ecos_api_key: str = _variable("ECOS_API_KEY", "", repr=False)
     # Build facts: the git commit an image was built from (the source tree's own git when empty), and where an
     # image keeps the Alembic migrations if it moved them out of db/migrations.
-    git_commit: str = ""
-    migrations_dir: str = ""
+    git_commit: str = _variable("RISKGRAPH_GIT_COMMIT", "")
+    migrations_dir: str = _variable("RISKGRAPH_MIGRATIONS_DIR", "")
     # What `riskgraph materialize` / `make run` print of each run's events: INFO (progress and results) by default,
     # DEBUG for every step event.
-    log_level: str = "INFO"
+    log_level: str = _variable("RISKGRAPH_LOG_LEVEL", "INFO")
+    # Dagster's own home (its instance): under RISKGRAPH_HOME unless DAGSTER_HOME says otherwise.
+    dagster_home_dir: Path | None = _variable("DAGSTER_HOME")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """A variable set to nothing or spaces is the default (as ``X= make run`` means); origins split on
+        commas."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        origins = data.get("RISKGRAPH_CORS_ORIGINS")
+        if isinstance(origins, str):
+            data["RISKGRAPH_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+        return data
+
+    @model_validator(mode="after")
+    def _under_home(self) -> Settings:
+        """Absolute home; the stores left unset live under it; the log level in capitals."""
+        home = self.home.expanduser().resolve()
+        object.__setattr__(self, "home", home)
+        for name, default in _UNDER_HOME.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, default(home))
+        object.__setattr__(self, "log_level", self.log_level.upper())
+        return self
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(_env("RISKGRAPH_HOME", ".riskgraph")).expanduser().resolve()
-        return cls(
-            home=home,
-            warehouse_url=_env("RISKGRAPH_WAREHOUSE_URL", f"sqlite:///{home / 'warehouse.db'}"),
-            object_store_url=_env("RISKGRAPH_OBJECT_STORE_URL", (home / "objects").as_uri()),
-            s3_endpoint_url=os.environ.get("RISKGRAPH_S3_ENDPOINT_URL") or None,
-            mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"),
-            mlflow_artifact_root=_env("RISKGRAPH_MLFLOW_ARTIFACT_ROOT", (home / "mlartifacts").as_uri()),
-            mlflow_experiment=_env("RISKGRAPH_MLFLOW_EXPERIMENT", "corporate_pd"),
-            model_name=_env("RISKGRAPH_MODEL_NAME", "corporate_pd"),
-            long_run_default_rate=float(_env("RISKGRAPH_LONG_RUN_DEFAULT_RATE", "0.02")),
-            data_source=_env("RISKGRAPH_DATA_SOURCE", "bundled"),
-            dagster_graphql_url=_env("RISKGRAPH_DAGSTER_URL", "http://127.0.0.1:3000"),
-            cors_origins=tuple(
-                origin.strip() for origin in _env("RISKGRAPH_CORS_ORIGINS", "").split(",") if origin.strip()
-            ),
-            api_max_request_bytes=int(_env("RISKGRAPH_API_MAX_REQUEST_BYTES", "1048576")),
-            api_champion_recheck_seconds=float(_env("RISKGRAPH_API_CHAMPION_RECHECK_SECONDS", "30")),
-            api_cache_seconds=float(_env("RISKGRAPH_API_CACHE_SECONDS", "0")),
-            api_header_timeout_seconds=float(_env("RISKGRAPH_API_HEADER_TIMEOUT_SECONDS", "10")),
-            api_body_timeout_seconds=float(_env("RISKGRAPH_API_BODY_TIMEOUT_SECONDS", "30")),
-            api_timeout_keep_alive_seconds=float(_env("RISKGRAPH_API_TIMEOUT_KEEP_ALIVE_SECONDS", "5")),
-            api_limit_concurrency=int(_env("RISKGRAPH_API_LIMIT_CONCURRENCY", "100")),
-            sec_user_agent=_env("RISKGRAPH_SEC_USER_AGENT", ""),
-            opendart_api_key=_env("OPENDART_API_KEY", ""),
-            fred_api_key=_env("FRED_API_KEY", ""),
-            ecos_api_key=_env("ECOS_API_KEY", ""),
-            git_commit=_env("RISKGRAPH_GIT_COMMIT", ""),
-            migrations_dir=_env("RISKGRAPH_MIGRATIONS_DIR", ""),
-            log_level=_env("RISKGRAPH_LOG_LEVEL", "INFO").upper(),
-        )
+        """The settings as the environment says now (read on each call, never at import)."""
+        return cls()
 
     @property
     def dagster_home(self) -> Path:
-        return Path(_env("DAGSTER_HOME", str(self.home / "dagster")))
+        return self.dagster_home_dir or self.home / "dagster"

@@ -23,11 +23,13 @@ def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
     """{"cik": ...} from SEC company_tickers.json, or {"dart_corp_code": ...} for a 6-digit Korean stock code
     from OpenDART's corp-code list; None when not found or the source is not configured. ``sec`` / ``dart``:
     the source resources (default: configured from the environment)."""
-    from risk_assets.defs.resources import OpenDartResource, SecEdgarResource
+    from risk_assets.defs.resources import source_clients
+    from risk_assets.settings import Settings
 
+    configured = source_clients(Settings.from_env(), env_vars=False) if sec is None or dart is None else {}
     wanted = ticker.strip().upper()
     if wanted.isdigit() and len(wanted) == 6:
-        dart = dart or OpenDartResource()
+        dart = dart or configured["dart"]
         if not dart.is_configured():
             return None
         client = dart.client()
@@ -38,7 +40,7 @@ def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
         finally:
             client.close()
         return None
-    sec = sec or SecEdgarResource()
+    sec = sec or configured["sec"]
     if not sec.is_configured():
         return None
     client = sec.client()

@@ -1,7 +1,8 @@
 """Dagster resources: the warehouse, the object store, MLflow, and the external sources.
 
-Each field left empty falls back to the environment through ``Settings.from_env()`` when a run starts (never
-at import time), so the embedded default needs no configuration and production sets variables only.
+Configured once, in ``defs()`` when the code location loads (``configured_resources``): a setting whose variable is
+set is passed as ``dg.EnvVar`` (Dagster resolves it in each run and shows only the variable's name, so no URL with a
+password or API key lands in a run's config), any other the settings' default. No resource reads the environment.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ class WarehouseResource(dg.ConfigurableResource):
     The first ``get()`` of a run brings the schema to the latest migration (idempotent; a no-op at head), so no
     asset or sensor body migrates and a fresh embedded home needs no separate step."""
 
-    url: str = ""
+    url: str
     migrate: bool = True
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            warehouse = Warehouse(self.url or Settings.from_env().warehouse_url)
+            warehouse = Warehouse(self.url)
             if self.migrate:
                 warehouse.create_schema()
             self._warehouse = warehouse
@@ -65,39 +66,33 @@ class WarehouseResource(dg.ConfigurableResource):
 class ObjectStoreResource(dg.ConfigurableResource):
     """Raw filings and large frames: ``file://`` folder or ``s3://bucket/prefix`` (MinIO via endpoint_url)."""
 
-    url: str = ""
+    url: str
     endpoint_url: str = ""
     region_name: str = ""
 
     def get(self) -> ObjectStore:
-        settings = Settings.from_env()
-        url = self.url or settings.object_store_url
-        if not url.startswith("s3://"):
-            return open_object_store(url)
+        if not self.url.startswith("s3://"):
+            return open_object_store(self.url)
         from dagster_aws.s3 import S3Resource
 
-        s3 = S3Resource(
-            endpoint_url=self.endpoint_url or settings.s3_endpoint_url,
-            region_name=self.region_name or None,
-        )
-        return open_object_store(url, s3_client=s3.get_client())
+        s3 = S3Resource(endpoint_url=self.endpoint_url or None, region_name=self.region_name or None)
+        return open_object_store(self.url, s3_client=s3.get_client())
 
 
 class MlflowResource(dg.ConfigurableResource):
     """MLflow tracking + registry (a small resource rather than dagster-mlflow's legacy `mlflow_tracking`)."""
 
-    tracking_uri: str = ""
-    experiment: str = ""
-    model_name: str = ""
-    artifact_root: str = ""
+    tracking_uri: str
+    experiment: str
+    model_name: str
+    artifact_root: str
 
     def get(self) -> ModelRegistry:
-        settings = Settings.from_env()
         return ModelRegistry(
-            tracking_uri=self.tracking_uri or settings.mlflow_tracking_uri,
-            model_name=self.model_name or settings.model_name,
-            experiment=self.experiment or settings.mlflow_experiment,
-            artifact_root=self.artifact_root or settings.mlflow_artifact_root,
+            tracking_uri=self.tracking_uri,
+            model_name=self.model_name,
+            experiment=self.experiment,
+            artifact_root=self.artifact_root,
         )
 
     def for_segment(self, segment: str) -> ModelRegistry:
@@ -112,27 +107,22 @@ class MlflowResource(dg.ConfigurableResource):
 class ModelSettingsResource(dg.ConfigurableResource):
     """Modelling choices an operator may change without code: the long-run default rate, gate tolerances."""
 
-    long_run_default_rate: float = 0.0
+    long_run_default_rate: float = 0.02
     auc_floor: float = 0.75
     auc_tolerance: float = 0.01
     holdout_share: float = 0.2
     seed: int = 20240101
 
     def target_rate(self) -> float:
-        return self.long_run_default_rate or Settings.from_env().long_run_default_rate
+        return self.long_run_default_rate
 
 
 # --- external sources: one resource per source wrapping its client (risk_assets/clients). Base URLs are
-# configurable (tests point them at a local server); keys and the SEC User-Agent left empty are read from the
-# environment when a client is built, i.e. when a run or sensor tick starts, never at import.
-
-
-def _secret(value: str, from_environment: str) -> str:
-    return (value or from_environment).strip()
+# configurable (tests point them at a local server); keys and the SEC User-Agent empty = not configured.
 
 
 class SecEdgarResource(dg.ConfigurableResource):
-    """SEC EDGAR. ``user_agent`` empty: RISKGRAPH_SEC_USER_AGENT ("Name contact@example.com")."""
+    """SEC EDGAR. ``user_agent``: RISKGRAPH_SEC_USER_AGENT ("Name contact@example.com")."""
 
     user_agent: str = ""
     base_url_data: str = "https://data.sec.gov"
@@ -142,7 +132,7 @@ class SecEdgarResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def resolved_user_agent(self) -> str:
-        return _secret(self.user_agent, Settings.from_env().sec_user_agent)
+        return self.user_agent.strip()
 
     def is_configured(self) -> bool:
         return bool(self.resolved_user_agent())
@@ -162,7 +152,7 @@ class SecEdgarResource(dg.ConfigurableResource):
 
 
 class OpenDartResource(dg.ConfigurableResource):
-    """OpenDART. ``api_key`` empty: OPENDART_API_KEY. The daily cap is counted per process (see the client)."""
+    """OpenDART. ``api_key``: OPENDART_API_KEY. The daily cap is counted per process (see the client)."""
 
     api_key: str = ""
     base_url: str = "https://opendart.fss.or.kr/api"
@@ -172,13 +162,13 @@ class OpenDartResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, Settings.from_env().opendart_api_key))
+        return bool(self.api_key.strip())
 
     def client(self, raw_sink: RawSink | None = None) -> OpenDartClient:
         from risk_assets.clients import OpenDartClient
 
         return OpenDartClient(
-            api_key=_secret(self.api_key, Settings.from_env().opendart_api_key),
+            api_key=self.api_key.strip(),
             base_url=self.base_url,
             daily_request_cap=self.daily_request_cap,
             min_interval_seconds=self.min_interval_seconds,
@@ -189,7 +179,7 @@ class OpenDartResource(dg.ConfigurableResource):
 
 
 class FredResource(dg.ConfigurableResource):
-    """FRED / ALFRED. ``api_key`` empty: FRED_API_KEY."""
+    """FRED / ALFRED. ``api_key``: FRED_API_KEY."""
 
     api_key: str = ""
     base_url: str = "https://api.stlouisfed.org/fred"
@@ -198,7 +188,7 @@ class FredResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, Settings.from_env().fred_api_key))
+        return bool(self.api_key.strip())
 
     def client(
         self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
@@ -206,7 +196,7 @@ class FredResource(dg.ConfigurableResource):
         from risk_assets.clients import FredClient
 
         return FredClient(
-            api_key=_secret(self.api_key, Settings.from_env().fred_api_key),
+            api_key=self.api_key.strip(),
             base_url=self.base_url,
             publication_lag_days=publication_lag_days,
             max_requests_per_minute=self.max_requests_per_minute,
@@ -217,7 +207,7 @@ class FredResource(dg.ConfigurableResource):
 
 
 class EcosResource(dg.ConfigurableResource):
-    """Bank of Korea ECOS. ``api_key`` empty: ECOS_API_KEY."""
+    """Bank of Korea ECOS. ``api_key``: ECOS_API_KEY."""
 
     api_key: str = ""
     base_url: str = "https://ecos.bok.or.kr/api"
@@ -225,7 +215,7 @@ class EcosResource(dg.ConfigurableResource):
     max_retries: int = 4
 
     def is_configured(self) -> bool:
-        return bool(_secret(self.api_key, Settings.from_env().ecos_api_key))
+        return bool(self.api_key.strip())
 
     def client(
         self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
@@ -233,7 +223,7 @@ class EcosResource(dg.ConfigurableResource):
         from risk_assets.clients import EcosClient
 
         return EcosClient(
-            api_key=_secret(self.api_key, Settings.from_env().ecos_api_key),
+            api_key=self.api_key.strip(),
             base_url=self.base_url,
             publication_lag_days=publication_lag_days,
             timeout=self.timeout_seconds,
@@ -398,32 +388,63 @@ class LiveMarket(MarketSource):
             yield session
 
 
-def source_resources(mode: str) -> dict[str, Any]:
+def _setting(settings: Settings, field: str, env_vars: bool = True) -> Any:
+    """``dg.EnvVar`` of the setting's variable when the environment set it (and ``env_vars``), else its value.
+
+    ``env_vars=False`` for resources used outside a Dagster run (the CLI), where nothing would resolve them."""
+    if env_vars and field in settings.model_fields_set:
+        alias = Settings.model_fields[field].validation_alias
+        return dg.EnvVar(alias.choices[0])
+    value = getattr(settings, field)
+    return str(value) if value is not None else ""
+
+
+def source_clients(settings: Settings, env_vars: bool = True) -> dict[str, Any]:
+    """The live sources' resources, their keys and the SEC User-Agent from the settings (empty = not configured)."""
+    return {
+        "sec": SecEdgarResource(user_agent=_setting(settings, "sec_user_agent", env_vars)),
+        "dart": OpenDartResource(api_key=_setting(settings, "opendart_api_key", env_vars)),
+        "fred": FredResource(api_key=_setting(settings, "fred_api_key", env_vars)),
+        "ecos": EcosResource(api_key=_setting(settings, "ecos_api_key", env_vars)),
+        "prices": PricesResource(),
+    }
+
+
+def source_resources(mode: str, settings: Settings | None = None, env_vars: bool = True) -> dict[str, Any]:
     """The filings and market sources of a mode, "bundled" or "live" (``RISKGRAPH_DATA_SOURCE``)."""
     if mode == "bundled":
         return {"filings": BundledFilings(), "market_source": BundledMarket()}
     if mode == "live":
+        clients = source_clients(settings or Settings.from_env(), env_vars)
         return {
-            "filings": LiveFilings(sec=SecEdgarResource(), dart=OpenDartResource()),
-            "market_source": LiveMarket(fred=FredResource(), ecos=EcosResource(), prices=PricesResource()),
+            "filings": LiveFilings(sec=clients["sec"], dart=clients["dart"]),
+            "market_source": LiveMarket(fred=clients["fred"], ecos=clients["ecos"], prices=clients["prices"]),
         }
     raise ValueError(f"RISKGRAPH_DATA_SOURCE must be 'bundled' or 'live', got {mode!r}")
 
 
-def default_resources() -> dict[str, Any]:
-    """Every resource, the sources of the mode the environment names when the code location loads."""
+def default_resources(settings: Settings | None = None, env_vars: bool = True) -> dict[str, Any]:
+    """Every resource, configured from the settings (the environment when the code location loads)."""
+    settings = settings or Settings.from_env()
+
+    def setting(field: str) -> Any:
+        return _setting(settings, field, env_vars)
+
     return {
-        "warehouse": WarehouseResource(),
-        "object_store": ObjectStoreResource(),
-        "mlflow_registry": MlflowResource(),
-        "model_settings": ModelSettingsResource(),
-        "sec": SecEdgarResource(),
-        "dart": OpenDartResource(),
-        "fred": FredResource(),
-        "ecos": EcosResource(),
-        "prices": PricesResource(),
+        "warehouse": WarehouseResource(url=setting("warehouse_url")),
+        "object_store": ObjectStoreResource(
+            url=setting("object_store_url"), endpoint_url=setting("s3_endpoint_url")
+        ),
+        "mlflow_registry": MlflowResource(
+            tracking_uri=setting("mlflow_tracking_uri"),
+            experiment=setting("mlflow_experiment"),
+            model_name=setting("model_name"),
+            artifact_root=setting("mlflow_artifact_root"),
+        ),
+        "model_settings": ModelSettingsResource(long_run_default_rate=settings.long_run_default_rate),
+        **source_clients(settings, env_vars),
         "macro_series": MacroSeriesResource(),
-        **source_resources(Settings.from_env().data_source.strip().lower()),
+        **source_resources(settings.data_source.strip().lower(), settings, env_vars),
     }
 
 

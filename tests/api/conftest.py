@@ -63,7 +63,7 @@ def settings_for(home: Path, **overrides) -> Settings:
     with pytest.MonkeyPatch.context() as patch:
         use_home(patch, home)
         settings = Settings.from_env()
-    return Settings(**{**settings.__dict__, **overrides})
+    return settings.model_copy(update=overrides)
 
 
 def make_keys(home: Path) -> dict[str, str]:

@@ -54,7 +54,7 @@ def test_a_server_error_says_nothing_about_the_cause(tmp_path, api_home, keys):
     settings = settings_for(api_home)
     empty = tmp_path / "empty.db"
     Warehouse(f"sqlite:///{empty}").engine.connect().close()
-    broken = type(settings)(**{**settings.__dict__, "warehouse_url": f"sqlite:///{empty}"})
+    broken = settings.model_copy(update={"warehouse_url": f"sqlite:///{empty}"})
     with TestClient(create_app(broken), raise_server_exceptions=False) as http:
         body = assert_problem(http.get("/v1/companies", headers=bearer(keys["reader"])), 500)
         assert body["detail"] == "the server could not complete the request; it has been logged"
@@ -63,9 +63,7 @@ def test_a_server_error_says_nothing_about_the_cause(tmp_path, api_home, keys):
 
 def test_health_reports_an_unreachable_warehouse(api_home):
     settings = settings_for(api_home)
-    broken = type(settings)(
-        **{**settings.__dict__, "warehouse_url": "mysql+pymysql://nobody@127.0.0.1:1/none"}
-    )
+    broken = settings.model_copy(update={"warehouse_url": "mysql+pymysql://nobody@127.0.0.1:1/none"})
     with TestClient(create_app(broken)) as http:
         response = http.get("/health")
     assert response.status_code == 200 and response.json()["warehouse"] == "unavailable"

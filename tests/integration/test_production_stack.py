@@ -28,7 +28,7 @@ from risk_assets.core.model import PDModel
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.jobs import MAIN_SEQUENCE
 from risk_assets.defs.modeling.assets import TRAINING_SET_KEY, read_training_set
-from risk_assets.defs.resources import ObjectStoreResource
+from risk_assets.defs.resources import default_resources
 from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.warehouse import Warehouse
@@ -268,7 +268,9 @@ def test_the_champion_alias_moves_only_through_the_gate(stack):
     decided = {"model_name": MODEL}
 
     # A challenger with no signal (shuffled labels), registered on the server: the gate keeps the champion.
-    train = read_training_set(ObjectStoreResource().get(), "listed_market").query("not holdout")
+    train = read_training_set(default_resources(env_vars=False)["object_store"].get(), "listed_market").query(
+        "not holdout"
+    )
     shuffled = np.random.default_rng(0).permutation(train["target"].to_numpy())
     features = usable_features(train, SEGMENTS["listed_market"].features)
     worse = PDModel("logistic", features, {"C": 0.1}, missing="impute").fit(
