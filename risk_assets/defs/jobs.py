@@ -22,13 +22,44 @@ ingest_filings = dg.define_asset_job(
     description="Fetch and normalise one company's filings (or a range of companies in one run).",
 )
 
-retrain = dg.define_asset_job(
-    "retrain",
-    # default_events first: the training labels come from them, and rescore_all runs after the first training
-    selection=["default_events", "training_set", "pd_model", "champion_model"],
-    description="Rebuild default events and the training set they label, train and register a version, run the "
-    "champion gate.",
-)
+#: What each step pod of `retrain` asks Kubernetes for when its steps run in pods of their own (Helm values set
+#: RISKGRAPH_TRAINING_STEP_PODS): `pd_model` fits every family of every segment (cross-validation, LightGBM, the
+#: out-of-time checks) and is the one step that needs a large pod; the others read and write tables. Operators
+#: change them per run in the launchpad (`execution.config`) or in this mapping.
+TRAINING_STEP_RESOURCES = {
+    "step_k8s_config": {
+        "container_config": {
+            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+        }
+    },
+    "per_step_k8s_config": {
+        "pd_model": {
+            "container_config": {
+                "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "6Gi"}}
+            }
+        }
+    },
+}
+
+
+def retrain_job(step_pods: bool = False):  # an asset job, resolved against the assets by Definitions
+    """The training job; with ``step_pods`` each of its steps runs in a Kubernetes pod of its own (dagster-k8s's
+    `k8s_job_executor`, sized by TRAINING_STEP_RESOURCES) so that only `pd_model` gets a large one."""
+    executor, config = None, None
+    if step_pods:
+        from dagster_k8s import k8s_job_executor
+
+        executor, config = k8s_job_executor, {"execution": {"config": TRAINING_STEP_RESOURCES}}
+    return dg.define_asset_job(
+        "retrain",
+        # default_events first: the training labels come from them, and rescore_all runs after the first training
+        selection=["default_events", "training_set", "pd_model", "champion_model"],
+        description="Rebuild default events and the training set they label, train and register a version, run "
+        "the champion gate.",
+        executor_def=executor,
+        config=config,
+    )
+
 
 refresh_market = dg.define_asset_job(
     "refresh_market",
@@ -51,3 +82,13 @@ rescore_all = dg.define_asset_job(
 )
 
 MAIN_SEQUENCE = ("refresh_universe", "ingest_filings", "refresh_market", "retrain", "rescore_all")
+
+
+@dg.definitions
+def jobs() -> dg.Definitions:
+    """The jobs; `retrain` with step pods when the settings ask for them (read when the code location loads)."""
+    from risk_assets.settings import Settings
+
+    # a module with a definitions function contributes only what it returns: every job of this module
+    retrain = retrain_job(Settings.from_env().training_step_pods)
+    return dg.Definitions(jobs=[refresh_universe, ingest_filings, refresh_market, retrain, rescore_all])

@@ -9,7 +9,6 @@ developer's machine and fail in CI (`unavailable`).
 
 from __future__ import annotations
 
-import ast
 import functools
 import os
 import shutil
@@ -34,6 +33,7 @@ __all__ = [
     "env_example",
     "scratch_database",
     "settings_read",
+    "KUBERNETES_ONLY",
     "unavailable",
 ]
 
@@ -86,21 +86,15 @@ def _cached_config(env: tuple[tuple[str, str], ...], run_containers: bool) -> di
 
 
 def settings_read() -> set[str]:
-    """The variables risk_assets/settings.py reads (`_env("NAME", ...)`, `os.environ.get("NAME")`)."""
-    tree = ast.parse((REPO / "risk_assets" / "settings.py").read_text())
-    return {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-        and ast.unparse(node.func) in {"_env", "os.environ.get", "os.getenv"}
-    }
+    """The variables risk_assets/settings.py reads: the alias of each field of its pydantic-settings model."""
+    from risk_assets.settings import Settings
+
+    return {name for field in Settings.model_fields.values() for name in field.validation_alias.choices}
 
 
-#: Settings the images carry as defaults instead of compose (docker/*.Dockerfile ENV): DAGSTER_HOME, the code
-#: version baked at build time and the served API's limits.
+#: Settings of the Kubernetes deployment alone (compose runs steps in the run's process).
+KUBERNETES_ONLY = {"RISKGRAPH_TRAINING_STEP_PODS"}
+
 SET_BY_THE_IMAGES = {
     "DAGSTER_HOME",
     "RISKGRAPH_GIT_COMMIT",

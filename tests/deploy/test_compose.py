@@ -18,6 +18,7 @@ import yaml
 
 from tests.deploy import (
     DOCKER_GID,
+    KUBERNETES_ONLY,
     REPO,
     SET_BY_THE_IMAGES,
     ComposeRefused,
@@ -226,9 +227,17 @@ def test_every_setting_reaches_the_code_server_and_the_api():
         "RISKGRAPH_API_BODY_TIMEOUT_SECONDS",
     } <= settings_read()
     services = compose_config()["services"]
-    missing = settings_read() - SET_BY_THE_IMAGES - set(services["dagster-code"]["environment"])
+    missing = (
+        settings_read() - SET_BY_THE_IMAGES - KUBERNETES_ONLY - set(services["dagster-code"]["environment"])
+    )
     assert missing == set(), f"dagster-code does not receive {sorted(missing)}"
-    missing = settings_read() - SET_BY_THE_IMAGES - SOURCE_KEYS - set(services["api"]["environment"])
+    missing = (
+        settings_read()
+        - SET_BY_THE_IMAGES
+        - KUBERNETES_ONLY
+        - SOURCE_KEYS
+        - set(services["api"]["environment"])
+    )
     assert missing == set(), f"api does not receive {sorted(missing)}"
     assert not SOURCE_KEYS & set(services["api"]["environment"])
 
