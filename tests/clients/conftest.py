@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support.stub_server import StubServer
+from risk_assets.clients.http import BadResponse
+from tests.support.stub_server import StubResponse, StubServer
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -21,6 +22,25 @@ def fixture_bytes(path: Path) -> bytes:
     """The bytes a fixture file serves (``.gz`` decompressed, like the stub server does)."""
     data = path.read_bytes()
     return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def assert_cut_short_and_html_bodies_are_bad(
+    stub: StubServer, path: str, body: bytes, content_type: str, html_page: str, call: Callable[[], object]
+) -> None:
+    """A source's JSON ``body`` cut short, then an HTML page served in its place, both raise BadResponse naming
+    what went wrong: no client hands a parser half a document or a maintenance page."""
+    stub.route(
+        "GET",
+        path,
+        [
+            StubResponse(body=body, content_type=content_type),
+            StubResponse.text(html_page, content_type="text/html"),
+        ],
+    )
+    with pytest.raises(BadResponse, match="truncated"):
+        call()
+    with pytest.raises(BadResponse, match="text/html"):
+        call()
 
 
 @dataclass
