@@ -38,6 +38,24 @@ def fitted_folds(printed: str, total: int) -> set[tuple[str, int, int]]:
     return {(family, int(repeat), int(fold)) for *_, family, repeat, fold in lines}
 
 
+def evaluate_panel(folder: Path, out: Path, *options: str) -> int:
+    """`riskgraph evaluate` out of time (tested from 2019) on the panel written to ``folder``/S.csv and E.csv."""
+    return main(
+        [
+            "evaluate",
+            "--statements",
+            str(folder / "S.csv"),
+            "--events",
+            str(folder / "E.csv"),
+            "--test-from",
+            "2019",
+            "--out",
+            str(out),
+            *options,
+        ]
+    )
+
+
 def check_outputs(out: Path, statements: bool = False) -> dict:
     report = json.loads((out / "report.json").read_text())
     for name in ("roc.png", "calibration.png"):
@@ -68,21 +86,7 @@ def test_evaluate_a_synthetic_statement_panel_out_of_time(
     write_csv(statements._append(bad, ignore_index=True), tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
     out = tmp_path / "out"
-    code = main(
-        [
-            "evaluate",
-            "--statements",
-            str(tmp_path / "S.csv"),
-            "--events",
-            str(tmp_path / "E.csv"),
-            "--test-from",
-            "2019",
-            "--out",
-            str(out),
-            "--seed",
-            "3",
-        ]
-    )
+    code = evaluate_panel(tmp_path, out, "--seed", "3")
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert f"statements: line {len(statements) + 2}, column total_assets: 'n/a?' is not a number" in printed
@@ -215,20 +219,6 @@ def test_the_default_definition_is_stated_and_an_unknown_kind_refused(tmp_path: 
     statements, events = synthetic_panel(companies=40)
     write_csv(statements, tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
-    code = main(
-        [
-            "evaluate",
-            "--statements",
-            str(tmp_path / "S.csv"),
-            "--events",
-            str(tmp_path / "E.csv"),
-            "--test-from",
-            "2019",
-            "--out",
-            str(tmp_path / "out"),
-            "--default-kinds",
-            "bankruptcy,lawsuit",
-        ]
-    )
+    code = evaluate_panel(tmp_path, tmp_path / "out", "--default-kinds", "bankruptcy,lawsuit")
     printed = capsys.readouterr().out
     assert code == 2 and "lawsuit is not a default event kind" in printed
