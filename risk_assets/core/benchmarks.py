@@ -98,6 +98,18 @@ POLISH_OHLSON_REASON = (
 )
 
 
+def _not_computable_from_polish(frame: pd.DataFrame, name: str, reason: str) -> ClassicScore:
+    """A classic score the Polish attributes cannot give: no value on any row, each row saying why."""
+    n = len(frame)
+    return ClassicScore(
+        name,
+        np.full(n, np.nan),
+        None,
+        np.full(n, reason, dtype=object),
+        "not computable from the Polish attributes",
+    )
+
+
 def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     """Z'' and Zmijewski from the Polish attributes; Altman Z and Ohlson O not available (reasons given).
 
@@ -106,16 +118,8 @@ def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     +3.25 emerging-market constant (a shift changes no ranking).
     Zmijewski = -4.336 - 4.513 Attr1 (NI/TA) + 5.679 Attr2 (TL/TA) + 0.004 Attr4 (CA/CL); probability Phi(X).
     """
-    n = len(frame)
-    unavailable = np.full(n, np.nan)
     return {
-        "altman_z": ClassicScore(
-            "altman_z",
-            unavailable,
-            None,
-            np.full(n, POLISH_ALTMAN_Z_REASON, dtype=object),
-            "not computable from the Polish attributes",
-        ),
+        "altman_z": _not_computable_from_polish(frame, "altman_z", POLISH_ALTMAN_Z_REASON),
         "altman_z_double_prime": _z_double_prime(
             frame,
             ("Attr3", "Attr6", "Attr22"),
@@ -123,13 +127,7 @@ def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
             ["Attr8"],
             "6.56 Attr3 + 3.26 Attr6 + 6.72 Attr22 + 1.05 Attr8 (no +3.25 constant)",
         ),
-        "ohlson_o": ClassicScore(
-            "ohlson_o",
-            unavailable.copy(),
-            None,
-            np.full(n, POLISH_OHLSON_REASON, dtype=object),
-            "not computable from the Polish attributes",
-        ),
+        "ohlson_o": _not_computable_from_polish(frame, "ohlson_o", POLISH_OHLSON_REASON),
         "zmijewski": _zmijewski(
             frame,
             ("Attr1", "Attr2", "Attr4"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,16 +25,16 @@ def fixture_bytes(path: Path) -> bytes:
 
 
 def assert_cut_short_and_html_bodies_are_bad(
-    stub: StubServer, path: str, body: bytes, content_type: str, html_page: str, call: Callable[[], object]
+    stub: StubServer, path: str, recorded: StubResponse, call: Callable[[], object]
 ) -> None:
-    """A source's JSON ``body`` cut short, then an HTML page served in its place, both raise BadResponse naming
-    what went wrong: no client hands a parser half a document or a maintenance page."""
+    """The ``recorded`` JSON answer cut in half, then an HTML maintenance page in its place, both raise
+    BadResponse naming what went wrong: no client hands a parser half a document or a web page."""
     stub.route(
         "GET",
         path,
         [
-            StubResponse(body=body, content_type=content_type),
-            StubResponse.text(html_page, content_type="text/html"),
+            replace(recorded, body=recorded.body[: len(recorded.body) // 2]),
+            StubResponse.text("<html><body>Down for maintenance</body></html>", content_type="text/html"),
         ],
     )
     with pytest.raises(BadResponse, match="truncated"):

@@ -216,13 +216,9 @@ def test_429_retry_after_and_500_then_recorded_200(stub, dart, fake_time):
 
 
 def test_truncated_and_html_bodies_are_bad_responses(stub, dart):
+    recorded = StubResponse.file(COMPANY, content_type=JSON_TYPE)
     assert_cut_short_and_html_bodies_are_bad(
-        stub,
-        "/api/company.json",
-        fixture_bytes(COMPANY)[:300],
-        JSON_TYPE,
-        "<html><body>점검 중입니다</body></html>",
-        lambda: dart.company(SAMSUNG),
+        stub, "/api/company.json", recorded, lambda: dart.company(SAMSUNG)
     )
 
 

@@ -113,14 +113,11 @@ def test_429_retry_after_then_500_then_200(stub, prices, fake_time):
 
 
 def test_truncated_body_and_html_page_are_bad_responses(stub, prices):
-    assert_cut_short_and_html_bodies_are_bad(
-        stub,
-        "/v8/finance/chart/AAPL",
-        fixture_bytes(AAPL)[:1000],
-        YAHOO_TYPE,
-        "<html><body>Will be right back</body></html>",
-        lambda: prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6)),
-    )
+    def chart():
+        return prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))
+
+    recorded = StubResponse.file(AAPL, content_type=YAHOO_TYPE)
+    assert_cut_short_and_html_bodies_are_bad(stub, "/v8/finance/chart/AAPL", recorded, chart)
 
 
 def test_close_on_or_before(aapl):
