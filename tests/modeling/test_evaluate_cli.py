@@ -56,6 +56,14 @@ def evaluate_panel(folder: Path, out: Path, *options: str) -> int:
     )
 
 
+def evaluate_table(folder: Path, out: Path, *options: str) -> int:
+    """`riskgraph evaluate` with k-fold on the labelled table written to ``folder``/T.csv (target column
+    ``target``)."""
+    return main(
+        ["evaluate", "--table", str(folder / "T.csv"), "--target", "target", "--out", str(out), *options]
+    )
+
+
 def check_outputs(out: Path, statements: bool = False) -> dict:
     report = json.loads((out / "report.json").read_text())
     for name in ("roc.png", "calibration.png"):
@@ -111,21 +119,7 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
     columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21"]
     write_polish_sample(tmp_path / "T.csv", columns, defaults=40, survivors=360, seed=1)
     out = tmp_path / "out"
-    code = main(
-        [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--folds",
-            "3",
-            "--repeats",
-            "2",
-            "--out",
-            str(out),
-        ]
-    )
+    code = evaluate_table(tmp_path, out, "--folds", "3", "--repeats", "2")
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = check_outputs(out)
@@ -153,18 +147,7 @@ def test_evaluate_fast_is_three_folds_once_without_the_bag(
     write_polish_sample(
         tmp_path / "T.csv", ["Attr1", "Attr2", "Attr3", "Attr6"], defaults=30, survivors=270, seed=2
     )
-    code = main(
-        [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--fast",
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    code = evaluate_table(tmp_path, tmp_path / "out", "--fast")
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
