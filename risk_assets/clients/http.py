@@ -542,6 +542,15 @@ class Transport(TypedDict, total=False):
     wall_clock: Callable[[], datetime]
 
 
+def required_api_key(api_key: str | None, missing: str) -> str:
+    """``api_key`` without surrounding blanks; ValueError(``missing``, which says where to get one) when there is
+    none, so a keyed client refuses at construction rather than on its first request."""
+    key = (api_key or "").strip()
+    if not key:
+        raise ValueError(missing)
+    return key
+
+
 def source_http(
     *,
     source: str,
