@@ -165,17 +165,7 @@ def test_evaluate_figures_do_not_depend_on_the_number_of_processes(tmp_path: Pat
     reports = []
     for jobs in ("1", "2"):
         out = tmp_path / f"out-{jobs}"
-        argv = [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--fast",
-            "--jobs",
-            jobs,
-        ]
-        assert main([*argv, "--out", str(out)]) == 0
+        assert evaluate_table(tmp_path, out, "--fast", "--jobs", jobs) == 0
         assert f"{jobs} process(es)" in capsys.readouterr().out
         reports.append(json.loads((out / "report.json").read_text()))
     assert reports[0]["models"] == reports[1]["models"]
