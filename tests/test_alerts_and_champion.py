@@ -7,7 +7,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.evaluation import usable_features
@@ -17,8 +16,8 @@ from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import open_object_store
-from risk_assets.storage.schema import statements
 from risk_assets.storage.warehouse import Warehouse
+from tests.support.statements import change_statement_in_place, latest_statement
 
 HOME_DEPOT = "sec-0000354950"
 
@@ -39,11 +38,7 @@ def registry() -> ModelRegistry:
 def test_a_worse_latest_statement_raises_exactly_one_alert_once(graph_copy: Path) -> None:
     store = warehouse()
     alerts_before = store.read("risk_alerts")
-    latest = (
-        store.read("statements", where={"company_id": HOME_DEPOT})
-        .sort_values(["period_end", "filed_at"])
-        .iloc[-1]
-    )
+    latest = latest_statement(store, HOME_DEPOT)
     scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values(
         "as_of"
     )
@@ -60,16 +55,7 @@ def test_a_worse_latest_statement_raises_exactly_one_alert_once(graph_copy: Path
         "total_liabilities": 0.99 * assets,
         "operating_cash_flow": -0.1 * assets,
     }
-    with store.transaction() as conn:
-        conn.execute(
-            sa.update(statements)
-            .where(
-                statements.c.company_id == HOME_DEPOT,
-                statements.c.accession == latest["accession"],
-                statements.c.period_end == latest["period_end"],
-            )
-            .values(**loss)
-        )
+    change_statement_in_place(store, latest, loss)
     assert run_job("rescore_all").success
 
     scores = store.read("risk_scores", where={"company_id": HOME_DEPOT, "kind": "period"}).sort_values(

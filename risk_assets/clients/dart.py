@@ -32,6 +32,7 @@ from risk_assets.clients.http import (
     SourceError,
     SourceUnavailable,
     Transport,
+    required_api_key,
     source_http,
     utc_now,
 )
@@ -155,9 +156,9 @@ class OpenDartClient(SourceClient):
         user_agent: str = "riskgraph/0.1",
         **transport: Unpack[Transport],
     ):
-        if not (api_key or "").strip():
-            raise ValueError("OpenDART needs an API key (crtfc_key, 40 characters) from opendart.fss.or.kr")
-        self._api_key = api_key.strip()
+        self._api_key = required_api_key(
+            api_key, "OpenDART needs an API key (crtfc_key, 40 characters) from opendart.fss.or.kr"
+        )
         self._clock = transport.get("clock", time.monotonic)
         self.rate_limited_cooldown_seconds = rate_limited_cooldown_seconds
         self._blocked_until: float | None = None

@@ -22,6 +22,7 @@ from risk_assets.clients.http import (
     SourceClient,
     SourceError,
     Transport,
+    required_api_key,
     source_http,
 )
 
@@ -136,11 +137,9 @@ class EcosClient(SourceClient):
         user_agent: str = "riskgraph/0.1",
         **transport: Unpack[Transport],
     ):
-        if not (api_key or "").strip():
-            raise ValueError("ECOS needs an API key from ecos.bok.or.kr")
+        self._api_key = required_api_key(api_key, "ECOS needs an API key from ecos.bok.or.kr")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self._api_key = api_key.strip()
         self.publication_lag_days = dict(publication_lag_days or {})
         self.language = language
         self.page_size = page_size

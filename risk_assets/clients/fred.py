@@ -25,6 +25,7 @@ from risk_assets.clients.http import (
     SourceClient,
     SourceError,
     Transport,
+    required_api_key,
     source_http,
 )
 
@@ -103,11 +104,11 @@ class FredClient(SourceClient):
         user_agent: str = "riskgraph/0.1",
         **transport: Unpack[Transport],
     ):
-        if not (api_key or "").strip():
-            raise ValueError("FRED needs an API key (32 lowercase alphanumerics) from fred.stlouisfed.org")
+        self._api_key = required_api_key(
+            api_key, "FRED needs an API key (32 lowercase alphanumerics) from fred.stlouisfed.org"
+        )
         if not 1 <= page_limit <= MAX_LIMIT:
             raise ValueError(f"page_limit must be within 1..{MAX_LIMIT}")
-        self._api_key = api_key.strip()
         self.publication_lag_days = dict(publication_lag_days or {})
         self.page_limit = page_limit
         self.http = source_http(

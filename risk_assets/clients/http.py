@@ -281,7 +281,20 @@ def _last_outcome(state: RetryCallState) -> Any:
 # ------------------------------------------------------------------------------------------- client
 
 
-class HttpClient:
+class _ClosedOnExit:
+    """``with`` support for a client: the end of the block calls its ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HttpClient(_ClosedOnExit):
     """A sync httpx client with retries, rate limiting, raw capture and redacted errors.
 
     ``get`` returns an :class:`HttpResponse` for any 2xx status after handing the body to ``raw_sink``
@@ -332,15 +345,9 @@ class HttpClient:
             transport=transport,
         )
 
-    # -- lifecycle
+    # -- lifecycle (a ``with`` block closes it: _ClosedOnExit)
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- helpers
     def redact(self, text: str) -> str:
@@ -513,19 +520,13 @@ class HttpClient:
         return self._error(SourceError, f"request failed: {excerpt!r}", response.url, status)
 
 
-class SourceClient:
+class SourceClient(_ClosedOnExit):
     """What every source client shares: its :class:`HttpClient`, closed by ``close()`` or a ``with`` block."""
 
     http: HttpClient
 
     def close(self) -> None:
         self.http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Transport(TypedDict, total=False):
@@ -539,6 +540,15 @@ class Transport(TypedDict, total=False):
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     wall_clock: Callable[[], datetime]
+
+
+def required_api_key(api_key: str | None, missing: str) -> str:
+    """``api_key`` without surrounding blanks; ValueError(``missing``, which says where to get one) when there is
+    none, so a keyed client refuses at construction rather than on its first request."""
+    key = (api_key or "").strip()
+    if not key:
+        raise ValueError(missing)
+    return key
 
 
 def source_http(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from risk_assets.commands import open_warehouse
 
@@ -29,28 +31,29 @@ def online_ticker_lookup(ticker: str, sec=None, dart=None) -> dict | None:
     configured = source_clients(Settings.from_env(), env_vars=False) if sec is None or dart is None else {}
     wanted = ticker.strip().upper()
     if wanted.isdigit() and len(wanted) == 6:
-        dart = dart or configured["dart"]
-        if not dart.is_configured():
-            return None
-        client = dart.client()
-        try:
-            for row in client.corp_codes():
-                if (row.get("stock_code") or "") == wanted:
-                    return {"dart_corp_code": row["corp_code"]}
-        finally:
-            client.close()
+        row = _first_listed(
+            dart or configured["dart"],
+            lambda client: client.corp_codes(),
+            lambda row: (row.get("stock_code") or "") == wanted,
+        )
+        return None if row is None else {"dart_corp_code": row["corp_code"]}
+    row = _first_listed(
+        sec or configured["sec"],
+        lambda client: client.company_tickers(),
+        lambda row: row["ticker"].upper() == wanted,
+    )
+    return None if row is None else {"cik": str(row["cik"])}
+
+
+def _first_listed(
+    resource, listing: Callable[[Any], Iterable[dict]], matches: Callable[[dict], bool]
+) -> dict | None:
+    """The first row of a source's listing that ``matches``; None when none does or the source is not configured
+    (its client is closed either way)."""
+    if not resource.is_configured():
         return None
-    sec = sec or configured["sec"]
-    if not sec.is_configured():
-        return None
-    client = sec.client()
-    try:
-        for row in client.company_tickers():
-            if row["ticker"].upper() == wanted:
-                return {"cik": str(row["cik"])}
-    finally:
-        client.close()
-    return None
+    with resource.client() as client:
+        return next((row for row in listing(client) if matches(row)), None)
 
 
 def _add(args: argparse.Namespace, out=None) -> int:

@@ -65,6 +65,29 @@ def _with_reasons(
     return ClassicScore(name, risk, probability, reasons, note)
 
 
+def _z_double_prime(
+    frame: pd.DataFrame,
+    x1_to_x3: tuple[str, str, str],
+    equity_tl: np.ndarray,
+    equity_inputs: list[str],
+    note: str,
+) -> ClassicScore:
+    """Altman's Z'' = 6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 book equity/TL (no +3.25) over ``frame``'s columns
+    ``x1_to_x3`` (WC/TA, RE/TA, EBIT/TA); ``equity_tl`` comes from ``equity_inputs``, which the data holds in
+    its own form."""
+    wc, re, ebit = (_polish(frame, name) for name in x1_to_x3)
+    z2 = 6.56 * wc + 3.26 * re + 6.72 * ebit + 1.05 * equity_tl
+    return _with_reasons("altman_z_double_prime", z2, None, [*x1_to_x3, *equity_inputs], frame, note)
+
+
+def _zmijewski(frame: pd.DataFrame, inputs: tuple[str, str, str], note: str) -> ClassicScore:
+    """Zmijewski X = -4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL over ``frame``'s columns ``inputs`` (in that
+    order), with its probability Phi(X)."""
+    ni_ta, tl_ta, ca_cl = (_polish(frame, name) for name in inputs)
+    zm = -4.336 - 4.513 * ni_ta + 5.679 * tl_ta + 0.004 * ca_cl
+    return _with_reasons("zmijewski", zm, stats.norm.cdf(zm), list(inputs), frame, note)
+
+
 POLISH_ALTMAN_Z_REASON = (
     "Altman Z needs the market value of equity (X4 = market value of equity / total liabilities): the Polish "
     "data holds book equity only (Attr8)"
@@ -75,6 +98,18 @@ POLISH_OHLSON_REASON = (
 )
 
 
+def _not_computable_from_polish(frame: pd.DataFrame, name: str, reason: str) -> ClassicScore:
+    """A classic score the Polish attributes cannot give: no value on any row, each row saying why."""
+    n = len(frame)
+    return ClassicScore(
+        name,
+        np.full(n, np.nan),
+        None,
+        np.full(n, reason, dtype=object),
+        "not computable from the Polish attributes",
+    )
+
+
 def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     """Z'' and Zmijewski from the Polish attributes; Altman Z and Ohlson O not available (reasons given).
 
@@ -83,49 +118,19 @@ def classic_from_polish_ratios(frame: pd.DataFrame) -> dict[str, ClassicScore]:
     +3.25 emerging-market constant (a shift changes no ranking).
     Zmijewski = -4.336 - 4.513 Attr1 (NI/TA) + 5.679 Attr2 (TL/TA) + 0.004 Attr4 (CA/CL); probability Phi(X).
     """
-    n = len(frame)
-    z2 = (
-        6.56 * _polish(frame, "Attr3")
-        + 3.26 * _polish(frame, "Attr6")
-        + 6.72 * _polish(frame, "Attr22")
-        + 1.05 * _polish(frame, "Attr8")
-    )
-    zm = (
-        -4.336
-        - 4.513 * _polish(frame, "Attr1")
-        + 5.679 * _polish(frame, "Attr2")
-        + 0.004 * _polish(frame, "Attr4")
-    )
-    unavailable = np.full(n, np.nan)
     return {
-        "altman_z": ClassicScore(
-            "altman_z",
-            unavailable,
-            None,
-            np.full(n, POLISH_ALTMAN_Z_REASON, dtype=object),
-            "not computable from the Polish attributes",
-        ),
-        "altman_z_double_prime": _with_reasons(
-            "altman_z_double_prime",
-            z2,
-            None,
-            ["Attr3", "Attr6", "Attr22", "Attr8"],
+        "altman_z": _not_computable_from_polish(frame, "altman_z", POLISH_ALTMAN_Z_REASON),
+        "altman_z_double_prime": _z_double_prime(
             frame,
+            ("Attr3", "Attr6", "Attr22"),
+            _polish(frame, "Attr8"),
+            ["Attr8"],
             "6.56 Attr3 + 3.26 Attr6 + 6.72 Attr22 + 1.05 Attr8 (no +3.25 constant)",
         ),
-        "ohlson_o": ClassicScore(
-            "ohlson_o",
-            unavailable.copy(),
-            None,
-            np.full(n, POLISH_OHLSON_REASON, dtype=object),
-            "not computable from the Polish attributes",
-        ),
-        "zmijewski": _with_reasons(
-            "zmijewski",
-            zm,
-            stats.norm.cdf(zm),
-            ["Attr1", "Attr2", "Attr4"],
+        "ohlson_o": _not_computable_from_polish(frame, "ohlson_o", POLISH_OHLSON_REASON),
+        "zmijewski": _zmijewski(
             frame,
+            ("Attr1", "Attr2", "Attr4"),
             "-4.336 - 4.513 Attr1 + 5.679 Attr2 + 0.004 Attr4, probability Phi(X)",
         ),
     }
@@ -241,8 +246,6 @@ def classic_from_field_features(frame: pd.DataFrame) -> dict[str, ClassicScore]:
         book_cover = np.where(tl > 0, 1.0 / tl - 1.0, np.nan)
         cl_ca = np.where(ca_cl > 0, 1.0 / ca_cl, np.nan)
     z = 1.2 * wc + 1.4 * re + 3.3 * ebit + 0.6 * mve_tl + 1.0 * sales
-    z2 = 6.56 * wc + 3.26 * re + 6.72 * ebit + 1.05 * book_cover
-    zm = -4.336 - 4.513 * ni + 5.679 * tl + 0.004 * ca_cl
     oeneg = np.where(np.isnan(tl), np.nan, (tl > 1).astype(float))
     o = (
         -1.32
@@ -265,12 +268,11 @@ def classic_from_field_features(frame: pd.DataFrame) -> dict[str, ClassicScore]:
             frame,
             "1.2 X1 + 1.4 X2 + 3.3 X3 + 0.6 X4 + 1.0 X5 (Altman 1968)",
         ),
-        "altman_z_double_prime": _with_reasons(
-            "altman_z_double_prime",
-            z2,
-            None,
-            ["wc_ta", "re_ta", "ebit_ta", "tl_ta"],
+        "altman_z_double_prime": _z_double_prime(
             frame,
+            ("wc_ta", "re_ta", "ebit_ta"),
+            book_cover,
+            ["tl_ta"],
             "6.56 X1 + 3.26 X2 + 6.72 X3 + 1.05 book equity/TL (no +3.25)",
         ),
         "ohlson_o": _with_reasons(
@@ -281,12 +283,9 @@ def classic_from_field_features(frame: pd.DataFrame) -> dict[str, ClassicScore]:
             frame,
             "Ohlson (1980) model 1, SIZE in log real US$ millions (ranking only)",
         ),
-        "zmijewski": _with_reasons(
-            "zmijewski",
-            zm,
-            stats.norm.cdf(zm),
-            ["ni_ta", "tl_ta", "ca_cl"],
+        "zmijewski": _zmijewski(
             frame,
+            ("ni_ta", "tl_ta", "ca_cl"),
             "-4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL, probability Phi(X)",
         ),
     }

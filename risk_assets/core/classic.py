@@ -81,6 +81,25 @@ def _zone(value: float, distress_below: float, safe_above: float) -> str:
     return "grey"
 
 
+def _altman_inputs(items: Items, names: tuple[str, ...], score: str) -> tuple[dict[str, float], str | None]:
+    """The inputs of an Altman score, or why it cannot be computed: all present, positive assets, nonzero TL."""
+    values, reason = _inputs(items, names, score)
+    return values, reason or _positive_assets(values, score) or _nonzero(
+        values, ("total_liabilities",), score
+    )
+
+
+def _altman_x1_to_x3(values: Mapping[str, float], wc: float, re: float, ebit: float) -> float:
+    """The terms Z and Z'' share, each with its own coefficient: working capital, retained earnings and EBIT over
+    total assets (summed in the published order, so both scores keep their exact floating-point values)."""
+    ta = values["total_assets"]
+    return (
+        wc * (values["current_assets"] - values["current_liabilities"]) / ta
+        + re * values["retained_earnings"] / ta
+        + ebit * values["ebit"] / ta
+    )
+
+
 _ALTMAN_Z_ITEMS = (
     "current_assets",
     "current_liabilities",
@@ -99,17 +118,13 @@ def altman_z(items: Items) -> ScoreResult:
     Decimal-coefficient form (the paper's 0.012 ... 0.999 take ratios in percent). MVE is the market value of
     equity and TL the book value of total liabilities. Zones: < 1.81 distress, 1.81-2.99 grey, > 2.99 safe.
     """
-    v, reason = _inputs(items, _ALTMAN_Z_ITEMS, "Altman Z")
-    reason = reason or _positive_assets(v, "Altman Z") or _nonzero(v, ("total_liabilities",), "Altman Z")
+    v, reason = _altman_inputs(items, _ALTMAN_Z_ITEMS, "Altman Z")
     if reason:
         return _missing(reason)
-    ta = v["total_assets"]
     z = (
-        1.2 * (v["current_assets"] - v["current_liabilities"]) / ta
-        + 1.4 * v["retained_earnings"] / ta
-        + 3.3 * v["ebit"] / ta
+        _altman_x1_to_x3(v, 1.2, 1.4, 3.3)
         + 0.6 * v["market_value_equity"] / v["total_liabilities"]
-        + 1.0 * v["revenue"] / ta
+        + 1.0 * v["revenue"] / v["total_assets"]
     )
     return ScoreResult(value=z, reason=None, zone=_zone(z, 1.81, 2.99))
 
@@ -132,17 +147,10 @@ def altman_z_double_prime(items: Items, emerging_market_constant: bool = False) 
     The +3.25 constant of Altman's emerging-market score is added only when asked. Zones without it: < 1.1
     distress, 1.1-2.6 grey, > 2.6 safe; with it the same cut-offs shifted by 3.25 (4.35 and 5.85).
     """
-    v, reason = _inputs(items, _Z2_ITEMS, "Altman Z''")
-    reason = reason or _positive_assets(v, "Altman Z''") or _nonzero(v, ("total_liabilities",), "Altman Z''")
+    v, reason = _altman_inputs(items, _Z2_ITEMS, "Altman Z''")
     if reason:
         return _missing(reason)
-    ta = v["total_assets"]
-    z = (
-        6.56 * (v["current_assets"] - v["current_liabilities"]) / ta
-        + 3.26 * v["retained_earnings"] / ta
-        + 6.72 * v["ebit"] / ta
-        + 1.05 * v["total_equity"] / v["total_liabilities"]
-    )
+    z = _altman_x1_to_x3(v, 6.56, 3.26, 6.72) + 1.05 * v["total_equity"] / v["total_liabilities"]
     shift = EMERGING_MARKET_CONSTANT if emerging_market_constant else 0.0
     z += shift
     return ScoreResult(value=z, reason=None, zone=_zone(z, 1.1 + shift, 2.6 + shift))

@@ -41,14 +41,20 @@ def _probabilities(p, n: int) -> np.ndarray:
     return array
 
 
-def roc_auc(y, score) -> float:
-    """Area under the ROC curve via Mann-Whitney ranks: a tied (bad, good) pair counts one half."""
+def _both_classes(y, score, metric: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(labels, scores, bad count, good count), checked for a discrimination metric that needs both classes."""
     labels = _labels(y)
     scores = _numbers(score, "score", labels.size)
     n_bad = int(labels.sum())
     n_good = labels.size - n_bad
     if n_bad == 0 or n_good == 0:
-        raise ValueError("AUC needs both classes in y")
+        raise ValueError(f"{metric} needs both classes in y")
+    return labels, scores, n_bad, n_good
+
+
+def roc_auc(y, score) -> float:
+    """Area under the ROC curve via Mann-Whitney ranks: a tied (bad, good) pair counts one half."""
+    labels, scores, n_bad, n_good = _both_classes(y, score, "AUC")
     ranks = stats.rankdata(scores)  # average ranks give ties the 1/2 credit
     rank_sum_bad = ranks[labels == 1].sum()
     return float((rank_sum_bad - n_bad * (n_bad + 1) / 2.0) / (n_bad * n_good))
@@ -61,12 +67,7 @@ def accuracy_ratio(y, score) -> float:
 
 def ks_statistic(y, score) -> float:
     """Kolmogorov-Smirnov distance max_s |F_bad(s) - F_good(s)|, evaluated at every distinct score."""
-    labels = _labels(y)
-    scores = _numbers(score, "score", labels.size)
-    n_bad = int(labels.sum())
-    n_good = labels.size - n_bad
-    if n_bad == 0 or n_good == 0:
-        raise ValueError("KS needs both classes in y")
+    labels, scores, n_bad, n_good = _both_classes(y, score, "KS")
     thresholds = np.unique(scores)
     cdf_bad = np.searchsorted(np.sort(scores[labels == 1]), thresholds, side="right") / n_bad
     cdf_good = np.searchsorted(np.sort(scores[labels == 0]), thresholds, side="right") / n_good

@@ -290,6 +290,21 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
     periods = _fiscal_periods(durations)
     floats = public_floats(companyfacts, currency)
 
+    def filing_row(end, filed, accn: str, form: str, problems) -> dict:
+        """The row of one filing of a period without its items: who, when, which filing and its problems."""
+        return {
+            "company_id": company_id,
+            "fiscal_year": fiscal_year_of(end),
+            "period_end": end,
+            "filed_at": filed,
+            "accession": accn,
+            "form": form,
+            "currency": currency,
+            "source": SOURCE,
+            "derived_items": "",
+            ISSUES_COLUMN: "; ".join(reason for *_, reason in problems),
+        }
+
     rows: list[dict] = []
     for end, start in sorted(periods.items()):
         facts_pl = _PeriodFacts(start, {t: [f for f in fs if f.end == end] for t, fs in durations.items()})
@@ -320,17 +335,9 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
             previous = values
             rows.append(
                 {
-                    "company_id": company_id,
-                    "fiscal_year": fiscal_year_of(end),
+                    **filing_row(end, filed, accn, form, unusable.get(accn, ())),
                     "period_start": start,
-                    "period_end": end,
-                    "filed_at": filed,
-                    "accession": accn,
-                    "form": form,
-                    "currency": currency,
-                    "source": SOURCE,
                     "derived_items": ",".join(sorted(derived)),
-                    ISSUES_COLUMN: "; ".join(reason for *_, reason in unusable.get(accn, ())),
                     **values,
                 }
             )
@@ -339,20 +346,7 @@ def normalize_companyfacts(companyfacts: dict, company_id: str) -> pd.DataFrame:
     for accn, problems in unusable.items():
         if accn not in with_rows:
             end, filed, form, _ = problems[0]
-            rows.append(
-                {
-                    "company_id": company_id,
-                    "fiscal_year": fiscal_year_of(end),
-                    "period_end": end,
-                    "filed_at": filed,
-                    "accession": accn,
-                    "form": form,
-                    "currency": currency,
-                    "source": SOURCE,
-                    "derived_items": "",
-                    ISSUES_COLUMN: "; ".join(reason for *_, reason in problems),
-                }
-            )
+            rows.append(filing_row(end, filed, accn, form, problems))
     return to_statement_frame(rows)
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RawSink,
         SecEdgarClient,
     )
+    from risk_assets.clients.http import Transport
     from risk_assets.core.macro import MacroSeries
     from risk_assets.defs.sources.providers import MarketSession
 
@@ -121,15 +122,35 @@ class ModelSettingsResource(dg.ConfigurableResource):
 # configurable (tests point them at a local server); keys and the SEC User-Agent empty = not configured.
 
 
-class SecEdgarResource(dg.ConfigurableResource):
+class _SourceClientResource(dg.ConfigurableResource):
+    """What every source resource hands its client alike: the request timeout, the retries and the raw sink."""
+
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+
+    def _transport(self, raw_sink: RawSink | None) -> Transport:
+        return {"timeout": self.timeout_seconds, "max_retries": self.max_retries, "raw_sink": raw_sink}
+
+
+class _KeyedSourceResource(_SourceClientResource):
+    """A source that needs an API key (empty = not configured)."""
+
+    api_key: str = ""
+
+    def resolved_api_key(self) -> str:
+        return self.api_key.strip()
+
+    def is_configured(self) -> bool:
+        return bool(self.resolved_api_key())
+
+
+class SecEdgarResource(_SourceClientResource):
     """SEC EDGAR. ``user_agent``: RISKGRAPH_SEC_USER_AGENT ("Name contact@example.com")."""
 
     user_agent: str = ""
     base_url_data: str = "https://data.sec.gov"
     base_url_www: str = "https://www.sec.gov"
     max_requests_per_second: float = _sec.MAX_REQUESTS_PER_SECOND
-    timeout_seconds: float = 60.0
-    max_retries: int = 4
 
     def resolved_user_agent(self) -> str:
         return self.user_agent.strip()
@@ -145,50 +166,34 @@ class SecEdgarResource(dg.ConfigurableResource):
             base_url_data=self.base_url_data,
             base_url_www=self.base_url_www,
             max_requests_per_second=self.max_requests_per_second,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            raw_sink=raw_sink,
+            **self._transport(raw_sink),
         )
 
 
-class OpenDartResource(dg.ConfigurableResource):
+class OpenDartResource(_KeyedSourceResource):
     """OpenDART. ``api_key``: OPENDART_API_KEY. The daily cap is counted per process (see the client)."""
 
-    api_key: str = ""
     base_url: str = "https://opendart.fss.or.kr/api"
     daily_request_cap: int = _dart.DAILY_REQUEST_CAP
     min_interval_seconds: float = _dart.MIN_INTERVAL_SECONDS
-    timeout_seconds: float = 60.0
-    max_retries: int = 4
-
-    def is_configured(self) -> bool:
-        return bool(self.api_key.strip())
 
     def client(self, raw_sink: RawSink | None = None) -> OpenDartClient:
         from risk_assets.clients import OpenDartClient
 
         return OpenDartClient(
-            api_key=self.api_key.strip(),
+            api_key=self.resolved_api_key(),
             base_url=self.base_url,
             daily_request_cap=self.daily_request_cap,
             min_interval_seconds=self.min_interval_seconds,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            raw_sink=raw_sink,
+            **self._transport(raw_sink),
         )
 
 
-class FredResource(dg.ConfigurableResource):
+class FredResource(_KeyedSourceResource):
     """FRED / ALFRED. ``api_key``: FRED_API_KEY."""
 
-    api_key: str = ""
     base_url: str = "https://api.stlouisfed.org/fred"
     max_requests_per_minute: float = _fred.MAX_REQUESTS_PER_MINUTE
-    timeout_seconds: float = 60.0
-    max_retries: int = 4
-
-    def is_configured(self) -> bool:
-        return bool(self.api_key.strip())
 
     def client(
         self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
@@ -196,26 +201,18 @@ class FredResource(dg.ConfigurableResource):
         from risk_assets.clients import FredClient
 
         return FredClient(
-            api_key=self.api_key.strip(),
+            api_key=self.resolved_api_key(),
             base_url=self.base_url,
             publication_lag_days=publication_lag_days,
             max_requests_per_minute=self.max_requests_per_minute,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            raw_sink=raw_sink,
+            **self._transport(raw_sink),
         )
 
 
-class EcosResource(dg.ConfigurableResource):
+class EcosResource(_KeyedSourceResource):
     """Bank of Korea ECOS. ``api_key``: ECOS_API_KEY."""
 
-    api_key: str = ""
     base_url: str = "https://ecos.bok.or.kr/api"
-    timeout_seconds: float = 60.0
-    max_retries: int = 4
-
-    def is_configured(self) -> bool:
-        return bool(self.api_key.strip())
 
     def client(
         self, publication_lag_days: dict[str, int] | None = None, raw_sink: RawSink | None = None
@@ -223,22 +220,19 @@ class EcosResource(dg.ConfigurableResource):
         from risk_assets.clients import EcosClient
 
         return EcosClient(
-            api_key=self.api_key.strip(),
+            api_key=self.resolved_api_key(),
             base_url=self.base_url,
             publication_lag_days=publication_lag_days,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            raw_sink=raw_sink,
+            **self._transport(raw_sink),
         )
 
 
-class PricesResource(dg.ConfigurableResource):
+class PricesResource(_SourceClientResource):
     """Daily equity prices in the Yahoo chart format (no key). ``history_start``: first day fetched."""
 
     base_url: str = "https://query1.finance.yahoo.com"
     min_interval_seconds: float = _prices.MIN_INTERVAL_SECONDS
     timeout_seconds: float = 30.0
-    max_retries: int = 4
     history_start: str = "2008-01-01"
 
     def client(self, raw_sink: RawSink | None = None) -> PriceClient:
@@ -247,9 +241,7 @@ class PricesResource(dg.ConfigurableResource):
         return PriceClient(
             base_url=self.base_url,
             min_interval_seconds=self.min_interval_seconds,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            raw_sink=raw_sink,
+            **self._transport(raw_sink),
         )
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support.stub_server import StubServer
+from risk_assets.clients.http import BadResponse
+from tests.support.stub_server import StubResponse, StubServer
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -21,6 +22,25 @@ def fixture_bytes(path: Path) -> bytes:
     """The bytes a fixture file serves (``.gz`` decompressed, like the stub server does)."""
     data = path.read_bytes()
     return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def assert_cut_short_and_html_bodies_are_bad(
+    stub: StubServer, path: str, recorded: StubResponse, call: Callable[[], object]
+) -> None:
+    """The ``recorded`` JSON answer cut in half, then an HTML maintenance page in its place, both raise
+    BadResponse naming what went wrong: no client hands a parser half a document or a web page."""
+    stub.route(
+        "GET",
+        path,
+        [
+            replace(recorded, body=recorded.body[: len(recorded.body) // 2]),
+            StubResponse.text("<html><body>Down for maintenance</body></html>", content_type="text/html"),
+        ],
+    )
+    with pytest.raises(BadResponse, match="truncated"):
+        call()
+    with pytest.raises(BadResponse, match="text/html"):
+        call()
 
 
 @dataclass

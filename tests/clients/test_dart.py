@@ -17,7 +17,13 @@ import pytest
 
 from risk_assets.clients.dart import OpenDartClient, parse_corp_codes
 from risk_assets.clients.http import AccessDenied, BadResponse, DailyCapReached, RateLimited, SourceError
-from tests.clients.conftest import BUNDLED, FIXTURES, FakeTime, fixture_bytes
+from tests.clients.conftest import (
+    BUNDLED,
+    FIXTURES,
+    FakeTime,
+    assert_cut_short_and_html_bodies_are_bad,
+    fixture_bytes,
+)
 from tests.support.stub_server import StubResponse
 
 KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real crtfc_key
@@ -210,18 +216,10 @@ def test_429_retry_after_and_500_then_recorded_200(stub, dart, fake_time):
 
 
 def test_truncated_and_html_bodies_are_bad_responses(stub, dart):
-    stub.route(
-        "GET",
-        "/api/company.json",
-        [
-            StubResponse(body=fixture_bytes(COMPANY)[:300], content_type=JSON_TYPE),
-            StubResponse.text("<html><body>점검 중입니다</body></html>", content_type="text/html"),
-        ],
+    recorded = StubResponse.file(COMPANY, content_type=JSON_TYPE)
+    assert_cut_short_and_html_bodies_are_bad(
+        stub, "/api/company.json", recorded, lambda: dart.company(SAMSUNG)
     )
-    with pytest.raises(BadResponse, match="truncated"):
-        dart.company(SAMSUNG)
-    with pytest.raises(BadResponse, match="text/html"):
-        dart.company(SAMSUNG)
 
 
 def test_daily_cap_refuses_before_sending_and_resets_at_seoul_midnight(stub, sink):

@@ -70,16 +70,22 @@ def test_429_with_retry_after_seconds_is_honoured_then_200(stub, fake_time, sink
     assert [body for _, body, _ in sink.calls] == [GDP_BYTES]
 
 
-def test_429_with_retry_after_http_date_waits_until_that_date(stub, fake_time):
-    # fake wall clock starts at 2026-03-05 12:00:00 UTC; the server asks for 12:00:30 -> 30 s
-    stub.route(
-        "GET",
-        PATH,
-        [StubResponse(status=429, headers={"Retry-After": "Thu, 05 Mar 2026 12:00:30 GMT"}), gdp_response()],
-    )
+@pytest.mark.parametrize(
+    ("retry_after", "sleeps"),
+    [
+        # fake wall clock starts at 2026-03-05 12:00:00 UTC; the server asks for 12:00:30 -> 30 s
+        ("Thu, 05 Mar 2026 12:00:30 GMT", [30.0]),
+        # a date in the past asks to wait 0 s: retried at once, no sleep at all
+        ("Thu, 05 Mar 2026 11:00:00 GMT", []),
+    ],
+    ids=["future-date-waits-until-then", "past-date-retries-at-once"],
+)
+def test_429_with_retry_after_http_date_waits_until_that_date(stub, fake_time, retry_after, sleeps):
+    stub.route("GET", PATH, [StubResponse(status=429, headers={"Retry-After": retry_after}), gdp_response()])
     with make_client(stub, fake_time) as client:
-        client.get(PATH)
-    assert fake_time.sleeps == [30.0]
+        assert client.get(PATH).body == GDP_BYTES
+    assert fake_time.sleeps == sleeps
+    assert len(stub.requests_to(PATH)) == 2
 
 
 def test_retry_after_beyond_the_cap_raises_rate_limited_without_waiting(stub, fake_time):
@@ -138,18 +144,6 @@ def test_503_with_retry_after_waits_as_asked_instead_of_backing_off(stub, fake_t
     with make_client(stub, fake_time) as client:
         assert client.get(PATH).body == GDP_BYTES
     assert fake_time.sleeps == [45.0]
-
-
-def test_retry_after_in_the_past_retries_at_once(stub, fake_time):
-    stub.route(
-        "GET",
-        PATH,
-        [StubResponse(status=429, headers={"Retry-After": "Thu, 05 Mar 2026 11:00:00 GMT"}), gdp_response()],
-    )
-    with make_client(stub, fake_time) as client:
-        assert client.get(PATH).body == GDP_BYTES
-    assert fake_time.sleeps == []  # asked to wait 0 s: no sleep at all
-    assert len(stub.requests_to(PATH)) == 2
 
 
 def test_truncated_json_body_is_bad_response_and_still_stored(stub, fake_time, sink):

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assets.clients.http import BadResponse, NotFound, SourceError
+from risk_assets.clients.http import NotFound, SourceError
 from risk_assets.clients.prices import PriceClient, annualised_volatility, close_on_or_before, parse_chart
-from tests.clients.conftest import FIXTURES, fixture_bytes
+from tests.clients.conftest import FIXTURES, assert_cut_short_and_html_bodies_are_bad, fixture_bytes
 from tests.support.stub_server import StubResponse
 
 YAHOO = FIXTURES / "yahoo_finance"
@@ -113,18 +113,11 @@ def test_429_retry_after_then_500_then_200(stub, prices, fake_time):
 
 
 def test_truncated_body_and_html_page_are_bad_responses(stub, prices):
-    stub.route(
-        "GET",
-        "/v8/finance/chart/AAPL",
-        [
-            StubResponse(body=fixture_bytes(AAPL)[:1000], content_type=YAHOO_TYPE),
-            StubResponse.text("<html><body>Will be right back</body></html>", content_type="text/html"),
-        ],
-    )
-    with pytest.raises(BadResponse, match="truncated"):
-        prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))
-    with pytest.raises(BadResponse, match="text/html"):
-        prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))
+    def chart():
+        return prices.daily_chart("AAPL", date(2020, 8, 31), date(2020, 11, 6))
+
+    recorded = StubResponse.file(AAPL, content_type=YAHOO_TYPE)
+    assert_cut_short_and_html_bodies_are_bad(stub, "/v8/finance/chart/AAPL", recorded, chart)
 
 
 def test_close_on_or_before(aapl):

@@ -72,22 +72,24 @@ def test_altman_z_worked_example() -> None:
     assert result.zone == "grey"  # 1.81 <= 2.687 <= 2.99
 
 
+# A firm in distress on both Altman scores: TA 1000, TL 900, WC -100, RE -100, EBIT -20 (each test adds its
+# equity measure).
+WEAK_FIRM = {
+    "total_assets": 1000.0,
+    "total_liabilities": 900.0,
+    "current_assets": 200.0,
+    "current_liabilities": 300.0,
+    "retained_earnings": -100.0,
+    "ebit": -20.0,
+}
+
+
 def test_altman_z_zones() -> None:
     # MVE 3000m: Z = 2.687 - 0.8 + 0.6*3000/600 = 4.887 > 2.99
     assert altman_z({**FIRM, "market_value_equity": 3_000_000_000.0}).zone == "safe"
     # TA 1000, TL 900, WC -100, RE -100, EBIT -20, MVE 100, sales 500:
     # Z = 1.2*(-0.1) + 1.4*(-0.1) + 3.3*(-0.02) + 0.6*100/900 + 1.0*0.5 = 0.2406667 < 1.81
-    weak = {
-        "total_assets": 1000.0,
-        "total_liabilities": 900.0,
-        "current_assets": 200.0,
-        "current_liabilities": 300.0,
-        "retained_earnings": -100.0,
-        "ebit": -20.0,
-        "market_value_equity": 100.0,
-        "revenue": 500.0,
-    }
-    result = altman_z(weak)
+    result = altman_z({**WEAK_FIRM, "market_value_equity": 100.0, "revenue": 500.0})
     assert result.value == pytest.approx(0.24066666666666667, rel=1e-12)
     assert result.zone == "distress"
 
@@ -116,15 +118,7 @@ def test_altman_z_double_prime() -> None:
     assert altman_z_double_prime(no_re, emerging_market_constant=True).zone == "grey"
     # TA 1000, TL 900, WC -100, RE -100, EBIT -20, equity 100:
     # 6.56*(-0.1) + 3.26*(-0.1) + 6.72*(-0.02) + 1.05*100/900 = -0.656 - 0.326 - 0.1344 + 0.1166667 = -0.9997333
-    weak = {
-        "total_assets": 1000.0,
-        "total_liabilities": 900.0,
-        "current_assets": 200.0,
-        "current_liabilities": 300.0,
-        "retained_earnings": -100.0,
-        "ebit": -20.0,
-        "total_equity": 100.0,
-    }
+    weak = {**WEAK_FIRM, "total_equity": 100.0}
     assert altman_z_double_prime(weak).value == pytest.approx(-0.9997333333333334, rel=1e-12)
     assert altman_z_double_prime(weak).zone == "distress"
     assert altman_z_double_prime(weak, emerging_market_constant=True).zone == "distress"  # 2.2502667 < 4.35

@@ -38,6 +38,32 @@ def fitted_folds(printed: str, total: int) -> set[tuple[str, int, int]]:
     return {(family, int(repeat), int(fold)) for *_, family, repeat, fold in lines}
 
 
+def evaluate_panel(folder: Path, out: Path, *options: str) -> int:
+    """`riskgraph evaluate` out of time (tested from 2019) on the panel written to ``folder``/S.csv and E.csv."""
+    return main(
+        [
+            "evaluate",
+            "--statements",
+            str(folder / "S.csv"),
+            "--events",
+            str(folder / "E.csv"),
+            "--test-from",
+            "2019",
+            "--out",
+            str(out),
+            *options,
+        ]
+    )
+
+
+def evaluate_table(folder: Path, out: Path, *options: str) -> int:
+    """`riskgraph evaluate` with k-fold on the labelled table written to ``folder``/T.csv (target column
+    ``target``)."""
+    return main(
+        ["evaluate", "--table", str(folder / "T.csv"), "--target", "target", "--out", str(out), *options]
+    )
+
+
 def check_outputs(out: Path, statements: bool = False) -> dict:
     report = json.loads((out / "report.json").read_text())
     for name in ("roc.png", "calibration.png"):
@@ -68,21 +94,7 @@ def test_evaluate_a_synthetic_statement_panel_out_of_time(
     write_csv(statements._append(bad, ignore_index=True), tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
     out = tmp_path / "out"
-    code = main(
-        [
-            "evaluate",
-            "--statements",
-            str(tmp_path / "S.csv"),
-            "--events",
-            str(tmp_path / "E.csv"),
-            "--test-from",
-            "2019",
-            "--out",
-            str(out),
-            "--seed",
-            "3",
-        ]
-    )
+    code = evaluate_panel(tmp_path, out, "--seed", "3")
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert f"statements: line {len(statements) + 2}, column total_assets: 'n/a?' is not a number" in printed
@@ -107,21 +119,7 @@ def test_evaluate_a_labelled_table_with_kfold(tmp_path: Path, capsys: pytest.Cap
     columns = ["Attr1", "Attr2", "Attr3", "Attr4", "Attr6", "Attr8", "Attr22", "Attr21"]
     write_polish_sample(tmp_path / "T.csv", columns, defaults=40, survivors=360, seed=1)
     out = tmp_path / "out"
-    code = main(
-        [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--folds",
-            "3",
-            "--repeats",
-            "2",
-            "--out",
-            str(out),
-        ]
-    )
+    code = evaluate_table(tmp_path, out, "--folds", "3", "--repeats", "2")
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = check_outputs(out)
@@ -149,18 +147,7 @@ def test_evaluate_fast_is_three_folds_once_without_the_bag(
     write_polish_sample(
         tmp_path / "T.csv", ["Attr1", "Attr2", "Attr3", "Attr6"], defaults=30, survivors=270, seed=2
     )
-    code = main(
-        [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--fast",
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    code = evaluate_table(tmp_path, tmp_path / "out", "--fast")
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -178,17 +165,7 @@ def test_evaluate_figures_do_not_depend_on_the_number_of_processes(tmp_path: Pat
     reports = []
     for jobs in ("1", "2"):
         out = tmp_path / f"out-{jobs}"
-        argv = [
-            "evaluate",
-            "--table",
-            str(tmp_path / "T.csv"),
-            "--target",
-            "target",
-            "--fast",
-            "--jobs",
-            jobs,
-        ]
-        assert main([*argv, "--out", str(out)]) == 0
+        assert evaluate_table(tmp_path, out, "--fast", "--jobs", jobs) == 0
         assert f"{jobs} process(es)" in capsys.readouterr().out
         reports.append(json.loads((out / "report.json").read_text()))
     assert reports[0]["models"] == reports[1]["models"]
@@ -215,20 +192,6 @@ def test_the_default_definition_is_stated_and_an_unknown_kind_refused(tmp_path: 
     statements, events = synthetic_panel(companies=40)
     write_csv(statements, tmp_path / "S.csv")
     write_csv(events, tmp_path / "E.csv")
-    code = main(
-        [
-            "evaluate",
-            "--statements",
-            str(tmp_path / "S.csv"),
-            "--events",
-            str(tmp_path / "E.csv"),
-            "--test-from",
-            "2019",
-            "--out",
-            str(tmp_path / "out"),
-            "--default-kinds",
-            "bankruptcy,lawsuit",
-        ]
-    )
+    code = evaluate_panel(tmp_path, tmp_path / "out", "--default-kinds", "bankruptcy,lawsuit")
     printed = capsys.readouterr().out
     assert code == 2 and "lawsuit is not a default event kind" in printed

@@ -12,6 +12,7 @@ from risk_assets.cli import main
 from risk_assets.storage.imports import import_events, import_statements, import_table, read_stored_table
 from risk_assets.storage.objects import open_object_store
 from risk_assets.storage.warehouse import Warehouse
+from tests.conftest import use_home
 
 STATEMENTS = """company_id,fiscal_year,period_end,filed_at,name,country,sic,total_assets,total_liabilities,net_income
 ACME,2020,2020-12-31,2021-03-01,Acme Corp,US,3571,1000,600,50
@@ -164,9 +165,7 @@ def test_table_import_replaces_without_key_and_upserts_with_one(tmp_path: Path) 
 def test_cli_import_reports_rows_and_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setenv("RISKGRAPH_HOME", str(tmp_path / "home"))
-    for name in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    use_home(monkeypatch, tmp_path / "home")
     assert main(["import", "statements", str(write(tmp_path, "s.csv", STATEMENTS))]) == 1
     out = capsys.readouterr().out
     assert "statements: 3 new, 0 updated, 0 unchanged, 4 row(s) refused" in out
@@ -246,9 +245,7 @@ def test_event_and_table_imports_count_new_updated_unchanged(warehouse: Warehous
 def test_cli_import_of_an_unreadable_file_names_the_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setenv("RISKGRAPH_HOME", str(tmp_path / "home"))
-    for name in ("RISKGRAPH_WAREHOUSE_URL", "RISKGRAPH_OBJECT_STORE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    use_home(monkeypatch, tmp_path / "home")
     utf16 = tmp_path / "u16.csv"
     utf16.write_bytes("company_id,event_date,kind\nacme-01,2022-06-30,bankruptcy\n".encode("utf-16"))
     assert main(["import", "events", str(utf16)]) == 0

@@ -98,37 +98,45 @@ def test_pd_at_rate_moves_the_odds_from_the_sample_rate() -> None:
     assert np.allclose(shift, np.log(0.05 / 0.95) - np.log(0.07 / 0.93))
 
 
-def test_a_family_is_chosen_over_a_simpler_one_only_when_it_wins_by_more_than_the_folds_noise() -> None:
-    from risk_assets.core.evaluation import simplest_within_one_se
-
-    # listed_market on 2026-12-05: LightGBM ahead by 0.0001 with an SE of 0.0088 -> the scorecard
-    assert (
-        simplest_within_one_se(
+@pytest.mark.parametrize(
+    ("cv_auc_and_se", "chosen"),
+    [
+        # listed_market on 2026-12-05: LightGBM ahead by 0.0001 with an SE of 0.0088 -> the scorecard
+        (
             {
                 "logistic_woe": (0.8224, 0.0079),
                 "logistic_winsor": (0.8111, 0.0097),
                 "lightgbm": (0.8225, 0.0088),
-            }
-        )
-        == "logistic_woe"
-    )
-    # the SME segment: LightGBM ahead by seven standard errors -> LightGBM
-    assert (
-        simplest_within_one_se(
+            },
+            "logistic_woe",
+        ),
+        # the SME segment: LightGBM ahead by seven standard errors -> LightGBM
+        (
             {
                 "logistic_woe": (0.8401, 0.0090),
                 "logistic_winsor": (0.8204, 0.0195),
                 "lightgbm": (0.9125, 0.0095),
-            }
-        )
-        == "lightgbm"
-    )
-    # within the best's SE the order decides, not the AUC: the winsorised model precedes LightGBM
-    assert (
-        simplest_within_one_se(
-            {"logistic_woe": (0.70, 0.01), "logistic_winsor": (0.795, 0.01), "lightgbm": (0.80, 0.01)}
-        )
-        == "logistic_winsor"
-    )
+            },
+            "lightgbm",
+        ),
+        # within the best's SE the order decides, not the AUC: the winsorised model precedes LightGBM
+        (
+            {"logistic_woe": (0.70, 0.01), "logistic_winsor": (0.795, 0.01), "lightgbm": (0.80, 0.01)},
+            "logistic_winsor",
+        ),
+    ],
+    ids=["listed-market-tie-keeps-scorecard", "sme-clear-win-takes-lightgbm", "order-decides-within-se"],
+)
+def test_a_family_is_chosen_over_a_simpler_one_only_when_it_wins_by_more_than_the_folds_noise(
+    cv_auc_and_se: dict[str, tuple[float, float]], chosen: str
+) -> None:
+    from risk_assets.core.evaluation import simplest_within_one_se
+
+    assert simplest_within_one_se(cv_auc_and_se) == chosen
+
+
+def test_choosing_among_no_families_is_refused() -> None:
+    from risk_assets.core.evaluation import simplest_within_one_se
+
     with pytest.raises(ValueError):
         simplest_within_one_se({})

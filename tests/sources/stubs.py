@@ -279,24 +279,15 @@ def serve_dart(
 
 
 def serve_fred(stub: StubServer) -> None:
-    stub.route(
-        "GET",
-        "/fred/series/observations",
-        StubResponse.file(FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json"),
-        query={"series_id": "GDP", "output_type": "4"},
-    )
-    stub.route(
-        "GET",
-        "/fred/series/observations",
-        StubResponse.file(DATA / "fred" / "CPILFESL.json"),
-        query={"series_id": "CPILFESL"},
-    )
-    stub.route(
-        "GET",
-        "/fred/series/observations",
-        StubResponse.file(DATA / "fred" / "WGS10YR.json.gz"),
-        query={"series_id": "WGS10YR"},
-    )
+    for body, query in (
+        (
+            FIXTURES / "fred" / "series_observations_GDP_output_type4_initial_release.json",
+            {"series_id": "GDP", "output_type": "4"},
+        ),
+        (DATA / "fred" / "CPILFESL.json", {"series_id": "CPILFESL"}),
+        (DATA / "fred" / "WGS10YR.json.gz", {"series_id": "WGS10YR"}),
+    ):
+        stub.route("GET", "/fred/series/observations", StubResponse.file(body), query=query)
 
 
 def serve_prices(stub: StubServer) -> None:

@@ -42,24 +42,17 @@ def test_dart_distress_reports_become_default_events(tmp_path: Path) -> None:
     )
     capture = RawCapture(open_object_store(objects_url))
     with StubServer() as stub:
-        stub.route(
-            "GET",
-            "/api/dfOcr.json",
-            StubResponse.file(OPENDART / "dfOcr" / "dfOcr_00126089.json"),
-            query={"corp_code": "00126089"},
-        )
-        stub.route(
-            "GET",
-            "/api/ctrcvsBgrq.json",
-            StubResponse.file(OPENDART / "ctrcvsBgrq" / "ctrcvsBgrq_00126089.json"),
-            query={"corp_code": "00126089"},
-        )
-        stub.route(
-            "GET",
-            "/api/bnkMngtPcbg.json",
-            StubResponse.file(OPENDART / "bnkMngtPcbg" / "bnkMngtPcbg_00153861.json"),
-            query={"corp_code": "00153861"},
-        )
+        for endpoint, corp_code in (
+            ("dfOcr", "00126089"),
+            ("ctrcvsBgrq", "00126089"),
+            ("bnkMngtPcbg", "00153861"),
+        ):
+            stub.route(
+                "GET",
+                f"/api/{endpoint}.json",
+                StubResponse.file(OPENDART / endpoint / f"{endpoint}_{corp_code}.json"),
+                query={"corp_code": corp_code},
+            )
         for endpoint in ("dfOcr", "ctrcvsBgrq", "bnkMngtPcbg"):
             stub.route("GET", f"/api/{endpoint}.json", stubs.dart_no_data())
         client = stubs.resources_for(stub)["dart"].client(raw_sink=capture)

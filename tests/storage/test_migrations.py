@@ -126,30 +126,25 @@ def test_mysql_tables_are_innodb_utf8mb4_with_microsecond_datetimes():
         try:
             store.create_schema()
             with store.engine.connect() as connection:
-                rows = connection.execute(
-                    sa.text(
-                        "SELECT table_name, engine, table_collation FROM information_schema.tables "
-                        "WHERE table_schema = :db"
-                    ),
-                    {"db": server.database},
-                ).all()
+
+                def catalogue(query: str) -> list:
+                    """Rows of an information_schema query about this scratch database (``:db``)."""
+                    return connection.execute(sa.text(query), {"db": server.database}).all()
+
+                rows = catalogue(
+                    "SELECT table_name, engine, table_collation FROM information_schema.tables WHERE table_schema = :db"
+                )
                 precision = dict(
-                    connection.execute(
-                        sa.text(
-                            "SELECT CONCAT(table_name, '.', column_name), datetime_precision "
-                            "FROM information_schema.columns WHERE table_schema = :db AND data_type = 'datetime'"
-                        ),
-                        {"db": server.database},
-                    ).all()
+                    catalogue(
+                        "SELECT CONCAT(table_name, '.', column_name), datetime_precision "
+                        "FROM information_schema.columns WHERE table_schema = :db AND data_type = 'datetime'"
+                    )
                 )
                 column_types = dict(
-                    connection.execute(
-                        sa.text(
-                            "SELECT CONCAT(table_name, '.', column_name), column_type "
-                            "FROM information_schema.columns WHERE table_schema = :db"
-                        ),
-                        {"db": server.database},
-                    ).all()
+                    catalogue(
+                        "SELECT CONCAT(table_name, '.', column_name), column_type "
+                        "FROM information_schema.columns WHERE table_schema = :db"
+                    )
                 )
         finally:
             store.dispose()

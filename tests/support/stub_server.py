@@ -68,53 +68,32 @@ class StubResponse:
     delay_seconds: float = 0.0
 
     @classmethod
-    def file(
-        cls,
-        path: str | Path,
-        *,
-        content_type: str = "application/json",
-        status: int = 200,
-        headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
+    def of(
+        cls, body: bytes, content_type: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
     ) -> StubResponse:
+        """``body`` served as ``content_type``; ``headers`` and the other fields (status, truncate_at,
+        delay_seconds) as given. The constructors below build their body and come here."""
+        return cls(body=body, content_type=content_type, headers=dict(headers or {}), **kwargs)
+
+    @classmethod
+    def file(cls, path: str | Path, *, content_type: str = "application/json", **kwargs: Any) -> StubResponse:
         """Serve a fixture file's bytes unchanged (a ``.gz`` file is served decompressed)."""
         path = Path(path)
         data = path.read_bytes()
         if path.suffix == ".gz":
             data = gzip.decompress(data)
-        return cls(status=status, body=data, headers=dict(headers or {}), content_type=content_type, **kwargs)
+        return cls.of(data, content_type, **kwargs)
 
     @classmethod
-    def json(
-        cls,
-        payload: Any,
-        *,
-        status: int = 200,
-        content_type: str = "application/json",
-        headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> StubResponse:
+    def json(cls, payload: Any, *, content_type: str = "application/json", **kwargs: Any) -> StubResponse:
         """A JSON body built in a test (UTF-8, non-ASCII kept as is)."""
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        return cls(status=status, body=body, headers=dict(headers or {}), content_type=content_type, **kwargs)
+        return cls.of(json.dumps(payload, ensure_ascii=False).encode("utf-8"), content_type, **kwargs)
 
     @classmethod
     def text(
-        cls,
-        text: str,
-        *,
-        status: int = 200,
-        content_type: str = "text/plain; charset=utf-8",
-        headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
+        cls, text: str, *, content_type: str = "text/plain; charset=utf-8", **kwargs: Any
     ) -> StubResponse:
-        return cls(
-            status=status,
-            body=text.encode("utf-8"),
-            headers=dict(headers or {}),
-            content_type=content_type,
-            **kwargs,
-        )
+        return cls.of(text.encode("utf-8"), content_type, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pandas as pd
 from risk_assets.core.canonical import CANONICAL_ITEMS
 from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
-from risk_assets.core.field_features import compute_field_features
+from risk_assets.core.field_features import compute_field_features, finite_or_none
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
@@ -64,10 +64,6 @@ def _items(row: pd.Series) -> dict[str, float | None]:
     return out
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
-
-
 def _plain(value: object) -> object:
     """A JSON-safe value: dates as ISO text, NaN as null, numpy scalars as Python numbers."""
     if value is None:
@@ -110,7 +106,7 @@ def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFr
     out = group.copy()
 
     def column(name: str) -> np.ndarray:
-        return np.array([_finite_or_none(_plain(f.get(name))) for f in found], dtype=float)
+        return np.array([finite_or_none(_plain(f.get(name))) for f in found], dtype=float)
 
     price_mv = column("market_value_equity")
     statement_mv = pd.to_numeric(out.get("market_value_equity"), errors="coerce").to_numpy(dtype=float)
@@ -230,7 +226,7 @@ def build_features(
             index, _note = ohlson_price_index(int(row["fiscal_year"]))
             scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
             classic = {
-                name: {"value": _finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
+                name: {"value": finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
                 for name, s in scores.items()
             }
             merton_dd = _plain(found.get("merton_dd"))
@@ -257,7 +253,7 @@ def build_features(
                     "currency": row["currency"],
                     "period_type": row["period_type"],
                     "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: _finite_or_none(v) for k, v in ratios.loc[i].items()}),
+                    "ratios": json.dumps({k: finite_or_none(v) for k, v in ratios.loc[i].items()}),
                     "classic": json.dumps(classic, sort_keys=True),
                     **{
                         column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()
