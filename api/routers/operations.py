@@ -4,6 +4,7 @@ follows it at the `Location` the launch returned)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -24,7 +25,7 @@ from api.schemas.operations import (
     WatchlistList,
 )
 from risk_assets.storage import queries
-from risk_assets.storage.api_keys import record_audit
+from risk_assets.storage.api_keys import Audit, record_audit
 from risk_assets.storage.watchlist import (
     WatchlistError,
     add_to_watchlist,
@@ -33,6 +34,7 @@ from risk_assets.storage.watchlist import (
 )
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("riskgraph.api")
 
 _LAUNCH_EXAMPLES = {
     "refresh a company": {"value": {"job": "ingest_filings", "partition_key": "sec-0000320193"}},
@@ -75,8 +77,18 @@ def launch(
     with _dagster_errors_as_problems():
         run_id = _launcher(request).launch(body.job, partition_key, {"riskgraph/launched_by": key.name})
     target = body.job + (f"[{partition_key}]" if partition_key else "")
-    with warehouse.transaction() as conn:
-        record_audit(conn, actor=key.name, action="launch_run", target=target, detail=f"run_id={run_id}")
+    # The launch cannot join a database transaction, so it is recorded after Dagster accepted it: a refused
+    # launch (above) writes no audit row. Should this insert fail after a successful launch, the run goes on
+    # without an audit row; it still names the key in its `riskgraph/launched_by` tag on Dagster, the error
+    # below names the run for the operator to reconcile, and the client gets a 500.
+    try:
+        with warehouse.transaction() as conn:
+            record_audit(conn, actor=key.name, action="launch_run", target=target, detail=f"run_id={run_id}")
+    except Exception:
+        log.error(
+            "run %s (%s) launched by %r has no audit row: the audit insert failed", run_id, target, key.name
+        )
+        raise
     status_url = f"/v1/runs/{run_id}"
     response.headers["Location"] = status_url
     return {"run_id": run_id, "job": body.job, "partition_key": partition_key, "status_url": status_url}
@@ -114,13 +126,16 @@ def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
 def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> dict:
     try:
         entry = add_to_watchlist(
-            warehouse, ticker=body.ticker, cik=body.cik, dart_corp_code=body.dart_corp_code, added_by=key.name
+            warehouse,
+            ticker=body.ticker,
+            cik=body.cik,
+            dart_corp_code=body.dart_corp_code,
+            added_by=key.name,
+            audit=Audit(key.name),
         )
     except WatchlistError as error:
         status = 404 if "unknown ticker" in str(error) else 422
         raise ApiProblem(status, str(error)) from None
-    with warehouse.transaction() as conn:
-        record_audit(conn, actor=key.name, action="watchlist_add", target=entry["company_id"])
     return entry
 
 
@@ -128,8 +143,6 @@ def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) ->
     "/v1/watchlist/{company_id}", status_code=204, response_class=Response, summary="Stop following a company"
 )
 def remove_watchlist(key: AdminKey, warehouse: WarehouseDep, company_id: WatchedCompanyId) -> Response:
-    if not remove_from_watchlist(warehouse, company_id):
+    if not remove_from_watchlist(warehouse, company_id, audit=Audit(key.name)):
         raise ApiProblem(404, f"{company_id!r} is not on the watchlist")
-    with warehouse.transaction() as conn:
-        record_audit(conn, actor=key.name, action="watchlist_remove", target=company_id)
     return Response(status_code=204)

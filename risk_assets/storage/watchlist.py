@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_assets.storage.api_keys import Audit
 from risk_assets.storage.schema import companies, watchlist
 from risk_assets.storage.warehouse import Warehouse, utc_now
 
@@ -59,11 +60,14 @@ def add_to_watchlist(
     dart_corp_code: str | None = None,
     added_by: str = "cli",
     ticker_lookup: TickerLookup | None = None,
+    audit: Audit | None = None,
 ) -> dict:
     """Add (or refresh) a watchlist entry and return it. Idempotent: adding twice keeps one row.
 
     A ticker alone is resolved from the warehouse's companies, then through ``ticker_lookup`` (the CLI passes
-    one backed by SEC company_tickers.json and OpenDART's corp-code list when their credentials are set)."""
+    one backed by SEC company_tickers.json and OpenDART's corp-code list when their credentials are set), before
+    the transaction opens (the lookup may go online). With ``audit``, the entry and its `watchlist_add` audit row
+    are written in one transaction."""
     if ticker and not (cik or dart_corp_code):
         known = _resolve_ticker(warehouse, ticker, ticker_lookup)
         cik, dart_corp_code = known.get("cik"), known.get("dart_corp_code")
@@ -76,15 +80,22 @@ def add_to_watchlist(
         "added_at": utc_now(),
         "added_by": added_by,
     }
-    warehouse.upsert("watchlist", [row])
+    with warehouse.transaction() as conn:
+        warehouse.upsert("watchlist", [row], connection=conn)
+        if audit is not None:
+            audit.record(conn, action="watchlist_add", target=company_id)
     return row
 
 
-def remove_from_watchlist(warehouse: Warehouse, company_id: str) -> bool:
-    """Remove an entry; False when it was not on the watchlist."""
+def remove_from_watchlist(warehouse: Warehouse, company_id: str, *, audit: Audit | None = None) -> bool:
+    """Remove an entry; False when it was not on the watchlist. With ``audit``, a removal and its
+    `watchlist_remove` audit row are written in one transaction (nothing removed: no audit row)."""
     with warehouse.transaction() as conn:
         result = conn.execute(sa.delete(watchlist).where(watchlist.c.company_id == company_id))
-    return result.rowcount > 0
+        removed = result.rowcount > 0
+        if removed and audit is not None:
+            audit.record(conn, action="watchlist_remove", target=company_id)
+    return removed
 
 
 def list_watchlist(warehouse: Warehouse) -> pd.DataFrame:
