@@ -27,7 +27,6 @@ from api.schemas.operations import (
 from risk_assets.storage import queries
 from risk_assets.storage.api_keys import Audit, record_audit
 from risk_assets.storage.watchlist import (
-    WatchlistError,
     add_to_watchlist,
     list_watchlist,
     remove_from_watchlist,
@@ -124,19 +123,15 @@ def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
     summary="Follow a company: by ticker (of a company in the universe), CIK or DART corp code",
 )
 def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> dict:
-    try:
-        entry = add_to_watchlist(
-            warehouse,
-            ticker=body.ticker,
-            cik=body.cik,
-            dart_corp_code=body.dart_corp_code,
-            added_by=key.name,
-            audit=Audit(key.name),
-        )
-    except WatchlistError as error:
-        status = 404 if "unknown ticker" in str(error) else 422
-        raise ApiProblem(status, str(error)) from None
-    return entry
+    # An unknown ticker (UnknownCompany) is a 404, a malformed identifier a 422: api/errors.py maps them by type.
+    return add_to_watchlist(
+        warehouse,
+        ticker=body.ticker,
+        cik=body.cik,
+        dart_corp_code=body.dart_corp_code,
+        added_by=key.name,
+        audit=Audit(key.name),
+    )
 
 
 @router.delete(

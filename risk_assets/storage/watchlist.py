@@ -17,20 +17,28 @@ _DART = re.compile(r"^\d{8}$")
 
 
 class WatchlistError(ValueError):
-    """Bad identifiers or an unknown company: the message says which and why."""
+    """A watchlist request the store refuses; the subclass says why, the message says which identifier."""
+
+
+class InvalidIdentifier(WatchlistError):
+    """A CIK or DART corp code of the wrong shape, or no identifier at all."""
+
+
+class UnknownCompany(WatchlistError):
+    """A ticker neither the warehouse nor the ticker lookup knows."""
 
 
 def company_id_for(*, cik: str | None = None, dart_corp_code: str | None = None) -> str:
     """The product's company id: ``sec-<10-digit CIK>`` or ``dart-<8-digit corp code>``."""
     if cik:
         if not _CIK.match(cik.strip()):
-            raise WatchlistError(f"CIK must be up to 10 digits, got {cik!r}")
+            raise InvalidIdentifier(f"CIK must be up to 10 digits, got {cik!r}")
         return f"sec-{int(cik):010d}"
     if dart_corp_code:
         if not _DART.match(dart_corp_code.strip()):
-            raise WatchlistError(f"DART corp code must be 8 digits, got {dart_corp_code!r}")
+            raise InvalidIdentifier(f"DART corp code must be 8 digits, got {dart_corp_code!r}")
         return f"dart-{dart_corp_code.strip()}"
-    raise WatchlistError("give a CIK or a DART corp code (or a ticker of a known company)")
+    raise InvalidIdentifier("give a CIK or a DART corp code (or a ticker of a known company)")
 
 
 #: Resolves a ticker the warehouse does not know: {"cik": ...} or {"dart_corp_code": ...}, or None.
@@ -47,7 +55,7 @@ def _resolve_ticker(warehouse: Warehouse, ticker: str, lookup: TickerLookup | No
     if resolved:
         return resolved
     where = " or the ticker lists" if lookup is not None else ""
-    raise WatchlistError(
+    raise UnknownCompany(
         f"unknown ticker {ticker!r} (not in the warehouse{where}): add it by CIK or DART corp code"
     )
 

@@ -105,3 +105,27 @@ def test_queries_are_parameterised(api, keys, warehouse):
         assert api.get(f"/v1/companies/{text}", headers=read).status_code == 404
     with warehouse.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM companies")).scalar_one() == 14
+
+
+def test_storage_errors_map_to_statuses_by_type_not_by_message():
+    """UnknownCompany is a 404 and any other WatchlistError a 422, whatever their messages say."""
+    from fastapi import FastAPI
+
+    from api import errors
+    from risk_assets.storage.watchlist import InvalidIdentifier, UnknownCompany
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/unknown")
+    def unknown() -> None:
+        raise UnknownCompany("no such company (the words 'invalid' and 'CIK' do not decide)")
+
+    @app.get("/invalid")
+    def invalid() -> None:
+        raise InvalidIdentifier("unknown ticker: not the words that decide either")
+
+    with TestClient(app) as http:
+        missing = assert_problem(http.get("/unknown"), 404)
+        assert missing["detail"] == "no such company (the words 'invalid' and 'CIK' do not decide)"
+        assert assert_problem(http.get("/invalid"), 422)["instance"] == "/invalid"
