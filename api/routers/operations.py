@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Response
 
 from api.dagster_runs import DagsterUnavailable, LaunchRefused, RunNotFound
-from api.deps import AdminKey, ReadKey, ReadOrAdminKey, WarehouseDep
+from api.deps import AdminKey, LauncherDep, ReadKey, ReadOrAdminKey, WarehouseDep
 from api.errors import ApiProblem
 from api.identifiers import WatchedCompanyId
 from api.schemas.operations import (
@@ -42,10 +42,6 @@ _LAUNCH_EXAMPLES = {
 }
 
 
-def _launcher(request: Request):
-    return request.app.state.launcher
-
-
 @contextmanager
 def _dagster_errors_as_problems() -> Iterator[None]:
     """Dagster down: 503 (try again later); Dagster refused or answered nonsense: 502."""
@@ -64,17 +60,17 @@ def _dagster_errors_as_problems() -> Iterator[None]:
     summary="Launch a named asset job on Dagster; returns the run id to follow",
 )
 def launch(
-    request: Request,
     response: Response,
     key: AdminKey,
     warehouse: WarehouseDep,
+    launcher: LauncherDep,
     body: Annotated[LaunchRequest, Body(openapi_examples=_LAUNCH_EXAMPLES)],
 ) -> dict:
     partition_key = body.partition_key if isinstance(body, CompanyRefresh) else None
     if partition_key is not None and not queries.company_exists(warehouse, partition_key):
         raise ApiProblem(404, f"unknown company {partition_key!r}: it is not in the universe")
     with _dagster_errors_as_problems():
-        run_id = _launcher(request).launch(body.job, partition_key, {"riskgraph/launched_by": key.name})
+        run_id = launcher.launch(body.job, partition_key, {"riskgraph/launched_by": key.name})
     target = body.job + (f"[{partition_key}]" if partition_key else "")
     # The launch cannot join a database transaction, so it is recorded after Dagster accepted it: a refused
     # launch (above) writes no audit row. Should this insert fail after a successful launch, the run goes on
@@ -95,15 +91,15 @@ def launch(
 
 @router.get("/v1/runs/{run_id}", response_model=RunStatus, summary="A run's status on Dagster")
 def run_status(
-    request: Request,
     _key: ReadOrAdminKey,
+    launcher: LauncherDep,
     run_id: Annotated[
         str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])
     ],
 ) -> dict:
     with _dagster_errors_as_problems():
         try:
-            info = _launcher(request).status(run_id)
+            info = launcher.status(run_id)
         except RunNotFound:
             raise ApiProblem(404, f"no run {run_id!r}") from None
     return {"run_id": info.run_id, "status": info.status, "finished": info.finished}

@@ -217,3 +217,26 @@ def test_a_launch_whose_audit_row_fails_is_a_500_that_names_the_run(fresh_api, c
         caplog.messages
     )
     assert audit_rows(fresh_api.warehouse, action="launch_run") == []
+
+
+def test_handlers_take_the_launcher_and_app_state_through_dependencies(fresh_api):
+    """The launcher is a dependency (api.deps.get_launcher): overriding it reaches the handlers, and no router
+    reads `app.state` itself."""
+    from pathlib import Path
+
+    import api.routers
+    from api.deps import get_launcher
+    from tests.api.conftest import RecordingLauncher
+
+    app, admin = fresh_api.client.app, bearer(fresh_api.keys["admin"])
+    app.dependency_overrides[get_launcher] = lambda: RecordingLauncher(down=True)
+    try:
+        down = fresh_api.client.post("/v1/materializations", json={"job": "retrain"}, headers=admin)
+        status = fresh_api.client.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin)
+    finally:
+        app.dependency_overrides.clear()
+    assert (down.status_code, status.status_code) == (503, 503)
+    assert fresh_api.launcher.launches == []
+    routers = Path(api.routers.__file__).parent
+    readers = [path.name for path in sorted(routers.glob("*.py")) if "app.state" in path.read_text()]
+    assert readers == []
