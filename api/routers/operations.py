@@ -65,7 +65,7 @@ def launch(
     warehouse: WarehouseDep,
     launcher: LauncherDep,
     body: Annotated[LaunchRequest, Body(openapi_examples=_LAUNCH_EXAMPLES)],
-) -> dict:
+) -> Launched:
     partition_key = body.partition_key if isinstance(body, CompanyRefresh) else None
     if partition_key is not None and not queries.company_exists(warehouse, partition_key):
         raise ApiProblem(404, f"unknown company {partition_key!r}: it is not in the universe")
@@ -86,7 +86,7 @@ def launch(
         raise
     status_url = f"/v1/runs/{run_id}"
     response.headers["Location"] = status_url
-    return {"run_id": run_id, "job": body.job, "partition_key": partition_key, "status_url": status_url}
+    return Launched(run_id=run_id, job=body.job, partition_key=partition_key, status_url=status_url)
 
 
 @router.get("/v1/runs/{run_id}", response_model=RunStatus, summary="A run's status on Dagster")
@@ -96,20 +96,20 @@ def run_status(
     run_id: Annotated[
         str, Path(pattern=r"^[0-9a-fA-F-]{8,64}$", examples=["6a1f5b0e-3d0c-4a8e-9f7b-2c1d0e9f8a7b"])
     ],
-) -> dict:
+) -> RunStatus:
     with _dagster_errors_as_problems():
         try:
             info = launcher.status(run_id)
         except RunNotFound:
             raise ApiProblem(404, f"no run {run_id!r}") from None
-    return {"run_id": info.run_id, "status": info.status, "finished": info.finished}
+    return RunStatus(run_id=info.run_id, status=info.status, finished=info.finished)
 
 
 @router.get("/v1/watchlist", response_model=WatchlistList, summary="Companies the filings sensor follows")
-def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
+def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> WatchlistList:
     frame = list_watchlist(warehouse)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return {"items": rows}
+    return WatchlistList(items=[WatchlistEntry.model_validate(row) for row in rows])
 
 
 @router.post(
@@ -118,9 +118,9 @@ def get_watchlist(_key: ReadKey, warehouse: WarehouseDep) -> dict:
     status_code=201,
     summary="Follow a company: by ticker (of a company in the universe), CIK or DART corp code",
 )
-def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> dict:
+def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) -> WatchlistEntry:
     # An unknown ticker (UnknownCompany) is a 404, a malformed identifier a 422: api/errors.py maps them by type.
-    return add_to_watchlist(
+    entry = add_to_watchlist(
         warehouse,
         ticker=body.ticker,
         cik=body.cik,
@@ -128,6 +128,7 @@ def add_watchlist(key: AdminKey, warehouse: WarehouseDep, body: WatchlistAdd) ->
         added_by=key.name,
         audit=Audit(key.name),
     )
+    return WatchlistEntry.model_validate(entry)
 
 
 @router.delete(

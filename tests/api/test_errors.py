@@ -129,3 +129,14 @@ def test_storage_errors_map_to_statuses_by_type_not_by_message():
         missing = assert_problem(http.get("/unknown"), 404)
         assert missing["detail"] == "no such company (the words 'invalid' and 'CIK' do not decide)"
         assert assert_problem(http.get("/invalid"), 422)["instance"] == "/invalid"
+
+
+def test_an_unknown_query_parameter_is_a_422_naming_it(api, keys):
+    """A misspelt filter is refused, not ignored (it would return everything): on a list endpoint and on a route
+    that takes no query parameters at all."""
+    read = bearer(keys["reader"])
+    listed = assert_problem(api.get("/v1/scores", params={"grades": "D", "limit": 5}, headers=read), 422)
+    assert listed["errors"] == [{"field": "query.grades", "reason": "Unknown query parameter"}]
+    assert listed["detail"] == "invalid request: query.grades: Unknown query parameter"
+    plain = assert_problem(api.get("/v1/watchlist", params={"all": "true"}, headers=read), 422)
+    assert plain["errors"] == [{"field": "query.all", "reason": "Unknown query parameter"}]
