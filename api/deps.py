@@ -1,17 +1,22 @@
-"""Shared dependencies: the warehouse and settings created once per app, and the API-key check per scope."""
+"""Shared dependencies: what the app creates once at start-up (warehouse, settings, caches, the champions, the
+model registry, the Dagster launcher), and the API-key check per scope. Handlers take these as parameters
+(`WarehouseDep`, `LauncherDep`, ...) rather than reading `request.app.state`, so tests can override them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.cache import cached
+from api.cache import ReadCache, cached
+from api.dagster_runs import RunLauncher
 from api.errors import ApiProblem
+from api.scoring import ChampionCache
+from risk_assets.settings import Settings
 from risk_assets.storage.api_keys import Principal, hash_key, verify_key
 from risk_assets.storage.warehouse import Warehouse
 
@@ -66,9 +71,43 @@ async def reject_unknown_query(request: Request) -> None:
         )
 
 
+# async: none of these does I/O, so none takes a trip through the thread pool.
 async def get_warehouse(request: Request) -> Warehouse:
-    """async: no I/O here, so no trip through the thread pool."""
     return request.app.state.warehouse
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_launcher(request: Request) -> RunLauncher:
+    """Dagster's GraphQL client (tests pass a recorder to create_app)."""
+    return request.app.state.launcher
+
+
+async def get_champions(request: Request) -> dict[str, ChampionCache]:
+    """Each segment's champion model, loaded once and re-checked now and then."""
+    return request.app.state.champions
+
+
+async def get_registry(request: Request) -> Callable[[], Any]:
+    """The getter of the shared ModelRegistry (created on first call: importing MLflow takes a second)."""
+    return request.app.state.registry
+
+
+async def get_key_cache(request: Request) -> ReadCache:
+    """Verified keys, kept until the warehouse changes (so a revocation takes effect at once)."""
+    return request.app.state.key_cache
+
+
+async def get_identifier_cache(request: Request) -> ReadCache:
+    """Tickers, CIKs and corp codes resolved to company ids, kept until the warehouse changes."""
+    return request.app.state.identifier_cache
+
+
+async def get_profile_cache(request: Request) -> ReadCache:
+    """Rendered company profiles, kept until the warehouse changes."""
+    return request.app.state.profile_cache
 
 
 SCOPES_ATTRIBUTE = "riskgraph_scopes"
@@ -81,13 +120,15 @@ def require(*scopes: str) -> Callable[..., Principal]:
     wanted = " or ".join(f"'{scope}'" for scope in scopes)
 
     async def check(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        warehouse: Annotated[Warehouse, Depends(get_warehouse)],
+        key_cache: Annotated[ReadCache, Depends(get_key_cache)],
     ) -> Principal:
         if credentials is None:
             raise ApiProblem(401, "missing API key: send 'Authorization: Bearer <key>'", headers=_CHALLENGE)
-        warehouse, presented = request.app.state.warehouse, credentials.credentials
+        presented = credentials.credentials
         principal = await cached(
-            request.app.state.key_cache,
+            key_cache,
             warehouse,
             hash_key(presented),
             lambda: verify_key(warehouse, presented),
@@ -110,3 +151,9 @@ AdminKey = Annotated[Principal, Depends(require("admin"))]
 # Read-only information about an operation: readers may see it, and the admin key that launched it may follow it.
 ReadOrAdminKey = Annotated[Principal, Depends(require("read", "admin"))]
 WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LauncherDep = Annotated[RunLauncher, Depends(get_launcher)]
+ChampionsDep = Annotated[dict[str, ChampionCache], Depends(get_champions)]
+RegistryDep = Annotated[Callable[[], Any], Depends(get_registry)]
+ProfileCacheDep = Annotated[ReadCache, Depends(get_profile_cache)]
+IdentifierCacheDep = Annotated[ReadCache, Depends(get_identifier_cache)]

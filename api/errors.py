@@ -17,7 +17,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from risk_assets.storage.watchlist import UnknownCompany, WatchlistError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Refusals raised by the storage layer, answered by type (Starlette picks the handler of the most specific class
+# in the exception's MRO); their messages are written for the person who sent the request.
+STATUS_BY_ERROR: dict[type[Exception], int] = {UnknownCompany: 404, WatchlistError: 422}
 # A 422 lists at most this many field errors and counts the rest: the reply stays small however large the
 # invalid request (an 869 KB body once drew a 5.3 MB list).
 MAX_FIELD_ERRORS = 20
@@ -133,12 +138,22 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(found)
 
 
+def _refusal_handler(status: int):
+    async def refusal(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(request, status, str(exc))
+
+    return refusal
+
+
 def install(app: FastAPI) -> None:
     """Route every error through problem_response."""
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
         return problem_response(request, exc.status, exc.detail, headers=exc.headers)
+
+    for kind, status in STATUS_BY_ERROR.items():
+        app.add_exception_handler(kind, _refusal_handler(status))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:

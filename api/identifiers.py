@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 
 from api.cache import cached
+from api.deps import IdentifierCacheDep, WarehouseDep
 from api.errors import ApiProblem
 from risk_assets.storage.schema import companies, watchlist
 from risk_assets.storage.warehouse import Warehouse
@@ -98,7 +99,8 @@ def _dependency(tables: tuple[sa.Table, ...]) -> Callable[..., object]:
     names = tuple(table.name for table in tables)
 
     async def company_id_of(
-        request: Request,
+        warehouse: WarehouseDep,
+        identifier_cache: IdentifierCacheDep,
         company_id: Annotated[
             str,
             Path(
@@ -110,12 +112,11 @@ def _dependency(tables: tuple[sa.Table, ...]) -> Callable[..., object]:
             ),
         ],
     ) -> str:
-        warehouse: Warehouse = request.app.state.warehouse
         if _CANONICAL.match(company_id):
             return company_id
         # Cached until the warehouse changes (api/cache.py); an unknown identifier raises and is not kept.
         return await cached(
-            request.app.state.identifier_cache,
+            identifier_cache,
             warehouse,
             (names, company_id),
             lambda: resolve(warehouse, company_id, tables),

@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import docs_ui, errors, openapi, webapp
 from api.cache import ReadCache, WarehouseChanges
 from api.dagster_runs import GraphQLRunLauncher, RunLauncher
-from api.deps import reject_unknown_query
+from api.deps import WarehouseDep, reject_unknown_query
 from api.middleware import BodyLimitMiddleware
 from api.routers import (
     alerts,
@@ -161,9 +161,9 @@ def create_app(
     @app.get(
         "/health", response_model=Health, tags=["health"], summary="The warehouse answers (no key needed)"
     )
-    def health(request: Request) -> Health:
+    def health(warehouse: WarehouseDep) -> Health:
         try:
-            with request.app.state.warehouse.engine.connect() as conn:
+            with warehouse.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             state = "ok"
         except sa.exc.SQLAlchemyError:

@@ -32,7 +32,7 @@ def list_alerts(
     company_id: Annotated[str, Query(min_length=1, max_length=40, examples=["sec-0000063908"])] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> dict:
+) -> AlertList:
     items, total = queries.list_alerts(
         warehouse,
         since=since,
@@ -42,7 +42,7 @@ def list_alerts(
         limit=limit,
         offset=offset,
     )
-    return {"items": items, "page": page(limit, offset, items, total)}
+    return AlertList.model_validate({"items": items, "page": page(limit, offset, items, total)})
 
 
 @router.post(
@@ -57,7 +57,7 @@ def acknowledge_alert(
     as_of: Annotated[IsoDate, Path(examples=["2022-02-24"])],
     model_version: Annotated[str, Path(min_length=1, max_length=16, examples=["1"])],
     body: Annotated[Acknowledgement | None, Body()] = None,
-) -> dict:
+) -> Alert:
     outcome = queries.acknowledge_alert(
         warehouse, company_id, as_of, model_version, by=key.name, note=body.note if body else None
     )
@@ -72,4 +72,4 @@ def acknowledge_alert(
             409,
             f"already acknowledged at {alert['acknowledged_at'].isoformat()} by {alert['acknowledged_by']!r}",
         )
-    return alert
+    return Alert.model_validate(alert)

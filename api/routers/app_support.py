@@ -10,10 +10,10 @@ import datetime as dt
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
-from api.deps import WarehouseDep, require
+from api.deps import RegistryDep, WarehouseDep, require
 from api.errors import ApiProblem
 from api.identifiers import CompanyId
 from risk_assets.storage import queries
@@ -131,7 +131,7 @@ _FIGURES = {"roc": "validation/roc.png", "calibration": "validation/calibration.
     },
 )
 def validation_figure(
-    request: Request,
+    registry_getter: RegistryDep,
     segment: Annotated[Literal["listed_market", "listed_statements", "sme"], Path()],
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$", examples=["1"])],
     figure: Annotated[Literal["roc", "calibration"], Path()],
@@ -141,7 +141,7 @@ def validation_figure(
 
     from api.routers.models import _segment_registry
 
-    registry = _segment_registry(request, segment)
+    registry = _segment_registry(registry_getter, segment)
     try:
         found = [v for v in registry.versions() if str(v.version) == str(int(version))]
     except Exception as error:

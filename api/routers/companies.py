@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import TypeAdapter
 
 from api.cache import cached
 from api.convert import drivers_out, page
-from api.deps import WarehouseDep, require
+from api.deps import ProfileCacheDep, WarehouseDep, require
 from api.errors import ApiProblem
 from api.identifiers import CompanyId
 from api.params import IsoDate, Limit, ModelVersionQuery, Offset, StrictBool
@@ -66,10 +66,12 @@ def _rendered_profile(warehouse: Warehouse, company_id: str) -> bytes | None:
 
 
 @router.get("/{company_id}", response_model=CompanyProfile, summary="A company's profile and latest score")
-async def company_profile(request: Request, company_id: CompanyId, warehouse: WarehouseDep) -> Response:
+async def company_profile(
+    company_id: CompanyId, warehouse: WarehouseDep, profile_cache: ProfileCacheDep
+) -> Response:
     # The most frequent lookup: the validated JSON is cached until the warehouse changes (api/cache.py).
     body = await cached(
-        request.app.state.profile_cache,
+        profile_cache,
         warehouse,
         company_id,
         lambda: _rendered_profile(warehouse, company_id),

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import WarehouseDep, require
+from api.deps import RegistryDep, SettingsDep, WarehouseDep, require
 from api.errors import ApiProblem
 from api.schemas.models import ModelList, ModelVersion, SegmentList, StabilityReport
 from risk_assets.storage.schema import model_decisions
@@ -111,25 +111,25 @@ SEGMENT_QUERY = Query(
 )
 
 
-def _segment_registry(request: Request, segment: str) -> Any:
+def _segment_registry(registry_getter: Callable[[], Any], segment: str) -> Any:
     """The registry of one segment's registered model (a copy of the app's, sharing its MLflow client)."""
     import copy
 
     from risk_assets.core.segments import SEGMENTS
 
-    base = request.app.state.registry()
+    base = registry_getter()
     registry = copy.copy(base)
     registry.model_name = SEGMENTS[segment].registered_model(base.model_name)
     return registry
 
 
 @router.get("/segments", response_model=SegmentList, summary="Each segment's registered model and champion")
-def list_segments(request: Request, warehouse: WarehouseDep) -> dict:
+def list_segments(registry_getter: RegistryDep, warehouse: WarehouseDep) -> dict:
     from risk_assets.core.segments import SEGMENT_NAMES, SEGMENTS
 
     items = []
     for name in SEGMENT_NAMES:
-        registry = _segment_registry(request, name)
+        registry = _segment_registry(registry_getter, name)
         with _registry_unavailable_is_503():
             versions = registry.versions()
             champion = registry.champion_version()
@@ -159,11 +159,10 @@ def list_segments(request: Request, warehouse: WarehouseDep) -> dict:
     summary="Population stability per segment: each feature's and the PD's PSI between the champion's "
     "development sample and the companies it scores now",
 )
-def stability(request: Request) -> dict:
+def stability(settings: SettingsDep) -> dict:
     from risk_assets.core.monitoring import STABILITY_KEY
     from risk_assets.storage.objects import open_object_store
 
-    settings = request.app.state.settings
     client = None
     if settings.object_store_url.startswith("s3://"):
         import boto3
@@ -197,12 +196,12 @@ def stability(request: Request) -> dict:
     "", response_model=ModelList, summary="The champion and the newest versions with metrics and links"
 )
 def list_models(
-    request: Request,
+    registry_getter: RegistryDep,
     warehouse: WarehouseDep,
     limit: Annotated[int, Query(ge=1, le=100, description="How many versions, newest first")] = 10,
     segment: Annotated[Segment, SEGMENT_QUERY] = "sme",
 ) -> dict:
-    registry = _segment_registry(request, segment)
+    registry = _segment_registry(registry_getter, segment)
     with _registry_unavailable_is_503():
         versions = registry.versions()
         champion = registry.champion_version()
@@ -223,12 +222,12 @@ def list_models(
 
 @router.get("/{version}", response_model=ModelVersion, summary="One registered version")
 def get_model_version(
-    request: Request,
+    registry_getter: RegistryDep,
     warehouse: WarehouseDep,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$", examples=["1"])],
     segment: Annotated[Segment, SEGMENT_QUERY] = "sme",
 ) -> dict:
-    registry = _segment_registry(request, segment)
+    registry = _segment_registry(registry_getter, segment)
     with _registry_unavailable_is_503():
         found = [v for v in registry.versions() if str(v.version) == str(int(version))]
         champion = registry.champion_version()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ScoreKey
+from api.deps import ChampionsDep, ScoreKey
 from api.errors import ApiProblem
 from api.schemas.scoring import ScoreRequest, ScoreResponse
 from api.scoring import ChampionUnavailable, choose_request_segment, score_statements
@@ -25,10 +25,9 @@ INLINE_STATEMENTS = 4
     "statements (prior years optional, for growth and trend features); each result names its segment, model and "
     "version. Out-of-domain results are flagged, not refused. Financial firms are outside the models' scope.",
 )
-async def score(request: Request, body: ScoreRequest, _key: ScoreKey) -> dict:
+async def score(body: ScoreRequest, _key: ScoreKey, caches: ChampionsDep) -> dict:
     # async, with the work in one thread-pool call: a sync endpoint would also send the response's validation
     # to the thread pool, one more thread hop per request.
-    caches = request.app.state.champions
     statements = [
         {
             "reference": entry.reference,

@@ -90,6 +90,18 @@ def record_audit(
     )
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Who a change is made for. A storage function given one writes its audit row inside the change's own
+    transaction: the change and its record commit together or not at all."""
+
+    actor: str
+    detail: str | None = None
+
+    def record(self, connection: Connection, *, action: str, target: str | None = None) -> None:
+        record_audit(connection, actor=self.actor, action=action, target=target, detail=self.detail)
+
+
 def create_key(
     warehouse: Warehouse, name: str, scopes: str | list[str] | tuple[str, ...], *, actor: str
 ) -> NewKey:

@@ -95,3 +95,21 @@ def test_refused_acknowledgements_change_nothing(fresh_api):
     assert audit_rows(fresh_api.warehouse) == audit_before
     listed = http.get("/v1/alerts", params={"acknowledged": True}, headers=bearer(keys["reader"])).json()
     assert listed["items"] == []
+
+
+def test_an_acknowledgement_whose_audit_row_fails_is_not_stored(fresh_api):
+    from fastapi.testclient import TestClient
+
+    from tests.support.audit import audit_log_refusing_inserts
+
+    http = TestClient(fresh_api.client.app, raise_server_exceptions=False)
+    read, admin = bearer(fresh_api.keys["reader"]), bearer(fresh_api.keys["admin"])
+    alert = http.get("/v1/alerts", params={"limit": 1}, headers=read).json()["items"][0]
+    path = f"/v1/alerts/{alert['company_id']}/{alert['as_of']}/{alert['model_version']}/acknowledge"
+    with audit_log_refusing_inserts(fresh_api.warehouse):
+        assert http.post(path, json={"note": "reviewed"}, headers=admin).status_code == 500
+    assert http.get("/v1/alerts", params={"acknowledged": True}, headers=read).json()["items"] == []
+    assert audit_rows(fresh_api.warehouse, action="acknowledge_alert") == []
+
+    assert http.post(path, json={"note": "reviewed"}, headers=admin).status_code == 200
+    assert len(audit_rows(fresh_api.warehouse, action="acknowledge_alert")) == 1

@@ -105,3 +105,38 @@ def test_queries_are_parameterised(api, keys, warehouse):
         assert api.get(f"/v1/companies/{text}", headers=read).status_code == 404
     with warehouse.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM companies")).scalar_one() == 14
+
+
+def test_storage_errors_map_to_statuses_by_type_not_by_message():
+    """UnknownCompany is a 404 and any other WatchlistError a 422, whatever their messages say."""
+    from fastapi import FastAPI
+
+    from api import errors
+    from risk_assets.storage.watchlist import InvalidIdentifier, UnknownCompany
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/unknown")
+    def unknown() -> None:
+        raise UnknownCompany("no such company (the words 'invalid' and 'CIK' do not decide)")
+
+    @app.get("/invalid")
+    def invalid() -> None:
+        raise InvalidIdentifier("unknown ticker: not the words that decide either")
+
+    with TestClient(app) as http:
+        missing = assert_problem(http.get("/unknown"), 404)
+        assert missing["detail"] == "no such company (the words 'invalid' and 'CIK' do not decide)"
+        assert assert_problem(http.get("/invalid"), 422)["instance"] == "/invalid"
+
+
+def test_an_unknown_query_parameter_is_a_422_naming_it(api, keys):
+    """A misspelt filter is refused, not ignored (it would return everything): on a list endpoint and on a route
+    that takes no query parameters at all."""
+    read = bearer(keys["reader"])
+    listed = assert_problem(api.get("/v1/scores", params={"grades": "D", "limit": 5}, headers=read), 422)
+    assert listed["errors"] == [{"field": "query.grades", "reason": "Unknown query parameter"}]
+    assert listed["detail"] == "invalid request: query.grades: Unknown query parameter"
+    plain = assert_problem(api.get("/v1/watchlist", params={"all": "true"}, headers=read), 422)
+    assert plain["errors"] == [{"field": "query.all", "reason": "Unknown query parameter"}]

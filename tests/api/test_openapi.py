@@ -41,3 +41,21 @@ def test_the_documented_examples_are_accepted(api_app, api, keys):
     assert {"refresh a company", "re-score everything", "retrain"} <= set(launch["examples"])
     company = schema["components"]["schemas"]["Company"]["properties"]["company_id"]["examples"][0]
     assert api.get(f"/v1/companies/{company}", headers=bearer(keys["reader"])).status_code == 200
+
+
+def test_handlers_of_the_audited_routers_return_their_response_models():
+    """The operations and alerts handlers are typed: each returns its response model (or a bare Response for a
+    204), so a field the model lacks is an error where the handler is written, not a silently dropped key."""
+    import typing
+
+    from fastapi import Response
+    from fastapi.routing import APIRoute
+
+    from api.routers import alerts, operations
+
+    for router in (operations.router, alerts.router):
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            returned = typing.get_type_hints(route.endpoint)["return"]
+            expected = route.response_model if route.status_code != 204 else Response
+            assert returned is expected, (route.path, returned, expected)

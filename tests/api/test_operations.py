@@ -169,3 +169,74 @@ def test_a_read_key_follows_a_run_but_cannot_launch_one(fresh_api):
     denied = http.post("/v1/materializations", json={"job": "rescore_all"}, headers=reader)
     assert denied.status_code == 403 and denied.json()["detail"] == "this key lacks the 'admin' scope"
     assert fresh_api.launcher.launches == launches
+
+
+def test_a_watchlist_change_whose_audit_row_fails_is_not_stored(fresh_api):
+    """The change and its audit row are one transaction: the audit log refusing the row (a trigger, in the
+    database) leaves the watchlist as it was, and the request is a 500."""
+    from fastapi.testclient import TestClient
+
+    from risk_assets.storage.watchlist import add_to_watchlist, list_watchlist
+    from tests.support.audit import audit_log_refusing_inserts
+
+    # The same app (already started by fresh_api's client), answering 500 instead of raising into the test.
+    http = TestClient(fresh_api.client.app, raise_server_exceptions=False)
+    admin, store = bearer(fresh_api.keys["admin"]), fresh_api.warehouse
+    add_to_watchlist(store, dart_corp_code="00126380", added_by="test")
+    audit_before = audit_rows(store)
+    with audit_log_refusing_inserts(store):
+        added = http.post("/v1/watchlist", json={"ticker": "aapl"}, headers=admin)
+        removed = http.delete("/v1/watchlist/dart-00126380", headers=admin)
+    assert (added.status_code, removed.status_code) == (500, 500)
+    assert list(list_watchlist(store)["company_id"]) == ["dart-00126380"]
+    assert audit_rows(store) == audit_before
+
+    assert http.post("/v1/watchlist", json={"ticker": "aapl"}, headers=admin).status_code == 201
+    assert http.delete("/v1/watchlist/dart-00126380", headers=admin).status_code == 204
+    assert list(list_watchlist(store)["company_id"]) == ["sec-0000320193"]
+    new_rows = [(r["action"], r["target"]) for r in reversed(audit_rows(store)) if r not in audit_before]
+    assert new_rows == [("watchlist_add", "sec-0000320193"), ("watchlist_remove", "dart-00126380")]
+
+
+def test_a_launch_whose_audit_row_fails_is_a_500_that_names_the_run(fresh_api, caplog):
+    """A launch cannot be rolled back: when its audit row fails after Dagster accepted it, the run goes on, the
+    client gets a 500 and the server log names the run for the operator (it also carries the key's tag)."""
+    from fastapi.testclient import TestClient
+
+    from tests.support.audit import audit_log_refusing_inserts
+
+    http = TestClient(fresh_api.client.app, raise_server_exceptions=False)
+    with audit_log_refusing_inserts(fresh_api.warehouse), caplog.at_level("ERROR", logger="riskgraph.api"):
+        response = http.post(
+            "/v1/materializations", json={"job": "retrain"}, headers=bearer(fresh_api.keys["admin"])
+        )
+    assert response.status_code == 500
+    assert fresh_api.launcher.launches == [("retrain", None, {"riskgraph/launched_by": "admin"})]
+    (run_id,) = fresh_api.launcher.statuses
+    assert any(run_id in message and "no audit row" in message for message in caplog.messages), (
+        caplog.messages
+    )
+    assert audit_rows(fresh_api.warehouse, action="launch_run") == []
+
+
+def test_handlers_take_the_launcher_and_app_state_through_dependencies(fresh_api):
+    """The launcher is a dependency (api.deps.get_launcher): overriding it reaches the handlers, and no router
+    reads `app.state` itself."""
+    from pathlib import Path
+
+    import api.routers
+    from api.deps import get_launcher
+    from tests.api.conftest import RecordingLauncher
+
+    app, admin = fresh_api.client.app, bearer(fresh_api.keys["admin"])
+    app.dependency_overrides[get_launcher] = lambda: RecordingLauncher(down=True)
+    try:
+        down = fresh_api.client.post("/v1/materializations", json={"job": "retrain"}, headers=admin)
+        status = fresh_api.client.get("/v1/runs/00000000-0000-0000-0000-000000000000", headers=admin)
+    finally:
+        app.dependency_overrides.clear()
+    assert (down.status_code, status.status_code) == (503, 503)
+    assert fresh_api.launcher.launches == []
+    routers = Path(api.routers.__file__).parent
+    readers = [path.name for path in sorted(routers.glob("*.py")) if "app.state" in path.read_text()]
+    assert readers == []

@@ -11,7 +11,7 @@ from risk_assets.cli import main
 from risk_assets.commands.watchlist import online_ticker_lookup
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
-from risk_assets.storage.watchlist import WatchlistError, add_to_watchlist, list_watchlist
+from risk_assets.storage.watchlist import UnknownCompany, add_to_watchlist, list_watchlist
 from tests.conftest import use_home
 from tests.sources import stubs
 from tests.support.stub_server import StubServer
@@ -64,7 +64,7 @@ def test_a_ticker_is_resolved_through_sec_company_tickers(home: Path) -> None:
         )
         # company_tickers.json (recorded): {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."}
         assert (row["company_id"], row["cik"], row["ticker"]) == ("sec-0000320193", "0000320193", "AAPL")
-        with pytest.raises(WatchlistError, match="unknown ticker"):
+        with pytest.raises(UnknownCompany, match="unknown ticker"):
             add_to_watchlist(
                 warehouse,
                 ticker="NO-SUCH-TICKER",
