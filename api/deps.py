@@ -48,7 +48,12 @@ def _query_names(route: APIRoute) -> frozenset[str]:
 
 async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the operation does not declare: a misspelt filter (`grades=D`) would otherwise
-    be ignored silently and return everything."""
+    be ignored silently and return everything.
+
+    Deliberately ours, not FastAPI's query-parameter models with ``extra="forbid"``: such a model (FastAPI 0.165)
+    refuses every parameter that is not its own, including those a shared dependency declares (``limit``,
+    ``offset``), so every route would need one model of all its parameters, and routes without any a model of none.
+    One app-wide dependency that reads what each route declares keeps the routes' signatures as they are."""
     route = request.scope.get("route")
     if not request.query_params or not isinstance(route, APIRoute):
         return
