@@ -312,22 +312,46 @@ def dart_interim_report(payload: dict, company_id: str, fiscal_year_end_month: i
 # -------------------------------------------------------------------------------------------- combining
 
 
-def _prior_year(annual: pd.DataFrame, report: InterimReport) -> pd.Series | None:
-    """The annual version of the fiscal year before the report's, latest filed on or before its filed_at."""
-    if annual.empty:
-        return None
-    ends = pd.to_datetime(annual["period_end"])
-    target = pd.Timestamp(report.year_start - dt.timedelta(days=1))
-    filed = pd.to_datetime(annual["filed_at"])
-    mask = (
-        (annual["company_id"] == report.company_id)
-        & ((ends - target).abs() <= pd.Timedelta(days=_FY_END_TOLERANCE_DAYS))
-        & (filed <= pd.Timestamp(report.filed_at))
-    )
-    if "period_type" in annual.columns:
-        mask &= annual["period_type"].fillna(PERIOD_TYPE_ANNUAL) == PERIOD_TYPE_ANNUAL
-    known = annual.loc[mask].assign(_filed=filed[mask]).sort_values(["_filed", "accession"], kind="stable")
-    return None if known.empty else known.iloc[-1]
+class _AnnualVersions:
+    """The annual versions of ``trailing_twelve_months`` read once, so each report's prior year is a scan of plain
+    values rather than a new filter and sort of the frame (which took most of a company's normalisation)."""
+
+    def __init__(self, annual: pd.DataFrame):
+        self.annual = annual
+        ends = pd.to_datetime(annual["period_end"])
+        filed = pd.to_datetime(annual["filed_at"])
+        is_annual = (
+            annual["period_type"].fillna(PERIOD_TYPE_ANNUAL) == PERIOD_TYPE_ANNUAL
+            if "period_type" in annual.columns
+            else pd.Series(True, index=annual.index)
+        )
+        self.rows = [
+            (position, company_id, end, filed_at, accession)
+            for position, (company_id, end, filed_at, accession, annual_row) in enumerate(
+                zip(annual["company_id"], ends, filed, annual["accession"], is_annual, strict=True)
+            )
+            if annual_row
+        ]
+
+    def prior_year(self, report: InterimReport) -> pd.Series | None:
+        """The annual version of the fiscal year before the report's, latest filed on or before its filed_at
+        (ties in filing date: the greatest accession, then the later row; a missing accession sorts last)."""
+        target = pd.Timestamp(report.year_start - dt.timedelta(days=1))
+        filed_by = pd.Timestamp(report.filed_at)
+        tolerance = pd.Timedelta(days=_FY_END_TOLERANCE_DAYS)
+        best, best_key = None, None
+        for position, company_id, end, filed_at, accession in self.rows:
+            if (
+                company_id != report.company_id
+                or not abs(end - target) <= tolerance
+                or not filed_at <= filed_by
+            ):
+                continue
+            missing = not isinstance(accession, str)
+            key = (filed_at, missing, "" if missing else accession, position)
+            if best_key is None or key > best_key:
+                best, best_key = position, key
+        return None if best is None else self.annual.iloc[best]
 
 
 def _number_or_none(value: object) -> float | None:
@@ -380,8 +404,9 @@ def trailing_twelve_months(annual: pd.DataFrame, reports: Iterable[InterimReport
     ``annual``: annual statement versions (normalize_companyfacts / normalize_fnltt rows) of the companies.
     """
     rows = []
+    versions = None if annual.empty else _AnnualVersions(annual)
     for report in reports:
-        prior = _prior_year(annual, report)
+        prior = None if versions is None else versions.prior_year(report)
         if prior is not None:
             rows.append(ttm_row(report, prior))
     frame = to_statement_frame(rows)
