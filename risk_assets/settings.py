@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # What `riskgraph materialize` / `make run` print of each run's events: INFO (progress and results) by default,
     # DEBUG for every step event.
     log_level: str = _variable("RISKGRAPH_LOG_LEVEL", "INFO")
+    # Bundled mode: a folder laid out like risk_assets/data to read companies and documents from (empty: packaged).
+    bundled_data_folder: str = _variable("RISKGRAPH_BUNDLED_DATA", "")
     # Kubernetes (the Helm chart): run each step of `retrain` in a pod of its own, sized per step
     # (risk_assets/defs/jobs.py); off everywhere else, where steps run in the run's own process.
     training_step_pods: bool = _variable("RISKGRAPH_TRAINING_STEP_PODS", False)

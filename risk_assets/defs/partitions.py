@@ -4,6 +4,17 @@ import dagster as dg
 
 company_partitions = dg.DynamicPartitionsDefinition(name="companies")
 
+#: How a backfill of the company assets (raw_filings, statements: one shared policy, so one run does both for
+#: the same companies) is cut into runs: up to 100 companies per run, each run one run worker of the daemon's queue
+#: (dagster.yaml: max_concurrent_runs). Why 100: a run costs a few seconds before its first company (a worker
+#: process importing the code location, resources, the warehouse's migration check) and a bundled company well under
+#: a second, a live one a few seconds (SEC's 9 requests/s, OpenDART's pacing), so 100 companies keep that overhead
+#: small while a failed run re-does (idempotently) at most 100 companies and shows as one row of a few minutes in
+#: the UI; and a full universe of a few thousand companies becomes tens of runs, enough to keep every run slot busy.
+#: The 14 bundled companies stay one run. `riskgraph materialize` is unaffected: it runs one range over every
+#: company through the range tags (commands/graph.py), which the policy does not limit.
+COMPANY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=100)
+
 #: The run tag naming the rate-limited source a company's fetch uses; dagster.yaml limits concurrent runs per value
 #: (each run has its own rate limiter and OpenDART daily counter, so two runs of one source would double its rate).
 SOURCE_TAG = "riskgraph/source"

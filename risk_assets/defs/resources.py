@@ -287,19 +287,27 @@ class FilingsSource(dg.ConfigurableResource):
 
 
 class BundledFilings(FilingsSource):
-    """data/universe.csv and the recorded SEC/OpenDART responses bundled in data/, stored as a fetch stores them."""
+    """data/universe.csv and the recorded SEC/OpenDART responses bundled in data/, stored as a fetch stores them.
+
+    ``data_folder``: read them from a folder laid out like risk_assets/data instead (universe.csv, sec/companyfacts,
+    sec/submissions, opendart/...), e.g. a larger recorded universe; empty: RISKGRAPH_BUNDLED_DATA, and when that
+    is empty too, the packaged data."""
 
     mode: ClassVar[str] = "bundled"
+    data_folder: str = ""
+
+    def resolved_data_folder(self) -> str:
+        return self.data_folder or Settings.from_env().bundled_data_folder
 
     def universe(self, store, objects, log) -> list[dict]:
         from risk_assets.defs.sources.providers import bundled_universe
 
-        return bundled_universe()
+        return bundled_universe(self.resolved_data_folder())
 
     def store_documents(self, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
         from risk_assets.defs.sources.providers import store_bundled_documents
 
-        return store_bundled_documents(store, objects, companies, log)
+        return store_bundled_documents(store, objects, companies, log, self.resolved_data_folder())
 
     def complete_until(
         self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]

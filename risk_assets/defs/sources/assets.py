@@ -12,7 +12,7 @@ import pandas as pd
 
 from risk_assets.core import early_warning
 from risk_assets.core import events as event_parsers
-from risk_assets.defs.partitions import company_partitions
+from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, company_partitions
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
 from risk_assets.storage.objects import sha256_hex
@@ -61,7 +61,7 @@ def company_universe(
     group_name="sources",
     kinds={"s3", "sql"},
     partitions_def=company_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=COMPANY_BACKFILL_POLICY,
     deps=[company_universe],
     description="Raw source documents per company: SEC submissions (every page) and companyfacts; OpenDART "
     "company overview, periodic-report list, statements (annual and quarterly), distress events and audit "

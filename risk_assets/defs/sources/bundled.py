@@ -2,6 +2,10 @@
 
 Files are the recorded responses of SEC EDGAR and OpenDART (see data/SOURCE.md), returned as raw bytes so they
 go through exactly the path a live fetch takes: stored in the object store, then parsed.
+
+The company files (universe.csv, sec/, opendart/) may also be read from another folder laid out the same way
+(``data_folder``; ``BundledFilings.data_folder``): a larger recorded universe than the packaged one, e.g. the
+synthetic filers a backfill test generates, goes through the same code.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from risk_assets.core.events import DART_EVENT_KINDS
 
@@ -24,17 +29,23 @@ class RawDocument:
     content_type: str = "application/json"
 
 
-def _data_root() -> Traversable:
-    return resources.files("risk_assets.data")
+def _data_root(data_folder: str = "") -> Traversable:
+    """The packaged data (``data_folder`` empty), or a folder laid out like it."""
+    if not data_folder:
+        return resources.files("risk_assets.data")
+    root = Path(data_folder)
+    if not root.joinpath("universe.csv").is_file():
+        raise FileNotFoundError(f"bundled data folder {data_folder!r} has no universe.csv")
+    return root
 
 
-def read_csv_rows(name: str) -> list[dict[str, str]]:
-    text = _data_root().joinpath(name).read_text(encoding="utf-8")
+def read_csv_rows(name: str, data_folder: str = "") -> list[dict[str, str]]:
+    text = _data_root(data_folder).joinpath(name).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def universe_rows() -> list[dict[str, str]]:
-    return read_csv_rows("universe.csv")
+def universe_rows(data_folder: str = "") -> list[dict[str, str]]:
+    return read_csv_rows("universe.csv", data_folder)
 
 
 def bundled_default_events() -> list[dict[str, str]]:
@@ -45,9 +56,9 @@ def _gunzip(path: Traversable) -> bytes:
     return gzip.decompress(path.read_bytes())
 
 
-def sec_documents(cik: str) -> list[RawDocument]:
+def sec_documents(cik: str, data_folder: str = "") -> list[RawDocument]:
     """companyfacts (and submissions when bundled) for a zero-padded CIK."""
-    sec = _data_root().joinpath("sec")
+    sec = _data_root(data_folder).joinpath("sec")
     documents = []
     for kind in ("companyfacts", "submissions"):
         path = sec.joinpath(kind, f"CIK{cik}.json.gz")
@@ -56,9 +67,9 @@ def sec_documents(cik: str) -> list[RawDocument]:
     return documents
 
 
-def dart_documents(corp_code: str) -> list[RawDocument]:
+def dart_documents(corp_code: str, data_folder: str = "") -> list[RawDocument]:
     """Full statements (fnlttSinglAcntAll) and the company overview for a DART corp code."""
-    dart = _data_root().joinpath("opendart")
+    dart = _data_root(data_folder).joinpath("opendart")
     documents = []
     for entry in sorted(dart.joinpath("fnlttSinglAcntAll").iterdir(), key=lambda p: p.name):
         name = entry.name

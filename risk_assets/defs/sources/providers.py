@@ -71,17 +71,19 @@ def newest_filing_date(payloads: list[dict]) -> dt.date:
     return max((d for d in dates if d is not None), default=dt.date.min)
 
 
-def bundled_universe() -> list[dict]:
+def bundled_universe(data_folder: str = "") -> list[dict]:
     now = utc_now()
-    return [company_row(row, now) for row in bundled.universe_rows()]
+    return [company_row(row, now) for row in bundled.universe_rows(data_folder)]
 
 
-def store_bundled_documents(store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
+def store_bundled_documents(
+    store, objects, companies: pd.DataFrame, log, data_folder: str = ""
+) -> tuple[int, int, list[str]]:
     """Each company's bundled documents, stored exactly as a fetch stores them: (documents, bytes, failed)."""
     stored = total_bytes = 0
     for _, company in companies.iterrows():
         capture = fetch.RawCapture(objects, company_id=company["company_id"])
-        for document in _bundled_documents(company):
+        for document in _bundled_documents(company, data_folder):
             capture.store(document.source, document.kind, document.body, document.content_type)
         rows = capture.take_rows()
         if not rows:
@@ -93,11 +95,11 @@ def store_bundled_documents(store, objects, companies: pd.DataFrame, log) -> tup
     return stored, total_bytes, []
 
 
-def _bundled_documents(company: pd.Series) -> list[bundled.RawDocument]:
+def _bundled_documents(company: pd.Series, data_folder: str) -> list[bundled.RawDocument]:
     if company["cik"]:
-        return bundled.sec_documents(company["cik"])
+        return bundled.sec_documents(company["cik"], data_folder)
     if company["dart_corp_code"]:
-        return bundled.dart_documents(company["dart_corp_code"])
+        return bundled.dart_documents(company["dart_corp_code"], data_folder)
     return []
 
 

@@ -17,7 +17,7 @@ from risk_assets.core.ttm import (
     trailing_twelve_months,
     with_period_columns,
 )
-from risk_assets.defs.partitions import company_partitions
+from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, company_partitions
 from risk_assets.defs.resources import ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources.assets import latest_documents, raw_filings
 from risk_assets.storage.warehouse import utc_now
@@ -72,7 +72,7 @@ def normalize_documents(company_id: str, documents: dict[str, bytes]) -> tuple[p
     group_name="statements",
     kinds={"pandas", "sql"},
     partitions_def=company_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=COMPANY_BACKFILL_POLICY,
     deps=[raw_filings],
     description="Canonical statements, one row per company x fiscal period x filing version (restatements "
     "kept with their filed_at and accession): annual (period_type FY) and trailing twelve months at each "
