@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from risk_assets.commands._via_dagster import run_main_sequence_via
-from risk_assets.commands.graph import LOCATION_NAME, run_job
+from risk_assets.commands.graph import LOCATION_NAME
 from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY
 from risk_assets.storage.warehouse import Warehouse
 from tests.api.test_launch import DagsterDev
@@ -61,6 +61,7 @@ PRIMARY_KEYS = {
     "rejected_records": ["stage", "company_id", "record_key"],
 }
 INGESTED_ASSETS = ("raw_filings", "statements")
+REFERENCE_JOBS = ("refresh_universe", "ingest_filings")
 
 _LAUNCH_BACKFILL = (
     "mutation Launch($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) { "
@@ -154,87 +155,121 @@ def test_a_backfill_over_concurrent_run_workers_writes_what_one_run_writes(tmp_p
         scratch_database("riskgraph_test_backfill_") as backfilled,
         scratch_database("riskgraph_test_one_run_") as one_run,
     ):
-        # The reference: `riskgraph materialize`'s way, one in-process run over every company.
-        _point_at(monkeypatch, tmp_path / "one-run", one_run, filers)
-        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "one-run" / "dagster"))
-        assert run_job("refresh_universe").success
-        clock = time.monotonic()
-        reference = run_job("ingest_filings")
-        one_run_seconds = time.monotonic() - clock
-        assert reference.success, reference
-        print(f"one in-process run of {COMPANIES} companies: {one_run_seconds:.0f} s", flush=True)
-
-        # The backfill: dagster dev on the deployment instance; its run workers inherit this environment.
-        home = tmp_path / "backfill"
-        _point_at(monkeypatch, home, backfilled, filers)
-        max_concurrent_runs = _deployment_instance_home(home, dagster_database, monkeypatch)
-        dagster = DagsterDev(tmp_path / "dagster-dev", home)
-        dagster.start(timeout=300)
-        try:
-            assert run_main_sequence_via(
-                dagster.base_url, LOCATION_NAME, ["refresh_universe"], out=sys.stdout
+        # The reference, `riskgraph materialize`: ONE in-process run over every company, in a process of its own
+        # that works while dagster dev starts and its daemon waits between ticks.
+        reference_home = tmp_path / "one-run"
+        reference_home.mkdir()
+        reference_log = reference_home / "materialize.log"
+        reference_env = {
+            **os.environ,
+            "RISKGRAPH_HOME": str(reference_home),
+            "DAGSTER_HOME": str(reference_home / "dagster"),
+            "RISKGRAPH_WAREHOUSE_URL": one_run.url(),
+            "RISKGRAPH_OBJECT_STORE_URL": (reference_home / "objects").as_uri(),
+            "RISKGRAPH_BUNDLED_DATA": str(filers),
+            "RISKGRAPH_DATA_SOURCE": "bundled",
+        }
+        with open(reference_log, "wb") as log:
+            reference = subprocess.Popen(
+                [str(BIN / "riskgraph"), "materialize", "--jobs", *REFERENCE_JOBS, "--top", "1"],
+                env=reference_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
-            assets = [{"path": [name]} for name in INGESTED_ASSETS]
-            clock = time.monotonic()
-            launched = dagster.graphql(
-                _LAUNCH_BACKFILL,
-                {
-                    "params": {
-                        "assetSelection": assets,
-                        "partitionNames": company_ids,
-                        "title": "test backfill",
-                    }
-                },
-            )["data"]["launchPartitionBackfill"]
-            assert launched["__typename"] == "LaunchBackfillSuccess", launched
-            backfill_id = launched["backfillId"]
-            print(f"backfill {backfill_id} of {COMPANIES} partitions launched", flush=True)
-            with dg.DagsterInstance.get() as instance:
-                status = _wait_for_backfill(dagster, backfill_id, instance)
-                backfill_seconds = time.monotonic() - clock
-                records = instance.get_run_records(
-                    filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id})
-                )
-                materialised = {
-                    name: [
-                        (record.partition_key, record.run_id)
-                        for record in instance.fetch_materializations(
-                            dg.AssetKey(name), limit=COMPANIES * 2
-                        ).records
-                    ]
-                    for name in INGESTED_ASSETS
-                }
+        reference_started = time.monotonic()
+        try:
+            _backfill_and_compare(tmp_path, filers, company_ids, dagster_database, backfilled, monkeypatch)
+            reference.wait(timeout=600)
+            printed = reference_log.read_text(errors="replace")
+            assert reference.returncode == 0, printed[-3000:]
+            assert all(f"{job} ok (run " in printed for job in REFERENCE_JOBS), printed[-3000:]
+            print(
+                f"riskgraph materialize (one run): {time.monotonic() - reference_started:.0f} s", flush=True
+            )
+            _assert_same_rows(one_run, backfilled, company_ids)
         finally:
-            dagster.stop()
+            if reference.poll() is None:
+                reference.kill()
+                reference.wait()
+    print(f"whole test: {time.monotonic() - began:.0f} s", flush=True)
 
-        # The runs, from Dagster's run storage on MariaDB.
-        assert status == "COMPLETED_SUCCESS", dagster.log_tail()
-        runs = [record.dagster_run for record in records]
-        assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs)
-        per_run = COMPANY_BACKFILL_POLICY.max_partitions_per_run
-        assert len(runs) == math.ceil(COMPANIES / per_run)
-        intervals = [(record.start_time, record.end_time) for record in records]
-        assert all(start and end for start, end in intervals)
-        at_once = _most_at_once(intervals)
-        assert 2 <= at_once <= max_concurrent_runs  # concurrent workers, within the coordinator's limit
-        backfill_runs = {run.run_id for run in runs}
-        for name in INGESTED_ASSETS:
-            mine = [key for key, run_id in materialised[name] if run_id in backfill_runs]
-            assert Counter(mine) == Counter(company_ids), f"{name}: not every partition exactly once"
-            by_run = Counter(run_id for _key, run_id in materialised[name] if run_id in backfill_runs)
-            assert max(by_run.values()) <= per_run and len(by_run) == len(runs)
-        print(
-            f"backfill: {len(runs)} runs of <= {per_run} partitions, at most {at_once} at once "
-            f"(limit {max_concurrent_runs}), {backfill_seconds:.0f} s from launch to done; "
-            f"one in-process run: {one_run_seconds:.0f} s; whole test so far {time.monotonic() - began:.0f} s",
-            flush=True,
-        )
 
-        # The warehouses, row for row.
-        for name in PRIMARY_KEYS:
-            expected, got = _table(one_run.url(), name), _table(backfilled.url(), name)
-            pd.testing.assert_frame_equal(got, expected, obj=name)
-        statements = _table(backfilled.url(), "statements")
-        assert set(statements["company_id"]) == set(company_ids)  # every company has statements
-        assert len(statements) > 10 * COMPANIES
-    shutil.rmtree(tmp_path / "filers", ignore_errors=True)
+def _backfill_and_compare(
+    tmp_path: Path,
+    filers: Path,
+    company_ids: list[str],
+    dagster_database: MySqlServer,
+    backfilled: MySqlServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Backfill every partition through dagster dev and check its runs in Dagster's run storage."""
+    # The backfill: dagster dev on the deployment instance; its run workers inherit this environment.
+    home = tmp_path / "backfill"
+    _point_at(monkeypatch, home, backfilled, filers)
+    max_concurrent_runs = _deployment_instance_home(home, dagster_database, monkeypatch)
+    dagster = DagsterDev(tmp_path / "dagster-dev", home)
+    dagster.start(timeout=300)
+    try:
+        assert run_main_sequence_via(dagster.base_url, LOCATION_NAME, ["refresh_universe"], out=sys.stdout)
+        assets = [{"path": [name]} for name in INGESTED_ASSETS]
+        clock = time.monotonic()
+        launched = dagster.graphql(
+            _LAUNCH_BACKFILL,
+            {
+                "params": {
+                    "assetSelection": assets,
+                    "partitionNames": company_ids,
+                    "title": "test backfill",
+                }
+            },
+        )["data"]["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        backfill_id = launched["backfillId"]
+        print(f"backfill {backfill_id} of {COMPANIES} partitions launched", flush=True)
+        with dg.DagsterInstance.get() as instance:
+            status = _wait_for_backfill(dagster, backfill_id, instance)
+            backfill_seconds = time.monotonic() - clock
+            records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            materialised = {
+                name: [
+                    (record.partition_key, record.run_id)
+                    for record in instance.fetch_materializations(
+                        dg.AssetKey(name), limit=COMPANIES * 2
+                    ).records
+                ]
+                for name in INGESTED_ASSETS
+            }
+    finally:
+        dagster.stop()
+
+    # The runs, from Dagster's run storage on MariaDB.
+    assert status == "COMPLETED_SUCCESS", dagster.log_tail()
+    runs = [record.dagster_run for record in records]
+    assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs)
+    per_run = COMPANY_BACKFILL_POLICY.max_partitions_per_run
+    assert len(runs) == math.ceil(COMPANIES / per_run)
+    intervals = [(record.start_time, record.end_time) for record in records]
+    assert all(start and end for start, end in intervals)
+    at_once = _most_at_once(intervals)
+    assert 2 <= at_once <= max_concurrent_runs  # concurrent workers, within the coordinator's limit
+    backfill_runs = {run.run_id for run in runs}
+    for name in INGESTED_ASSETS:
+        mine = [key for key, run_id in materialised[name] if run_id in backfill_runs]
+        assert Counter(mine) == Counter(company_ids), f"{name}: not every partition exactly once"
+        by_run = Counter(run_id for _key, run_id in materialised[name] if run_id in backfill_runs)
+        assert max(by_run.values()) <= per_run and len(by_run) == len(runs)
+    print(
+        f"backfill: {len(runs)} runs of <= {per_run} partitions, at most {at_once} at once "
+        f"(limit {max_concurrent_runs}), {backfill_seconds:.0f} s from launch to done",
+        flush=True,
+    )
+
+
+def _assert_same_rows(one_run: MySqlServer, backfilled: MySqlServer, company_ids: list[str]) -> None:
+    """The two warehouses hold the same rows, but for the columns that say when a row was written."""
+    for name in PRIMARY_KEYS:
+        expected, got = _table(one_run.url(), name), _table(backfilled.url(), name)
+        pd.testing.assert_frame_equal(got, expected, obj=name)
+    statements = _table(backfilled.url(), "statements")
+    assert set(statements["company_id"]) == set(company_ids)  # every company has statements
+    assert len(statements) > 10 * COMPANIES
