@@ -290,24 +290,21 @@ class BundledFilings(FilingsSource):
     """data/universe.csv and the recorded SEC/OpenDART responses bundled in data/, stored as a fetch stores them.
 
     ``data_folder``: read them from a folder laid out like risk_assets/data instead (universe.csv, sec/companyfacts,
-    sec/submissions, opendart/...), e.g. a larger recorded universe; empty: RISKGRAPH_BUNDLED_DATA, and when that
-    is empty too, the packaged data."""
+    sec/submissions, opendart/...), e.g. a larger recorded universe (RISKGRAPH_BUNDLED_DATA); empty: the packaged
+    data."""
 
     mode: ClassVar[str] = "bundled"
     data_folder: str = ""
 
-    def resolved_data_folder(self) -> str:
-        return self.data_folder or Settings.from_env().bundled_data_folder
-
     def universe(self, store, objects, log) -> list[dict]:
         from risk_assets.defs.sources.providers import bundled_universe
 
-        return bundled_universe(self.resolved_data_folder())
+        return bundled_universe(self.data_folder)
 
     def store_documents(self, store, objects, companies: pd.DataFrame, log) -> tuple[int, int, list[str]]:
         from risk_assets.defs.sources.providers import store_bundled_documents
 
-        return store_bundled_documents(store, objects, companies, log, self.resolved_data_folder())
+        return store_bundled_documents(store, objects, companies, log, self.data_folder)
 
     def complete_until(
         self, fetched: pd.DataFrame, source: str, kind_prefix: str, payloads: list[dict]
@@ -412,10 +409,12 @@ def source_clients(settings: Settings, env_vars: bool = True) -> dict[str, Any]:
 
 def source_resources(mode: str, settings: Settings | None = None, env_vars: bool = True) -> dict[str, Any]:
     """The filings and market sources of a mode, "bundled" or "live" (``RISKGRAPH_DATA_SOURCE``)."""
+    settings = settings or Settings.from_env()
     if mode == "bundled":
-        return {"filings": BundledFilings(), "market_source": BundledMarket()}
+        folder = _setting(settings, "bundled_data_folder", env_vars)
+        return {"filings": BundledFilings(data_folder=folder), "market_source": BundledMarket()}
     if mode == "live":
-        clients = source_clients(settings or Settings.from_env(), env_vars)
+        clients = source_clients(settings, env_vars)
         return {
             "filings": LiveFilings(sec=clients["sec"], dart=clients["dart"]),
             "market_source": LiveMarket(fred=clients["fred"], ecos=clients["ecos"], prices=clients["prices"]),
