@@ -122,7 +122,9 @@ def child_predict(result_path: str) -> int:
     feats = warehouse.read("features")
     scores = warehouse.read("risk_scores", where={"kind": "period"})
     warehouse.dispose()
-    segment_of = dict(zip(zip(scores["company_id"], scores["accession"], strict=True), scores["segment"]))
+    segment_of = dict(
+        zip(zip(scores["company_id"], scores["accession"], strict=True), scores["segment"], strict=True)
+    )
     segments = pd.Series(
         [segment_of.get(k) for k in zip(feats["company_id"], feats["accession"], strict=True)],
         index=feats.index,
