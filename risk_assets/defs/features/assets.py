@@ -15,7 +15,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.canonical import item_records
 from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.field_features import compute_field_features
@@ -54,14 +54,6 @@ MARKET_FIELDS = (
     "merton_method",
     "reason",
 )
-
-
-def _items(row: pd.Series) -> dict[str, float | None]:
-    out = {}
-    for item in CANONICAL_ITEMS:
-        value = row.get(item)
-        out[item] = None if value is None or pd.isna(value) else float(value)
-    return out
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -215,17 +207,26 @@ def build_features(
         else {}
     )
     no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
+    # A company without signals has the same flags at every date: computed once per audit-feed answer.
+    quiet_flags = {
+        known: warning_flags(no_signals, dt.date(2000, 1, 1), audit_opinions_known=known)
+        for known in (False, True)
+    }
     rows = []
     for group in _groups(frame):
         group = _with_market(group, by_market)
         ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
         prior = prior_year_versions(group)
-        for i, row in group.iterrows():
+        items_of = item_records(group)
+        prior_items_of = item_records(prior)
+        has_prior = prior.notna().any(axis=1).to_numpy()
+        ratio_records = ratios.to_dict("records")
+        for position, row in enumerate(group.to_dict("records")):
             key = (row["company_id"], pd.Timestamp(row["period_end"]).date(), row["accession"])
             filed_at = pd.Timestamp(row["filed_at"]).date()
-            items = _items(row)
+            items = items_of[position]
             found = by_market.get(key, {})
-            prior_items = _items(prior.loc[i]) if prior.loc[i].notna().any() else None
+            prior_items = prior_items_of[position] if has_prior[position] else None
             usd = 1.0 if row["currency"] == "USD" else None
             index, _note = ohlson_price_index(int(row["fiscal_year"]))
             scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
@@ -242,10 +243,12 @@ def build_features(
             macro = (
                 book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
             )
-            flags = warning_flags(
-                signals_of.get(row["company_id"], no_signals),
-                filed_at,
-                audit_opinions_known=row["company_id"] in dart_companies,
+            audit_known = row["company_id"] in dart_companies
+            company_signals = signals_of.get(row["company_id"])
+            flags = (
+                quiet_flags[audit_known]
+                if company_signals is None
+                else warning_flags(company_signals, filed_at, audit_opinions_known=audit_known)
             )
             rows.append(
                 {
@@ -257,7 +260,7 @@ def build_features(
                     "currency": row["currency"],
                     "period_type": row["period_type"],
                     "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: _finite_or_none(v) for k, v in ratios.loc[i].items()}),
+                    "ratios": json.dumps({k: _finite_or_none(v) for k, v in ratio_records[position].items()}),
                     "classic": json.dumps(classic, sort_keys=True),
                     **{
                         column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()

@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.alerts import AlertRule
+from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
@@ -379,37 +379,8 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     scores = scores[
         scores["status"].fillna("scored") == "scored"
     ]  # rows served without a PD have nothing to compare
-    pending = scores[scores["alert_pending"].astype(bool)]
-    alerts, handled = [], []
     now = utc_now()
-    for (company_id, version), group in pending.groupby(["company_id", "model_version"]):
-        history = scores[(scores["company_id"] == company_id) & (scores["model_version"] == version)]
-        history = history.sort_values("as_of").reset_index(drop=True)
-        for row in group.itertuples(index=False):
-            handled.append((row.company_id, row.as_of, row.model_version))
-            earlier = history[history["as_of"] < row.as_of]
-            if earlier.empty:
-                continue
-            previous = earlier.iloc[-1]
-            reasons = rule.reasons(
-                float(previous["pd"]), str(previous["grade"]), float(row.pd), str(row.grade)
-            )
-            if reasons:
-                alerts.append(
-                    {
-                        "company_id": company_id,
-                        "as_of": row.as_of,
-                        "model_version": version,
-                        "previous_as_of": previous["as_of"],
-                        "previous_pd": float(previous["pd"]),
-                        "pd": float(row.pd),
-                        "previous_grade": str(previous["grade"]),
-                        "grade": str(row.grade),
-                        "reasons": "; ".join(reasons)[:200],
-                        "kind": "score",
-                        "created_at": now,
-                    }
-                )
+    alerts, handled = score_alerts(scores, rule, now)
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):
