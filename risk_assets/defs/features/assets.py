@@ -19,16 +19,19 @@ from risk_assets.core.canonical import item_records
 from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.field_features import compute_field_features
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
+from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, unchanged
 from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
 from risk_assets.defs.statements.assets import statements
 from risk_assets.storage.warehouse import utc_now
+from risk_assets.version import code_version
 
 CLASSIC_COLUMNS = {
     "altman_z": "altman_z",
@@ -294,13 +297,29 @@ def features(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro_series: MacroSeriesResource
 ) -> dg.MaterializeResult:
     store = warehouse.get()
+    statement_rows, market = store.read("statements"), store.read("market_features")
+    indicators, signals = store.read("indicators"), store.read("warning_signals")
+    companies, specs = store.read("companies"), macro_series.specs()
+    token = combined_fingerprint(
+        [
+            table_fingerprint(statement_rows),
+            table_fingerprint(market, ["computed_at"]),
+            table_fingerprint(indicators),
+            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
+            table_fingerprint(companies, ["updated_at"]),
+            repr(tuple(specs)),
+            code_version(),
+        ]
+    )
+    if (skipped := unchanged(context, token, store.count("features"))) is not None:
+        return skipped
     frame = build_features(
-        store.read("statements"),
-        market=store.read("market_features"),
-        book=MacroBook(store.read("indicators")),
-        specs=macro_series.specs(),
-        signals=store.read("warning_signals"),
-        companies=store.read("companies"),
+        statement_rows,
+        market=market,
+        book=MacroBook(indicators),
+        specs=specs,
+        signals=signals,
+        companies=companies,
     )
     if frame.empty:
         context.log.warning("no statements: the features table is left as it is")
@@ -317,5 +336,8 @@ def features(
             "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
             "ratios": len(MODEL_RATIOS),
             **{f"{c}_available": n for c, n in available.items()},
-        }
+            INPUT_TOKEN: token,
+            OUTPUT_ROWS: len(frame),
+        },
+        data_version=dg.DataVersion(token[:16]),
     )

@@ -9,11 +9,13 @@ import pandas as pd
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.overlays import apply_overlay, overlay_terms
-from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segment
+from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
 from risk_assets.defs.features.assets import features
+from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, previous_metadata, unchanged
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
@@ -208,8 +210,24 @@ def risk_scores(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     companies = store.read("companies").set_index("company_id")
+    events, signals = store.read("default_events"), store.read("warning_signals")
+    today = dt.date.today()
+    features_token = previous_metadata(context, features.key).get(INPUT_TOKEN)
+    token = combined_fingerprint(
+        [
+            features_token,
+            *(f"{s}={mlflow_registry.for_segment(s).champion_version()}" for s in sorted(SEGMENTS)),
+            table_fingerprint(events, ["loaded_at"]),
+            table_fingerprint(companies.reset_index(), ["updated_at"]),
+            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
+            today.isoformat(),  # the current snapshot is as of today and sees the statements' age
+            code_version(),
+        ]
+    )
+    current_rows = store.count("risk_scores", {"kind": "current", "as_of": today})
+    if features_token is not None and (skipped := unchanged(context, token, current_rows)) is not None:
+        return skipped
     feats = store.read("features")
-    events = store.read("default_events")
     in_scope = feats["company_id"].map(lambda cid: not bool(companies.loc[cid, "is_financial"]))
     excluded = sorted(set(feats.loc[~in_scope, "company_id"]))
     feats = feats[in_scope].reset_index(drop=True)
@@ -220,7 +238,7 @@ def risk_scores(
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
     scored = score_segments(feats, ratios, segments, mlflow_registry)
-    today, now = dt.date.today(), utc_now()
+    now = utc_now()
 
     period = pd.DataFrame(
         {
@@ -242,7 +260,7 @@ def risk_scores(
     current = latest.assign(kind="current", as_of=today)
     rows = pd.concat([period, current], ignore_index=True)
     rows["in_default"] = in_default(rows[["company_id", "as_of"]], events)
-    rows = with_overlay(rows, feats, store.read("warning_signals"), companies)
+    rows = with_overlay(rows, feats, signals, companies)
     rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
     rows = rows.drop(columns="overlay_pd")
     rows["grade"] = [
@@ -299,6 +317,9 @@ def risk_scores(
             "out_of_domain": int(rows.loc[is_current, "out_of_domain"].sum()),
             "segments": dg.MetadataValue.md(by_segment.round(4).to_markdown()),
             "top_risk": dg.MetadataValue.md(preview.to_markdown(index=False)),
+            **(
+                {INPUT_TOKEN: token, OUTPUT_ROWS: int(is_current.sum())} if features_token is not None else {}
+            ),
         }
     )
 
