@@ -62,6 +62,19 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         assert run_job("rescore_all").success
         for asset in SKIPPING:
             assert "unchanged" not in _latest_metadata(asset), asset
+        # only the filings whose feature values changed (Apple's, from that statement on) are predicted again
+        scoring = _latest_metadata("risk_scores")
+        assert 1 <= scoring["predicted_rows"] < 20 < scoring["reused_predictions"]
+        others = warehouse.read("risk_scores", where={"kind": "period"})
+        others = others[others["company_id"] != "sec-0000320193"]
+        before = scores_before[
+            (scores_before["kind"] == "period") & (scores_before["company_id"] != "sec-0000320193")
+        ]
+        columns = ["company_id", "as_of", "model_version", "model_pd", "log_odds", "drivers", "pd", "grade"]
+        pd.testing.assert_frame_equal(
+            before[columns].sort_values(columns[:3]).reset_index(drop=True),
+            others[columns].sort_values(columns[:3]).reset_index(drop=True),
+        )
         key = {"company_id": "sec-0000320193", "accession": newest["accession"].iloc[0]}
         feature = warehouse.read("features", where=key)
         assert len(feature) and (feature["computed_at"] > scores_before["scored_at"].max()).all()
