@@ -87,3 +87,19 @@ STATEMENT_META_COLUMNS: tuple[str, ...] = (
 #: Set by the normalisers on rows of a filing that carried an unusable value (text where a number belongs,
 #: a non-finite number); validation rejects those rows with this text as the reason.
 ISSUES_COLUMN = "issues"
+
+
+def item_records(frame) -> list[dict[str, float | None]]:
+    """Each row's canonical items as {item: float or None} (a missing column or value is None), in row order:
+    one conversion of the whole frame instead of a Series lookup per item and row."""
+    import numpy as np
+
+    block = frame.reindex(columns=list(CANONICAL_ITEMS))
+    values = block.where(block.notna(), np.nan).astype(float).to_numpy()
+    return [
+        {
+            item: (None if value != value else float(value))
+            for item, value in zip(CANONICAL_ITEMS, row, strict=True)
+        }
+        for row in values.tolist()
+    ]

@@ -134,6 +134,8 @@ class MacroBook:
 
     def __init__(self, indicators: pd.DataFrame):
         self._series: dict[tuple[str, str], _Series] = {}
+        # features() per (specs, country, date): filings cluster on a few thousand dates, rows number millions
+        self._known: dict[tuple, dict[str, dict[str, Any] | None]] = {}
         if not indicators.empty:
             for (source, series_id), rows in indicators.groupby(["source", "series_id"]):
                 self._series[(str(source), str(series_id))] = _Series(rows)
@@ -186,12 +188,19 @@ class MacroBook:
     def features(
         self, specs: Iterable[MacroSeries], country: str, as_of: dt.date
     ) -> dict[str, dict[str, Any] | None]:
-        """Every role's value for a company of ``country`` as known at ``as_of`` (None where unknown)."""
-        out: dict[str, dict[str, Any] | None] = {role: None for role in ROLES}
-        for spec in specs:
-            if spec.country == country and out.get(spec.role) is None:
-                out[spec.role] = self.value_as_of(spec, as_of)
-        return out
+        """Every role's value for a company of ``country`` as known at ``as_of`` (None where unknown).
+
+        Answers are remembered per (specs, country, as_of); each call returns its own copy of the mapping."""
+        specs = tuple(specs)
+        key = (specs, country, as_of)
+        out = self._known.get(key)
+        if out is None:
+            out = {role: None for role in ROLES}
+            for spec in specs:
+                if spec.country == country and out.get(spec.role) is None:
+                    out[spec.role] = self.value_as_of(spec, as_of)
+            self._known[key] = out
+        return {role: None if value is None else dict(value) for role, value in out.items()}
 
 
 def risk_free_rate(features: Mapping[str, Mapping[str, Any] | None]) -> Mapping[str, Any] | None:

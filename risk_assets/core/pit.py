@@ -15,22 +15,23 @@ def prior_year_versions(frame: pd.DataFrame, years_back: int = 1) -> pd.DataFram
     result = pd.DataFrame(index=frame.index, columns=frame.columns, dtype=object)
     if frame.empty:
         return result
-    filed = pd.to_datetime(frame["filed_at"])
-    keyed = frame.assign(_filed=filed, _year=frame["fiscal_year"].astype(int))
-    candidates = keyed.sort_values("_filed")
-    groups = {key: group for key, group in candidates.groupby(["company_id", "_year"])}
-    positions = []
-    for index, row in keyed.iterrows():
-        group = groups.get((row["company_id"], row["_year"] - years_back))
-        if group is None:
-            positions.append((index, None))
-            continue
-        known = group[group["_filed"] <= row["_filed"]]
-        positions.append((index, known.index[-1] if len(known) else None))
-    found = [(i, j) for i, j in positions if j is not None]
-    if found:
-        targets, sources = zip(*found, strict=True)
-        result.loc[list(targets)] = frame.loc[list(sources)].to_numpy()
+    # One as-of merge instead of a filter per row: each row asks for (company, year - years_back) filed on or
+    # before its own filing date; among versions filed the same day the later row of ``frame`` wins.
+    filed = pd.to_datetime(frame["filed_at"]).to_numpy()
+    year = frame["fiscal_year"].astype(int).to_numpy()
+    company = frame["company_id"].astype(str).to_numpy()
+    candidates = pd.DataFrame(
+        {"_company": company, "_year": year, "_filed": filed, "_source": np.arange(len(frame))}
+    ).sort_values(["_filed", "_source"], kind="stable")
+    asked = pd.DataFrame(
+        {"_company": company, "_year": year - years_back, "_filed": filed, "_target": np.arange(len(frame))}
+    ).sort_values("_filed", kind="stable")
+    found = pd.merge_asof(asked, candidates, on="_filed", by=["_company", "_year"], direction="backward")
+    found = found[found["_source"].notna()]
+    if len(found):
+        targets = frame.index[found["_target"].to_numpy()]
+        sources = frame.index[found["_source"].astype(int).to_numpy()]
+        result.loc[targets] = frame.loc[sources].to_numpy()
     return result.infer_objects()
 
 

@@ -15,20 +15,23 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.canonical import item_records
 from risk_assets.core.classic import classic_scores
 from risk_assets.core.early_warning import warning_flags
 from risk_assets.core.field_features import compute_field_features, finite_or_none
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
+from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, unchanged
 from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
 from risk_assets.defs.statements.assets import statements
 from risk_assets.storage.warehouse import utc_now
+from risk_assets.version import code_version
 
 CLASSIC_COLUMNS = {
     "altman_z": "altman_z",
@@ -54,14 +57,6 @@ MARKET_FIELDS = (
     "merton_method",
     "reason",
 )
-
-
-def _items(row: pd.Series) -> dict[str, float | None]:
-    out = {}
-    for item in CANONICAL_ITEMS:
-        value = row.get(item)
-        out[item] = None if value is None or pd.isna(value) else float(value)
-    return out
 
 
 def _plain(value: object) -> object:
@@ -211,17 +206,26 @@ def build_features(
         else {}
     )
     no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
+    # A company without signals has the same flags at every date: computed once per audit-feed answer.
+    quiet_flags = {
+        known: warning_flags(no_signals, dt.date(2000, 1, 1), audit_opinions_known=known)
+        for known in (False, True)
+    }
     rows = []
     for group in _groups(frame):
         group = _with_market(group, by_market)
         ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
         prior = prior_year_versions(group)
-        for i, row in group.iterrows():
+        items_of = item_records(group)
+        prior_items_of = item_records(prior)
+        has_prior = prior.notna().any(axis=1).to_numpy()
+        ratio_records = ratios.to_dict("records")
+        for position, row in enumerate(group.to_dict("records")):
             key = (row["company_id"], pd.Timestamp(row["period_end"]).date(), row["accession"])
             filed_at = pd.Timestamp(row["filed_at"]).date()
-            items = _items(row)
+            items = items_of[position]
             found = by_market.get(key, {})
-            prior_items = _items(prior.loc[i]) if prior.loc[i].notna().any() else None
+            prior_items = prior_items_of[position] if has_prior[position] else None
             usd = 1.0 if row["currency"] == "USD" else None
             index, _note = ohlson_price_index(int(row["fiscal_year"]))
             scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
@@ -238,10 +242,12 @@ def build_features(
             macro = (
                 book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
             )
-            flags = warning_flags(
-                signals_of.get(row["company_id"], no_signals),
-                filed_at,
-                audit_opinions_known=row["company_id"] in dart_companies,
+            audit_known = row["company_id"] in dart_companies
+            company_signals = signals_of.get(row["company_id"])
+            flags = (
+                quiet_flags[audit_known]
+                if company_signals is None
+                else warning_flags(company_signals, filed_at, audit_opinions_known=audit_known)
             )
             rows.append(
                 {
@@ -253,7 +259,7 @@ def build_features(
                     "currency": row["currency"],
                     "period_type": row["period_type"],
                     "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: finite_or_none(v) for k, v in ratios.loc[i].items()}),
+                    "ratios": json.dumps({k: finite_or_none(v) for k, v in ratio_records[position].items()}),
                     "classic": json.dumps(classic, sort_keys=True),
                     **{
                         column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()
@@ -287,13 +293,29 @@ def features(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro_series: MacroSeriesResource
 ) -> dg.MaterializeResult:
     store = warehouse.get()
+    statement_rows, market = store.read("statements"), store.read("market_features")
+    indicators, signals = store.read("indicators"), store.read("warning_signals")
+    companies, specs = store.read("companies"), macro_series.specs()
+    token = combined_fingerprint(
+        [
+            table_fingerprint(statement_rows),
+            table_fingerprint(market, ["computed_at"]),
+            table_fingerprint(indicators),
+            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
+            table_fingerprint(companies, ["updated_at"]),
+            repr(tuple(specs)),
+            code_version(),
+        ]
+    )
+    if (skipped := unchanged(context, token, store.count("features"))) is not None:
+        return skipped
     frame = build_features(
-        store.read("statements"),
-        market=store.read("market_features"),
-        book=MacroBook(store.read("indicators")),
-        specs=macro_series.specs(),
-        signals=store.read("warning_signals"),
-        companies=store.read("companies"),
+        statement_rows,
+        market=market,
+        book=MacroBook(indicators),
+        specs=specs,
+        signals=signals,
+        companies=companies,
     )
     if frame.empty:
         context.log.warning("no statements: the features table is left as it is")
@@ -310,5 +332,8 @@ def features(
             "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
             "ratios": len(MODEL_RATIOS),
             **{f"{c}_available": n for c, n in available.items()},
-        }
+            INPUT_TOKEN: token,
+            OUTPUT_ROWS: len(frame),
+        },
+        data_version=dg.DataVersion(token[:16]),
     )

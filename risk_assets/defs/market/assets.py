@@ -12,7 +12,9 @@ import pandas as pd
 
 from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, risk_free_rate
+from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, unchanged
 from risk_assets.defs.resources import (
     MacroSeriesResource,
     MarketSource,
@@ -24,6 +26,7 @@ from risk_assets.defs.sources import fetch
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe
 from risk_assets.defs.statements.assets import statements
 from risk_assets.storage.warehouse import utc_now
+from risk_assets.version import code_version
 
 
 @dg.asset(
@@ -213,13 +216,26 @@ def market_features(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro_series: MacroSeriesResource
 ) -> dg.MaterializeResult:
     store = warehouse.get()
-    companies = store.read("companies")
-    frame = compute_market_features(
+    companies, statement_rows, indicators = (
+        store.read("companies"),
         store.read("statements"),
-        companies,
-        _prices_by_company(store, companies),
-        MacroBook(store.read("indicators")),
-        macro_series.specs(),
+        store.read("indicators"),
+    )
+    specs = macro_series.specs()
+    token = combined_fingerprint(
+        [
+            table_fingerprint(statement_rows),
+            table_fingerprint(store.read("market_prices")),
+            table_fingerprint(indicators),
+            table_fingerprint(companies, ["updated_at"]),
+            repr(tuple(specs)),
+            code_version(),
+        ]
+    )
+    if (skipped := unchanged(context, token, store.count("market_features"))) is not None:
+        return skipped
+    frame = compute_market_features(
+        statement_rows, companies, _prices_by_company(store, companies), MacroBook(indicators), specs
     )
     if len(frame):
         frame["computed_at"] = utc_now()
@@ -230,5 +246,11 @@ def market_features(
         for c in ("market_value_equity", "equity_volatility", "merton_dd")
     }
     return dg.MaterializeResult(
-        metadata={"rows": len(frame), **{f"{k}_available": v for k, v in available.items()}}
+        metadata={
+            "rows": len(frame),
+            **{f"{k}_available": v for k, v in available.items()},
+            INPUT_TOKEN: token,
+            OUTPUT_ROWS: len(frame),
+        },
+        data_version=dg.DataVersion(token[:16]),
     )

@@ -7,13 +7,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.alerts import AlertRule
+from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.overlays import apply_overlay, overlay_terms
-from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segment
+from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
 from risk_assets.defs.features.assets import features
+from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, previous_metadata, unchanged
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
@@ -117,10 +119,45 @@ def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.Dat
     return pd.DataFrame(chosen, columns=["segment", "segment_reason"], index=feats.index)
 
 
-def score_segments(
-    feats: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame, mlflow_registry
+#: What a stored period score carries from the model (the rest is recomputed from the day's events and signals).
+MODEL_OUTPUT_COLUMNS = ("status", "model_pd", "log_odds", "drivers", "out_of_domain", "domain_note")
+
+
+def reusable_scores(
+    stored: pd.DataFrame, model_name: str, model_version: str, version_of_code: str
 ) -> pd.DataFrame:
-    """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version."""
+    """The stored period scores of one model version made by this code, indexed by (company_id, as_of, accession):
+    a row whose features are the ones stored needs no new prediction (the model version is immutable). Their
+    drivers lose the overlay terms, which are recomputed."""
+    mine = stored[
+        (stored["kind"] == "period")
+        & (stored["model_name"] == model_name)
+        & (stored["model_version"].astype(str) == str(model_version))
+        & (stored["code_version"] == version_of_code)
+    ]
+    out = mine[["segment", "feature_values", *MODEL_OUTPUT_COLUMNS]].copy()
+    out["drivers"] = [
+        json.dumps({k: v for k, v in json.loads(text).items() if k != "overlay"}, sort_keys=True)
+        for text in mine["drivers"]
+    ]
+    out.index = pd.MultiIndex.from_arrays(
+        [mine["company_id"], pd.to_datetime(mine["as_of"]).dt.date, mine["accession"]],
+        names=["company_id", "as_of", "accession"],
+    )
+    return out[~out.index.duplicated(keep="last")]
+
+
+def score_segments(
+    feats: pd.DataFrame,
+    ratios: pd.DataFrame,
+    segments: pd.DataFrame,
+    mlflow_registry,
+    stored: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version.
+
+    ``stored``: the companies' stored scores; a row whose filing was scored before by the same model version and
+    code from the same feature values keeps that prediction instead of being predicted again (``reused``)."""
     parts = []
     for segment, index in segments.groupby("segment").groups.items():
         registry = mlflow_registry.for_segment(segment)
@@ -129,36 +166,73 @@ def score_segments(
         except LookupError as error:
             raise dg.Failure(f"cannot score the {segment} segment: {error}") from error
         frame = ratios.loc[index].reindex(columns=model.feature_names).astype(float)
-        scored = model.score(frame)
-        known = frame.notna().mean(axis=1).to_numpy()
-        enough = known >= MIN_FEATURE_SHARE
-        notes = [
-            n
-            if ok
-            else (
-                f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
-                f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
-                + ", ".join(frame.columns[frame.loc[i].isna()][:12])
+        values = pd.Series([_json(r) for r in frame.to_dict("records")], index=index)
+        reuse = pd.Series(False, index=index)
+        previous = None
+        if stored is not None and len(stored):
+            known = reusable_scores(stored, registry.model_name, version, code_version())
+            keys = pd.MultiIndex.from_arrays(
+                [
+                    feats.loc[index, "company_id"],
+                    pd.to_datetime(feats.loc[index, "filed_at"]).dt.date,
+                    feats.loc[index, "accession"],
+                ]
             )
-            for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)
-        ]
+            previous = known.reindex(keys)
+            previous.index = index
+            reuse = (previous["feature_values"] == values) & (previous["segment"] == segment)
+        fresh = index[~reuse.to_numpy()]
+        part = pd.DataFrame(index=index, columns=list(MODEL_OUTPUT_COLUMNS), dtype=object)
+        if len(fresh):
+            part.loc[fresh] = _predict(model, frame.loc[fresh], segment)
+        if previous is not None and reuse.any():
+            part.loc[reuse] = previous.loc[reuse, list(MODEL_OUTPUT_COLUMNS)].to_numpy()
         parts.append(
             pd.DataFrame(
                 {
-                    "status": np.where(enough, "scored", "insufficient_data"),
-                    "model_pd": scored["pd"].to_numpy(),
-                    "log_odds": scored["log_odds"].to_numpy(),
-                    "drivers": [_json(d) for d in scored["drivers"]],
-                    "feature_values": [_json(r) for r in frame.to_dict("records")],
-                    "out_of_domain": scored["out_of_domain"].to_numpy(),
-                    "domain_note": [n[:1000] for n in notes],
+                    "status": part["status"].to_numpy(dtype=object),
+                    "model_pd": part["model_pd"].to_numpy(dtype=float),
+                    "log_odds": part["log_odds"].to_numpy(dtype=float),
+                    "drivers": part["drivers"].to_numpy(dtype=object),
+                    "feature_values": values.to_numpy(dtype=object),
+                    "out_of_domain": part["out_of_domain"].to_numpy(dtype=bool),
+                    "domain_note": part["domain_note"].to_numpy(dtype=object),
                     "model_name": registry.model_name,
                     "model_version": version,
+                    "reused": reuse.to_numpy(dtype=bool),
                 },
                 index=index,
             )
         )
     return pd.concat(parts).loc[feats.index]
+
+
+def _predict(model, frame: pd.DataFrame, segment: str) -> pd.DataFrame:
+    """The model's outputs (MODEL_OUTPUT_COLUMNS) for the rows of ``frame``."""
+    scored = model.score(frame)
+    known = frame.notna().mean(axis=1).to_numpy()
+    enough = known >= MIN_FEATURE_SHARE
+    notes = [
+        n
+        if ok
+        else (
+            f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
+            f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
+            + ", ".join(frame.columns[frame.loc[i].isna()][:12])
+        )
+        for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "status": np.where(enough, "scored", "insufficient_data"),
+            "model_pd": scored["pd"].to_numpy(),
+            "log_odds": scored["log_odds"].to_numpy(),
+            "drivers": [_json(d) for d in scored["drivers"]],
+            "out_of_domain": scored["out_of_domain"].to_numpy(),
+            "domain_note": [n[:1000] for n in notes],
+        },
+        index=frame.index,
+    )[list(MODEL_OUTPUT_COLUMNS)]
 
 
 def with_overlay(
@@ -208,19 +282,47 @@ def risk_scores(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     companies = store.read("companies").set_index("company_id")
+    events, signals = store.read("default_events"), store.read("warning_signals")
+    today = dt.date.today()
+    features_token = previous_metadata(context, features.key).get(INPUT_TOKEN)
+    token = combined_fingerprint(
+        [
+            features_token,
+            *(f"{s}={mlflow_registry.for_segment(s).champion_version()}" for s in sorted(SEGMENTS)),
+            table_fingerprint(events, ["loaded_at"]),
+            table_fingerprint(companies.reset_index(), ["updated_at"]),
+            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
+            today.isoformat(),  # the current snapshot is as of today and sees the statements' age
+            code_version(),
+        ]
+    )
+    current_rows = store.count("risk_scores", {"kind": "current", "as_of": today})
+    if features_token is not None and (skipped := unchanged(context, token, current_rows)) is not None:
+        return skipped
     feats = store.read("features")
-    events = store.read("default_events")
     in_scope = feats["company_id"].map(lambda cid: not bool(companies.loc[cid, "is_financial"]))
     excluded = sorted(set(feats.loc[~in_scope, "company_id"]))
     feats = feats[in_scope].reset_index(drop=True)
     if feats.empty:
         raise dg.Failure("no feature rows to score")
+    # Only a filing date's newest period is a score: the restated comparatives are not predicted at all.
+    filings = pd.DataFrame(
+        {
+            "company_id": feats["company_id"],
+            "as_of": pd.to_datetime(feats["filed_at"]).dt.date,
+            "period_end": pd.to_datetime(feats["period_end"]).dt.date,
+            "accession": feats["accession"],
+        }
+    )
+    feats = feats.loc[newest_period_per_filing(filings).index.sort_values()].reset_index(drop=True)
     ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]], index=feats.index).astype(float)
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
-    scored = score_segments(feats, ratios, segments, mlflow_registry)
-    today, now = dt.date.today(), utc_now()
+    existing = store.read("risk_scores", where={"company_id": list(feats["company_id"].unique())})
+    scored = score_segments(feats, ratios, segments, mlflow_registry, stored=existing)
+    reused = int(scored.pop("reused").sum())
+    now = utc_now()
 
     period = pd.DataFrame(
         {
@@ -242,7 +344,7 @@ def risk_scores(
     current = latest.assign(kind="current", as_of=today)
     rows = pd.concat([period, current], ignore_index=True)
     rows["in_default"] = in_default(rows[["company_id", "as_of"]], events)
-    rows = with_overlay(rows, feats, store.read("warning_signals"), companies)
+    rows = with_overlay(rows, feats, signals, companies)
     rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
     rows = rows.drop(columns="overlay_pd")
     rows["grade"] = [
@@ -255,7 +357,7 @@ def risk_scores(
     rows["code_version"] = code_version()
     rows["scored_at"] = now
 
-    existing = store.read("risk_scores", where={"company_id": list(rows["company_id"].unique())})
+    existing = existing[existing["company_id"].isin(set(rows["company_id"]))].reset_index(drop=True)
     existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
     rows["alert_pending"] = rows["alert_pending"] & (
@@ -294,11 +396,16 @@ def risk_scores(
                 sorted(set(rows["model_name"] + " v" + rows["model_version"].astype(str)))
             ),
             "period_scores": int((rows["kind"] == "period").sum()),
+            "predicted_rows": len(feats) - reused,
+            "reused_predictions": reused,
             "current_scores": int(is_current.sum()),
             "excluded_financial_firms": ", ".join(excluded) or "none",
             "out_of_domain": int(rows.loc[is_current, "out_of_domain"].sum()),
             "segments": dg.MetadataValue.md(by_segment.round(4).to_markdown()),
             "top_risk": dg.MetadataValue.md(preview.to_markdown(index=False)),
+            **(
+                {INPUT_TOKEN: token, OUTPUT_ROWS: int(is_current.sum())} if features_token is not None else {}
+            ),
         }
     )
 
@@ -379,37 +486,8 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     scores = scores[
         scores["status"].fillna("scored") == "scored"
     ]  # rows served without a PD have nothing to compare
-    pending = scores[scores["alert_pending"].astype(bool)]
-    alerts, handled = [], []
     now = utc_now()
-    for (company_id, version), group in pending.groupby(["company_id", "model_version"]):
-        history = scores[(scores["company_id"] == company_id) & (scores["model_version"] == version)]
-        history = history.sort_values("as_of").reset_index(drop=True)
-        for row in group.itertuples(index=False):
-            handled.append((row.company_id, row.as_of, row.model_version))
-            earlier = history[history["as_of"] < row.as_of]
-            if earlier.empty:
-                continue
-            previous = earlier.iloc[-1]
-            reasons = rule.reasons(
-                float(previous["pd"]), str(previous["grade"]), float(row.pd), str(row.grade)
-            )
-            if reasons:
-                alerts.append(
-                    {
-                        "company_id": company_id,
-                        "as_of": row.as_of,
-                        "model_version": version,
-                        "previous_as_of": previous["as_of"],
-                        "previous_pd": float(previous["pd"]),
-                        "pd": float(row.pd),
-                        "previous_grade": str(previous["grade"]),
-                        "grade": str(row.grade),
-                        "reasons": "; ".join(reasons)[:200],
-                        "kind": "score",
-                        "created_at": now,
-                    }
-                )
+    alerts, handled = score_alerts(scores, rule, now)
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):

@@ -16,6 +16,7 @@ from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, company_partiti
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
 from risk_assets.storage.objects import sha256_hex
+from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
@@ -94,6 +95,14 @@ def latest_document_rows(store, company_id: str) -> pd.DataFrame:
     return frame.drop_duplicates(subset=["source", "kind"], keep="last")
 
 
+def latest_document_rows_by_company(store) -> dict[str, pd.DataFrame]:
+    """``latest_document_rows`` of every company from one read of raw_filings (a whole market's companies cost
+    one query, not one each); a company with no documents is absent."""
+    frame = store.read("raw_filings", order_by=["fetched_at"])
+    latest = frame.drop_duplicates(subset=["company_id", "source", "kind"], keep="last")
+    return {company_id: rows for company_id, rows in latest.groupby("company_id", sort=False)}
+
+
 def latest_documents(
     store, objects, company_id: str, prefixes: tuple[str, ...] = (), rows: pd.DataFrame | None = None
 ) -> dict[str, bytes]:
@@ -137,8 +146,11 @@ def default_events(
     companies = store.read("companies")
     events: list[dict] = []
     prefixes = ("sec:submissions", *(f"dart:{endpoint}" for endpoint in event_parsers.DART_EVENT_KINDS))
+    fetched_of = latest_document_rows_by_company(store)
     for company_id in companies["company_id"]:
-        documents = latest_documents(store, objects, company_id, prefixes)
+        if company_id not in fetched_of:
+            continue  # no documents (imported statements only): no events to parse
+        documents = latest_documents(store, objects, company_id, prefixes, rows=fetched_of[company_id])
         for _name, submissions in _json_documents(documents, "sec:submissions"):
             events += event_parsers.sec_default_events(submissions, company_id)
         for endpoint in event_parsers.DART_EVENT_KINDS:
@@ -177,6 +189,7 @@ def default_events(
     )
 
 
+_NO_DOCUMENTS = pd.DataFrame(columns=[c.name for c in TABLES["raw_filings"].columns])
 # The documents company_signals reads.
 SIGNAL_DOCUMENTS = ("sec:submissions", "dart:auditOpinion", "dart:list:A")
 
@@ -228,8 +241,12 @@ def warning_signals(
     pending = {(r.company_id, r.kind, r.reference): bool(r.alert_pending) for r in existing.itertuples()}
     now, total, new = utc_now(), 0, 0
     counts: dict[str, int] = {}
+    fetched_of = latest_document_rows_by_company(store)
+    stored_companies = set(existing["company_id"])
     for company_id in companies["company_id"]:
-        fetched = latest_document_rows(store, company_id)
+        fetched = fetched_of.get(company_id, _NO_DOCUMENTS)
+        if fetched.empty and company_id not in stored_companies:
+            continue  # no documents and no stored signals: nothing to derive, nothing to replace
         documents = latest_documents(store, objects, company_id, SIGNAL_DOCUMENTS, rows=fetched)
         signals = company_signals(company_id, documents, fetched, filings, context.log)
         rows = {}

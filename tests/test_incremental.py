@@ -1,0 +1,82 @@
+"""A rescore with nothing new skips the work (issue 11); a changed input makes it recompute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from risk_assets.commands.graph import run_job
+from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
+from risk_assets.settings import Settings
+from risk_assets.storage.warehouse import Warehouse
+
+SKIPPING = ("market_features", "features", "risk_scores")
+
+
+def _latest_metadata(asset: str) -> dict:
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -> None:
+    frame = pd.DataFrame(
+        {
+            "company_id": ["a", "b", "c"],
+            "value": [1.0, None, 3.0],
+            "loaded_at": pd.to_datetime(["2020-01-01"] * 3),
+        }
+    )
+    token = table_fingerprint(frame, ["loaded_at"])
+    shuffled = frame.iloc[[2, 0, 1]].reset_index(drop=True).assign(loaded_at=pd.Timestamp("2026-01-01"))
+    assert table_fingerprint(shuffled, ["loaded_at"]) == token
+    assert table_fingerprint(frame) != token  # loaded_at counted when not ignored
+    assert table_fingerprint(frame.assign(value=[1.0, None, 3.0000001]), ["loaded_at"]) != token
+    assert table_fingerprint(frame.iloc[:2], ["loaded_at"]) != token
+    assert table_fingerprint(frame.iloc[:0], ["loaded_at"]) != table_fingerprint(frame.iloc[:0])
+    assert combined_fingerprint([token, "x"]) != combined_fingerprint(["x", token])
+
+
+def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph_copy: Path) -> None:
+    warehouse = Warehouse(Settings.from_env().warehouse_url)
+    try:
+        scores_before = warehouse.read("risk_scores").sort_values(
+            ["company_id", "as_of", "model_version", "kind"]
+        )
+        assert run_job("rescore_all").success
+        for asset in SKIPPING:
+            assert "unchanged" in _latest_metadata(asset), asset
+        scores_after = warehouse.read("risk_scores").sort_values(
+            ["company_id", "as_of", "model_version", "kind"]
+        )
+        pd.testing.assert_frame_equal(
+            scores_before.reset_index(drop=True), scores_after.reset_index(drop=True)
+        )
+
+        # Apple's newest annual statement with total assets doubled: features and scores must follow
+        statements = warehouse.read("statements", where={"company_id": "sec-0000320193", "period_type": "FY"})
+        newest = statements.sort_values("period_end").tail(1)
+        warehouse.upsert("statements", newest.assign(total_assets=newest["total_assets"] * 2))
+        assert run_job("rescore_all").success
+        for asset in SKIPPING:
+            assert "unchanged" not in _latest_metadata(asset), asset
+        # only the filings whose feature values changed (Apple's, from that statement on) are predicted again
+        scoring = _latest_metadata("risk_scores")
+        assert 1 <= scoring["predicted_rows"] < 20 < scoring["reused_predictions"]
+        others = warehouse.read("risk_scores", where={"kind": "period"})
+        others = others[others["company_id"] != "sec-0000320193"]
+        before = scores_before[
+            (scores_before["kind"] == "period") & (scores_before["company_id"] != "sec-0000320193")
+        ]
+        columns = ["company_id", "as_of", "model_version", "model_pd", "log_odds", "drivers", "pd", "grade"]
+        pd.testing.assert_frame_equal(
+            before[columns].sort_values(columns[:3]).reset_index(drop=True),
+            others[columns].sort_values(columns[:3]).reset_index(drop=True),
+        )
+        key = {"company_id": "sec-0000320193", "accession": newest["accession"].iloc[0]}
+        feature = warehouse.read("features", where=key)
+        assert len(feature) and (feature["computed_at"] > scores_before["scored_at"].max()).all()
+    finally:
+        warehouse.dispose()
