@@ -20,14 +20,12 @@ def _figure() -> Figure:
 
 
 def roc_points(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
-    y = np.asarray(y, dtype=int)
-    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
-    sorted_score, sorted_y = np.asarray(score, dtype=float)[order], y[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_score)), sorted_y.size - 1]
-    tp = np.cumsum(sorted_y)[last_of_tie]
-    fp = (last_of_tie + 1) - tp
-    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1): scikit-learn's
+    ROC curve with every point kept."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(y, dtype=int), np.asarray(score, dtype=float), drop_intermediate=False)
+    return fpr, tpr
 
 
 def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
