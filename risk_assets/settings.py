@@ -6,6 +6,7 @@ Every variable is documented in `.env.example`. The embedded default keeps every
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,3 +110,9 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.dagster_home_dir or self.home / "dagster"
+
+
+def child_environment(**defaults: str) -> dict[str, str]:
+    """The environment for a child process (`riskgraph serve` starts Dagster and the API): this process's, with
+    ``defaults`` for the variables it does not set."""
+    return {**defaults, **os.environ}

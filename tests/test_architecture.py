@@ -6,20 +6,28 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: settings.py reads the environment; commands/graph.py sets DAGSTER_HOME for in-process runs and hands the
-#: environment to the `riskgraph serve` children. Nothing else may read it: a setting lives in one place.
-ALLOWED = {REPO / "risk_assets" / "settings.py", REPO / "risk_assets" / "commands" / "graph.py"}
+#: settings.py reads the environment (and builds the `riskgraph serve` children's); commands/graph.py only writes
+#: it (DAGSTER_HOME for in-process runs, MLflow's progress bars off). Nothing else may touch it: a setting lives in
+#: one place.
+ALLOWED = {REPO / "risk_assets" / "settings.py"}
 
 
 def environment_reads(path: Path) -> list[int]:
-    """Line numbers of os.environ / os.getenv uses in a module."""
+    """Line numbers of os.environ / os.getenv uses in a module, but for assignments `os.environ[NAME] = value`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    writes = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+    }
     lines = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(tree):
         if (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Name)
             and node.value.id == "os"
             and node.attr in ("environ", "getenv", "environb")
+            and id(node) not in writes
         ):
             lines.append(node.lineno)
     return sorted(lines)
@@ -33,5 +41,8 @@ def test_the_environment_is_read_in_settings_only() -> None:
 
 def test_the_scan_finds_an_environment_read(tmp_path: Path) -> None:
     module = tmp_path / "reads.py"
-    module.write_text("import os\nKEY = os.environ.get('X')\nOTHER = os.getenv('Y')\n")
-    assert environment_reads(module) == [2, 3]
+    module.write_text(
+        "import os\nKEY = os.environ.get('X')\nOTHER = os.getenv('Y')\nos.environ['Z'] = '1'\n"
+        "COPY = dict(os.environ)\nos.environ.setdefault('W', '2')\n"
+    )
+    assert environment_reads(module) == [2, 3, 5, 6]  # line 4 writes

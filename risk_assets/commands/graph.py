@@ -16,7 +16,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from risk_assets.settings import Settings
+from risk_assets.settings import Settings, child_environment
 
 #: The embedded default's Dagster instance: SQLite storage under DAGSTER_HOME, no telemetry, no first-visit pop-up.
 EMBEDDED_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
@@ -270,10 +270,9 @@ def serve(
     _prepare_dagster_home(settings)
     key = _demo_key(settings) if demo_key else None
     bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
     # The API launches runs through this webserver.
     dagster_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{dagster_port}"
-    env.setdefault("RISKGRAPH_DAGSTER_URL", dagster_url)
+    env = child_environment(RISKGRAPH_DAGSTER_URL=dagster_url)
     # The same code location name as the compose deployment's workspace.yaml, so API launches work in both.
     workspace = settings.home / "workspace.yaml"
     workspace.write_text(
@@ -420,7 +419,7 @@ def quiet_known_notices() -> None:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
     if Settings.from_env().log_level != "DEBUG":
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # DEBUG shows them
         import mlflow  # noqa: F401  (configures its loggers on import: quiet them after)
 
         logging.getLogger("mlflow").setLevel(logging.ERROR)
