@@ -6,6 +6,7 @@ import json
 import dagster as dg
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
@@ -19,6 +20,7 @@ from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, previous_meta
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
+from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
@@ -319,7 +321,16 @@ def risk_scores(
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
-    existing = store.read("risk_scores", where={"company_id": list(feats["company_id"].unique())})
+    # The stored rows a rescore can meet: filing scores and today's snapshot (earlier snapshots stay as they are).
+    # Read by kind, not by a list of company ids, which a whole market would push past SQLite's variable limit.
+    table = TABLES["risk_scores"]
+    existing = store.query(
+        sa.select(table).where(
+            sa.or_(table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today))
+        ),
+        columns=[c.name for c in table.columns],
+    )
+    existing = existing[existing["company_id"].isin(set(feats["company_id"]))].reset_index(drop=True)
     scored = score_segments(feats, ratios, segments, mlflow_registry, stored=existing)
     reused = int(scored.pop("reused").sum())
     now = utc_now()
