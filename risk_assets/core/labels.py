@@ -3,8 +3,8 @@
 A statement row is observed at t = its ``filed_at`` (when the market could first read it) or, when the
 source gives no filing date, at period end + a reporting lag. Its label is 1 when the company's FIRST
 default falls in (t, t + H months], else 0. Rows observed on or after the first default are not training
-rows (the company is already in default, grade "D"): ``label_rows`` drops them and ``excluded_rows``
-returns them with the reason, so a caller can count or log what was left out.
+rows (the company is already in default, grade "D"): ``label_rows`` drops them and ``label_and_exclude``
+also returns them with the reason, so a caller can count or log what was left out.
 
 Optionally, with ``observed_until`` (the last date the default events are known to be complete), rows
 whose window (t, t + H] runs past that date are excluded too: a 0 there only means "not seen yet".
@@ -181,7 +181,7 @@ def label_rows(
     rows: company_id, period_end, optional filed_at (NaT allowed per row). events: company_id, event_date,
     kind; every event counts as a default unless ``default_kinds`` names the kinds that do.
     Rows observed on or after the company's first default (and, with ``observed_until``, rows whose label
-    window is not fully observed) are left out; see ``excluded_rows``.
+    window is not fully observed) are left out; ``label_and_exclude`` returns them too.
     """
     return label_and_exclude(
         rows,
@@ -193,26 +193,6 @@ def label_rows(
     )[0]
 
 
-def excluded_rows(
-    rows: pd.DataFrame,
-    events: pd.DataFrame,
-    horizon_months: int = DEFAULT_HORIZON_MONTHS,
-    reporting_lag_days: int = DEFAULT_REPORTING_LAG_DAYS,
-    *,
-    default_kinds: Collection[str] | None = None,
-    observed_until=None,
-) -> pd.DataFrame:
-    """The rows ``label_rows`` leaves out, with ``t``, ``target`` and ``excluded_reason``."""
-    return label_and_exclude(
-        rows,
-        events,
-        horizon_months,
-        reporting_lag_days,
-        default_kinds=default_kinds,
-        observed_until=observed_until,
-    )[1]
-
-
 def label_and_exclude(
     rows: pd.DataFrame,
     events: pd.DataFrame,
@@ -222,7 +202,8 @@ def label_and_exclude(
     default_kinds: Collection[str] | None = None,
     observed_until=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(``label_rows``, ``excluded_rows``) from one labelling pass."""
+    """(the labelled rows ``label_rows`` returns, the rows left out with ``t``, ``target`` and
+    ``excluded_reason``) from one labelling pass."""
     labelled = _label_all(rows, events, horizon_months, reporting_lag_days, default_kinds, observed_until)
     dropped = labelled["excluded_reason"].notna()
     return labelled[~dropped].drop(columns=["excluded_reason"]), labelled[dropped]

@@ -10,7 +10,7 @@ import pytest
 from risk_assets.core.labels import (
     REASON_AFTER_DEFAULT,
     REASON_WINDOW_NOT_OBSERVED,
-    excluded_rows,
+    label_and_exclude,
     label_rows,
     observation_time,
 )
@@ -67,6 +67,11 @@ EXPECTED_TARGET = {
     "F2019": 1,
 }
 EXPECTED_EXCLUDED = {"B2020", "B2021", "E2018"}
+
+
+def excluded_rows(*args, **kwargs):
+    """The rows label_rows leaves out, with their reasons."""
+    return label_and_exclude(*args, **kwargs)[1]
 
 
 def _rows() -> pd.DataFrame:
