@@ -47,18 +47,8 @@ def list_scores(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict:
-    items, total, version = queries.score_page(
-        warehouse,
-        grades=grade or (),
-        sector=sector,
-        pd_min=pd_min,
-        pd_max=pd_max,
-        as_of=as_of,
-        model_version=model_version,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    chosen = queries.ScoreFilter(grade or (), sector, pd_min, pd_max, as_of, model_version, sort)
+    items, total, version = queries.score_page(warehouse, chosen, limit=limit, offset=offset)
     return {
         "as_of": as_of,
         "model_version": version if as_of else None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
@@ -306,17 +307,21 @@ def _score_view(as_of: dt.date | None, model_version: str | None, extra: Sequenc
     return sa.select(ranked).where(ranked.c.rank == 1).subquery()
 
 
-def _score_page_statement(
-    *,
-    grades: Sequence[str] = (),
-    sector: str | None = None,
-    pd_min: float | None = None,
-    pd_max: float | None = None,
-    as_of: dt.date | None = None,
-    model_version: str | None = None,
-    sort: str = "-pd",
-) -> sa.Select:
-    view = _score_view(as_of, model_version)
+@dataclass(frozen=True)
+class ScoreFilter:
+    """What a page of scores is filtered and sorted by (GET /v1/scores, the CLI's `top`)."""
+
+    grades: Sequence[str] = ()
+    sector: str | None = None
+    pd_min: float | None = None
+    pd_max: float | None = None
+    as_of: dt.date | None = None
+    model_version: str | None = None
+    sort: str = "-pd"
+
+
+def _score_page_statement(chosen: ScoreFilter) -> sa.Select:
+    view = _score_view(chosen.as_of, chosen.model_version)
     statement = sa.select(
         *[view.c[name] for name in _SCORE_COLUMNS],
         companies.c.name,
@@ -324,60 +329,44 @@ def _score_page_statement(
         companies.c.sector,
         companies.c.country,
     ).join(companies, companies.c.company_id == view.c.company_id)
-    if grades:
-        statement = statement.where(view.c.grade.in_(list(grades)))
-    if sector:
-        statement = statement.where(companies.c.sector == sector)
-    if pd_min is not None:
-        statement = statement.where(view.c.pd >= pd_min)
-    if pd_max is not None:
-        statement = statement.where(view.c.pd <= pd_max)
-    if sort not in SCORE_SORTS:
+    if chosen.grades:
+        statement = statement.where(view.c.grade.in_(list(chosen.grades)))
+    if chosen.sector:
+        statement = statement.where(companies.c.sector == chosen.sector)
+    if chosen.pd_min is not None:
+        statement = statement.where(view.c.pd >= chosen.pd_min)
+    if chosen.pd_max is not None:
+        statement = statement.where(view.c.pd <= chosen.pd_max)
+    if chosen.sort not in SCORE_SORTS:
         raise ValueError(f"sort must be one of {SCORE_SORTS}")
     column = {
         "pd": view.c.pd,
         "name": companies.c.name,
         "company_id": view.c.company_id,
         "as_of": view.c.as_of,
-    }[sort.lstrip("-")]
-    primary = column.desc() if sort.startswith("-") else column.asc()
+    }[chosen.sort.lstrip("-")]
+    primary = column.desc() if chosen.sort.startswith("-") else column.asc()
     return statement.order_by(primary, view.c.company_id)
 
 
 def score_page(
-    warehouse: Warehouse,
-    *,
-    grades: Sequence[str] = (),
-    sector: str | None = None,
-    pd_min: float | None = None,
-    pd_max: float | None = None,
-    as_of: dt.date | None = None,
-    model_version: str | None = None,
-    sort: str = "-pd",
-    limit: int = 50,
-    offset: int = 0,
+    warehouse: Warehouse, chosen: ScoreFilter = ScoreFilter(), *, limit: int = 50, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """Latest (or as-of) scores with filters, sorted and paged: (page, total, model version of an as-of view)."""
-    if as_of is not None and model_version is None:
-        model_version = scoring_model_version(warehouse)
-    statement = _score_page_statement(
-        grades=grades,
-        sector=sector,
-        pd_min=pd_min,
-        pd_max=pd_max,
-        as_of=as_of,
-        model_version=model_version,
-        sort=sort,
-    )
+    if chosen.as_of is not None and chosen.model_version is None:
+        chosen = replace(chosen, model_version=scoring_model_version(warehouse))
+    statement = _score_page_statement(chosen)
     total = _count(warehouse, statement)
-    return _rows(warehouse, statement.limit(limit).offset(offset)), total, model_version
+    return _rows(warehouse, statement.limit(limit).offset(offset)), total, chosen.model_version
 
 
 def latest_scores(
     warehouse: Warehouse, *, grade: str | None = None, limit: int = 50, offset: int = 0
 ) -> pd.DataFrame:
     """Latest snapshot per company, riskiest first, with the company's name and sector (the CLI's table)."""
-    statement = _score_page_statement(grades=[grade] if grade else ()).limit(limit).offset(offset)
+    statement = (
+        _score_page_statement(ScoreFilter(grades=[grade] if grade else ())).limit(limit).offset(offset)
+    )
     return warehouse.query(statement)
 
 
