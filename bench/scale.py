@@ -118,7 +118,8 @@ def child_predict(result_path: str) -> int:
     from risk_assets.settings import Settings
     from risk_assets.storage.warehouse import Warehouse
 
-    warehouse = Warehouse(Settings.from_env().warehouse_url)
+    settings = Settings.from_env()
+    warehouse = Warehouse(settings.warehouse_url)
     feats = warehouse.read("features")
     scores = warehouse.read("risk_scores", where={"kind": "period"})
     warehouse.dispose()
@@ -130,7 +131,12 @@ def child_predict(result_path: str) -> int:
         index=feats.index,
     )
     ratios = pd.DataFrame([json.loads(t) for t in feats["ratios"]], index=feats.index).astype(float)
-    registry = MlflowResource()
+    registry = MlflowResource(
+        tracking_uri=settings.mlflow_tracking_uri,
+        experiment=settings.mlflow_experiment,
+        model_name=settings.model_name,
+        artifact_root=settings.mlflow_artifact_root,
+    )
     rows, seconds, best = 0, 0.0, {}
     for segment, index in segments.dropna().groupby(segments.dropna()).groups.items():
         _version, model = registry.for_segment(segment).load_champion()
