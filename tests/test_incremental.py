@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_assets.commands.graph import run_job
@@ -62,9 +63,23 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         assert run_job("rescore_all").success
         for asset in SKIPPING:
             assert "unchanged" not in _latest_metadata(asset), asset
-        # only the filings whose feature values changed (Apple's, from that statement on) are predicted again
+        # only the filings whose feature values changed (Apple's, from that statement on) are predicted again:
+        # exactly the stored filing scores whose model inputs differ from the first run's, the rest reused
         scoring = _latest_metadata("risk_scores")
-        assert 1 <= scoring["predicted_rows"] < 20 < scoring["reused_predictions"]
+        score_key = ["company_id", "as_of", "model_version", "kind"]
+        inputs = ["feature_values", "segment"]
+        merged = warehouse.read("risk_scores", where={"kind": "period"}).merge(
+            scores_before.loc[scores_before["kind"] == "period", score_key + inputs],
+            on=score_key,
+            how="left",
+            suffixes=("", "_before"),
+        )
+        changed = np.zeros(len(merged), dtype=bool)
+        for column in inputs:
+            changed |= (merged[column] != merged[f"{column}_before"]).to_numpy()
+        assert changed.any() and set(merged.loc[changed, "company_id"]) == {"sec-0000320193"}
+        assert scoring["predicted_rows"] == int(changed.sum())
+        assert scoring["reused_predictions"] == int((~changed).sum()) > 0
         others = warehouse.read("risk_scores", where={"kind": "period"})
         others = others[others["company_id"] != "sec-0000320193"]
         before = scores_before[
