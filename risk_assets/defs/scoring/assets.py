@@ -350,7 +350,6 @@ def risk_scores(
             "segment_reason": segments["segment_reason"].str[:300].to_numpy(),
         }
     )
-    period = newest_period_per_filing(period)
     latest = period.sort_values(["company_id", "period_end", "filed_at"]).groupby("company_id").tail(1)
     current = latest.assign(kind="current", as_of=today)
     rows = pd.concat([period, current], ignore_index=True)
@@ -368,7 +367,6 @@ def risk_scores(
     rows["code_version"] = code_version()
     rows["scored_at"] = now
 
-    existing = existing[existing["company_id"].isin(set(rows["company_id"]))].reset_index(drop=True)
     existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
     rows["alert_pending"] = rows["alert_pending"] & (
