@@ -1,6 +1,6 @@
 """Dagster resources: the warehouse, the object store, MLflow, and the external sources.
 
-Configured once, in ``defs()`` when the code location loads (``configured_resources``): a setting whose variable is
+Configured once, in ``defs()`` when the code location loads (``default_resources``): a setting whose variable is
 set is passed as ``dg.EnvVar`` (Dagster resolves it in each run and shows only the variable's name, so no URL with a
 password or API key lands in a run's config), any other the settings' default. No resource reads the environment.
 """
@@ -108,7 +108,7 @@ class MlflowResource(dg.ConfigurableResource):
 class ModelSettingsResource(dg.ConfigurableResource):
     """Modelling choices an operator may change without code: the long-run default rate, gate tolerances."""
 
-    long_run_default_rate: float = 0.02
+    long_run_default_rate: float  # RISKGRAPH_LONG_RUN_DEFAULT_RATE: one default, the setting's
     auc_floor: float = 0.75
     auc_tolerance: float = 0.01
     holdout_share: float = 0.2
