@@ -318,3 +318,17 @@ UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num 
 ALTER TABLE risk_scores ADD COLUMN period_type VARCHAR(3);
 
 UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002';
+
+-- Running upgrade 0003 -> 0004
+
+CREATE TABLE stale_companies (
+    consumer VARCHAR(40) NOT NULL, 
+    company_id VARCHAR(40) NOT NULL, 
+    token VARCHAR(32) NOT NULL, 
+    marked_at DATETIME(6) NOT NULL, 
+    PRIMARY KEY (consumer, company_id)
+);
+
+CREATE INDEX ix_scores_pending ON risk_scores (kind, alert_pending);
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';

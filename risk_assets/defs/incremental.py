@@ -1,5 +1,10 @@
 """Skipping a recomputation whose inputs did not change (issue 11: a rescore with nothing new should be cheap).
 
+Two forms. Per company (``company_work``): the derived assets of a company (market features, features, scores)
+re-derive only the companies the writes since their last run marked stale (storage/stale.py), in batches, and
+every company when something all of them share changed. Whole table (``unchanged``), described below, for the
+assets that are not keyed by company.
+
 An asset computes an input token (core/fingerprint.py over the tables it reads, plus the code version and
 whatever else its output depends on), records it in its materialisation's metadata, and on the next run returns
 early when the token is the one its latest materialisation recorded and its output table still holds what that
@@ -9,7 +14,14 @@ was written.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
 import dagster as dg
+import pandas as pd
+
+from risk_assets.storage.warehouse import Warehouse
 
 INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
@@ -39,4 +51,86 @@ def unchanged(context: dg.AssetExecutionContext, token: str, output_rows: int) -
             OUTPUT_ROWS: output_rows,
         },
         data_version=dg.DataVersion(token[:16]),
+    )
+
+
+# --- per company: re-derive the companies whose inputs changed -------------------------------------------------
+
+#: Metadata key: the token of what every company's rows depend on (code version, champions, shared inputs).
+SHARED_TOKEN = "shared_inputs_token"
+#: Companies per batch: each batch is read, derived and written in one transaction, so memory stays flat with
+#: the size of the market and a killed run keeps every finished batch.
+COMPANY_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class CompanyWork:
+    """What a per-company asset re-derives in this run: the marked companies (storage/stale.py), or every
+    company when what all of them share changed (``everything``)."""
+
+    companies: list[str]
+    marks: pd.DataFrame
+    everything: bool
+    reason: str
+
+    def marks_of(self, batch: list[str]) -> pd.DataFrame:
+        """The marks this run read for the companies of one batch (cleared with the batch's rows)."""
+        return self.marks[self.marks["company_id"].isin(batch)]
+
+    def unhandled_marks(self) -> pd.DataFrame:
+        """Marks of companies this run did not visit (no rows to derive from): cleared at the end."""
+        return self.marks[~self.marks["company_id"].isin(self.companies)]
+
+    def batches(self, size: int = COMPANY_BATCH) -> list[list[str]]:
+        return [self.companies[start : start + size] for start in range(0, len(self.companies), size)]
+
+
+def company_work(
+    context: dg.AssetExecutionContext,
+    store: Warehouse,
+    shared_token: str,
+    every_company: Callable[[], Iterable[str]],
+    output_table: str,
+) -> CompanyWork:
+    """The companies this asset must re-derive: every company on its first run, when ``shared_token`` (code
+    version and the inputs all companies share) differs from its latest materialisation's, or when its output
+    table is empty; otherwise only the companies marked stale for it by the writes since."""
+    consumer = context.asset_key.to_user_string()
+    marks = store.stale_marks(consumer)
+    previous = previous_metadata(context).get(SHARED_TOKEN)
+    reason = None
+    if previous is None:
+        reason = "no earlier run of this kind: every company"
+    elif previous != shared_token:
+        reason = "code version or an input every company shares changed: every company"
+    elif store.is_empty(output_table):
+        reason = f"{output_table} is empty: every company"
+    if reason is not None:
+        return CompanyWork(sorted({str(c) for c in every_company()}), marks, True, reason)
+    companies = sorted(set(marks["company_id"]))
+    return CompanyWork(companies, marks, False, f"{len(companies):,} companies with changed inputs")
+
+
+def batch_progress(
+    context: dg.AssetExecutionContext, work: CompanyWork, done: int, rows: int, started: float
+) -> None:
+    """One progress line per batch: companies done of all, rows written, rows/s so far."""
+    seconds = max(time.perf_counter() - started, 1e-9)
+    context.log.info(
+        f"{context.asset_key.to_user_string()}: {done:,} of {len(work.companies):,} companies, "
+        f"{rows:,} rows ({rows / seconds:,.0f} rows/s)"
+    )
+
+
+def no_company_work(
+    context: dg.AssetExecutionContext, work: CompanyWork, shared_token: str
+) -> dg.MaterializeResult:
+    """The materialisation of a run with nothing to re-derive: it says so, and keeps the shared token."""
+    context.log.info(f"{context.asset_key.to_user_string()}: no company's inputs changed, nothing recomputed")
+    return dg.MaterializeResult(
+        metadata={
+            "unchanged": "no company's inputs changed since the last materialisation: nothing recomputed",
+            "companies_recomputed": 0,
+            SHARED_TOKEN: shared_token,
+        }
     )

@@ -241,6 +241,8 @@ risk_scores = sa.Table(
     sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),
     sa.Index("ix_scores_recent", "kind", "scored_at"),
     sa.Index("ix_scores_grade", "grade"),
+    # risk_alerts reads only the companies with a score not yet compared (migration 0004)
+    sa.Index("ix_scores_pending", "kind", "alert_pending"),
 )
 
 risk_alerts = sa.Table(
@@ -302,6 +304,18 @@ audit_log = sa.Table(
     sa.Column("target", sa.String(200)),
     sa.Column("detail", sa.String(2000)),
     sa.Index("ix_audit_at", "at"),
+)
+
+# Companies whose derived rows are out of date, per consumer asset (storage/stale.py): a write to an input table
+# marks the companies whose rows it changed, in the same transaction; the consumer recomputes those companies
+# alone and clears the marks it read (by token, so a mark made while it ran survives). Migration 0004.
+stale_companies = sa.Table(
+    "stale_companies",
+    metadata,
+    sa.Column("consumer", sa.String(40), primary_key=True),
+    sa.Column("company_id", sa.String(40), primary_key=True),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("marked_at", _DateTime, nullable=False),
 )
 
 TABLES: dict[str, sa.Table] = dict(metadata.tables)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from risk_assets.storage import stale
 from risk_assets.storage.schema import TABLES
 
 
@@ -178,19 +179,52 @@ class Warehouse:
         replace: Mapping[str, Any] | None = None,
         batch_size: int = 2000,
         connection: Connection | None = None,
+        track_changes: bool = True,
     ) -> int:
         """Insert or update rows by primary key, in batches, in ONE transaction.
 
-        With ``replace`` (column -> value), rows matching it are deleted first in the same transaction (an
-        empty mapping replaces the whole table): the way a partition is replaced without ever duplicating or
-        half-writing it.
+        With ``replace`` (column -> value, or column -> list of values), rows matching it are deleted first in the
+        same transaction (an empty mapping replaces the whole table): the way a partition is replaced without
+        ever duplicating or half-writing it.
+
+        A write to an input of the derived assets (``stale.FEEDS``) marks the companies whose rows it changed as
+        stale for those assets, in the same transaction; ``track_changes=False`` is for a writer that marks them
+        itself (it knows what it changed without reading the stored rows back).
         """
         table = TABLES[table_name]
         records = _records(rows, table)
         if connection is None:
             with self.transaction() as conn:
-                return self._upsert(conn, table, records, replace, batch_size)
-        return self._upsert(connection, table, records, replace, batch_size)
+                return self._tracked_upsert(conn, table, records, replace, batch_size, track_changes)
+        return self._tracked_upsert(connection, table, records, replace, batch_size, track_changes)
+
+    def _tracked_upsert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        records: list[dict[str, Any]],
+        replace: Mapping[str, Any] | None,
+        batch_size: int,
+        track_changes: bool,
+    ) -> int:
+        consumers = stale.FEEDS.get(table.name, ()) if track_changes else ()
+        changed = stale.changed_companies(conn, table, records, replace) if consumers else set()
+        written = self._upsert(conn, table, records, replace, batch_size)
+        if changed:
+            stale.mark(conn, consumers, changed, utc_now())
+        return written
+
+    def mark_stale(self, connection: Connection, consumers: Sequence[str], company_ids: Iterable[str]) -> int:
+        """Mark companies stale for the consumer assets (storage/stale.py), inside the caller's transaction."""
+        return stale.mark(connection, consumers, company_ids, utc_now())
+
+    def stale_marks(self, consumer: str) -> pd.DataFrame:
+        """The companies marked stale for a consumer asset, with the tokens that clear them."""
+        return stale.marked(self.engine, consumer)
+
+    def clear_stale(self, connection: Connection, consumer: str, marks: pd.DataFrame) -> int:
+        """Clear marks a consumer read and handled, inside the transaction that wrote its new rows."""
+        return stale.clear(connection, consumer, marks)
 
     def _upsert(
         self,
@@ -201,8 +235,17 @@ class Warehouse:
         batch_size: int,
     ) -> int:
         if replace is not None:
-            conditions = [table.c[name] == value for name, value in replace.items()]
-            conn.execute(sa.delete(table).where(sa.and_(sa.true(), *conditions)))
+            lists = {n: list(v) for n, v in replace.items() if isinstance(v, list | tuple | set)}
+            if len(lists) > 1:
+                raise ValueError(
+                    f"{table.name}: a list of values in replace for one column only, not {sorted(lists)}"
+                )
+            conditions = [table.c[name] == value for name, value in replace.items() if name not in lists]
+            if not lists:
+                conn.execute(sa.delete(table).where(sa.and_(sa.true(), *conditions)))
+            for name, values in lists.items():  # one IN list per chunk: bound-parameter limits
+                for part in stale.chunks(values):
+                    conn.execute(sa.delete(table).where(sa.and_(table.c[name].in_(part), *conditions)))
         if not records:
             return 0
         key_names = [c.name for c in table.primary_key.columns]
@@ -263,16 +306,33 @@ class Warehouse:
         where: Mapping[str, Any] | None = None,
         order_by: Sequence[str] = (),
     ) -> pd.DataFrame:
+        """Rows matching ``where`` (column -> value, or column -> list of values for one column: read in chunks
+        that stay under the drivers' bound-parameter limits)."""
         table = TABLES[table_name]
+        where = dict(where or {})
+        lists = {n: list(v) for n, v in where.items() if isinstance(v, list | tuple | set)}
+        if len(lists) > 1:
+            raise ValueError(f"{table_name}: read takes a list of values for one column, not {sorted(lists)}")
         statement = sa.select(table)
-        for name, value in (where or {}).items():
-            if isinstance(value, list | tuple | set):
-                statement = statement.where(table.c[name].in_(list(value)))
-            else:
+        for name, value in where.items():
+            if name not in lists:
                 statement = statement.where(table.c[name] == value)
         if order_by:
             statement = statement.order_by(*[table.c[name] for name in order_by])
-        return self.query(statement, columns=[c.name for c in table.columns])
+        columns = [c.name for c in table.columns]
+        if not lists:
+            return self.query(statement, columns=columns)
+        ((name, values),) = lists.items()
+        parts = [
+            self.query(statement.where(table.c[name].in_(part)), columns=columns)
+            for part in stale.chunks(values)
+        ]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if order_by and len(parts) > 1:
+            frame = frame.sort_values(list(order_by), kind="stable", ignore_index=True)
+        return frame
 
     def query(
         self, statement: Any, params: Mapping[str, Any] | None = None, columns: list[str] | None = None
@@ -282,6 +342,21 @@ class Warehouse:
             rows = result.fetchall()
             names = columns or list(result.keys())
         return pd.DataFrame([tuple(r) for r in rows], columns=names)
+
+    def is_empty(self, table_name: str) -> bool:
+        """Whether the table has no row (one indexed probe, not a count)."""
+        table = TABLES[table_name]
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+
+    def distinct(self, table_name: str, column: str, where: Mapping[str, Any] | None = None) -> list[Any]:
+        """The distinct values of one column (e.g. the companies a table has rows for), sorted."""
+        table = TABLES[table_name]
+        statement = sa.select(table.c[column]).distinct()
+        for name, value in (where or {}).items():
+            statement = statement.where(table.c[name] == value)
+        with self.engine.connect() as conn:
+            return sorted(row[0] for row in conn.execute(statement))
 
     def count(self, table_name: str, where: Mapping[str, Any] | None = None) -> int:
         table = TABLES[table_name]

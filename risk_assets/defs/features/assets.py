@@ -9,6 +9,7 @@ row's "prior year" is the TTM row of the same fiscal quarter a year earlier, nev
 
 import datetime as dt
 import json
+import time
 from collections.abc import Sequence
 
 import dagster as dg
@@ -25,7 +26,7 @@ from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
-from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, unchanged
+from risk_assets.defs.incremental import SHARED_TOKEN, batch_progress, company_work, no_company_work
 from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
@@ -284,7 +285,8 @@ def build_features(
     kinds={"pandas", "sql"},
     deps=[statements, market_features, macro_indicators, warning_signals],
     automation_condition=FOLLOW_UPSTREAM,
-    description="Per statement version (annual and TTM): the Polish-data ratios computable from canonical items "
+    description="Per statement version (annual and TTM), re-derived for the companies whose inputs changed: the "
+    "Polish-data ratios computable from canonical items "
     "(prior years taken point in time), Altman Z (where a market value exists), Z'', Ohlson O, Zmijewski and "
     "Merton DD, each null with a reason when an input is missing; macro values released by filed_at and "
     "early-warning flags known by then.",
@@ -293,47 +295,52 @@ def features(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro_series: MacroSeriesResource
 ) -> dg.MaterializeResult:
     store = warehouse.get()
-    statement_rows, market = store.read("statements"), store.read("market_features")
-    indicators, signals = store.read("indicators"), store.read("warning_signals")
-    companies, specs = store.read("companies"), macro_series.specs()
-    token = combined_fingerprint(
-        [
-            table_fingerprint(statement_rows),
-            table_fingerprint(market, ["computed_at"]),
-            table_fingerprint(indicators),
-            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
-            table_fingerprint(companies, ["updated_at"]),
-            repr(tuple(specs)),
-            code_version(),
-        ]
+    indicators, specs = store.read("indicators"), macro_series.specs()
+    shared = combined_fingerprint([table_fingerprint(indicators), repr(tuple(specs)), code_version()])
+    work = company_work(
+        context, store, shared, lambda: store.distinct("statements", "company_id"), "features"
     )
-    if (skipped := unchanged(context, token, store.count("features"))) is not None:
-        return skipped
-    frame = build_features(
-        statement_rows,
-        market=market,
-        book=MacroBook(indicators),
-        specs=specs,
-        signals=signals,
-        companies=companies,
-    )
-    if frame.empty:
-        context.log.warning("no statements: the features table is left as it is")
-        return dg.MaterializeResult(metadata={"rows": 0})
-    frame["computed_at"] = utc_now()
+    if not work.companies:
+        with store.transaction() as conn:
+            store.clear_stale(conn, "features", work.marks)
+        return no_company_work(context, work, shared)
+    context.log.info(f"features: {work.reason}")
+    book, started, done, written, ttm = MacroBook(indicators), time.perf_counter(), 0, 0, 0
+    available = dict.fromkeys([*CLASSIC_COLUMNS, "merton_dd"], 0)
+    for batch in work.batches():
+        frame = build_features(
+            store.read("statements", where={"company_id": batch}),
+            market=store.read("market_features", where={"company_id": batch}),
+            book=book,
+            specs=specs,
+            signals=store.read("warning_signals", where={"company_id": batch}),
+            companies=store.read("companies", where={"company_id": batch}),
+        )
+        if len(frame):
+            frame["computed_at"] = utc_now()
+            ttm += int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum())
+            for column in available:
+                available[column] += int(frame[column].notna().sum())
+        with store.transaction() as conn:
+            # Derived entirely from the batch's statements: replaced per company, so removed versions disappear.
+            store.upsert(
+                "features", frame, replace={"company_id": batch}, connection=conn, track_changes=False
+            )
+            store.mark_stale(conn, ["risk_scores"], batch)
+            store.clear_stale(conn, "features", work.marks_of(batch))
+        done, written = done + len(batch), written + len(frame)
+        batch_progress(context, work, done, written, started)
     with store.transaction() as conn:
-        # Derived entirely from statements: replace the table so removed versions disappear with them.
-        store.upsert("features", frame, replace={}, connection=conn)
-    available = {c: int(frame[c].notna().sum()) for c in [*CLASSIC_COLUMNS, "merton_dd"]}
+        store.clear_stale(conn, "features", work.unhandled_marks())
     return dg.MaterializeResult(
         metadata={
-            "rows": len(frame),
-            "companies": int(frame["company_id"].nunique()),
-            "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
+            "rows": written,
+            "companies_recomputed": len(work.companies),
+            "why": work.reason,
+            "ttm_rows": ttm,
             "ratios": len(MODEL_RATIOS),
             **{f"{c}_available": n for c, n in available.items()},
-            INPUT_TOKEN: token,
-            OUTPUT_ROWS: len(frame),
-        },
-        data_version=dg.DataVersion(token[:16]),
+            "rows_per_second": round(written / max(time.perf_counter() - started, 1e-9)),
+            SHARED_TOKEN: shared,
+        }
     )

@@ -6,6 +6,7 @@ in Definitions. Every raw body is stored in the object store (content-addressed)
 """
 
 import datetime as dt
+import time
 
 import dagster as dg
 import pandas as pd
@@ -14,7 +15,7 @@ from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, risk_free_rate
-from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, unchanged
+from risk_assets.defs.incremental import SHARED_TOKEN, batch_progress, company_work, no_company_work
 from risk_assets.defs.resources import (
     MacroSeriesResource,
     MarketSource,
@@ -131,7 +132,9 @@ def market_prices(
                     break
                 rows = _price_rows(symbol, payload) if payload is not None else []
                 if rows:
-                    store.upsert("market_prices", rows, replace={"symbol": symbol})
+                    with store.transaction() as conn:  # new prices: the company's market features are stale
+                        store.upsert("market_prices", rows, replace={"symbol": symbol}, connection=conn)
+                        store.mark_stale(conn, ["market_features"], [company["company_id"]])
                     loaded[symbol] = len(rows)
                     break
     return dg.MaterializeResult(
@@ -146,7 +149,12 @@ def market_prices(
 
 def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str | None]]:
     """company_id -> (symbol, price frame, currency) for the first candidate symbol that has prices."""
-    by_symbol = dict(tuple(store.read("market_prices").groupby("symbol", sort=False)))
+    candidates = sorted(
+        {symbol for company in companies.to_dict("records") for symbol in price_symbols(company)}
+    )
+    by_symbol = dict(
+        tuple(store.read("market_prices", where={"symbol": candidates}).groupby("symbol", sort=False))
+    )
     out = {}
     for company in companies.to_dict("records"):
         for symbol in price_symbols(company):
@@ -216,41 +224,46 @@ def market_features(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro_series: MacroSeriesResource
 ) -> dg.MaterializeResult:
     store = warehouse.get()
-    companies, statement_rows, indicators = (
-        store.read("companies"),
-        store.read("statements"),
-        store.read("indicators"),
+    indicators, specs = store.read("indicators"), macro_series.specs()
+    shared = combined_fingerprint([table_fingerprint(indicators), repr(tuple(specs)), code_version()])
+    work = company_work(
+        context, store, shared, lambda: store.distinct("statements", "company_id"), "market_features"
     )
-    specs = macro_series.specs()
-    token = combined_fingerprint(
-        [
-            table_fingerprint(statement_rows),
-            table_fingerprint(store.read("market_prices")),
-            table_fingerprint(indicators),
-            table_fingerprint(companies, ["updated_at"]),
-            repr(tuple(specs)),
-            code_version(),
-        ]
-    )
-    if (skipped := unchanged(context, token, store.count("market_features"))) is not None:
-        return skipped
-    frame = compute_market_features(
-        statement_rows, companies, _prices_by_company(store, companies), MacroBook(indicators), specs
-    )
-    if len(frame):
-        frame["computed_at"] = utc_now()
-    # Derived entirely from statements, prices and indicators: replaced as a whole (one transaction).
-    store.upsert("market_features", frame, replace={})
-    available = {
-        c: int(frame[c].notna().sum()) if len(frame) else 0
-        for c in ("market_value_equity", "equity_volatility", "merton_dd")
-    }
+    if not work.companies:
+        with store.transaction() as conn:
+            store.clear_stale(conn, "market_features", work.marks)
+        return no_company_work(context, work, shared)
+    context.log.info(f"market_features: {work.reason}")
+    book, started, done, written = MacroBook(indicators), time.perf_counter(), 0, 0
+    available = dict.fromkeys(("market_value_equity", "equity_volatility", "merton_dd"), 0)
+    for batch in work.batches():
+        companies = store.read("companies", where={"company_id": batch})
+        frame = compute_market_features(
+            store.read("statements", where={"company_id": batch}),
+            companies,
+            _prices_by_company(store, companies),
+            book,
+            specs,
+        )
+        if len(frame):
+            frame["computed_at"] = utc_now()
+            for column in available:
+                available[column] += int(frame[column].notna().sum())
+        with store.transaction() as conn:
+            # Derived from the batch's statements and prices: replaced per company. The write marks features
+            # stale for the companies whose market rows changed (storage/stale.py).
+            store.upsert("market_features", frame, replace={"company_id": batch}, connection=conn)
+            store.clear_stale(conn, "market_features", work.marks_of(batch))
+        done, written = done + len(batch), written + len(frame)
+        batch_progress(context, work, done, written, started)
+    with store.transaction() as conn:
+        store.clear_stale(conn, "market_features", work.unhandled_marks())
     return dg.MaterializeResult(
         metadata={
-            "rows": len(frame),
+            "rows": written,
+            "companies_recomputed": len(work.companies),
+            "why": work.reason,
             **{f"{k}_available": v for k, v in available.items()},
-            INPUT_TOKEN: token,
-            OUTPUT_ROWS: len(frame),
-        },
-        data_version=dg.DataVersion(token[:16]),
+            SHARED_TOKEN: shared,
+        }
     )

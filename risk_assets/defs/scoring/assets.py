@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 import numpy as np
@@ -10,17 +11,24 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
-from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
+from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
 from risk_assets.core.overlays import apply_overlay, overlay_terms
 from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
 from risk_assets.defs.features.assets import features
-from risk_assets.defs.incremental import INPUT_TOKEN, OUTPUT_ROWS, previous_metadata, unchanged
+from risk_assets.defs.incremental import (
+    COMPANY_BATCH,
+    SHARED_TOKEN,
+    batch_progress,
+    company_work,
+    no_company_work,
+)
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.storage.schema import TABLES
+from risk_assets.storage.stale import chunks
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
@@ -270,43 +278,20 @@ def with_overlay(
     return rows.assign(overlay_pd=overlay_pd, drivers=drivers)
 
 
-@dg.asset(
-    group_name="scoring",
-    kinds={"mlflow", "sql"},
-    deps=[features, champion_model, default_events, company_universe],
-    automation_condition=FOLLOW_UPSTREAM,
-    description="PD, master-scale grade, percentile and additive drivers for every filing version (as_of = its "
-    "filing date) and a current snapshot per company, each from the champion of the company's segment (listed "
-    "with market data, listed statements only, SME), with the segment, why it was chosen, and provenance.",
-)
-def risk_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_registry: MlflowResource
-) -> dg.MaterializeResult:
-    store = warehouse.get()
-    companies = store.read("companies").set_index("company_id")
-    events, signals = store.read("default_events"), store.read("warning_signals")
-    today = dt.date.today()
-    features_token = previous_metadata(context, features.key).get(INPUT_TOKEN)
-    token = combined_fingerprint(
-        [
-            features_token,
-            *(f"{s}={mlflow_registry.for_segment(s).champion_version()}" for s in sorted(SEGMENTS)),
-            table_fingerprint(events, ["loaded_at"]),
-            table_fingerprint(companies.reset_index(), ["updated_at"]),
-            table_fingerprint(signals, ["loaded_at", "alert_pending"]),
-            today.isoformat(),  # the current snapshot is as of today and sees the statements' age
-            code_version(),
-        ]
-    )
-    current_rows = store.count("risk_scores", {"kind": "current", "as_of": today})
-    if features_token is not None and (skipped := unchanged(context, token, current_rows)) is not None:
-        return skipped
-    feats = store.read("features")
-    in_scope = feats["company_id"].map(lambda cid: not bool(companies.loc[cid, "is_financial"]))
-    excluded = sorted(set(feats.loc[~in_scope, "company_id"]))
-    feats = feats[in_scope].reset_index(drop=True)
+def score_rows(
+    feats: pd.DataFrame,
+    companies: pd.DataFrame,
+    events: pd.DataFrame,
+    signals: pd.DataFrame,
+    existing: pd.DataFrame,
+    mlflow_registry,
+    today: dt.date,
+) -> tuple[pd.DataFrame, int]:
+    """The filing scores and current snapshots of some companies (their feature rows, company rows indexed by
+    company_id, events, signals and stored scores): rows without ``percentile`` and ``scored_at``, and how many
+    predictions were reused from ``existing``."""
     if feats.empty:
-        raise dg.Failure("no feature rows to score")
+        return pd.DataFrame(), 0
     # Only a filing date's newest period is a score: the restated comparatives are not predicted at all.
     filings = pd.DataFrame(
         {
@@ -321,20 +306,8 @@ def risk_scores(
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
-    # The stored rows a rescore can meet: filing scores and today's snapshot (earlier snapshots stay as they are).
-    # Read by kind, not by a list of company ids, which a whole market would push past SQLite's variable limit.
-    table = TABLES["risk_scores"]
-    existing = store.query(
-        sa.select(table).where(
-            sa.or_(table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today))
-        ),
-        columns=[c.name for c in table.columns],
-    )
-    existing = existing[existing["company_id"].isin(set(feats["company_id"]))].reset_index(drop=True)
     scored = score_segments(feats, ratios, segments, mlflow_registry, stored=existing)
     reused = int(scored.pop("reused").sum())
-    now = utc_now()
-
     period = pd.DataFrame(
         {
             "company_id": feats["company_id"],
@@ -360,63 +333,220 @@ def risk_scores(
     rows["grade"] = [
         grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)
     ]
-    is_current = rows["kind"] == "current"
-    rows["percentile"] = np.nan
-    ranked = is_current & (rows["status"] == "scored")
-    rows.loc[ranked, "percentile"] = rows.loc[ranked, "pd"].rank(pct=True, method="max") * 100
     rows["code_version"] = code_version()
-    rows["scored_at"] = now
-
-    existing["as_of"] = pd.to_datetime(existing["as_of"]).dt.date
+    existing = existing.assign(as_of=pd.to_datetime(existing["as_of"]).dt.date)
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
-    rows["alert_pending"] = rows["alert_pending"] & (
-        rows["status"] == "scored"
-    )  # no PD served, nothing to alert
-    with store.transaction() as conn:
-        # Filing rows of each segment's model version are replaced as a whole; snapshots of earlier days stay.
-        period_rows = rows[rows["kind"] == "period"]
-        for (name, version), part in period_rows.groupby(["model_name", "model_version"]):
-            store.upsert(
-                "risk_scores",
-                part,
-                replace={"model_name": name, "model_version": version, "kind": "period"},
-                connection=conn,
-            )
-        store.upsert("risk_scores", rows[rows["kind"] == "current"], connection=conn)
+    rows["alert_pending"] = rows["alert_pending"] & (rows["status"] == "scored")  # no PD served: no alert
+    return rows, reused
 
-    names = companies["name"]
-    top = rows[is_current].sort_values("pd", ascending=False).head(10)
-    preview = pd.DataFrame(
-        {
-            "company": top["company_id"].map(names),
-            "pd": top["pd"].round(4),
-            "grade": top["grade"],
-            "segment": top["segment"],
-            "fiscal_year": top["fiscal_year"],
-            "out_of_domain": top["out_of_domain"],
-        }
+
+def rank_percentiles(current: pd.DataFrame, others: pd.Series) -> pd.Series:
+    """Percentile of each scored current PD among every company's current PD today: ``current``'s own and
+    ``others`` (the stored snapshots of the companies not rescored); null where no PD is served."""
+    ranked = current["status"] == "scored"
+    population = pd.concat([current.loc[ranked, "pd"], others.astype(float)], ignore_index=True)
+    values = np.sort(population.to_numpy(dtype=float))
+    out = pd.Series(np.nan, index=current.index)
+    if len(values):
+        out[ranked] = np.searchsorted(values, current.loc[ranked, "pd"].to_numpy(dtype=float), side="right")
+        out[ranked] = out[ranked] / len(values) * 100
+    return out
+
+
+def _stored_scores(store, batch: list[str], today: dt.date) -> pd.DataFrame:
+    """A batch's stored filing scores and today's snapshots (the rows a rescore can meet)."""
+    table = TABLES["risk_scores"]
+    columns = [c.name for c in table.columns]
+    parts = [
+        store.query(
+            sa.select(table).where(
+                table.c.company_id.in_(part),
+                sa.or_(table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today)),
+            ),
+            columns=columns,
+        )
+        for part in chunks(batch)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _write_scores(
+    store, conn, rows: pd.DataFrame, batch: list[str], champions: list[tuple[str, str]], today
+) -> None:
+    """A batch's filing rows replace its companies' rows under each champion; its snapshots replace today's."""
+    table = TABLES["risk_scores"]
+    for name, version in champions:
+        for part in chunks(batch):
+            conn.execute(
+                sa.delete(table).where(
+                    table.c.company_id.in_(part),
+                    table.c.kind == "period",
+                    table.c.model_name == name,
+                    table.c.model_version == str(version),
+                )
+            )
+    if len(rows):
+        store.upsert("risk_scores", rows[rows["kind"] == "period"], connection=conn)
+
+
+def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
+    table = TABLES["risk_scores"]
+    for part in chunks(companies):
+        conn.execute(
+            sa.delete(table).where(
+                table.c.company_id.in_(part), table.c.kind == "current", table.c.as_of == today
+            )
+        )
+    store.upsert("risk_scores", current, connection=conn)
+
+
+@dg.asset(
+    group_name="scoring",
+    kinds={"mlflow", "sql"},
+    deps=[features, champion_model, default_events, company_universe],
+    automation_condition=FOLLOW_UPSTREAM,
+    description="PD, master-scale grade, percentile and additive drivers for every filing version (as_of = its "
+    "filing date) and a current snapshot per company, each from the champion of the company's segment (listed "
+    "with market data, listed statements only, SME), with the segment, why it was chosen, and provenance. "
+    "Re-derived for the companies whose features, events or signals changed; every company when a champion, "
+    "the code or the day changes.",
+)
+def risk_scores(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_registry: MlflowResource
+) -> dg.MaterializeResult:
+    store = warehouse.get()
+    today = dt.date.today()
+    champions = []
+    for segment in sorted(SEGMENTS):
+        registry = mlflow_registry.for_segment(segment)
+        version = registry.champion_version()
+        if version is not None:
+            champions.append((registry.model_name, str(version)))
+    shared = combined_fingerprint(
+        [
+            *(f"{name}={version}" for name, version in champions),
+            today.isoformat(),  # the current snapshot is as of today and sees the statements' age
+            code_version(),
+        ]
     )
-    by_segment = (
-        rows[is_current].groupby("segment").agg(companies=("company_id", "size"), mean_pd=("pd", "mean"))
-    )
+
+    def every_company() -> set[str]:
+        return set(store.distinct("features", "company_id")) | set(
+            store.distinct("risk_scores", "company_id", {"kind": "period"})
+        )
+
+    work = company_work(context, store, shared, every_company, "risk_scores")
+    if not work.companies:
+        with store.transaction() as conn:
+            store.clear_stale(conn, "risk_scores", work.marks)
+        return no_company_work(context, work, shared)
+    context.log.info(f"risk_scores: {work.reason}")
+    started, done, period_rows, predicted, reused = time.perf_counter(), 0, 0, 0, 0
+    excluded: list[str] = []
+    snapshots = []
+    for batch in work.batches():
+        companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
+        feats = store.read("features", where={"company_id": batch})
+        financial = set(companies.index[companies["is_financial"].astype(bool)])
+        excluded += sorted(financial & set(feats["company_id"]))
+        feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
+        rows, batch_reused = score_rows(
+            feats,
+            companies,
+            store.read("default_events", where={"company_id": batch}),
+            store.read("warning_signals", where={"company_id": batch}),
+            _stored_scores(store, batch, today),
+            mlflow_registry,
+            today,
+        )
+        now = utc_now()
+        if len(rows):
+            rows["scored_at"] = now
+            rows["percentile"] = np.nan
+        current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
+        with store.transaction() as conn:
+            _write_scores(store, conn, rows, batch, champions, today)
+            if not work.everything:  # ranked against the stored snapshots of the companies not rescored
+                if len(current):
+                    others = store.query(
+                        sa.select(TABLES["risk_scores"].c.pd).where(
+                            TABLES["risk_scores"].c.kind == "current",
+                            TABLES["risk_scores"].c.as_of == today,
+                            TABLES["risk_scores"].c.status == "scored",
+                            TABLES["risk_scores"].c.company_id.notin_(batch),
+                        )
+                    )["pd"]
+                    current = current.assign(percentile=rank_percentiles(current, others))
+                _write_snapshots(store, conn, current, batch, today)
+            store.clear_stale(conn, "risk_scores", work.marks_of(batch))
+        if work.everything and len(current):
+            snapshots.append(current)
+        scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
+        period_rows += scored_rows
+        reused += batch_reused
+        predicted += scored_rows - batch_reused
+        done += len(batch)
+        batch_progress(context, work, done, period_rows, started)
+    with store.transaction() as conn:
+        if work.everything:  # every company's snapshot, ranked together, replaces today's
+            current = pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame()
+            if len(current):
+                current["percentile"] = rank_percentiles(current, pd.Series(dtype=float))
+            _write_snapshots(store, conn, current, work.companies, today)
+        store.clear_stale(conn, "risk_scores", work.unhandled_marks())
     return dg.MaterializeResult(
         metadata={
-            "model_versions": ", ".join(
-                sorted(set(rows["model_name"] + " v" + rows["model_version"].astype(str)))
-            ),
-            "period_scores": int((rows["kind"] == "period").sum()),
-            "predicted_rows": len(feats) - reused,
+            "model_versions": ", ".join(f"{name} v{version}" for name, version in champions),
+            "companies_recomputed": len(work.companies),
+            "why": work.reason,
+            "period_scores": period_rows,
+            "predicted_rows": predicted,
             "reused_predictions": reused,
-            "current_scores": int(is_current.sum()),
             "excluded_financial_firms": ", ".join(excluded) or "none",
-            "out_of_domain": int(rows.loc[is_current, "out_of_domain"].sum()),
-            "segments": dg.MetadataValue.md(by_segment.round(4).to_markdown()),
-            "top_risk": dg.MetadataValue.md(preview.to_markdown(index=False)),
-            **(
-                {INPUT_TOKEN: token, OUTPUT_ROWS: int(is_current.sum())} if features_token is not None else {}
-            ),
+            **_snapshot_summary(store, today),
+            "rows_per_second": round(period_rows / max(time.perf_counter() - started, 1e-9)),
+            SHARED_TOKEN: shared,
         }
     )
+
+
+def _snapshot_summary(store, today: dt.date) -> dict:
+    """Today's snapshots across the market, read back: counts, segments and the riskiest ten."""
+    table, companies = TABLES["risk_scores"], TABLES["companies"]
+    today_rows = sa.and_(table.c.kind == "current", table.c.as_of == today)
+    by_segment = store.query(
+        sa.select(
+            table.c.segment,
+            sa.func.count().label("companies"),
+            sa.func.avg(table.c.pd).label("mean_pd"),
+            sa.func.sum(sa.cast(table.c.out_of_domain, sa.Integer)).label("out_of_domain"),
+        )
+        .where(today_rows)
+        .group_by(table.c.segment)
+    )
+    top = store.query(
+        sa.select(
+            companies.c.name.label("company"),
+            table.c.pd,
+            table.c.grade,
+            table.c.segment,
+            table.c.fiscal_year,
+            table.c.out_of_domain,
+        )
+        .join(companies, companies.c.company_id == table.c.company_id)
+        .where(today_rows)
+        .order_by(table.c.pd.desc(), table.c.company_id)
+        .limit(10)
+    )
+    top["pd"] = top["pd"].astype(float).round(4)
+    return {
+        "current_scores": int(by_segment["companies"].sum()) if len(by_segment) else 0,
+        "out_of_domain": int(by_segment["out_of_domain"].fillna(0).sum()) if len(by_segment) else 0,
+        "segments": dg.MetadataValue.md(
+            by_segment.drop(columns="out_of_domain").set_index("segment").round(4).to_markdown()
+        ),
+        "top_risk": dg.MetadataValue.md(top.to_markdown(index=False)),
+    }
 
 
 WARNING_MODEL_VERSION = "early_warning"
@@ -491,12 +621,26 @@ def warning_alerts(
 def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.get()
     rule = AlertRule()
-    scores = store.read("risk_scores", where={"kind": "period"})
-    scores = scores[
-        scores["status"].fillna("scored") == "scored"
-    ]  # rows served without a PD have nothing to compare
     now = utc_now()
-    alerts, handled = score_alerts(scores, rule, now)
+    # Only companies with a filing score not yet compared are read (an index on kind, alert_pending), a batch
+    # at a time, and of their scores only what the rule compares.
+    table = TABLES["risk_scores"]
+    pending = store.distinct("risk_scores", "company_id", {"kind": "period", "alert_pending": True})
+    compared = [
+        table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
+    ]
+    alerts, handled = [], []
+    for batch in [pending[start : start + COMPANY_BATCH] for start in range(0, len(pending), COMPANY_BATCH)]:
+        scores = store.query(
+            sa.select(*compared).where(
+                table.c.company_id.in_(batch),
+                table.c.kind == "period",
+                sa.func.coalesce(table.c.status, "scored") == "scored",  # no PD served: nothing to compare
+            )
+        )
+        batch_alerts, batch_handled = score_alerts(scores, rule, now)
+        alerts += batch_alerts
+        handled += batch_handled
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):
