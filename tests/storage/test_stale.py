@@ -1,0 +1,93 @@
+"""Writes mark the companies whose rows they changed stale for the derived assets, in the same transaction, and a
+consumer clears only the marks it read (storage/stale.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from risk_assets.storage.stale import FEEDS
+from risk_assets.storage.warehouse import Warehouse
+
+LOADED = dt.datetime(2026, 1, 1, 12, 0)
+
+
+def _event(company: str, day: int, kind: str = "bankruptcy", loaded: dt.datetime = LOADED) -> dict:
+    return {
+        "company_id": company,
+        "event_date": dt.date(2020, 1, day),
+        "kind": kind,
+        "source": "test",
+        "reference": f"ref-{company}-{day}",
+        "loaded_at": loaded,
+    }
+
+
+def _marked(warehouse: Warehouse, consumer: str) -> set[str]:
+    return set(warehouse.stale_marks(consumer)["company_id"])
+
+
+def test_a_write_marks_the_companies_it_changed_for_each_consumer_of_the_table(warehouse: Warehouse) -> None:
+    warehouse.upsert("default_events", [_event("a", 1), _event("b", 1)])
+    assert FEEDS["default_events"] == ("risk_scores",)
+    assert _marked(warehouse, "risk_scores") == {"a", "b"}
+    assert _marked(warehouse, "features") == set()  # not a consumer of events
+
+
+def test_a_rewrite_changing_only_load_times_marks_nothing_and_a_changed_value_marks_its_company(
+    warehouse: Warehouse,
+) -> None:
+    warehouse.upsert("default_events", [_event("a", 1), _event("b", 1)])
+    with warehouse.transaction() as conn:
+        warehouse.clear_stale(conn, "risk_scores", warehouse.stale_marks("risk_scores"))
+    later = LOADED + dt.timedelta(days=3)
+    warehouse.upsert("default_events", [_event("a", 1, loaded=later), _event("b", 1, loaded=later)])
+    assert _marked(warehouse, "risk_scores") == set()
+    changed = _event("b", 1, loaded=later) | {"source": "corrected"}
+    warehouse.upsert("default_events", [_event("a", 1, loaded=later), changed])
+    assert _marked(warehouse, "risk_scores") == {"b"}
+
+
+def test_replace_marks_a_company_whose_rows_it_deletes(warehouse: Warehouse) -> None:
+    warehouse.upsert("default_events", [_event("a", 1), _event("a", 2), _event("b", 1)])
+    with warehouse.transaction() as conn:
+        warehouse.clear_stale(conn, "risk_scores", warehouse.stale_marks("risk_scores"))
+    # a's rows written again without its second event: a changed; b untouched
+    warehouse.upsert("default_events", [_event("a", 1)], replace={"company_id": ["a", "b"]})
+    assert _marked(warehouse, "risk_scores") == {"a", "b"}  # b's row was deleted by the replace
+    assert set(warehouse.read("default_events")["company_id"]) == {"a"}
+
+
+def test_a_mark_made_after_the_consumer_read_survives_its_clear(warehouse: Warehouse) -> None:
+    warehouse.upsert("default_events", [_event("a", 1)])
+    read = warehouse.stale_marks("risk_scores")
+    warehouse.upsert("default_events", [_event("a", 2)])  # a changes again while the consumer works
+    with warehouse.transaction() as conn:
+        assert warehouse.clear_stale(conn, "risk_scores", read) == 0
+    assert _marked(warehouse, "risk_scores") == {"a"}
+    with warehouse.transaction() as conn:
+        assert warehouse.clear_stale(conn, "risk_scores", warehouse.stale_marks("risk_scores")) == 1
+    assert _marked(warehouse, "risk_scores") == set()
+
+
+def test_a_failed_write_leaves_neither_rows_nor_marks(warehouse: Warehouse) -> None:
+    bad = _event("a", 1) | {"source": None}  # NOT NULL
+    with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error, whichever backend
+        warehouse.upsert("default_events", [_event("z", 1), bad])
+    assert warehouse.read("default_events").empty
+    assert _marked(warehouse, "risk_scores") == set()
+
+
+def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks(warehouse: Warehouse) -> None:
+    companies = [f"c{i:05d}" for i in range(2500)]  # more than one IN list
+    warehouse.upsert("default_events", [_event(c, 1) for c in companies], track_changes=False)
+    assert _marked(warehouse, "risk_scores") == set()
+    read = warehouse.read("default_events", where={"company_id": companies[:2400]}, order_by=["company_id"])
+    assert read["company_id"].tolist() == companies[:2400]
+    warehouse.upsert("default_events", pd.DataFrame(), replace={"company_id": companies[:2400]})
+    assert warehouse.distinct("default_events", "company_id") == companies[2400:]
+    assert len(warehouse.stale_marks("risk_scores")) == 2400  # the deleted companies changed
+    with pytest.raises(ValueError, match="one column"):
+        warehouse.read("default_events", where={"company_id": ["a"], "kind": ["x"]})
