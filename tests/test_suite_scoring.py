@@ -43,3 +43,16 @@ def test_population_stability_is_measured_per_segment(graph_env: Path) -> None:
     # fourteen mega and large caps against a small-cap panel: size has shifted, and the check says so
     size = next(row for row in market["features"] if row["feature"] == "log_real_assets")
     assert size["status"] == "shift" and size["psi"] > 0.25
+
+
+def test_psi_history_reads_a_capped_sample_of_companies_the_same_every_run() -> None:
+    import pandas as pd
+
+    from risk_assets.defs.scoring.checks import HISTORY_COMPANIES, _history_companies
+
+    market = pd.Series([f"c{i:06d}" for i in range(HISTORY_COMPANIES * 2 + 7)])
+    picked = _history_companies(market)
+    assert len(picked) == len(set(picked)) == HISTORY_COMPANIES and set(picked) <= set(market)
+    assert _history_companies(market.sample(frac=1, random_state=3)) == picked  # order of reading is no matter
+    assert picked != sorted(market)[:HISTORY_COMPANIES]  # drawn across the market, not the first ids by name
+    assert _history_companies(market[:12]) == sorted(market[:12])  # a small market is read whole

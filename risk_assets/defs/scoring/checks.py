@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from risk_assets.core.monitoring import (
     STABILITY_KEY,
@@ -15,12 +16,39 @@ from risk_assets.core.segments import SEGMENT_NAMES
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.scoring.assets import risk_scores
+from risk_assets.storage.schema import TABLES
+from risk_assets.storage.stale import chunks
+
+#: Companies whose filing scores the PSI-over-time history reads (drawn by a hash of their id): the history's
+#: decile bins are stable well before that, and it keeps the check's reads flat with the size of the market.
+HISTORY_COMPANIES = 5000
+
+
+def _history_companies(companies: pd.Series) -> list[str]:
+    """Up to HISTORY_COMPANIES company ids, the same ones every run (ordered by a hash, not by name)."""
+    unique = pd.Series(sorted(set(companies)))
+    if len(unique) <= HISTORY_COMPANIES:
+        return unique.tolist()
+    order = pd.util.hash_pandas_object(unique, index=False).sort_values().index
+    return unique.loc[order[:HISTORY_COMPANIES]].tolist()
+
+
+def _latest_snapshots(store) -> pd.DataFrame:
+    """Every company's snapshot of the newest snapshot day: the companies scored now."""
+    table = TABLES["risk_scores"]
+    newest = sa.select(sa.func.max(table.c.as_of)).where(table.c.kind == "current").scalar_subquery()
+    return store.query(
+        sa.select(table).where(table.c.kind == "current", table.c.as_of == newest),
+        columns=[c.name for c in table.columns],
+    )
 
 
 def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[str, dict]:
     """Per segment: PSI of every feature (CSI) and of the PD between the champion's development sample (its
-    training rows) and the companies it scores now (their current snapshots)."""
-    current = store.read("risk_scores", where={"kind": "current"})
+    training rows) and the companies it scores now (their newest snapshots), and the same per year of its filing
+    scores (HISTORY_COMPANIES of them)."""
+    current = _latest_snapshots(store)
+    table = TABLES["risk_scores"]
     out = {}
     for segment in SEGMENT_NAMES:
         mine = current[current["segment"] == segment]
@@ -31,15 +59,27 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         development = read_training_set(objects, segment)
         development = development[~development["holdout"]]
         development_pd = model.predict_pd(development)
-        table = feature_stability(
+        stability = feature_stability(
             development[model.feature_names], _feature_frame(mine, model.feature_names), model.feature_names
         )
         scores = score_stability(development_pd, mine["model_pd"].to_numpy())
-        filings = store.read(
-            "risk_scores",
-            where={"kind": "period", "model_name": registry.model_name, "model_version": str(version)},
+        champion_filings = sa.and_(
+            table.c.kind == "period",
+            table.c.model_name == registry.model_name,
+            table.c.model_version == str(version),
+            table.c.segment == segment,
         )
-        filings = filings[filings["segment"] == segment]
+        scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
+        picked = _history_companies(pd.Series(scored, dtype=object))
+        columns = [table.c.as_of, table.c.company_id, table.c.model_pd, table.c.feature_values]
+        filings = pd.concat(
+            [
+                store.query(sa.select(*columns).where(champion_filings, table.c.company_id.in_(part)))
+                for part in chunks(picked)
+            ]
+            or [pd.DataFrame(columns=[c.name for c in columns])],
+            ignore_index=True,
+        )
         history = stability_over_time(
             development_pd,
             development[model.feature_names],
@@ -57,7 +97,7 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
             "version": version,
             "companies": len(mine),
             "score": scores,
-            "features": json.loads(table.to_json(orient="records")),
+            "features": json.loads(stability.to_json(orient="records")),
             "history": history,
         }
     return out
