@@ -22,6 +22,18 @@ def _latest_metadata(asset: str) -> dict:
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
 
 
+def _check_metadata(run_id: str, check: str) -> str:
+    with dg.DagsterInstance.get() as instance:
+        [evaluation] = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(run_id)
+            if entry.dagster_event is not None
+            and entry.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and entry.dagster_event.event_specific_data.check_name == check
+        ]
+    return evaluation.metadata["figures"].value
+
+
 def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -> None:
     frame = pd.DataFrame(
         {
@@ -60,7 +72,14 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         statements = warehouse.read("statements", where={"company_id": "sec-0000320193", "period_type": "FY"})
         newest = statements.sort_values("period_end").tail(1)
         warehouse.upsert("statements", newest.assign(total_assets=newest["total_assets"] * 2))
-        assert run_job("rescore_all").success
+        outcome = run_job("rescore_all")
+        assert outcome.success
+        # one company rescored leaves the population as it was: the PSI check judges the figures of the last
+        # run that rescored every company instead of measuring the market again
+        assert "last run that rescored every company" in _check_metadata(
+            outcome.run_id, "population_stability"
+        )
+
         for asset in SKIPPING:
             assert "unchanged" not in _latest_metadata(asset), asset
         # only Apple is re-derived (its statement was the one write), and of its filings only those whose feature

@@ -27,12 +27,17 @@ INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
 
 
-def previous_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey | None = None) -> dict[str, object]:
-    """The plain metadata values of the asset's latest materialisation (empty when it has none)."""
-    event = context.instance.get_latest_materialization_event(key or context.asset_key)
+def previous_metadata_of(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, object]:
+    """The plain metadata values of an asset's latest materialisation (empty when it has none)."""
+    event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return {}
     return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def previous_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey | None = None) -> dict[str, object]:
+    """The plain metadata values of the asset's (or ``key``'s) latest materialisation (empty when it has none)."""
+    return previous_metadata_of(context.instance, key or context.asset_key)
 
 
 def unchanged(context: dg.AssetExecutionContext, token: str, output_rows: int) -> dg.MaterializeResult | None:
@@ -56,6 +61,8 @@ def unchanged(context: dg.AssetExecutionContext, token: str, output_rows: int) -
 
 # --- per company: re-derive the companies whose inputs changed -------------------------------------------------
 
+#: Metadata key: whether the run re-derived every company (false: only the marked ones).
+EVERY_COMPANY = "every_company"
 #: Metadata key: the token of what every company's rows depend on (code version, champions, shared inputs).
 SHARED_TOKEN = "shared_inputs_token"
 #: Companies per batch: each batch is read, derived and written in one transaction, so memory stays flat with
@@ -131,6 +138,7 @@ def no_company_work(
         metadata={
             "unchanged": "no company's inputs changed since the last materialisation: nothing recomputed",
             "companies_recomputed": 0,
+            EVERY_COMPANY: False,
             SHARED_TOKEN: shared_token,
         }
     )

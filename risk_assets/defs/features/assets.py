@@ -26,7 +26,13 @@ from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
-from risk_assets.defs.incremental import SHARED_TOKEN, batch_progress, company_work, no_company_work
+from risk_assets.defs.incremental import (
+    EVERY_COMPANY,
+    SHARED_TOKEN,
+    batch_progress,
+    company_work,
+    no_company_work,
+)
 from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
@@ -336,6 +342,7 @@ def features(
         metadata={
             "rows": written,
             "companies_recomputed": len(work.companies),
+            EVERY_COMPANY: work.everything,
             "why": work.reason,
             "ttm_rows": ttm,
             "ratios": len(MODEL_RATIOS),

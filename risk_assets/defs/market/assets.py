@@ -15,7 +15,13 @@ from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, risk_free_rate
-from risk_assets.defs.incremental import SHARED_TOKEN, batch_progress, company_work, no_company_work
+from risk_assets.defs.incremental import (
+    EVERY_COMPANY,
+    SHARED_TOKEN,
+    batch_progress,
+    company_work,
+    no_company_work,
+)
 from risk_assets.defs.resources import (
     MacroSeriesResource,
     MarketSource,
@@ -262,6 +268,7 @@ def market_features(
         metadata={
             "rows": written,
             "companies_recomputed": len(work.companies),
+            EVERY_COMPANY: work.everything,
             "why": work.reason,
             **{f"{k}_available": v for k, v in available.items()},
             SHARED_TOKEN: shared,

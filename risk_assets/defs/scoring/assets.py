@@ -19,6 +19,7 @@ from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segmen
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.incremental import (
     COMPANY_BATCH,
+    EVERY_COMPANY,
     SHARED_TOKEN,
     batch_progress,
     company_work,
@@ -498,6 +499,7 @@ def risk_scores(
         metadata={
             "model_versions": ", ".join(f"{name} v{version}" for name, version in champions),
             "companies_recomputed": len(work.companies),
+            EVERY_COMPANY: work.everything,
             "why": work.reason,
             "period_scores": period_rows,
             "predicted_rows": predicted,

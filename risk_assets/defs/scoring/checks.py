@@ -13,6 +13,7 @@ from risk_assets.core.monitoring import (
     stability_over_time,
 )
 from risk_assets.core.segments import SEGMENT_NAMES
+from risk_assets.defs.incremental import EVERY_COMPANY, previous_metadata_of
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.scoring.assets import risk_scores
@@ -116,11 +117,21 @@ def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     "feature shifts (PSI >= 0.25). The figures are kept for the API and the web app.",
 )
 def population_stability(
-    warehouse: WarehouseResource, object_store: ObjectStoreResource, mlflow_registry: MlflowResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    mlflow_registry: MlflowResource,
 ) -> dg.AssetCheckResult:
     objects = object_store.get()
-    figures = segment_stability(objects, warehouse.get(), mlflow_registry)
-    objects.put(STABILITY_KEY, json.dumps(figures, default=float).encode(), "application/json")
+    scoring = previous_metadata_of(context.instance, risk_scores.key)
+    # A run that rescored a few companies (a new filing) leaves the population as it was: the figures of the last
+    # run that rescored every company (a promotion, a new day, new code) still describe it, and are judged again.
+    measured_now = scoring.get(EVERY_COMPANY, True) or not objects.exists(STABILITY_KEY)
+    if measured_now:
+        figures = segment_stability(objects, warehouse.get(), mlflow_registry)
+        objects.put(STABILITY_KEY, json.dumps(figures, default=float).encode(), "application/json")
+    else:
+        figures = json.loads(objects.get(STABILITY_KEY))
     shifted = {
         segment: [f["feature"] for f in figure["features"] if f["status"] == "shift"]
         for segment, figure in figures.items()
@@ -143,5 +154,9 @@ def population_stability(
         metadata={
             "segments": dg.MetadataValue.md(summary.to_markdown(index=False) if len(summary) else "none"),
             "shifted_features": dg.MetadataValue.json(shifted),
+            "figures": "measured in this run"
+            if measured_now
+            else f"of the last run that rescored every company ({scoring.get('companies_recomputed', 0)} "
+            "rescored in this one)",
         },
     )
