@@ -25,6 +25,10 @@ from risk_assets.storage.stale import chunks
 HISTORY_COMPANIES = 5000
 
 
+#: Share of the scored companies a run must rescore for the check to measure the population again.
+MATERIAL_SHARE = 0.10
+
+
 def _history_companies(companies: pd.Series) -> list[str]:
     """Up to HISTORY_COMPANIES company ids, the same ones every run (ordered by a hash, not by name)."""
     unique = pd.Series(sorted(set(companies)))
@@ -125,8 +129,11 @@ def population_stability(
     objects = object_store.get()
     scoring = previous_metadata_of(context.instance, risk_scores.key)
     # A run that rescored a few companies (a new filing) leaves the population as it was: the figures of the last
-    # run that rescored every company (a promotion, a new day, new code) still describe it, and are judged again.
-    measured_now = scoring.get(EVERY_COMPANY, True) or not objects.exists(STABILITY_KEY)
+    # run that measured it (every company rescored: a promotion, a new day, new code; or a tenth of them or more:
+    # a bulk import) still describe it, and are judged again.
+    rescored = int(scoring.get("companies_recomputed", 0) or 0)
+    material = rescored >= MATERIAL_SHARE * int(scoring.get("current_scores", 0) or 0)
+    measured_now = bool(scoring.get(EVERY_COMPANY, True)) or material or not objects.exists(STABILITY_KEY)
     if measured_now:
         figures = segment_stability(objects, warehouse.get(), mlflow_registry)
         objects.put(STABILITY_KEY, json.dumps(figures, default=float).encode(), "application/json")
@@ -156,7 +163,6 @@ def population_stability(
             "shifted_features": dg.MetadataValue.json(shifted),
             "figures": "measured in this run"
             if measured_now
-            else f"of the last run that rescored every company ({scoring.get('companies_recomputed', 0)} "
-            "rescored in this one)",
+            else f"of the last run that rescored every company or a tenth of them ({rescored} rescored in this one)",
         },
     )
