@@ -10,6 +10,7 @@ import pandas as pd
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
+from risk_assets.defs.incremental import EVERY_COMPANY, EVERY_COMPANY_TAG
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 
@@ -66,6 +67,22 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         )
         pd.testing.assert_frame_equal(
             scores_before.reset_index(drop=True), scores_after.reset_index(drop=True)
+        )
+        for asset in SKIPPING:
+            assert _latest_metadata(asset)["companies_recomputed"] == 0, asset
+
+        # the operator's tag re-derives every company (rows changed by hand in SQL mark nothing); the same
+        # inputs give the same scores, every prediction reused
+        assert run_job("rescore_all", tags={EVERY_COMPANY_TAG: "true"}).success
+        with_features = warehouse.distinct("features", "company_id")
+        for asset in SKIPPING:
+            metadata = _latest_metadata(asset)
+            assert metadata[EVERY_COMPANY] is True and metadata["companies_recomputed"] >= len(with_features)
+        assert _latest_metadata("risk_scores")["predicted_rows"] == 0
+        retagged = warehouse.read("risk_scores").sort_values(["company_id", "as_of", "model_version", "kind"])
+        columns = ["company_id", "as_of", "model_version", "kind", "pd", "grade", "drivers", "percentile"]
+        pd.testing.assert_frame_equal(
+            scores_before[columns].reset_index(drop=True), retagged[columns].reset_index(drop=True)
         )
 
         # Apple's newest annual statement with total assets doubled: features and scores must follow

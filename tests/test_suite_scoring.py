@@ -53,6 +53,8 @@ def test_psi_history_reads_a_capped_sample_of_companies_the_same_every_run() -> 
     market = pd.Series([f"c{i:06d}" for i in range(HISTORY_COMPANIES * 2 + 7)])
     picked = _history_companies(market)
     assert len(picked) == len(set(picked)) == HISTORY_COMPANIES and set(picked) <= set(market)
-    assert _history_companies(market.sample(frac=1, random_state=3)) == picked  # order of reading is no matter
+    assert (
+        _history_companies(market.sample(frac=1, random_state=3)) == picked
+    )  # order of reading is no matter
     assert picked != sorted(market)[:HISTORY_COMPANIES]  # drawn across the market, not the first ids by name
     assert _history_companies(market[:12]) == sorted(market[:12])  # a small market is read whole

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -80,12 +80,13 @@ def run_job(
     *,
     partition_keys: Sequence[str] | None = None,
     assets: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> JobOutcome:
     """Execute one named asset job in this process, recorded in the Dagster instance at DAGSTER_HOME.
 
     For a partitioned job, ``partition_keys`` (default: every registered company) run as ONE run over the
     range (the assets' single-run backfill policy). ``assets`` narrows the job to some of its assets.
-    Failure includes a failed blocking (ERROR) asset check.
+    Failure includes a failed blocking (ERROR) asset check. ``tags``: run tags (e.g. incremental.EVERY_COMPANY_TAG).
     """
     import dagster as dg
 
@@ -95,19 +96,20 @@ def run_job(
     _prepare_dagster_home(Settings.from_env())
     job = load_defs().resolve_job_def(name)
     with dg.DagsterInstance.get() as instance:
-        tags: dict[str, str] = {}
+        run_tags: dict[str, str] = dict(tags or {})
         partition_key = None
         if job.partitions_def is not None:
-            tags = company_range_tags(
+            range_tags = company_range_tags(
                 name, instance.get_dynamic_partitions(company_partitions.name), partition_keys
             )
-            if len(tags) == 1:
-                partition_key = tags.pop(PARTITION_KEY_TAG)
+            if len(range_tags) == 1:
+                partition_key = range_tags.pop(PARTITION_KEY_TAG)
+            run_tags.update(range_tags)
         result = job.execute_in_process(
             instance=instance,
             # the console shows progress and results (INFO); RISKGRAPH_LOG_LEVEL=DEBUG shows every step event
             run_config={"loggers": {"console": {"config": {"log_level": Settings.from_env().log_level}}}},
-            tags=tags,
+            tags=run_tags,
             partition_key=partition_key,
             asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
             raise_on_error=False,

@@ -61,6 +61,9 @@ def unchanged(context: dg.AssetExecutionContext, token: str, output_rows: int) -
 
 # --- per company: re-derive the companies whose inputs changed -------------------------------------------------
 
+#: Run tag that makes the per-company assets re-derive every company (after rows were changed by hand in SQL,
+#: which marks nothing): set it in the launchpad's tags, or `dagster job launch --tags`.
+EVERY_COMPANY_TAG = "riskgraph/every_company"
 #: Metadata key: whether the run re-derived every company (false: only the marked ones).
 EVERY_COMPANY = "every_company"
 #: Metadata key: the token of what every company's rows depend on (code version, champions, shared inputs).
@@ -100,13 +103,16 @@ def company_work(
     output_table: str,
 ) -> CompanyWork:
     """The companies this asset must re-derive: every company on its first run, when ``shared_token`` (code
-    version and the inputs all companies share) differs from its latest materialisation's, or when its output
-    table is empty; otherwise only the companies marked stale for it by the writes since."""
+    version and the inputs all companies share) differs from its latest materialisation's, when its output
+    table is empty, or when the run carries EVERY_COMPANY_TAG; otherwise only the companies marked stale for it
+    by the writes since."""
     consumer = context.asset_key.to_user_string()
     marks = store.stale_marks(consumer)
     previous = previous_metadata(context).get(SHARED_TOKEN)
     reason = None
-    if previous is None:
+    if context.run.tags.get(EVERY_COMPANY_TAG, "").lower() == "true":
+        reason = f"run tag {EVERY_COMPANY_TAG}=true: every company"
+    elif previous is None:
         reason = "no earlier run of this kind: every company"
     elif previous != shared_token:
         reason = "code version or an input every company shares changed: every company"

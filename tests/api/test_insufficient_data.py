@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from risk_assets.commands.graph import run_job
-from risk_assets.storage.schema import statements
 from tests.api.conftest import bearer
+from tests.support.statements import change_statement_in_place
 
 MARVELL = "sec-0001835632"
 BLANK = (
@@ -35,16 +33,7 @@ def test_too_few_features_give_no_pd_no_grade_and_a_reason(fresh_api):
         .sort_values(["period_end", "filed_at"])
         .iloc[-1]
     )
-    with store.transaction() as conn:
-        conn.execute(
-            sa.update(statements)
-            .where(
-                statements.c.company_id == MARVELL,
-                statements.c.accession == latest["accession"],
-                statements.c.period_end == latest["period_end"],
-            )
-            .values(**{item: None for item in BLANK})
-        )
+    change_statement_in_place(store, latest, dict.fromkeys(BLANK))
     assert run_job("rescore_all").success
     rows = store.read("risk_scores", where={"company_id": MARVELL, "kind": "current"}).sort_values(
         "scored_at"

@@ -80,7 +80,9 @@ def test_a_failed_write_leaves_neither_rows_nor_marks(warehouse: Warehouse) -> N
     assert _marked(warehouse, "risk_scores") == set()
 
 
-def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks(warehouse: Warehouse) -> None:
+def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks(
+    warehouse: Warehouse,
+) -> None:
     companies = [f"c{i:05d}" for i in range(2500)]  # more than one IN list
     warehouse.upsert("default_events", [_event(c, 1) for c in companies], track_changes=False)
     assert _marked(warehouse, "risk_scores") == set()

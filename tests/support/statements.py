@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-import sqlalchemy as sa
 
-from risk_assets.storage.schema import statements
 from risk_assets.storage.warehouse import Warehouse
 
 
@@ -21,14 +19,12 @@ def latest_statement(store: Warehouse, company_id: str) -> pd.Series:
 
 
 def change_statement_in_place(store: Warehouse, version: pd.Series, items: Mapping[str, object]) -> None:
-    """Overwrite ``items`` of one stored statement version (its company, accession and period end) in place."""
-    with store.transaction() as conn:
-        conn.execute(
-            sa.update(statements)
-            .where(
-                statements.c.company_id == version["company_id"],
-                statements.c.accession == version["accession"],
-                statements.c.period_end == version["period_end"],
-            )
-            .values(**items)
-        )
+    """Overwrite ``items`` of one stored statement version (its company, accession and period end) through the
+    warehouse's write path, as a re-ingested restatement would be: the write marks the company's derived rows
+    stale, so the next rescore re-derives it."""
+    store.upsert("statements", [{**_row(version), **items}])
+
+
+def _row(version: pd.Series) -> dict[str, object]:
+    """A stored statement row as the writer takes it (NaN as None)."""
+    return {name: (None if pd.isna(value) else value) for name, value in version.items()}

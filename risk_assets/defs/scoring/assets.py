@@ -437,6 +437,8 @@ def risk_scores(
         )
 
     work = company_work(context, store, shared, every_company, "risk_scores")
+    if work.everything and not work.companies:
+        raise dg.Failure("no feature rows to score: materialise statements and features first")
     if not work.companies:
         with store.transaction() as conn:
             store.clear_stale(conn, "risk_scores", work.marks)
