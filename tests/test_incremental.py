@@ -79,6 +79,7 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
             metadata = _latest_metadata(asset)
             assert metadata[EVERY_COMPANY] is True and metadata["companies_recomputed"] >= len(with_features)
         assert _latest_metadata("risk_scores")["predicted_rows"] == 0
+        assert _latest_metadata("risk_scores")["period_scores_written"] == 0  # every one stored as it is
         retagged = warehouse.read("risk_scores").sort_values(["company_id", "as_of", "model_version", "kind"])
         columns = ["company_id", "as_of", "model_version", "kind", "pd", "grade", "drivers", "percentile"]
         pd.testing.assert_frame_equal(
@@ -117,6 +118,9 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
             changed |= (merged[column] != merged[f"{column}_before"]).to_numpy()
         assert changed.any() and set(merged.loc[changed, "company_id"]) == {"sec-0000320193"}
         assert scoring["predicted_rows"] == int(changed.sum())
+        assert scoring["period_scores_written"] == int(
+            changed.sum()
+        )  # Apple's unchanged filings not rewritten
         apple = (merged["company_id"] == "sec-0000320193").to_numpy()
         assert scoring["reused_predictions"] == int((apple & ~changed).sum()) > 0
         others = warehouse.read("risk_scores", where={"kind": "period"})

@@ -371,23 +371,82 @@ def _stored_scores(store, batch: list[str], today: dt.date) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
+#: Columns a rewrite of an unchanged filing score may differ in: when it was written.
+_WRITE_TIME = ("scored_at",)
+_SCORE_KEY = ["company_id", "as_of", "model_version", "kind"]
+
+
+def unchanged_scores(rows: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """Which of ``rows`` (filing scores) are stored already exactly as they are (but for when they were
+    written): a rescore of every company for a new day or an operator's tag rewrites no filing score it
+    reproduced."""
+    if rows.empty or stored.empty:
+        return np.zeros(len(rows), dtype=bool)
+    compared = [
+        c for c in rows.columns if c not in _WRITE_TIME and c not in _SCORE_KEY and c in stored.columns
+    ]
+    keyed = stored.assign(
+        as_of=pd.to_datetime(stored["as_of"]).dt.date, model_version=stored["model_version"].astype(str)
+    )
+    merged = (
+        rows[_SCORE_KEY + compared]
+        .assign(model_version=rows["model_version"].astype(str))
+        .merge(
+            keyed[_SCORE_KEY + compared], on=_SCORE_KEY, how="left", suffixes=("", "_stored"), indicator=True
+        )
+    )
+    same = (merged["_merge"] == "both").to_numpy()
+    for column in compared:
+        new, old = merged[column], merged[f"{column}_stored"]
+        if new.dtype.kind in "biuf" and old.dtype.kind in "biuf":
+            equal = (new.to_numpy(dtype=float) == old.to_numpy(dtype=float)) | (
+                new.isna() & old.isna()
+            ).to_numpy()
+        else:
+            equal = (new.astype(str) == old.astype(str)).to_numpy() | (new.isna() & old.isna()).to_numpy()
+        same &= equal
+    return same
+
+
+def _score_index(frame: pd.DataFrame) -> pd.MultiIndex:
+    """(company_id, as_of, model_version) of filing score rows, as comparable values."""
+    return pd.MultiIndex.from_arrays(
+        [
+            frame["company_id"].astype(str),
+            pd.to_datetime(frame["as_of"]).dt.date,
+            frame["model_version"].astype(str),
+        ]
+    )
+
+
 def _write_scores(
-    store, conn, rows: pd.DataFrame, batch: list[str], champions: list[tuple[str, str]], today
-) -> None:
-    """A batch's filing rows replace its companies' rows under each champion; its snapshots replace today's."""
+    store, conn, rows: pd.DataFrame, stored: pd.DataFrame, champions: list[tuple[str, str]]
+) -> int:
+    """A batch's filing rows replace its companies' rows under each champion: rows no longer produced are
+    deleted, new or changed ones written, and the ones stored exactly as they are left alone. Returns the rows
+    written."""
     table = TABLES["risk_scores"]
-    for name, version in champions:
-        for part in chunks(batch):
-            conn.execute(
-                sa.delete(table).where(
-                    table.c.company_id.in_(part),
-                    table.c.kind == "period",
-                    table.c.model_name == name,
-                    table.c.model_version == str(version),
-                )
+    period = (
+        rows[rows["kind"] == "period"] if len(rows) else pd.DataFrame(columns=[*_SCORE_KEY, "model_name"])
+    )
+    if len(stored):
+        model = stored["model_name"].astype(str) + "/" + stored["model_version"].astype(str)
+        mine = stored[(stored["kind"] == "period") & model.isin({f"{n}/{v}" for n, v in champions})]
+    else:
+        mine = stored
+    produced, kept = _score_index(period), _score_index(mine)
+    gone = list(kept[~kept.isin(produced)])
+    for part in chunks(gone):
+        conn.execute(
+            sa.delete(table).where(
+                table.c.kind == "period",
+                sa.tuple_(table.c.company_id, table.c.as_of, table.c.model_version).in_(part),
             )
-    if len(rows):
-        store.upsert("risk_scores", rows[rows["kind"] == "period"], connection=conn)
+        )
+    changed = period[~unchanged_scores(period, mine)] if len(period) else period
+    if len(changed):
+        store.upsert("risk_scores", changed, connection=conn)
+    return len(changed)
 
 
 def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
@@ -444,7 +503,7 @@ def risk_scores(
             store.clear_stale(conn, "risk_scores", work.marks)
         return no_company_work(context, work, shared)
     context.log.info(f"risk_scores: {work.reason}")
-    started, done, period_rows, predicted, reused = time.perf_counter(), 0, 0, 0, 0
+    started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
     snapshots = []
     for batch in work.batches():
@@ -453,12 +512,13 @@ def risk_scores(
         financial = set(companies.index[companies["is_financial"].astype(bool)])
         excluded += sorted(financial & set(feats["company_id"]))
         feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
+        stored = _stored_scores(store, batch, today)
         rows, batch_reused = score_rows(
             feats,
             companies,
             store.read("default_events", where={"company_id": batch}),
             store.read("warning_signals", where={"company_id": batch}),
-            _stored_scores(store, batch, today),
+            stored,
             mlflow_registry,
             today,
         )
@@ -468,7 +528,7 @@ def risk_scores(
             rows["percentile"] = np.nan
         current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
         with store.transaction() as conn:
-            _write_scores(store, conn, rows, batch, champions, today)
+            written += _write_scores(store, conn, rows, stored, champions)
             if not work.everything:  # ranked against the stored snapshots of the companies not rescored
                 if len(current):
                     others = store.query(
@@ -504,6 +564,7 @@ def risk_scores(
             EVERY_COMPANY: work.everything,
             "why": work.reason,
             "period_scores": period_rows,
+            "period_scores_written": written,
             "predicted_rows": predicted,
             "reused_predictions": reused,
             "excluded_financial_firms": ", ".join(excluded) or "none",
