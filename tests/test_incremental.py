@@ -15,6 +15,8 @@ from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 
 SKIPPING = ("market_features", "features", "risk_scores")
+#: Re-parse a company's stored documents only when they changed (raw_filings writes mark the company).
+DOCUMENT_READERS = ("default_events", "warning_signals")
 
 
 def _latest_metadata(asset: str) -> dict:
@@ -68,13 +70,15 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         pd.testing.assert_frame_equal(
             scores_before.reset_index(drop=True), scores_after.reset_index(drop=True)
         )
-        for asset in SKIPPING:
+        for asset in (*SKIPPING, *DOCUMENT_READERS):
             assert _latest_metadata(asset)["companies_recomputed"] == 0, asset
 
         # the operator's tag re-derives every company (rows changed by hand in SQL mark nothing); the same
         # inputs give the same scores, every prediction reused
         assert run_job("rescore_all", tags={EVERY_COMPANY_TAG: "true"}).success
         with_features = warehouse.distinct("features", "company_id")
+        for asset in DOCUMENT_READERS:
+            assert _latest_metadata(asset)[EVERY_COMPANY] is True, asset
         for asset in SKIPPING:
             metadata = _latest_metadata(asset)
             assert metadata[EVERY_COMPANY] is True and metadata["companies_recomputed"] >= len(with_features)

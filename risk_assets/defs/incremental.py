@@ -95,28 +95,35 @@ class CompanyWork:
         return [self.companies[start : start + size] for start in range(0, len(self.companies), size)]
 
 
+def _run_tag(context: dg.AssetExecutionContext, key: str) -> str | None:
+    try:
+        return context.run.tags.get(key)
+    except dg.DagsterError:  # an asset invoked directly (a test) has no run, so no tags
+        return None
+
+
 def company_work(
     context: dg.AssetExecutionContext,
     store: Warehouse,
     shared_token: str,
     every_company: Callable[[], Iterable[str]],
-    output_table: str,
+    output_table: str | None,
 ) -> CompanyWork:
     """The companies this asset must re-derive: every company on its first run, when ``shared_token`` (code
     version and the inputs all companies share) differs from its latest materialisation's, when its output
-    table is empty, or when the run carries EVERY_COMPANY_TAG; otherwise only the companies marked stale for it
+    table (``output_table``; None where empty is a normal outcome) is empty, or when the run carries EVERY_COMPANY_TAG; otherwise only the companies marked stale for it
     by the writes since."""
     consumer = context.asset_key.to_user_string()
     marks = store.stale_marks(consumer)
     previous = previous_metadata(context).get(SHARED_TOKEN)
     reason = None
-    if context.run.tags.get(EVERY_COMPANY_TAG, "").lower() == "true":
+    if (_run_tag(context, EVERY_COMPANY_TAG) or "").lower() == "true":
         reason = f"run tag {EVERY_COMPANY_TAG}=true: every company"
     elif previous is None:
         reason = "no earlier run of this kind: every company"
     elif previous != shared_token:
         reason = "code version or an input every company shares changed: every company"
-    elif store.is_empty(output_table):
+    elif output_table is not None and store.is_empty(output_table):
         reason = f"{output_table} is empty: every company"
     if reason is not None:
         return CompanyWork(sorted({str(c) for c in every_company()}), marks, True, reason)

@@ -24,14 +24,17 @@ from risk_assets.storage.schema import TABLES
 #: Input table -> the consumer assets its changes make stale (companies keyed by the rows' company_id).
 FEEDS: dict[str, tuple[str, ...]] = {
     "statements": ("market_features", "features"),
-    "companies": ("market_features", "features", "risk_scores"),
+    "companies": ("market_features", "features", "risk_scores", "default_events"),
     "market_features": ("features",),
     "warning_signals": ("features", "risk_scores"),
     "default_events": ("risk_scores",),
     "features": ("risk_scores",),
+    "raw_filings": ("default_events", "warning_signals"),
 }
 #: Columns that say when or whether a row was handled, not what it says: a rewrite changing only these is no change.
 VOLATILE = frozenset({"updated_at", "loaded_at", "computed_at", "fetched_at", "scored_at", "alert_pending"})
+#: Tables where a write time is content: a document fetched again becomes the company's latest of its kind.
+_TIMED_CONTENT = {"raw_filings": frozenset({"fetched_at"})}
 #: Companies per IN list (well under SQLite's and MySQL's limits on bound parameters).
 CHUNK = 1000
 
@@ -91,6 +94,7 @@ def changed_companies(
     if replace:
         others = {k: v for k, v in replace.items() if k != "company_id"}
         stored = [r for r in stored if all(r[k] == v for k, v in others.items())]
+    volatile = VOLATILE - _TIMED_CONTENT.get(table.name, frozenset())
     by_key = {tuple(_plain(r[k]) for k in key_names): r for r in stored}
     changed = written - {str(r["company_id"]) for r in stored}  # companies with no stored row: all new
     seen: set[tuple] = set()
@@ -104,7 +108,7 @@ def changed_companies(
         if old is None or any(
             _plain(value) != _plain(old.get(name))
             for name, value in record.items()
-            if name not in VOLATILE and name not in key_names
+            if name not in volatile and name not in key_names
         ):
             changed.add(company)
     if replace is not None:

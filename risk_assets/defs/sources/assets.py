@@ -12,12 +12,14 @@ import pandas as pd
 
 from risk_assets.core import early_warning
 from risk_assets.core import events as event_parsers
+from risk_assets.defs.incremental import EVERY_COMPANY, SHARED_TOKEN, company_work
 from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, company_partitions
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
 from risk_assets.storage.objects import sha256_hex
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
+from risk_assets.version import code_version
 
 #: Downstream assets of partitioned ones follow new data by declarative automation. Without the
 #: any_deps_missing clause removed, an unpartitioned asset downstream of a dynamic partition set would wait
@@ -95,10 +97,14 @@ def latest_document_rows(store, company_id: str) -> pd.DataFrame:
     return frame.drop_duplicates(subset=["source", "kind"], keep="last")
 
 
-def latest_document_rows_by_company(store) -> dict[str, pd.DataFrame]:
-    """``latest_document_rows`` of every company from one read of raw_filings (a whole market's companies cost
-    one query, not one each); a company with no documents is absent."""
-    frame = store.read("raw_filings", order_by=["fetched_at"])
+def latest_document_rows_by_company(store, companies: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """``latest_document_rows`` of every company (or of ``companies``) from one read of raw_filings (a whole
+    market's companies cost one query, not one each); a company with no documents is absent."""
+    frame = store.read(
+        "raw_filings",
+        where={"company_id": companies} if companies is not None else None,
+        order_by=["fetched_at"],
+    )
     latest = frame.drop_duplicates(subset=["company_id", "source", "kind"], keep="last")
     return {company_id: rows for company_id, rows in latest.groupby("company_id", sort=False)}
 
@@ -143,11 +149,13 @@ def default_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:
     store, objects = warehouse.get(), object_store.get()
-    companies = store.read("companies")
+    bundled_events = bundled.bundled_default_events()
+    shared = sha256_hex(json.dumps([code_version(), bundled_events], sort_keys=True).encode())
+    work = company_work(context, store, shared, lambda: store.distinct("companies", "company_id"), None)
     events: list[dict] = []
     prefixes = ("sec:submissions", *(f"dart:{endpoint}" for endpoint in event_parsers.DART_EVENT_KINDS))
-    fetched_of = latest_document_rows_by_company(store)
-    for company_id in companies["company_id"]:
+    fetched_of = latest_document_rows_by_company(store, work.companies)
+    for company_id in work.companies:
         if company_id not in fetched_of:
             continue  # no documents (imported statements only): no events to parse
         documents = latest_documents(store, objects, company_id, prefixes, rows=fetched_of[company_id])
@@ -159,8 +167,8 @@ def default_events(
                     events += event_parsers.dart_default_events(payload, endpoint, company_id)
                 except ValueError as error:
                     context.log.warning(f"{company_id} {name}: {error}")
-    known = set(companies["company_id"])
-    for row in bundled.bundled_default_events():
+    known = set(work.companies)
+    for row in bundled_events:
         if row["company_id"] in known:
             events.append(
                 {
@@ -173,7 +181,12 @@ def default_events(
             )
     now = utc_now()
     rows = [{**event, "loaded_at": now} for event in events if event["event_date"] is not None]
-    store.upsert("default_events", rows)
+    with (
+        store.transaction() as conn
+    ):  # the write marks risk_scores stale for the companies whose events changed
+        store.upsert("default_events", rows, connection=conn)
+        store.clear_stale(conn, "default_events", work.marks)
+    stored = store.read("default_events")
     frame = pd.DataFrame(rows)
     preview = (
         frame[["company_id", "event_date", "kind", "source"]].to_markdown(index=False) if rows else "none"
@@ -181,11 +194,26 @@ def default_events(
     # The events as data (not when they were loaded): the same events are the same version, so training_set,
     # which they label, stays in sync when rescore_all derives them again after retrain.
     content = sorted(
-        (str(e["company_id"]), str(e["event_date"]), e["kind"], e["source"], e["reference"]) for e in rows
+        zip(
+            stored["company_id"].astype(str),
+            stored["event_date"].astype(str),
+            stored["kind"],
+            stored["source"],
+            stored["reference"],
+            strict=True,
+        )
     )
     return dg.MaterializeResult(
-        metadata={"events": len(rows), "preview": dg.MetadataValue.md(preview)},
-        data_version=dg.DataVersion(sha256_hex(json.dumps(content).encode())[:16]),
+        metadata={
+            "events": len(stored),
+            "events_derived": len(rows),
+            "companies_recomputed": len(work.companies),
+            EVERY_COMPANY: work.everything,
+            "why": work.reason,
+            "preview": dg.MetadataValue.md(preview),
+            SHARED_TOKEN: shared,
+        },
+        data_version=dg.DataVersion(sha256_hex(json.dumps([list(c) for c in content]).encode())[:16]),
     )
 
 
@@ -236,14 +264,16 @@ def warning_signals(
     filings: FilingsSource,
 ) -> dg.MaterializeResult:
     store, objects = warehouse.get(), object_store.get()
-    companies = store.read("companies")
-    existing = store.read("warning_signals")
+    # Overdue reports are judged against today's date: a new day re-derives every company's signals.
+    shared = sha256_hex(json.dumps([code_version(), dt.date.today().isoformat()]).encode())
+    work = company_work(context, store, shared, lambda: store.distinct("companies", "company_id"), None)
+    existing = store.read("warning_signals", where={"company_id": work.companies})
     pending = {(r.company_id, r.kind, r.reference): bool(r.alert_pending) for r in existing.itertuples()}
     now, total, new = utc_now(), 0, 0
     counts: dict[str, int] = {}
-    fetched_of = latest_document_rows_by_company(store)
+    fetched_of = latest_document_rows_by_company(store, work.companies)
     stored_companies = set(existing["company_id"])
-    for company_id in companies["company_id"]:
+    for company_id in work.companies:
         fetched = fetched_of.get(company_id, _NO_DOCUMENTS)
         if fetched.empty and company_id not in stored_companies:
             continue  # no documents and no stored signals: nothing to derive, nothing to replace
@@ -259,6 +289,8 @@ def warning_signals(
         # One transaction per company: its signals as the documents now say (a flag already handled stays so).
         store.upsert("warning_signals", list(rows.values()), replace={"company_id": company_id})
         total += len(rows)
+    with store.transaction() as conn:
+        store.clear_stale(conn, "warning_signals", work.marks)
     frame = store.read("warning_signals").sort_values("signal_date").tail(10)
     preview = (
         frame[["company_id", "kind", "signal_date", "detail"]].to_markdown(index=False)
@@ -269,6 +301,10 @@ def warning_signals(
         metadata={
             "signals": total,
             "new_signals": new,
+            "companies_recomputed": len(work.companies),
+            EVERY_COMPANY: work.everything,
+            "why": work.reason,
+            SHARED_TOKEN: shared,
             **{f"{k}": v for k, v in counts.items()},
             "latest": dg.MetadataValue.md(preview),
         }
