@@ -333,3 +333,41 @@ def warning_flags(signals: pd.DataFrame, as_of: dt.date, *, audit_opinions_known
         "filing_overdue": overdue,
         "latest_signal_date": None if known.empty else dates.max().date().isoformat(),
     }
+
+
+def warning_flags_table(
+    signals: pd.DataFrame, as_of: dt.date, audit_opinions_known: pd.Series
+) -> pd.DataFrame:
+    """warning_flags for many companies at one date, with one pass over the signals: per company of
+    ``audit_opinions_known`` (a bool per company id, the index), the same late_filing_notices_12m,
+    non_clean_audit_opinion (None where the company's source has no audit-opinion feed) and filing_overdue."""
+    companies = audit_opinions_known.index
+    cutoff = pd.Timestamp(as_of)
+    dates = pd.to_datetime(signals["signal_date"]) if len(signals) else pd.Series(dtype="datetime64[ns]")
+    known = signals[(dates <= cutoff).to_numpy()] if len(signals) else signals
+    dates = dates[(dates <= cutoff).to_numpy()] if len(signals) else dates
+
+    def recent(kind: str, days: int) -> pd.Series:
+        if known.empty:
+            return pd.Series(0, index=companies, dtype="int64")
+        mask = (known["kind"] == kind) & (dates > cutoff - pd.Timedelta(days=days))
+        counts = mask.groupby(known["company_id"]).sum()
+        return counts.reindex(companies, fill_value=0).astype("int64")
+
+    if known.empty:
+        overdue = pd.Series(0, index=companies, dtype="int64")
+    else:
+        late = known[known["kind"] == FILING_OVERDUE]
+        resolved = pd.to_datetime(late["resolved_at"])
+        still_open = (resolved.isna() | (resolved > cutoff)).groupby(late["company_id"]).any()
+        overdue = still_open.reindex(companies, fill_value=False).astype("int64")
+    opinions = recent(NON_CLEAN_AUDIT_OPINION, OPINION_FLAG_DAYS).clip(upper=1).astype(object)
+    opinions[~audit_opinions_known.astype(bool).to_numpy()] = None
+    return pd.DataFrame(
+        {
+            "late_filing_notices_12m": recent(LATE_FILING_NOTICE, NOTICE_FLAG_DAYS),
+            "non_clean_audit_opinion": opinions,
+            "filing_overdue": overdue,
+        },
+        index=companies,
+    )

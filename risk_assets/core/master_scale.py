@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 DEFAULT_GRADE = "D"
 
 #: S&P Global Ratings, one-year average corporate default rates by rating (long-term global averages, rounded).
@@ -143,6 +145,25 @@ def grade_for_pd(pd: float, in_default: bool = False) -> str:
         if value < grade.upper_pd:
             return grade.label
     return MASTER_SCALE[-1].label  # value == 1.0: grade 10 is closed on the right
+
+
+def grades_for_pd(pds: np.ndarray, in_default: np.ndarray) -> np.ndarray:
+    """grade_for_pd for many rows at once (one search over the band edges); the same refusals, naming the first
+    offending PD."""
+    values = np.asarray(pds, dtype=float)
+    defaulted = np.asarray(in_default, dtype=bool)
+    graded = values[~defaulted]
+    if np.isnan(graded).any():
+        raise ValueError("PD is NaN: cannot assign a grade")
+    outside = (graded < 0.0) | (graded > 1.0)
+    if outside.any():
+        raise ValueError(f"PD {float(graded[outside][0])!r} is outside [0, 1]")
+    labels = np.array([grade.label for grade in MASTER_SCALE], dtype=object)
+    edges = np.array([grade.upper_pd for grade in MASTER_SCALE])
+    position = np.minimum(np.searchsorted(edges, values, side="right"), len(MASTER_SCALE) - 1)
+    out = labels[np.where(defaulted, 0, position)]
+    out[defaulted] = DEFAULT_GRADE
+    return out
 
 
 def grade_index(label: str) -> int:

@@ -240,21 +240,57 @@ class DomainBounds:
         return cls(np.nanpercentile(x, 0.5, axis=0), np.nanpercentile(x, 99.5, axis=0))
 
     def check(self, x: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+        """(flag, note) per row. A note is written once per distinct pattern of features outside the range and
+        once per share present, not once per row: a whole market's rows share few patterns."""
         present = ~np.isnan(x)
         outside = present & ((x < self.lower) | (x > self.upper))
         share_present = present.mean(axis=1)
         share_outside = outside.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
         flags = (share_outside > self.max_share_outside) | (share_present < self.min_share_present)
-        notes = []
-        for i in range(x.shape[0]):
-            parts = []
-            if share_present[i] < self.min_share_present:
-                parts.append(f"only {share_present[i]:.0%} of features available")
-            if outside[i].any():
-                names_outside = [names[j] for j in np.flatnonzero(outside[i])]
-                parts.append(f"{len(names_outside)} outside training range: {', '.join(names_outside[:8])}")
-            notes.append("; ".join(parts))
-        return flags, notes
+        few = share_present < self.min_share_present
+        few_note = np.full(len(x), "", dtype=object)
+        if few.any():
+            shares, which = np.unique(share_present[few], return_inverse=True)
+            texts = [f"only {share:.0%} of features available" for share in shares]
+            few_note[few] = np.asarray(texts, dtype=object)[which.reshape(-1)]
+        any_outside = outside.any(axis=1)
+        outside_note = np.full(len(x), "", dtype=object)
+        if any_outside.any():
+            patterns, which = np.unique(outside[any_outside], axis=0, return_inverse=True)
+            texts = []
+            for pattern in patterns:
+                names_outside = [names[j] for j in np.flatnonzero(pattern)]
+                texts.append(f"{len(names_outside)} outside training range: {', '.join(names_outside[:8])}")
+            outside_note[any_outside] = np.asarray(texts, dtype=object)[which.reshape(-1)]
+        both = few & any_outside
+        notes = np.where(few, few_note, outside_note)
+        notes[both] = few_note[both] + "; " + outside_note[both]
+        return flags, notes.tolist()
+
+
+def largest_contributions(
+    base: np.ndarray, values: np.ndarray, names: list[str], top: int
+) -> list[dict[str, Any]]:
+    """Per row: the base, the ``top`` contributions largest by absolute size and the rest summed (``other``).
+
+    One argsort over the matrix: a row of a matrix sorts as that row alone would, so ties (features a model never
+    splits on contribute exactly 0) pick the same features as a per-row argsort."""
+    if len(values) == 0:
+        return []
+    order = np.argsort(-np.abs(values), axis=1)[:, :top]
+    chosen = np.take_along_axis(values, order, axis=1)
+    other = values.sum(axis=1) - chosen.sum(axis=1)
+    chosen_names = np.asarray(names, dtype=object)[order]
+    return [
+        {"base": b, "contributions": dict(zip(n, c, strict=True)), "other": o}
+        for b, n, c, o in zip(
+            np.asarray(base, dtype=float).tolist(),
+            chosen_names.tolist(),
+            chosen.tolist(),
+            other.tolist(),
+            strict=True,
+        )
+    ]
 
 
 @dataclass
@@ -459,22 +495,30 @@ class PDModel:
         assert self.domain is not None, "model is not fitted"
         return self.domain.check(self._raw_matrix(frame), self.feature_names)
 
-    def score(self, frame: pd.DataFrame, top_drivers: int = 5) -> pd.DataFrame:
-        """PD, raw log-odds, domain flag and the top signed drivers per row."""
-        base, contrib = self.contributions(frame)
-        raw = base + contrib.to_numpy().sum(axis=1)
+    def score(
+        self, frame: pd.DataFrame, top_drivers: int = 5, explain: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """PD, raw log-odds, domain flag and the top signed drivers per row.
+
+        ``explain``: which rows get drivers (default: all). TreeSHAP costs about fifty predictions a row, so a
+        caller that serves most rows' drivers on request computes them only where it stores them; the other rows
+        get ``None`` and their log-odds straight from the model (equal to base + contributions up to rounding).
+        """
+        explain = np.ones(len(frame), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
+        if explain.shape != (len(frame),):
+            raise ValueError(f"explain has {explain.shape} entries for {len(frame)} rows")
+        raw = np.empty(len(frame))
+        drivers = np.full(len(frame), None, dtype=object)
+        if explain.any():
+            base, contrib = self.contributions(frame[explain])
+            values = contrib.to_numpy()
+            raw[explain] = base + values.sum(axis=1)
+            found = np.empty(int(explain.sum()), dtype=object)
+            found[:] = largest_contributions(base, values, self.feature_names, top_drivers)
+            drivers[explain] = found
+        if not explain.all():
+            raw[~explain] = self.raw_log_odds(frame[~explain])
         flags, notes = self.check_domain(frame)
-        drivers = []
-        values = contrib.to_numpy()
-        for i in range(len(frame)):
-            order = np.argsort(-np.abs(values[i]))[:top_drivers]
-            drivers.append(
-                {
-                    "base": float(base[i]),
-                    "contributions": {self.feature_names[j]: float(values[i, j]) for j in order},
-                    "other": float(values[i].sum() - values[i, order].sum()),
-                }
-            )
         return pd.DataFrame(
             {
                 "pd": self.calibration.pd(raw),

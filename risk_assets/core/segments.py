@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from risk_assets.core.field_features import FIELD_FEATURES, MONOTONE, PRICE_FEATURES
 
 LISTED_MARKET = "listed_market"
@@ -114,3 +117,31 @@ def choose_segment(
     if listed:
         return LISTED_STATEMENTS, f"listed company ({source or 'ticker'}) without a usable market value"
     return SME, "not a listed company (no ticker, not an SEC or DART filer): private / SME model"
+
+
+def choose_segments(
+    listed: np.ndarray, market_value: np.ndarray, market_value_source: pd.Series, source: pd.Series
+) -> pd.DataFrame:
+    """choose_segment for many rows at once: columns ``segment`` and ``segment_reason``, the same per row.
+
+    ``market_value``: NaN when unknown; ``market_value_source``: a string or None; ``source``: "" for none."""
+    index = source.index
+    listed = np.asarray(listed, dtype=bool)
+    value = np.asarray(market_value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        has_market_value = ~np.isnan(value) & (value > 0)
+    named = source.fillna("").astype(str)
+    who = "listed company (" + named.where(named != "", "ticker") + ")"
+    where_from = market_value_source.where(market_value_source.notna(), "").astype(str)
+    where_from = (" (" + where_from + ")").where(where_from != "", "")
+    market = listed & has_market_value
+    statements = listed & ~has_market_value
+    segment = np.where(market, LISTED_MARKET, np.where(statements, LISTED_STATEMENTS, SME))
+    reason = pd.Series(
+        "not a listed company (no ticker, not an SEC or DART filer): private / SME model",
+        index=index,
+        dtype=object,
+    )
+    reason[market] = (who + " with a market value of equity" + where_from)[market]
+    reason[statements] = (who + " without a usable market value")[statements]
+    return pd.DataFrame({"segment": segment, "segment_reason": reason.to_numpy(dtype=object)}, index=index)

@@ -140,3 +140,29 @@ def test_curved_platt_is_kept_only_when_the_data_bends_and_stays_increasing():
     calibration = Calibration(slope, intercept, 0.05, 0.05, curvature, float(raw.min()), float(raw.max()))
     grid = np.linspace(raw.min() - 5, raw.max() + 5, 400)
     assert np.all(np.diff(calibration.pd(grid)) > 0)  # increasing inside and beyond the fitted range
+
+
+@pytest.mark.parametrize("family", ["logistic", "lightgbm"])
+def test_drivers_are_computed_only_for_the_rows_asked_for(polish: pd.DataFrame, family: str) -> None:
+    params = {"C": 0.1} if family == "logistic" else {"n_estimators": 60}
+    model = PDModel(family, list(MODEL_RATIOS), params).fit(
+        polish, polish["target"].to_numpy(), target_rate=0.02, calibration_folds=3
+    )
+    rows = polish.head(300)
+    everything = model.score(rows)
+    explain = np.arange(len(rows)) % 4 == 1
+    part = model.score(rows, explain=explain)
+    # explained rows: what scoring every row gives, to the bit
+    assert list(part["drivers"][explain]) == list(everything["drivers"][explain])
+    assert part["log_odds"][explain].tolist() == everything["log_odds"][explain].tolist()
+    # the others: no drivers, the model's own log-odds and PD (equal to base + contributions up to rounding)
+    assert part["drivers"][~explain].isna().all()
+    assert part["log_odds"][~explain].tolist() == model.raw_log_odds(rows[~explain]).tolist()
+    assert part["pd"][~explain].tolist() == model.predict_pd(rows[~explain]).tolist()
+    np.testing.assert_allclose(part["log_odds"], everything["log_odds"], rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(
+        part[["out_of_domain", "domain_note"]], everything[["out_of_domain", "domain_note"]]
+    )
+    assert model.score(rows, explain=np.zeros(len(rows), dtype=bool))["drivers"].isna().all()
+    with pytest.raises(ValueError, match="explain has"):
+        model.score(rows, explain=explain[:-1])
