@@ -41,7 +41,7 @@ def _codes_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         codes.append("400")
     if path.startswith(("/v1/materializations", "/v1/runs")):
         codes += ["502", "503"]
-    if path.startswith(("/v1/models", "/v1/score")):
+    if path.startswith(("/v1/models", "/v1/score")) or path.endswith("/drivers"):
         codes.append("503")
     if path.endswith("/acknowledge"):
         codes.append("409")

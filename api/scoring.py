@@ -281,3 +281,20 @@ def _score_with(
             }
         )
     return results
+
+
+def stored_model(registry_getter: Callable[[], ModelRegistry], model_name: str, version: str) -> PDModel:
+    """A registered model version (immutable), loaded once per process (storage.model_registry caches loads)."""
+    import copy
+
+    registry = copy.copy(registry_getter())
+    registry.model_name = model_name
+    return registry.load(str(version))
+
+
+def model_drivers_of(model: PDModel, feature_values: dict[str, Any]) -> dict[str, Any]:
+    """The model's drivers of one stored score, from its stored feature values (base, top contributions, other),
+    exactly as scoring computes them: the same PDModel.score on the same floats (the feature values are stored
+    with Python's float repr, which reads back to the same float)."""
+    frame = pd.DataFrame([feature_values]).reindex(columns=model.feature_names).astype(float)
+    return model.score(frame)["drivers"].iloc[0]

@@ -125,11 +125,51 @@ def test_period_scores_are_as_of_each_filing_date(graph_env: Path) -> None:
 
 
 def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
+    """Every score's drivers, stored (snapshots, each company's newest filing) or computed on request from the
+    stored feature values with the score's own model version (older filings), add up to its log-odds."""
+    from api.scoring import model_drivers_of
+    from risk_assets.storage.model_registry import ModelRegistry
+
+    settings = Settings.from_env()
     scores = warehouse().read("risk_scores")
+    computed = 0
     for row in scores.itertuples():
         drivers = json.loads(row.drivers)
+        if "base" not in drivers:
+            model = ModelRegistry(
+                settings.mlflow_tracking_uri,
+                row.model_name,
+                settings.mlflow_experiment,
+                settings.mlflow_artifact_root,
+            ).load(row.model_version)
+            drivers = model_drivers_of(model, json.loads(row.feature_values))
+            computed += 1
         total = drivers["base"] + sum(drivers["contributions"].values()) + drivers["other"]
         assert math.isclose(total, row.log_odds, rel_tol=0, abs_tol=1e-9), row.company_id
+    assert 0 < computed < len(scores)
+
+
+def test_drivers_are_stored_for_the_snapshots_and_each_companys_newest_filing(graph_env: Path) -> None:
+    """The scores served from storage keep the model's drivers; older filing scores keep their overlay terms
+    only (their drivers are computed on request). Every row keeps its overlay terms."""
+    scores = warehouse().read("risk_scores")
+    stored = scores["drivers"].map(lambda text: "base" in json.loads(text))
+    assert scores["drivers"].map(lambda text: "overlay" in json.loads(text)).all()
+    current = scores["kind"] == "current"
+    assert stored[current].all()
+    period = scores[~current].assign(_stored=stored[~current])
+    for _company, rows in period.groupby("company_id"):
+        rows = rows.assign(_end=pd.to_datetime(rows["period_end"]), _filed=pd.to_datetime(rows["filed_at"]))
+        newest = rows.sort_values(["_end", "_filed"]).index[-1]
+        assert rows["_stored"].tolist() == (rows.index == newest).tolist()
+    # each snapshot is its newest filing score plus today's overlay: the same model drivers
+    newest_filing = period[period["_stored"]].set_index(["company_id", "accession", "model_version"])[
+        "drivers"
+    ]
+    for row in scores[current].itertuples():
+        snapshot = {k: v for k, v in json.loads(row.drivers).items() if k != "overlay"}
+        filing = json.loads(newest_filing[(row.company_id, row.accession, row.model_version)])
+        assert snapshot == {k: v for k, v in filing.items() if k != "overlay"}
 
 
 def test_features_stored_with_the_score_reproduce_it(graph_env: Path) -> None:

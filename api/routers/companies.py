@@ -10,12 +10,13 @@ from pydantic import TypeAdapter
 
 from api.cache import cached
 from api.convert import drivers_out, page
-from api.deps import ProfileCacheDep, WarehouseDep, require
+from api.deps import ProfileCacheDep, RegistryDep, WarehouseDep, require
 from api.errors import ApiProblem
 from api.identifiers import CompanyId
 from api.params import IsoDate, Limit, ModelVersionQuery, Offset, StrictBool
 from api.schemas.companies import CompanyList, CompanyProfile, FeatureList, ScoreHistory, StatementList
 from api.schemas.scores import ScoreDrivers
+from api.scoring import model_drivers_of, stored_model
 from risk_assets.core.sectors import SECTORS
 from risk_assets.storage import queries
 from risk_assets.storage.warehouse import Warehouse
@@ -107,11 +108,14 @@ def company_scores(
     "/{company_id}/scores/{as_of}/drivers",
     response_model=ScoreDrivers,
     summary="One score's drivers: signed contributions to the log-odds, with the feature values",
+    description="An older filing score's drivers are computed on request from its stored feature values with its "
+    "own model version (the first request for a model version loads it from the registry).",
 )
 def score_drivers(
     company_id: CompanyId,
     as_of: Annotated[IsoDate, Path(description="The score's as_of date", examples=["2025-10-31"])],
     warehouse: WarehouseDep,
+    registry: RegistryDep,
     model_version: ModelVersionQuery = None,
     kind: Annotated[
         Literal["period", "current"], Query(description="Default: the filing score if the date has both")
@@ -126,7 +130,21 @@ def score_drivers(
             f"no score of {company_id!r} as of {as_of.isoformat()}"
             + (f" under model version {model_version!r}" if model_version else ""),
         )
-    row["drivers"] = drivers_out(row["drivers"], row["feature_values"])
+    drivers = row["drivers"]
+    if "base" not in drivers:
+        # An older filing score keeps only its overlay terms; its model drivers are computed now, with its own
+        # (immutable) model version. Snapshots and each company's newest filing score keep theirs.
+        try:
+            model = stored_model(registry, row["model_name"], row["model_version"])
+        except Exception as error:  # MLflow unreachable, or the version's artifact gone
+            raise ApiProblem(
+                503,
+                f"cannot load model {row['model_name']!r} version {row['model_version']!r} for this score's "
+                "drivers: the model registry is unavailable",
+                headers={"Retry-After": "60"},
+            ) from error
+        drivers = {**model_drivers_of(model, row["feature_values"]), "overlay": drivers.get("overlay", [])}
+    row["drivers"] = drivers_out(drivers, row["feature_values"])
     return row
 
 

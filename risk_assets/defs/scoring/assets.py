@@ -10,12 +10,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
-from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.early_warning import warning_flags_table
 from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
-from risk_assets.core.master_scale import grade_for_pd
-from risk_assets.core.overlays import apply_overlay, overlay_terms
-from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
+from risk_assets.core.master_scale import grades_for_pd
+from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay_table
+from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segments
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.incremental import (
     COMPANY_BATCH,
@@ -58,6 +58,23 @@ def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def json_records(frame: pd.DataFrame) -> list[str]:
+    """``_json`` of each row of a float frame (keys sorted, NaN and infinities as null), built a column at a time:
+    the same text (Python's float repr, as json.dumps writes floats), without a dict per row."""
+    if frame.empty:
+        return ["{}"] * len(frame)
+    names = sorted(frame.columns)
+    values = frame[names].to_numpy(dtype=float)
+    text = np.array(list(map(float.__repr__, values.ravel().tolist())), dtype=object).reshape(values.shape)
+    text[~np.isfinite(values)] = "null"
+    keys = [("{" if j == 0 else ", ") + json.dumps(name) + ": " for j, name in enumerate(names)]
+    tokens = np.empty((len(values), 2 * len(names)), dtype=object)
+    tokens[:, 0::2] = np.array(keys, dtype=object)
+    tokens[:, 1::2] = text
+    tokens[:, -1] = tokens[:, -1] + "}\n"  # json.dumps escapes a newline, so it can only end a row
+    return "".join(tokens.ravel().tolist()).split("\n")[:-1]
+
+
 def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     """Which new score rows carry news for the alert rule.
 
@@ -82,12 +99,11 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     )
     elsewhere = mine.merge(keys, on=key, how="left", suffixes=("", "_old"))
     elsewhere = elsewhere[elsewhere["_model_old"].notna() & (elsewhere["_model_old"] != elsewhere["_model"])]
-    scored_elsewhere = set(map(tuple, elsewhere[key].to_numpy()))
+    scored_elsewhere = elsewhere[key].drop_duplicates().assign(_elsewhere=True)
+    found = mine[key].merge(scored_elsewhere, on=key, how="left")["_elsewhere"]
     is_new = merged["old_pd"].isna().to_numpy()
     changed = (~is_new) & (np.abs(merged["pd"].to_numpy() - merged["old_pd"].fillna(0).to_numpy()) > 1e-12)
-    new_flags = np.array(
-        [tuple(k) not in scored_elsewhere for k in rows[key].astype(str).to_numpy()], dtype=bool
-    )
+    new_flags = found.isna().to_numpy()
     old_flags = merged["old_pending"].eq(True).to_numpy()  # NaN (no stored row) is not pending
     return np.where(is_new, new_flags, changed | old_flags)
 
@@ -95,43 +111,64 @@ def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
 def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
     """Segment and reason per feature row (core.segments.choose_segment): listed when the company has a ticker or
     files with SEC/DART; with market data when the row has a market value."""
-    listed_of = {
-        cid: bool(
-            (isinstance(r.get("ticker"), str) and r.get("ticker"))
-            or pd.notna(r.get("cik"))
-            or pd.notna(r.get("dart_corp_code"))
+
+    def column(name: str) -> pd.Series:
+        return (
+            companies[name]
+            if name in companies.columns
+            else pd.Series(None, index=companies.index, dtype=object)
         )
-        for cid, r in companies.iterrows()
-    }
-    source_of = {
-        cid: "SEC filer"
-        if pd.notna(r.get("cik"))
-        else "DART filer"
-        if pd.notna(r.get("dart_corp_code"))
-        else "ticker"
-        for cid, r in companies.iterrows()
-    }
+
+    ticker, cik, dart = column("ticker"), column("cik"), column("dart_corp_code")
+    listed_of = (ticker.notna() & (ticker.astype(str) != "")) | cik.notna() | dart.notna()
+    source_of = pd.Series(
+        np.where(cik.notna(), "SEC filer", np.where(dart.notna(), "DART filer", "ticker")),
+        index=companies.index,
+    )
     mv_source = (
         [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]]
         if "market" in feats.columns
         else [None] * len(feats)
     )
-    chosen = [
-        choose_segment(
-            listed=listed_of.get(cid, False),
-            market_value=mv if np.isfinite(mv) else None,
-            market_value_source=src,
-            source=source_of.get(cid, ""),
-        )
-        for cid, mv, src in zip(
-            feats["company_id"], np.exp(ratios["log_real_mve"].to_numpy(dtype=float)), mv_source, strict=True
-        )
-    ]
-    return pd.DataFrame(chosen, columns=["segment", "segment_reason"], index=feats.index)
+    company = feats["company_id"]
+    market_value = np.exp(ratios["log_real_mve"].to_numpy(dtype=float))
+    return choose_segments(
+        listed=company.map(listed_of).eq(True).to_numpy(),
+        market_value=np.where(np.isfinite(market_value), market_value, np.nan),
+        market_value_source=pd.Series(mv_source, index=feats.index, dtype=object),
+        source=company.map(source_of).fillna(""),
+    )
 
 
 #: What a stored period score carries from the model (the rest is recomputed from the day's events and signals).
 MODEL_OUTPUT_COLUMNS = ("status", "model_pd", "log_odds", "drivers", "out_of_domain", "domain_note")
+
+
+def snapshot_rows(feats: pd.DataFrame) -> np.ndarray:
+    """Per feature row: is it its company's newest filing, the one score_rows builds the current snapshot from?
+    Those rows, and the snapshots, are the scores whose drivers are stored; older filing scores' drivers are
+    computed on request from their stored feature values (api/scoring.py::stored_score_drivers)."""
+    order = pd.DataFrame(
+        {
+            "company_id": feats["company_id"],
+            "period_end": pd.to_datetime(feats["period_end"]).dt.date,
+            "filed_at": pd.to_datetime(feats["filed_at"]).dt.date,
+        },
+        index=feats.index,
+    )
+    newest = order.sort_values(["company_id", "period_end", "filed_at"]).groupby("company_id").tail(1).index
+    return feats.index.isin(newest)
+
+
+def has_model_drivers(drivers: pd.Series) -> np.ndarray:
+    """Per stored drivers text: does it hold the model's drivers (base, contributions, other) or only the
+    overlay? Written with sorted keys, so "base" comes first when present."""
+    return drivers.str.startswith('{"base": ', na=False).to_numpy(dtype=bool)
+
+
+def model_drivers(text: str) -> str:
+    """A stored drivers text without its overlay terms (which are recomputed with every score)."""
+    return json.dumps({k: v for k, v in json.loads(text).items() if k != "overlay"}, sort_keys=True)
 
 
 def reusable_scores(
@@ -139,7 +176,7 @@ def reusable_scores(
 ) -> pd.DataFrame:
     """The stored period scores of one model version made by this code, indexed by (company_id, as_of, accession):
     a row whose features are the ones stored needs no new prediction (the model version is immutable). Their
-    drivers lose the overlay terms, which are recomputed."""
+    ``drivers`` are the stored text, overlay included (model_drivers takes the model's part where it is needed)."""
     mine = stored[
         (stored["kind"] == "period")
         & (stored["model_name"] == model_name)
@@ -147,10 +184,6 @@ def reusable_scores(
         & (stored["code_version"] == version_of_code)
     ]
     out = mine[["segment", "feature_values", *MODEL_OUTPUT_COLUMNS]].copy()
-    out["drivers"] = [
-        json.dumps({k: v for k, v in json.loads(text).items() if k != "overlay"}, sort_keys=True)
-        for text in mine["drivers"]
-    ]
     out.index = pd.MultiIndex.from_arrays(
         [mine["company_id"], pd.to_datetime(mine["as_of"]).dt.date, mine["accession"]],
         names=["company_id", "as_of", "accession"],
@@ -164,11 +197,19 @@ def score_segments(
     segments: pd.DataFrame,
     mlflow_registry,
     stored: pd.DataFrame | None = None,
+    explain: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version.
 
     ``stored``: the companies' stored scores; a row whose filing was scored before by the same model version and
-    code from the same feature values keeps that prediction instead of being predicted again (``reused``)."""
+    code from the same feature values keeps that prediction instead of being predicted again (``reused``).
+    ``explain``: per row of ``feats``, whether to compute its drivers (TreeSHAP, ~50 predictions' worth of work);
+    default every row. ``drivers`` is the model's drivers as JSON (overlay not yet added) or None for a row not
+    explained; a stored row is reused for an explained one only if it kept its drivers."""
+    explain_of = pd.Series(
+        np.ones(len(feats), dtype=bool) if explain is None else np.asarray(explain, dtype=bool),
+        index=feats.index,
+    )
     parts = []
     for segment, index in segments.groupby("segment").groups.items():
         registry = mlflow_registry.for_segment(segment)
@@ -177,7 +218,8 @@ def score_segments(
         except LookupError as error:
             raise dg.Failure(f"cannot score the {segment} segment: {error}") from error
         frame = ratios.loc[index].reindex(columns=model.feature_names).astype(float)
-        values = pd.Series([_json(r) for r in frame.to_dict("records")], index=index)
+        values = pd.Series(json_records(frame), index=index, dtype=object)
+        wanted = explain_of.loc[index]
         reuse = pd.Series(False, index=index)
         previous = None
         if stored is not None and len(stored):
@@ -191,13 +233,23 @@ def score_segments(
             )
             previous = known.reindex(keys)
             previous.index = index
-            reuse = (previous["feature_values"] == values) & (previous["segment"] == segment)
+            kept_drivers = has_model_drivers(previous["drivers"])
+            reuse = (
+                (previous["feature_values"] == values)
+                & (previous["segment"] == segment)
+                & (kept_drivers | ~wanted.to_numpy())
+            )
         fresh = index[~reuse.to_numpy()]
         part = pd.DataFrame(index=index, columns=list(MODEL_OUTPUT_COLUMNS), dtype=object)
         if len(fresh):
-            part.loc[fresh] = _predict(model, frame.loc[fresh], segment)
+            part.loc[fresh] = _predict(model, frame.loc[fresh], segment, wanted.loc[fresh].to_numpy())
         if previous is not None and reuse.any():
-            part.loc[reuse] = previous.loc[reuse, list(MODEL_OUTPUT_COLUMNS)].to_numpy()
+            carried = previous.loc[reuse, list(MODEL_OUTPUT_COLUMNS)].copy()
+            explained = wanted.loc[carried.index].to_numpy()
+            drivers = np.full(len(carried), None, dtype=object)
+            drivers[explained] = [model_drivers(text) for text in carried["drivers"].to_numpy()[explained]]
+            carried["drivers"] = drivers
+            part.loc[reuse] = carried.to_numpy()
         parts.append(
             pd.DataFrame(
                 {
@@ -218,29 +270,36 @@ def score_segments(
     return pd.concat(parts).loc[feats.index]
 
 
-def _predict(model, frame: pd.DataFrame, segment: str) -> pd.DataFrame:
-    """The model's outputs (MODEL_OUTPUT_COLUMNS) for the rows of ``frame``."""
-    scored = model.score(frame)
+def _predict(model, frame: pd.DataFrame, segment: str, explain: np.ndarray | None = None) -> pd.DataFrame:
+    """The model's outputs (MODEL_OUTPUT_COLUMNS) for the rows of ``frame``; drivers only for the rows
+    ``explain`` marks (default all), None for the others."""
+    scored = model.score(frame, explain=explain)
     known = frame.notna().mean(axis=1).to_numpy()
     enough = known >= MIN_FEATURE_SHARE
-    notes = [
-        n
-        if ok
-        else (
-            f"insufficient data: {share:.0%} of the {segment} model's {frame.shape[1]} features "
+    notes = np.asarray(scored["domain_note"].to_numpy(), dtype=object)
+    short = np.flatnonzero(~enough)
+    if len(short):
+        # one note per distinct set of missing features: the share known follows from the set
+        missing = frame.isna().to_numpy()[short]
+        patterns, first, which = np.unique(missing, axis=0, return_index=True, return_inverse=True)
+        texts = [
+            f"insufficient data: {known[short[i]]:.0%} of the {segment} model's {frame.shape[1]} features "
             f"known (at least {MIN_FEATURE_SHARE:.0%} needed); missing: "
-            + ", ".join(frame.columns[frame.loc[i].isna()][:12])
-        )
-        for n, ok, share, i in zip(scored["domain_note"], enough, known, frame.index, strict=True)
-    ]
+            + ", ".join(frame.columns[pattern][:12])
+            for pattern, i in zip(patterns, first, strict=True)
+        ]
+        notes[short] = np.asarray(texts, dtype=object)[which.reshape(-1)]
+    wanted = np.ones(len(frame), dtype=bool) if explain is None else np.asarray(explain, dtype=bool)
+    drivers = np.full(len(frame), None, dtype=object)
+    drivers[wanted] = [_json(d) for d in scored["drivers"].to_numpy()[wanted]]
     return pd.DataFrame(
         {
             "status": np.where(enough, "scored", "insufficient_data"),
             "model_pd": scored["pd"].to_numpy(),
             "log_odds": scored["log_odds"].to_numpy(),
-            "drivers": [_json(d) for d in scored["drivers"]],
+            "drivers": drivers,
             "out_of_domain": scored["out_of_domain"].to_numpy(),
-            "domain_note": [n[:1000] for n in notes],
+            "domain_note": pd.Series(notes, dtype=object).str[:1000].to_numpy(dtype=object),
         },
         index=frame.index,
     )[list(MODEL_OUTPUT_COLUMNS)]
@@ -251,31 +310,49 @@ def with_overlay(
 ) -> pd.DataFrame:
     """``overlay_pd``: the model PD adjusted for filing behaviour (core/overlays.py), the terms recorded in the
     drivers. A filing's score sees the flags known at its filing date (the features' warnings); the current
-    snapshot sees the signals known today and how old the newest statement is."""
-    flags_at_filing = {
-        (c, a): json.loads(w) if isinstance(w, str) else {}
-        for c, a, w in zip(
-            feats["company_id"], feats["accession"], feats.get("warnings", [None] * len(feats)), strict=True
-        )
-    }
-    signals_of = dict(tuple(signals.groupby("company_id"))) if len(signals) else {}
-    dart = (
-        set(companies.index[companies["dart_corp_code"].notna()]) if "dart_corp_code" in companies else set()
+    snapshot sees the signals known today and how old the newest statement is. ``drivers`` in: the model's
+    drivers as JSON or None (not stored for this row); out: that with the overlay terms added."""
+    is_current = (rows["kind"] == "current").to_numpy()
+    flags = pd.DataFrame(None, index=rows.index, columns=list(FLAG_COLUMNS), dtype=object)
+    # A filing's flags: its feature row's warnings, each distinct text parsed once.
+    key = ["company_id", "accession"]
+    warnings = (
+        feats["warnings"] if "warnings" in feats.columns else pd.Series(None, index=feats.index, dtype=object)
     )
-    none = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
-    overlay_pd, drivers = [], []
-    for row in rows.itertuples(index=False):
-        if row.kind == "current":
-            flags = warning_flags(
-                signals_of.get(row.company_id, none), row.as_of, audit_opinions_known=row.company_id in dart
-            )
-            terms = overlay_terms(flags, row.filed_at, row.as_of)
-        else:
-            terms = overlay_terms(flags_at_filing.get((row.company_id, row.accession)), None, row.as_of)
-        overlay_pd.append(apply_overlay(float(row.model_pd), terms))
-        stored = json.loads(row.drivers)
-        stored["overlay"] = terms
-        drivers.append(json.dumps(stored, sort_keys=True))
+    at_filing = feats[key].assign(_warnings=warnings).drop_duplicates(key, keep="last")
+    found = rows.loc[~is_current, key].merge(at_filing, on=key, how="left")["_warnings"]
+    codes, texts = pd.factorize(found)
+    parsed = [json.loads(text) if isinstance(text, str) else {} for text in texts]
+    known = pd.DataFrame(
+        [[(p if isinstance(p, dict) else {}).get(name) for name in FLAG_COLUMNS] for p in parsed]
+        + [[None] * len(FLAG_COLUMNS)],  # code -1: no feature row or no warnings
+        columns=list(FLAG_COLUMNS),
+        dtype=object,
+    )
+    flags.loc[~is_current] = known.to_numpy()[codes]
+    # A snapshot's flags: its company's signals known on its date.
+    dart = companies["dart_corp_code"].notna() if "dart_corp_code" in companies else None
+    current = rows.loc[is_current, ["company_id", "as_of"]]
+    for as_of, ids in current.groupby("as_of")["company_id"]:
+        audit_known = pd.Series(False, index=pd.Index(ids.unique(), name="company_id"))
+        if dart is not None:
+            audit_known = audit_known.index.to_series().map(dart).eq(True)
+        table = warning_flags_table(signals, as_of, audit_known)
+        flags.loc[ids.index] = table.loc[ids.to_numpy(), list(FLAG_COLUMNS)].to_numpy()
+    age = np.full(len(rows), np.nan)
+    age[is_current] = (
+        pd.to_datetime(rows.loc[is_current, "as_of"]) - pd.to_datetime(rows.loc[is_current, "filed_at"])
+    ).dt.days.to_numpy(dtype=float)
+    overlay = overlay_table(flags, age, rows["as_of"])
+    overlay_pd = apply_overlay_table(
+        rows["model_pd"].to_numpy(dtype=float), overlay["log_odds"].to_numpy(), overlay["any"].to_numpy()
+    )
+    model = rows["drivers"]
+    explained = model.notna().to_numpy()
+    drivers = ('{"overlay": ' + overlay["terms"] + "}").to_numpy(dtype=object)
+    drivers[explained] = (
+        model[explained].str[:-1] + ', "overlay": ' + overlay["terms"][explained] + "}"
+    ).to_numpy(dtype=object)
     return rows.assign(overlay_pd=overlay_pd, drivers=drivers)
 
 
@@ -307,7 +384,9 @@ def score_rows(
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
-    scored = score_segments(feats, ratios, segments, mlflow_registry, stored=existing)
+    scored = score_segments(
+        feats, ratios, segments, mlflow_registry, stored=existing, explain=snapshot_rows(feats)
+    )
     reused = int(scored.pop("reused").sum())
     period = pd.DataFrame(
         {
@@ -331,9 +410,7 @@ def score_rows(
     rows = with_overlay(rows, feats, signals, companies)
     rows["pd"] = np.where(rows["in_default"], 1.0, rows["overlay_pd"])
     rows = rows.drop(columns="overlay_pd")
-    rows["grade"] = [
-        grade_for_pd(p, in_default=d) for p, d in zip(rows["pd"], rows["in_default"], strict=True)
-    ]
+    rows["grade"] = grades_for_pd(rows["pd"].to_numpy(dtype=float), rows["in_default"].to_numpy(dtype=bool))
     rows["code_version"] = code_version()
     existing = existing.assign(as_of=pd.to_datetime(existing["as_of"]).dt.date)
     rows["alert_pending"] = _pending_flags(existing, rows) if len(existing) else True
