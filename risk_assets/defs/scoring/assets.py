@@ -147,7 +147,8 @@ MODEL_OUTPUT_COLUMNS = ("status", "model_pd", "log_odds", "drivers", "out_of_dom
 def snapshot_rows(feats: pd.DataFrame) -> np.ndarray:
     """Per feature row: is it its company's newest filing, the one score_rows builds the current snapshot from?
     Those rows, and the snapshots, are the scores whose drivers are stored; older filing scores' drivers are
-    computed on request from their stored feature values (api/scoring.py::stored_score_drivers)."""
+    computed on request from their stored feature values and model version (GET .../scores/{as_of}/drivers,
+    api/scoring.py::model_drivers_of)."""
     order = pd.DataFrame(
         {
             "company_id": feats["company_id"],
@@ -163,7 +164,7 @@ def snapshot_rows(feats: pd.DataFrame) -> np.ndarray:
 def has_model_drivers(drivers: pd.Series) -> np.ndarray:
     """Per stored drivers text: does it hold the model's drivers (base, contributions, other) or only the
     overlay? Written with sorted keys, so "base" comes first when present."""
-    return drivers.str.startswith('{"base": ', na=False).to_numpy(dtype=bool)
+    return drivers.astype(object).str.startswith('{"base": ', na=False).to_numpy(dtype=bool)
 
 
 def model_drivers(text: str) -> str:
