@@ -68,6 +68,9 @@ EVERY_COMPANY_TAG = "riskgraph/every_company"
 EVERY_COMPANY = "every_company"
 #: Metadata key: the token of what every company's rows depend on (code version, champions, shared inputs).
 SHARED_TOKEN = "shared_inputs_token"
+#: Share of the scored companies a run must re-derive to count as a change of the population (a bulk import):
+#: today's percentiles are ranked again, and the population-stability check measures again.
+MATERIAL_SHARE = 0.10
 #: Companies per batch: each batch is read, derived and written in one transaction, so memory stays flat with
 #: the size of the market and a killed run keeps every finished batch.
 COMPANY_BATCH = 2000
@@ -91,7 +94,9 @@ class CompanyWork:
         """Marks of companies this run did not visit (no rows to derive from): cleared at the end."""
         return self.marks[~self.marks["company_id"].isin(self.companies)]
 
-    def batches(self, size: int = COMPANY_BATCH) -> list[list[str]]:
+    def batches(self, size: int | None = None) -> list[list[str]]:
+        """The companies in batches of ``size`` (COMPANY_BATCH, read when called)."""
+        size = size or COMPANY_BATCH
         return [self.companies[start : start + size] for start in range(0, len(self.companies), size)]
 
 

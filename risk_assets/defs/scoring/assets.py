@@ -20,6 +20,7 @@ from risk_assets.defs.features.assets import features
 from risk_assets.defs.incremental import (
     COMPANY_BATCH,
     EVERY_COMPANY,
+    MATERIAL_SHARE,
     SHARED_TOKEN,
     batch_progress,
     company_work,
@@ -527,6 +528,28 @@ def _write_scores(
     return len(changed)
 
 
+def rerank_snapshots(store, conn, today: dt.date) -> int:
+    """Rank today's snapshots together again and store the percentiles that moved; returns how many."""
+    table = TABLES["risk_scores"]
+    current = pd.DataFrame(
+        conn.execute(
+            sa.select(
+                table.c.company_id, table.c.model_version, table.c.pd, table.c.status, table.c.percentile
+            ).where(table.c.kind == "current", table.c.as_of == today)
+        ).fetchall(),
+        columns=["company_id", "model_version", "pd", "status", "percentile"],
+    )
+    if current.empty:
+        return 0
+    fresh = rank_percentiles(current, pd.Series(dtype=float))
+    old = current["percentile"].astype(float)
+    moved = ~(np.isclose(fresh, old, rtol=0, atol=1e-9) | (fresh.isna() & old.isna()))
+    updates = current.loc[moved, ["company_id", "model_version"]].assign(
+        as_of=today, kind="current", percentile=fresh[moved]
+    )
+    return store.update("risk_scores", updates, connection=conn)
+
+
 def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
     table = TABLES["risk_scores"]
     for part in chunks(companies):
@@ -634,6 +657,14 @@ def risk_scores(
             if len(current):
                 current["percentile"] = rank_percentiles(current, pd.Series(dtype=float))
             _write_snapshots(store, conn, current, work.companies, today)
+        elif len(work.companies) >= MATERIAL_SHARE * store.count(
+            "risk_scores", {"kind": "current", "as_of": today}
+        ):
+            # a bulk change (an import): the batches were ranked against a population that grew as they ran
+            reranked = rerank_snapshots(store, conn, today)
+            context.log.info(
+                f"risk_scores: today's percentiles ranked again across the market ({reranked} moved)"
+            )
         store.clear_stale(conn, "risk_scores", work.unhandled_marks())
     return dg.MaterializeResult(
         metadata={

@@ -13,7 +13,7 @@ from risk_assets.core.monitoring import (
     stability_over_time,
 )
 from risk_assets.core.segments import SEGMENT_NAMES
-from risk_assets.defs.incremental import EVERY_COMPANY, previous_metadata_of
+from risk_assets.defs.incremental import EVERY_COMPANY, MATERIAL_SHARE, previous_metadata_of
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.scoring.assets import risk_scores
@@ -23,10 +23,6 @@ from risk_assets.storage.stale import chunks
 #: Companies whose filing scores the PSI-over-time history reads (drawn by a hash of their id): the history's
 #: decile bins are stable well before that, and it keeps the check's reads flat with the size of the market.
 HISTORY_COMPANIES = 5000
-
-
-#: Share of the scored companies a run must rescore for the check to measure the population again.
-MATERIAL_SHARE = 0.10
 
 
 def _history_companies(companies: pd.Series) -> list[str]:
