@@ -10,18 +10,18 @@ row's "prior year" is the TTM row of the same fiscal quarter a year earlier, nev
 import datetime as dt
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.canonical import item_records
-from risk_assets.core.classic import classic_scores
-from risk_assets.core.early_warning import warning_flags
-from risk_assets.core.field_features import compute_field_features, finite_or_none
+from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.classic import CLASSIC_SCORES, classic_score_frame
+from risk_assets.core.early_warning import warning_flag_frame
+from risk_assets.core.field_features import compute_field_features
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.core.macro import MacroBook, MacroSeries
+from risk_assets.core.macro import MACRO_FIELDS, ROLES, MacroBook, MacroSeries, macro_column
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
@@ -46,6 +46,17 @@ CLASSIC_COLUMNS = {
     "ohlson_o": "ohlson_o",
     "zmijewski": "zmijewski",
 }
+#: The statement columns a feature row repeats (its key and what kind of statement it is).
+ROW_COLUMNS = (
+    "company_id",
+    "period_end",
+    "accession",
+    "fiscal_year",
+    "filed_at",
+    "currency",
+    "period_type",
+    "fiscal_period",
+)
 #: market_features columns carried into a feature row's ``market`` JSON.
 MARKET_FIELDS = (
     "symbol",
@@ -88,29 +99,53 @@ def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
     return [group for group in groups if len(group)]
 
 
-def _market_lookup(market: pd.DataFrame | None) -> dict[tuple, dict]:
+def _market_positions(group: pd.DataFrame, market: pd.DataFrame | None) -> np.ndarray:
+    """Per statement row, the position of its market_features row (same company, balance-sheet date and
+    accession; the last such row wins), -1 where it has none."""
     if market is None or market.empty:
-        return {}
-    keys = zip(
-        market["company_id"], pd.to_datetime(market["period_end"]).dt.date, market["accession"], strict=True
+        return np.full(len(group), -1, dtype=np.int64)
+    keys = pd.DataFrame(
+        {
+            "company_id": market["company_id"].to_numpy(dtype=object),
+            "_end": pd.to_datetime(market["period_end"]).dt.normalize().to_numpy(),
+            "accession": market["accession"].to_numpy(dtype=object),
+            "_position": np.arange(len(market)),
+        }
+    ).drop_duplicates(["company_id", "_end", "accession"], keep="last")
+    asked = pd.DataFrame(
+        {
+            "company_id": group["company_id"].to_numpy(dtype=object),
+            "_end": pd.to_datetime(group["period_end"]).dt.normalize().to_numpy(),
+            "accession": group["accession"].to_numpy(dtype=object),
+        }
     )
-    return dict(zip(keys, market.to_dict("records"), strict=True))
+    found = asked.merge(keys, on=["company_id", "_end", "accession"], how="left")
+    return found["_position"].fillna(-1).to_numpy(dtype=np.int64)
 
 
-def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFrame:
+def _market_values(market: pd.DataFrame | None, positions: np.ndarray, name: str) -> np.ndarray:
+    """A market_features column taken at ``positions`` as stored (objects), None where there is no row."""
+    out = np.full(len(positions), None, dtype=object)
+    found = positions >= 0
+    if market is not None and name in market.columns and found.any():
+        out[found] = market[name].to_numpy(dtype=object)[positions[found]]
+    return out
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Objects -> float array with NaN for None and anything not finite (finite_or_none, a column at a time)."""
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+
+
+def _with_market(group: pd.DataFrame, market: pd.DataFrame | None, positions: np.ndarray) -> pd.DataFrame:
     """The statements with their market inputs: market value from price x shares at the balance-sheet date where
     prices exist (it wins over the 10-K cover's public float the statement may carry), equity volatility and
     Merton DD from prices; ``market_value_source`` says where the market value came from."""
-    found = [
-        by_market.get((c, pd.Timestamp(e).date(), a), {})
-        for c, e, a in zip(group["company_id"], group["period_end"], group["accession"], strict=True)
-    ]
     out = group.copy()
-
-    def column(name: str) -> np.ndarray:
-        return np.array([finite_or_none(_plain(f.get(name))) for f in found], dtype=float)
-
-    price_mv = column("market_value_equity")
+    price_mv = _finite(_market_values(market, positions, "market_value_equity"))
     statement_mv = pd.to_numeric(out.get("market_value_equity"), errors="coerce").to_numpy(dtype=float)
     derived = out.get("derived_items", pd.Series("", index=out.index)).fillna("").astype(str)
     float_mv = derived.str.contains("market_value_equity").to_numpy()
@@ -124,14 +159,16 @@ def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFr
             np.where(float_mv, "public float on the annual report's cover", "reported with the statement"),
         ),
     )
-    carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy()
-    out["market_value_source"] = [
-        f"{text}, carried from the period ending {when}"
-        if text and when is not None and np.isnan(p)
-        else text
-        for text, when, p in zip(source, carried, price_mv, strict=True)
-    ]
-    out["equity_volatility"], out["merton_dd"] = column("equity_volatility"), column("merton_dd")
+    carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy(dtype=object)
+    with_carry = pd.notna(source) & pd.notna(carried) & np.isnan(price_mv)
+    source[with_carry] = (
+        pd.Series(source[with_carry], dtype=object)
+        + ", carried from the period ending "
+        + pd.Series(carried[with_carry], dtype=object).astype(str)
+    ).to_numpy(dtype=object)
+    out["market_value_source"] = source
+    out["equity_volatility"] = _finite(_market_values(market, positions, "equity_volatility"))
+    out["merton_dd"] = _finite(_market_values(market, positions, "merton_dd"))
     return out
 
 
@@ -183,6 +220,179 @@ def carry_market_value(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _price_indices(fiscal_years: np.ndarray) -> np.ndarray:
+    """ohlson_price_index per row, looked up once per fiscal year."""
+    years, inverse = np.unique(fiscal_years.astype(int), return_inverse=True)
+    return np.array([ohlson_price_index(int(year))[0] for year in years], dtype=float)[inverse]
+
+
+def _group_features(group: pd.DataFrame, market: pd.DataFrame | None) -> pd.DataFrame:
+    """Ratios, classic scores and market fields of one group of _groups (typed columns, the group's index)."""
+    positions = _market_positions(group, market)
+    group = _with_market(group, market, positions)
+    ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
+    prior = prior_year_versions(group[["company_id", "fiscal_year", "filed_at", "net_income"]])
+    items = group.reindex(columns=list(CANONICAL_ITEMS))
+    items = items.where(items.notna(), np.nan).astype(float)
+    classic = classic_score_frame(
+        items,
+        pd.to_numeric(prior["net_income"], errors="coerce"),
+        usd_per_unit=np.where(group["currency"].to_numpy(dtype=object) == "USD", 1.0, np.nan),
+        price_index=_price_indices(group["fiscal_year"].to_numpy()),
+    )
+    market_columns = {f"market.{name}": _market_values(market, positions, name) for name in MARKET_FIELDS}
+    merton_dd = _finite(market_columns["market.merton_dd"])
+    given = pd.Series(market_columns["market.reason"], dtype=object)
+    given = given.where(given.notna() & (given.astype(str) != ""), "no market features").to_numpy(
+        dtype=object
+    )
+    return pd.concat(
+        [
+            ratios.add_prefix("ratio."),
+            classic.add_prefix("classic."),
+            pd.DataFrame(
+                {
+                    **market_columns,
+                    "market.market_value_source": group["market_value_source"].to_numpy(dtype=object),
+                    "classic.merton_dd": merton_dd,
+                    "classic.merton_dd_reason": np.where(np.isnan(merton_dd), given, None),
+                },
+                index=group.index,
+            ),
+        ],
+        axis=1,
+    )
+
+
+def _typed_features(
+    frame: pd.DataFrame,
+    market: pd.DataFrame | None,
+    book: MacroBook | None,
+    specs: Sequence[MacroSeries],
+    signals: pd.DataFrame | None,
+    companies: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """build_features' rows as typed columns: ``ratio.*``, ``classic.*``, ``market.*``, ``macro.*`` and
+    ``warning.*`` beside the statement keys. Whole columns at a time: a handful of groups (FY and the TTM
+    quarters), macro values once per (country, date), warning flags by sorted-key searches."""
+    groups = _groups(carry_market_value(frame))
+    parts = [_group_features(group, market) for group in groups]
+    rows = pd.concat(groups)[list(ROW_COLUMNS)]
+    out = pd.concat([rows, pd.concat(parts)], axis=1).reset_index(drop=True)
+    out["fiscal_year"] = out["fiscal_year"].astype(int)
+    filed = pd.to_datetime(out["filed_at"]).dt.date.to_numpy(dtype=object)
+    company = out["company_id"].to_numpy(dtype=object)
+    country_of = (
+        dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
+    )
+    if book is not None:
+        countries = pd.Series(company).map(country_of).fillna("").to_numpy(dtype=object)
+        macro = book.feature_frame(specs, countries, filed)
+        out = pd.concat([out, macro.add_prefix("macro.")], axis=1)
+    dart = (
+        set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
+        if companies is not None
+        else set()
+    )
+    flags = warning_flag_frame(
+        signals if signals is not None else pd.DataFrame(),
+        company,
+        filed,
+        pd.Series(company).isin(dart).to_numpy(),
+    )
+    return pd.concat([out, flags.add_prefix("warning.")], axis=1)
+
+
+def _objects(block: pd.DataFrame) -> list[list]:
+    """Rows of ``block`` as JSON-ready Python values (what _plain gives): None for anything missing or not
+    finite, dates as ISO text. Converted a column at a time (each column holds one kind of value)."""
+    columns = []
+    for name in block.columns:
+        values = block[name]
+        if values.dtype.kind == "f":
+            numbers = values.to_numpy(dtype=float)
+            out = numbers.astype(object)
+            out[~np.isfinite(numbers)] = None
+        else:
+            out = values.to_numpy(dtype=object, na_value=None)
+            present = np.flatnonzero(pd.notna(out))
+            if present.size and not isinstance(out[present[0]], str):
+                out[present] = [_plain(v) for v in out[present].tolist()]
+        columns.append(out)
+    return np.column_stack(columns).tolist() if columns else [[] for _ in range(len(block))]
+
+
+def _dumps_each(rows: list[list], build: Callable[[list], dict]) -> list[str]:
+    """json.dumps(build(row), sort_keys=True) of each row, once per distinct row (macro values and warning flags
+    repeat across many rows)."""
+    texts: dict[tuple, str] = {}
+    out = []
+    for row in rows:
+        key = tuple(row)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = json.dumps(build(row), sort_keys=True)
+        out.append(text)
+    return out
+
+
+def _json_columns(typed: pd.DataFrame, with_macro: bool) -> pd.DataFrame:
+    """The typed columns as the stored JSON text of ratios, classic, market, macro and warnings."""
+
+    def block(prefix: str) -> tuple[list[str], list[list]]:
+        names = [c for c in typed.columns if c.startswith(prefix)]
+        return [c[len(prefix) :] for c in names], _objects(typed[names])
+
+    keys, rows = block("ratio.")
+    ratios = [json.dumps(dict(zip(keys, row, strict=True))) for row in rows]
+    keys, rows = block("classic.")
+    scores = (*CLASSIC_SCORES, "merton_dd")
+    where = {
+        name: (
+            keys.index(name),
+            keys.index(f"{name}_reason"),
+            keys.index(f"{name}_zone") if f"{name}_zone" in keys else None,
+        )
+        for name in scores
+    }
+    classic = [
+        json.dumps(
+            {
+                name: {"value": row[v], "reason": row[r], "zone": None if z is None else row[z]}
+                for name, (v, r, z) in where.items()
+            },
+            sort_keys=True,
+        )
+        for row in rows
+    ]
+    keys, rows = block("market.")
+    market = [json.dumps(dict(zip(keys, row, strict=True)), sort_keys=True) for row in rows]
+    if with_macro:
+        keys, rows = block("macro.")
+        at = {(role, f): keys.index(macro_column(role, f)) for role in ROLES for f in MACRO_FIELDS}
+
+        def macro_entry(row: list) -> dict:
+            return {
+                role: None
+                if row[at[(role, "series")]] is None
+                else {f: row[at[(role, f)]] for f in MACRO_FIELDS}
+                for role in ROLES
+            }
+
+        macro = _dumps_each(rows, macro_entry)
+    else:
+        macro = ["{}"] * len(typed)
+    keys, rows = block("warning.")
+    warnings = _dumps_each(rows, lambda row: dict(zip(keys, row, strict=True)))
+    out = typed[list(ROW_COLUMNS)].copy()
+    out["ratios"], out["classic"] = ratios, classic
+    for column, name in CLASSIC_COLUMNS.items():
+        out[column] = typed[f"classic.{name}"].to_numpy(dtype=float)
+    out["merton_dd"] = typed["classic.merton_dd"].to_numpy(dtype=float)
+    out["market"], out["macro"], out["warnings"] = market, macro, warnings
+    return out
+
+
 def build_features(
     frame: pd.DataFrame,
     *,
@@ -197,93 +407,8 @@ def build_features(
     frame = with_period_columns(frame.reset_index(drop=True))
     if frame.empty:
         return pd.DataFrame()
-    frame = carry_market_value(frame)
-    by_market = _market_lookup(market)
-    country = (
-        dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
-    )
-    dart_companies = (
-        set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
-        if companies is not None
-        else set()
-    )
-    signals_of = (
-        {cid: group for cid, group in signals.groupby("company_id")}
-        if signals is not None and len(signals)
-        else {}
-    )
-    no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
-    # A company without signals has the same flags at every date: computed once per audit-feed answer.
-    quiet_flags = {
-        known: warning_flags(no_signals, dt.date(2000, 1, 1), audit_opinions_known=known)
-        for known in (False, True)
-    }
-    rows = []
-    for group in _groups(frame):
-        group = _with_market(group, by_market)
-        ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
-        prior = prior_year_versions(group)
-        items_of = item_records(group)
-        prior_items_of = item_records(prior)
-        has_prior = prior.notna().any(axis=1).to_numpy()
-        ratio_records = ratios.to_dict("records")
-        for position, row in enumerate(group.to_dict("records")):
-            key = (row["company_id"], pd.Timestamp(row["period_end"]).date(), row["accession"])
-            filed_at = pd.Timestamp(row["filed_at"]).date()
-            items = items_of[position]
-            found = by_market.get(key, {})
-            prior_items = prior_items_of[position] if has_prior[position] else None
-            usd = 1.0 if row["currency"] == "USD" else None
-            index, _note = ohlson_price_index(int(row["fiscal_year"]))
-            scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
-            classic = {
-                name: {"value": finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
-                for name, s in scores.items()
-            }
-            merton_dd = _plain(found.get("merton_dd"))
-            classic["merton_dd"] = {
-                "value": merton_dd,
-                "zone": None,
-                "reason": None if merton_dd is not None else (found.get("reason") or "no market features"),
-            }
-            macro = (
-                book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
-            )
-            audit_known = row["company_id"] in dart_companies
-            company_signals = signals_of.get(row["company_id"])
-            flags = (
-                quiet_flags[audit_known]
-                if company_signals is None
-                else warning_flags(company_signals, filed_at, audit_opinions_known=audit_known)
-            )
-            rows.append(
-                {
-                    "company_id": row["company_id"],
-                    "period_end": row["period_end"],
-                    "accession": row["accession"],
-                    "fiscal_year": int(row["fiscal_year"]),
-                    "filed_at": row["filed_at"],
-                    "currency": row["currency"],
-                    "period_type": row["period_type"],
-                    "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: finite_or_none(v) for k, v in ratio_records[position].items()}),
-                    "classic": json.dumps(classic, sort_keys=True),
-                    **{
-                        column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()
-                    },
-                    "merton_dd": merton_dd,
-                    "market": json.dumps(
-                        {
-                            **{f: _plain(found.get(f)) for f in MARKET_FIELDS},
-                            "market_value_source": row["market_value_source"],
-                        },
-                        sort_keys=True,
-                    ),
-                    "macro": json.dumps(macro, sort_keys=True),
-                    "warnings": json.dumps(flags, sort_keys=True),
-                }
-            )
-    return pd.DataFrame(rows)
+    typed = _typed_features(frame, market, book, specs, signals, companies)
+    return _json_columns(typed, with_macro=book is not None)
 
 
 @dg.asset(
