@@ -206,14 +206,20 @@ def child(side: str, revision: str, input_path: str, output_path: str) -> int:
 
 
 def documents(frame: pd.DataFrame) -> list[dict]:
-    """Each feature row as the mappings a client sees: keys, ratios, classic, market, macro, warnings."""
+    """Each feature row as the documents a client sees (ratios, classic, market, macro, warnings) with its key:
+    parsed from the JSON columns of a revision that stored JSON, read back from the typed columns otherwise."""
+    from risk_assets.core.feature_table import feature_document
+
     keys = ["company_id", "accession", "period_end"]
     out = []
     for row in frame.to_dict("records"):
-        document = {k: str(row[k]) for k in keys}
-        for name in ("ratios", "classic", "market", "macro", "warnings"):
-            document[name] = json.loads(row[name]) if isinstance(row[name], str) else row[name]
-        out.append(document)
+        if "ratios" in row:
+            document = {
+                name: json.loads(row[name]) for name in ("ratios", "classic", "market", "macro", "warnings")
+            }
+        else:
+            document = feature_document(row)
+        out.append({**{k: str(row[k]) for k in keys}, **document})
     return out
 
 

@@ -1,13 +1,12 @@
-"""build_features computes whole columns at a time; its rows equal, value for value, the per-row computation it
-replaced (kept here as the reference: classic_scores on item dicts, MacroBook.features, warning_flags and
-ohlson_price_index row by row), on the bundled warehouse and on synthetic panels built to reach every branch
-(missing items, zero denominators, non-USD filers, restatements, TTM quarters, market rows with and without
-Merton DD, every kind of warning signal, spreads and year-on-year macro series)."""
+"""build_features computes whole columns at a time; its rows, read back as documents (core.feature_table), equal
+value for value the per-row computation it replaced (kept here as the reference: classic_scores on item dicts,
+MacroBook.features, warning_flags and ohlson_price_index row by row), on the bundled warehouse and on synthetic
+panels built to reach every branch (missing items, zero denominators, non-USD filers, restatements, TTM quarters,
+market rows with and without Merton DD, every kind of warning signal, spreads and year-on-year macro series)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +22,14 @@ from risk_assets.core.early_warning import (
     warning_flag_frame,
     warning_flags,
 )
+from risk_assets.core.feature_table import FEATURE_COLUMN_NAMES, MARKET_FIELDS, feature_document
 from risk_assets.core.field_features import compute_field_features, finite_or_none
-from risk_assets.core.macro import DEFAULT_SERIES, MacroBook
+from risk_assets.core.macro import DEFAULT_SERIES, ROLES, MacroBook
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import compute_ratio_frame
 from risk_assets.core.ttm import with_period_columns
-from risk_assets.defs.features.assets import MARKET_FIELDS, _groups, build_features, carry_market_value
+from risk_assets.defs.features.assets import ROW_COLUMNS, _groups, build_features, carry_market_value
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 
@@ -163,16 +163,19 @@ def reference_rows(frame, *, market=None, book=None, specs=(), signals=None, com
 
 
 def assert_rows_equal(built: pd.DataFrame, reference: list[dict]) -> None:
-    """Same rows in the same order, every value equal (floats exactly), the JSON text as json.dumps wrote it."""
+    """Same rows in the same order, every value equal (floats exactly): the statement columns, the classic score
+    columns, and the documents the typed columns read back as (feature_document, what the API serves)."""
     assert len(built) == len(reference)
+    assert list(built.columns) == [*ROW_COLUMNS, *FEATURE_COLUMN_NAMES]
     for got, want in zip(built.to_dict("records"), reference, strict=True):
         key = (want["company_id"], want["period_end"], want["accession"])
-        for name in ("company_id", "period_end", "accession", "fiscal_year", "filed_at", "currency"):
+        for name in ROW_COLUMNS:
             assert got[name] == want[name], (key, name)
-        assert (got["period_type"], got["fiscal_period"]) == (want["period_type"], want["fiscal_period"]), key
-        assert got["ratios"] == json.dumps(want["ratios"]), key
-        for name in ("classic", "market", "macro", "warnings"):
-            assert got[name] == json.dumps(want[name], sort_keys=True), (key, name)
+        documents = feature_document(got)
+        for name in ("ratios", "classic", "market", "warnings"):
+            assert documents[name] == want[name], (key, name)
+        # without a MacroBook the reference had no macro document; the typed columns are then all null
+        assert documents["macro"] == (want["macro"] or dict.fromkeys(ROLES)), key
         for name in ("altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski", "merton_dd"):
             value = want["merton_dd"] if name == "merton_dd" else want["classic"][name]["value"]
             assert (None if pd.isna(got[name]) else got[name]) == value, (key, name)

@@ -7,21 +7,27 @@ signals dated on or before t. Annual (FY) and trailing-twelve-month (TTM) rows a
 row's "prior year" is the TTM row of the same fiscal quarter a year earlier, never an annual row.
 """
 
-import datetime as dt
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from risk_assets.core.canonical import CANONICAL_ITEMS
-from risk_assets.core.classic import CLASSIC_SCORES, classic_score_frame
+from risk_assets.core.classic import classic_score_frame
 from risk_assets.core.early_warning import warning_flag_frame
+from risk_assets.core.feature_table import (
+    FEATURE_COLUMN_NAMES,
+    MACRO_COLUMNS,
+    MARKET_COLUMNS,
+    MARKET_FIELDS,
+    RATIO_COLUMNS,
+    FeatureColumn,
+)
 from risk_assets.core.field_features import compute_field_features
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.core.macro import MACRO_FIELDS, ROLES, MacroBook, MacroSeries, macro_column
+from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
@@ -57,37 +63,6 @@ ROW_COLUMNS = (
     "period_type",
     "fiscal_period",
 )
-#: market_features columns carried into a feature row's ``market`` JSON.
-MARKET_FIELDS = (
-    "symbol",
-    "price_date",
-    "close",
-    "shares_outstanding",
-    "market_value_equity",
-    "equity_volatility",
-    "n_returns",
-    "debt_face",
-    "risk_free_rate",
-    "risk_free_series",
-    "risk_free_released_at",
-    "merton_dd",
-    "merton_pd",
-    "merton_method",
-    "reason",
-)
-
-
-def _plain(value: object) -> object:
-    """A JSON-safe value: dates as ISO text, NaN as null, numpy scalars as Python numbers."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dt.date | pd.Timestamp):
-        return pd.Timestamp(value).date().isoformat()
-    return value
 
 
 def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -226,9 +201,26 @@ def _price_indices(fiscal_years: np.ndarray) -> np.ndarray:
     return np.array([ohlson_price_index(int(year))[0] for year in years], dtype=float)[inverse]
 
 
-def _group_features(group: pd.DataFrame, market: pd.DataFrame | None) -> pd.DataFrame:
-    """Ratios, classic scores and market fields of one group of _groups (typed columns, the group's index)."""
-    positions = _market_positions(group, market)
+def _dates(values: np.ndarray) -> np.ndarray:
+    """Stored dates (date, Timestamp or ISO text) as ``datetime.date`` objects, None where missing."""
+    days = pd.to_datetime(pd.Series(values, dtype=object))
+    return np.where(days.notna(), days.dt.date, None)
+
+
+def _typed(values: np.ndarray, column: FeatureColumn) -> object:
+    """market_features values as the column's kind."""
+    if column.kind == "float":
+        return _finite(values)
+    if column.kind == "int":
+        return pd.array(pd.to_numeric(pd.Series(values, dtype=object)), dtype="Int64")
+    if column.kind == "date":
+        return _dates(values)
+    return np.where(pd.notna(values), values, None)
+
+
+def _group_features(group: pd.DataFrame, market: pd.DataFrame | None, positions: np.ndarray) -> pd.DataFrame:
+    """Ratios, classic scores and market columns of one group of _groups (the group's index); ``positions``:
+    each row's market_features row (_market_positions)."""
     group = _with_market(group, market, positions)
     ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
     prior = prior_year_versions(group[["company_id", "fiscal_year", "filed_at", "net_income"]])
@@ -240,22 +232,25 @@ def _group_features(group: pd.DataFrame, market: pd.DataFrame | None) -> pd.Data
         usd_per_unit=np.where(group["currency"].to_numpy(dtype=object) == "USD", 1.0, np.nan),
         price_index=_price_indices(group["fiscal_year"].to_numpy()),
     )
-    market_columns = {f"market.{name}": _market_values(market, positions, name) for name in MARKET_FIELDS}
-    merton_dd = _finite(market_columns["market.merton_dd"])
-    given = pd.Series(market_columns["market.reason"], dtype=object)
-    given = given.where(given.notna() & (given.astype(str) != ""), "no market features").to_numpy(
-        dtype=object
-    )
+    # equity_volatility and merton_dd are features too: their one column holds what the ratios computed from
+    # the same market row (finite or null, as the market field reads).
+    market_columns = {
+        column.name: _typed(_market_values(market, positions, field), column)
+        for field, column in MARKET_COLUMNS.items()
+        if field in MARKET_FIELDS and column.name not in RATIO_COLUMNS
+    }
+    reason = pd.Series(_market_values(market, positions, "reason"), dtype=object)
+    reason = reason.where(reason.notna() & (reason.astype(str) != ""), "no market features")
+    merton_dd = ratios["merton_dd"].to_numpy(dtype=float)
     return pd.concat(
         [
-            ratios.add_prefix("ratio."),
-            classic.add_prefix("classic."),
+            ratios[list(RATIO_COLUMNS)],
+            classic[[c for c in classic.columns if c in FEATURE_COLUMN_NAMES]],
             pd.DataFrame(
                 {
+                    "merton_dd_reason": np.where(np.isnan(merton_dd), reason.to_numpy(dtype=object), None),
                     **market_columns,
-                    "market.market_value_source": group["market_value_source"].to_numpy(dtype=object),
-                    "classic.merton_dd": merton_dd,
-                    "classic.merton_dd_reason": np.where(np.isnan(merton_dd), given, None),
+                    "market_value_source": group["market_value_source"].to_numpy(dtype=object),
                 },
                 index=group.index,
             ),
@@ -264,133 +259,16 @@ def _group_features(group: pd.DataFrame, market: pd.DataFrame | None) -> pd.Data
     )
 
 
-def _typed_features(
-    frame: pd.DataFrame,
-    market: pd.DataFrame | None,
-    book: MacroBook | None,
-    specs: Sequence[MacroSeries],
-    signals: pd.DataFrame | None,
-    companies: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """build_features' rows as typed columns: ``ratio.*``, ``classic.*``, ``market.*``, ``macro.*`` and
-    ``warning.*`` beside the statement keys. Whole columns at a time: a handful of groups (FY and the TTM
-    quarters), macro values once per (country, date), warning flags by sorted-key searches."""
-    groups = _groups(carry_market_value(frame))
-    parts = [_group_features(group, market) for group in groups]
-    rows = pd.concat(groups)[list(ROW_COLUMNS)]
-    out = pd.concat([rows, pd.concat(parts)], axis=1).reset_index(drop=True)
-    out["fiscal_year"] = out["fiscal_year"].astype(int)
-    filed = pd.to_datetime(out["filed_at"]).dt.date.to_numpy(dtype=object)
-    company = out["company_id"].to_numpy(dtype=object)
-    country_of = (
-        dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
+def _no_macro(rows: int) -> pd.DataFrame:
+    """Every macro column null (build_features without a MacroBook)."""
+    return pd.DataFrame(
+        {
+            column.name: np.full(rows, np.nan)
+            if column.kind == "float"
+            else np.full(rows, None, dtype=object)
+            for column in MACRO_COLUMNS.values()
+        }
     )
-    if book is not None:
-        countries = pd.Series(company).map(country_of).fillna("").to_numpy(dtype=object)
-        macro = book.feature_frame(specs, countries, filed)
-        out = pd.concat([out, macro.add_prefix("macro.")], axis=1)
-    dart = (
-        set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
-        if companies is not None
-        else set()
-    )
-    flags = warning_flag_frame(
-        signals if signals is not None else pd.DataFrame(),
-        company,
-        filed,
-        pd.Series(company).isin(dart).to_numpy(),
-    )
-    return pd.concat([out, flags.add_prefix("warning.")], axis=1)
-
-
-def _objects(block: pd.DataFrame) -> list[list]:
-    """Rows of ``block`` as JSON-ready Python values (what _plain gives): None for anything missing or not
-    finite, dates as ISO text. Converted a column at a time (each column holds one kind of value)."""
-    columns = []
-    for name in block.columns:
-        values = block[name]
-        if values.dtype.kind == "f":
-            numbers = values.to_numpy(dtype=float)
-            out = numbers.astype(object)
-            out[~np.isfinite(numbers)] = None
-        else:
-            out = values.to_numpy(dtype=object, na_value=None)
-            present = np.flatnonzero(pd.notna(out))
-            if present.size and not isinstance(out[present[0]], str):
-                out[present] = [_plain(v) for v in out[present].tolist()]
-        columns.append(out)
-    return np.column_stack(columns).tolist() if columns else [[] for _ in range(len(block))]
-
-
-def _dumps_each(rows: list[list], build: Callable[[list], dict]) -> list[str]:
-    """json.dumps(build(row), sort_keys=True) of each row, once per distinct row (macro values and warning flags
-    repeat across many rows)."""
-    texts: dict[tuple, str] = {}
-    out = []
-    for row in rows:
-        key = tuple(row)
-        text = texts.get(key)
-        if text is None:
-            text = texts[key] = json.dumps(build(row), sort_keys=True)
-        out.append(text)
-    return out
-
-
-def _json_columns(typed: pd.DataFrame, with_macro: bool) -> pd.DataFrame:
-    """The typed columns as the stored JSON text of ratios, classic, market, macro and warnings."""
-
-    def block(prefix: str) -> tuple[list[str], list[list]]:
-        names = [c for c in typed.columns if c.startswith(prefix)]
-        return [c[len(prefix) :] for c in names], _objects(typed[names])
-
-    keys, rows = block("ratio.")
-    ratios = [json.dumps(dict(zip(keys, row, strict=True))) for row in rows]
-    keys, rows = block("classic.")
-    scores = (*CLASSIC_SCORES, "merton_dd")
-    where = {
-        name: (
-            keys.index(name),
-            keys.index(f"{name}_reason"),
-            keys.index(f"{name}_zone") if f"{name}_zone" in keys else None,
-        )
-        for name in scores
-    }
-    classic = [
-        json.dumps(
-            {
-                name: {"value": row[v], "reason": row[r], "zone": None if z is None else row[z]}
-                for name, (v, r, z) in where.items()
-            },
-            sort_keys=True,
-        )
-        for row in rows
-    ]
-    keys, rows = block("market.")
-    market = [json.dumps(dict(zip(keys, row, strict=True)), sort_keys=True) for row in rows]
-    if with_macro:
-        keys, rows = block("macro.")
-        at = {(role, f): keys.index(macro_column(role, f)) for role in ROLES for f in MACRO_FIELDS}
-
-        def macro_entry(row: list) -> dict:
-            return {
-                role: None
-                if row[at[(role, "series")]] is None
-                else {f: row[at[(role, f)]] for f in MACRO_FIELDS}
-                for role in ROLES
-            }
-
-        macro = _dumps_each(rows, macro_entry)
-    else:
-        macro = ["{}"] * len(typed)
-    keys, rows = block("warning.")
-    warnings = _dumps_each(rows, lambda row: dict(zip(keys, row, strict=True)))
-    out = typed[list(ROW_COLUMNS)].copy()
-    out["ratios"], out["classic"] = ratios, classic
-    for column, name in CLASSIC_COLUMNS.items():
-        out[column] = typed[f"classic.{name}"].to_numpy(dtype=float)
-    out["merton_dd"] = typed["classic.merton_dd"].to_numpy(dtype=float)
-    out["market"], out["macro"], out["warnings"] = market, macro, warnings
-    return out
 
 
 def build_features(
@@ -402,13 +280,45 @@ def build_features(
     signals: pd.DataFrame | None = None,
     companies: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One feature row per statement version: ratios (JSON), classic scores with their reasons, market, macro
-    and warning JSON (see the module docstring for what each may see)."""
+    """One feature row per statement version: the statement's ROW_COLUMNS and the typed columns of
+    core.feature_table (ratios, classic scores with their reasons, market inputs, macro values, warning flags;
+    see the module docstring for what each may see). Without ``book`` the macro columns are null.
+
+    Whole columns at a time: a handful of groups (FY and each TTM quarter), macro values once per (country,
+    date), warning flags by sorted-key searches; no loop over rows or companies."""
     frame = with_period_columns(frame.reset_index(drop=True))
     if frame.empty:
         return pd.DataFrame()
-    typed = _typed_features(frame, market, book, specs, signals, companies)
-    return _json_columns(typed, with_macro=book is not None)
+    frame = carry_market_value(frame)
+    positions = _market_positions(frame, market)  # frame's index is a range: positions by label
+    groups = _groups(frame)
+    parts = [_group_features(group, market, positions[group.index.to_numpy()]) for group in groups]
+    out = pd.concat([pd.concat(groups)[list(ROW_COLUMNS)], pd.concat(parts)], axis=1).reset_index(drop=True)
+    out["fiscal_year"] = out["fiscal_year"].astype(int)
+    filed = pd.to_datetime(out["filed_at"]).dt.date.to_numpy(dtype=object)
+    company = out["company_id"].to_numpy(dtype=object)
+    if book is not None:
+        country_of = (
+            dict(zip(companies["company_id"], companies["country"], strict=True))
+            if companies is not None
+            else {}
+        )
+        countries = pd.Series(company).map(country_of).fillna("").to_numpy(dtype=object)
+        macro = book.feature_frame(specs, countries, filed)
+    else:
+        macro = _no_macro(len(out))
+    dart = (
+        set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
+        if companies is not None
+        else set()
+    )
+    flags = warning_flag_frame(
+        signals if signals is not None else pd.DataFrame(),
+        company,
+        filed,
+        pd.Series(company).isin(dart).to_numpy(),
+    )
+    return pd.concat([out, macro, flags], axis=1)[[*ROW_COLUMNS, *FEATURE_COLUMN_NAMES]]
 
 
 @dg.asset(

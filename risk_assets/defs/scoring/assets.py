@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags
+from risk_assets.core.feature_table import ratio_frame, warning_flag_records
 from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grade_for_pd
@@ -112,8 +113,8 @@ def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.Dat
         for cid, r in companies.iterrows()
     }
     mv_source = (
-        [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]]
-        if "market" in feats.columns
+        [m if isinstance(m, str) else None for m in feats["market_value_source"]]
+        if "market_value_source" in feats.columns
         else [None] * len(feats)
     )
     chosen = [
@@ -253,10 +254,8 @@ def with_overlay(
     drivers. A filing's score sees the flags known at its filing date (the features' warnings); the current
     snapshot sees the signals known today and how old the newest statement is."""
     flags_at_filing = {
-        (c, a): json.loads(w) if isinstance(w, str) else {}
-        for c, a, w in zip(
-            feats["company_id"], feats["accession"], feats.get("warnings", [None] * len(feats)), strict=True
-        )
+        (c, a): w
+        for c, a, w in zip(feats["company_id"], feats["accession"], warning_flag_records(feats), strict=True)
     }
     signals_of = dict(tuple(signals.groupby("company_id"))) if len(signals) else {}
     dart = (
@@ -303,7 +302,7 @@ def score_rows(
         }
     )
     feats = feats.loc[newest_period_per_filing(filings).index.sort_values()].reset_index(drop=True)
-    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]], index=feats.index).astype(float)
+    ratios = ratio_frame(feats)
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
