@@ -114,6 +114,7 @@ def child_job(job: str, result_path: str, profile_path: str | None) -> int:
 
 def child_predict(result_path: str) -> int:
     """The champions' raw predict_pd on the scored feature rows, each with its segment's model."""
+    from risk_assets.core.feature_table import ratio_frame
     from risk_assets.defs.resources import MlflowResource
     from risk_assets.settings import Settings
     from risk_assets.storage.warehouse import Warehouse
@@ -130,7 +131,7 @@ def child_predict(result_path: str) -> int:
         [segment_of.get(k) for k in zip(feats["company_id"], feats["accession"], strict=True)],
         index=feats.index,
     )
-    ratios = pd.DataFrame([json.loads(t) for t in feats["ratios"]], index=feats.index).astype(float)
+    ratios = ratio_frame(feats)
     registry = MlflowResource(
         tracking_uri=settings.mlflow_tracking_uri,
         experiment=settings.mlflow_experiment,

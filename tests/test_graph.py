@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from risk_assets.commands.graph import run_job
+from risk_assets.core.feature_table import feature_document
 from risk_assets.core.master_scale import GRADE_LABELS
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
@@ -45,20 +46,17 @@ def test_statements_and_features_cover_every_company(graph_env: Path) -> None:
     assert (statements["total_assets"] > 0).all()
     features = store.read("features")
     assert len(features) == len(statements)
-    classic = json.loads(features.iloc[0]["classic"])
+    classic = feature_document(features.iloc[0])["classic"]
     assert set(classic) >= {"altman_z", "altman_z_double_prime", "ohlson_o", "zmijewski"}
     # Market prices are bundled for Apple only (the AAPL chart of Aug-Nov 2020): Apple's FY2020 market value is
     # price x shares; other SEC filers' come from their annual reports' public float; Samsung (DART) has none.
-    source = {
-        (r.company_id, str(r.period_end)): json.loads(r.market).get("market_value_source")
-        for r in features.itertuples()
-    }
+    source = {(r.company_id, str(r.period_end)): r.market_value_source for r in features.itertuples()}
     assert source[("sec-0000320193", "2020-09-26")] == "price x shares at the balance-sheet date"
     sec = features[features["company_id"].str.startswith("sec-")]
     assert sec["altman_z"].notna().mean() > 0.8
     samsung = features[features["company_id"] == "dart-00126380"]
     assert samsung["altman_z"].isna().all()
-    assert all("market_value_equity" in json.loads(c)["altman_z"]["reason"] for c in samsung["classic"])
+    assert all("market_value_equity" in reason for reason in samsung["altman_z_reason"])
     assert features["altman_z_double_prime"].notna().mean() > 0.8
 
 

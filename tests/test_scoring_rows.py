@@ -18,6 +18,7 @@ from risk_assets.core.early_warning import (
     NON_CLEAN_AUDIT_OPINION,
     warning_flags,
 )
+from risk_assets.core.feature_table import ratio_frame, warning_flag_records
 from risk_assets.core.overlays import apply_overlay, overlay_terms
 from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
 from risk_assets.defs.scoring.assets import (
@@ -55,9 +56,7 @@ def _segments_by_loop(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.D
         else "ticker"
         for cid, r in companies.iterrows()
     }
-    mv_source = [
-        json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]
-    ]
+    mv_source = [m if isinstance(m, str) else None for m in feats["market_value_source"]]
     chosen = [
         choose_segment(
             listed=listed_of.get(cid, False),
@@ -74,8 +73,8 @@ def _segments_by_loop(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.D
 
 def _overlay_by_loop(rows: pd.DataFrame, feats: pd.DataFrame, signals: pd.DataFrame, companies: pd.DataFrame):
     flags_at_filing = {
-        (c, a): json.loads(w) if isinstance(w, str) else {}
-        for c, a, w in zip(feats["company_id"], feats["accession"], feats["warnings"], strict=True)
+        (c, a): w
+        for c, a, w in zip(feats["company_id"], feats["accession"], warning_flag_records(feats), strict=True)
     }
     signals_of = dict(tuple(signals.groupby("company_id"))) if len(signals) else {}
     dart = set(companies.index[companies["dart_corp_code"].notna()])
@@ -154,7 +153,7 @@ def _inputs() -> dict:
         }
     )
     feats = feats.loc[newest_period_per_filing(filings).index.sort_values()].reset_index(drop=True)
-    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]], index=feats.index).astype(float)
+    ratios = ratio_frame(feats)
     return {"companies": companies, "feats": feats, "ratios": ratios, "scores": scores, "signals": signals}
 
 
@@ -236,11 +235,11 @@ def test_overlay_is_the_row_loops(scoring_inputs: dict) -> None:
     feats = feats.copy()
     # flags known at some filings: a notice, an overdue report, a non-clean opinion
     flagged = feats.index % 5 == 0
-    feats.loc[flagged, "warnings"] = json.dumps(
-        {"late_filing_notices_12m": 1, "filing_overdue": 1, "non_clean_audit_opinion": None}, sort_keys=True
-    )
-    feats.loc[feats.index % 7 == 0, "warnings"] = json.dumps({"non_clean_audit_opinion": 1})
-    feats.loc[feats.index % 11 == 0, "warnings"] = None
+    flags = ["late_filing_notices_12m", "filing_overdue", "non_clean_audit_opinion"]
+    feats[flags] = feats[flags].astype(object)
+    feats.loc[flagged, flags] = [1, 1, None]
+    feats.loc[feats.index % 7 == 0, flags] = [None, None, 1]
+    feats.loc[feats.index % 11 == 0, flags] = None
     rows, signals = _rows(scoring_inputs), _signals(scoring_inputs)
     found = with_overlay(rows, feats, signals, companies)
     expected = _overlay_by_loop(rows.assign(drivers=rows["drivers"].fillna("{}")), feats, signals, companies)

@@ -8,9 +8,11 @@ missing the score is None with a reason that names the input, never a guess. Ite
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from scipy.optimize import brentq
 
 Items = Mapping[str, object]
@@ -498,3 +500,247 @@ def classic_scores(
             value=None if x.value is None else zmijewski_probability(x.value), reason=x.reason, zone=None
         ),
     }
+
+
+# --- the same scores over a frame of statements (the features asset: a whole market at once) ----------------
+
+#: The statement-based scores of classic_scores, in its order; each has a value and a reason column in
+#: classic_score_frame, the Altman scores a zone column too.
+CLASSIC_SCORES: tuple[str, ...] = (
+    "altman_z",
+    "altman_z_double_prime",
+    "ohlson_o",
+    "ohlson_probability",
+    "zmijewski",
+    "zmijewski_probability",
+)
+ZONED_SCORES: tuple[str, ...] = ("altman_z", "altman_z_double_prime")
+
+
+def _math_map(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    """``function`` (a ``math`` function) over an array. numpy's vectorised log, exp and erfc differ from libm's in
+    the last bits; mapping the scalar function keeps every value bit-identical to classic_scores'."""
+    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+
+
+def _frame_values(items: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named items as float arrays, NaN where absent or not finite (what _number reads as None)."""
+    out = {}
+    for name in names:
+        column = (
+            pd.to_numeric(items[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            if name in items.columns
+            else np.full(len(items), np.nan)
+        )
+        out[name] = np.where(np.isfinite(column), column, np.nan)
+    return out
+
+
+class _Reasons:
+    """Reasons per row, the first one found winning (the scalar functions return at the first failed check)."""
+
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, None, dtype=object)
+        self.ok = np.ones(n, dtype=bool)
+
+    def fail(self, bad: np.ndarray, text: str | np.ndarray) -> None:
+        """Rows still computable where ``bad`` holds get ``text`` (one string, or one per row)."""
+        hit = self.ok & bad
+        self.text[hit] = text if isinstance(text, str) else text[hit]
+        self.ok &= ~hit
+
+    def missing(self, values: Mapping[str, np.ndarray], names: tuple[str, ...], score: str) -> None:
+        """_inputs' reason: every missing input named in ``names``' order (one string per missing pattern)."""
+        absent = np.column_stack([np.isnan(values[name]) for name in names])
+        codes = absent.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+        patterns, inverse = np.unique(codes, return_inverse=True)
+        texts = np.array(
+            [
+                _inputs({n: (None if code >> i & 1 else 0.0) for i, n in enumerate(names)}, names, score)[1]
+                for code in patterns.tolist()
+            ],
+            dtype=object,
+        )
+        self.fail(codes > 0, texts[inverse])
+
+    def nonzero(self, values: Mapping[str, np.ndarray], names: tuple[str, ...], score: str) -> None:
+        """_nonzero's reason: every zero denominator among ``names`` named."""
+        zero = np.column_stack([values[name] == 0 for name in names])
+        for pattern in {tuple(row) for row in np.unique(zero[self.ok], axis=0).tolist()} - {
+            (False,) * len(names)
+        }:
+            hit = (zero == np.array(pattern)).all(axis=1)
+            self.fail(
+                hit,
+                f"{score}: {', '.join(n for n, z in zip(names, pattern, strict=True) if z)} is zero (division by zero)",
+            )
+
+    def positive_assets(self, values: Mapping[str, np.ndarray], score: str) -> None:
+        self.fail(~(values["total_assets"] > 0), f"{score}: total_assets is not positive")
+
+
+def _zone_array(
+    value: np.ndarray, computed: np.ndarray, distress_below: float, safe_above: float
+) -> np.ndarray:
+    """_zone per row where the score was computed (None elsewhere): a NaN score is "grey", as _zone says."""
+    zone = np.where(value < distress_below, "distress", np.where(value > safe_above, "safe", "grey"))
+    return np.where(computed, zone.astype(object), None)
+
+
+def _altman_reasons(values: Mapping[str, np.ndarray], names: tuple[str, ...], score: str) -> _Reasons:
+    """_altman_inputs' checks per row: every input present, positive assets, nonzero total liabilities."""
+    reasons = _Reasons(len(values["total_assets"]))
+    reasons.missing(values, names, score)
+    reasons.positive_assets(values, score)
+    reasons.nonzero(values, ("total_liabilities",), score)
+    return reasons
+
+
+def _x1_to_x3(v: Mapping[str, np.ndarray], wc: float, re: float, ebit: float) -> np.ndarray:
+    ta = v["total_assets"]
+    return (
+        wc * (v["current_assets"] - v["current_liabilities"]) / ta
+        + re * v["retained_earnings"] / ta
+        + ebit * v["ebit"] / ta
+    )
+
+
+def classic_score_frame(
+    items: pd.DataFrame,
+    prior_net_income: np.ndarray | pd.Series | None = None,
+    *,
+    usd_per_unit: np.ndarray | pd.Series | None = None,
+    price_index: np.ndarray | pd.Series | None = None,
+) -> pd.DataFrame:
+    """classic_scores for every row of ``items`` at once: for each name of CLASSIC_SCORES a value column (NaN
+    where classic_scores' value is None or not finite), ``<name>_reason`` and, for ZONED_SCORES, ``<name>_zone``.
+
+    Same semantics, reasons and floating-point values as classic_scores row by row: ``items`` holds canonical
+    items as columns (an absent column is a missing item; ``currency`` read as classic_scores reads
+    ``items["currency"]``); ``prior_net_income`` is the prior year's net income (NaN: no prior year known);
+    ``usd_per_unit`` per row (NaN: not given) and ``price_index`` per row (NaN: unknown).
+    """
+    n = len(items)
+    needed = tuple(dict.fromkeys(_ALTMAN_Z_ITEMS + _Z2_ITEMS + _OHLSON_ITEMS + _ZMIJEWSKI_ITEMS))
+    v = _frame_values(items, needed)
+
+    def per_row(values: np.ndarray | pd.Series | None) -> np.ndarray:
+        if values is None:
+            return np.full(n, np.nan)
+        out = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        if out.shape != (n,):
+            raise ValueError(f"classic_score_frame: {out.shape[0]} values for {n} rows")
+        return out
+
+    prior_ni, rate, index = per_row(prior_net_income), per_row(usd_per_unit), per_row(price_index)
+    prior_ni = np.where(np.isfinite(prior_ni), prior_ni, np.nan)
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        # Altman Z and Z''
+        reasons = _altman_reasons(v, _ALTMAN_Z_ITEMS, "Altman Z")
+        z = (
+            _x1_to_x3(v, 1.2, 1.4, 3.3)
+            + 0.6 * v["market_value_equity"] / v["total_liabilities"]
+            + 1.0 * v["revenue"] / v["total_assets"]
+        )
+        out["altman_z"] = np.where(reasons.ok, z, np.nan)
+        out["altman_z_reason"] = reasons.text
+        out["altman_z_zone"] = _zone_array(z, reasons.ok, 1.81, 2.99)
+
+        reasons = _altman_reasons(v, _Z2_ITEMS, "Altman Z''")
+        z2 = _x1_to_x3(v, 6.56, 3.26, 6.72) + 1.05 * v["total_equity"] / v["total_liabilities"]
+        z2 += 0.0  # no emerging-market constant: classic_scores adds a 0.0 shift (-0.0 becomes 0.0)
+        out["altman_z_double_prime"] = np.where(reasons.ok, z2, np.nan)
+        out["altman_z_double_prime_reason"] = reasons.text
+        out["altman_z_double_prime_zone"] = _zone_array(z2, reasons.ok, 1.1, 2.6)
+
+        # Ohlson O: the checks in ohlson_o's order
+        reasons = _Reasons(n)
+        reasons.missing(v, _OHLSON_ITEMS, "Ohlson O")
+        reasons.fail(
+            np.isnan(prior_ni), "Ohlson O needs the prior year's net income (prior_items['net_income'])"
+        )
+        reasons.positive_assets(v, "Ohlson O")
+        reasons.nonzero(v, ("total_liabilities", "current_assets"), "Ohlson O")
+        reasons.fail(
+            ~(np.isfinite(index) & (index > 0)),
+            "Ohlson O needs the GNP price-level index (price_index, 1968 = 100)",
+        )
+        given = ~np.isnan(rate)
+        bad_rate = given & ~(np.isfinite(rate) & (rate > 0))
+        for value in np.unique(rate[bad_rate & reasons.ok]).tolist():
+            reasons.fail(
+                bad_rate & (rate == value), f"Ohlson O: usd_per_unit must be a positive number, got {value!r}"
+            )
+        # Without a rate only a USD statement is usable; a missing currency (None, NaN, blank) is unknown.
+        unconverted = ~given & reasons.ok
+        if unconverted.any():
+            currency = (
+                items["currency"].to_numpy(dtype=object)
+                if "currency" in items.columns
+                else np.full(n, None, dtype=object)
+            )
+            codes, currencies = pd.factorize(currency[unconverted])
+            texts = [_total_assets_usd({"currency": c}, 1.0, None)[1] for c in currencies.tolist()]
+            unknown = _total_assets_usd({"currency": None}, 1.0, None)[1]
+            why = np.full(n, None, dtype=object)
+            why[unconverted] = np.array([*texts, unknown], dtype=object)[codes]  # code -1 (missing): the last
+            reasons.fail(unconverted & pd.notna(why), why)
+        ta, tl, ni = v["total_assets"], v["total_liabilities"], v["net_income"]
+        assets_usd = np.where(given, ta * rate, ta)
+        ok = reasons.ok
+        size = np.full(n, np.nan)
+        size[ok] = _math_map(math.log, assets_usd[ok] / index[ok])
+        tlta = tl / ta
+        wcta = (v["current_assets"] - v["current_liabilities"]) / ta
+        clca = v["current_liabilities"] / v["current_assets"]
+        nita = ni / ta
+        futl = v["operating_cash_flow"] / tl
+        intwo = np.where((ni < 0) & (prior_ni < 0), 1.0, 0.0)
+        oeneg = np.where(tl > ta, 1.0, 0.0)
+        scale = np.abs(ni) + np.abs(prior_ni)
+        chin = np.where(scale > 0, (ni - prior_ni) / scale, 0.0)
+        o = (
+            -1.32
+            - 0.407 * size
+            + 6.03 * tlta
+            - 1.43 * wcta
+            + 0.0757 * clca
+            - 2.37 * nita
+            - 1.83 * futl
+            + 0.285 * intwo
+            - 1.72 * oeneg
+            - 0.521 * chin
+        )
+        o = np.where(ok, o, np.nan)
+        positive = o >= 0
+        e = np.full(n, np.nan)
+        e[ok] = _math_map(math.exp, np.where(positive, -o, o)[ok])
+        out["ohlson_o"] = o
+        out["ohlson_o_reason"] = reasons.text
+        out["ohlson_probability"] = np.where(positive, 1.0 / (1.0 + e), e / (1.0 + e))
+        out["ohlson_probability_reason"] = reasons.text
+
+        # Zmijewski
+        reasons = _Reasons(n)
+        reasons.missing(v, _ZMIJEWSKI_ITEMS, "Zmijewski")
+        reasons.positive_assets(v, "Zmijewski")
+        reasons.nonzero(v, ("current_liabilities",), "Zmijewski")
+        x = (
+            -4.336
+            - 4.513 * ni / ta
+            + 5.679 * tl / ta
+            + 0.004 * v["current_assets"] / v["current_liabilities"]
+        )
+        x = np.where(reasons.ok, x, np.nan)
+        tail = np.full(n, np.nan)
+        tail[reasons.ok] = _math_map(math.erfc, (-x / math.sqrt(2.0))[reasons.ok])
+        out["zmijewski"] = x
+        out["zmijewski_reason"] = reasons.text
+        out["zmijewski_probability"] = 0.5 * tail
+        out["zmijewski_probability_reason"] = reasons.text
+    for name in CLASSIC_SCORES:  # classic values are finite or None
+        out[name] = np.where(np.isfinite(out[name]), out[name], np.nan)
+    return pd.DataFrame(out, index=items.index)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from risk_assets.core.events import parse_loose_date, sec_late_filing_notices
@@ -335,39 +336,124 @@ def warning_flags(signals: pd.DataFrame, as_of: dt.date, *, audit_opinions_known
     }
 
 
+#: The flags of warning_flags, each a column of warning_flag_frame.
+WARNING_FLAGS: tuple[str, ...] = (
+    "late_filing_notices_12m",
+    "non_clean_audit_opinion",
+    "filing_overdue",
+    "latest_signal_date",
+)
+
+
+def _nanoseconds(values: object) -> np.ndarray:
+    """Dates or times as int64 nanoseconds; NaT stays the int64 minimum (callers drop or mask it)."""
+    return pd.to_datetime(pd.Series(np.asarray(values))).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+def warning_flag_frame(
+    signals: pd.DataFrame,
+    company_ids: Sequence[str],
+    as_of: Sequence[dt.date],
+    audit_opinions_known: Sequence[bool],
+) -> pd.DataFrame:
+    """warning_flags for every (company, as_of) pair at once: one column per WARNING_FLAGS name, in the pairs'
+    order. ``signals`` holds every company's signals; a pair only sees its own company's, dated on or before its
+    as_of. Counts are int64, ``non_clean_audit_opinion`` nullable Int64 (NA where the company's source has no
+    audit-opinion feed), ``latest_signal_date`` a ``datetime.date`` or None.
+
+    Each count is a difference of two sorted-key searches (company, time) instead of a filter per pair."""
+    n = len(company_ids)
+    if not (len(as_of) == len(audit_opinions_known) == n):
+        raise ValueError("warning_flag_frame: company_ids, as_of and audit_opinions_known differ in length")
+    companies = np.asarray(company_ids, dtype=object)
+    cutoff = _nanoseconds(as_of)
+    nat = np.iinfo(np.int64).min
+    if (cutoff == nat).any():
+        raise ValueError("warning_flag_frame: every pair needs an as_of date")
+    if signals.empty:
+        signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
+    dated = _nanoseconds(signals["signal_date"].to_numpy(dtype=object)) != nat
+    signals = signals[dated]
+    signal_time = _nanoseconds(signals["signal_date"].to_numpy(dtype=object))
+    resolved = (
+        _nanoseconds(signals["resolved_at"].to_numpy(dtype=object))
+        if "resolved_at" in signals.columns
+        else np.full(len(signals), nat, dtype=np.int64)
+    )
+    kind = signals["kind"].to_numpy(dtype=object)
+    codes, _ = pd.factorize(np.concatenate([companies, signals["company_id"].to_numpy(dtype=object)]))
+    row_company, signal_company = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+
+    def days_before(days: int) -> np.ndarray:
+        return cutoff - np.int64(days) * 86_400_000_000_000
+
+    # Every time compared, ranked: (company, rank) is then one int64 key, ordered as (company, time) is.
+    windows = {LATE_FILING_NOTICE: NOTICE_FLAG_DAYS, NON_CLEAN_AUDIT_OPINION: OPINION_FLAG_DAYS}
+    times = np.unique(
+        np.concatenate(
+            [signal_time, np.maximum(signal_time, resolved), cutoff, *map(days_before, windows.values())]
+        )
+    )
+    width = np.int64(len(times) + 1)
+
+    def key(company: np.ndarray, time: np.ndarray) -> np.ndarray:
+        return company * width + np.searchsorted(times, time).astype(np.int64)
+
+    def counted(selected: np.ndarray, time: np.ndarray, after: np.ndarray | None) -> np.ndarray:
+        """Per pair, its company's selected signals whose ``time`` is in (after, as_of] (after None: all up to)."""
+        keys = np.sort(key(signal_company[selected], time[selected]))
+        upto = np.searchsorted(keys, key(row_company, cutoff), side="right")
+        start = (
+            np.searchsorted(keys, row_company * width - 1, side="right")
+            if after is None
+            else np.searchsorted(keys, key(row_company, after), side="right")
+        )
+        return (upto - start).astype(np.int64)
+
+    late = counted(kind == LATE_FILING_NOTICE, signal_time, days_before(NOTICE_FLAG_DAYS))
+    opinions = counted(kind == NON_CLEAN_AUDIT_OPINION, signal_time, days_before(OPINION_FLAG_DAYS))
+    overdue = kind == FILING_OVERDUE
+    # Overdue at t: dated on or before t and not resolved by then (resolved_at empty or after t).
+    raised = counted(overdue, signal_time, None)
+    settled = counted(overdue & (resolved != nat), np.maximum(signal_time, resolved), None)
+    # The newest signal of any kind dated on or before t.
+    order = np.lexsort((signal_time, signal_company))
+    keys = key(signal_company, signal_time)[order]
+    last = np.searchsorted(keys, key(row_company, cutoff), side="right") - 1
+    mine = last >= 0
+    mine[mine] = signal_company[order][last[mine]] == row_company[mine]
+    latest = np.full(n, None, dtype=object)
+    if mine.any():
+        latest[mine] = pd.to_datetime(signal_time[order][last[mine]]).date
+    known = np.asarray(audit_opinions_known, dtype=bool)
+    opinion = pd.Series(np.minimum(opinions, 1), dtype="Int64")
+    opinion[~known] = pd.NA
+    return pd.DataFrame(
+        {
+            "late_filing_notices_12m": late,
+            "non_clean_audit_opinion": opinion.array,
+            "filing_overdue": ((raised - settled) > 0).astype(np.int64),
+            "latest_signal_date": latest,
+        }
+    )
+
+
 def warning_flags_table(
     signals: pd.DataFrame, as_of: dt.date, audit_opinions_known: pd.Series
 ) -> pd.DataFrame:
-    """warning_flags for many companies at one date, with one pass over the signals: per company of
-    ``audit_opinions_known`` (a bool per company id, the index), the same late_filing_notices_12m,
-    non_clean_audit_opinion (None where the company's source has no audit-opinion feed) and filing_overdue."""
+    """warning_flags for many companies at one date: per company of ``audit_opinions_known`` (a bool per company
+    id, the index), the same late_filing_notices_12m, non_clean_audit_opinion (None where the company's source
+    has no audit-opinion feed) and filing_overdue (warning_flag_frame with one date)."""
     companies = audit_opinions_known.index
-    cutoff = pd.Timestamp(as_of)
-    dates = pd.to_datetime(signals["signal_date"]) if len(signals) else pd.Series(dtype="datetime64[ns]")
-    known = signals[(dates <= cutoff).to_numpy()] if len(signals) else signals
-    dates = dates[(dates <= cutoff).to_numpy()] if len(signals) else dates
-
-    def recent(kind: str, days: int) -> pd.Series:
-        if known.empty:
-            return pd.Series(0, index=companies, dtype="int64")
-        mask = (known["kind"] == kind) & (dates > cutoff - pd.Timedelta(days=days))
-        counts = mask.groupby(known["company_id"]).sum()
-        return counts.reindex(companies, fill_value=0).astype("int64")
-
-    if known.empty:
-        overdue = pd.Series(0, index=companies, dtype="int64")
-    else:
-        late = known[known["kind"] == FILING_OVERDUE]
-        resolved = pd.to_datetime(late["resolved_at"])
-        still_open = (resolved.isna() | (resolved > cutoff)).groupby(late["company_id"]).any()
-        overdue = still_open.reindex(companies, fill_value=False).astype("int64")
-    opinions = recent(NON_CLEAN_AUDIT_OPINION, OPINION_FLAG_DAYS).clip(upper=1).astype(object)
-    opinions[~audit_opinions_known.astype(bool).to_numpy()] = None
+    flags = warning_flag_frame(
+        signals, list(companies), [as_of] * len(companies), audit_opinions_known.astype(bool).tolist()
+    )
+    opinions = flags["non_clean_audit_opinion"].astype(object)
     return pd.DataFrame(
         {
-            "late_filing_notices_12m": recent(LATE_FILING_NOTICE, NOTICE_FLAG_DAYS),
-            "non_clean_audit_opinion": opinions,
-            "filing_overdue": overdue,
+            "late_filing_notices_12m": flags["late_filing_notices_12m"].to_numpy(),
+            "non_clean_audit_opinion": opinions.where(opinions.notna(), None).to_numpy(dtype=object),
+            "filing_overdue": flags["filing_overdue"].to_numpy(),
         },
         index=companies,
     )

@@ -15,7 +15,7 @@ visible value; "yoy" the percent change against the observation a year earlier (
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 ROLES: tuple[str, ...] = ("policy_rate", "govt_10y", "credit_spread", "gdp_growth", "cpi_inflation")
+#: What MacroBook.value_as_of tells about a role's value, each a column of MacroBook.feature_frame.
+MACRO_FIELDS: tuple[str, ...] = ("value", "series", "observation_date", "released_at")
 FIRST_RELEASE = "first_release"
 #: A value is too stale to stand for "now" when its observation date is more than the series' usual spacing
 #: (a quarter for GDP, a week for WGS10YR) plus this many days before t: a feed that stopped is not "now".
@@ -201,6 +203,42 @@ class MacroBook:
                     out[spec.role] = self.value_as_of(spec, as_of)
             self._known[key] = out
         return {role: None if value is None else dict(value) for role, value in out.items()}
+
+    def feature_frame(
+        self, specs: Iterable[MacroSeries], countries: Sequence[str], as_of: Sequence[dt.date]
+    ) -> pd.DataFrame:
+        """features() for many (country, as_of) pairs, one lookup per distinct pair (filings cluster on a few
+        thousand dates): a column per role and field of MACRO_FIELDS (``macro_column``), in the pairs' order.
+        Values are floats (NaN where unknown), dates are ``datetime.date`` (None where unknown)."""
+        specs = tuple(specs)
+        if len(countries) != len(as_of):
+            raise ValueError(f"feature_frame: {len(countries)} countries for {len(as_of)} dates")
+        by_country, country_of = pd.factorize(np.asarray(countries, dtype=object), use_na_sentinel=False)
+        by_day, day_of = pd.factorize(np.asarray(as_of, dtype=object), use_na_sentinel=False)
+        pair, codes = np.unique(by_country * len(day_of) + by_day, return_inverse=True)
+        distinct = [(country_of[p // len(day_of)], day_of[p % len(day_of)]) for p in pair.tolist()]
+        answers = [self.features(specs, country, day) for country, day in distinct]
+        columns: dict[str, np.ndarray] = {}
+        for role in ROLES:
+            found = [answer[role] or {} for answer in answers]
+            columns[macro_column(role, "value")] = np.array(
+                [f.get("value", np.nan) for f in found], dtype=float
+            )[codes]
+            columns[macro_column(role, "series")] = np.array([f.get("series") for f in found], dtype=object)[
+                codes
+            ]
+            for field in ("observation_date", "released_at"):
+                days = [dt.date.fromisoformat(f[field]) if f.get(field) else None for f in found]
+                columns[macro_column(role, field)] = np.array(days, dtype=object)[codes]
+        return pd.DataFrame(columns)
+
+
+def macro_column(role: str, field: str) -> str:
+    """The column of a role's field in feature_frame (and in the warehouse's features table)."""
+    if role not in ROLES or field not in MACRO_FIELDS:
+        raise ValueError(f"no macro column for role {role!r}, field {field!r}")
+    suffix = {"value": "", "series": "_series", "observation_date": "_observed", "released_at": "_released"}
+    return f"macro_{role}{suffix[field]}"
 
 
 def risk_free_rate(features: Mapping[str, Mapping[str, Any] | None]) -> Mapping[str, Any] | None:

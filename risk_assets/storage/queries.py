@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from risk_assets.core.canonical import CANONICAL_ITEMS, STATEMENT_META_COLUMNS
+from risk_assets.core.feature_table import FEATURE_COLUMN_NAMES, feature_document
 from risk_assets.core.master_scale import GRADE_LABELS
 from risk_assets.storage.api_keys import record_audit
 from risk_assets.storage.schema import companies, features, risk_alerts, risk_scores, statements, watchlist
@@ -54,20 +55,19 @@ _SCORE_COLUMNS = (
     "status",
     "period_type",
 )
-# Annual or trailing-twelve-month rows, and the market and macro inputs of a feature row.
+# Annual or trailing-twelve-month rows; a feature row's statement columns and its typed columns (core/feature_table),
+# served as the documents (ratios, classic, market, macro, warnings) clients have always read.
 _STATEMENT_EXTRAS = ("period_type", "fiscal_period")
-_FEATURE_EXTRAS = ("period_type", "fiscal_period", "merton_dd", "market", "macro", "warnings")
-_FEATURE_JSON = frozenset({"ratios", "classic", "market", "macro", "warnings"})
-_FEATURE_COLUMNS = (
+_FEATURE_META = (
     "period_end",
     "fiscal_year",
     "accession",
     "filed_at",
     "currency",
-    "ratios",
-    "classic",
-    *_FEATURE_EXTRAS,
+    "period_type",
+    "fiscal_period",
 )
+_FEATURE_COLUMNS = (*_FEATURE_META, *FEATURE_COLUMN_NAMES)
 _COMPANY_COLUMNS = (
     "company_id",
     "name",
@@ -253,11 +253,19 @@ def statements_for(
     return rows, total
 
 
-def _feature_dict(row: Any) -> dict[str, Any]:
-    """A feature row with its JSON columns parsed."""
+def _feature_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored feature row as served: its statement columns, its documents and Merton DD."""
+    documents = feature_document(row)
     return {
-        name: (json.loads(row[name]) if name in _FEATURE_JSON and row[name] is not None else row[name])
-        for name in _FEATURE_COLUMNS
+        **{name: row[name] for name in ("period_end", "fiscal_year", "accession", "filed_at", "currency")},
+        "ratios": documents["ratios"],
+        "classic": documents["classic"],
+        "period_type": row["period_type"],
+        "fiscal_period": row["fiscal_period"],
+        "merton_dd": documents["classic"]["merton_dd"]["value"],
+        "market": documents["market"],
+        "macro": documents["macro"],
+        "warnings": documents["warnings"],
     }
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.feature_table import FEATURE_COLUMNS, FeatureColumn
 
 metadata = sa.MetaData()
 
@@ -123,6 +124,16 @@ market_prices = sa.Table(
     sa.Column("currency", sa.String(3)),
 )
 
+
+def _feature_type(column: FeatureColumn) -> sa.types.TypeEngine:
+    return {"float": _Float, "int": sa.Integer(), "date": sa.Date(), "text": sa.String(column.length)}[
+        column.kind
+    ]
+
+
+# One row per statement version; the typed columns (ratios, classic scores with their reasons and zones, market
+# inputs, macro values with their series and dates, early-warning flags) are listed in core/feature_table.py, the
+# one place the writer and the readers take them from too (migration 0005 replaced the JSON text columns).
 features = sa.Table(
     "features",
     metadata,
@@ -132,21 +143,10 @@ features = sa.Table(
     sa.Column("fiscal_year", sa.Integer, nullable=False),
     sa.Column("filed_at", sa.Date, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("ratios", _Text, nullable=False),
-    sa.Column("classic", _Text, nullable=False),
-    sa.Column("altman_z", _Float),
-    sa.Column("altman_z_double_prime", _Float),
-    sa.Column("ohlson_o", _Float),
-    sa.Column("zmijewski", _Float),
-    sa.Column("computed_at", _DateTime, nullable=False),
     sa.Column("period_type", sa.String(3), nullable=False, default="FY", server_default="FY"),
     sa.Column("fiscal_period", sa.String(2), nullable=False, default="FY", server_default="FY"),
-    sa.Column("merton_dd", _Float),
-    # JSON: market inputs (market value, volatility, Merton solve, with dates), macro values as released on or
-    # before filed_at (with observation and release dates), early-warning flags known at filed_at.
-    sa.Column("market", _Text),
-    sa.Column("macro", _Text),
-    sa.Column("warnings", _Text),
+    sa.Column("computed_at", _DateTime, nullable=False),
+    *[sa.Column(column.name, _feature_type(column)) for column in FEATURE_COLUMNS],
     sa.Index("ix_features_filed", "company_id", "filed_at"),
 )
 

@@ -12,6 +12,7 @@ import pytest
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.evaluation import usable_features
+from risk_assets.core.feature_table import ratio_frame
 from risk_assets.core.model import PDModel
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.modeling.assets import read_training_set
@@ -38,12 +39,8 @@ def _scoring_time_drivers(warehouse: Warehouse, model: PDModel, rows: pd.DataFra
     feats = feats.assign(period_end=pd.to_datetime(feats["period_end"]).dt.date.astype(str))
     wanted = rows.assign(period_end=pd.to_datetime(rows["period_end"]).dt.date.astype(str))
     found = wanted[["accession", "period_end"]].merge(feats, on=["accession", "period_end"], how="left")
-    assert found["ratios"].notna().all()
-    frame = (
-        pd.DataFrame([json.loads(t) for t in found["ratios"]])
-        .reindex(columns=model.feature_names)
-        .astype(float)
-    )
+    assert found["computed_at"].notna().all()  # every filing score has its feature row
+    frame = ratio_frame(found).reindex(columns=model.feature_names).astype(float)
     out = _predict(model, frame, MARKET)
     return {a: json.loads(d) for a, d in zip(found["accession"], out["drivers"], strict=True)}
 

@@ -3,14 +3,12 @@ model version that answered, and the champion cache (per version, alias re-read 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from api.schemas.scoring import MAX_SCORE_BATCH
 from api.scoring import ChampionCache, ChampionUnavailable, score_matrix
+from risk_assets.core.feature_table import ratio_frame
 from risk_assets.storage.model_registry import ModelRegistry
 from tests.api.conftest import bearer, settings_for
 
@@ -177,11 +175,7 @@ def test_the_fast_path_equals_pdmodel_score_on_every_bundled_filing(api_home, re
     """score_matrix reads the LightGBM booster directly; PDModel.score is the reference."""
     _version, model = registry.load_champion()
     feats = warehouse.read("features")
-    ratios = (
-        pd.DataFrame([json.loads(t) for t in feats["ratios"]])
-        .reindex(columns=model.feature_names)
-        .astype(float)
-    )
+    ratios = ratio_frame(feats).reindex(columns=model.feature_names).astype(float)
     reference = model.score(ratios, top_drivers=len(model.feature_names))
     fast = score_matrix(model, ratios.to_numpy())
     np.testing.assert_allclose(fast.pd, reference["pd"].to_numpy(), rtol=1e-12)

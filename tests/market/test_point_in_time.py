@@ -5,12 +5,12 @@ value exists."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from risk_assets.core.feature_table import feature_document
 from risk_assets.core.pit import known_versions
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
@@ -36,16 +36,17 @@ def test_no_feature_row_holds_anything_published_after_its_date(store: Warehouse
         t = _date(row.filed_at)
         # The statement itself was filed at t.
         assert _date(statements.loc[(row.company_id, row.period_end, row.accession), "filed_at"]) == t
-        for role, value in json.loads(row.macro).items():
+        documents = feature_document(row._asdict())
+        for role, value in documents["macro"].items():
             if value is not None:
                 assert _date(value["released_at"]) <= t and _date(value["observation_date"]) <= t, (row, role)
                 checked["macro"] += 1
-        market = json.loads(row.market)
+        market = documents["market"]
         for field in ("price_date", "risk_free_released_at"):
             if market[field] is not None:
                 assert _date(market[field]) <= _date(row.period_end) <= t, (row, field)
                 checked["market"] += 1
-        latest = json.loads(row.warnings)["latest_signal_date"]
+        latest = documents["warnings"]["latest_signal_date"]
         if latest is not None:
             assert _date(latest) <= t
             checked["warnings"] += 1
@@ -57,7 +58,7 @@ def test_gdp_of_2024q2_appears_in_features_only_from_its_first_release(store: Wa
     assert gdp.loc[dt.date(2024, 4, 1), "released_at"] == dt.date(2024, 7, 25)  # the recorded first release
     seen = {}
     for row in store.read("features").itertuples():
-        value = json.loads(row.macro)["gdp_growth"]
+        value = feature_document(row._asdict())["macro"]["gdp_growth"]
         if value is not None:
             seen.setdefault(value["observation_date"], []).append(_date(row.filed_at))
     assert min(seen["2024-04-01"]) >= dt.date(2024, 7, 25)
@@ -79,7 +80,7 @@ def test_training_view_of_apple_fy2009(store: Warehouse, as_of: str, net_income:
     row = features[features["period_end"] == dt.date(2009, 9, 26)].iloc[0]
     assert row["accession"] == accession
     # Attr1 = net income / total assets of that version.
-    ratio = json.loads(row["ratios"])["Attr1"]
+    ratio = row["Attr1"]
     assert ratio == pytest.approx(fy2009["net_income"] / fy2009["total_assets"], rel=1e-12)
     # The view never holds a later filing nor a TTM row.
     assert (pd.to_datetime(statements["filed_at"]) <= pd.Timestamp(as_of)).all()
@@ -110,4 +111,4 @@ def test_altman_z_of_apple_fy2020_uses_the_market_value(store: Warehouse) -> Non
     assert feature["altman_z"] == pytest.approx(z, rel=1e-12)
     # Merton DD needs a year of returns; the bundled chart has 18 up to the balance-sheet date.
     assert pd.isna(feature["merton_dd"])
-    assert "18 available" in json.loads(feature["classic"])["merton_dd"]["reason"]
+    assert "18 available" in feature["merton_dd_reason"]

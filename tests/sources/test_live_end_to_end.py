@@ -8,7 +8,7 @@ stored bytes sends no request at all.
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -160,9 +160,8 @@ def test_watchlist_to_features_through_the_live_path(live_home: Path) -> None:
             (features["company_id"] == stubs.APPLE) & (features["period_end"].astype(str) == "2020-09-26")
         ]
         assert apple_fy2020["altman_z"].notna().all()
-        macro = json.loads(apple_fy2020.iloc[0]["macro"])
         # As of the FY2020 10-K's filing (2020-10-30): GDP Q3 2020 was first released on 2020-10-29.
-        assert macro["gdp_growth"]["observation_date"] == "2020-07-01"
+        assert apple_fy2020.iloc[0]["macro_gdp_growth_observed"] == dt.date(2020, 7, 1)
         # Live mode judges deadlines up to the fetch day (today), and the served filing lists stop early: Apple's
         # recording on 2026-03-05, the built DART list after the Q1 2024 report. Each company's first missing
         # report is signalled once; the clean audit opinion and Apple's recent filings (no NT 10-K/10-Q) add none.

@@ -7,8 +7,6 @@ signals dated on or before t. Annual (FY) and trailing-twelve-month (TTM) rows a
 row's "prior year" is the TTM row of the same fiscal quarter a year earlier, never an annual row.
 """
 
-import datetime as dt
-import json
 import time
 from collections.abc import Sequence
 
@@ -16,10 +14,18 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_assets.core.canonical import item_records
-from risk_assets.core.classic import classic_scores
-from risk_assets.core.early_warning import warning_flags
-from risk_assets.core.field_features import compute_field_features, finite_or_none
+from risk_assets.core.canonical import CANONICAL_ITEMS
+from risk_assets.core.classic import classic_score_frame
+from risk_assets.core.early_warning import warning_flag_frame
+from risk_assets.core.feature_table import (
+    FEATURE_COLUMN_NAMES,
+    MACRO_COLUMNS,
+    MARKET_COLUMNS,
+    MARKET_FIELDS,
+    RATIO_COLUMNS,
+    FeatureColumn,
+)
+from risk_assets.core.field_features import compute_field_features
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.core.pit import prior_year_versions
@@ -46,37 +52,17 @@ CLASSIC_COLUMNS = {
     "ohlson_o": "ohlson_o",
     "zmijewski": "zmijewski",
 }
-#: market_features columns carried into a feature row's ``market`` JSON.
-MARKET_FIELDS = (
-    "symbol",
-    "price_date",
-    "close",
-    "shares_outstanding",
-    "market_value_equity",
-    "equity_volatility",
-    "n_returns",
-    "debt_face",
-    "risk_free_rate",
-    "risk_free_series",
-    "risk_free_released_at",
-    "merton_dd",
-    "merton_pd",
-    "merton_method",
-    "reason",
+#: The statement columns a feature row repeats (its key and what kind of statement it is).
+ROW_COLUMNS = (
+    "company_id",
+    "period_end",
+    "accession",
+    "fiscal_year",
+    "filed_at",
+    "currency",
+    "period_type",
+    "fiscal_period",
 )
-
-
-def _plain(value: object) -> object:
-    """A JSON-safe value: dates as ISO text, NaN as null, numpy scalars as Python numbers."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dt.date | pd.Timestamp):
-        return pd.Timestamp(value).date().isoformat()
-    return value
 
 
 def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -88,29 +74,53 @@ def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
     return [group for group in groups if len(group)]
 
 
-def _market_lookup(market: pd.DataFrame | None) -> dict[tuple, dict]:
+def _market_positions(group: pd.DataFrame, market: pd.DataFrame | None) -> np.ndarray:
+    """Per statement row, the position of its market_features row (same company, balance-sheet date and
+    accession; the last such row wins), -1 where it has none."""
     if market is None or market.empty:
-        return {}
-    keys = zip(
-        market["company_id"], pd.to_datetime(market["period_end"]).dt.date, market["accession"], strict=True
+        return np.full(len(group), -1, dtype=np.int64)
+    keys = pd.DataFrame(
+        {
+            "company_id": market["company_id"].to_numpy(dtype=object),
+            "_end": pd.to_datetime(market["period_end"]).dt.normalize().to_numpy(),
+            "accession": market["accession"].to_numpy(dtype=object),
+            "_position": np.arange(len(market)),
+        }
+    ).drop_duplicates(["company_id", "_end", "accession"], keep="last")
+    asked = pd.DataFrame(
+        {
+            "company_id": group["company_id"].to_numpy(dtype=object),
+            "_end": pd.to_datetime(group["period_end"]).dt.normalize().to_numpy(),
+            "accession": group["accession"].to_numpy(dtype=object),
+        }
     )
-    return dict(zip(keys, market.to_dict("records"), strict=True))
+    found = asked.merge(keys, on=["company_id", "_end", "accession"], how="left")
+    return found["_position"].fillna(-1).to_numpy(dtype=np.int64)
 
 
-def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFrame:
+def _market_values(market: pd.DataFrame | None, positions: np.ndarray, name: str) -> np.ndarray:
+    """A market_features column taken at ``positions`` as stored (objects), None where there is no row."""
+    out = np.full(len(positions), None, dtype=object)
+    found = positions >= 0
+    if market is not None and name in market.columns and found.any():
+        out[found] = market[name].to_numpy(dtype=object)[positions[found]]
+    return out
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Objects -> float array with NaN for None and anything not finite (finite_or_none, a column at a time)."""
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+
+
+def _with_market(group: pd.DataFrame, market: pd.DataFrame | None, positions: np.ndarray) -> pd.DataFrame:
     """The statements with their market inputs: market value from price x shares at the balance-sheet date where
     prices exist (it wins over the 10-K cover's public float the statement may carry), equity volatility and
     Merton DD from prices; ``market_value_source`` says where the market value came from."""
-    found = [
-        by_market.get((c, pd.Timestamp(e).date(), a), {})
-        for c, e, a in zip(group["company_id"], group["period_end"], group["accession"], strict=True)
-    ]
     out = group.copy()
-
-    def column(name: str) -> np.ndarray:
-        return np.array([finite_or_none(_plain(f.get(name))) for f in found], dtype=float)
-
-    price_mv = column("market_value_equity")
+    price_mv = _finite(_market_values(market, positions, "market_value_equity"))
     statement_mv = pd.to_numeric(out.get("market_value_equity"), errors="coerce").to_numpy(dtype=float)
     derived = out.get("derived_items", pd.Series("", index=out.index)).fillna("").astype(str)
     float_mv = derived.str.contains("market_value_equity").to_numpy()
@@ -124,14 +134,16 @@ def _with_market(group: pd.DataFrame, by_market: dict[tuple, dict]) -> pd.DataFr
             np.where(float_mv, "public float on the annual report's cover", "reported with the statement"),
         ),
     )
-    carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy()
-    out["market_value_source"] = [
-        f"{text}, carried from the period ending {when}"
-        if text and when is not None and np.isnan(p)
-        else text
-        for text, when, p in zip(source, carried, price_mv, strict=True)
-    ]
-    out["equity_volatility"], out["merton_dd"] = column("equity_volatility"), column("merton_dd")
+    carried = out.get("market_value_carried_from", pd.Series(None, index=out.index)).to_numpy(dtype=object)
+    with_carry = pd.notna(source) & pd.notna(carried) & np.isnan(price_mv)
+    source[with_carry] = (
+        pd.Series(source[with_carry], dtype=object)
+        + ", carried from the period ending "
+        + pd.Series(carried[with_carry], dtype=object).astype(str)
+    ).to_numpy(dtype=object)
+    out["market_value_source"] = source
+    out["equity_volatility"] = _finite(_market_values(market, positions, "equity_volatility"))
+    out["merton_dd"] = _finite(_market_values(market, positions, "merton_dd"))
     return out
 
 
@@ -183,6 +195,82 @@ def carry_market_value(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _price_indices(fiscal_years: np.ndarray) -> np.ndarray:
+    """ohlson_price_index per row, looked up once per fiscal year."""
+    years, inverse = np.unique(fiscal_years.astype(int), return_inverse=True)
+    return np.array([ohlson_price_index(int(year))[0] for year in years], dtype=float)[inverse]
+
+
+def _dates(values: np.ndarray) -> np.ndarray:
+    """Stored dates (date, Timestamp or ISO text) as ``datetime.date`` objects, None where missing."""
+    days = pd.to_datetime(pd.Series(values, dtype=object))
+    return np.where(days.notna(), days.dt.date, None)
+
+
+def _typed(values: np.ndarray, column: FeatureColumn) -> object:
+    """market_features values as the column's kind."""
+    if column.kind == "float":
+        return _finite(values)
+    if column.kind == "int":
+        return pd.array(pd.to_numeric(pd.Series(values, dtype=object)), dtype="Int64")
+    if column.kind == "date":
+        return _dates(values)
+    return np.where(pd.notna(values), values, None)
+
+
+def _group_features(group: pd.DataFrame, market: pd.DataFrame | None, positions: np.ndarray) -> pd.DataFrame:
+    """Ratios, classic scores and market columns of one group of _groups (the group's index); ``positions``:
+    each row's market_features row (_market_positions)."""
+    group = _with_market(group, market, positions)
+    ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
+    prior = prior_year_versions(group[["company_id", "fiscal_year", "filed_at", "net_income"]])
+    items = group.reindex(columns=list(CANONICAL_ITEMS))
+    items = items.where(items.notna(), np.nan).astype(float)
+    classic = classic_score_frame(
+        items,
+        pd.to_numeric(prior["net_income"], errors="coerce"),
+        usd_per_unit=np.where(group["currency"].to_numpy(dtype=object) == "USD", 1.0, np.nan),
+        price_index=_price_indices(group["fiscal_year"].to_numpy()),
+    )
+    # equity_volatility and merton_dd are features too: their one column holds what the ratios computed from
+    # the same market row (finite or null, as the market field reads).
+    market_columns = {
+        column.name: _typed(_market_values(market, positions, field), column)
+        for field, column in MARKET_COLUMNS.items()
+        if field in MARKET_FIELDS and column.name not in RATIO_COLUMNS
+    }
+    reason = pd.Series(_market_values(market, positions, "reason"), dtype=object)
+    reason = reason.where(reason.notna() & (reason.astype(str) != ""), "no market features")
+    merton_dd = ratios["merton_dd"].to_numpy(dtype=float)
+    return pd.concat(
+        [
+            ratios[list(RATIO_COLUMNS)],
+            classic[[c for c in classic.columns if c in FEATURE_COLUMN_NAMES]],
+            pd.DataFrame(
+                {
+                    "merton_dd_reason": np.where(np.isnan(merton_dd), reason.to_numpy(dtype=object), None),
+                    **market_columns,
+                    "market_value_source": group["market_value_source"].to_numpy(dtype=object),
+                },
+                index=group.index,
+            ),
+        ],
+        axis=1,
+    )
+
+
+def _no_macro(rows: int) -> pd.DataFrame:
+    """Every macro column null (build_features without a MacroBook)."""
+    return pd.DataFrame(
+        {
+            column.name: np.full(rows, np.nan)
+            if column.kind == "float"
+            else np.full(rows, None, dtype=object)
+            for column in MACRO_COLUMNS.values()
+        }
+    )
+
+
 def build_features(
     frame: pd.DataFrame,
     *,
@@ -192,98 +280,45 @@ def build_features(
     signals: pd.DataFrame | None = None,
     companies: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One feature row per statement version: ratios (JSON), classic scores with their reasons, market, macro
-    and warning JSON (see the module docstring for what each may see)."""
+    """One feature row per statement version: the statement's ROW_COLUMNS and the typed columns of
+    core.feature_table (ratios, classic scores with their reasons, market inputs, macro values, warning flags;
+    see the module docstring for what each may see). Without ``book`` the macro columns are null.
+
+    Whole columns at a time: a handful of groups (FY and each TTM quarter), macro values once per (country,
+    date), warning flags by sorted-key searches; no loop over rows or companies."""
     frame = with_period_columns(frame.reset_index(drop=True))
     if frame.empty:
         return pd.DataFrame()
     frame = carry_market_value(frame)
-    by_market = _market_lookup(market)
-    country = (
-        dict(zip(companies["company_id"], companies["country"], strict=True)) if companies is not None else {}
-    )
-    dart_companies = (
+    positions = _market_positions(frame, market)  # frame's index is a range: positions by label
+    groups = _groups(frame)
+    parts = [_group_features(group, market, positions[group.index.to_numpy()]) for group in groups]
+    out = pd.concat([pd.concat(groups)[list(ROW_COLUMNS)], pd.concat(parts)], axis=1).reset_index(drop=True)
+    out["fiscal_year"] = out["fiscal_year"].astype(int)
+    filed = pd.to_datetime(out["filed_at"]).dt.date.to_numpy(dtype=object)
+    company = out["company_id"].to_numpy(dtype=object)
+    if book is not None:
+        country_of = (
+            dict(zip(companies["company_id"], companies["country"], strict=True))
+            if companies is not None
+            else {}
+        )
+        countries = pd.Series(company).map(country_of).fillna("").to_numpy(dtype=object)
+        macro = book.feature_frame(specs, countries, filed)
+    else:
+        macro = _no_macro(len(out))
+    dart = (
         set(companies.loc[companies["dart_corp_code"].notna(), "company_id"])
         if companies is not None
         else set()
     )
-    signals_of = (
-        {cid: group for cid, group in signals.groupby("company_id")}
-        if signals is not None and len(signals)
-        else {}
+    flags = warning_flag_frame(
+        signals if signals is not None else pd.DataFrame(),
+        company,
+        filed,
+        pd.Series(company).isin(dart).to_numpy(),
     )
-    no_signals = pd.DataFrame(columns=["company_id", "kind", "signal_date", "resolved_at"])
-    # A company without signals has the same flags at every date: computed once per audit-feed answer.
-    quiet_flags = {
-        known: warning_flags(no_signals, dt.date(2000, 1, 1), audit_opinions_known=known)
-        for known in (False, True)
-    }
-    rows = []
-    for group in _groups(frame):
-        group = _with_market(group, by_market)
-        ratios = pd.concat([compute_ratio_frame(group), compute_field_features(group)], axis=1)
-        prior = prior_year_versions(group)
-        items_of = item_records(group)
-        prior_items_of = item_records(prior)
-        has_prior = prior.notna().any(axis=1).to_numpy()
-        ratio_records = ratios.to_dict("records")
-        for position, row in enumerate(group.to_dict("records")):
-            key = (row["company_id"], pd.Timestamp(row["period_end"]).date(), row["accession"])
-            filed_at = pd.Timestamp(row["filed_at"]).date()
-            items = items_of[position]
-            found = by_market.get(key, {})
-            prior_items = prior_items_of[position] if has_prior[position] else None
-            usd = 1.0 if row["currency"] == "USD" else None
-            index, _note = ohlson_price_index(int(row["fiscal_year"]))
-            scores = classic_scores(items, prior_items, usd_per_unit=usd, price_index=index)
-            classic = {
-                name: {"value": finite_or_none(s.value), "reason": s.reason, "zone": s.zone}
-                for name, s in scores.items()
-            }
-            merton_dd = _plain(found.get("merton_dd"))
-            classic["merton_dd"] = {
-                "value": merton_dd,
-                "zone": None,
-                "reason": None if merton_dd is not None else (found.get("reason") or "no market features"),
-            }
-            macro = (
-                book.features(specs, country.get(row["company_id"], ""), filed_at) if book is not None else {}
-            )
-            audit_known = row["company_id"] in dart_companies
-            company_signals = signals_of.get(row["company_id"])
-            flags = (
-                quiet_flags[audit_known]
-                if company_signals is None
-                else warning_flags(company_signals, filed_at, audit_opinions_known=audit_known)
-            )
-            rows.append(
-                {
-                    "company_id": row["company_id"],
-                    "period_end": row["period_end"],
-                    "accession": row["accession"],
-                    "fiscal_year": int(row["fiscal_year"]),
-                    "filed_at": row["filed_at"],
-                    "currency": row["currency"],
-                    "period_type": row["period_type"],
-                    "fiscal_period": row["fiscal_period"],
-                    "ratios": json.dumps({k: finite_or_none(v) for k, v in ratio_records[position].items()}),
-                    "classic": json.dumps(classic, sort_keys=True),
-                    **{
-                        column: classic.get(name, {}).get("value") for column, name in CLASSIC_COLUMNS.items()
-                    },
-                    "merton_dd": merton_dd,
-                    "market": json.dumps(
-                        {
-                            **{f: _plain(found.get(f)) for f in MARKET_FIELDS},
-                            "market_value_source": row["market_value_source"],
-                        },
-                        sort_keys=True,
-                    ),
-                    "macro": json.dumps(macro, sort_keys=True),
-                    "warnings": json.dumps(flags, sort_keys=True),
-                }
-            )
-    return pd.DataFrame(rows)
+    return pd.concat([out, macro, flags], axis=1)[[*ROW_COLUMNS, *FEATURE_COLUMN_NAMES]]
 
 
 @dg.asset(

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags_table
+from risk_assets.core.feature_table import ratio_frame
 from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grades_for_pd
@@ -127,8 +128,8 @@ def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.Dat
         index=companies.index,
     )
     mv_source = (
-        [json.loads(m).get("market_value_source") if isinstance(m, str) else None for m in feats["market"]]
-        if "market" in feats.columns
+        [m if isinstance(m, str) else None for m in feats["market_value_source"]]
+        if "market_value_source" in feats.columns
         else [None] * len(feats)
     )
     company = feats["company_id"]
@@ -316,22 +317,14 @@ def with_overlay(
     drivers as JSON or None (not stored for this row); out: that with the overlay terms added."""
     is_current = (rows["kind"] == "current").to_numpy()
     flags = pd.DataFrame(None, index=rows.index, columns=list(FLAG_COLUMNS), dtype=object)
-    # A filing's flags: its feature row's warnings, each distinct text parsed once.
-    key = ["company_id", "accession"]
-    warnings = (
-        feats["warnings"] if "warnings" in feats.columns else pd.Series(None, index=feats.index, dtype=object)
-    )
-    at_filing = feats[key].assign(_warnings=warnings).drop_duplicates(key, keep="last")
-    found = rows.loc[~is_current, key].merge(at_filing, on=key, how="left")["_warnings"]
-    codes, texts = pd.factorize(found)
-    parsed = [json.loads(text) if isinstance(text, str) else {} for text in texts]
-    known = pd.DataFrame(
-        [[(p if isinstance(p, dict) else {}).get(name) for name in FLAG_COLUMNS] for p in parsed]
-        + [[None] * len(FLAG_COLUMNS)],  # code -1: no feature row or no warnings
-        columns=list(FLAG_COLUMNS),
-        dtype=object,
-    )
-    flags.loc[~is_current] = known.to_numpy()[codes]
+    # A filing's flags: its feature row's warning columns (counts as whole numbers, None where not known).
+    key, names = ["company_id", "accession"], list(FLAG_COLUMNS)
+    if set(names) <= set(feats.columns):
+        at_filing = feats[key + names].drop_duplicates(key, keep="last")
+        found = rows.loc[~is_current, key].merge(at_filing, on=key, how="left")[names]
+        for name in names:
+            whole = pd.to_numeric(found[name], errors="coerce").astype("Int64").astype(object)
+            flags.loc[~is_current, name] = whole.where(whole.notna(), None).to_numpy(dtype=object)
     # A snapshot's flags: its company's signals known on its date.
     dart = companies["dart_corp_code"].notna() if "dart_corp_code" in companies else None
     current = rows.loc[is_current, ["company_id", "as_of"]]
@@ -382,7 +375,7 @@ def score_rows(
         }
     )
     feats = feats.loc[newest_period_per_filing(filings).index.sort_values()].reset_index(drop=True)
-    ratios = pd.DataFrame([json.loads(text) for text in feats["ratios"]], index=feats.index).astype(float)
+    ratios = ratio_frame(feats)
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
