@@ -86,6 +86,10 @@ def score_frame(n: int, seed: int = 7) -> pd.DataFrame:
             "code_version": "bench",
             "scored_at": pd.Timestamp("2026-01-02 03:04:05.678901"),
             "alert_pending": True,
+            "segment": "listed_market",
+            "segment_reason": "listed company (sec) with a market value of equity (filing)",
+            "status": "scored",
+            "period_type": "FY",
         }
     )
 
