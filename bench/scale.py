@@ -51,6 +51,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
 #: Share of synthetic companies given a default event, and of those later cured (emergence).
@@ -180,35 +181,13 @@ class Home:
             PYTHONPATH=str(REPO),  # this checkout's code, whichever one the venv installed
         )
         if server_url:
-            from sqlalchemy.engine import make_url
-
-            url = make_url(server_url)
-            self.database = f"riskgraph_scale_{secrets.token_hex(4)}"
-            self._admin(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4")
-            self.env["RISKGRAPH_WAREHOUSE_URL"] = url.set(database=self.database).render_as_string(
-                hide_password=False
+            self.database, self.env["RISKGRAPH_WAREHOUSE_URL"] = create_scratch_database(
+                server_url, "riskgraph_scale_"
             )
         self.warehouse_url = self.env.get(
             "RISKGRAPH_WAREHOUSE_URL", f"sqlite:///{self.path / 'warehouse.db'}"
         )
         self.needs_graph = base_home is None
-
-    def _admin(self, sql: str) -> None:
-        import pymysql
-        from sqlalchemy.engine import make_url
-
-        url = make_url(self.server_url)
-        connection = pymysql.connect(
-            host=url.host,
-            port=url.port or 3306,
-            user=url.username,
-            password=url.password or "",
-            autocommit=True,
-        )
-        try:
-            connection.cursor().execute(sql)
-        finally:
-            connection.close()
 
     def run(self, *args: str) -> dict:
         """Run this script as a child in the home's environment; its JSON result."""
@@ -227,7 +206,7 @@ class Home:
 
     def close(self) -> None:
         if self.database:
-            self._admin(f"DROP DATABASE IF EXISTS `{self.database}`")
+            drop_scratch_database(self.server_url, self.database)
         if self.keep:
             log(f"home kept: {self.path}")
         else:

@@ -26,18 +26,16 @@ import argparse
 import datetime as dt
 import json
 import os
-import secrets
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pymysql
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._scratch import connect, create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.storage.schema import risk_scores  # noqa: E402
 from risk_assets.storage.warehouse import Warehouse  # noqa: E402
 
@@ -88,6 +86,10 @@ def score_frame(n: int, seed: int = 7) -> pd.DataFrame:
             "code_version": "bench",
             "scored_at": pd.Timestamp("2026-01-02 03:04:05.678901"),
             "alert_pending": True,
+            "segment": "listed_market",
+            "segment_reason": "listed company (sec) with a market value of equity (filing)",
+            "status": "scored",
+            "period_type": "FY",
         }
     )
 
@@ -128,17 +130,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best time counts")
     args = parser.parse_args()
 
-    server = make_url(args.url)
-    database = f"riskgraph_bench_{secrets.token_hex(4)}"
-    admin = pymysql.connect(
-        host=server.host,
-        port=server.port or 3306,
-        user=server.username,
-        password=server.password or "",
-        autocommit=True,
-    )
-    admin.cursor().execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
-    warehouse = Warehouse(server.set(database=database).render_as_string(hide_password=False))
+    database, url = create_scratch_database(args.url, "riskgraph_bench_")
+    warehouse = Warehouse(url)
     columns = [c.name for c in risk_scores.columns]
     # Column names from schema.py, values as parameters: nothing outside the program reaches this SQL.
     plain_sql = (
@@ -152,14 +145,7 @@ def main() -> int:
             version = connection.exec_driver_sql("SELECT VERSION()").scalar()
         with warehouse.transaction() as connection:
             connection.exec_driver_sql("CREATE TABLE risk_scores_plain LIKE risk_scores")
-        plain = pymysql.connect(
-            host=server.host,
-            port=server.port or 3306,
-            user=server.username,
-            password=server.password or "",
-            database=database,
-            charset="utf8mb4",
-        )
+        plain = connect(url, database=database, charset="utf8mb4")
         for n in args.sizes:
             frame = score_frame(n)
             tuples = plain_rows(frame, columns)
@@ -196,8 +182,7 @@ def main() -> int:
         plain.close()
     finally:
         warehouse.dispose()
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
-        admin.close()
+        drop_scratch_database(args.url, database)
 
     print(f"\nwarehouse write throughput, risk_scores rows (~2 KB each), server {version}, {dt.date.today()}")
     print(f"best of {args.repeat}; client CPU in microseconds per row")

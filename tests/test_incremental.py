@@ -10,7 +10,7 @@ import pandas as pd
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.defs.incremental import EVERY_COMPANY, EVERY_COMPANY_TAG
+from risk_assets.defs.incremental import EVERY_COMPANY, EVERY_COMPANY_TAG, SHARED_TOKEN, previous_metadata_of
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 
@@ -20,9 +20,13 @@ DOCUMENT_READERS = ("default_events", "warning_signals")
 
 
 def _latest_metadata(asset: str) -> dict:
+    """The asset's latest materialisation's metadata, read as the assets read it; it must exist and record the shared
+    token (every run of these assets records it, recomputed or not), or a missing run would pass for "not
+    unchanged"."""
     with dg.DagsterInstance.get() as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+        metadata = previous_metadata_of(instance, dg.AssetKey(asset))
+    assert SHARED_TOKEN in metadata, (asset, metadata)
+    return metadata
 
 
 def _check_metadata(run_id: str, check: str) -> str:

@@ -17,7 +17,15 @@ COMPANY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=100
 
 #: The run tag naming the rate-limited source a company's fetch uses; dagster.yaml limits concurrent runs per value
 #: (each run has its own rate limiter and OpenDART daily counter, so two runs of one source would double its rate).
+#: Only the filings sensor's runs carry it: a backfill run covers a range of companies, often of both sources.
 SOURCE_TAG = "riskgraph/source"
+
+#: The Dagster concurrency pool of every step that calls SEC or OpenDART (company_universe, raw_filings). The
+#: deployment instances give it one slot (dagster.yaml: concurrency.pools, op granularity), so across all runs one
+#: such step fetches at a time while the parsing in `statements` runs in as many runs as the queue allows. One pool
+#: for both sources, not one each: a step has one pool, and a backfill run's range of companies mixes SEC and
+#: OpenDART filers (docs/production.md, "Backfills spread over run workers").
+FETCH_POOL = "source_fetch"
 
 
 def source_tags(company_id: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ __all__ = [
     "MySqlServer",
     "compose_config",
     "env_example",
+    "instance_concurrency",
     "scratch_database",
     "settings_read",
     "KUBERNETES_ONLY",
@@ -83,6 +84,29 @@ def _cached_config(env: tuple[tuple[str, str], ...], run_containers: bool) -> di
     if result.returncode != 0:
         raise ComposeRefused(result.stderr)
     return yaml.safe_load(result.stdout)
+
+
+def instance_concurrency(config: Mapping[str, Any]):
+    """The run queue and pool settings of an instance whose dagster.yaml holds ``config`` (its run coordinator and
+    `concurrency` sections), as Dagster derives them (DagsterInstance.get_concurrency_config: the coordinator's
+    queue, overridden by `concurrency`), after Dagster has loaded and validated them the way it loads an instance
+    (schema, and the conflict between queue limits in both places). A ConcurrencyConfig."""
+    from dagster._core.instance.config import ConcurrencyConfig, dagster_instance_config
+    from dagster._serdes.config_class import ConfigurableClassData
+
+    sections = {key: config[key] for key in ("run_coordinator", "concurrency") if key in config}
+    with tempfile.TemporaryDirectory() as home:
+        Path(home, "dagster.yaml").write_text(yaml.safe_dump(sections))
+        loaded, _custom_class = dagster_instance_config(home)
+    coordinator = loaded["run_coordinator"]
+    queue = (
+        ConfigurableClassData(
+            coordinator["module"], coordinator["class"], yaml.safe_dump(coordinator.get("config") or {})
+        )
+        .rehydrate()
+        .get_run_queue_config()
+    )
+    return ConcurrencyConfig.from_concurrency_settings(loaded.get("concurrency") or {}, queue)
 
 
 def settings_read() -> set[str]:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from dagster._core.instance.config import dagster_instance_config
+from dagster._core.instance.config import PoolGranularity, dagster_instance_config
 from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster._serdes.config_class import ConfigurableClassData
 
-from risk_assets.defs.partitions import SOURCE_TAG, source_tags
-from tests.deploy import DOCKER_GID, REPO, compose_config, env_example, scratch_database
+from risk_assets.defs.partitions import FETCH_POOL, SOURCE_TAG, source_tags
+from tests.deploy import DOCKER_GID, REPO, compose_config, env_example, instance_concurrency, scratch_database
 
 INSTANCES = {
     "one box": (REPO / "dagster.yaml", False),
@@ -81,14 +81,22 @@ def test_dagster_accepts_the_instance(tmp_path, instance_file):
 
 
 def test_the_queue_runs_one_fetch_per_rate_limited_source(instance_file):
-    queue = rehydrate(instance_file, "run_coordinator").get_run_queue_config()
+    concurrency = instance_concurrency(yaml.safe_load(instance_file.read_text()))
+    queue = concurrency.run_queue_config
     assert queue.max_concurrent_runs == 4
     limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
-    # keyed by the tag the filings sensor and the partitions put on each company's run
+    # keyed by the tag the filings sensor puts on each company's run
     assert limits == {(SOURCE_TAG, "sec"): 1, (SOURCE_TAG, "dart"): 1}
     assert source_tags("sec-0000320193") == {SOURCE_TAG: "sec"}
     assert source_tags("dart-00126380") == {SOURCE_TAG: "dart"}
     assert source_tags("user-acme") == {}
+    # One slot in the fetch pool, which has no limit of its own: the default limit is its limit. Held by the step
+    # (op granularity), not the whole run, and a run whose fetch could not start is not started by the queue.
+    pools = concurrency.pool_config
+    assert pools.default_pool_limit == 1
+    assert pools.pool_granularity == PoolGranularity.OP
+    assert queue.should_block_op_concurrency_limited_runs
+    assert queue.op_concurrency_slot_buffer == 0
 
 
 def test_step_logs_go_to_the_compose_object_store(instance_file):
@@ -118,6 +126,14 @@ def test_the_instance_opens_on_mysql(tmp_path, instance_file, monkeypatch):
             assert type(instance.run_launcher).__name__ == expected
             assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
             assert instance.run_monitoring_enabled
+            # the queue and pool settings the instance runs under are the ones checked above from the file
+            assert instance.get_concurrency_config() == instance_concurrency(
+                yaml.safe_load(instance_file.read_text())
+            )
+            # and its event-log storage on MySQL enforces pools: the fetch pool gets the default limit's one slot
+            assert instance.event_log_storage.supports_global_concurrency_limits
+            instance.event_log_storage.initialize_concurrency_limit_to_default(FETCH_POOL)
+            assert instance.event_log_storage.get_concurrency_info(FETCH_POOL).slot_count == 1
             # A write and a read through the event-log storage, in the scratch database.
             instance.add_dynamic_partitions("deploy_test_companies", ["0000320193"])
             assert instance.get_dynamic_partitions("deploy_test_companies") == ["0000320193"]

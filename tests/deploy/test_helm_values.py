@@ -11,6 +11,10 @@ unknown keys on most of the chart's objects), while `required` is dropped where 
 kept where a type's config must follow the type (if/then), and kept whole for list items, which a values file
 replaces rather than merges. Kubernetes' own objects (resources, probes) point at kubernetesjsonschema.dev; the
 API server validates those on apply, here they are opaque.
+
+additionalInstanceConfig is raw instance YAML the chart writes into the dagster.yaml it generates (the schema leaves
+it open): the run queue and the pools live there, so the instance sections the chart would write are loaded and
+validated by Dagster itself, and compared with the compose deployment's.
 """
 
 from __future__ import annotations
@@ -23,25 +27,16 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from dagster._serdes.config_class import ConfigurableClassData
+from dagster._core.errors import DagsterInvalidConfigError
 
-from tests.deploy import REPO, SET_BY_THE_IMAGES, settings_read
+from tests.deploy import REPO, SET_BY_THE_IMAGES, instance_concurrency, settings_read
 
 VALUES = REPO / "deploy" / "helm" / "values.yaml"
 SECRETS = REPO / "deploy" / "helm" / "secrets.example.yaml"
 SCHEMA = json.loads(Path(__file__).with_name("dagster-helm-values.schema.json").read_text())
 KUBERNETES = "https://kubernetesjsonschema.dev/"
 #: Lists in our values and the schema definition of their items.
-LISTS = {
-    ("dagster-user-deployments", "deployments"): "UserDeployment",
-    (
-        "dagsterDaemon",
-        "runCoordinator",
-        "config",
-        "queuedRunCoordinator",
-        "tagConcurrencyLimits",
-    ): "TagConcurrencyLimit",
-}
+LISTS = {("dagster-user-deployments", "deployments"): "UserDeployment"}
 
 
 def offline(node: Any, *, keep_required: bool = True) -> Any:
@@ -73,7 +68,35 @@ def problems(values: dict[str, Any]) -> list[str]:
             for n, item in enumerate(items or [])
             for e in strict.iter_errors(item)
         ]
+    # What the schema leaves open (additionalInstanceConfig is raw instance YAML), Dagster checks as it loads the
+    # instance the chart writes.
+    try:
+        instance_concurrency(rendered_instance(values))
+    except DagsterInvalidConfigError as error:
+        found.append(f"instance: {error}")
     return found
+
+
+def rendered_instance(values: dict[str, Any]) -> dict[str, Any]:
+    """The run coordinator and `concurrency` sections of the dagster.yaml the chart generates from ``values``: the
+    chart's run-coordinator template (helm/dagster/templates/helpers/instance/_run-coordinator.tpl: the queue
+    values it maps, when set) followed by additionalInstanceConfig, which the chart writes as it is."""
+    daemon = values.get("dagsterDaemon", {}).get("runCoordinator", {})
+    queued = (daemon.get("config") or {}).get("queuedRunCoordinator") or {}
+    config = {
+        name: queued[key]
+        for key, name in (
+            ("maxConcurrentRuns", "max_concurrent_runs"),
+            ("tagConcurrencyLimits", "tag_concurrency_limits"),
+            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+        )
+        if queued.get(key)
+    }
+    coordinator = {"module": "dagster._core.run_coordinator", "class": daemon.get("type")}
+    return {
+        "run_coordinator": {**coordinator, **({"config": config} if config else {})},
+        **(values.get("additionalInstanceConfig") or {}),
+    }
 
 
 def values() -> dict[str, Any]:
@@ -111,11 +134,13 @@ def _drop(path: str):
 BREAKS = {
     "misspelt daemon key": _set("dagsterDaemon.runCordinator", {}),
     "unknown launcher": _set("runLauncher.type", "K8sRunLaunchr"),
-    "queue size not a number": _set(
-        "dagsterDaemon.runCoordinator.config.queuedRunCoordinator.maxConcurrentRuns", "4"
-    ),
+    "queue size not a number": _set("additionalInstanceConfig.concurrency.runs.max_concurrent_runs", "4"),
     "tag limit without a limit": _drop(
-        "dagsterDaemon.runCoordinator.config.queuedRunCoordinator.tagConcurrencyLimits.0.limit"
+        "additionalInstanceConfig.concurrency.runs.tag_concurrency_limits.0.limit"
+    ),
+    "pool granularity misspelt": _set("additionalInstanceConfig.concurrency.pools.granularity", "step"),
+    "queue limits in the run coordinator too": _set(
+        "dagsterDaemon.runCoordinator.config", {"queuedRunCoordinator": {"maxConcurrentRuns": 4}}
     ),
     "code location without a port": _drop("dagster-user-deployments.deployments.0.port"),
     "code location image without repository": _drop(
@@ -133,22 +158,13 @@ def test_the_check_refuses_a_broken_copy(edit):
 
 
 def test_the_queue_is_the_compose_queue():
-    """The chart writes maxConcurrentRuns and tagConcurrencyLimits into the instance as max_concurrent_runs and
-    tag_concurrency_limits; Dagster's QueuedRunCoordinator reads both the same way as from dagster.yaml."""
-    queued = values()["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    chart_config = {
-        "max_concurrent_runs": queued["maxConcurrentRuns"],
-        "tag_concurrency_limits": queued["tagConcurrencyLimits"],
-    }
-    compose = yaml.safe_load((REPO / "dagster.yaml").read_text())["run_coordinator"]
-    queues = [
-        ConfigurableClassData(compose["module"], compose["class"], yaml.safe_dump(config))
-        .rehydrate()
-        .get_run_queue_config()
-        for config in (chart_config, compose["config"])
-    ]
-    assert queues[0] == queues[1]
-    assert values()["dagsterDaemon"]["runCoordinator"]["type"] == compose["class"]
+    """The instance the chart writes runs under the compose deployment's run queue and pools (dagster.yaml), as
+    Dagster reads both: 4 runs at once, one filings-sensor run per source, one slot in the fetch pool."""
+    compose = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    chart = instance_concurrency(rendered_instance(values()))
+    assert chart == instance_concurrency(compose)
+    assert chart.pool_config.default_pool_limit == 1
+    assert values()["dagsterDaemon"]["runCoordinator"]["type"] == compose["run_coordinator"]["class"]
 
 
 def test_runs_receive_every_setting_and_secrets_only_by_name():

@@ -7,13 +7,14 @@ twice, each into its own scratch MariaDB warehouse:
 
 - once as `riskgraph materialize` does it: ONE in-process run of ingest_filings over the whole range;
 - once through `dagster dev` (webserver + daemon) on a scratch MariaDB Dagster database, with the deployment
-  dagster.yaml's storage, QueuedRunCoordinator (max_concurrent_runs, tag limits) and run launcher: an asset
+  dagster.yaml's storage, queue (max_concurrent_runs, tag limits), fetch pool and run launcher: an asset
   backfill of ingest_filings' assets over every partition (GraphQL `launchPartitionBackfill`, what the UI's
   "Materialize all" sends), cut into runs by the assets' backfill policy, each run its own worker process.
 
 Then from Dagster's run storage: the backfill's runs all succeeded, at least two ran at the same time and never
-more than the coordinator allows, each covered at most the policy's partitions, and every partition of both
-assets was materialised exactly once; and the two warehouses hold the same rows. 9 minutes on a 2-core machine
+more than the coordinator allows, while no two of their fetch steps (raw_filings, the fetch pool's one slot) ever
+did; each run covered at most the policy's partitions, and every partition of both assets was materialised exactly
+once; and the two warehouses hold the same rows. 9 minutes on a 2-core machine
 shared with other work (load average 8-10), most of it CPU: the 1,000 companies are parsed twice.
 """
 
@@ -31,6 +32,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import yaml
+from dagster._core.events import DagsterEventType
 
 from risk_assets.commands._via_dagster import run_main_sequence_via
 from risk_assets.commands.graph import LOCATION_NAME
@@ -78,7 +80,7 @@ _BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED"
 
 def _deployment_instance_home(home: Path, database: MySqlServer, monkeypatch: pytest.MonkeyPatch) -> int:
     """DAGSTER_HOME with the deployment dagster.yaml on ``database`` (step logs stay local: no bucket here);
-    its coordinator's max_concurrent_runs."""
+    its queue's max_concurrent_runs."""
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     config.pop("compute_logs")
     dagster_home = home / "dagster"
@@ -93,7 +95,7 @@ def _deployment_instance_home(home: Path, database: MySqlServer, monkeypatch: py
         "DAGSTER_MYSQL_PASSWORD": database.password,
     }.items():
         monkeypatch.setenv(name, value)
-    return config["run_coordinator"]["config"]["max_concurrent_runs"]
+    return config["concurrency"]["runs"]["max_concurrent_runs"]
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, home: Path, warehouse: MySqlServer, filers: Path) -> None:
@@ -122,6 +124,21 @@ def _wait_for_backfill(dagster: DagsterDev, backfill_id: str, instance: dg.Dagst
             )
         time.sleep(2)
     raise AssertionError(f"backfill {backfill_id} did not finish within 15 min:\n{dagster.log_tail()}")
+
+
+def _fetch_interval(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
+    """(start, end) of the run's raw_filings step, from its step events."""
+    [start] = [
+        e.timestamp
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
+        if e.step_key == "raw_filings"
+    ]
+    [end] = [
+        e.timestamp
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.STEP_SUCCESS)
+        if e.step_key == "raw_filings"
+    ]
+    return start, end
 
 
 def _most_at_once(intervals: list[tuple[float, float]]) -> int:
@@ -231,6 +248,7 @@ def _backfill_and_compare(
             status = _wait_for_backfill(dagster, backfill_id, instance)
             backfill_seconds = time.monotonic() - clock
             records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            fetches = [_fetch_interval(instance, record.dagster_run.run_id) for record in records]
             materialised = {
                 name: [
                     (record.partition_key, record.run_id)
@@ -253,6 +271,7 @@ def _backfill_and_compare(
     assert all(start and end for start, end in intervals)
     at_once = _most_at_once(intervals)
     assert 2 <= at_once <= max_concurrent_runs  # concurrent workers, within the coordinator's limit
+    assert _most_at_once(fetches) == 1  # but one fetch at a time: the fetch pool's one slot
     backfill_runs = {run.run_id for run in runs}
     for name in INGESTED_ASSETS:
         mine = [key for key, run_id in materialised[name] if run_id in backfill_runs]
@@ -261,7 +280,8 @@ def _backfill_and_compare(
         assert max(by_run.values()) <= per_run and len(by_run) == len(runs)
     print(
         f"backfill: {len(runs)} runs of <= {per_run} partitions, at most {at_once} at once "
-        f"(limit {max_concurrent_runs}), {backfill_seconds:.0f} s from launch to done",
+        f"(limit {max_concurrent_runs}), {backfill_seconds:.0f} s from launch to done; their fetch steps one at a "
+        f"time, {sum(end - start for start, end in fetches):.0f} s of fetching in all",
         flush=True,
     )
 

@@ -7,6 +7,7 @@ import dagster as dg
 
 from risk_assets.definitions import defs
 from risk_assets.defs.jobs import MAIN_SEQUENCE
+from risk_assets.defs.partitions import FETCH_POOL
 
 FOLLOWERS = {"default_events", "warning_signals", "market_features", "features", "risk_scores", "risk_alerts"}
 TRAINING = {"training_set", "pd_model", "champion_model"}
@@ -50,6 +51,28 @@ def test_jobs_and_the_main_sequence_include_the_new_assets() -> None:
     assert {k.to_user_string() for k in rescore.asset_layer.selected_asset_keys} == FOLLOWERS
     assert definitions.resolve_sensor_def("filings_sensor").job_name == "ingest_filings"
     assert definitions.resolve_schedule_def("refresh_market_daily").job_name == "refresh_market"
+
+
+def test_only_the_steps_that_call_the_rate_limited_sources_are_in_the_fetch_pool() -> None:
+    """The deployment instances give the pool one slot: every step that calls SEC or OpenDART must hold it, and
+    nothing else may (the parsing in statements spreads over the runs of a backfill)."""
+    definitions = defs()
+    pools = {
+        key.to_user_string(): assets.op.pool
+        for assets in definitions.resolve_asset_graph().assets_defs
+        if assets.is_executable
+        for key in assets.keys
+    }
+    assert {name: pool for name, pool in pools.items() if pool} == {
+        "company_universe": FETCH_POOL,
+        "raw_filings": FETCH_POOL,
+    }
+    # in the job the sensor and the backfills run: the fetch step holds it; the parsing and its checks do not
+    ingest = definitions.resolve_job_def("ingest_filings").graph.node_dict
+    assert {name: node.definition.pool for name, node in ingest.items() if node.definition.pool} == {
+        "raw_filings": FETCH_POOL
+    }
+    assert "statements" in ingest
 
 
 def test_the_data_source_mode_picks_the_source_resources_once_at_load(monkeypatch) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 from risk_assets.core import early_warning
 from risk_assets.core import events as event_parsers
 from risk_assets.defs.incremental import EVERY_COMPANY, SHARED_TOKEN, company_work
-from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, company_partitions
+from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, FETCH_POOL, company_partitions
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
 from risk_assets.storage.objects import sha256_hex
@@ -31,6 +31,7 @@ FOLLOW_UPSTREAM = dg.AutomationCondition.eager().without(~dg.AutomationCondition
 @dg.asset(
     group_name="sources",
     kinds={"python", "sql"},
+    pool=FETCH_POOL,  # live mode enriches the watchlist from SEC and OpenDART
     description="Companies to cover, with identifiers (CIK, DART corp code), sector and the financial-firm flag. "
     "Bundled mode: data/universe.csv; live mode: the watchlist, enriched from SEC submissions and OpenDART "
     "company.json. Registers one `companies` partition per company.",
@@ -65,6 +66,9 @@ def company_universe(
     kinds={"s3", "sql"},
     partitions_def=company_partitions,
     backfill_policy=COMPANY_BACKFILL_POLICY,
+    # one fetching step at a time across runs: each run paces itself at the source's limit (statements, the
+    # parsing, has no pool and runs in every run at once)
+    pool=FETCH_POOL,
     deps=[company_universe],
     description="Raw source documents per company: SEC submissions (every page) and companyfacts; OpenDART "
     "company overview, periodic-report list, statements (annual and quarterly), distress events and audit "
