@@ -15,13 +15,13 @@ was written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
@@ -148,9 +148,12 @@ def batch_progress(
 
 
 def no_company_work(
-    context: dg.AssetExecutionContext, work: CompanyWork, shared_token: str
+    context: dg.AssetExecutionContext, store: Warehouse, work: CompanyWork, shared_token: str
 ) -> dg.MaterializeResult:
-    """The materialisation of a run with nothing to re-derive: it says so, and keeps the shared token."""
+    """The materialisation of a run with nothing to re-derive: it clears the marks of companies with nothing to
+    derive from, says so, and keeps the shared token."""
+    with store.transaction() as conn:
+        store.clear_stale(conn, context.asset_key.to_user_string(), work.marks)
     context.log.info(f"{context.asset_key.to_user_string()}: no company's inputs changed, nothing recomputed")
     return dg.MaterializeResult(
         metadata={
@@ -160,3 +163,37 @@ def no_company_work(
             SHARED_TOKEN: shared_token,
         }
     )
+
+
+def derive_by_company(
+    context: dg.AssetExecutionContext,
+    store: Warehouse,
+    work: CompanyWork,
+    table: str,
+    derive: Callable[[list[str]], pd.DataFrame],
+    *,
+    stale_after: Sequence[str] = (),
+    track_changes: bool = True,
+) -> int:
+    """Re-derive the work's companies a batch at a time: ``derive(batch)`` gives the batch's rows, which replace
+    the batch's companies' rows of ``table`` (``computed_at`` set here), mark them stale for ``stale_after`` and
+    clear the marks read for them, in one transaction a batch, with a progress line each. Returns rows written."""
+    consumer = context.asset_key.to_user_string()
+    context.log.info(f"{consumer}: {work.reason}")
+    started, done, written = time.perf_counter(), 0, 0
+    for batch in work.batches():
+        frame = derive(batch)
+        if len(frame):
+            frame["computed_at"] = utc_now()
+        with store.transaction() as conn:
+            store.upsert(
+                table, frame, replace={"company_id": batch}, connection=conn, track_changes=track_changes
+            )
+            if stale_after:
+                store.mark_stale(conn, stale_after, batch)
+            store.clear_stale(conn, consumer, work.marks_of(batch))
+        done, written = done + len(batch), written + len(frame)
+        batch_progress(context, work, done, written, started)
+    with store.transaction() as conn:
+        store.clear_stale(conn, consumer, work.unhandled_marks())
+    return written

@@ -35,15 +35,14 @@ from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
 from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     SHARED_TOKEN,
-    batch_progress,
     company_work,
+    derive_by_company,
     no_company_work,
 )
 from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
 from risk_assets.defs.statements.assets import statements
-from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 CLASSIC_COLUMNS = {
@@ -342,13 +341,12 @@ def features(
         context, store, shared, lambda: store.distinct("statements", "company_id"), "features"
     )
     if not work.companies:
-        with store.transaction() as conn:
-            store.clear_stale(conn, "features", work.marks)
-        return no_company_work(context, work, shared)
-    context.log.info(f"features: {work.reason}")
-    book, started, done, written, ttm = MacroBook(indicators), time.perf_counter(), 0, 0, 0
+        return no_company_work(context, store, work, shared)
+    book, started, ttm = MacroBook(indicators), time.perf_counter(), 0
     available = dict.fromkeys([*CLASSIC_COLUMNS, "merton_dd"], 0)
-    for batch in work.batches():
+
+    def derive(batch: list[str]) -> pd.DataFrame:
+        nonlocal ttm
         frame = build_features(
             store.read("statements", where={"company_id": batch}),
             market=store.read("market_features", where={"company_id": batch}),
@@ -358,21 +356,16 @@ def features(
             companies=store.read("companies", where={"company_id": batch}),
         )
         if len(frame):
-            frame["computed_at"] = utc_now()
             ttm += int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum())
             for column in available:
                 available[column] += int(frame[column].notna().sum())
-        with store.transaction() as conn:
-            # Derived entirely from the batch's statements: replaced per company, so removed versions disappear.
-            store.upsert(
-                "features", frame, replace={"company_id": batch}, connection=conn, track_changes=False
-            )
-            store.mark_stale(conn, ["risk_scores"], batch)
-            store.clear_stale(conn, "features", work.marks_of(batch))
-        done, written = done + len(batch), written + len(frame)
-        batch_progress(context, work, done, written, started)
-    with store.transaction() as conn:
-        store.clear_stale(conn, "features", work.unhandled_marks())
+        return frame
+
+    # Derived entirely from the batch's statements: replaced per company, so removed versions disappear; the
+    # batch's scores are stale whatever changed (no read-back of what was stored).
+    written = derive_by_company(
+        context, store, work, "features", derive, stale_after=["risk_scores"], track_changes=False
+    )
     return dg.MaterializeResult(
         metadata={
             "rows": written,

@@ -6,7 +6,6 @@ in Definitions. Every raw body is stored in the object store (content-addressed)
 """
 
 import datetime as dt
-import time
 
 import dagster as dg
 import pandas as pd
@@ -18,8 +17,8 @@ from risk_assets.core.macro import MacroBook, risk_free_rate
 from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     SHARED_TOKEN,
-    batch_progress,
     company_work,
+    derive_by_company,
     no_company_work,
 )
 from risk_assets.defs.resources import (
@@ -32,7 +31,6 @@ from risk_assets.defs.resources import (
 from risk_assets.defs.sources import fetch
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe
 from risk_assets.defs.statements.assets import statements
-from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 
@@ -236,13 +234,11 @@ def market_features(
         context, store, shared, lambda: store.distinct("statements", "company_id"), "market_features"
     )
     if not work.companies:
-        with store.transaction() as conn:
-            store.clear_stale(conn, "market_features", work.marks)
-        return no_company_work(context, work, shared)
-    context.log.info(f"market_features: {work.reason}")
-    book, started, done, written = MacroBook(indicators), time.perf_counter(), 0, 0
+        return no_company_work(context, store, work, shared)
+    book = MacroBook(indicators)
     available = dict.fromkeys(("market_value_equity", "equity_volatility", "merton_dd"), 0)
-    for batch in work.batches():
+
+    def derive(batch: list[str]) -> pd.DataFrame:
         companies = store.read("companies", where={"company_id": batch})
         frame = compute_market_features(
             store.read("statements", where={"company_id": batch}),
@@ -251,19 +247,13 @@ def market_features(
             book,
             specs,
         )
-        if len(frame):
-            frame["computed_at"] = utc_now()
-            for column in available:
-                available[column] += int(frame[column].notna().sum())
-        with store.transaction() as conn:
-            # Derived from the batch's statements and prices: replaced per company. The write marks features
-            # stale for the companies whose market rows changed (storage/stale.py).
-            store.upsert("market_features", frame, replace={"company_id": batch}, connection=conn)
-            store.clear_stale(conn, "market_features", work.marks_of(batch))
-        done, written = done + len(batch), written + len(frame)
-        batch_progress(context, work, done, written, started)
-    with store.transaction() as conn:
-        store.clear_stale(conn, "market_features", work.unhandled_marks())
+        for column in available:
+            available[column] += int(frame[column].notna().sum()) if len(frame) else 0
+        return frame
+
+    # Derived from the batch's statements and prices: replaced per company. The write marks features stale for
+    # the companies whose market rows changed (storage/stale.py).
+    written = derive_by_company(context, store, work, "market_features", derive)
     return dg.MaterializeResult(
         metadata={
             "rows": written,

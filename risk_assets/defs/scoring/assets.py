@@ -593,9 +593,7 @@ def risk_scores(
     if work.everything and not work.companies:
         raise dg.Failure("no feature rows to score: materialise statements and features first")
     if not work.companies:
-        with store.transaction() as conn:
-            store.clear_stale(conn, "risk_scores", work.marks)
-        return no_company_work(context, work, shared)
+        return no_company_work(context, store, work, shared)
     context.log.info(f"risk_scores: {work.reason}")
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
