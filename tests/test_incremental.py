@@ -65,9 +65,14 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
         scores_before = warehouse.read("risk_scores").sort_values(
             ["company_id", "as_of", "model_version", "kind"]
         )
-        assert run_job("rescore_all").success
+        outcome = run_job("rescore_all")
+        assert outcome.success
         for asset in SKIPPING:
             assert "unchanged" in _latest_metadata(asset), asset
+        # nothing rescored: the population-stability check does not measure the market again
+        assert "last run that rescored every company" in _check_metadata(
+            outcome.run_id, "population_stability"
+        )
         scores_after = warehouse.read("risk_scores").sort_values(
             ["company_id", "as_of", "model_version", "kind"]
         )

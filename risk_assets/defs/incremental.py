@@ -73,7 +73,7 @@ SHARED_TOKEN = "shared_inputs_token"
 MATERIAL_SHARE = 0.10
 #: Companies per batch: each batch is read, derived and written in one transaction, so memory stays flat with
 #: the size of the market and a killed run keeps every finished batch.
-COMPANY_BATCH = 2000
+COMPANY_BATCH = 1000
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def population_stability(
     # run that measured it (every company rescored: a promotion, a new day, new code; or a tenth of them or more:
     # a bulk import) still describe it, and are judged again.
     rescored = int(scoring.get("companies_recomputed", 0) or 0)
-    material = rescored >= MATERIAL_SHARE * int(scoring.get("current_scores", 0) or 0)
+    material = rescored > 0 and rescored >= MATERIAL_SHARE * int(scoring.get("current_scores", 0) or 0)
     measured_now = bool(scoring.get(EVERY_COMPANY, True)) or material or not objects.exists(STABILITY_KEY)
     if measured_now:
         figures = segment_stability(objects, warehouse.get(), mlflow_registry)
