@@ -87,6 +87,19 @@ def _step_seconds(run_id: str) -> dict[str, float]:
     return seconds
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: the high-water mark of its address space (VmHWM). Not ru_maxrss, which Linux
+    keeps across fork and exec, so a child started by a parent holding N synthetic companies would report the
+    parent's size (the figures before this fix were inflated that way)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_job(job: str, result_path: str, profile_path: str | None) -> int:
     """Run one job in this (fresh) process and write its timings and peak RSS as JSON."""
     from risk_assets.commands.graph import run_job
@@ -107,7 +120,7 @@ def child_job(job: str, result_path: str, profile_path: str | None) -> int:
         "failed_checks": outcome.failed_checks,
         "wall_seconds": wall,
         "steps": _step_seconds(outcome.run_id),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     Path(result_path).write_text(json.dumps(result))
     return 0 if outcome.success else 1
