@@ -21,12 +21,10 @@ back as through the product's reader) and the bench fails when they differ.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench._memory import peak_rss_mb, reset_peak_rss  # noqa: E402
 
 INPUT_TABLES = ("statements", "market_features", "indicators", "warning_signals", "companies")
 #: Share of synthetic companies given early-warning signals.
@@ -134,23 +134,6 @@ def bundled_with_synthetic(companies: int, seed: int, workdir: Path) -> dict[str
 
 
 # --- the children --------------------------------------------------------------------------------------------
-
-
-def reset_peak_rss() -> None:
-    """Forget the peak RSS a forked child inherits from its parent (Linux: clear_refs 5); elsewhere a no-op."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS since reset_peak_rss (VmHWM), else ru_maxrss."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_baseline(revision: str, workdir: Path):

@@ -36,7 +36,6 @@ import argparse
 import cProfile
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
@@ -51,6 +50,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._memory import peak_rss_mb  # noqa: E402
 from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
@@ -85,19 +85,6 @@ def _step_seconds(run_id: str) -> dict[str, float]:
             elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
                 seconds[entry.step_key] = entry.timestamp - starts.get(entry.step_key, entry.timestamp)
     return seconds
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS: the high-water mark of its address space (VmHWM). Not ru_maxrss, which Linux
-    keeps across fork and exec, so a child started by a parent holding N synthetic companies would report the
-    parent's size (the figures before this fix were inflated that way)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_job(job: str, result_path: str, profile_path: str | None) -> int:
