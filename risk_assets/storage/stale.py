@@ -49,15 +49,16 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 
 
 def _plain(value: Any) -> Any:
-    """A value as comparable between what a writer passes and what the database gives back."""
+    """A value as comparable between what a write passes the driver (on SQLite dates are ISO text already) and
+    what the database gives back."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
+    if isinstance(value, dt.datetime):  # the text SQLite keeps (what a write passes its driver there)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, dt.date):
         return value.isoformat()
     return value

@@ -93,42 +93,100 @@ def _to_db_value(value: Any, column: sa.Column) -> Any:
     return value
 
 
-def _column_values(series: pd.Series, column: sa.Column) -> list[Any]:
-    """One frame column as DB-API values, as _to_db_value would give, but converted a column at a time:
-    numeric columns need only NaN -> NULL, text columns only numpy scalars unwrapped."""
-    values = series.tolist()  # numpy scalars -> Python, datetime64 -> Timestamp
-    nulls = series.isna().tolist()
+def _bind_processor(column: sa.Column, dialect: sa.Dialect) -> Any:
+    """The column type's own conversion to what the driver stores (SQLite keeps dates as ISO text), or None."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _db_value(value: Any, column: sa.Column, process: Any) -> Any:
+    """One value as the driver takes it: _to_db_value, then the column type's conversion for the dialect."""
+    value = _to_db_value(value, column)
+    return process(value) if process is not None and value is not None else value
+
+
+def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) -> list[Any]:
+    """One frame column as the values the driver takes, converted a column at a time (what SQLAlchemy's
+    per-row parameter processing did, which cost more than the database's own work on wide tables): numbers need
+    only NaN -> NULL; dates, times and flags are converted once per distinct value."""
     column_type = column.type
     typed = isinstance(column_type, sa.Date | sa.DateTime | sa.Boolean)
-    if series.dtype.kind in "biuf" and not (typed and series.dtype.kind != "b"):
-        return (
-            [None if null else value for value, null in zip(values, nulls, strict=True)]
-            if any(nulls)
-            else values
-        )
-    if not typed:
-        return [
-            None if null else value.item() if isinstance(value, np.generic) else value
-            for value, null in zip(values, nulls, strict=True)
-        ]
-    return [None if null else _to_db_value(value, column) for value, null in zip(values, nulls, strict=True)]
+    kind = series.dtype.kind
+    if kind in "biuf" and not (typed and kind != "b"):
+        if isinstance(column_type, sa.Float):
+            numbers = series.to_numpy(dtype=float, na_value=np.nan)
+            values = numbers.tolist()
+            missing = np.isnan(numbers)
+            return (
+                [None if null else v for v, null in zip(values, missing.tolist(), strict=True)]
+                if (missing.any())
+                else values
+            )
+        values = series.tolist()  # numpy scalars -> Python
+        nulls = series.isna().tolist()
+        if any(nulls):
+            return [None if null else value for value, null in zip(values, nulls, strict=True)]
+        if kind == "b" and typed:
+            return [int(v) for v in values]
+        return values
+    process = _bind_processor(column, dialect)
+    if typed:  # few distinct values (dates, write times, flags): each converted once
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        converted = [_db_value(u, column, process) for u in uniques]
+        converted.append(None)  # code -1: missing
+        return np.asarray(converted, dtype=object)[codes].tolist()
+    values = series.tolist()
+    nulls = series.isna().tolist()
+    return [
+        None if null else _db_value(value, column, process) for value, null in zip(values, nulls, strict=True)
+    ]
 
 
-def _records(rows: Rows, table: sa.Table) -> list[dict[str, Any]]:
+class _Prepared:
+    """Rows ready for the driver: the column names and, per row, a tuple of DB-API values in that order."""
+
+    def __init__(self, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        self.names = tuple(names)
+        self.rows = rows
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.names, row, strict=True)) for row in self.rows]
+
+
+def _prepare(rows: Rows, table: sa.Table, dialect: sa.Dialect) -> list[_Prepared]:
+    """Rows as DB-API values, one group per set of columns (a frame is one group; mappings may differ)."""
     columns = {c.name: c for c in table.columns}
     if isinstance(rows, pd.DataFrame):
         unknown = set(rows.columns) - set(columns)
         if unknown:
             raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
+        if rows.columns.duplicated().any():
+            raise ValueError(f"{table.name}: a column given twice")
+        if rows.empty:
+            return []
         names = list(rows.columns)
-        converted = [_column_values(rows[name], columns[name]) for name in names]
-        return [dict(zip(names, row, strict=True)) for row in zip(*converted, strict=True)]
-    out = []
+        converted = [_column_values(rows[name], columns[name], dialect) for name in names]
+        return [_Prepared(names, list(zip(*converted, strict=True)))]
+    by_shape: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         unknown = set(row) - set(columns)
         if unknown:
             raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
-        out.append({name: _to_db_value(value, columns[name]) for name, value in row.items()})
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    out = []
+    for names, group in by_shape.items():
+        processes = [_bind_processor(columns[name], dialect) for name in names]
+        out.append(
+            _Prepared(
+                names,
+                [
+                    tuple(
+                        _db_value(row[name], columns[name], process)
+                        for name, process in zip(names, processes, strict=True)
+                    )
+                    for row in group
+                ],
+            )
+        )
     return out
 
 
@@ -192,24 +250,34 @@ class Warehouse:
         itself (it knows what it changed without reading the stored rows back).
         """
         table = TABLES[table_name]
-        records = _records(rows, table)
+        prepared = _prepare(rows, table, self.engine.dialect)
         if connection is None:
             with self.transaction() as conn:
-                return self._tracked_upsert(conn, table, records, replace, batch_size, track_changes)
-        return self._tracked_upsert(connection, table, records, replace, batch_size, track_changes)
+                return self._tracked_upsert(conn, table, prepared, replace, batch_size, track_changes)
+        return self._tracked_upsert(connection, table, prepared, replace, batch_size, track_changes)
 
     def _tracked_upsert(
         self,
         conn: Connection,
         table: sa.Table,
-        records: list[dict[str, Any]],
+        prepared: list[_Prepared],
         replace: Mapping[str, Any] | None,
         batch_size: int,
         track_changes: bool,
     ) -> int:
+        for group in prepared:  # an upsert finds its row by the whole key
+            missing = [
+                c.name for c in table.primary_key.columns if c.name not in group.names and c.default is None
+            ]
+            if missing:
+                raise ValueError(f"{table.name}: a value is required for column {missing[0]!r}")
         consumers = stale.FEEDS.get(table.name, ()) if track_changes else ()
-        changed = stale.changed_companies(conn, table, records, replace) if consumers else set()
-        written = self._upsert(conn, table, records, replace, batch_size)
+        changed = (
+            stale.changed_companies(conn, table, [r for p in prepared for r in p.records()], replace)
+            if consumers
+            else set()
+        )
+        written = self._upsert(conn, table, prepared, replace, batch_size)
         if changed:
             stale.mark(conn, consumers, changed, utc_now())
         return written
@@ -230,7 +298,7 @@ class Warehouse:
         self,
         conn: Connection,
         table: sa.Table,
-        records: list[dict[str, Any]],
+        prepared: list[_Prepared],
         replace: Mapping[str, Any] | None,
         batch_size: int,
     ) -> int:
@@ -246,18 +314,54 @@ class Warehouse:
             for name, values in lists.items():  # one IN list per chunk: bound-parameter limits
                 for part in stale.chunks(values):
                     conn.execute(sa.delete(table).where(sa.and_(table.c[name].in_(part), *conditions)))
-        if not records:
-            return 0
         key_names = [c.name for c in table.primary_key.columns]
-        # Group by column set so each statement has a fixed shape (executemany).
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for record in records:
-            by_shape.setdefault(tuple(sorted(record)), []).append(record)
-        for shape, group in by_shape.items():
-            statement = self._upsert_statement(table, shape, key_names)
-            for start in range(0, len(group), batch_size):
-                conn.execute(statement, group[start : start + batch_size])
-        return len(records)
+        for group in prepared:
+            self._execute_many(conn, self._upsert_statement(table, group.names, key_names), group, batch_size)
+        return sum(len(group.rows) for group in prepared)
+
+    def _execute_many(
+        self,
+        conn: Connection,
+        statement: Any,
+        group: _Prepared,
+        batch_size: int,
+        bind_names: Mapping[str, str] | None = None,
+    ) -> None:
+        """Run ``statement`` once per row of ``group`` (the driver's executemany), its values passed positionally
+        as the compiled SQL orders them. ``bind_names``: bound parameter -> column, where they differ."""
+        # an INSERT's columns are the group's; an UPDATE names its own (column_keys would add them to its SET)
+        keys = list(group.names) if isinstance(statement, sa.Insert) else None
+        compiled = statement.compile(dialect=self.engine.dialect, column_keys=keys)
+        binds = list(compiled.positiontup) if compiled.positional else list(compiled.bind_names.values())
+        columns = [(bind_names or {}).get(name, name) for name in binds]
+        where = {name: i for i, name in enumerate(group.names)}
+        given = [where.get(name) for name in columns]
+        if None in given:  # an insert's column left out: its Python-side default, as SQLAlchemy would fill it
+            fill = [
+                self._column_default(statement.table, n) if i is None else None
+                for n, i in zip(columns, given, strict=True)
+            ]
+            rows = [
+                tuple(fill[j] if i is None else row[i] for j, i in enumerate(given)) for row in group.rows
+            ]
+        elif given == list(range(len(group.names))):
+            rows = group.rows
+        else:
+            rows = [tuple(row[i] for i in given) for row in group.rows]
+        params: list[Any] = (
+            rows if compiled.positional else [dict(zip(binds, row, strict=True)) for row in rows]
+        )
+        for start in range(0, len(params), batch_size):  # PyMySQL's pyformat above: one mapping per row
+            conn.exec_driver_sql(compiled.string, params[start : start + batch_size])
+
+    def _column_default(self, table: sa.Table, name: str) -> Any:
+        """The driver value of a column's Python-side default (what an insert that leaves it out stores)."""
+        column = table.c.get(name)
+        default = column.default if column is not None else None
+        if default is None or not (default.is_scalar or default.is_callable):
+            raise ValueError(f"{table.name}: a value is required for column {name!r}")
+        value = default.arg if default.is_scalar else default.arg(None)
+        return _db_value(value, column, _bind_processor(column, self.engine.dialect))
 
     def _upsert_statement(self, table: sa.Table, shape: Sequence[str], key_names: list[str]) -> Any:
         updates = [name for name in shape if name not in key_names]
@@ -279,56 +383,64 @@ class Warehouse:
     def update(self, table_name: str, rows: Rows, *, connection: Connection | None = None) -> int:
         """Update existing rows (located by primary key) with the other columns given; never inserts."""
         table = TABLES[table_name]
-        records = _records(rows, table)
-        if not records:
-            return 0
+        prepared = _prepare(rows, table, self.engine.dialect)
         key_names = [c.name for c in table.primary_key.columns]
-        values = {name: sa.bindparam(f"v_{name}") for name in records[0] if name not in key_names}
-        statement = (
-            sa.update(table)
-            .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in key_names])
-            .values(values)
-        )
-        params = [
-            {f"{'k' if name in key_names else 'v'}_{name}": value for name, value in record.items()}
-            for record in records
-        ]
+
+        def write(conn: Connection) -> None:
+            for group in prepared:
+                missing = [name for name in key_names if name not in group.names]
+                if missing:
+                    raise ValueError(f"{table.name}: an update needs the key columns, {missing} missing")
+                bind_names = {f"{'k' if n in key_names else 'v'}_{n}": n for n in group.names}
+                statement = (
+                    sa.update(table)
+                    .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in key_names])
+                    .values({n: sa.bindparam(f"v_{n}") for n in group.names if n not in key_names})
+                )
+                self._execute_many(conn, statement, group, 2000, bind_names)
+
         if connection is None:
             with self.transaction() as conn:
-                conn.execute(statement, params)
+                write(conn)
         else:
-            connection.execute(statement, params)
-        return len(records)
+            write(connection)
+        return sum(len(group.rows) for group in prepared)
 
     def read(
         self,
         table_name: str,
         where: Mapping[str, Any] | None = None,
         order_by: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Rows matching ``where`` (column -> value, or column -> list of values for one column: read in chunks
-        that stay under the drivers' bound-parameter limits)."""
+        that stay under the drivers' bound-parameter limits); ``columns``: only these (a wide table's reader
+        that needs a few of them holds a fraction of the memory)."""
         table = TABLES[table_name]
         where = dict(where or {})
         lists = {n: list(v) for n, v in where.items() if isinstance(v, list | tuple | set)}
         if len(lists) > 1:
             raise ValueError(f"{table_name}: read takes a list of values for one column, not {sorted(lists)}")
-        statement = sa.select(table)
+        unknown = sorted(set(columns or ()) - set(table.c.keys()))
+        if unknown:
+            raise ValueError(f"{table_name}: unknown columns {unknown}")
+        selected = [table.c[name] for name in columns] if columns is not None else list(table.columns)
+        statement = sa.select(*selected)
         for name, value in where.items():
             if name not in lists:
                 statement = statement.where(table.c[name] == value)
         if order_by:
             statement = statement.order_by(*[table.c[name] for name in order_by])
-        columns = [c.name for c in table.columns]
+        names = [c.name for c in selected]
         if not lists:
-            return self.query(statement, columns=columns)
+            return self.query(statement, columns=names)
         ((name, values),) = lists.items()
         parts = [
-            self.query(statement.where(table.c[name].in_(part)), columns=columns)
+            self.query(statement.where(table.c[name].in_(part)), columns=names)
             for part in stale.chunks(values)
         ]
         if not parts:
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(columns=names)
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if order_by and len(parts) > 1:
             frame = frame.sort_values(list(order_by), kind="stable", ignore_index=True)
