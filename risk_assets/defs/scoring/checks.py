@@ -3,6 +3,7 @@
 import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -35,12 +36,14 @@ def _history_companies(companies: pd.Series) -> list[str]:
 
 
 def _latest_snapshots(store) -> pd.DataFrame:
-    """Every company's snapshot of the newest snapshot day: the companies scored now."""
+    """Every company's snapshot of the newest snapshot day (the companies scored now): the columns the PSI reads,
+    not the drivers, which would make this the largest read of the check at market scale."""
     table = TABLES["risk_scores"]
     newest = sa.select(sa.func.max(table.c.as_of)).where(table.c.kind == "current").scalar_subquery()
+    columns = [table.c.company_id, table.c.segment, table.c.model_pd, table.c.feature_values]
     return store.query(
-        sa.select(table).where(table.c.kind == "current", table.c.as_of == newest),
-        columns=[c.name for c in table.columns],
+        sa.select(*columns).where(table.c.kind == "current", table.c.as_of == newest),
+        columns=[c.name for c in columns],
     )
 
 
@@ -73,24 +76,27 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
         picked = _history_companies(pd.Series(scored, dtype=object))
         columns = [table.c.as_of, table.c.company_id, table.c.model_pd, table.c.feature_values]
-        filings = pd.concat(
-            [
-                store.query(sa.select(*columns).where(champion_filings, table.c.company_id.in_(part)))
-                for part in chunks(picked)
-            ]
-            or [pd.DataFrame(columns=[c.name for c in columns])],
-            ignore_index=True,
-        )
+        parts = []
+        for part in chunks(picked):  # decoded a chunk at a time: the JSON text of every filing is never held
+            filings = store.query(
+                sa.select(*columns).where(champion_filings, table.c.company_id.in_(part)),
+                columns=[c.name for c in columns],
+            )
+            parts.append(
+                pd.concat(
+                    [
+                        filings[["as_of", "company_id", "model_pd"]].reset_index(drop=True),
+                        _feature_frame(filings, model.feature_names),
+                    ],
+                    axis=1,
+                )
+            )
         history = stability_over_time(
             development_pd,
             development[model.feature_names],
-            pd.concat(
-                [
-                    filings[["as_of", "company_id", "model_pd"]].reset_index(drop=True),
-                    _feature_frame(filings, model.feature_names),
-                ],
-                axis=1,
-            ),
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["as_of", "company_id", "model_pd", *model.feature_names]),
             model.feature_names,
         )
         out[segment] = {
@@ -105,9 +111,13 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
 
 
 def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The feature values each score used (decoded from its JSON column), one column per model feature."""
-    decoded = pd.DataFrame([json.loads(v) for v in scores["feature_values"]], columns=None)
-    return decoded.reindex(columns=names).astype(float).reset_index(drop=True)
+    """The feature values each score used (decoded from its JSON column), one float column per model feature:
+    filled a row at a time into one array, not a dict per row kept until the frame is built."""
+    values = np.full((len(scores), len(names)), np.nan)
+    for i, text in enumerate(scores["feature_values"]):
+        decoded = json.loads(text) if text else {}
+        values[i] = [np.nan if (v := decoded.get(name)) is None else v for name in names]
+    return pd.DataFrame(values, columns=list(names))
 
 
 @dg.asset_check(
