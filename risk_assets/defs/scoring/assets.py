@@ -11,13 +11,13 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags_table
-from risk_assets.core.feature_table import ratio_frame
+from risk_assets.core.feature_table import RATIO_COLUMNS, ratio_frame
 from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grades_for_pd
 from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay_table
 from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segments
-from risk_assets.defs.features.assets import features
+from risk_assets.defs.features.assets import ROW_COLUMNS, features
 from risk_assets.defs.incremental import (
     COMPANY_BATCH,
     EVERY_COMPANY,
@@ -141,6 +141,12 @@ def assign_segments(feats: pd.DataFrame, ratios: pd.DataFrame, companies: pd.Dat
         source=company.map(source_of).fillna(""),
     )
 
+
+#: The feature columns scoring reads (its key, the model features, the flags the overlay sees and where the market
+#: value came from for the segment): the classic scores, reasons and macro provenance stay in storage.
+SCORED_FEATURE_COLUMNS = tuple(
+    dict.fromkeys((*ROW_COLUMNS, *RATIO_COLUMNS, *FLAG_COLUMNS, "market_value_source"))
+)
 
 #: What a stored period score carries from the model (the rest is recomputed from the day's events and signals).
 MODEL_OUTPUT_COLUMNS = ("status", "model_pd", "log_odds", "drivers", "out_of_domain", "domain_note")
@@ -595,12 +601,16 @@ def risk_scores(
     if not work.companies:
         return no_company_work(context, store, work, shared)
     context.log.info(f"risk_scores: {work.reason}")
+    # A bulk change (every company, or a tenth of the market or more: an import) ranks today's percentiles once,
+    # across the whole market, after the last batch; a few companies are ranked against the stored snapshots.
+    bulk = work.everything or len(work.companies) >= MATERIAL_SHARE * store.count(
+        "risk_scores", {"kind": "current", "as_of": today}
+    )
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
-    snapshots = []
     for batch in work.batches():
         companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
-        feats = store.read("features", where={"company_id": batch})
+        feats = store.read("features", where={"company_id": batch}, columns=SCORED_FEATURE_COLUMNS)
         financial = set(companies.index[companies["is_financial"].astype(bool)])
         excluded += sorted(financial & set(feats["company_id"]))
         feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
@@ -621,21 +631,18 @@ def risk_scores(
         current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
         with store.transaction() as conn:
             written += _write_scores(store, conn, rows, stored, champions)
-            if not work.everything:  # ranked against the stored snapshots of the companies not rescored
-                if len(current):
-                    others = store.query(
-                        sa.select(TABLES["risk_scores"].c.pd).where(
-                            TABLES["risk_scores"].c.kind == "current",
-                            TABLES["risk_scores"].c.as_of == today,
-                            TABLES["risk_scores"].c.status == "scored",
-                            TABLES["risk_scores"].c.company_id.notin_(batch),
-                        )
-                    )["pd"]
-                    current = current.assign(percentile=rank_percentiles(current, others))
-                _write_snapshots(store, conn, current, batch, today)
+            if len(current) and not bulk:  # ranked against the stored snapshots of the companies not rescored
+                others = store.query(
+                    sa.select(TABLES["risk_scores"].c.pd).where(
+                        TABLES["risk_scores"].c.kind == "current",
+                        TABLES["risk_scores"].c.as_of == today,
+                        TABLES["risk_scores"].c.status == "scored",
+                        TABLES["risk_scores"].c.company_id.notin_(batch),
+                    )
+                )["pd"]
+                current = current.assign(percentile=rank_percentiles(current, others))
+            _write_snapshots(store, conn, current, batch, today)
             store.clear_stale(conn, "risk_scores", work.marks_of(batch))
-        if work.everything and len(current):
-            snapshots.append(current)
         scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
         period_rows += scored_rows
         reused += batch_reused
@@ -643,19 +650,9 @@ def risk_scores(
         done += len(batch)
         batch_progress(context, work, done, period_rows, started)
     with store.transaction() as conn:
-        if work.everything:  # every company's snapshot, ranked together, replaces today's
-            current = pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame()
-            if len(current):
-                current["percentile"] = rank_percentiles(current, pd.Series(dtype=float))
-            _write_snapshots(store, conn, current, work.companies, today)
-        elif len(work.companies) >= MATERIAL_SHARE * store.count(
-            "risk_scores", {"kind": "current", "as_of": today}
-        ):
-            # a bulk change (an import): the batches were ranked against a population that grew as they ran
+        if bulk:
             reranked = rerank_snapshots(store, conn, today)
-            context.log.info(
-                f"risk_scores: today's percentiles ranked again across the market ({reranked} moved)"
-            )
+            context.log.info(f"risk_scores: today's percentiles ranked across the market ({reranked:,} set)")
         store.clear_stale(conn, "risk_scores", work.unhandled_marks())
     return dg.MaterializeResult(
         metadata={
