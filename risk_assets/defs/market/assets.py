@@ -13,7 +13,7 @@ import pandas as pd
 from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.core.macro import MacroBook, risk_free_rate
+from risk_assets.core.macro import MacroBook
 from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     SHARED_TOKEN,
@@ -179,40 +179,10 @@ def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, p
 def compute_market_features(
     statement_rows: pd.DataFrame, companies: pd.DataFrame, priced: dict, book: MacroBook, specs
 ) -> pd.DataFrame:
-    """One market_features row per statement row (values None with the reason where an input is missing)."""
+    """One market_features row per statement row (values None with the reason where an input is missing),
+    computed from whole columns (core.market.market_feature_frame)."""
     country = dict(zip(companies["company_id"], companies["country"], strict=True))
-    empty = pd.DataFrame(
-        {
-            "date": pd.Series(dtype="datetime64[ns]"),
-            "close": pd.Series(dtype=float),
-            "adjclose": pd.Series(dtype=float),
-        }
-    )
-    rows = []
-    for row in statement_rows.to_dict("records"):
-        symbol, frame, currency = priced.get(row["company_id"], (None, empty, None))
-        period_end = pd.Timestamp(row["period_end"]).date()
-        rf = risk_free_rate(book.features(specs, country.get(row["company_id"], ""), period_end))
-        if symbol is not None and currency and currency != row["currency"]:
-            frame = empty  # a market value in another currency than the statements would be meaningless
-        values = market.market_features(row, frame, period_end, rf)
-        if symbol is None:
-            values["reason"] = "; ".join(filter(None, ["no listed symbol with prices", values["reason"]]))[
-                :400
-            ]
-        elif frame is empty:
-            values["reason"] = f"prices in {currency}, statements in {row['currency']}"
-        rows.append(
-            {
-                "company_id": row["company_id"],
-                "period_end": period_end,
-                "accession": row["accession"],
-                "filed_at": pd.Timestamp(row["filed_at"]).date(),
-                "symbol": symbol,
-                **{k: v for k, v in values.items() if k != "debt_basis"},
-            }
-        )
-    return pd.DataFrame(rows)
+    return market.market_feature_frame(statement_rows, country, priced, book, specs)
 
 
 @dg.asset(
