@@ -136,6 +136,11 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) ->
         return np.asarray(converted, dtype=object)[codes].tolist()
     values = series.tolist()
     nulls = series.isna().tolist()
+    if process is None:  # text and whole numbers: NULLs, and numpy scalars unwrapped
+        return [
+            None if null else value.item() if isinstance(value, np.generic) else value
+            for value, null in zip(values, nulls, strict=True)
+        ]
     return [
         None if null else _db_value(value, column, process) for value, null in zip(values, nulls, strict=True)
     ]
@@ -173,20 +178,12 @@ def _prepare(rows: Rows, table: sa.Table, dialect: sa.Dialect) -> list[_Prepared
             raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     out = []
-    for names, group in by_shape.items():
-        processes = [_bind_processor(columns[name], dialect) for name in names]
-        out.append(
-            _Prepared(
-                names,
-                [
-                    tuple(
-                        _db_value(row[name], columns[name], process)
-                        for name, process in zip(names, processes, strict=True)
-                    )
-                    for row in group
-                ],
-            )
-        )
+    for names, group in by_shape.items():  # each column converted as a frame's would be (no type inference)
+        converted = [
+            _column_values(pd.Series([row[name] for row in group], dtype=object), columns[name], dialect)
+            for name in names
+        ]
+        out.append(_Prepared(names, list(zip(*converted, strict=True))))
     return out
 
 

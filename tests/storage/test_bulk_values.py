@@ -88,19 +88,23 @@ def _sqlalchemy_insert(warehouse: Warehouse, table: sa.Table, frame: pd.DataFram
     "table_name", ["risk_scores", "features", "statements", "market_features", "companies"]
 )
 @pytest.mark.parametrize("typed", [False, True], ids=["objects", "typed"])
-def test_a_bulk_write_stores_what_sqlalchemy_stores(warehouse: Warehouse, table_name: str, typed: bool):
+@pytest.mark.parametrize("as_mappings", [False, True], ids=["frame", "mappings"])
+def test_a_bulk_write_stores_what_sqlalchemy_stores(
+    warehouse: Warehouse, table_name: str, typed: bool, as_mappings: bool
+):
     table = TABLES[table_name]
     frame = _frame(table)
     if typed:
         frame = _typed(frame, table)
+    rows = frame.to_dict("records") if as_mappings else frame
     _sqlalchemy_insert(warehouse, table, frame)
     reference = _stored(warehouse, table)
     with warehouse.transaction() as conn:
         conn.execute(sa.delete(table))
-    assert warehouse.upsert(table_name, frame, track_changes=False) == ROWS
+    assert warehouse.upsert(table_name, rows, track_changes=False) == ROWS
     assert _stored(warehouse, table) == reference
     # written again over itself (the update branch of the upsert): nothing changes
-    warehouse.upsert(table_name, frame, track_changes=False)
+    warehouse.upsert(table_name, rows, track_changes=False)
     assert _stored(warehouse, table) == reference
 
 
