@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -27,6 +29,19 @@ def _latest_metadata(asset: str) -> dict:
         metadata = previous_metadata_of(instance, dg.AssetKey(asset))
     assert SHARED_TOKEN in metadata, (asset, metadata)
     return metadata
+
+
+def _one_day(warehouse: Warehouse) -> None:
+    """Make the test's runs all see one day, the day of the graph's snapshots: a new day re-derives every
+    company's snapshot by design. A test starting minutes before midnight waits for it; a graph materialised on
+    an earlier day (the suite crossed midnight) is settled by one run first."""
+    now = dt.datetime.now()
+    to_midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time()) - now
+    if to_midnight < dt.timedelta(minutes=20):
+        time.sleep(to_midnight.total_seconds() + 1)
+    days = warehouse.distinct("risk_scores", "as_of", {"kind": "current"})
+    if not days or pd.Timestamp(max(days)).date() != dt.date.today():
+        assert run_job("rescore_all").success
 
 
 def _check_metadata(run_id: str, check: str) -> str:
@@ -62,6 +77,7 @@ def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -
 def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph_copy: Path) -> None:
     warehouse = Warehouse(Settings.from_env().warehouse_url)
     try:
+        _one_day(warehouse)
         scores_before = warehouse.read("risk_scores").sort_values(
             ["company_id", "as_of", "model_version", "kind"]
         )
@@ -154,8 +170,8 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
 
 
 def test_small_batches_write_what_one_batch_writes(graph_copy: Path, monkeypatch) -> None:
-    """Every company marked stale and re-derived three companies a batch: the warehouse ends as it was (the
-    percentiles, ranked batch by batch against a growing population, are ranked again across the market)."""
+    """Every company marked stale and re-derived three companies a batch: the warehouse ends as it was (a bulk
+    change writes each batch's snapshots unranked and ranks the day across the market after the last batch)."""
     import sqlalchemy as sa
 
     from risk_assets.defs import incremental
@@ -164,13 +180,14 @@ def test_small_batches_write_what_one_batch_writes(graph_copy: Path, monkeypatch
     warehouse = Warehouse(Settings.from_env().warehouse_url)
     key = ["company_id", "as_of", "model_version", "kind"]
     try:
+        _one_day(warehouse)
         before = warehouse.read("risk_scores").sort_values(key).reset_index(drop=True)
         features_before = warehouse.read("features").sort_values(["company_id", "period_end", "accession"])
         companies = warehouse.distinct("statements", "company_id")
         with warehouse.transaction() as conn:
             warehouse.mark_stale(conn, ["market_features", "features"], companies)
-            # no snapshot today yet (as after a bulk import of new companies): the first batches are ranked
-            # against a handful of companies, and only the market-wide ranking at the end puts them right
+            # no snapshot today yet (as after a bulk import of new companies): only the market-wide ranking
+            # after the last batch gives the percentiles one batch gives
             scores = TABLES["risk_scores"]
             conn.execute(sa.delete(scores).where(scores.c.kind == "current"))
         monkeypatch.setattr(incremental, "COMPANY_BATCH", 3)
