@@ -771,6 +771,11 @@ def warning_alerts(
     return list(alerts.values()), handled
 
 
+def _handled_frame(keys: list[tuple], names: list[str], **constant: object) -> pd.DataFrame:
+    """The key rows an alerts pass compared, with alert_pending cleared (what Warehouse.update takes)."""
+    return pd.DataFrame(keys, columns=names).assign(**constant, alert_pending=False)
+
+
 @dg.asset(
     group_name="scoring",
     kinds={"sql"},
@@ -791,8 +796,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     compared = [
         table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
     ]
-    alerts, handled = [], []
-    for batch in [pending[start : start + COMPANY_BATCH] for start in range(0, len(pending), COMPANY_BATCH)]:
+    alerts, latest, evaluated = 0, [], 0  # counts, and the last ten alerts for the preview
+    for done in range(0, len(pending), COMPANY_BATCH):
+        batch = pending[done : done + COMPANY_BATCH]
         scores = store.query(
             sa.select(*compared).where(
                 table.c.company_id.in_(batch),
@@ -800,9 +806,22 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 sa.func.coalesce(table.c.status, "scored") == "scored",  # no PD served: nothing to compare
             )
         )
-        batch_alerts, batch_handled = score_alerts(scores, rule, now)
-        alerts += batch_alerts
-        handled += batch_handled
+        batch_alerts, handled = score_alerts(scores, rule, now)
+        # a batch's alerts and the scores it compared are written together: a killed run keeps finished batches,
+        # and a whole market's pending flags are never held at once
+        with store.transaction() as conn:
+            store.upsert("risk_alerts", batch_alerts, connection=conn)
+            store.update(
+                "risk_scores",
+                _handled_frame(handled, ["company_id", "as_of", "model_version"], kind="period"),
+                connection=conn,
+            )
+        alerts, latest = alerts + len(batch_alerts), (latest + batch_alerts)[-10:]
+        evaluated += len(handled)
+        context.log.info(
+            f"risk_alerts: {done + len(batch):,} of {len(pending):,} companies "
+            f"compared, {alerts:,} score alerts"
+        )
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):
@@ -810,24 +829,13 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         existing = store.read("risk_alerts", where={"model_version": WARNING_MODEL_VERSION})
         warnings, signals_handled = warning_alerts(signals, all_scores, existing, now)
     with store.transaction() as conn:
-        store.upsert("risk_alerts", alerts + warnings, connection=conn)
-        store.update(
-            "risk_scores",
-            [
-                {"company_id": c, "as_of": a, "model_version": v, "kind": "period", "alert_pending": False}
-                for c, a, v in handled
-            ],
-            connection=conn,
-        )
+        store.upsert("risk_alerts", warnings, connection=conn)
         store.update(
             "warning_signals",
-            [
-                {"company_id": c, "kind": k, "reference": r, "alert_pending": False}
-                for c, k, r in signals_handled
-            ],
+            _handled_frame(signals_handled, ["company_id", "kind", "reference"]),
             connection=conn,
         )
-    frame = pd.DataFrame(alerts + warnings)
+    frame = pd.DataFrame(latest + warnings)
     preview = (
         frame[["company_id", "as_of", "kind", "previous_grade", "grade", "reasons"]]
         .tail(10)
@@ -837,9 +845,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     )
     return dg.MaterializeResult(
         metadata={
-            "new_or_updated_alerts": len(alerts),
+            "new_or_updated_alerts": alerts,
             "warning_alerts": len(warnings),
-            "evaluated_scores": len(handled),
+            "evaluated_scores": evaluated,
             "evaluated_signals": len(signals_handled),
             "preview": dg.MetadataValue.md(preview),
         }
