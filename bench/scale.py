@@ -19,7 +19,7 @@ What it does (issue 11, "The whole market, incrementally"):
    statements stop at its default unless it emerges.
 3. ``rescore_all`` in a child process (the same ``run_job`` as `riskgraph materialize --jobs rescore_all`): each
    step's seconds from the run's event log, the job's wall time, statement rows/s end to end and the child's peak
-   RSS (ru_maxrss).
+   RSS (its own high-water mark, VmHWM).
 4. One new filing: one company's next annual statement imported, then ``rescore_all`` again (what a day with one
    new 10-K costs), and a rerun with nothing new.
 5. The baseline, measured in the same run: the champions' raw ``predict_pd`` on the same feature rows (each row
@@ -115,15 +115,18 @@ def child_job(job: str, result_path: str, profile_path: str | None) -> int:
 
 def child_predict(result_path: str) -> int:
     """The champions' raw predict_pd on the scored feature rows, each with its segment's model."""
-    from risk_assets.core.feature_table import ratio_frame
+    from risk_assets.core.feature_table import RATIO_COLUMNS, ratio_frame
     from risk_assets.defs.resources import MlflowResource
     from risk_assets.settings import Settings
     from risk_assets.storage.warehouse import Warehouse
 
     settings = Settings.from_env()
     warehouse = Warehouse(settings.warehouse_url)
-    feats = warehouse.read("features")
-    scores = warehouse.read("risk_scores", where={"kind": "period"})
+    # only the columns predict needs: at 100,000 companies the whole tables would not fit this machine's memory
+    feats = warehouse.read("features", columns=["company_id", "accession", *RATIO_COLUMNS])
+    scores = warehouse.read(
+        "risk_scores", where={"kind": "period"}, columns=["company_id", "accession", "segment"]
+    )
     warehouse.dispose()
     segment_of = dict(
         zip(zip(scores["company_id"], scores["accession"], strict=True), scores["segment"], strict=True)
