@@ -6,6 +6,7 @@ failed or killed run leaves the previous rows intact and a retried run never dup
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -146,15 +147,35 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) ->
     ]
 
 
-class _Prepared:
-    """Rows ready for the driver: the column names and, per row, a tuple of DB-API values in that order."""
+@dataclasses.dataclass(frozen=True)
+class _Compiled:
+    """A compiled write: its SQL, its bound parameters in order, the column each takes, and whether the driver
+    takes them positionally."""
 
-    def __init__(self, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    sql: str
+    binds: list[str]
+    columns: list[str]
+    positional: bool
+
+
+class _Prepared:
+    """Rows ready for the driver, held a column at a time: the column names and, per name, the DB-API values
+    (rows are zipped only in the order a compiled statement binds them, in C, a batch at a time)."""
+
+    def __init__(self, names: Sequence[str], columns: list[list[Any]]) -> None:
         self.names = tuple(names)
-        self.rows = rows
+        self.columns = columns
+        self.length = len(columns[0]) if columns else 0
+
+    def __len__(self) -> int:
+        return self.length
 
     def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.names, row, strict=True)) for row in self.rows]
+        return [dict(zip(self.names, row, strict=True)) for row in zip(*self.columns, strict=True)]
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """Of ``names``, those this group gives no value for."""
+        return [name for name in names if name not in self.names]
 
 
 def _prepare(rows: Rows, table: sa.Table, dialect: sa.Dialect) -> list[_Prepared]:
@@ -170,7 +191,7 @@ def _prepare(rows: Rows, table: sa.Table, dialect: sa.Dialect) -> list[_Prepared
             return []
         names = list(rows.columns)
         converted = [_column_values(rows[name], columns[name], dialect) for name in names]
-        return [_Prepared(names, list(zip(*converted, strict=True)))]
+        return [_Prepared(names, converted)]
     by_shape: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         unknown = set(row) - set(columns)
@@ -183,8 +204,18 @@ def _prepare(rows: Rows, table: sa.Table, dialect: sa.Dialect) -> list[_Prepared
             _column_values(pd.Series([row[name] for row in group], dtype=object), columns[name], dialect)
             for name in names
         ]
-        out.append(_Prepared(names, list(zip(*converted, strict=True))))
+        out.append(_Prepared(names, converted))
     return out
+
+
+def _require_keys(table: sa.Table, prepared: list[_Prepared], write: str, defaulted: bool = True) -> None:
+    """Refuse a write that cannot find its rows: every group must give each key column (an insert may leave
+    out one with a default, when ``defaulted``)."""
+    needed = [c.name for c in table.primary_key.columns if not (defaulted and c.default is not None)]
+    for group in prepared:
+        missing = group.missing(needed)
+        if missing:
+            raise ValueError(f"{table.name}: {write} needs the key columns, {missing} missing")
 
 
 class Warehouse:
@@ -193,6 +224,7 @@ class Warehouse:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self._engine = engine
+        self._statements: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
 
     @property
     def engine(self) -> Engine:
@@ -262,12 +294,7 @@ class Warehouse:
         batch_size: int,
         track_changes: bool,
     ) -> int:
-        for group in prepared:  # an upsert finds its row by the whole key
-            missing = [
-                c.name for c in table.primary_key.columns if c.name not in group.names and c.default is None
-            ]
-            if missing:
-                raise ValueError(f"{table.name}: a value is required for column {missing[0]!r}")
+        _require_keys(table, prepared, "an upsert")
         consumers = stale.FEEDS.get(table.name, ()) if track_changes else ()
         changed = (
             stale.changed_companies(conn, table, [r for p in prepared for r in p.records()], replace)
@@ -311,45 +338,52 @@ class Warehouse:
             for name, values in lists.items():  # one IN list per chunk: bound-parameter limits
                 for part in stale.chunks(values):
                     conn.execute(sa.delete(table).where(sa.and_(table.c[name].in_(part), *conditions)))
-        key_names = [c.name for c in table.primary_key.columns]
         for group in prepared:
-            self._execute_many(conn, self._upsert_statement(table, group.names, key_names), group, batch_size)
-        return sum(len(group.rows) for group in prepared)
+            self._execute_many(conn, table, self._compiled("upsert", table, group.names), group, batch_size)
+        return sum(len(group) for group in prepared)
+
+    def _compiled(self, kind: str, table: sa.Table, names: tuple[str, ...]) -> _Compiled:
+        """The upsert or update of ``table`` for a group of columns, compiled once per engine: its SQL and the
+        column each positional value comes from."""
+        cache_key = (kind, table.name, names)
+        if cache_key not in self._statements:
+            key_names = [c.name for c in table.primary_key.columns]
+            if kind == "upsert":
+                statement = self._upsert_statement(table, names, key_names)
+                # an INSERT's columns are the group's; an UPDATE names its own (column_keys would add to its SET)
+                compiled = statement.compile(dialect=self.engine.dialect, column_keys=list(names))
+                bind_names: dict[str, str] = {}
+            else:
+                bind_names = {f"{'k' if n in key_names else 'v'}_{n}": n for n in names}
+                statement = (
+                    sa.update(table)
+                    .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in key_names])
+                    .values({n: sa.bindparam(f"v_{n}") for n in names if n not in key_names})
+                )
+                compiled = statement.compile(dialect=self.engine.dialect)
+            binds = list(compiled.positiontup) if compiled.positional else list(compiled.bind_names.values())
+            self._statements[cache_key] = _Compiled(
+                compiled.string, binds, [bind_names.get(name, name) for name in binds], compiled.positional
+            )
+        return self._statements[cache_key]
 
     def _execute_many(
-        self,
-        conn: Connection,
-        statement: Any,
-        group: _Prepared,
-        batch_size: int,
-        bind_names: Mapping[str, str] | None = None,
+        self, conn: Connection, table: sa.Table, statement: _Compiled, group: _Prepared, batch_size: int
     ) -> None:
         """Run ``statement`` once per row of ``group`` (the driver's executemany), its values passed positionally
-        as the compiled SQL orders them. ``bind_names``: bound parameter -> column, where they differ."""
-        # an INSERT's columns are the group's; an UPDATE names its own (column_keys would add them to its SET)
-        keys = list(group.names) if isinstance(statement, sa.Insert) else None
-        compiled = statement.compile(dialect=self.engine.dialect, column_keys=keys)
-        binds = list(compiled.positiontup) if compiled.positional else list(compiled.bind_names.values())
-        columns = [(bind_names or {}).get(name, name) for name in binds]
-        where = {name: i for i, name in enumerate(group.names)}
-        given = [where.get(name) for name in columns]
-        if None in given:  # an insert's column left out: its Python-side default, as SQLAlchemy would fill it
-            fill = [
-                self._column_default(statement.table, n) if i is None else None
-                for n, i in zip(columns, given, strict=True)
-            ]
-            rows = [
-                tuple(fill[j] if i is None else row[i] for j, i in enumerate(given)) for row in group.rows
-            ]
-        elif given == list(range(len(group.names))):
-            rows = group.rows
-        else:
-            rows = [tuple(row[i] for i in given) for row in group.rows]
-        params: list[Any] = (
-            rows if compiled.positional else [dict(zip(binds, row, strict=True)) for row in rows]
-        )
-        for start in range(0, len(params), batch_size):  # PyMySQL's pyformat above: one mapping per row
-            conn.exec_driver_sql(compiled.string, params[start : start + batch_size])
+        as the compiled SQL orders them, zipped a batch at a time."""
+        where = dict(zip(group.names, group.columns, strict=True))
+        ordered = [
+            where[name] if name in where else [self._column_default(table, name)] * len(group)
+            for name in statement.columns  # an insert's column left out: its Python-side default, as SQLAlchemy
+        ]
+        for start in range(0, len(group), batch_size):
+            rows = list(zip(*(values[start : start + batch_size] for values in ordered), strict=True))
+            # PyMySQL's pyformat takes one mapping per row
+            params = (
+                rows if statement.positional else [dict(zip(statement.binds, r, strict=True)) for r in rows]
+            )
+            conn.exec_driver_sql(statement.sql, params)
 
     def _column_default(self, table: sa.Table, name: str) -> Any:
         """The driver value of a column's Python-side default (what an insert that leaves it out stores)."""
@@ -377,31 +411,26 @@ class Warehouse:
             return statement.on_duplicate_key_update({name: statement.inserted[name] for name in names})
         raise NotImplementedError(f"upsert is not implemented for {self.dialect}")
 
-    def update(self, table_name: str, rows: Rows, *, connection: Connection | None = None) -> int:
+    def update(
+        self, table_name: str, rows: Rows, *, batch_size: int = 2000, connection: Connection | None = None
+    ) -> int:
         """Update existing rows (located by primary key) with the other columns given; never inserts."""
         table = TABLES[table_name]
         prepared = _prepare(rows, table, self.engine.dialect)
-        key_names = [c.name for c in table.primary_key.columns]
+        _require_keys(table, prepared, "an update", defaulted=False)
 
         def write(conn: Connection) -> None:
             for group in prepared:
-                missing = [name for name in key_names if name not in group.names]
-                if missing:
-                    raise ValueError(f"{table.name}: an update needs the key columns, {missing} missing")
-                bind_names = {f"{'k' if n in key_names else 'v'}_{n}": n for n in group.names}
-                statement = (
-                    sa.update(table)
-                    .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in key_names])
-                    .values({n: sa.bindparam(f"v_{n}") for n in group.names if n not in key_names})
+                self._execute_many(
+                    conn, table, self._compiled("update", table, group.names), group, batch_size
                 )
-                self._execute_many(conn, statement, group, 2000, bind_names)
 
         if connection is None:
             with self.transaction() as conn:
                 write(conn)
         else:
             write(connection)
-        return sum(len(group.rows) for group in prepared)
+        return sum(len(group) for group in prepared)
 
     def read(
         self,
