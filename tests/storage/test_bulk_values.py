@@ -148,3 +148,39 @@ def test_an_update_without_a_key_column_or_an_upsert_without_a_required_one_is_r
         warehouse.update("risk_scores", pd.DataFrame({"company_id": ["c"], "percentile": [1.0]}))
     with pytest.raises(ValueError, match=r"an upsert needs the key columns, \['kind'\] missing"):
         warehouse.upsert("default_events", [{"company_id": "c", "event_date": dt.date(2020, 1, 1)}])
+
+
+def _sqlalchemy_read(warehouse: Warehouse, statement: sa.Select) -> pd.DataFrame:
+    """The reference read: SQLAlchemy's own Rows, their result processing per row, into a frame."""
+    with warehouse.engine.connect() as conn:
+        result = conn.execute(statement)
+        return pd.DataFrame([tuple(r) for r in result.fetchall()], columns=list(result.keys()))
+
+
+@pytest.mark.parametrize(
+    "table_name", ["risk_scores", "features", "statements", "market_features", "companies"]
+)
+@pytest.mark.parametrize("nulls", [True, False], ids=["with_nulls", "without_nulls"])
+def test_a_read_gives_the_values_and_dtypes_sqlalchemy_gives(
+    warehouse: Warehouse, table_name: str, nulls: bool
+):
+    table = TABLES[table_name]
+    frame = _typed(_frame(table), table)
+    if (
+        not nulls
+    ):  # every value given: flags read as bool, times as datetime64, as the frame constructor infers
+        frame = frame.apply(lambda column: column.ffill().bfill() if column.isna().any() else column)
+    warehouse.upsert(table_name, frame, track_changes=False)
+    keys = [c for c in table.primary_key.columns]
+    for statement in (
+        sa.select(table).order_by(*keys),
+        sa.select(*[c for c in table.columns if not c.primary_key][:5], *keys).order_by(*keys),
+        sa.select(table).where(sa.false()),
+    ):
+        pd.testing.assert_frame_equal(warehouse.query(statement), _sqlalchemy_read(warehouse, statement))
+    read = warehouse.read(table_name, order_by=[c.name for c in keys])
+    pd.testing.assert_frame_equal(read, _sqlalchemy_read(warehouse, sa.select(table).order_by(*keys)))
+    assert len(read) == ROWS
+    flags = [c.name for c in table.columns if isinstance(c.type, sa.Boolean)]
+    if not nulls:
+        assert all(read[name].dtype == bool for name in flags)
