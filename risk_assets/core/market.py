@@ -599,6 +599,21 @@ def _merton(
     return out
 
 
+#: The statement columns market_feature_frame reads (a reader of the wide statements table takes only these).
+STATEMENT_INPUTS = (
+    "company_id",
+    "accession",
+    "period_end",
+    "filed_at",
+    "currency",
+    "shares_outstanding",
+    "short_term_debt",
+    "long_term_debt",
+    "current_liabilities",
+    "total_liabilities",
+)
+
+
 def market_feature_frame(
     statements: pd.DataFrame,
     countries: Mapping[str, Any],

@@ -296,3 +296,6 @@ def test_the_frame_equals_the_reference_on_the_bundled_warehouse(graph_env: Path
     assert apple["market_value_equity"].notna().any() and (apple["n_returns"] == 18).all()
     assert reference["risk_free_rate"].notna().any()
     assert_same_frame(compute_market_features(**inputs), reference)
+    # what the asset reads of the wide statements table is enough: the same frame from those columns alone
+    narrow = inputs["statement_rows"][list(market.STATEMENT_INPUTS)]
+    assert_same_frame(compute_market_features(**{**inputs, "statement_rows": narrow}), reference)

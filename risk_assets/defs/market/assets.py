@@ -211,7 +211,7 @@ def market_features(
     def derive(batch: list[str]) -> pd.DataFrame:
         companies = store.read("companies", where={"company_id": batch})
         frame = compute_market_features(
-            store.read("statements", where={"company_id": batch}),
+            store.read("statements", where={"company_id": batch}, columns=market.STATEMENT_INPUTS),
             companies,
             _prices_by_company(store, companies),
             book,
