@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pytest
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.defs.incremental import EVERY_COMPANY, EVERY_COMPANY_TAG, SHARED_TOKEN, previous_metadata_of
+from risk_assets.defs.incremental import (
+    EVERY_COMPANY,
+    EVERY_COMPANY_TAG,
+    SHARED_TOKEN,
+    one_batch_ahead,
+    previous_metadata_of,
+)
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 
@@ -54,6 +62,38 @@ def _check_metadata(run_id: str, check: str) -> str:
             and entry.dagster_event.event_specific_data.check_name == check
         ]
     return evaluation.metadata["figures"].value
+
+
+def test_one_batch_ahead_derives_the_next_batch_while_the_caller_writes_and_never_two_ahead() -> None:
+    batches = [[f"c{i}"] for i in range(5)]
+    started: list[str] = []
+    caller = threading.get_ident()
+
+    def derive(batch: list[str]) -> str:
+        assert threading.get_ident() != caller  # in the background, not in the caller's thread
+        started.append(batch[0])
+        return batch[0].upper()
+
+    seen = []
+    for batch, derived in one_batch_ahead(batches, derive):
+        time.sleep(0.02)  # the caller's write: the next batch's derive runs meanwhile
+        position = int(batch[0][1:])
+        assert started == [f"c{i}" for i in range(min(position + 2, len(batches)))]
+        seen.append((batch, derived))
+    assert seen == [([f"c{i}"], f"C{i}") for i in range(5)]
+
+
+def test_one_batch_ahead_raises_a_derive_error_where_its_batch_is_taken() -> None:
+    def derive(batch: list[str]) -> list[str]:
+        if batch == ["bad"]:
+            raise ValueError("cannot derive bad")
+        return batch
+
+    taken = []
+    with pytest.raises(ValueError, match="cannot derive bad"):
+        for batch, _ in one_batch_ahead([["a"], ["bad"], ["c"]], derive):
+            taken.append(batch)
+    assert taken == [["a"]]
 
 
 def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -> None:

@@ -15,13 +15,17 @@ was written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dagster as dg
 import pandas as pd
 
 from risk_assets.storage.warehouse import Warehouse, utc_now
+
+T = TypeVar("T")
 
 INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
@@ -165,6 +169,24 @@ def no_company_work(
     )
 
 
+def one_batch_ahead(
+    batches: Iterable[list[str]], derive: Callable[[list[str]], T]
+) -> Iterator[tuple[list[str], T]]:
+    """Each batch with ``derive(batch)``, the next batch's derive running in one background thread while the
+    caller writes this one: reading and computing overlap the database's writing (the drivers and LightGBM
+    release the GIL while they work). One batch ahead at most, so memory holds two batches; ``derive`` must only
+    read (the caller's writes of earlier batches are committed before it needs them) and not log."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derive-ahead") as pool:
+        ahead: tuple[list[str], Future[T]] | None = None
+        for batch in batches:
+            future = pool.submit(derive, batch)
+            if ahead is not None:
+                yield ahead[0], ahead[1].result()
+            ahead = (batch, future)
+        if ahead is not None:
+            yield ahead[0], ahead[1].result()
+
+
 def derive_by_company(
     context: dg.AssetExecutionContext,
     store: Warehouse,
@@ -181,8 +203,7 @@ def derive_by_company(
     consumer = context.asset_key.to_user_string()
     context.log.info(f"{consumer}: {work.reason}")
     started, done, written = time.perf_counter(), 0, 0
-    for batch in work.batches():
-        frame = derive(batch)
+    for batch, frame in one_batch_ahead(work.batches(), derive):
         if len(frame):
             frame["computed_at"] = utc_now()
         with store.transaction() as conn:

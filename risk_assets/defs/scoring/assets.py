@@ -26,6 +26,7 @@ from risk_assets.defs.incremental import (
     batch_progress,
     company_work,
     no_company_work,
+    one_batch_ahead,
 )
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
@@ -608,11 +609,13 @@ def risk_scores(
     )
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
-    for batch in work.batches():
+
+    def score(batch: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
+        """A batch's scores (read and predicted one batch ahead of the writes), its stored scores, how many
+        predictions were reused and the financial firms left out."""
         companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
         feats = store.read("features", where={"company_id": batch}, columns=SCORED_FEATURE_COLUMNS)
         financial = set(companies.index[companies["is_financial"].astype(bool)])
-        excluded += sorted(financial & set(feats["company_id"]))
         feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
         stored = _stored_scores(store, batch, today)
         rows, batch_reused = score_rows(
@@ -624,6 +627,10 @@ def risk_scores(
             mlflow_registry,
             today,
         )
+        return rows, stored, batch_reused, sorted(financial & set(feats["company_id"]))
+
+    for batch, (rows, stored, batch_reused, batch_excluded) in one_batch_ahead(work.batches(), score):
+        excluded += batch_excluded
         now = utc_now()
         if len(rows):
             rows["scored_at"] = now
@@ -796,9 +803,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     compared = [
         table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
     ]
-    alerts, latest, evaluated = 0, [], 0  # counts, and the last ten alerts for the preview
-    for done in range(0, len(pending), COMPANY_BATCH):
-        batch = pending[done : done + COMPANY_BATCH]
+    alerts, latest, evaluated, done = 0, [], 0, 0  # counts, and the last ten alerts for the preview
+
+    def compare(batch: list[str]) -> tuple[list[dict], list[tuple]]:
         scores = store.query(
             sa.select(*compared).where(
                 table.c.company_id.in_(batch),
@@ -806,7 +813,10 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 sa.func.coalesce(table.c.status, "scored") == "scored",  # no PD served: nothing to compare
             )
         )
-        batch_alerts, handled = score_alerts(scores, rule, now)
+        return score_alerts(scores, rule, now)
+
+    batches = [pending[start : start + COMPANY_BATCH] for start in range(0, len(pending), COMPANY_BATCH)]
+    for batch, (batch_alerts, handled) in one_batch_ahead(batches, compare):
         # a batch's alerts and the scores it compared are written together: a killed run keeps finished batches,
         # and a whole market's pending flags are never held at once
         with store.transaction() as conn:
@@ -817,10 +827,9 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 connection=conn,
             )
         alerts, latest = alerts + len(batch_alerts), (latest + batch_alerts)[-10:]
-        evaluated += len(handled)
+        evaluated, done = evaluated + len(handled), done + len(batch)
         context.log.info(
-            f"risk_alerts: {done + len(batch):,} of {len(pending):,} companies "
-            f"compared, {alerts:,} score alerts"
+            f"risk_alerts: {done:,} of {len(pending):,} companies compared, {alerts:,} score alerts"
         )
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
