@@ -6,6 +6,7 @@ import time
 
 import dagster as dg
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 
@@ -62,20 +63,16 @@ def _json(value: object) -> str:
 
 
 def json_records(frame: pd.DataFrame) -> list[str]:
-    """``_json`` of each row of a float frame (keys sorted, NaN and infinities as null), built a column at a time:
-    the same text (Python's float repr, as json.dumps writes floats), without a dict per row."""
+    """Each row of a float frame as a JSON object, keys sorted, NaN and infinities as null: the values ``_json``
+    writes (every float the shortest text that reads back to it), serialised by orjson, several times faster than
+    the json module on a market's worth of feature rows."""
     if frame.empty:
         return ["{}"] * len(frame)
     names = sorted(frame.columns)
-    values = frame[names].to_numpy(dtype=float)
-    text = np.array(list(map(float.__repr__, values.ravel().tolist())), dtype=object).reshape(values.shape)
-    text[~np.isfinite(values)] = "null"
-    keys = [("{" if j == 0 else ", ") + json.dumps(name) + ": " for j, name in enumerate(names)]
-    tokens = np.empty((len(values), 2 * len(names)), dtype=object)
-    tokens[:, 0::2] = np.array(keys, dtype=object)
-    tokens[:, 1::2] = text
-    tokens[:, -1] = tokens[:, -1] + "}\n"  # json.dumps escapes a newline, so it can only end a row
-    return "".join(tokens.ravel().tolist()).split("\n")[:-1]
+    return [
+        orjson.dumps(dict(zip(names, row, strict=True))).decode()
+        for row in frame[names].to_numpy(dtype=float).tolist()
+    ]
 
 
 def _pending_flags(existing: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:

@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 
@@ -115,7 +116,7 @@ def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     filled a row at a time into one array, not a dict per row kept until the frame is built."""
     values = np.full((len(scores), len(names)), np.nan)
     for i, text in enumerate(scores["feature_values"]):
-        decoded = json.loads(text) if text else {}
+        decoded = orjson.loads(text) if text else {}
         values[i] = [np.nan if (v := decoded.get(name)) is None else v for name in names]
     return pd.DataFrame(values, columns=list(names))
 
