@@ -203,7 +203,8 @@ def derive_by_company(
     consumer = context.asset_key.to_user_string()
     context.log.info(f"{consumer}: {work.reason}")
     started, done, written = time.perf_counter(), 0, 0
-    for batch, frame in one_batch_ahead(work.batches(), derive):
+    batches = work.batches()
+    for batch, frame in one_batch_ahead(batches, derive):
         if len(frame):
             frame["computed_at"] = utc_now()
         with store.transaction() as conn:
@@ -215,6 +216,15 @@ def derive_by_company(
             store.clear_stale(conn, consumer, work.marks_of(batch))
         done, written = done + len(batch), written + len(frame)
         batch_progress(context, work, done, written, started)
+        statistics_after_batch(store, table, batches, batch)
     with store.transaction() as conn:
         store.clear_stale(conn, consumer, work.unhandled_marks())
     return written
+
+
+def statistics_after_batch(store: Warehouse, table: str, batches: list[list[str]], batch: list[str]) -> None:
+    """In a run of several batches, the written table's planner statistics are refreshed after the first batch
+    (a first fill has none, and the next batches' reads must find their companies by key) and after the last
+    (what the next run and readers plan with)."""
+    if len(batches) > 1 and (batch is batches[0] or batch is batches[-1]):
+        store.refresh_statistics(table)

@@ -263,6 +263,21 @@ class Warehouse:
 
         downgrade(self, "base")
 
+    def refresh_statistics(self, *table_names: str) -> None:
+        """Refresh the query planner's statistics of tables a bulk write is filling. SQLite keeps none until
+        ANALYZE runs; without them it reads a batch's companies' scores through the (kind, ...) indexes, every
+        row of a kind for each batch (quadratic over a market), instead of through the key. MySQL and MariaDB
+        (InnoDB) keep persistent statistics themselves."""
+        if self.dialect != "sqlite":
+            return
+        with self.transaction() as conn:
+            for name in table_names:
+                conn.exec_driver_sql(f"ANALYZE {TABLES[name].name}")
+        if self.engine.url.database not in (None, "", ":memory:"):
+            # an open SQLite connection keeps the statistics it loaded: new connections plan with the new ones
+            # (a connection in use is closed when it is returned)
+            self.engine.dispose()
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

@@ -231,3 +231,47 @@ def test_a_dataframe_with_pandas_types_is_written_like_plain_rows(warehouse):
     assert stored.loc[1, "percentile"] == 12.5
     assert list(stored["scored_at"]) == [NOW] * 8
     assert list(stored["fiscal_year"]) == [row["fiscal_year"] for row in rows]
+
+
+# --- planner statistics -----------------------------------------------------------------------------------------
+
+
+def _plans(warehouse: Warehouse, statement: sa.Select, connections: int = 2) -> list[str]:
+    """SQLite's plan of ``statement`` on each of ``connections`` pooled connections held at once."""
+    compiled = statement.compile(dialect=warehouse.engine.dialect, compile_kwargs={"literal_binds": True})
+    held = [warehouse.engine.connect() for _ in range(connections)]
+    try:
+        return [
+            " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            for conn in held
+        ]
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_refreshed_statistics_make_sqlite_find_a_batch_of_companies_by_key(warehouse):
+    """Without statistics SQLite reads a batch's period scores through the (kind, alert_pending) index: every
+    period row of the market for each batch. Refreshed, it reads them through the key, also on the pooled
+    connection that planned the query before (SQLite connections keep the statistics they loaded)."""
+    if warehouse.dialect != "sqlite":
+        pytest.skip("InnoDB keeps its own statistics")
+    warehouse.upsert("risk_scores", scores_for(companies=300, years=5))
+    batch = [f"c{c:04d}" for c in range(10)]
+    statement = sa.select(risk_scores.c.company_id, risk_scores.c.pd).where(
+        risk_scores.c.company_id.in_(batch), risk_scores.c.kind == "period"
+    )
+    # the trap, as SQLite plans it without statistics (on two pooled connections)
+    assert all("ix_scores_pending" in plan for plan in _plans(warehouse, statement))
+    warehouse.refresh_statistics("risk_scores")
+    for plan in _plans(warehouse, statement):
+        assert "sqlite_autoindex_risk_scores_1 (company_id=?)" in plan, plan
+    assert len(warehouse.query(statement)) == 50
+
+
+def test_refreshing_statistics_on_mysql_changes_nothing(warehouse):
+    if warehouse.dialect == "sqlite":
+        pytest.skip("SQLite's statistics are the other test's")
+    warehouse.upsert("risk_scores", scores_for(companies=3, years=2))
+    warehouse.refresh_statistics("risk_scores")
+    assert len(warehouse.read("risk_scores")) == 6

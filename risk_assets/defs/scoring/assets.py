@@ -28,6 +28,7 @@ from risk_assets.defs.incremental import (
     company_work,
     no_company_work,
     one_batch_ahead,
+    statistics_after_batch,
 )
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
@@ -626,7 +627,8 @@ def risk_scores(
         )
         return rows, stored, batch_reused, sorted(financial & set(feats["company_id"]))
 
-    for batch, (rows, stored, batch_reused, batch_excluded) in one_batch_ahead(work.batches(), score):
+    batches = work.batches()
+    for batch, (rows, stored, batch_reused, batch_excluded) in one_batch_ahead(batches, score):
         excluded += batch_excluded
         now = utc_now()
         if len(rows):
@@ -653,6 +655,7 @@ def risk_scores(
         predicted += scored_rows - batch_reused
         done += len(batch)
         batch_progress(context, work, done, period_rows, started)
+        statistics_after_batch(store, "risk_scores", batches, batch)
     with store.transaction() as conn:
         if bulk:
             reranked = rerank_snapshots(store, conn, today)
