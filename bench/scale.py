@@ -4,6 +4,7 @@
     .venv/bin/python bench/scale.py --companies 10000
     .venv/bin/python bench/scale.py --warehouse-url mysql+pymysql://root@127.0.0.1:3306/test   # scratch DB
     .venv/bin/python bench/scale.py --base-home /tmp/base --profile /tmp/rescore.prof
+    .venv/bin/python bench/scale.py --companies 10000 --imported-home /tmp/h10k   # saves, then reuses, the import
 
 What it does (issue 11, "The whole market, incrementally"):
 
@@ -165,8 +166,14 @@ def child_predict(result_path: str) -> int:
 class Home:
     """A temporary RISKGRAPH_HOME (and, on a server, a scratch database) with the bundled graph materialised."""
 
-    def __init__(self, server_url: str | None, base_home: Path | None, keep: bool) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="riskgraph_scale_"))
+    def __init__(
+        self, server_url: str | None, base_home: Path | None, keep: bool, path: Path | None = None
+    ) -> None:
+        if path is not None:  # a saved home restored where it was made: MLflow recorded absolute paths
+            if path.exists():
+                raise SystemExit(f"{path} exists: the saved home cannot be restored there")
+            path.mkdir(parents=True)
+        self.path = path or Path(tempfile.mkdtemp(prefix="riskgraph_scale_"))
         self.keep = keep
         self.server_url = server_url
         self.database = None
@@ -352,6 +359,10 @@ def print_run(label: str, run: dict, rows: int) -> None:
     log(f"    {steps}")
 
 
+#: In a saved imported home: the path it was made at, where it is restored.
+ORIGIN_FILE = "saved_from.txt"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -365,6 +376,12 @@ def main() -> int:
     parser.add_argument(
         "--base-home", type=Path, help="a home with the bundled graph materialised (SQLite only)"
     )
+    parser.add_argument(
+        "--imported-home",
+        type=Path,
+        help="SQLite: save the home right after the import here, or start from it when it exists (the same "
+        "synthetic companies, regenerated from --seed but not written again): repeated full passes to compare",
+    )
     parser.add_argument("--profile", help="write the full run's cProfile stats to this file")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
@@ -377,7 +394,15 @@ def main() -> int:
             return child_job(rest[0], rest[-1], rest[1] if len(rest) == 3 else None)
         return child_predict(rest[-1])
 
-    home = Home(args.warehouse_url, args.base_home, args.keep)
+    imported = args.imported_home is not None and args.imported_home.exists()
+    if args.imported_home is not None and args.warehouse_url:
+        raise SystemExit("--imported-home is for SQLite")
+    origin = (
+        Path((args.imported_home / ORIGIN_FILE).read_text().strip())
+        if imported and (args.imported_home / ORIGIN_FILE).exists()
+        else None
+    )
+    home = Home(args.warehouse_url, args.imported_home if imported else args.base_home, args.keep, origin)
     figures: dict = {"companies": args.companies, "warehouse": "mysql" if args.warehouse_url else "sqlite"}
     try:
         if home.needs_graph:
@@ -397,14 +422,22 @@ def main() -> int:
             f"generating {args.companies:,} synthetic companies from {templates['company_id'].nunique()} filers ..."
         )
         statements, events = synthetic_companies(templates, args.companies, args.seed)
-        written = write_companies(home.warehouse_url, statements, events, home.path)
-        rows = bundled_rows + written["annual"] + written["ttm"]
-        figures["write"] = written
+        if imported:
+            rows = bundled_rows
+            log(f"  imported already ({args.imported_home}): {rows:,} statement rows in the warehouse")
+        else:
+            written = write_companies(home.warehouse_url, statements, events, home.path)
+            rows = bundled_rows + written["annual"] + written["ttm"]
+            figures["write"] = written
+            log(
+                f"  imported {written['annual']:,} annual + {written['ttm']:,} TTM rows, {written['events']} "
+                f"events in {written['seconds']:.1f}s; {rows:,} statement rows in the warehouse"
+            )
+            if args.imported_home is not None:
+                shutil.copytree(home.path, args.imported_home)
+                (args.imported_home / ORIGIN_FILE).write_text(str(home.path))
+                log(f"  home saved after the import: {args.imported_home}")
         figures["statement_rows"] = rows
-        log(
-            f"  imported {written['annual']:,} annual + {written['ttm']:,} TTM rows, {written['events']} events "
-            f"in {written['seconds']:.1f}s; {rows:,} statement rows in the warehouse"
-        )
 
         log("rescore_all, full ...")
         full = home.run("job", "rescore_all", *([args.profile] if args.profile else []))
