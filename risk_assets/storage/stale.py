@@ -10,7 +10,6 @@ partition per company, whose per-partition event cost at that size is measured i
 from __future__ import annotations
 
 import datetime as dt
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -48,35 +47,52 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield values[start : start + size]
 
 
-def _plain(value: Any) -> Any:
-    """A value as comparable between what a write passes the driver (on SQLite dates are ISO text already) and
-    what the database gives back."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dt.datetime):  # the text SQLite keeps (what a write passes its driver there)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+def _stored_rows(
+    conn: Connection, table: sa.Table, scope: set[str] | None, others: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The rows a write may change (its companies, or the whole table; ``others``: the rest of its replace), as the
+    driver returns them: the same form as the values the write hands the driver (SQLite's dates as ISO text)."""
+    conditions = [
+        table.c[name].in_(list(value)) if isinstance(value, list | tuple | set) else table.c[name] == value
+        for name, value in others.items()
+    ]
+    statements = (
+        [sa.select(table).where(*conditions)]
+        if scope is None
+        else [
+            sa.select(table).where(table.c.company_id.in_(part), *conditions)
+            for part in chunks(sorted(scope))
+        ]
+    )
+    names = [c.name for c in table.columns]
+    rows = [row for statement in statements for row in conn.execute(statement).cursor.fetchall()]
+    return pd.DataFrame(rows, columns=names, dtype=object)
+
+
+def _as_keys(frame: pd.DataFrame, key_names: list[str]) -> pd.DataFrame:
+    """Key columns as text, so that a key compares equal whatever dtype each side inferred."""
+    return frame[key_names].astype(str)
 
 
 def changed_companies(
     conn: Connection,
     table: sa.Table,
-    records: list[dict[str, Any]],
+    groups: Sequence[tuple[Sequence[str], Sequence[Sequence[Any]]]],
     replace: Mapping[str, Any] | None,
 ) -> set[str]:
-    """The companies whose stored rows this write (``Warehouse.upsert``'s records and ``replace``) changes: a new
-    or different row, or a row that ``replace`` deletes and the records do not bring back. Read before the write,
-    in its transaction."""
+    """The companies whose stored rows this write changes: a new or different row, or a row that ``replace``
+    deletes and the write does not bring back. ``groups``: the write's (column names, values per column) in the
+    driver's form (``Warehouse.upsert``'s prepared groups), compared with the stored rows in the same form, a
+    column at a time. Read before the write, in its transaction."""
     if "company_id" not in table.c:
         return set()
     key_names = [c.name for c in table.primary_key.columns]
-    written = {str(r["company_id"]) for r in records}
+    frames = [
+        pd.DataFrame(dict(zip(names, columns, strict=True)), dtype=object)
+        for names, columns in groups
+        if len(columns) and len(columns[0])
+    ]
+    written = {str(c) for frame in frames for c in frame["company_id"]}
     scope: set[str] | None = set(written)  # None: the whole table
     if replace is not None:
         if not replace:
@@ -84,36 +100,28 @@ def changed_companies(
         elif "company_id" in replace:
             target = replace["company_id"]
             scope |= {str(c) for c in target} if isinstance(target, list | tuple | set) else {str(target)}
-    stored: list[dict[str, Any]] = []
-    if scope is None:
-        stored = [dict(r) for r in conn.execute(sa.select(table)).mappings()]
-    else:
-        for part in chunks(sorted(scope)):
-            stored += [
-                dict(r) for r in conn.execute(sa.select(table).where(table.c.company_id.in_(part))).mappings()
-            ]
-    if replace:
-        others = {k: v for k, v in replace.items() if k != "company_id"}
-        stored = [r for r in stored if all(r[k] == v for k, v in others.items())]
+    others = {name: value for name, value in (replace or {}).items() if name != "company_id"}
+    stored = _stored_rows(conn, table, scope, others)
+    changed = written - {str(c) for c in stored["company_id"]}  # companies with no stored row: all new
     volatile = VOLATILE - _TIMED_CONTENT.get(table.name, frozenset())
-    by_key = {tuple(_plain(r[k]) for k in key_names): r for r in stored}
-    changed = written - {str(r["company_id"]) for r in stored}  # companies with no stored row: all new
-    seen: set[tuple] = set()
-    for record in records:
-        company = str(record["company_id"])
-        key = tuple(_plain(record[k]) for k in key_names)
-        seen.add(key)
-        if company in changed:
-            continue
-        old = by_key.get(key)
-        if old is None or any(
-            _plain(value) != _plain(old.get(name))
-            for name, value in record.items()
-            if name not in volatile and name not in key_names
-        ):
-            changed.add(company)
-    if replace is not None:
-        changed |= {str(r["company_id"]) for key, r in by_key.items() if key not in seen}
+    stored_keys = _as_keys(stored, key_names)
+    for frame in frames:
+        compared = [n for n in frame.columns if n not in volatile and n not in key_names]
+        new = pd.concat([_as_keys(frame, key_names), frame[compared].add_suffix("__new")], axis=1)
+        old = pd.concat([stored_keys, stored[compared]], axis=1)
+        merged = new.merge(old, on=key_names, how="left", indicator=True)
+        differs = (merged["_merge"] == "left_only").to_numpy()
+        for name in compared:
+            mine, theirs = merged[f"{name}__new"], merged[name]
+            same = (mine == theirs) | (mine.isna() & theirs.isna())
+            differs |= ~same.to_numpy(dtype=bool)
+        changed |= {str(c) for c in merged.loc[differs, "company_id"]}
+    if replace is not None and len(
+        stored
+    ):  # a stored row the replace deletes and the write does not bring back
+        kept = pd.concat([_as_keys(frame, key_names) for frame in frames]) if frames else stored_keys.iloc[:0]
+        found = stored_keys.merge(kept.drop_duplicates(), on=key_names, how="left", indicator=True)
+        changed |= {str(c) for c in found.loc[found["_merge"] == "left_only", "company_id"]}
     return changed
 
 

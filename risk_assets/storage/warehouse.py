@@ -184,9 +184,6 @@ class _Prepared:
     def __len__(self) -> int:
         return self.length
 
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.names, row, strict=True)) for row in zip(*self.columns, strict=True)]
-
     def missing(self, names: Iterable[str]) -> list[str]:
         """Of ``names``, those this group gives no value for."""
         return [name for name in names if name not in self.names]
@@ -326,7 +323,7 @@ class Warehouse:
         _require_keys(table, prepared, "an upsert")
         consumers = stale.FEEDS.get(table.name, ()) if track_changes else ()
         changed = (
-            stale.changed_companies(conn, table, [r for p in prepared for r in p.records()], replace)
+            stale.changed_companies(conn, table, [(p.names, p.columns) for p in prepared], replace)
             if consumers
             else set()
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,3 +94,51 @@ def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks
     assert len(warehouse.stale_marks("risk_scores")) == 2400  # the deleted companies changed
     with pytest.raises(ValueError, match="one column"):
         warehouse.read("default_events", where={"company_id": ["a"], "kind": ["x"]})
+
+
+def _statements(companies: list[str], revenue: float = 1.5e9) -> pd.DataFrame:
+    """Two annual statement versions per company, as the statements asset's frames carry them."""
+    rows = [
+        {
+            "company_id": company,
+            "period_end": pd.Timestamp(year, 12, 31),
+            "accession": f"{company}-{year}",
+            "fiscal_year": year,
+            "filed_at": pd.Timestamp(year + 1, 2, 20),
+            "currency": "USD",
+            "source": "sec",
+            "derived_items": "",
+            "period_type": "FY",
+            "fiscal_period": "FY",
+            "revenue": revenue * (year - 2019),
+            "total_assets": np.float64(2.25e9),
+            "net_income": np.nan,
+        }
+        for company in companies
+        for year in (2020, 2021)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_the_same_statements_in_other_python_forms_change_nothing_and_one_new_value_marks_its_company(
+    warehouse: Warehouse,
+) -> None:
+    """The comparison is of what the driver stores: Timestamps or dates, numpy or Python floats, NaN or None, a
+    frame or mappings are the same rows; one changed amount marks its company alone."""
+    frame = _statements(["a", "b", "c"])
+    warehouse.upsert("statements", frame)
+    assert _marked(warehouse, "features") == _marked(warehouse, "market_features") == {"a", "b", "c"}
+    with warehouse.transaction() as conn:
+        for consumer in FEEDS["statements"]:
+            warehouse.clear_stale(conn, consumer, warehouse.stale_marks(consumer))
+    again = frame.assign(
+        period_end=frame["period_end"].dt.date,
+        filed_at=frame["filed_at"].dt.date.astype(str),
+        net_income=None,
+    )
+    warehouse.upsert("statements", again.to_dict("records"))
+    assert _marked(warehouse, "features") == _marked(warehouse, "market_features") == set()
+    changed = again.copy()
+    changed.loc[changed["accession"] == "b-2021", "revenue"] = 3.0e9 + 1.0
+    warehouse.upsert("statements", changed, replace={"company_id": ["a", "b", "c"]})
+    assert _marked(warehouse, "features") == _marked(warehouse, "market_features") == {"b"}
