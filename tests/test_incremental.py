@@ -251,3 +251,25 @@ def test_small_batches_write_what_one_batch_writes(graph_copy: Path, monkeypatch
             assert {"market_features", "features", "risk_scores"} <= analysed
     finally:
         warehouse.dispose()
+
+
+def test_a_financial_firm_is_excluded_and_named_in_the_scores_metadata(graph_copy: Path) -> None:
+    """A company flagged financial is not scored by the corporate models; the run names it."""
+    import sqlalchemy as sa
+
+    from risk_assets.storage.schema import TABLES
+
+    warehouse = Warehouse(Settings.from_env().warehouse_url)
+    try:
+        _one_day(warehouse)
+        company = warehouse.distinct("features", "company_id")[0]
+        companies = TABLES["companies"]
+        with warehouse.transaction() as conn:
+            conn.execute(
+                sa.update(companies).where(companies.c.company_id == company).values(is_financial=True)
+            )
+            warehouse.mark_stale(conn, ["risk_scores"], [company])
+        assert run_job("rescore_all").success
+        assert _latest_metadata("risk_scores")["excluded_financial_firms"] == company
+    finally:
+        warehouse.dispose()

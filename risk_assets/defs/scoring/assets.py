@@ -614,6 +614,7 @@ def risk_scores(
         companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
         feats = store.read("features", where={"company_id": batch}, columns=SCORED_FEATURE_COLUMNS)
         financial = set(companies.index[companies["is_financial"].astype(bool)])
+        excluded_here = sorted(financial & set(feats["company_id"]))
         feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
         stored = _stored_scores(store, batch, today)
         rows, batch_reused = score_rows(
@@ -625,7 +626,7 @@ def risk_scores(
             mlflow_registry,
             today,
         )
-        return rows, stored, batch_reused, sorted(financial & set(feats["company_id"]))
+        return rows, stored, batch_reused, excluded_here
 
     batches = work.batches()
     for batch, (rows, stored, batch_reused, batch_excluded) in one_batch_ahead(batches, score):
