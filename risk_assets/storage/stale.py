@@ -47,15 +47,21 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield values[start : start + size]
 
 
+def replace_conditions(table: sa.Table, replace: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions of an upsert's ``replace``: a column equal to its value, or IN its list of values
+    (the caller chunks a long list: bound-parameter limits)."""
+    return [
+        table.c[name].in_(list(value)) if isinstance(value, list | tuple | set) else table.c[name] == value
+        for name, value in replace.items()
+    ]
+
+
 def _stored_rows(
     conn: Connection, table: sa.Table, scope: set[str] | None, others: Mapping[str, Any]
 ) -> pd.DataFrame:
     """The rows a write may change (its companies, or the whole table; ``others``: the rest of its replace), as the
     driver returns them: the same form as the values the write hands the driver (SQLite's dates as ISO text)."""
-    conditions = [
-        table.c[name].in_(list(value)) if isinstance(value, list | tuple | set) else table.c[name] == value
-        for name, value in others.items()
-    ]
+    conditions = replace_conditions(table, others)
     statements = (
         [sa.select(table).where(*conditions)]
         if scope is None
@@ -116,9 +122,8 @@ def changed_companies(
             same = (mine == theirs) | (mine.isna() & theirs.isna())
             differs |= ~same.to_numpy(dtype=bool)
         changed |= {str(c) for c in merged.loc[differs, "company_id"]}
-    if replace is not None and len(
-        stored
-    ):  # a stored row the replace deletes and the write does not bring back
+    # a stored row the replace deletes and the write does not bring back
+    if replace is not None and len(stored):
         kept = pd.concat([_as_keys(frame, key_names) for frame in frames]) if frames else stored_keys.iloc[:0]
         found = stored_keys.merge(kept.drop_duplicates(), on=key_names, how="left", indicator=True)
         changed |= {str(c) for c in found.loc[found["_merge"] == "left_only", "company_id"]}
