@@ -115,13 +115,12 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) ->
     if kind in "biuf" and not (typed and kind != "b"):
         if isinstance(column_type, sa.Float):
             numbers = series.to_numpy(dtype=float, na_value=np.nan)
-            values = numbers.tolist()
             missing = np.isnan(numbers)
-            return (
-                [None if null else v for v, null in zip(values, missing.tolist(), strict=True)]
-                if (missing.any())
-                else values
-            )
+            if not missing.any():
+                return numbers.tolist()
+            values = numbers.astype(object)  # Python floats, made in C
+            values[missing] = None
+            return values.tolist()
         values = series.tolist()  # numpy scalars -> Python
         nulls = series.isna().tolist()
         if any(nulls):
