@@ -357,12 +357,15 @@ class Warehouse:
                 raise ValueError(
                     f"{table.name}: a list of values in replace for one column only, not {sorted(lists)}"
                 )
-            conditions = [table.c[name] == value for name, value in replace.items() if name not in lists]
+            conditions = stale.replace_conditions(
+                table, {name: value for name, value in replace.items() if name not in lists}
+            )
             if not lists:
                 conn.execute(sa.delete(table).where(sa.and_(sa.true(), *conditions)))
             for name, values in lists.items():  # one IN list per chunk: bound-parameter limits
                 for part in stale.chunks(values):
-                    conn.execute(sa.delete(table).where(sa.and_(table.c[name].in_(part), *conditions)))
+                    in_part = stale.replace_conditions(table, {name: part})
+                    conn.execute(sa.delete(table).where(sa.and_(*in_part, *conditions)))
         for group in prepared:
             self._execute_many(conn, table, self._compiled("upsert", table, group.names), group, batch_size)
         return sum(len(group) for group in prepared)
