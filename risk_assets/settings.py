@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     mlflow_artifact_root: str = _variable("RISKGRAPH_MLFLOW_ARTIFACT_ROOT", "")
     mlflow_experiment: str = _variable("RISKGRAPH_MLFLOW_EXPERIMENT", "corporate_pd")
     model_name: str = _variable("RISKGRAPH_MODEL_NAME", "corporate_pd")
+    # Processes that derive a large run's company batches (features, scores) beside the one that writes them:
+    # -1 one per CPU, 0 none (RISKGRAPH_DERIVE_WORKERS).
+    derive_workers: int = _variable("RISKGRAPH_DERIVE_WORKERS", -1, ge=-1)
     long_run_default_rate: float = _variable("RISKGRAPH_LONG_RUN_DEFAULT_RATE", 0.02, gt=0, lt=1)
     data_source: str = _variable("RISKGRAPH_DATA_SOURCE", "bundled")
     dagster_graphql_url: str = _variable("RISKGRAPH_DAGSTER_URL", "http://127.0.0.1:3000")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from pathlib import Path
@@ -18,8 +19,10 @@ from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     EVERY_COMPANY_TAG,
     SHARED_TOKEN,
+    derived_batches,
     one_batch_ahead,
     previous_metadata_of,
+    worker_count,
 )
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
@@ -94,6 +97,73 @@ def test_one_batch_ahead_raises_a_derive_error_where_its_batch_is_taken() -> Non
         for batch, _ in one_batch_ahead([["a"], ["bad"], ["c"]], derive):
             taken.append(batch)
     assert taken == [["a"]]
+
+
+class _CompaniesOfBatch:
+    """A deriver as the assets write them (module level, so picklable): the batch's rows of ``companies`` read
+    from the process's warehouse, with the process id that read them."""
+
+    def __call__(self, store: Warehouse, batch: list[str]) -> tuple[list[str], int]:
+        if "bad" in batch:
+            raise ValueError(f"cannot derive {batch}")
+        return sorted(store.read("companies", where={"company_id": batch})["company_id"]), os.getpid()
+
+
+def _companies_warehouse(tmp_path: Path, count: int) -> Warehouse:
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.create_schema()
+    warehouse.upsert(
+        "companies",
+        pd.DataFrame(
+            {
+                "company_id": [f"c{i:02d}" for i in range(count)],
+                "name": "x",
+                "country": "US",
+                "source": "test",
+                "updated_at": dt.datetime(2026, 1, 1),
+            }
+        ),
+    )
+    return warehouse
+
+
+def test_derived_batches_in_worker_processes_give_what_one_process_gives_in_order(tmp_path: Path) -> None:
+    warehouse = _companies_warehouse(tmp_path, 10)
+    batches = [[f"c{i:02d}", f"c{i + 1:02d}"] for i in range(0, 10, 2)]
+    try:
+        alone = list(derived_batches(warehouse, batches, _CompaniesOfBatch(), workers=0))
+        spread = list(derived_batches(warehouse, batches, _CompaniesOfBatch(), workers=2))
+    finally:
+        warehouse.dispose()
+    assert [batch for batch, _ in spread] == batches
+    assert [rows for _, (rows, _) in spread] == [rows for _, (rows, _) in alone] == batches
+    assert {pid for _, (_, pid) in alone} == {os.getpid()}
+    workers = {pid for _, (_, pid) in spread}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2
+
+
+def test_a_worker_error_reaches_the_writer_at_its_batch(tmp_path: Path) -> None:
+    warehouse = _companies_warehouse(tmp_path, 4)
+    taken = []
+    try:
+        with pytest.raises(ValueError, match=r"cannot derive \['bad'\]"):
+            for batch, _ in derived_batches(
+                warehouse, [["c00"], ["c01"], ["bad"], ["c03"]], _CompaniesOfBatch(), 2
+            ):
+                taken.append(batch)
+    finally:
+        warehouse.dispose()
+    assert taken == [["c00"], ["c01"]]
+
+
+def test_worker_count_spares_small_runs_and_in_memory_databases(tmp_path: Path) -> None:
+    on_file = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    in_memory = Warehouse("sqlite://")
+    assert worker_count(on_file, -1, 40) == min(os.cpu_count() or 1, 40)
+    assert worker_count(on_file, 4, 3) == 3  # never more workers than batches
+    assert worker_count(on_file, 4, 2) == 0  # a new filing's run: no worker start-up to pay
+    assert worker_count(on_file, 0, 40) == 0
+    assert worker_count(in_memory, 4, 40) == 0  # no other process can see it
 
 
 def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -> None:

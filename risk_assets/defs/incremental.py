@@ -14,11 +14,16 @@ was written.
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import dagster as dg
 import pandas as pd
@@ -187,24 +192,144 @@ def one_batch_ahead(
             yield ahead[0], ahead[1].result()
 
 
+# --- processes: the batches of a large run derived on every core -------------------------------------------------
+
+
+class BatchDeriver(Protocol[T]):
+    """What a company-batched asset computes for one batch, reading only the warehouse: a module-level class
+    (picklable, so a worker process can run it) whose call takes the process's warehouse and the batch."""
+
+    def __call__(self, store: Warehouse, batch: list[str]) -> T: ...
+
+
+#: Fewest batches a run must have before worker processes derive them: starting a worker (a fresh interpreter
+#: importing pandas, LightGBM and the graph, a few seconds) only pays off over several batches, and the run of a
+#: new filing (one batch) stays in its own process.
+MIN_BATCHES_FOR_WORKERS = 3
+
+_worker_store: Warehouse | None = None
+
+
+def worker_count(store: Warehouse, requested: int, batches: int) -> int:
+    """Worker processes for a run of ``batches``: ``requested`` (-1: one per CPU), none below
+    MIN_BATCHES_FOR_WORKERS batches or on an in-memory database (no other process can see it), never more
+    than the batches."""
+    if requested < 0:
+        requested = os.cpu_count() or 1
+    if batches < MIN_BATCHES_FOR_WORKERS or store.in_memory:
+        return 0
+    return min(requested, batches)
+
+
+def _open_worker_store(url: str) -> None:
+    global _worker_store
+    _worker_store = Warehouse(url)
+
+
+def _derive_in_worker(derive: BatchDeriver[T], batch: list[str]) -> T:
+    assert _worker_store is not None, "a worker derives only after _open_worker_store"
+    try:
+        return derive(_worker_store, batch)
+    finally:
+        # SQLite: a connection keeps the planner statistics it loaded, and the writer refreshes them after the
+        # first batch (refresh_statistics); a new connection per batch plans with the current ones.
+        _worker_store.release_connections()
+
+
+def derived_batches(
+    store: Warehouse, batches: Sequence[list[str]], derive: BatchDeriver[T], workers: int
+) -> Iterator[tuple[list[str], T]]:
+    """Each batch with ``derive(store, batch)``, in order. With ``workers`` processes (worker_count), the batches
+    are derived in those processes, up to one more than there are workers ahead of the caller, while this
+    process writes: the writer and the derivers use every core, which threads cannot (pandas holds the GIL).
+    Without workers, one batch ahead in a thread. ``derive`` must only read, and what it reads must not depend
+    on the writes of other batches."""
+    if workers < 1:
+        yield from one_batch_ahead(batches, lambda batch: derive(store, batch))
+        return
+    pool = _worker_pool(store.url, workers)
+    remaining = iter(batches)
+    ahead: deque[tuple[list[str], Future[T]]] = deque()
+
+    def submit_next() -> None:
+        batch = next(remaining, None)
+        if batch is not None:
+            ahead.append((batch, pool.submit(_derive_in_worker, derive, batch)))
+
+    try:
+        for _ in range(workers + 1):
+            submit_next()
+        while ahead:
+            batch, future = ahead.popleft()
+            result = future.result()
+            submit_next()
+            yield batch, result
+    except BrokenProcessPool:
+        _close_worker_pool()  # a worker died (killed for memory?): the next run starts new ones
+        raise
+    finally:
+        for _, future in ahead:  # the caller stopped early (its write failed): nothing more is derived
+            future.cancel()
+
+
+#: The worker pool of this process: kept between the steps of a run (the in-process executor runs them in one
+#: process), so the workers' start-up (a fresh interpreter importing pandas, LightGBM and the graph) is paid once
+#: a run; one pool at most, closed when another warehouse or size is asked for and when the process exits.
+_pool: tuple[tuple[str, int], ProcessPoolExecutor] | None = None
+
+
+def _worker_pool(url: str, workers: int) -> ProcessPoolExecutor:
+    global _pool
+    if _pool is not None and _pool[0] == (url, workers):
+        return _pool[1]
+    _close_worker_pool()
+    # spawn, not fork: a run's process has threads (Dagster's, the pools'), and a forked child of a threaded
+    # process can inherit a lock held forever.
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_open_worker_store,
+        initargs=(url,),
+    )
+    _pool = ((url, workers), executor)
+    return executor
+
+
+def _close_worker_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool[1].shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+atexit.register(_close_worker_pool)
+
+
 def derive_by_company(
     context: dg.AssetExecutionContext,
     store: Warehouse,
     work: CompanyWork,
     table: str,
-    derive: Callable[[list[str]], pd.DataFrame],
+    derive: BatchDeriver[pd.DataFrame],
     *,
+    workers: int,
     stale_after: Sequence[str] = (),
     track_changes: bool = True,
+    observe: Callable[[pd.DataFrame], None] | None = None,
 ) -> int:
-    """Re-derive the work's companies a batch at a time: ``derive(batch)`` gives the batch's rows, which replace
-    the batch's companies' rows of ``table`` (``computed_at`` set here), mark them stale for ``stale_after`` and
-    clear the marks read for them, in one transaction a batch, with a progress line each. Returns rows written."""
+    """Re-derive the work's companies a batch at a time: ``derive(store, batch)`` gives the batch's rows (in
+    ``workers`` processes when the run is large enough: derived_batches), which replace the batch's companies'
+    rows of ``table`` (``computed_at`` set here), mark them stale for ``stale_after`` and clear the marks read for
+    them, in one transaction a batch, with a progress line each; ``observe`` sees each batch's rows (the run's
+    counts). Returns rows written."""
     consumer = context.asset_key.to_user_string()
-    context.log.info(f"{consumer}: {work.reason}")
-    started, done, written = time.perf_counter(), 0, 0
     batches = work.batches()
-    for batch, frame in one_batch_ahead(batches, derive):
+    processes = worker_count(store, workers, len(batches))
+    context.log.info(f"{consumer}: {work.reason}" + (f"; {processes} worker processes" if processes else ""))
+    started, done, written = time.perf_counter(), 0, 0
+    for number, (batch, frame) in enumerate(derived_batches(store, batches, derive, processes), 1):
+        if observe is not None:
+            observe(frame)
         if len(frame):
             frame["computed_at"] = utc_now()
         with store.transaction() as conn:
@@ -216,15 +341,15 @@ def derive_by_company(
             store.clear_stale(conn, consumer, work.marks_of(batch))
         done, written = done + len(batch), written + len(frame)
         batch_progress(context, work, done, written, started)
-        statistics_after_batch(store, table, batches, batch)
+        statistics_after_batch(store, table, number, len(batches))
     with store.transaction() as conn:
         store.clear_stale(conn, consumer, work.unhandled_marks())
     return written
 
 
-def statistics_after_batch(store: Warehouse, table: str, batches: list[list[str]], batch: list[str]) -> None:
+def statistics_after_batch(store: Warehouse, table: str, number: int, batches: int) -> None:
     """In a run of several batches, the written table's planner statistics are refreshed after the first batch
     (a first fill has none, and the next batches' reads must find their companies by key) and after the last
-    (what the next run and readers plan with)."""
-    if len(batches) > 1 and (batch is batches[0] or batch is batches[-1]):
+    (what the next run and readers plan with); ``number`` counts from 1."""
+    if batches > 1 and number in (1, batches):
         store.refresh_statistics(table)

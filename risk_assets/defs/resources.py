@@ -48,6 +48,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str
     migrate: bool = True
+    #: Processes that derive a large run's company batches beside the one writing them (-1: one per CPU; 0:
+    #: none, one batch ahead in a thread): incremental.derived_batches.
+    derive_workers: int = -1
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
@@ -430,7 +433,7 @@ def default_resources(settings: Settings | None = None, env_vars: bool = True) -
         return _setting(settings, field, env_vars)
 
     return {
-        "warehouse": WarehouseResource(url=setting("warehouse_url")),
+        "warehouse": WarehouseResource(url=setting("warehouse_url"), derive_workers=settings.derive_workers),
         "object_store": ObjectStoreResource(
             url=setting("object_store_url"), endpoint_url=setting("s3_endpoint_url")
         ),

@@ -269,10 +269,20 @@ class Warehouse:
         with self.transaction() as conn:
             for name in table_names:
                 conn.exec_driver_sql(f"ANALYZE {TABLES[name].name}")
-        if self.engine.url.database not in (None, "", ":memory:"):
-            # an open SQLite connection keeps the statistics it loaded: new connections plan with the new ones
-            # (a connection in use is closed when it is returned)
-            self.engine.dispose()
+        # an open SQLite connection keeps the statistics it loaded: new connections plan with the new ones
+        self.release_connections()
+
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory SQLite database: it lives in its connections, so no other process sees it and closing
+        them loses it."""
+        return self.dialect == "sqlite" and self.engine.url.database in (None, "", ":memory:")
+
+    def release_connections(self) -> None:
+        """Close the pool's idle SQLite connections (one in use is closed when it is returned), so the next ones
+        load the current planner statistics; nothing on a server database or in memory."""
+        if self._engine is not None and self.dialect == "sqlite" and not self.in_memory:
+            self._engine.dispose()
 
     def dispose(self) -> None:
         if self._engine is not None:

@@ -9,6 +9,7 @@ row's "prior year" is the TTM row of the same fiscal quarter a year earlier, nev
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
@@ -43,6 +44,7 @@ from risk_assets.defs.market.assets import macro_indicators, market_features
 from risk_assets.defs.resources import MacroSeriesResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, warning_signals
 from risk_assets.defs.statements.assets import statements
+from risk_assets.storage.warehouse import Warehouse
 from risk_assets.version import code_version
 
 CLASSIC_COLUMNS = {
@@ -320,6 +322,25 @@ def build_features(
     return pd.concat([out, macro, flags], axis=1)[[*ROW_COLUMNS, *FEATURE_COLUMN_NAMES]]
 
 
+@dataclass(frozen=True)
+class FeatureBatch:
+    """build_features of one batch of companies, from what the warehouse holds for them (picklable, so a worker
+    process can derive the batch: incremental.derived_batches)."""
+
+    book: MacroBook
+    specs: tuple[MacroSeries, ...]
+
+    def __call__(self, store: Warehouse, batch: list[str]) -> pd.DataFrame:
+        return build_features(
+            store.read("statements", where={"company_id": batch}),
+            market=store.read("market_features", where={"company_id": batch}),
+            book=self.book,
+            specs=self.specs,
+            signals=store.read("warning_signals", where={"company_id": batch}),
+            companies=store.read("companies", where={"company_id": batch}),
+        )
+
+
 @dg.asset(
     group_name="features",
     kinds={"pandas", "sql"},
@@ -342,29 +363,28 @@ def features(
     )
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    book, started, ttm = MacroBook(indicators), time.perf_counter(), 0
+    started, ttm = time.perf_counter(), 0
     available = dict.fromkeys([*CLASSIC_COLUMNS, "merton_dd"], 0)
 
-    def derive(batch: list[str]) -> pd.DataFrame:
+    def observe(frame: pd.DataFrame) -> None:
         nonlocal ttm
-        frame = build_features(
-            store.read("statements", where={"company_id": batch}),
-            market=store.read("market_features", where={"company_id": batch}),
-            book=book,
-            specs=specs,
-            signals=store.read("warning_signals", where={"company_id": batch}),
-            companies=store.read("companies", where={"company_id": batch}),
-        )
         if len(frame):
             ttm += int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum())
             for column in available:
                 available[column] += int(frame[column].notna().sum())
-        return frame
 
     # Derived entirely from the batch's statements: replaced per company, so removed versions disappear; the
     # batch's scores are stale whatever changed (no read-back of what was stored).
     written = derive_by_company(
-        context, store, work, "features", derive, stale_after=["risk_scores"], track_changes=False
+        context,
+        store,
+        work,
+        "features",
+        FeatureBatch(MacroBook(indicators), tuple(specs)),
+        workers=warehouse.derive_workers,
+        stale_after=["risk_scores"],
+        track_changes=False,
+        observe=observe,
     )
     return dg.MaterializeResult(
         metadata={

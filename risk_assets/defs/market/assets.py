@@ -6,6 +6,7 @@ in Definitions. Every raw body is stored in the object store (content-addressed)
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.core.macro import MacroBook
+from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     SHARED_TOKEN,
@@ -31,6 +32,7 @@ from risk_assets.defs.resources import (
 from risk_assets.defs.sources import fetch
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe
 from risk_assets.defs.statements.assets import statements
+from risk_assets.storage.warehouse import Warehouse
 from risk_assets.version import code_version
 
 
@@ -185,6 +187,25 @@ def compute_market_features(
     return market.market_feature_frame(statement_rows, country, priced, book, specs)
 
 
+@dataclass(frozen=True)
+class MarketBatch:
+    """compute_market_features of one batch of companies, from what the warehouse holds for them (picklable, so
+    a worker process can derive the batch: incremental.derived_batches)."""
+
+    book: MacroBook
+    specs: tuple[MacroSeries, ...]
+
+    def __call__(self, store: Warehouse, batch: list[str]) -> pd.DataFrame:
+        companies = store.read("companies", where={"company_id": batch})
+        return compute_market_features(
+            store.read("statements", where={"company_id": batch}, columns=market.STATEMENT_INPUTS),
+            companies,
+            _prices_by_company(store, companies),
+            self.book,
+            self.specs,
+        )
+
+
 @dg.asset(
     group_name="market",
     kinds={"pandas", "sql"},
@@ -205,25 +226,23 @@ def market_features(
     )
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    book = MacroBook(indicators)
     available = dict.fromkeys(("market_value_equity", "equity_volatility", "merton_dd"), 0)
 
-    def derive(batch: list[str]) -> pd.DataFrame:
-        companies = store.read("companies", where={"company_id": batch})
-        frame = compute_market_features(
-            store.read("statements", where={"company_id": batch}, columns=market.STATEMENT_INPUTS),
-            companies,
-            _prices_by_company(store, companies),
-            book,
-            specs,
-        )
+    def observe(frame: pd.DataFrame) -> None:
         for column in available:
             available[column] += int(frame[column].notna().sum()) if len(frame) else 0
-        return frame
 
     # Derived from the batch's statements and prices: replaced per company. The write marks features stale for
     # the companies whose market rows changed (storage/stale.py).
-    written = derive_by_company(context, store, work, "market_features", derive)
+    written = derive_by_company(
+        context,
+        store,
+        work,
+        "market_features",
+        MarketBatch(MacroBook(indicators), tuple(specs)),
+        workers=warehouse.derive_workers,
+        observe=observe,
+    )
     return dg.MaterializeResult(
         metadata={
             "rows": written,

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import time
+from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
@@ -26,16 +27,18 @@ from risk_assets.defs.incremental import (
     SHARED_TOKEN,
     batch_progress,
     company_work,
+    derived_batches,
     no_company_work,
     one_batch_ahead,
     statistics_after_batch,
+    worker_count,
 )
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.stale import chunks
-from risk_assets.storage.warehouse import utc_now
+from risk_assets.storage.warehouse import Warehouse, utc_now
 from risk_assets.version import code_version
 
 
@@ -559,6 +562,41 @@ def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], t
     store.upsert("risk_scores", current, connection=conn)
 
 
+@dataclass(frozen=True)
+class ScoreBatch:
+    """One batch of companies scored (read and predicted ahead of the writes, in a worker process when the run is
+    large: incremental.derived_batches): its score rows, its stored scores, how many predictions were reused and
+    the financial firms left out."""
+
+    registry: tuple[tuple[str, str], ...]  # MlflowResource's fields (a Dagster resource does not pickle)
+    today: dt.date
+
+    @classmethod
+    def of(cls, mlflow_registry: MlflowResource, today: dt.date) -> "ScoreBatch":
+        fields = ("tracking_uri", "experiment", "model_name", "artifact_root")
+        return cls(tuple((name, getattr(mlflow_registry, name)) for name in fields), today)
+
+    def __call__(
+        self, store: Warehouse, batch: list[str]
+    ) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
+        companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
+        feats = store.read("features", where={"company_id": batch}, columns=SCORED_FEATURE_COLUMNS)
+        financial = set(companies.index[companies["is_financial"].astype(bool)])
+        excluded = sorted(financial & set(feats["company_id"]))
+        feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
+        stored = _stored_scores(store, batch, self.today)
+        rows, reused = score_rows(
+            feats,
+            companies,
+            store.read("default_events", where={"company_id": batch}),
+            store.read("warning_signals", where={"company_id": batch}),
+            stored,
+            MlflowResource(**dict(self.registry)),
+            self.today,
+        )
+        return rows, stored, reused, excluded
+
+
 @dg.asset(
     group_name="scoring",
     kinds={"mlflow", "sql"},
@@ -599,7 +637,9 @@ def risk_scores(
         raise dg.Failure("no feature rows to score: materialise statements and features first")
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    context.log.info(f"risk_scores: {work.reason}")
+    batches = work.batches()
+    processes = worker_count(store, warehouse.derive_workers, len(batches))
+    context.log.info(f"risk_scores: {work.reason}" + (f"; {processes} worker processes" if processes else ""))
     # A bulk change (every company, or a tenth of the market or more: an import) ranks today's percentiles once,
     # across the whole market, after the last batch; a few companies are ranked against the stored snapshots.
     bulk = work.everything or len(work.companies) >= MATERIAL_SHARE * store.count(
@@ -608,28 +648,8 @@ def risk_scores(
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
 
-    def score(batch: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
-        """A batch's scores (read and predicted one batch ahead of the writes), its stored scores, how many
-        predictions were reused and the financial firms left out."""
-        companies = store.read("companies", where={"company_id": batch}).set_index("company_id")
-        feats = store.read("features", where={"company_id": batch}, columns=SCORED_FEATURE_COLUMNS)
-        financial = set(companies.index[companies["is_financial"].astype(bool)])
-        excluded_here = sorted(financial & set(feats["company_id"]))
-        feats = feats[~feats["company_id"].isin(financial)].reset_index(drop=True)
-        stored = _stored_scores(store, batch, today)
-        rows, batch_reused = score_rows(
-            feats,
-            companies,
-            store.read("default_events", where={"company_id": batch}),
-            store.read("warning_signals", where={"company_id": batch}),
-            stored,
-            mlflow_registry,
-            today,
-        )
-        return rows, stored, batch_reused, excluded_here
-
-    batches = work.batches()
-    for batch, (rows, stored, batch_reused, batch_excluded) in one_batch_ahead(batches, score):
+    scored = derived_batches(store, batches, ScoreBatch.of(mlflow_registry, today), processes)
+    for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
         excluded += batch_excluded
         now = utc_now()
         if len(rows):
@@ -656,7 +676,7 @@ def risk_scores(
         predicted += scored_rows - batch_reused
         done += len(batch)
         batch_progress(context, work, done, period_rows, started)
-        statistics_after_batch(store, "risk_scores", batches, batch)
+        statistics_after_batch(store, "risk_scores", number, len(batches))
     with store.transaction() as conn:
         if bulk:
             reranked = rerank_snapshots(store, conn, today)
