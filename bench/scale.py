@@ -51,7 +51,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._memory import peak_rss_mb  # noqa: E402
+from bench._memory import peak_rss_mb, worker_peak_rss_mb  # noqa: E402
 from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
@@ -109,6 +109,7 @@ def child_job(job: str, result_path: str, profile_path: str | None) -> int:
         "wall_seconds": wall,
         "steps": _step_seconds(outcome.run_id),
         "peak_rss_mb": peak_rss_mb(),
+        "worker_peak_rss_mb": worker_peak_rss_mb(),
     }
     Path(result_path).write_text(json.dumps(result))
     return 0 if outcome.success else 1
@@ -366,9 +367,12 @@ def new_filing(warehouse_url: str, statements: pd.DataFrame, workdir: Path) -> s
 
 def print_run(label: str, run: dict, rows: int) -> None:
     steps = "  ".join(f"{step} {seconds:.1f}s" for step, seconds in run["steps"].items())
+    workers = run.get("worker_peak_rss_mb") or []
     log(
         f"  {label}: {run['wall_seconds']:.1f}s ({rows / run['wall_seconds']:,.0f} statement rows/s), "
-        f"peak RSS {run['peak_rss_mb']:,.0f} MB{'' if run['success'] else ' FAILED ' + str(run['failed_steps'])}"
+        f"peak RSS {run['peak_rss_mb']:,.0f} MB"
+        + (f" + {len(workers)} workers {' + '.join(f'{w:,.0f}' for w in workers)} MB" if workers else "")
+        + ("" if run["success"] else " FAILED " + str(run["failed_steps"]))
     )
     log(f"    {steps}")
 
@@ -484,8 +488,10 @@ def main() -> int:
     for step, seconds in full["steps"].items():
         print(f"{step:<24} | {seconds:>8.1f}")
     print(f"{'rescore_all (wall)':<24} | {full['wall_seconds']:>8.1f}")
+    total_peak = full["peak_rss_mb"] + sum(full.get("worker_peak_rss_mb") or [])
     print(
-        f"\nend to end          {end_to_end:>12,.0f} statement rows/s   peak RSS {full['peak_rss_mb']:,.0f} MB"
+        f"\nend to end          {end_to_end:>12,.0f} statement rows/s   peak RSS {full['peak_rss_mb']:,.0f} MB, "
+        f"{total_peak:,.0f} MB with its {len(full.get('worker_peak_rss_mb') or [])} workers"
     )
     print(f"raw predict_pd      {predict_rate:>12,.0f} rows/s (same rows, same run)")
     print(f"ratio               {end_to_end / predict_rate:>12.5f} (end to end / raw predict)")
