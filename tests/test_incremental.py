@@ -19,6 +19,7 @@ from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     EVERY_COMPANY_TAG,
     SHARED_TOKEN,
+    available_cpus,
     derived_batches,
     one_batch_ahead,
     previous_metadata_of,
@@ -159,11 +160,27 @@ def test_a_worker_error_reaches_the_writer_at_its_batch(tmp_path: Path) -> None:
 def test_worker_count_spares_small_runs_and_in_memory_databases(tmp_path: Path) -> None:
     on_file = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     in_memory = Warehouse("sqlite://")
-    assert worker_count(on_file, -1, 40) == min(os.cpu_count() or 1, 40)
+    assert worker_count(on_file, -1, 40) == min(available_cpus(), 40)
     assert worker_count(on_file, 4, 3) == 3  # never more workers than batches
     assert worker_count(on_file, 4, 2) == 0  # a new filing's run: no worker start-up to pay
     assert worker_count(on_file, 0, 40) == 0
     assert worker_count(in_memory, 4, 40) == 0  # no other process can see it
+
+
+def test_available_cpus_follows_a_containers_cpu_quota(tmp_path: Path) -> None:
+    usable = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == usable  # no cgroup files: the CPUs the process may run on
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert available_cpus(tmp_path) == usable  # v2, no quota
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert available_cpus(tmp_path) == 1  # v2: one CPU's worth
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert available_cpus(tmp_path) == 1  # v1: half a CPU still gets one worker
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert available_cpus(tmp_path) == usable
 
 
 def test_table_fingerprint_ignores_row_order_and_run_columns_but_not_content() -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import dagster as dg
@@ -210,12 +211,33 @@ MIN_BATCHES_FOR_WORKERS = 3
 _worker_store: Warehouse | None = None
 
 
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: those it may run on, fewer where a container's CPU quota says so (cgroup v2
+    ``cpu.max`` or v1 ``cpu.cfs_quota_us``; ``os.cpu_count()`` counts the host's, in a pod as anywhere)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quotas = [
+        (cgroup / "cpu.max", None),
+        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
+    ]
+    for quota_file, period_file in quotas:
+        try:
+            fields = quota_file.read_text().split()
+            quota = fields[0]
+            period = fields[1] if period_file is None else period_file.read_text().strip()
+        except (OSError, IndexError):
+            continue
+        if quota not in ("max", "-1"):
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+        break
+    return max(1, cpus)
+
+
 def worker_count(store: Warehouse, requested: int, batches: int) -> int:
-    """Worker processes for a run of ``batches``: ``requested`` (-1: one per CPU), none below
+    """Worker processes for a run of ``batches``: ``requested`` (-1: one per available CPU), none below
     MIN_BATCHES_FOR_WORKERS batches or on an in-memory database (no other process can see it), never more
     than the batches."""
     if requested < 0:
-        requested = os.cpu_count() or 1
+        requested = available_cpus()
     if batches < MIN_BATCHES_FOR_WORKERS or store.in_memory:
         return 0
     return min(requested, batches)
