@@ -275,3 +275,42 @@ def test_refreshing_statistics_on_mysql_changes_nothing(warehouse):
     warehouse.upsert("risk_scores", scores_for(companies=3, years=2))
     warehouse.refresh_statistics("risk_scores")
     assert len(warehouse.read("risk_scores")) == 6
+
+
+def _autocheckpoint(warehouse: Warehouse) -> int:
+    with warehouse.engine.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+
+
+def test_background_checkpoints_copy_the_log_outside_the_writers_commits(warehouse):
+    """Inside the block the writer's commits leave the write-ahead log alone (wal_autocheckpoint=0) and a thread
+    copies it into the database file; after it, SQLite's automatic checkpoints are back."""
+    import threading
+    import time
+    from pathlib import Path
+
+    if warehouse.dialect != "sqlite":
+        with warehouse.background_checkpoints():  # nothing to do on a server database
+            assert not any(t.name == "wal-checkpoint" for t in threading.enumerate())
+        return
+    database = Path(warehouse.engine.url.database)
+    assert _autocheckpoint(warehouse) == 1000
+    with warehouse.background_checkpoints(interval_seconds=0.1):
+        assert _autocheckpoint(warehouse) == 0
+        size = database.stat().st_size
+        warehouse.upsert("risk_scores", scores_for(companies=400, years=5))  # a few MB in the log
+        deadline = time.monotonic() + 10
+        while database.stat().st_size == size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert database.stat().st_size > size  # copied into the database file by the thread
+    assert not any(t.name == "wal-checkpoint" for t in threading.enumerate())
+    assert _autocheckpoint(warehouse) == 1000
+    assert len(warehouse.read("risk_scores")) == 2000
+
+
+def test_background_checkpoints_do_nothing_in_memory():
+    import threading
+
+    warehouse = Warehouse("sqlite://")
+    with warehouse.background_checkpoints():
+        assert not any(t.name == "wal-checkpoint" for t in threading.enumerate())
