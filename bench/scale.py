@@ -402,6 +402,11 @@ def main() -> int:
         help="SQLite: save the home right after the import here, or start from it when it exists (the same "
         "synthetic companies, regenerated from --seed but not written again): repeated full passes to compare",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="RISKGRAPH_DERIVE_WORKERS for the runs (default: the product's, one per CPU)",
+    )
     parser.add_argument("--profile", help="write the full run's cProfile stats to this file")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
@@ -423,7 +428,13 @@ def main() -> int:
         else None
     )
     home = Home(args.warehouse_url, args.imported_home if imported else args.base_home, args.keep, origin)
-    figures: dict = {"companies": args.companies, "warehouse": "mysql" if args.warehouse_url else "sqlite"}
+    if args.workers is not None:
+        home.env["RISKGRAPH_DERIVE_WORKERS"] = str(args.workers)
+    figures: dict = {
+        "companies": args.companies,
+        "warehouse": "mysql" if args.warehouse_url else "sqlite",
+        "workers": args.workers,
+    }
     try:
         if home.needs_graph:
             log("materialising the bundled graph (champions, bundled filers) ...")
