@@ -822,7 +822,17 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     # Only companies with a filing score not yet compared are read (an index on kind, alert_pending), a batch
     # at a time, and of their scores only what the rule compares.
     table = TABLES["risk_scores"]
-    pending = store.distinct("risk_scores", "company_id", {"kind": "period", "alert_pending": True})
+    pending = sorted(
+        # not SELECT DISTINCT: for it SQLite scans the whole key index in order (its statistics cannot tell that
+        # pending rows are few): 0.3 s at 10,000 companies, seconds at 100,000, for a new filing's one company
+        set(
+            store.query(
+                sa.select(table.c.company_id).where(
+                    table.c.kind == "period", table.c.alert_pending == sa.true()
+                )
+            )["company_id"]
+        )
+    )
     compared = [
         table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
     ]
