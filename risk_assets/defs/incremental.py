@@ -349,22 +349,21 @@ def derive_by_company(
     processes = worker_count(store, workers, len(batches))
     context.log.info(f"{consumer}: {work.reason}" + (f"; {processes} worker processes" if processes else ""))
     started, done, written = time.perf_counter(), 0, 0
-    with store.background_checkpoints():
-        for number, (batch, frame) in enumerate(derived_batches(store, batches, derive, processes), 1):
-            if observe is not None:
-                observe(frame)
-            if len(frame):
-                frame["computed_at"] = utc_now()
-            with store.transaction() as conn:
-                store.upsert(
-                    table, frame, replace={"company_id": batch}, connection=conn, track_changes=track_changes
-                )
-                if stale_after:
-                    store.mark_stale(conn, stale_after, batch)
-                store.clear_stale(conn, consumer, work.marks_of(batch))
-            done, written = done + len(batch), written + len(frame)
-            batch_progress(context, work, done, written, started)
-            statistics_after_batch(store, table, number, len(batches))
+    for number, (batch, frame) in enumerate(derived_batches(store, batches, derive, processes), 1):
+        if observe is not None:
+            observe(frame)
+        if len(frame):
+            frame["computed_at"] = utc_now()
+        with store.transaction() as conn:
+            store.upsert(
+                table, frame, replace={"company_id": batch}, connection=conn, track_changes=track_changes
+            )
+            if stale_after:
+                store.mark_stale(conn, stale_after, batch)
+            store.clear_stale(conn, consumer, work.marks_of(batch))
+        done, written = done + len(batch), written + len(frame)
+        batch_progress(context, work, done, written, started)
+        statistics_after_batch(store, table, number, len(batches))
     with store.transaction() as conn:
         store.clear_stale(conn, consumer, work.unhandled_marks())
     return written

@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -237,24 +235,12 @@ class Warehouse:
         self.url = url
         self._engine = engine
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
-        self._checkpoints_elsewhere = (
-            False  # background_checkpoints: this engine's commits leave the WAL alone
-        )
-        if engine is not None:
-            sa.event.listen(engine, "connect", self._connected)
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.url)
-            sa.event.listen(self._engine, "connect", self._connected)
         return self._engine
-
-    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
-        if self._checkpoints_elsewhere:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
-            cursor.close()
 
     @property
     def dialect(self) -> str:
@@ -285,42 +271,6 @@ class Warehouse:
                 conn.exec_driver_sql(f"ANALYZE {TABLES[name].name}")
         # an open SQLite connection keeps the statistics it loaded: new connections plan with the new ones
         self.release_connections()
-
-    @contextmanager
-    def background_checkpoints(self, interval_seconds: float = 0.5) -> Iterator[None]:
-        """SQLite: while a bulk run writes batch after batch, a thread of its own copies the write-ahead log into
-        the database (a PASSIVE checkpoint every ``interval_seconds`` and one at the end) instead of the commit
-        that crosses the WAL's 1,000 pages, which did it in the writer's time: about half a second of each
-        1,000-company batch's commit. The thread spends its time in SQLite, without the GIL. Other processes and
-        the pool's connections after the block keep SQLite's automatic checkpoints. Nothing elsewhere."""
-        if self.dialect != "sqlite" or self.in_memory:
-            yield
-            return
-        path = self.engine.url.database
-        stop = threading.Event()
-
-        def checkpoint() -> None:
-            connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            try:
-                while not stop.wait(interval_seconds):
-                    with suppress(sqlite3.OperationalError):  # busy now: the next turn copies it
-                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                with suppress(sqlite3.OperationalError):
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                connection.close()
-
-        self._checkpoints_elsewhere = True
-        self.release_connections()  # the pool's connections reopen with wal_autocheckpoint=0
-        thread = threading.Thread(target=checkpoint, name="wal-checkpoint", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            self._checkpoints_elsewhere = False
-            self.release_connections()
 
     @property
     def in_memory(self) -> bool:

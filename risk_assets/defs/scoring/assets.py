@@ -648,37 +648,35 @@ def risk_scores(
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
 
-    with store.background_checkpoints():
-        scored = derived_batches(store, batches, ScoreBatch.of(mlflow_registry, today), processes)
-        for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
-            excluded += batch_excluded
-            now = utc_now()
-            if len(rows):
-                rows["scored_at"] = now
-                rows["percentile"] = np.nan
-            current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
-            with store.transaction() as conn:
-                written += _write_scores(store, conn, rows, stored, champions)
-                # a few companies: ranked against the stored snapshots of the companies not rescored
-                if len(current) and not bulk:
-                    others = store.query(
-                        sa.select(TABLES["risk_scores"].c.pd).where(
-                            TABLES["risk_scores"].c.kind == "current",
-                            TABLES["risk_scores"].c.as_of == today,
-                            TABLES["risk_scores"].c.status == "scored",
-                            TABLES["risk_scores"].c.company_id.notin_(batch),
-                        )
-                    )["pd"]
-                    current = current.assign(percentile=rank_percentiles(current, others))
-                _write_snapshots(store, conn, current, batch, today)
-                store.clear_stale(conn, "risk_scores", work.marks_of(batch))
-            scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
-            period_rows += scored_rows
-            reused += batch_reused
-            predicted += scored_rows - batch_reused
-            done += len(batch)
-            batch_progress(context, work, done, period_rows, started)
-            statistics_after_batch(store, "risk_scores", number, len(batches))
+    scored = derived_batches(store, batches, ScoreBatch.of(mlflow_registry, today), processes)
+    for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
+        excluded += batch_excluded
+        now = utc_now()
+        if len(rows):
+            rows["scored_at"] = now
+            rows["percentile"] = np.nan
+        current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
+        with store.transaction() as conn:
+            written += _write_scores(store, conn, rows, stored, champions)
+            if len(current) and not bulk:  # ranked against the stored snapshots of the companies not rescored
+                others = store.query(
+                    sa.select(TABLES["risk_scores"].c.pd).where(
+                        TABLES["risk_scores"].c.kind == "current",
+                        TABLES["risk_scores"].c.as_of == today,
+                        TABLES["risk_scores"].c.status == "scored",
+                        TABLES["risk_scores"].c.company_id.notin_(batch),
+                    )
+                )["pd"]
+                current = current.assign(percentile=rank_percentiles(current, others))
+            _write_snapshots(store, conn, current, batch, today)
+            store.clear_stale(conn, "risk_scores", work.marks_of(batch))
+        scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
+        period_rows += scored_rows
+        reused += batch_reused
+        predicted += scored_rows - batch_reused
+        done += len(batch)
+        batch_progress(context, work, done, period_rows, started)
+        statistics_after_batch(store, "risk_scores", number, len(batches))
     with store.transaction() as conn:
         if bulk:
             reranked = rerank_snapshots(store, conn, today)
@@ -849,22 +847,21 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         return score_alerts(scores, rule, now)
 
     batches = [pending[start : start + COMPANY_BATCH] for start in range(0, len(pending), COMPANY_BATCH)]
-    with store.background_checkpoints():
-        for batch, (batch_alerts, handled) in one_batch_ahead(batches, compare):
-            # a batch's alerts and the scores it compared are written together: a killed run keeps finished
-            # batches, and a whole market's pending flags are never held at once
-            with store.transaction() as conn:
-                store.upsert("risk_alerts", batch_alerts, connection=conn)
-                store.update(
-                    "risk_scores",
-                    _handled_frame(handled, ["company_id", "as_of", "model_version"], kind="period"),
-                    connection=conn,
-                )
-            alerts, latest = alerts + len(batch_alerts), (latest + batch_alerts)[-10:]
-            evaluated, done = evaluated + len(handled), done + len(batch)
-            context.log.info(
-                f"risk_alerts: {done:,} of {len(pending):,} companies compared, {alerts:,} score alerts"
+    for batch, (batch_alerts, handled) in one_batch_ahead(batches, compare):
+        # a batch's alerts and the scores it compared are written together: a killed run keeps finished batches,
+        # and a whole market's pending flags are never held at once
+        with store.transaction() as conn:
+            store.upsert("risk_alerts", batch_alerts, connection=conn)
+            store.update(
+                "risk_scores",
+                _handled_frame(handled, ["company_id", "as_of", "model_version"], kind="period"),
+                connection=conn,
             )
+        alerts, latest = alerts + len(batch_alerts), (latest + batch_alerts)[-10:]
+        evaluated, done = evaluated + len(handled), done + len(batch)
+        context.log.info(
+            f"risk_alerts: {done:,} of {len(pending):,} companies compared, {alerts:,} score alerts"
+        )
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):
