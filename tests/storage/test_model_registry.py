@@ -83,3 +83,16 @@ def test_without_an_active_run_only_runs_started_before_the_call_are_closed(tmp_
     foreign = registry.client.create_run(other_experiment).info.run_id
     assert registry.close_stale_runs() == [stale]
     assert registry.client.get_run(foreign).info.status == "RUNNING"  # another experiment: not ours to close
+
+
+def test_registries_of_one_tracking_uri_share_one_client(tmp_path: Path) -> None:
+    """Building an MLflow client opens its store (a schema check on a database URI), which scoring did per
+    segment for every batch: one client per tracking URI and process."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    listed = ModelRegistry(uri, "corporate_pd_listed", "corporate_pd")
+    sme = ModelRegistry(uri, "corporate_pd_sme", "corporate_pd")
+    assert listed.client is sme.client
+    assert listed.model_name != sme.model_name  # the registry's own state stays its own
+    elsewhere = ModelRegistry(f"sqlite:///{tmp_path / 'other.db'}", "corporate_pd_listed", "corporate_pd")
+    assert elsewhere.client is not listed.client
+    assert elsewhere.client.tracking_uri.endswith("other.db")
