@@ -5,6 +5,8 @@
     .venv/bin/python bench/scale.py --warehouse-url mysql+pymysql://root@127.0.0.1:3306/test   # scratch DB
     .venv/bin/python bench/scale.py --base-home /tmp/base --profile /tmp/rescore.prof
     .venv/bin/python bench/scale.py --companies 10000 --imported-home /tmp/h10k   # saves, then reuses, the import
+    .venv/bin/python bench/scale.py --companies 100000 --passed-home /tmp/p100k  # saves the full pass, then only
+                                                                                # measures the new filing on it
 
 What it does (issue 11, "The whole market, incrementally"):
 
@@ -214,6 +216,16 @@ class Home:
         )
         self.needs_graph = base_home is None
 
+    def code_version(self) -> str:
+        """The commit the runs' code version names: the pinned one, else this checkout's HEAD."""
+        pinned = self.env.get("RISKGRAPH_GIT_COMMIT")
+        if pinned:
+            return pinned
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return head.stdout.strip()
+
     def run(self, *args: str) -> dict:
         """Run this script as a child in the home's environment; its JSON result."""
         result = self.path / f"result-{secrets.token_hex(4)}.json"
@@ -381,6 +393,9 @@ def print_run(label: str, run: dict, rows: int) -> None:
 PREDICT_CHUNK = 10_000
 #: In a saved imported home: the path it was made at, where it is restored.
 ORIGIN_FILE = "saved_from.txt"
+#: In a saved passed home: the code version the pass ran with, and the pass's and raw predict's figures.
+CODE_FILE = "code_version.txt"
+PASS_FILE = "pass.json"
 
 
 def main() -> int:
@@ -407,6 +422,13 @@ def main() -> int:
         type=int,
         help="RISKGRAPH_DERIVE_WORKERS for the runs (default: the product's, one per CPU)",
     )
+    parser.add_argument(
+        "--passed-home",
+        type=Path,
+        help="SQLite: save the home right after the full pass here, or start from it when it exists and measure "
+        "only the new filing and the rerun (the code version pinned to the pass's, so a changed checkout's "
+        "new-filing path is measured without the full rescore its new version would cause)",
+    )
     parser.add_argument("--profile", help="write the full run's cProfile stats to this file")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
@@ -419,15 +441,19 @@ def main() -> int:
             return child_job(rest[0], rest[-1], rest[1] if len(rest) == 3 else None)
         return child_predict(rest[-1])
 
-    imported = args.imported_home is not None and args.imported_home.exists()
-    if args.imported_home is not None and args.warehouse_url:
-        raise SystemExit("--imported-home is for SQLite")
+    passed = args.passed_home is not None and args.passed_home.exists()
+    imported = not passed and args.imported_home is not None and args.imported_home.exists()
+    if (args.imported_home is not None or args.passed_home is not None) and args.warehouse_url:
+        raise SystemExit("--imported-home and --passed-home are for SQLite")
+    saved = args.passed_home if passed else args.imported_home if imported else None
     origin = (
-        Path((args.imported_home / ORIGIN_FILE).read_text().strip())
-        if imported and (args.imported_home / ORIGIN_FILE).exists()
+        Path((saved / ORIGIN_FILE).read_text().strip())
+        if saved is not None and (saved / ORIGIN_FILE).exists()
         else None
     )
-    home = Home(args.warehouse_url, args.imported_home if imported else args.base_home, args.keep, origin)
+    home = Home(args.warehouse_url, saved or args.base_home, args.keep, origin)
+    if passed:
+        home.env["RISKGRAPH_GIT_COMMIT"] = (args.passed_home / CODE_FILE).read_text().strip()
     if args.workers is not None:
         home.env["RISKGRAPH_DERIVE_WORKERS"] = str(args.workers)
     figures: dict = {
@@ -453,7 +479,10 @@ def main() -> int:
             f"generating {args.companies:,} synthetic companies from {templates['company_id'].nunique()} filers ..."
         )
         statements, events = synthetic_companies(templates, args.companies, args.seed)
-        if imported:
+        if passed:
+            rows = bundled_rows
+            log(f"  passed already ({args.passed_home}): {rows:,} statement rows in the warehouse")
+        elif imported:
             rows = bundled_rows
             log(f"  imported already ({args.imported_home}): {rows:,} statement rows in the warehouse")
         else:
@@ -470,11 +499,21 @@ def main() -> int:
                 log(f"  home saved after the import: {args.imported_home}")
         figures["statement_rows"] = rows
 
-        log("rescore_all, full ...")
-        full = home.run("job", "rescore_all", *([args.profile] if args.profile else []))
-        print_run("full", full, rows)
-        log("raw predict (baseline) ...")
-        predict = home.run("predict")
+        if passed:
+            full, predict = json.loads((args.passed_home / PASS_FILE).read_text())
+            log("the full pass and raw predict: as saved")
+        else:
+            log("rescore_all, full ...")
+            full = home.run("job", "rescore_all", *([args.profile] if args.profile else []))
+            print_run("full", full, rows)
+            log("raw predict (baseline) ...")
+            predict = home.run("predict")
+            if args.passed_home is not None:
+                shutil.copytree(home.path, args.passed_home)
+                (args.passed_home / ORIGIN_FILE).write_text(str(home.path))
+                (args.passed_home / CODE_FILE).write_text(home.code_version())
+                (args.passed_home / PASS_FILE).write_text(json.dumps([full, predict]))
+                log(f"  home saved after the full pass: {args.passed_home}")
         predict_rate = predict["rows"] / predict["seconds"]
         log(f"  {predict['rows']:,} rows in {predict['seconds'] * 1000:.1f} ms: {predict_rate:,.0f} rows/s")
 
