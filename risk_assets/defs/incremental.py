@@ -76,6 +76,11 @@ def unchanged(context: dg.AssetExecutionContext, token: str, output_rows: int) -
 EVERY_COMPANY_TAG = "riskgraph/every_company"
 #: Metadata key: whether the run re-derived every company (false: only the marked ones).
 EVERY_COMPANY = "every_company"
+#: Metadata key: the companies a run re-derived, listed when they are few (a day's filings); what a check of only
+#: the rows that run wrote reads (recomputed_companies).
+RECOMPUTED_COMPANIES = "recomputed_companies"
+#: At most this many companies are listed under RECOMPUTED_COMPANIES; a larger run's checks read every row.
+LISTED_COMPANIES = 100
 #: Metadata key: the token of what every company's rows depend on (code version, champions, shared inputs).
 SHARED_TOKEN = "shared_inputs_token"
 #: Share of the scored companies a run must re-derive to count as a change of the population (a bulk import):
@@ -103,6 +108,17 @@ class CompanyWork:
     def unhandled_marks(self) -> pd.DataFrame:
         """Marks of companies this run did not visit (no rows to derive from): cleared at the end."""
         return self.marks[~self.marks["company_id"].isin(self.companies)]
+
+    def metadata(self) -> dict[str, object]:
+        """The run's scope for its materialisation: how many companies, whether every one, why, and the companies
+        themselves when they are few (RECOMPUTED_COMPANIES)."""
+        listed = not self.everything and len(self.companies) <= LISTED_COMPANIES
+        return {
+            "companies_recomputed": len(self.companies),
+            EVERY_COMPANY: self.everything,
+            "why": self.reason,
+            **({RECOMPUTED_COMPANIES: dg.MetadataValue.json(self.companies)} if listed else {}),
+        }
 
     def batches(self, size: int | None = None) -> list[list[str]]:
         """The companies in batches of ``size`` (COMPANY_BATCH, read when called)."""
@@ -170,9 +186,18 @@ def no_company_work(
             "unchanged": "no company's inputs changed since the last materialisation: nothing recomputed",
             "companies_recomputed": 0,
             EVERY_COMPANY: False,
+            RECOMPUTED_COMPANIES: dg.MetadataValue.json([]),
             SHARED_TOKEN: shared_token,
         }
     )
+
+
+def recomputed_companies(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[str] | None:
+    """The companies the latest materialisation of ``key`` re-derived, or None when it re-derived every company or
+    too many to list: a check of that materialisation reads only their rows, since a run replaces the rows of
+    the companies it re-derives and no others."""
+    listed = previous_metadata_of(instance, key).get(RECOMPUTED_COMPANIES)
+    return None if listed is None else [str(company) for company in listed]
 
 
 def one_batch_ahead(

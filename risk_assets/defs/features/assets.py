@@ -34,7 +34,6 @@ from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import MODEL_RATIOS, compute_ratio_frame
 from risk_assets.core.ttm import PERIOD_TYPE_ANNUAL, with_period_columns
 from risk_assets.defs.incremental import (
-    EVERY_COMPANY,
     SHARED_TOKEN,
     company_work,
     derive_by_company,
@@ -389,9 +388,7 @@ def features(
     return dg.MaterializeResult(
         metadata={
             "rows": written,
-            "companies_recomputed": len(work.companies),
-            EVERY_COMPANY: work.everything,
-            "why": work.reason,
+            **work.metadata(),
             "ttm_rows": ttm,
             "ratios": len(MODEL_RATIOS),
             **{f"{c}_available": n for c, n in available.items()},

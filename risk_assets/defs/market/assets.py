@@ -16,7 +16,6 @@ from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.core.macro import MacroBook, MacroSeries
 from risk_assets.defs.incremental import (
-    EVERY_COMPANY,
     SHARED_TOKEN,
     company_work,
     derive_by_company,
@@ -246,9 +245,7 @@ def market_features(
     return dg.MaterializeResult(
         metadata={
             "rows": written,
-            "companies_recomputed": len(work.companies),
-            EVERY_COMPANY: work.everything,
-            "why": work.reason,
+            **work.metadata(),
             **{f"{k}_available": v for k, v in available.items()},
             SHARED_TOKEN: shared,
         }

@@ -22,7 +22,6 @@ from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segmen
 from risk_assets.defs.features.assets import ROW_COLUMNS, features
 from risk_assets.defs.incremental import (
     COMPANY_BATCH,
-    EVERY_COMPANY,
     MATERIAL_SHARE,
     SHARED_TOKEN,
     batch_progress,
@@ -685,9 +684,7 @@ def risk_scores(
     return dg.MaterializeResult(
         metadata={
             "model_versions": ", ".join(f"{name} v{version}" for name, version in champions),
-            "companies_recomputed": len(work.companies),
-            EVERY_COMPANY: work.everything,
-            "why": work.reason,
+            **work.metadata(),
             "period_scores": period_rows,
             "period_scores_written": written,
             "predicted_rows": predicted,

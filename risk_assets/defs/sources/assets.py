@@ -12,7 +12,7 @@ import pandas as pd
 
 from risk_assets.core import early_warning
 from risk_assets.core import events as event_parsers
-from risk_assets.defs.incremental import EVERY_COMPANY, SHARED_TOKEN, company_work
+from risk_assets.defs.incremental import SHARED_TOKEN, company_work
 from risk_assets.defs.partitions import COMPANY_BACKFILL_POLICY, FETCH_POOL, company_partitions
 from risk_assets.defs.resources import FilingsSource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources import bundled
@@ -211,9 +211,7 @@ def default_events(
         metadata={
             "events": len(stored),
             "events_derived": len(rows),
-            "companies_recomputed": len(work.companies),
-            EVERY_COMPANY: work.everything,
-            "why": work.reason,
+            **work.metadata(),
             "preview": dg.MetadataValue.md(preview),
             SHARED_TOKEN: shared,
         },
@@ -305,9 +303,7 @@ def warning_signals(
         metadata={
             "signals": total,
             "new_signals": new,
-            "companies_recomputed": len(work.companies),
-            EVERY_COMPANY: work.everything,
-            "why": work.reason,
+            **work.metadata(),
             SHARED_TOKEN: shared,
             **{f"{k}": v for k, v in counts.items()},
             "latest": dg.MetadataValue.md(preview),
