@@ -18,7 +18,10 @@ from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
 from risk_assets.defs.incremental import (
     EVERY_COMPANY,
     EVERY_COMPANY_TAG,
+    LISTED_COMPANIES,
+    RECOMPUTED_COMPANIES,
     SHARED_TOKEN,
+    CompanyWork,
     available_cpus,
     derived_batches,
     one_batch_ahead,
@@ -360,3 +363,15 @@ def test_a_financial_firm_is_excluded_and_named_in_the_scores_metadata(graph_cop
         assert _latest_metadata("risk_scores")["excluded_financial_firms"] == company
     finally:
         warehouse.dispose()
+
+
+def test_a_run_lists_the_companies_it_re_derived_only_when_they_are_few() -> None:
+    """What a check of only the rows a run wrote reads (market_features_point_in_time): the companies of a small run,
+    never those of a run over every company or over too many to list."""
+    marks = pd.DataFrame(columns=["company_id"])
+    few = CompanyWork(["a", "b"], marks, False, "2 companies with changed inputs").metadata()
+    assert few[RECOMPUTED_COMPANIES].value == ["a", "b"] and few["companies_recomputed"] == 2
+    many = [f"c{i}" for i in range(LISTED_COMPANIES + 1)]
+    assert RECOMPUTED_COMPANIES not in CompanyWork(many, marks, False, "many").metadata()
+    everything = CompanyWork(["a"], marks, True, "every company").metadata()
+    assert RECOMPUTED_COMPANIES not in everything and everything[EVERY_COMPANY] is True
