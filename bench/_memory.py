@@ -2,13 +2,15 @@
 
 A child's ``ru_maxrss`` is no measure of it: Linux keeps it across fork and exec, so a child started by a parent
 that holds the synthetic companies reports at least the parent's size. VmHWM is the high-water mark of the child's
-own address space.
+own address space. A run with worker processes is measured as a tree (TreeMemory): the sum of the processes'
+peaks bounds it from above, since each counts the libraries every process maps and the peaks need not coincide.
 """
 
 from __future__ import annotations
 
 import contextlib
 import resource
+import threading
 from pathlib import Path
 
 
@@ -41,3 +43,65 @@ def worker_peak_rss_mb() -> list[float]:
 
     peaks = [_vm_hwm_mb(child.pid) for child in multiprocessing.active_children() if child.pid]
     return [peak for peak in peaks if peak is not None]
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process this one can see (/proc/<pid>/stat)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            out[int(stat.parent.name)] = int(text[text.rindex(")") + 2 :].split()[1])
+    return out
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _rollup_kb(pid: int) -> dict[str, int]:
+    """Rss and Pss (kB) of one process from /proc/<pid>/smaps_rollup; empty when it is gone."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss"):
+                out[name] = int(rest.split()[0])
+    return out
+
+
+class TreeMemory(threading.Thread):
+    """Samples, every ``interval`` seconds, the memory of a process and its descendants (a run and its worker
+    pool) and keeps the largest totals: PSS, each shared page counted once across the tree (the memory the tree
+    held at once), and RSS (shared library pages counted in every process that maps them). A sample misses a
+    peak shorter than the interval; the processes' own high-water marks (VmHWM) bound it from above."""
+
+    def __init__(self, root: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.root, self.interval = root, interval
+        self.peak_pss_mb = self.peak_rss_mb = 0.0
+        self.processes = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            pids = _tree(self.root)
+            rollups = [_rollup_kb(pid) for pid in pids]
+            self.peak_pss_mb = max(self.peak_pss_mb, sum(r.get("Pss", 0) for r in rollups) / 1024)
+            self.peak_rss_mb = max(self.peak_rss_mb, sum(r.get("Rss", 0) for r in rollups) / 1024)
+            self.processes = max(self.processes, sum(1 for r in rollups if r))
+            self._done.wait(self.interval)
+
+    def stop(self) -> TreeMemory:
+        self._done.set()
+        self.join()
+        return self

@@ -53,7 +53,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._memory import peak_rss_mb, worker_peak_rss_mb  # noqa: E402
+from bench._memory import TreeMemory, peak_rss_mb, worker_peak_rss_mb  # noqa: E402
 from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
@@ -230,16 +230,23 @@ class Home:
         """Run this script as a child in the home's environment; its JSON result."""
         result = self.path / f"result-{secrets.token_hex(4)}.json"
         with open(self.path / "child.log", "a") as child_log:
-            code = subprocess.call(
+            child = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--child", *args, str(result)],
                 env=self.env,
                 stdout=child_log,
                 stderr=child_log,
                 cwd=REPO,
             )
+            memory = TreeMemory(child.pid)
+            memory.start()
+            code = child.wait()
+            memory.stop()
         if not result.exists():
             raise SystemExit(f"child {args} failed (exit {code}); see {self.path / 'child.log'}")
-        return json.loads(result.read_text())
+        return json.loads(result.read_text()) | {
+            "tree_peak_pss_mb": memory.peak_pss_mb,
+            "tree_peak_rss_mb": memory.peak_rss_mb,
+        }
 
     def close(self) -> None:
         if self.database:
@@ -384,6 +391,7 @@ def print_run(label: str, run: dict, rows: int) -> None:
         f"  {label}: {run['wall_seconds']:.1f}s ({rows / run['wall_seconds']:,.0f} statement rows/s), "
         f"peak RSS {run['peak_rss_mb']:,.0f} MB"
         + (f" + {len(workers)} workers {' + '.join(f'{w:,.0f}' for w in workers)} MB" if workers else "")
+        + (f"; held at once (PSS) {run['tree_peak_pss_mb']:,.0f} MB" if "tree_peak_pss_mb" in run else "")
         + ("" if run["success"] else " FAILED " + str(run["failed_steps"]))
     )
     log(f"    {steps}")
@@ -543,6 +551,11 @@ def main() -> int:
         f"\nend to end          {end_to_end:>12,.0f} statement rows/s   peak RSS {full['peak_rss_mb']:,.0f} MB, "
         f"{total_peak:,.0f} MB with its {len(full.get('worker_peak_rss_mb') or [])} workers"
     )
+    if "tree_peak_pss_mb" in full:
+        print(
+            f"memory held at once {full['tree_peak_pss_mb']:>12,.0f} MB (the run and its workers, PSS sampled every "
+            f"0.2 s: a shared page counted once; RSS summed the same way {full['tree_peak_rss_mb']:,.0f} MB)"
+        )
     print(f"raw predict_pd      {predict_rate:>12,.0f} rows/s (same rows, same run)")
     print(f"ratio               {end_to_end / predict_rate:>12.5f} (end to end / raw predict)")
     print(f"one new filing      {one['wall_seconds']:>12.1f} s (import excluded, rescore_all wall)")

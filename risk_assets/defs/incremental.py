@@ -268,6 +268,19 @@ def worker_count(store: Warehouse, requested: int, batches: int) -> int:
     return min(requested, batches)
 
 
+def start_of_work(
+    context: dg.AssetExecutionContext, store: Warehouse, work: CompanyWork, requested: int, batches: int
+) -> int:
+    """The worker processes a run of ``batches`` uses (worker_count), said in the run's first line with why it
+    re-derives what it does."""
+    processes = worker_count(store, requested, batches)
+    context.log.info(
+        f"{context.asset_key.to_user_string()}: {work.reason}"
+        + (f"; {processes} worker processes" if processes else "")
+    )
+    return processes
+
+
 def _open_worker_store(url: str) -> None:
     global _worker_store
     _worker_store = Warehouse(url)
@@ -371,8 +384,7 @@ def derive_by_company(
     counts). Returns rows written."""
     consumer = context.asset_key.to_user_string()
     batches = work.batches()
-    processes = worker_count(store, workers, len(batches))
-    context.log.info(f"{consumer}: {work.reason}" + (f"; {processes} worker processes" if processes else ""))
+    processes = start_of_work(context, store, work, workers, len(batches))
     started, done, written = time.perf_counter(), 0, 0
     for number, (batch, frame) in enumerate(derived_batches(store, batches, derive, processes), 1):
         if observe is not None:

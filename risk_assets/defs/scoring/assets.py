@@ -29,8 +29,8 @@ from risk_assets.defs.incremental import (
     derived_batches,
     no_company_work,
     one_batch_ahead,
+    start_of_work,
     statistics_after_batch,
-    worker_count,
 )
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
@@ -567,13 +567,14 @@ class ScoreBatch:
     large: incremental.derived_batches): its score rows, its stored scores, how many predictions were reused and
     the financial firms left out."""
 
-    registry: tuple[tuple[str, str], ...]  # MlflowResource's fields (a Dagster resource does not pickle)
+    registry: tuple[
+        tuple[str, str], ...
+    ]  # MlflowResource's configuration (a run's bound resource does not pickle)
     today: dt.date
 
     @classmethod
     def of(cls, mlflow_registry: MlflowResource, today: dt.date) -> "ScoreBatch":
-        fields = ("tracking_uri", "experiment", "model_name", "artifact_root")
-        return cls(tuple((name, getattr(mlflow_registry, name)) for name in fields), today)
+        return cls(tuple(sorted(mlflow_registry.model_dump().items())), today)
 
     def __call__(
         self, store: Warehouse, batch: list[str]
@@ -637,8 +638,7 @@ def risk_scores(
     if not work.companies:
         return no_company_work(context, store, work, shared)
     batches = work.batches()
-    processes = worker_count(store, warehouse.derive_workers, len(batches))
-    context.log.info(f"risk_scores: {work.reason}" + (f"; {processes} worker processes" if processes else ""))
+    processes = start_of_work(context, store, work, warehouse.derive_workers, len(batches))
     # A bulk change (every company, or a tenth of the market or more: an import) ranks today's percentiles once,
     # across the whole market, after the last batch; a few companies are ranked against the stored snapshots.
     bulk = work.everything or len(work.companies) >= MATERIAL_SHARE * store.count(
