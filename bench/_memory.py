@@ -9,6 +9,7 @@ peaks bounds it from above, since each counts the libraries every process maps a
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import threading
 from pathlib import Path
@@ -79,17 +80,31 @@ def _rollup_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds one process has used so far (/proc/<pid>/stat); None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class TreeMemory(threading.Thread):
     """Samples, every ``interval`` seconds, the memory of a process and its descendants (a run and its worker
     pool) and keeps the largest totals: PSS, each shared page counted once across the tree (the memory the tree
     held at once), and RSS (shared library pages counted in every process that maps them). A sample misses a
-    peak shorter than the interval; the processes' own high-water marks (VmHWM) bound it from above."""
+    peak shorter than the interval; the processes' own high-water marks (VmHWM) bound it from above.
+
+    It also keeps each process's CPU seconds as last seen (``cpu_seconds``: the root's and its descendants'),
+    which says whether a run's cores were busy or waiting."""
 
     def __init__(self, root: int, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.root, self.interval = root, interval
         self.peak_pss_mb = self.peak_rss_mb = 0.0
         self.processes = 0
+        self.cpu_seconds: dict[int, float] = {}
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -99,6 +114,10 @@ class TreeMemory(threading.Thread):
             self.peak_pss_mb = max(self.peak_pss_mb, sum(r.get("Pss", 0) for r in rollups) / 1024)
             self.peak_rss_mb = max(self.peak_rss_mb, sum(r.get("Rss", 0) for r in rollups) / 1024)
             self.processes = max(self.processes, sum(1 for r in rollups if r))
+            for pid in pids:
+                seconds = _cpu_seconds(pid)
+                if seconds is not None:
+                    self.cpu_seconds[pid] = seconds
             self._done.wait(self.interval)
 
     def stop(self) -> TreeMemory:

@@ -246,6 +246,8 @@ class Home:
         return json.loads(result.read_text()) | {
             "tree_peak_pss_mb": memory.peak_pss_mb,
             "tree_peak_rss_mb": memory.peak_rss_mb,
+            "cpu_seconds_run": memory.cpu_seconds.get(child.pid, 0.0),
+            "cpu_seconds_workers": sum(s for pid, s in memory.cpu_seconds.items() if pid != child.pid),
         }
 
     def close(self) -> None:
@@ -555,6 +557,13 @@ def main() -> int:
         print(
             f"memory held at once {full['tree_peak_pss_mb']:>12,.0f} MB (the run and its workers, PSS sampled every "
             f"0.2 s: a shared page counted once; RSS summed the same way {full['tree_peak_rss_mb']:,.0f} MB)"
+        )
+    if "cpu_seconds_run" in full:
+        busy = full["cpu_seconds_run"] + full["cpu_seconds_workers"]
+        print(
+            f"CPU                 {busy:>12,.1f} s: run {full['cpu_seconds_run']:,.1f} s + workers "
+            f"{full['cpu_seconds_workers']:,.1f} s, {busy / full['wall_seconds']:.2f} cores busy on average "
+            f"({os.cpu_count()} here)"
         )
     print(f"raw predict_pd      {predict_rate:>12,.0f} rows/s (same rows, same run)")
     print(f"ratio               {end_to_end / predict_rate:>12.5f} (end to end / raw predict)")
