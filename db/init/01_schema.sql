@@ -491,3 +491,9 @@ CREATE TABLE features (
 CREATE INDEX ix_features_filed ON features (company_id, filed_at);
 
 UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004';
+
+-- Running upgrade 0005 -> 0006
+
+CREATE INDEX ix_scores_rank ON risk_scores (kind, as_of, status, pd);
+
+UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';

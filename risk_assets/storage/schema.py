@@ -243,6 +243,8 @@ risk_scores = sa.Table(
     sa.Index("ix_scores_grade", "grade"),
     # risk_alerts reads only the companies with a score not yet compared (migration 0004)
     sa.Index("ix_scores_pending", "kind", "alert_pending"),
+    # a few companies' snapshots are ranked among today's from this index alone (migration 0006)
+    sa.Index("ix_scores_rank", "kind", "as_of", "status", "pd"),
 )
 
 risk_alerts = sa.Table(

@@ -425,12 +425,38 @@ def rank_percentiles(current: pd.DataFrame, others: pd.Series) -> pd.Series:
     ``others`` (the stored snapshots of the companies not rescored); null where no PD is served."""
     ranked = current["status"] == "scored"
     population = pd.concat([current.loc[ranked, "pd"], others.astype(float)], ignore_index=True)
-    values = np.sort(population.to_numpy(dtype=float))
     out = pd.Series(np.nan, index=current.index)
-    if len(values):
-        out[ranked] = np.searchsorted(values, current.loc[ranked, "pd"].to_numpy(dtype=float), side="right")
-        out[ranked] = out[ranked] / len(values) * 100
+    out[ranked] = percentiles_in(
+        current.loc[ranked, "pd"].to_numpy(dtype=float), population.to_numpy(dtype=float)
+    )
     return out
+
+
+def percentiles_in(pds: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Each PD's percentile in ``population`` (which holds it): the share of the population at or below it."""
+    values = np.sort(population)
+    if not len(values):
+        return np.full(len(pds), np.nan)
+    return np.searchsorted(values, pds, side="right") / len(values) * 100
+
+
+def rank_among_today(store, conn, current: pd.DataFrame, today: dt.date) -> int:
+    """Rank a few companies' new snapshots, written in ``conn``'s transaction, among all of today's (theirs
+    included) and store their percentiles; returns how many. The population's PDs are read from the ranking
+    index alone (ix_scores_rank), not from the rows: a new filing at 100,000 companies reads no score row."""
+    table = TABLES["risk_scores"]
+    scored = current[current["status"] == "scored"]
+    if scored.empty:
+        return 0
+    population = conn.execute(
+        sa.select(table.c.pd).where(
+            table.c.kind == "current", table.c.as_of == today, table.c.status == "scored"
+        )
+    ).scalars()
+    updates = scored[["company_id", "as_of", "model_version", "kind"]].assign(
+        percentile=percentiles_in(scored["pd"].to_numpy(dtype=float), np.fromiter(population, dtype=float))
+    )
+    return store.update("risk_scores", updates, connection=conn)
 
 
 def _stored_scores(store, batch: list[str], today: dt.date) -> pd.DataFrame:
@@ -657,17 +683,9 @@ def risk_scores(
         current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
         with store.transaction() as conn:
             written += _write_scores(store, conn, rows, stored, champions)
-            if len(current) and not bulk:  # ranked against the stored snapshots of the companies not rescored
-                others = store.query(
-                    sa.select(TABLES["risk_scores"].c.pd).where(
-                        TABLES["risk_scores"].c.kind == "current",
-                        TABLES["risk_scores"].c.as_of == today,
-                        TABLES["risk_scores"].c.status == "scored",
-                        TABLES["risk_scores"].c.company_id.notin_(batch),
-                    )
-                )["pd"]
-                current = current.assign(percentile=rank_percentiles(current, others))
             _write_snapshots(store, conn, current, batch, today)
+            if len(current) and not bulk:
+                rank_among_today(store, conn, current, today)
             store.clear_stale(conn, "risk_scores", work.marks_of(batch))
         scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
         period_rows += scored_rows

@@ -1,0 +1,65 @@
+"""A few companies rescored (a new filing) are ranked among all of today's snapshots, theirs included, from the
+ranking index alone: the percentile is the share of today's scored PDs at or below the company's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from risk_assets.defs.scoring.assets import percentiles_in, rank_among_today
+from risk_assets.storage.schema import TABLES
+from risk_assets.storage.warehouse import Warehouse
+from tests.storage.test_warehouse import score
+
+TODAY = dt.date(2026, 12, 6)
+
+
+def test_percentile_is_the_share_of_the_population_at_or_below() -> None:
+    population = np.array([0.01, 0.02, 0.02, 0.05, 0.10])
+    assert percentiles_in(np.array([0.02, 0.10, 0.01]), population).tolist() == [60.0, 100.0, 20.0]
+    assert np.isnan(percentiles_in(np.array([0.02]), np.array([]))).all()
+
+
+def test_a_rescored_company_is_ranked_among_today_from_the_index_alone(tmp_path: Path) -> None:
+    store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    store.create_schema()
+    try:
+        store.upsert(
+            "risk_scores",
+            [
+                *(
+                    score(f"c{i}", TODAY, kind="current", pd_value=p, status="scored")
+                    for i, p in enumerate([0.01, 0.03, 0.08])
+                ),
+                score(
+                    "yesterday", TODAY - dt.timedelta(days=1), kind="current", pd_value=0.001, status="scored"
+                ),
+                score("period", TODAY, pd_value=0.002, status="scored"),  # a filing score: not a snapshot
+                score("no-pd", TODAY, kind="current", pd_value=0.5, status="insufficient_data"),
+            ],
+        )
+        new = pd.DataFrame([score("new", TODAY, kind="current", pd_value=0.05, status="scored")])
+        with store.transaction() as conn:
+            store.upsert("risk_scores", new, connection=conn)
+            assert rank_among_today(store, conn, new, TODAY) == 1
+        stored = store.read("risk_scores", where={"kind": "current", "as_of": TODAY}).set_index("company_id")
+        assert stored.loc["new", "percentile"] == pytest.approx(75.0)  # 0.01, 0.03, 0.05 of four at or below
+        assert (
+            stored["percentile"].drop("new").isna().all()
+        )  # the others keep theirs (ranked by the bulk path)
+
+        table = TABLES["risk_scores"]
+        population = sa.select(table.c.pd).where(
+            table.c.kind == "current", table.c.as_of == TODAY, table.c.status == "scored"
+        )
+        sql = str(population.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+        with store.engine.connect() as conn:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "COVERING INDEX ix_scores_rank" in plan
+    finally:
+        store.dispose()
