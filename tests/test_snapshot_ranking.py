@@ -63,3 +63,44 @@ def test_a_rescored_company_is_ranked_among_today_from_the_index_alone(tmp_path:
         assert "COVERING INDEX ix_scores_rank" in plan
     finally:
         store.dispose()
+
+
+def test_the_market_summary_of_every_run_reads_the_index_and_the_riskiest_rows_alone(tmp_path: Path) -> None:
+    from risk_assets.defs.scoring.assets import _snapshot_summary, snapshot_summary_queries
+
+    store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    store.create_schema()
+    try:
+        store.upsert(
+            "companies",
+            [
+                {"company_id": f"c{i:02d}", "name": f"Company {i:02d}", "country": "US", "source": "test"}
+                | {"updated_at": dt.datetime(2026, 12, 6)}
+                for i in range(14)
+            ],
+        )
+        pds = [0.001 * (i + 1) for i in range(12)] + [0.99, 0.99]  # two tied at the top
+        store.upsert(
+            "risk_scores",
+            [
+                score(f"c{i:02d}", TODAY, kind="current", pd_value=p, status="scored", segment="listed")
+                for i, p in enumerate(pds)
+            ]
+            + [score("c00", TODAY, pd_value=0.995, status="scored", segment="listed")],  # a filing score
+        )
+        summary = _snapshot_summary(store, TODAY)
+        assert summary["current_scores"] == 14
+        top = summary["top_risk"].value
+        names = [line.split("|")[1].strip() for line in top.splitlines()[2:]]
+        assert names == ["Company 12", "Company 13", *(f"Company {i:02d}" for i in range(11, 3, -1))]
+
+        by_segment, riskiest_pds = snapshot_summary_queries(TODAY)
+        with store.engine.connect() as conn:
+            for statement in (by_segment, riskiest_pds):
+                sql = str(
+                    statement.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+                )
+                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+                assert "COVERING INDEX ix_scores_rank" in plan, plan
+    finally:
+        store.dispose()

@@ -494,6 +494,6 @@ UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num 
 
 -- Running upgrade 0005 -> 0006
 
-CREATE INDEX ix_scores_rank ON risk_scores (kind, as_of, status, pd);
+CREATE INDEX ix_scores_rank ON risk_scores (kind, as_of, status, pd, segment, out_of_domain);
 
 UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';

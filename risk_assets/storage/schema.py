@@ -243,8 +243,9 @@ risk_scores = sa.Table(
     sa.Index("ix_scores_grade", "grade"),
     # risk_alerts reads only the companies with a score not yet compared (migration 0004)
     sa.Index("ix_scores_pending", "kind", "alert_pending"),
-    # a few companies' snapshots are ranked among today's from this index alone (migration 0006)
-    sa.Index("ix_scores_rank", "kind", "as_of", "status", "pd"),
+    # today's snapshots without their rows (migration 0006): a few companies ranked among them, and the market's
+    # summary by segment and riskiest ten that every run of risk_scores records
+    sa.Index("ix_scores_rank", "kind", "as_of", "status", "pd", "segment", "out_of_domain"),
 )
 
 risk_alerts = sa.Table(

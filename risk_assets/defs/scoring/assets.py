@@ -715,11 +715,18 @@ def risk_scores(
     )
 
 
-def _snapshot_summary(store, today: dt.date) -> dict:
-    """Today's snapshots across the market, read back: counts, segments and the riskiest ten."""
+#: How many of today's riskiest snapshots a risk_scores run lists in its metadata.
+RISKIEST = 10
+
+
+def snapshot_summary_queries(today: dt.date, floor: float | None = None) -> tuple[sa.Select, sa.Select]:
+    """The reads of _snapshot_summary, run after every risk_scores run (a new filing's included): today's
+    snapshots by segment, and the riskiest RISKIEST with their names. The riskiest are found in two steps so that
+    only their rows are read: their PDs first (with ``floor`` None), then the snapshots at or above the lowest of
+    those. ix_scores_rank serves the first two reads alone (tests/test_snapshot_ranking.py)."""
     table, companies = TABLES["risk_scores"], TABLES["companies"]
     today_rows = sa.and_(table.c.kind == "current", table.c.as_of == today)
-    by_segment = store.query(
+    by_segment = (
         sa.select(
             table.c.segment,
             sa.func.count().label("companies"),
@@ -729,7 +736,9 @@ def _snapshot_summary(store, today: dt.date) -> dict:
         .where(today_rows)
         .group_by(table.c.segment)
     )
-    top = store.query(
+    if floor is None:
+        return by_segment, sa.select(table.c.pd).where(today_rows).order_by(table.c.pd.desc()).limit(RISKIEST)
+    riskiest = (
         sa.select(
             companies.c.name.label("company"),
             table.c.pd,
@@ -739,9 +748,23 @@ def _snapshot_summary(store, today: dt.date) -> dict:
             table.c.out_of_domain,
         )
         .join(companies, companies.c.company_id == table.c.company_id)
-        .where(today_rows)
+        .where(today_rows, table.c.pd >= floor)
         .order_by(table.c.pd.desc(), table.c.company_id)
-        .limit(10)
+        .limit(RISKIEST)
+    )
+    return by_segment, riskiest
+
+
+def _snapshot_summary(store, today: dt.date) -> dict:
+    """Today's snapshots across the market, read back: counts, segments and the riskiest ten."""
+    by_segment, riskiest_pds = snapshot_summary_queries(today)
+    by_segment = store.query(by_segment)
+    pds = store.query(riskiest_pds)["pd"]
+    _, riskiest = snapshot_summary_queries(today, float(pds.min()) if len(pds) else 0.0)
+    top = (
+        store.query(riskiest)
+        if len(pds)
+        else pd.DataFrame(columns=[c.name for c in riskiest.selected_columns])
     )
     top["pd"] = top["pd"].astype(float).round(4)
     return {
