@@ -15,6 +15,8 @@ was written.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import functools
 import multiprocessing
 import os
 import time
@@ -281,6 +283,23 @@ def start_of_work(
     return processes
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (OSError, AttributeError):  # another C library: nothing to call
+        return None
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system after a batch (glibc ``malloc_trim``). A freed batch's memory
+    otherwise stays resident in the process, so a run's writer and each worker would each hold their largest batch
+    until the run ends, and the run would hold the sum of those peaks at once (bench/scale.py measures it)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def _open_worker_store(url: str) -> None:
     global _worker_store
     _worker_store = Warehouse(url)
@@ -294,6 +313,7 @@ def _derive_in_worker(derive: BatchDeriver[T], batch: list[str]) -> T:
         # SQLite: a connection keeps the planner statistics it loaded, and the writer refreshes them after the
         # first batch (refresh_statistics); a new connection per batch plans with the current ones.
         _worker_store.release_connections()
+        release_free_memory()
 
 
 def derived_batches(
@@ -302,7 +322,8 @@ def derived_batches(
     """Each batch with ``derive(store, batch)``, in order. With ``workers`` processes (worker_count), the batches
     are derived in those processes, up to one more than there are workers ahead of the caller, while this
     process writes: the writer and the derivers use every core, which threads cannot (pandas holds the GIL).
-    Without workers, one batch ahead in a thread. ``derive`` must only read, and what it reads must not depend
+    Between batches the freed memory is handed back (release_free_memory): a caller should drop its references
+    to a batch when done with it. Without workers, one batch ahead in a thread. ``derive`` must only read, and what it reads must not depend
     on the writes of other batches."""
     if workers < 1:
         yield from one_batch_ahead(batches, lambda batch: derive(store, batch))
@@ -322,8 +343,13 @@ def derived_batches(
         while ahead:
             batch, future = ahead.popleft()
             result = future.result()
+            del future
             submit_next()
             yield batch, result
+            # the caller is done with the batch (and drops its own references to it): its pages go back to the
+            # system before the next batch arrives
+            del result
+            release_free_memory()
     except BrokenProcessPool:
         _close_worker_pool()  # a worker died (killed for memory?): the next run starts new ones
         raise
@@ -399,6 +425,7 @@ def derive_by_company(
                 store.mark_stale(conn, stale_after, batch)
             store.clear_stale(conn, consumer, work.marks_of(batch))
         done, written = done + len(batch), written + len(frame)
+        del frame  # derived_batches frees the batch before the next one arrives
         batch_progress(context, work, done, written, started)
         statistics_after_batch(store, table, number, len(batches))
     with store.transaction() as conn:

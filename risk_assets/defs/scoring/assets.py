@@ -692,6 +692,7 @@ def risk_scores(
         reused += batch_reused
         predicted += scored_rows - batch_reused
         done += len(batch)
+        del rows, stored, current  # derived_batches frees the batch before the next one arrives
         batch_progress(context, work, done, period_rows, started)
         statistics_after_batch(store, "risk_scores", number, len(batches))
     with store.transaction() as conn:
