@@ -38,13 +38,36 @@ def _history_companies(companies: pd.Series) -> list[str]:
 
 def _latest_snapshots(store) -> pd.DataFrame:
     """Every company's snapshot of the newest snapshot day (the companies scored now): the columns the PSI reads,
-    not the drivers, which would make this the largest read of the check at market scale."""
+    not the drivers nor the feature values' JSON (_snapshot_features reads those a chunk at a time), which would
+    make this the largest read of the check at market scale."""
     table = TABLES["risk_scores"]
     newest = sa.select(sa.func.max(table.c.as_of)).where(table.c.kind == "current").scalar_subquery()
-    columns = [table.c.company_id, table.c.segment, table.c.model_pd, table.c.feature_values]
+    columns = [table.c.company_id, table.c.as_of, table.c.segment, table.c.model_pd]
     return store.query(
         sa.select(*columns).where(table.c.kind == "current", table.c.as_of == newest),
         columns=[c.name for c in columns],
+    )
+
+
+def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The feature values of ``snapshots`` (rows of _latest_snapshots, one day), one float column per name, in
+    their order: the JSON read and decoded a chunk of companies at a time, never the whole market's text."""
+    table = TABLES["risk_scores"]
+    if snapshots.empty:
+        return pd.DataFrame(columns=list(names), dtype=float)
+    as_of = snapshots["as_of"].iloc[0]
+    parts = []
+    for part in chunks(list(snapshots["company_id"])):
+        texts = store.query(
+            sa.select(table.c.company_id, table.c.feature_values).where(
+                table.c.kind == "current", table.c.as_of == as_of, table.c.company_id.in_(part)
+            ),
+            columns=["company_id", "feature_values"],
+        )
+        parts.append(_feature_frame(texts, names).set_axis(texts["company_id"].to_numpy()))
+    values = pd.concat(parts)
+    return (
+        values[~values.index.duplicated()].reindex(snapshots["company_id"].to_numpy()).reset_index(drop=True)
     )
 
 
@@ -65,7 +88,9 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         development = development[~development["holdout"]]
         development_pd = model.predict_pd(development)
         stability = feature_stability(
-            development[model.feature_names], _feature_frame(mine, model.feature_names), model.feature_names
+            development[model.feature_names],
+            _snapshot_features(store, mine, model.feature_names),
+            model.feature_names,
         )
         scores = score_stability(development_pd, mine["model_pd"].to_numpy())
         champion_filings = sa.and_(
