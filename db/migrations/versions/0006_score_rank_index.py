@@ -15,7 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_scores_rank", "risk_scores", ["kind", "as_of", "status", "pd", "segment", "out_of_domain"])
+    op.create_index(
+        "ix_scores_rank", "risk_scores", ["kind", "as_of", "status", "pd", "segment", "out_of_domain"]
+    )
 
 
 def downgrade() -> None:
