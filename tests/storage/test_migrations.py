@@ -16,6 +16,7 @@ from risk_assets.storage import migrations
 from risk_assets.storage.schema import TABLES, metadata
 from risk_assets.storage.warehouse import Warehouse
 from tests.storage.conftest import sqlite_warehouse
+from tests.storage.test_warehouse import scores_for
 from tests.support.servers import scratch_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +118,22 @@ def test_upgrade_builds_schema_py_exactly_and_downgrade_removes_it(backend, tmp_
         assert migrations.current_revision(store) is None
         store.create_schema()
         assert schema_differences(store) == []
+
+
+def test_an_index_added_to_an_analysed_sqlite_warehouse_gets_its_statistics(tmp_path):
+    """Migration 0006 on a warehouse that has planner statistics: the new index has them too (without them SQLite
+    would take it for a selective one and read every period row of the market for a batch of companies)."""
+    store = sqlite_warehouse(tmp_path)
+    try:
+        migrations.upgrade(store, "0005")
+        store.upsert("risk_scores", scores_for(companies=50, years=4))
+        store.refresh_statistics("risk_scores")
+        migrations.upgrade(store)
+        with store.engine.connect() as conn:
+            analysed = {row[0] for row in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1")}
+        assert "ix_scores_rank" in analysed
+    finally:
+        store.dispose()
 
 
 @pytest.mark.mysql

@@ -18,6 +18,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_scores_rank", "risk_scores", ["kind", "as_of", "status", "pd", "segment", "out_of_domain"]
     )
+    context = op.get_context()
+    if context.dialect.name == "sqlite" and not context.as_sql:
+        # SQLite plans with the statistics it has, and an index without any looks selective: until the next run
+        # of several batches refreshed them, a batch's read of its companies' scores (company_id IN ..., kind =
+        # 'period') would go through this index, every period row of the market. InnoDB keeps its own.
+        bind = op.get_bind()
+        analysed = (
+            bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+            is not None
+        )
+        if analysed:
+            op.execute("ANALYZE risk_scores")
 
 
 def downgrade() -> None:
