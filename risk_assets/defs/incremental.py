@@ -323,8 +323,8 @@ def derived_batches(
     are derived in those processes, up to one more than there are workers ahead of the caller, while this
     process writes: the writer and the derivers use every core, which threads cannot (pandas holds the GIL).
     Between batches the freed memory is handed back (release_free_memory): a caller should drop its references
-    to a batch when done with it. Without workers, one batch ahead in a thread. ``derive`` must only read, and what it reads must not depend
-    on the writes of other batches."""
+    to a batch when done with it. Without workers, one batch ahead in a thread. ``derive`` must only read, and
+    what it reads must not depend on the writes of other batches."""
     if workers < 1:
         yield from one_batch_ahead(batches, lambda batch: derive(store, batch))
         return
