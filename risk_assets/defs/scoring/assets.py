@@ -420,15 +420,13 @@ def score_rows(
     return rows, reused
 
 
-def rank_percentiles(current: pd.DataFrame, others: pd.Series) -> pd.Series:
-    """Percentile of each scored current PD among every company's current PD today: ``current``'s own and
-    ``others`` (the stored snapshots of the companies not rescored); null where no PD is served."""
+def rank_percentiles(current: pd.DataFrame) -> pd.Series:
+    """Percentile of each scored current PD among the scored PDs of ``current`` (every company's snapshot of the
+    day); null where no PD is served."""
     ranked = current["status"] == "scored"
-    population = pd.concat([current.loc[ranked, "pd"], others.astype(float)], ignore_index=True)
+    pds = current.loc[ranked, "pd"].to_numpy(dtype=float)
     out = pd.Series(np.nan, index=current.index)
-    out[ranked] = percentiles_in(
-        current.loc[ranked, "pd"].to_numpy(dtype=float), population.to_numpy(dtype=float)
-    )
+    out[ranked] = percentiles_in(pds, pds)
     return out
 
 
@@ -567,7 +565,7 @@ def rerank_snapshots(store, conn, today: dt.date) -> int:
     )
     if current.empty:
         return 0
-    fresh = rank_percentiles(current, pd.Series(dtype=float))
+    fresh = rank_percentiles(current)
     old = current["percentile"].astype(float)
     moved = ~(np.isclose(fresh, old, rtol=0, atol=1e-9) | (fresh.isna() & old.isna()))
     updates = current.loc[moved, ["company_id", "model_version"]].assign(
@@ -593,9 +591,8 @@ class ScoreBatch:
     large: incremental.derived_batches): its score rows, its stored scores, how many predictions were reused and
     the financial firms left out."""
 
-    registry: tuple[
-        tuple[str, str], ...
-    ]  # MlflowResource's configuration (a run's bound resource does not pickle)
+    # MlflowResource's configuration (a run's bound resource does not pickle)
+    registry: tuple[tuple[str, str], ...]
     today: dt.date
 
     @classmethod
@@ -720,12 +717,10 @@ def risk_scores(
 RISKIEST = 10
 
 
-def snapshot_summary_queries(today: dt.date, floor: float | None = None) -> tuple[sa.Select, sa.Select]:
-    """The reads of _snapshot_summary, run after every risk_scores run (a new filing's included): today's
-    snapshots by segment, and the riskiest RISKIEST with their names. The riskiest are found in two steps so that
-    only their rows are read: their PDs first (with ``floor`` None), then the snapshots at or above the lowest of
-    those. ix_scores_rank serves the first two reads alone (tests/test_snapshot_ranking.py)."""
-    table, companies = TABLES["risk_scores"], TABLES["companies"]
+def snapshot_summary_queries(today: dt.date) -> tuple[sa.Select, sa.Select]:
+    """The reads of _snapshot_summary that ix_scores_rank serves alone (tests/test_snapshot_ranking.py), run after
+    every risk_scores run, a new filing's included: today's snapshots by segment, and the PDs of the RISKIEST."""
+    table = TABLES["risk_scores"]
     today_rows = sa.and_(table.c.kind == "current", table.c.as_of == today)
     by_segment = (
         sa.select(
@@ -737,9 +732,15 @@ def snapshot_summary_queries(today: dt.date, floor: float | None = None) -> tupl
         .where(today_rows)
         .group_by(table.c.segment)
     )
-    if floor is None:
-        return by_segment, sa.select(table.c.pd).where(today_rows).order_by(table.c.pd.desc()).limit(RISKIEST)
-    riskiest = (
+    riskiest_pds = sa.select(table.c.pd).where(today_rows).order_by(table.c.pd.desc()).limit(RISKIEST)
+    return by_segment, riskiest_pds
+
+
+def riskiest_snapshots(today: dt.date, floor: float) -> sa.Select:
+    """Today's RISKIEST snapshots with their companies' names, read from the rows at or above ``floor`` (the
+    lowest of the riskiest PDs) only."""
+    table, companies = TABLES["risk_scores"], TABLES["companies"]
+    return (
         sa.select(
             companies.c.name.label("company"),
             table.c.pd,
@@ -749,22 +750,19 @@ def snapshot_summary_queries(today: dt.date, floor: float | None = None) -> tupl
             table.c.out_of_domain,
         )
         .join(companies, companies.c.company_id == table.c.company_id)
-        .where(today_rows, table.c.pd >= floor)
+        .where(table.c.kind == "current", table.c.as_of == today, table.c.pd >= floor)
         .order_by(table.c.pd.desc(), table.c.company_id)
         .limit(RISKIEST)
     )
-    return by_segment, riskiest
 
 
 def _snapshot_summary(store, today: dt.date) -> dict:
     """Today's snapshots across the market, read back: counts, segments and the riskiest ten."""
-    by_segment, riskiest_pds = snapshot_summary_queries(today)
-    by_segment = store.query(by_segment)
-    pds = store.query(riskiest_pds)["pd"]
-    _, riskiest = snapshot_summary_queries(today, float(pds.min()) if len(pds) else 0.0)
+    by_segment, riskiest_pds = (store.query(statement) for statement in snapshot_summary_queries(today))
+    riskiest = riskiest_snapshots(today, float(riskiest_pds["pd"].min()) if len(riskiest_pds) else 0.0)
     top = (
         store.query(riskiest)
-        if len(pds)
+        if len(riskiest_pds)
         else pd.DataFrame(columns=[c.name for c in riskiest.selected_columns])
     )
     top["pd"] = top["pd"].astype(float).round(4)
