@@ -122,16 +122,43 @@ def test_period_scores_are_as_of_each_filing_date(graph_env: Path) -> None:
     assert (pd.to_datetime(scores["as_of"]) == pd.to_datetime(scores["filed_at"])).all()
 
 
+def _scored_feature_frame(store, scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The feature values each score was predicted from, one column per name in scores' order: its own JSON where
+    it keeps it, else its filing's features row (an older filing score keeps their digest only)."""
+    key = ["company_id", "period_end", "accession"]
+    feats = store.read("features", where={"company_id": sorted(set(scores["company_id"]))})
+    rows = (
+        scores[key]
+        .assign(period_end=pd.to_datetime(scores["period_end"]))
+        .merge(
+            feats.assign(period_end=pd.to_datetime(feats["period_end"])),
+            on=key,
+            how="left",
+            validate="many_to_one",
+        )
+    )
+    frame = rows.reindex(columns=names).astype(float).set_axis(scores.index)
+    kept = scores["feature_values"].notna().to_numpy()
+    frame.loc[kept] = (
+        pd.DataFrame(
+            [json.loads(text) for text in scores.loc[kept, "feature_values"]], index=scores.index[kept]
+        )
+        .reindex(columns=names)
+        .astype(float)
+    )
+    return frame
+
+
 def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
-    """Every score's drivers, stored (snapshots, each company's newest filing) or computed on request from the
-    stored feature values with the score's own model version (older filings), add up to its log-odds."""
+    """Every score's drivers, stored (snapshots, each company's newest filing) or computed on request from its
+    filing's features row with the score's own model version (older filings), add up to its log-odds."""
     from api.scoring import model_drivers_of
     from risk_assets.storage.model_registry import ModelRegistry
 
     settings = Settings.from_env()
     scores = warehouse().read("risk_scores")
     computed = 0
-    for row in scores.itertuples():
+    for index, row in zip(scores.index, scores.itertuples(), strict=True):
         drivers = json.loads(row.drivers)
         if "base" not in drivers:
             model = ModelRegistry(
@@ -140,7 +167,8 @@ def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
                 settings.mlflow_experiment,
                 settings.mlflow_artifact_root,
             ).load(row.model_version)
-            drivers = model_drivers_of(model, json.loads(row.feature_values))
+            values = _scored_feature_frame(warehouse(), scores.loc[[index]], model.feature_names)
+            drivers = model_drivers_of(model, values.iloc[0].to_dict())
             computed += 1
         total = drivers["base"] + sum(drivers["contributions"].values()) + drivers["other"]
         assert math.isclose(total, row.log_odds, rel_tol=0, abs_tol=1e-9), row.company_id
@@ -170,7 +198,10 @@ def test_drivers_are_stored_for_the_snapshots_and_each_companys_newest_filing(gr
         assert snapshot == {k: v for k, v in filing.items() if k != "overlay"}
 
 
-def test_features_stored_with_the_score_reproduce_it(graph_env: Path) -> None:
+def test_the_feature_values_a_score_keeps_reproduce_it(graph_env: Path) -> None:
+    """Every score's feature values, its own JSON (snapshots and each company's newest filing score) or its
+    filing's features row (older filing scores), have the digest it recorded and predict its model PD again."""
+    from risk_assets.core.fingerprint import value_digests
     from risk_assets.core.segments import SEGMENTS
     from risk_assets.storage.model_registry import ModelRegistry
 
@@ -184,10 +215,20 @@ def test_features_stored_with_the_score_reproduce_it(graph_env: Path) -> None:
         scores = warehouse().read("risk_scores", where={"model_name": name, "model_version": version})
         if scores.empty:
             continue
-        frame = pd.DataFrame([json.loads(v) for v in scores["feature_values"]]).astype(float)
+        frame = _scored_feature_frame(warehouse(), scores, model.feature_names)
+        assert value_digests(frame) == scores["feature_digest"].tolist()
         np.testing.assert_allclose(model.predict_pd(frame), scores["model_pd"].to_numpy(), rtol=0, atol=1e-12)
         checked += len(scores)
     assert checked == warehouse().count("risk_scores")
+
+
+def test_only_the_scores_that_keep_their_drivers_keep_their_feature_values(graph_env: Path) -> None:
+    """The feature values' JSON, three quarters of a score row, is written with the stored drivers only."""
+    scores = warehouse().read("risk_scores")
+    with_drivers = scores["drivers"].map(lambda text: "base" in json.loads(text)).to_numpy()
+    assert (scores["feature_values"].notna().to_numpy() == with_drivers).all()
+    assert scores["feature_digest"].str.fullmatch("[0-9a-f]{32}").all()
+    assert 0 < with_drivers.sum() < len(scores)
 
 
 def test_rematerialising_a_partition_replaces_rows(graph_copy: Path) -> None:

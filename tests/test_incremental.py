@@ -265,7 +265,7 @@ def test_rescore_with_nothing_new_skips_and_a_changed_statement_recomputes(graph
             assert _latest_metadata(asset)["companies_recomputed"] == 1, asset
         scoring = _latest_metadata("risk_scores")
         score_key = ["company_id", "as_of", "model_version", "kind"]
-        inputs = ["feature_values", "segment"]
+        inputs = ["feature_digest", "segment"]
         merged = warehouse.read("risk_scores", where={"kind": "period"}).merge(
             scores_before.loc[scores_before["kind"] == "period", score_key + inputs],
             on=score_key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import TypeAdapter
 
@@ -17,6 +18,7 @@ from api.params import IsoDate, Limit, ModelVersionQuery, Offset, StrictBool
 from api.schemas.companies import CompanyList, CompanyProfile, FeatureList, ScoreHistory, StatementList
 from api.schemas.scores import ScoreDrivers
 from api.scoring import model_drivers_of, stored_model
+from risk_assets.core.fingerprint import value_digests
 from risk_assets.core.sectors import SECTORS
 from risk_assets.storage import queries
 from risk_assets.storage.warehouse import Warehouse
@@ -108,8 +110,9 @@ def company_scores(
     "/{company_id}/scores/{as_of}/drivers",
     response_model=ScoreDrivers,
     summary="One score's drivers: signed contributions to the log-odds, with the feature values",
-    description="An older filing score's drivers are computed on request from its stored feature values with its "
-    "own model version (the first request for a model version loads it from the registry).",
+    description="An older filing score's drivers are computed on request with its own model version (the first "
+    "request for a model version loads it from the registry), from its filing's features row, checked against "
+    "the digest of the values it was scored from (409 when the features were recomputed since).",
 )
 def score_drivers(
     company_id: CompanyId,
@@ -143,9 +146,32 @@ def score_drivers(
                 "drivers: the model registry is unavailable",
                 headers={"Retry-After": "60"},
             ) from error
+        if row["feature_values"] is None:
+            row["feature_values"] = _scored_feature_values(warehouse, row, model.feature_names)
         drivers = {**model_drivers_of(model, row["feature_values"]), "overlay": drivers.get("overlay", [])}
     row["drivers"] = drivers_out(drivers, row["feature_values"])
     return row
+
+
+def _scored_feature_values(warehouse, row: dict, names: list[str]) -> dict[str, float | None]:
+    """An older filing score's feature values: its filing's features row, if that still holds the values the score
+    was predicted from (their digest is the score's); a recomputed or deleted row cannot explain it."""
+    values = queries.filing_feature_values(
+        warehouse, row["company_id"], row["period_end"], row["accession"], names
+    )
+    if values is None or row.get("feature_digest") is None:
+        found = "no features row" if values is None else "no digest of its feature values"
+        raise ApiProblem(
+            409, f"the drivers of this score cannot be computed: its filing has {found} any more"
+        )
+    frame = pd.DataFrame([values], columns=list(names), dtype=float)
+    if value_digests(frame)[0] != row["feature_digest"]:
+        raise ApiProblem(
+            409,
+            "the drivers of this score cannot be computed: its filing's features were recomputed after it was "
+            "scored, and this model version has not scored them again",
+        )
+    return values
 
 
 @router.get(

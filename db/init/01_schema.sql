@@ -497,3 +497,11 @@ UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num 
 CREATE INDEX ix_scores_rank ON risk_scores (kind, as_of, status, pd, segment, out_of_domain);
 
 UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005';
+
+-- Running upgrade 0006 -> 0007
+
+ALTER TABLE risk_scores ADD COLUMN feature_digest VARCHAR(32);
+
+ALTER TABLE risk_scores MODIFY feature_values MEDIUMTEXT NULL;
+
+UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';

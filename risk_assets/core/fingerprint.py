@@ -29,3 +29,20 @@ def table_fingerprint(frame: pd.DataFrame, ignore: Iterable[str] = ()) -> str:
 def combined_fingerprint(parts: Iterable[object]) -> str:
     """One digest of several fingerprints and plain values (versions, dates), in the order given."""
     return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()[:32]
+
+
+def value_digests(frame: pd.DataFrame) -> list[str]:
+    """Per row of a float frame, a 128-bit digest of its values by column name (the columns' order does not
+    matter): what a score keeps of the feature values it was predicted from, so that a later run can tell that a
+    filing's features are unchanged, and the API that the features row it reads is the one that was scored,
+    without every score carrying the values themselves. A zero's sign and a NaN's bits do not count."""
+    names = sorted(str(c) for c in frame.columns)
+    values = frame.set_axis([str(c) for c in frame.columns], axis=1)[names].to_numpy(dtype=np.float64) + 0.0
+    values[np.isnan(values)] = np.nan
+    keyed = hashlib.blake2b("\x1f".join(names).encode(), digest_size=16)
+    digests = []
+    for row in np.ascontiguousarray(values):
+        digest = keyed.copy()
+        digest.update(row.tobytes())
+        digests.append(digest.hexdigest())
+    return digests

@@ -491,7 +491,8 @@ def score_detail(
     kind: str | None = None,
 ) -> dict[str, Any] | None:
     """One score with its drivers and feature values. Without ``model_version``/``kind``: the most recently
-    scored row for that date, a filing score before a snapshot."""
+    scored row for that date, a filing score before a snapshot. ``feature_values`` is None for an older filing
+    score, which keeps only their ``feature_digest`` (filing_feature_values reads them)."""
     statement = (
         sa.select(
             *[risk_scores.c[name] for name in _SCORE_COLUMNS],
@@ -499,6 +500,7 @@ def score_detail(
             risk_scores.c.model_pd,
             risk_scores.c.drivers,
             risk_scores.c.feature_values,
+            risk_scores.c.feature_digest,
             risk_scores.c.code_version,
         )
         .where(risk_scores.c.company_id == company_id, risk_scores.c.as_of == as_of)
@@ -513,8 +515,26 @@ def score_detail(
     if row is None:
         return None
     row["drivers"] = json.loads(row["drivers"])
-    row["feature_values"] = json.loads(row["feature_values"])
+    if row["feature_values"] is not None:
+        row["feature_values"] = json.loads(row["feature_values"])
     return row
+
+
+def filing_feature_values(
+    warehouse: Warehouse, company_id: str, period_end: dt.date, accession: str, names: Sequence[str]
+) -> dict[str, float | None] | None:
+    """The values of ``names`` in a filing's features row (None where unknown), or None when the row is gone:
+    what an older filing score was predicted from, if its digest still matches (core.fingerprint.value_digests)."""
+    available = [features.c[name] for name in names if name in features.c]
+    statement = sa.select(*available).where(
+        features.c.company_id == company_id,
+        features.c.period_end == period_end,
+        features.c.accession == accession,
+    )
+    row = _first(warehouse, statement)
+    if row is None:
+        return None
+    return {name: None if (value := row.get(name)) is None else float(value) for name in names}
 
 
 def _grades_at(warehouse: Warehouse, as_of: dt.date, model_version: str) -> dict[str, str]:

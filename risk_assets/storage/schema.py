@@ -222,7 +222,11 @@ risk_scores = sa.Table(
     sa.Column("percentile", _Float),
     sa.Column("log_odds", _Float, nullable=False),
     sa.Column("drivers", _Text, nullable=False),
-    sa.Column("feature_values", _Text, nullable=False),
+    # The feature values the model scored, as JSON: kept on the scores whose drivers are kept (the snapshots and
+    # each company's newest filing score). An older filing score keeps only their digest (migration 0007); its
+    # values are its filing's features row, which the API reads and checks against the digest.
+    sa.Column("feature_values", _Text),
+    sa.Column("feature_digest", sa.String(32)),
     sa.Column("in_default", sa.Boolean, nullable=False),
     sa.Column("out_of_domain", sa.Boolean, nullable=False),
     sa.Column("domain_note", sa.String(1000)),

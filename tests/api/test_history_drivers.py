@@ -1,6 +1,7 @@
-"""Drivers of older filing scores: stored without them (only the overlay terms), served by
-GET /v1/companies/{id}/scores/{as_of}/drivers from the stored feature values with the score's own model version,
-equal to what scoring computes for that row, also once that version is no longer the champion."""
+"""Drivers of older filing scores: stored without them (only the overlay terms) and without their feature values
+(only their digest), served by GET /v1/companies/{id}/scores/{as_of}/drivers from the filing's features row with
+the score's own model version, equal to what scoring computes for that row, also once that version is no longer
+the champion; refused when the features row no longer holds the values scored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import mlflow
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.evaluation import usable_features
@@ -19,6 +21,7 @@ from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.scoring.assets import _predict
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import open_object_store
+from risk_assets.storage.schema import features as features_table
 from risk_assets.storage.warehouse import Warehouse
 from tests.api.conftest import bearer, settings_for
 
@@ -119,3 +122,41 @@ def test_a_retired_model_versions_scores_get_that_versions_drivers(fresh_api):
         assert served["model_version"] == old_version
         _assert_same(served, expected[row["accession"]])
         assert served["drivers"]["base"] != under_new[row["accession"]]["base"]  # not the champion's drivers
+
+
+def test_an_older_filing_score_whose_features_were_recomputed_since_is_not_explained(fresh_api):
+    """Its digest no longer matches the features row: 409, not drivers of values it was never scored from."""
+    settings = settings_for(fresh_api.home)
+    version, model = _registry(
+        settings, SEGMENTS[MARKET].registered_model(settings.model_name)
+    ).load_champion()
+    store = fresh_api.warehouse
+    scores = _apple_market_scores(store, version)
+    row = scores[~scores["drivers"].map(lambda t: "base" in json.loads(t))].iloc[0].to_dict()
+    assert row["feature_values"] is None and row["feature_digest"]
+    read = bearer(fresh_api.keys["reader"])
+    assert _served(fresh_api.client, read, row)["drivers"][
+        "contributions"
+    ]  # explained while the row is as scored
+
+    filing = sa.and_(
+        features_table.c.company_id == APPLE,
+        features_table.c.period_end == pd.Timestamp(row["period_end"]).date(),
+        features_table.c.accession == row["accession"],
+    )
+    with store.engine.begin() as conn:
+        values = conn.execute(
+            sa.select(*[features_table.c[n] for n in model.feature_names]).where(filing)
+        ).one()
+        name = next(n for n, v in zip(model.feature_names, values, strict=True) if v is not None)
+        changed = conn.execute(
+            sa.update(features_table).where(filing).values({name: features_table.c[name] + 1.0})
+        ).rowcount
+    assert changed == 1
+    response = fresh_api.client.get(
+        f"/v1/companies/{APPLE}/scores/{row['as_of']}/drivers",
+        params={"model_version": row["model_version"], "kind": "period"},
+        headers=read,
+    )
+    assert response.status_code == 409, response.text
+    assert "recomputed after it was scored" in response.text

@@ -136,6 +136,40 @@ def test_an_index_added_to_an_analysed_sqlite_warehouse_gets_its_statistics(tmp_
         store.dispose()
 
 
+def test_scores_stored_before_the_feature_digest_keep_their_values_through_the_upgrade(tmp_path):
+    """Migration 0007 (feature values only with the kept drivers, a digest on every score) rebuilds the SQLite
+    table: every stored row and its JSON survive, the statistics are taken again, a score without its values
+    can then be written, and the downgrade gives those "{}" again rather than failing on them."""
+    store = sqlite_warehouse(tmp_path)
+    table = TABLES["risk_scores"]
+    try:
+        migrations.upgrade(store, "0006")
+        rows = scores_for(companies=20, years=3)
+        for n, row in enumerate(rows):
+            row["feature_values"] = f'{{"x": {n}}}'
+        store.upsert("risk_scores", [{k: v for k, v in r.items() if k != "feature_digest"} for r in rows])
+        store.refresh_statistics("risk_scores")
+        migrations.upgrade(store)
+        stored = store.read(
+            "risk_scores", columns=["company_id", "as_of", "feature_values", "feature_digest"]
+        )
+        assert sorted(stored["feature_values"]) == sorted(r["feature_values"] for r in rows)
+        assert stored["feature_digest"].isna().all()
+        with store.engine.connect() as conn:
+            analysed = {row[0] for row in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1")}
+        assert {"ix_scores_rank", "ix_scores_pending"} <= analysed
+        slim = {**rows[0], "feature_values": None, "feature_digest": "0" * 32}
+        store.upsert("risk_scores", [slim])
+        migrations.downgrade(store, "0006")
+        with store.engine.connect() as conn:
+            texts = conn.execute(
+                sa.select(table.c.feature_values).where(table.c.company_id == "c0000")
+            ).scalars()
+            assert "{}" in set(texts)
+    finally:
+        store.dispose()
+
+
 @pytest.mark.mysql
 def test_mysql_tables_are_innodb_utf8mb4_with_microsecond_datetimes():
     with scratch_database() as server:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.core.early_warning import warning_flags_table
 from risk_assets.core.feature_table import RATIO_COLUMNS, ratio_frame
-from risk_assets.core.fingerprint import combined_fingerprint
+from risk_assets.core.fingerprint import combined_fingerprint, value_digests
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grades_for_pd
 from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay_table
@@ -185,15 +185,16 @@ def reusable_scores(
     stored: pd.DataFrame, model_name: str, model_version: str, version_of_code: str
 ) -> pd.DataFrame:
     """The stored period scores of one model version made by this code, indexed by (company_id, as_of, accession):
-    a row whose features are the ones stored needs no new prediction (the model version is immutable). Their
-    ``drivers`` are the stored text, overlay included (model_drivers takes the model's part where it is needed)."""
+    a row whose features are the ones scored before (the same ``feature_digest``) needs no new prediction (the
+    model version is immutable). Their ``drivers`` are the stored text, overlay included (model_drivers takes the
+    model's part where it is needed)."""
     mine = stored[
         (stored["kind"] == "period")
         & (stored["model_name"] == model_name)
         & (stored["model_version"].astype(str) == str(model_version))
         & (stored["code_version"] == version_of_code)
     ]
-    out = mine[["segment", "feature_values", *MODEL_OUTPUT_COLUMNS]].copy()
+    out = mine[["segment", "feature_digest", *MODEL_OUTPUT_COLUMNS]].copy()
     out.index = pd.MultiIndex.from_arrays(
         [mine["company_id"], pd.to_datetime(mine["as_of"]).dt.date, mine["accession"]],
         names=["company_id", "as_of", "accession"],
@@ -209,7 +210,8 @@ def score_segments(
     stored: pd.DataFrame | None = None,
     explain: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version.
+    """Score each row with its segment's champion: PD, raw log-odds, drivers, domain flag, model name and version,
+    and the digest of the feature values it was predicted from (the values themselves only with its drivers).
 
     ``stored``: the companies' stored scores; a row whose filing was scored before by the same model version and
     code from the same feature values keeps that prediction instead of being predicted again (``reused``).
@@ -228,7 +230,7 @@ def score_segments(
         except LookupError as error:
             raise dg.Failure(f"cannot score the {segment} segment: {error}") from error
         frame = ratios.loc[index].reindex(columns=model.feature_names).astype(float)
-        values = pd.Series(json_records(frame), index=index, dtype=object)
+        digests = pd.Series(value_digests(frame), index=index, dtype=object)
         wanted = explain_of.loc[index]
         reuse = pd.Series(False, index=index)
         previous = None
@@ -245,7 +247,7 @@ def score_segments(
             previous.index = index
             kept_drivers = has_model_drivers(previous["drivers"])
             reuse = (
-                (previous["feature_values"] == values)
+                (previous["feature_digest"] == digests)
                 & (previous["segment"] == segment)
                 & (kept_drivers | ~wanted.to_numpy())
             )
@@ -260,6 +262,8 @@ def score_segments(
             drivers[explained] = [model_drivers(text) for text in carried["drivers"].to_numpy()[explained]]
             carried["drivers"] = drivers
             part.loc[reuse] = carried.to_numpy()
+        values = np.full(len(index), None, dtype=object)
+        values[wanted.to_numpy()] = json_records(frame[wanted.to_numpy()])
         parts.append(
             pd.DataFrame(
                 {
@@ -267,7 +271,8 @@ def score_segments(
                     "model_pd": part["model_pd"].to_numpy(dtype=float),
                     "log_odds": part["log_odds"].to_numpy(dtype=float),
                     "drivers": part["drivers"].to_numpy(dtype=object),
-                    "feature_values": values.to_numpy(dtype=object),
+                    "feature_values": values,
+                    "feature_digest": digests.to_numpy(dtype=object),
                     "out_of_domain": part["out_of_domain"].to_numpy(dtype=bool),
                     "domain_note": part["domain_note"].to_numpy(dtype=object),
                     "model_name": registry.model_name,
@@ -458,12 +463,13 @@ def rank_among_today(store, conn, current: pd.DataFrame, today: dt.date) -> int:
 
 
 def _stored_scores(store, batch: list[str], today: dt.date) -> pd.DataFrame:
-    """A batch's stored filing scores and today's snapshots (the rows a rescore can meet)."""
+    """A batch's stored filing scores and today's snapshots (the rows a rescore can meet), without the feature
+    values' JSON: their digest tells whether a row's features are the ones scored."""
     table = TABLES["risk_scores"]
-    columns = [c.name for c in table.columns]
+    columns = [c.name for c in table.columns if c.name != "feature_values"]
     parts = [
         store.query(
-            sa.select(table).where(
+            sa.select(*[table.c[name] for name in columns]).where(
                 table.c.company_id.in_(part),
                 sa.or_(table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today)),
             ),

@@ -25,6 +25,8 @@ from risk_assets.storage.stale import chunks
 #: Companies whose filing scores the PSI-over-time history reads (drawn by a hash of their id): the history's
 #: decile bins are stable well before that, and it keeps the check's reads flat with the size of the market.
 HISTORY_COMPANIES = 5000
+#: What the history reads of each filing score, beside its feature values.
+_FILING_COLUMNS = ("as_of", "company_id", "model_pd")
 
 
 def _history_companies(companies: pd.Series) -> list[str]:
@@ -101,28 +103,15 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         )
         scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
         picked = _history_companies(pd.Series(scored, dtype=object))
-        columns = [table.c.as_of, table.c.company_id, table.c.model_pd, table.c.feature_values]
-        parts = []
-        for part in chunks(picked):  # decoded a chunk at a time: the JSON text of every filing is never held
-            filings = store.query(
-                sa.select(*columns).where(champion_filings, table.c.company_id.in_(part)),
-                columns=[c.name for c in columns],
-            )
-            parts.append(
-                pd.concat(
-                    [
-                        filings[["as_of", "company_id", "model_pd"]].reset_index(drop=True),
-                        _feature_frame(filings, model.feature_names),
-                    ],
-                    axis=1,
-                )
-            )
+        parts = [
+            _filing_features(store, champion_filings, part, model.feature_names) for part in chunks(picked)
+        ]
         history = stability_over_time(
             development_pd,
             development[model.feature_names],
             pd.concat(parts, ignore_index=True)
             if parts
-            else pd.DataFrame(columns=["as_of", "company_id", "model_pd", *model.feature_names]),
+            else pd.DataFrame(columns=[*_FILING_COLUMNS, *model.feature_names]),
             model.feature_names,
         )
         out[segment] = {
@@ -134,6 +123,31 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
             "history": history,
         }
     return out
+
+
+def _filing_features(
+    store, filings: sa.ColumnElement, companies: list[str], names: list[str]
+) -> pd.DataFrame:
+    """Some companies' filing scores (``filings``: which ones) with the feature values each was predicted from,
+    read from its filing's features row: an older filing score keeps only their digest, not the values."""
+    scores, features = TABLES["risk_scores"], TABLES["features"]
+    values = [features.c[name] for name in names if name in features.c]
+    statement = (
+        sa.select(*[scores.c[name] for name in _FILING_COLUMNS], *values)
+        .select_from(
+            scores.join(
+                features,
+                sa.and_(
+                    features.c.company_id == scores.c.company_id,
+                    features.c.period_end == scores.c.period_end,
+                    features.c.accession == scores.c.accession,
+                ),
+            )
+        )
+        .where(filings, scores.c.company_id.in_(companies))
+    )
+    frame = store.query(statement, columns=[*_FILING_COLUMNS, *(c.name for c in values)])
+    return frame.reindex(columns=[*_FILING_COLUMNS, *names]).astype({name: float for name in names})
 
 
 def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
