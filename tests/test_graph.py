@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pytest
 
 from risk_assets.commands.graph import run_job
 from risk_assets.core.feature_table import feature_document
@@ -229,6 +230,24 @@ def test_only_the_scores_that_keep_their_drivers_keep_their_feature_values(graph
     assert (scores["feature_values"].notna().to_numpy() == with_drivers).all()
     assert scores["feature_digest"].str.fullmatch("[0-9a-f]{32}").all()
     assert 0 < with_drivers.sum() < len(scores)
+
+
+def test_a_run_scores_with_the_champions_it_found_when_it_started(graph_copy: Path) -> None:
+    """Every batch of a rescore, in any worker, loads the versions looked up once at its start: an alias moved or
+    removed meanwhile does not split the run; a segment without a champion is a clear failure."""
+    from risk_assets.defs.resources import default_resources
+    from risk_assets.defs.scoring.assets import Champions
+
+    mlflow_registry = default_resources(env_vars=False)["mlflow_registry"]
+    champions = Champions.of(mlflow_registry)
+    segment, name, version = champions.versions[0]
+    registry = mlflow_registry.for_segment(segment)
+    registry.client.delete_registered_model_alias(name, "champion")
+    assert registry.champion_version() is None
+    loaded_name, loaded_version, model = champions.load(segment)
+    assert (loaded_name, loaded_version) == (name, version) and model.feature_names
+    with pytest.raises(dg.Failure, match=f"cannot score the {segment} segment: no 'champion' alias on"):
+        Champions.of(mlflow_registry).load(segment)
 
 
 def test_rematerialising_a_partition_replaces_rows(graph_copy: Path) -> None:

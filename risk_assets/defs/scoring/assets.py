@@ -17,6 +17,7 @@ from risk_assets.core.feature_table import RATIO_COLUMNS, ratio_frame
 from risk_assets.core.fingerprint import combined_fingerprint, value_digests
 from risk_assets.core.labels import in_default  # the one definition of "in default"
 from risk_assets.core.master_scale import grades_for_pd
+from risk_assets.core.model import PDModel
 from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay_table
 from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segments
 from risk_assets.defs.features.assets import ROW_COLUMNS, features
@@ -35,6 +36,7 @@ from risk_assets.defs.incremental import (
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
+from risk_assets.storage.model_registry import CHAMPION_ALIAS, ModelRegistry
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.stale import chunks
 from risk_assets.storage.warehouse import Warehouse, utc_now
@@ -202,11 +204,50 @@ def reusable_scores(
     return out[~out.index.duplicated(keep="last")]
 
 
+@dataclass(frozen=True)
+class Champions:
+    """The champion version of each segment, looked up once when a run starts: every batch of the run, in any
+    worker, scores with those versions (a promotion during a long rescore cannot split it between two), and no
+    batch asks the registry again. Loaded models are cached per process (model_registry._load_pd_model)."""
+
+    # MlflowResource's configuration (a run's bound resource does not pickle)
+    registry: tuple[tuple[str, str], ...]
+    # (segment, registered model, version) of each segment that has a champion
+    versions: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, mlflow_registry: MlflowResource) -> "Champions":
+        versions = []
+        for segment in sorted(SEGMENTS):
+            registry = mlflow_registry.for_segment(segment)
+            version = registry.champion_version()
+            if version is not None:
+                versions.append((segment, registry.model_name, str(version)))
+        return cls(tuple(sorted(mlflow_registry.model_dump().items())), tuple(versions))
+
+    def models(self) -> list[tuple[str, str]]:
+        """(registered model, version) of each champion."""
+        return [(name, version) for _, name, version in self.versions]
+
+    def load(self, segment: str) -> tuple[str, str, PDModel]:
+        """The segment's registered model name, champion version and model; a Failure if it has no champion."""
+        config = dict(self.registry)
+        found = {s: (name, version) for s, name, version in self.versions}.get(segment)
+        if found is None:
+            raise dg.Failure(
+                f"cannot score the {segment} segment: no '{CHAMPION_ALIAS}' alias on registered model "
+                f"{SEGMENTS[segment].registered_model(config['model_name'])!r}"
+            )
+        name, version = found
+        registry = ModelRegistry(config["tracking_uri"], name, config["experiment"], config["artifact_root"])
+        return name, version, registry.load(version)
+
+
 def score_segments(
     feats: pd.DataFrame,
     ratios: pd.DataFrame,
     segments: pd.DataFrame,
-    mlflow_registry,
+    champions: Champions,
     stored: pd.DataFrame | None = None,
     explain: np.ndarray | None = None,
 ) -> pd.DataFrame:
@@ -224,18 +265,14 @@ def score_segments(
     )
     parts = []
     for segment, index in segments.groupby("segment").groups.items():
-        registry = mlflow_registry.for_segment(segment)
-        try:
-            version, model = registry.load_champion()
-        except LookupError as error:
-            raise dg.Failure(f"cannot score the {segment} segment: {error}") from error
+        model_name, version, model = champions.load(segment)
         frame = ratios.loc[index].reindex(columns=model.feature_names).astype(float)
         digests = pd.Series(value_digests(frame), index=index, dtype=object)
         wanted = explain_of.loc[index]
         reuse = pd.Series(False, index=index)
         previous = None
         if stored is not None and len(stored):
-            known = reusable_scores(stored, registry.model_name, version, code_version())
+            known = reusable_scores(stored, model_name, version, code_version())
             keys = pd.MultiIndex.from_arrays(
                 [
                     feats.loc[index, "company_id"],
@@ -275,7 +312,7 @@ def score_segments(
                     "feature_digest": digests.to_numpy(dtype=object),
                     "out_of_domain": part["out_of_domain"].to_numpy(dtype=bool),
                     "domain_note": part["domain_note"].to_numpy(dtype=object),
-                    "model_name": registry.model_name,
+                    "model_name": model_name,
                     "model_version": version,
                     "reused": reuse.to_numpy(dtype=bool),
                 },
@@ -369,7 +406,7 @@ def score_rows(
     events: pd.DataFrame,
     signals: pd.DataFrame,
     existing: pd.DataFrame,
-    mlflow_registry,
+    champions: Champions,
     today: dt.date,
 ) -> tuple[pd.DataFrame, int]:
     """The filing scores and current snapshots of some companies (their feature rows, company rows indexed by
@@ -391,9 +428,7 @@ def score_rows(
     if "log_real_mve" not in ratios.columns:
         ratios["log_real_mve"] = np.nan
     segments = assign_segments(feats, ratios, companies)
-    scored = score_segments(
-        feats, ratios, segments, mlflow_registry, stored=existing, explain=snapshot_rows(feats)
-    )
+    scored = score_segments(feats, ratios, segments, champions, stored=existing, explain=snapshot_rows(feats))
     reused = int(scored.pop("reused").sum())
     period = pd.DataFrame(
         {
@@ -597,13 +632,8 @@ class ScoreBatch:
     large: incremental.derived_batches): its score rows, its stored scores, how many predictions were reused and
     the financial firms left out."""
 
-    # MlflowResource's configuration (a run's bound resource does not pickle)
-    registry: tuple[tuple[str, str], ...]
+    champions: Champions
     today: dt.date
-
-    @classmethod
-    def of(cls, mlflow_registry: MlflowResource, today: dt.date) -> "ScoreBatch":
-        return cls(tuple(sorted(mlflow_registry.model_dump().items())), today)
 
     def __call__(
         self, store: Warehouse, batch: list[str]
@@ -620,7 +650,7 @@ class ScoreBatch:
             store.read("default_events", where={"company_id": batch}),
             store.read("warning_signals", where={"company_id": batch}),
             stored,
-            MlflowResource(**dict(self.registry)),
+            self.champions,
             self.today,
         )
         return rows, stored, reused, excluded
@@ -642,12 +672,8 @@ def risk_scores(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     today = dt.date.today()
-    champions = []
-    for segment in sorted(SEGMENTS):
-        registry = mlflow_registry.for_segment(segment)
-        version = registry.champion_version()
-        if version is not None:
-            champions.append((registry.model_name, str(version)))
+    resolved = Champions.of(mlflow_registry)
+    champions = resolved.models()
     shared = combined_fingerprint(
         [
             *(f"{name}={version}" for name, version in champions),
@@ -676,7 +702,7 @@ def risk_scores(
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
 
-    scored = derived_batches(store, batches, ScoreBatch.of(mlflow_registry, today), processes)
+    scored = derived_batches(store, batches, ScoreBatch(resolved, today), processes)
     for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
         excluded += batch_excluded
         now = utc_now()
