@@ -459,6 +459,8 @@ class Warehouse:
 
         def write(conn: Connection) -> None:
             for group in prepared:
+                if self.dialect in ("mysql", "mariadb") and self._update_alike(conn, table, group):
+                    continue
                 self._execute_many(
                     conn, table, self._compiled("update", table, group.names), group, batch_size
                 )
@@ -469,6 +471,28 @@ class Warehouse:
         else:
             write(connection)
         return sum(len(group) for group in prepared)
+
+    def _update_alike(self, conn: Connection, table: sa.Table, group: _Prepared) -> bool:
+        """On MySQL/MariaDB, an update that sets the same values on every row it locates (an alerts pass clearing
+        the flags of the scores it compared) as one UPDATE per chunk of keys, ``(k1, k2...) IN ((...), ...)``, a
+        primary-key range read: PyMySQL sends an UPDATE's executemany as one statement and round trip per row,
+        which was most of `risk_alerts` on MariaDB. False, with nothing written, when the values differ."""
+        key_names = [c.name for c in table.primary_key.columns]
+        where = dict(zip(group.names, group.columns, strict=True))
+        settings = {name: values for name, values in where.items() if name not in key_names}
+        if not settings or not len(group) or any(len(set(values)) > 1 for values in settings.values()):
+            return False
+        quote = self.engine.dialect.identifier_preparer.quote
+        assignments = ", ".join(f"{quote(name)} = %s" for name in settings)
+        columns = ", ".join(quote(name) for name in key_names)
+        constant = [values[0] for values in settings.values()]
+        keys = list(zip(*(where[name] for name in key_names), strict=True))
+        for part in stale.chunks(keys):
+            rows = ", ".join(["(" + ", ".join(["%s"] * len(key_names)) + ")"] * len(part))
+            # identifiers are the schema's, quoted by the dialect; every value is a bound parameter
+            sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE ({columns}) IN ({rows})"  # noqa: S608
+            conn.exec_driver_sql(sql, tuple(constant + [value for key in part for value in key]))
+        return True
 
     def read(
         self,

@@ -181,6 +181,38 @@ def test_update_changes_the_named_columns_of_existing_rows_only(warehouse):
     assert list(stored["pd"]) == [row["pd"] for row in rows]
 
 
+def test_an_update_setting_the_same_values_everywhere_is_a_statement_per_thousand_keys(warehouse):
+    """An alerts pass clears the flags of the scores it compared: on MySQL/MariaDB one UPDATE per chunk of 1,000
+    keys (PyMySQL would send a statement per row); rows given different values are each set to their own."""
+    rows = scores_for(companies=1250, years=2)
+    warehouse.upsert("risk_scores", rows)
+    key = ("company_id", "as_of", "model_version", "kind")
+    cleared = [{**{name: row[name] for name in key}, "alert_pending": True} for row in rows[:2100]]
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE"):
+            statements.append(executemany)
+
+    sa.event.listen(warehouse.engine, "before_cursor_execute", record)
+    try:
+        assert warehouse.update("risk_scores", cleared) == 2100
+    finally:
+        sa.event.remove(warehouse.engine, "before_cursor_execute", record)
+    if warehouse.dialect == "sqlite":
+        assert statements == [True, True]  # executemany, a batch of 2,000 rows at a time, in process
+    else:
+        assert statements == [False, False, False]
+    stored = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    assert stored["alert_pending"].map(bool).tolist() == [True] * 2100 + [False] * 400
+
+    moved = [{**{name: row[name] for name in key}, "percentile": float(n)} for n, row in enumerate(rows[:3])]
+    warehouse.update("risk_scores", moved)
+    stored = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    assert stored["percentile"].tolist()[:3] == [0.0, 1.0, 2.0]
+    assert stored["percentile"].iloc[3:].isna().all()
+
+
 # --- values read back as written --------------------------------------------------------------------------------
 
 
