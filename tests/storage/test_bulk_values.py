@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import Warehouse, _to_db_value
 
-ROWS = 7
+ROWS = 11
 
 
 def _values(column: sa.Column, rows: int) -> list:
@@ -32,12 +32,14 @@ def _values(column: sa.Column, rows: int) -> list:
     elif isinstance(kind, sa.Boolean):
         out = [np.True_, False, True, None]
     elif isinstance(kind, sa.Float):
-        out = [0.125, np.float64(1e-17), np.nan, -3.5, 12345678.901234567]
+        out = [0.125, np.float64(1e-17), np.nan, -3.5, 12345678.901234567, 1e16, 1.0, -0.0, 5e-324, 0.1 + 0.2]
     elif isinstance(kind, sa.Integer):
         out = [np.int64(2021), 7, None]
     else:
         length = getattr(kind, "length", None) or 50
-        out = [np.str_("a"), "\u00e9", None, "x" * min(length, 30)]
+        # text a literal must escape: quotes, a backslash, '%' and a placeholder-like '%(x)s', Korean
+        out = [np.str_("a"), "\u00e9", None, "x" * min(length, 30), "it's 50% \\ %(x)s", '삼성전자 "quoted"']
+        out = [value if value is None else value[:length] for value in out]
     if not nullable:
         out = [
             value for value in out if value is not None and not (isinstance(value, float) and np.isnan(value))
@@ -47,7 +49,7 @@ def _values(column: sa.Column, rows: int) -> list:
             return [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(rows)]
         if isinstance(kind, sa.Integer):
             return list(range(rows))
-        return [f"k{i}" for i in range(rows)]
+        return [f"k{i:02d}" for i in range(rows)]
     return [out[i % len(out)] for i in range(rows)]
 
 

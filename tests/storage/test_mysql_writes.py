@@ -1,8 +1,10 @@
 """What the warehouse sends to MySQL/MariaDB, and what survives a writer killed mid-transaction.
 
-Bulk: SQLAlchemy hands each batch to PyMySQL's ``executemany``, which rewrites ``INSERT ... VALUES (...)
-ON DUPLICATE KEY UPDATE`` (MariaDB's ``VALUES(col)`` form and MySQL 8's ``AS new`` form alike) into one
-multi-row statement; the server's own statement counter proves it. Fault: a second connection runs
+Bulk: the warehouse writes each batch of ``INSERT ... VALUES (...) ON DUPLICATE KEY UPDATE`` (MariaDB's
+``VALUES(col)`` form and MySQL 8's ``AS new`` form alike) as one multi-row statement, the statement PyMySQL's
+``executemany`` would send, with the values written as literals a column at a time (PyMySQL escapes them one
+by one); the server's own statement counter proves it, and the values read back are pinned elsewhere
+(test_bulk_values.py, test_warehouse.py). Fault: a second connection runs
 ``KILL <CONNECTION_ID()>`` on the writer between two batches of a partition's upsert.
 """
 
@@ -56,7 +58,7 @@ def test_each_batch_is_one_multi_row_insert_statement(warehouse: Warehouse):
                 assert session_counter(connection, "Com_insert") - before == 3, f"round {round_}"
     finally:
         sa.event.remove(warehouse.engine, "before_cursor_execute", record)
-    assert cursor_calls == [True] * 6
+    assert cursor_calls == [False] * 6  # one statement per batch, not the driver's executemany
     assert warehouse.count("market_prices") == 5000
     assert set(key_counts(warehouse, market_prices)) == {1}
 
@@ -75,9 +77,21 @@ def test_the_session_refuses_bad_values_whatever_the_server_default(warehouse: W
     with warehouse.engine.connect() as connection:
         assert "STRICT_TRANS_TABLES" in connection.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
         assert connection.get_isolation_level() == "READ COMMITTED"
-    too_long = {"symbol": "X" * 25, "price_date": dt.date(2024, 1, 2), "close": 1.0}
-    with pytest.raises(sa.exc.DataError):
-        warehouse.upsert("market_prices", [too_long])
+    too_long = {**prices(1)[0], "symbol": "X" * 25}
+    with pytest.raises(sa.exc.DataError) as raised:
+        warehouse.upsert("market_prices", [*prices(3000), too_long])
+    # the error names the statement and how many rows it carried, not every value of them
+    statement = raised.value.statement
+    assert statement.startswith("INSERT INTO market_prices") and "<1,001 rows of values>" in statement
+    assert len(str(raised.value)) < 2000
+
+
+def test_an_infinite_value_is_refused_with_its_column_and_nothing_is_written(warehouse: Warehouse):
+    rows = prices(3)
+    rows[1]["close"] = float("inf")
+    with pytest.raises(ValueError, match="market_prices.close: an infinite value cannot be stored in MySQL"):
+        warehouse.upsert("market_prices", rows)
+    assert warehouse.count("market_prices") == 0
 
 
 def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_retry_completes(
@@ -97,9 +111,9 @@ def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_r
     batches: list[int] = []
 
     def kill_after_third_batch(conn, cursor, statement, parameters, context, executemany):
-        if not (executemany and statement.lstrip().upper().startswith("INSERT")):
+        if not statement.lstrip().upper().startswith("INSERT"):
             return
-        batches.append(len(parameters))
+        batches.append(statement.count("),(") + 1)  # the statement's rows
         if len(batches) == 3:
             probe = cursor.connection.cursor()  # the writer's own connection, mid-transaction
             probe.execute("SELECT CONNECTION_ID()")
