@@ -36,8 +36,17 @@ VOLATILE = frozenset({"updated_at", "loaded_at", "computed_at", "fetched_at", "s
 _TIMED_CONTENT = {"raw_filings": frozenset({"fetched_at"})}
 #: Companies per IN list (well under SQLite's and MySQL's limits on bound parameters).
 CHUNK = 1000
+#: Values in one IN list of composite keys, ``(k1, k2...) IN ((...), ...)``: from 1,000 values on, MariaDB rewrites
+#: the list as a subquery over a table value constructor (in_predicate_conversion_threshold), which an UPDATE or
+#: DELETE reads against a full scan of the key. A list of single values is joined by key lookups, so CHUNK stays.
+KEY_LIST_VALUES = 999
 
 _table = TABLES["stale_companies"]
+
+
+def key_chunks(keys: Sequence[tuple], width: int) -> Iterable[list[tuple]]:
+    """Composite keys of ``width`` columns in lists of under KEY_LIST_VALUES values each."""
+    return chunks(keys, KEY_LIST_VALUES // width)
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -140,7 +149,7 @@ def mark(conn: Connection, consumers: Sequence[str], company_ids: Iterable[str],
         for consumer in consumers
         for company in companies
     ]
-    for part in chunks([(r["consumer"], r["company_id"]) for r in rows]):
+    for part in key_chunks([(r["consumer"], r["company_id"]) for r in rows], 2):
         conn.execute(sa.delete(_table).where(sa.tuple_(_table.c.consumer, _table.c.company_id).in_(part)))
     conn.execute(sa.insert(_table), rows)
     return len(companies)
@@ -167,7 +176,7 @@ def clear(conn: Connection, consumer: str, marks: pd.DataFrame) -> int:
         return 0
     pairs = list(zip(marks["company_id"], marks["token"], strict=True))
     removed = 0
-    for part in chunks(pairs):
+    for part in key_chunks(pairs, 2):
         removed += conn.execute(
             sa.delete(_table).where(
                 _table.c.consumer == consumer, sa.tuple_(_table.c.company_id, _table.c.token).in_(part)

@@ -161,9 +161,6 @@ def _convert_result_column(frame: pd.DataFrame, i: int, column_type: Any, dialec
     frame[i] = pd.Series(np.asarray(converted, dtype=object)[codes], index=frame.index).infer_objects()
 
 
-#: Values in one IN list of keys on MySQL/MariaDB: from 1,000 on, MariaDB rewrites the list as a subquery over a
-#: table value constructor (in_predicate_conversion_threshold), which it reads against a full scan of the key.
-_IN_LIST_VALUES = 999
 #: The longest multi-row INSERT sent to MySQL/MariaDB, in characters (PyMySQL's own executemany limit).
 _MYSQL_STATEMENT_CHARS = 1_000_000
 
@@ -548,7 +545,7 @@ class Warehouse:
     def _update_alike(self, conn: Connection, table: sa.Table, group: _Prepared) -> bool:
         """On MySQL/MariaDB, an update that sets the same values on every row it locates (an alerts pass clearing
         the flags of the scores it compared) as one UPDATE per chunk of keys, ``(k1, k2...) IN ((...), ...)``, a
-        primary-key range read (fewer than _IN_LIST_VALUES values a statement): PyMySQL sends an UPDATE's executemany as one statement and round trip per row,
+        primary-key range read (stale.key_chunks): PyMySQL sends an UPDATE's executemany as one statement and round trip per row,
         which was most of `risk_alerts` on MariaDB. False, with nothing written, when the values differ."""
         key_names = [c.name for c in table.primary_key.columns]
         where = dict(zip(group.names, group.columns, strict=True))
@@ -560,7 +557,7 @@ class Warehouse:
         columns = ", ".join(quote(name) for name in key_names)
         constant = [values[0] for values in settings.values()]
         keys = list(zip(*(where[name] for name in key_names), strict=True))
-        for part in stale.chunks(keys, _IN_LIST_VALUES // len(key_names)):
+        for part in stale.key_chunks(keys, len(key_names)):
             rows = ", ".join(["(" + ", ".join(["%s"] * len(key_names)) + ")"] * len(part))
             # identifiers are the schema's, quoted by the dialect; every value is a bound parameter
             sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE ({columns}) IN ({rows})"  # noqa: S608

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assets.storage.stale import FEEDS
+from risk_assets.storage.stale import FEEDS, KEY_LIST_VALUES, key_chunks
 from risk_assets.storage.warehouse import Warehouse
 
 LOADED = dt.datetime(2026, 1, 1, 12, 0)
@@ -94,6 +94,39 @@ def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks
     assert len(warehouse.stale_marks("risk_scores")) == 2400  # the deleted companies changed
     with pytest.raises(ValueError, match="one column"):
         warehouse.read("default_events", where={"company_id": ["a"], "kind": ["x"]})
+
+
+def test_lists_of_composite_keys_stay_under_the_size_mariadb_reads_by_a_full_scan(
+    warehouse: Warehouse,
+) -> None:
+    """Marks are replaced and cleared in lists of under 1,000 values (pairs of a key); on MariaDB such a delete is
+    a range of the primary key, not a scan of every mark."""
+    parts = list(key_chunks([(str(i), "t") for i in range(2400)], 2))
+    assert [len(part) for part in parts] == [499] * 4 + [404]
+    assert max(len(part) for part in key_chunks([("a", "b", "c")] * 1000, 3)) * 3 <= KEY_LIST_VALUES
+    companies = [f"c{i:05d}" for i in range(5000)]
+    warehouse.upsert("default_events", [_event(c, 1) for c in companies])
+    marks = warehouse.stale_marks("risk_scores")
+    assert len(marks) == 5000
+    if warehouse.dialect != "sqlite":
+        first = marks.iloc[:499]
+        keys = ", ".join(f"('risk_scores', '{c}')" for c in first["company_id"])
+        pairs = ", ".join(f"('{c}', '{t}')" for c, t in zip(first["company_id"], first["token"], strict=True))
+        deletes = {
+            "mark": f"(consumer, company_id) IN ({keys})",
+            "clear": f"consumer = 'risk_scores' AND (company_id, token) IN ({pairs})",
+        }
+        with warehouse.engine.connect() as conn:
+            for name, where in deletes.items():
+                plan = (
+                    conn.exec_driver_sql(f"EXPLAIN DELETE FROM stale_companies WHERE {where}")
+                    .mappings()
+                    .first()
+                )
+                assert (plan["type"], plan["key"]) == ("range", "PRIMARY"), name
+    with warehouse.transaction() as conn:
+        assert warehouse.clear_stale(conn, "risk_scores", marks) == 5000
+    assert _marked(warehouse, "risk_scores") == set()
 
 
 def _statements(companies: list[str], revenue: float = 1.5e9) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.storage.model_registry import CHAMPION_ALIAS, ModelRegistry
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks
+from risk_assets.storage.stale import chunks, key_chunks
 from risk_assets.storage.warehouse import Warehouse, utc_now
 from risk_assets.version import code_version
 
@@ -580,7 +580,7 @@ def _write_scores(
         mine = stored
     produced, kept = _score_index(period), _score_index(mine)
     gone = list(kept[~kept.isin(produced)])
-    for part in chunks(gone):
+    for part in key_chunks(gone, 3):
         conn.execute(
             sa.delete(table).where(
                 table.c.kind == "period",
