@@ -153,7 +153,7 @@ def score_drivers(
     return row
 
 
-def _scored_feature_values(warehouse, row: dict, names: list[str]) -> dict[str, float | None]:
+def _scored_feature_values(warehouse: Warehouse, row: dict, names: list[str]) -> dict[str, float | None]:
     """An older filing score's feature values: its filing's features row, if that still holds the values the score
     was predicted from (their digest is the score's); a recomputed or deleted row cannot explain it."""
     values = queries.filing_feature_values(

@@ -477,9 +477,8 @@ class Warehouse:
                 conn.exec_driver_sql(
                     prefix + ",".join(rows) + postfix, execution_options={"no_parameters": True}
                 )
-            except (
-                sa.exc.StatementError
-            ) as error:  # its message names the statement, not a megabyte of values
+            except sa.exc.StatementError as error:
+                # the message names the statement and its row count, not a megabyte of values
                 error.statement = f"{prefix}<{len(rows):,} rows of values>{postfix[:200]}"
                 raise
 
@@ -544,9 +543,10 @@ class Warehouse:
 
     def _update_alike(self, conn: Connection, table: sa.Table, group: _Prepared) -> bool:
         """On MySQL/MariaDB, an update that sets the same values on every row it locates (an alerts pass clearing
-        the flags of the scores it compared) as one UPDATE per chunk of keys, ``(k1, k2...) IN ((...), ...)``, a
-        primary-key range read (stale.key_chunks): PyMySQL sends an UPDATE's executemany as one statement and round trip per row,
-        which was most of `risk_alerts` on MariaDB. False, with nothing written, when the values differ."""
+        the flags of the scores it compared) as one UPDATE per list of keys, ``(k1, k2...) IN ((...), ...)``, each
+        a range of the primary key (stale.key_chunks). PyMySQL sends an UPDATE's executemany as a statement and
+        round trip per row, which was most of `risk_alerts` on MariaDB. False, with nothing written, when the
+        values differ."""
         key_names = [c.name for c in table.primary_key.columns]
         where = dict(zip(group.names, group.columns, strict=True))
         settings = {name: values for name, values in where.items() if name not in key_names}
