@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from risk_assets.commands.graph import run_job, run_main_sequence
 from risk_assets.core.evaluation import usable_features
+from risk_assets.core.fingerprint import value_digests
 from risk_assets.core.model import PDModel
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.jobs import MAIN_SEQUENCE
@@ -220,8 +221,23 @@ def test_scores_are_the_champion_loaded_through_the_server(stack):
     scores = stack.warehouse.read(
         "risk_scores", where={"kind": "period", "model_version": "1", "model_name": MODEL}
     )
-    scores = scores[~scores["in_default"].astype(bool)].head(25)
-    features = pd.DataFrame([json.loads(text) for text in scores["feature_values"]]).astype(float)
+    scores = scores[~scores["in_default"].astype(bool)].head(25).reset_index(drop=True)
+    # an older filing score keeps only the digest of its feature values: they are its filing's features row
+    names = champion.unwrap_python_model().model.feature_names
+    key = ["company_id", "period_end", "accession"]
+    stored = stack.warehouse.read("features", where={"company_id": sorted(set(scores["company_id"]))})
+    rows = (
+        scores[key]
+        .assign(period_end=pd.to_datetime(scores["period_end"]))
+        .merge(
+            stored.assign(period_end=pd.to_datetime(stored["period_end"])),
+            on=key,
+            how="left",
+            validate="one_to_one",
+        )
+    )
+    features = rows.reindex(columns=names).astype(float)
+    assert value_digests(features) == scores["feature_digest"].tolist()
     predicted = champion.predict(features)
     np.testing.assert_allclose(
         predicted["pd"].to_numpy(), scores["model_pd"].astype(float).to_numpy(), rtol=1e-9
