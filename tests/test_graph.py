@@ -16,6 +16,7 @@ from risk_assets.core.feature_table import feature_document
 from risk_assets.core.master_scale import GRADE_LABELS
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
+from tests.support.scores import scored_feature_frame
 
 NIKOLA, SUNEDISON, HERTZ = "sec-0001731289", "sec-0000945436", "sec-0001657853"
 DISTRESSED = {NIKOLA, SUNEDISON, HERTZ}
@@ -123,33 +124,6 @@ def test_period_scores_are_as_of_each_filing_date(graph_env: Path) -> None:
     assert (pd.to_datetime(scores["as_of"]) == pd.to_datetime(scores["filed_at"])).all()
 
 
-def _scored_feature_frame(store, scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The feature values each score was predicted from, one column per name in scores' order: its own JSON where
-    it keeps it, else its filing's features row (an older filing score keeps their digest only)."""
-    key = ["company_id", "period_end", "accession"]
-    feats = store.read("features", where={"company_id": sorted(set(scores["company_id"]))})
-    rows = (
-        scores[key]
-        .assign(period_end=pd.to_datetime(scores["period_end"]))
-        .merge(
-            feats.assign(period_end=pd.to_datetime(feats["period_end"])),
-            on=key,
-            how="left",
-            validate="many_to_one",
-        )
-    )
-    frame = rows.reindex(columns=names).astype(float).set_axis(scores.index)
-    kept = scores["feature_values"].notna().to_numpy()
-    frame.loc[kept] = (
-        pd.DataFrame(
-            [json.loads(text) for text in scores.loc[kept, "feature_values"]], index=scores.index[kept]
-        )
-        .reindex(columns=names)
-        .astype(float)
-    )
-    return frame
-
-
 def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
     """Every score's drivers, stored (snapshots, each company's newest filing) or computed on request from its
     filing's features row with the score's own model version (older filings), add up to its log-odds."""
@@ -168,7 +142,7 @@ def test_drivers_add_up_to_the_log_odds(graph_env: Path) -> None:
                 settings.mlflow_experiment,
                 settings.mlflow_artifact_root,
             ).load(row.model_version)
-            values = _scored_feature_frame(warehouse(), scores.loc[[index]], model.feature_names)
+            values = scored_feature_frame(warehouse(), scores.loc[[index]], model.feature_names)
             drivers = model_drivers_of(model, values.iloc[0].to_dict())
             computed += 1
         total = drivers["base"] + sum(drivers["contributions"].values()) + drivers["other"]
@@ -216,7 +190,7 @@ def test_the_feature_values_a_score_keeps_reproduce_it(graph_env: Path) -> None:
         scores = warehouse().read("risk_scores", where={"model_name": name, "model_version": version})
         if scores.empty:
             continue
-        frame = _scored_feature_frame(warehouse(), scores, model.feature_names)
+        frame = scored_feature_frame(warehouse(), scores, model.feature_names)
         assert value_digests(frame) == scores["feature_digest"].tolist()
         np.testing.assert_allclose(model.predict_pd(frame), scores["model_pd"].to_numpy(), rtol=0, atol=1e-12)
         checked += len(scores)

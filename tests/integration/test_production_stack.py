@@ -34,6 +34,7 @@ from risk_assets.settings import Settings
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.warehouse import Warehouse
 from tests.integration.conftest import BUCKET, production_env
+from tests.support.scores import scored_feature_frame
 from tests.support.servers import MlflowServer, MotoServer, MySqlServer, scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.mysql]
@@ -222,21 +223,9 @@ def test_scores_are_the_champion_loaded_through_the_server(stack):
         "risk_scores", where={"kind": "period", "model_version": "1", "model_name": MODEL}
     )
     scores = scores[~scores["in_default"].astype(bool)].head(25).reset_index(drop=True)
-    # an older filing score keeps only the digest of its feature values: they are its filing's features row
+    # each score's values: its own JSON, or its filing's features row where it keeps only their digest
     names = champion.unwrap_python_model().model.feature_names
-    key = ["company_id", "period_end", "accession"]
-    stored = stack.warehouse.read("features", where={"company_id": sorted(set(scores["company_id"]))})
-    rows = (
-        scores[key]
-        .assign(period_end=pd.to_datetime(scores["period_end"]))
-        .merge(
-            stored.assign(period_end=pd.to_datetime(stored["period_end"])),
-            on=key,
-            how="left",
-            validate="one_to_one",
-        )
-    )
-    features = rows.reindex(columns=names).astype(float)
+    features = scored_feature_frame(stack.warehouse, scores, names)
     assert value_digests(features) == scores["feature_digest"].tolist()
     predicted = champion.predict(features)
     np.testing.assert_allclose(
