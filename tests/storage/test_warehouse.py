@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from risk_assets.storage import warehouse as warehouse_module
 from risk_assets.storage.schema import risk_scores
 from risk_assets.storage.warehouse import Warehouse
 
@@ -276,6 +278,26 @@ def test_a_dataframe_with_pandas_types_is_written_like_plain_rows(warehouse):
     assert stored.loc[1, "percentile"] == 12.5
     assert list(stored["scored_at"]) == [NOW] * 8
     assert list(stored["fiscal_year"]) == [row["fiscal_year"] for row in rows]
+
+
+def test_a_read_in_chunks_is_the_read_in_one_piece(warehouse, monkeypatch):
+    """query() fetches FETCH_ROWS rows at a time; a column whose chunks differ (a float column NULL throughout one
+    chunk, text in one chunk only) is typed over all of
+    them, as one piece would be."""
+    rows = scores_for(companies=3, years=4)  # 12 rows, read 5 at a time: chunks of 5, 5 and 2
+    for i, row in enumerate(rows):
+        row["percentile"] = None if i < 5 else (50.0 if i < 10 else 12.5)  # NULL throughout the first chunk
+        row["segment"] = None if i >= 5 else "listed"  # text only in the first chunk
+    warehouse.upsert("risk_scores", rows)
+    whole = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    monkeypatch.setattr(warehouse_module, "FETCH_ROWS", 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' concat of an all-NULL chunk warns it will type it otherwise
+        chunked = warehouse.read("risk_scores", order_by=["company_id", "as_of"])
+    assert whole["percentile"].dtype == np.float64  # NULLs and numbers: a float column
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked["percentile"].isna().sum() == 5 and chunked["percentile"].iloc[-1] == 12.5
+    assert list(chunked["segment"].iloc[:5]) == ["listed"] * 5 and chunked["segment"].iloc[5:].isna().all()
 
 
 # --- planner statistics -----------------------------------------------------------------------------------------
