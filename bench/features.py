@@ -11,8 +11,8 @@ Input, one of:
   companies are added in memory (bench/scale.py's generator: perturbed copies of the bundled US filers), a tenth
   of them with early-warning signals of every kind, so the warning path is exercised at scale.
 
-The baseline is ``risk_assets/defs/features/assets.py`` as of ``--baseline`` (default ``main``), loaded as a
-module of its own over this checkout's other modules. Each run is a child process of its own (the same pickled
+The baseline is the features module (``risk_assets/derive/features.py``, before it ``defs/features/assets.py``) as
+of ``--baseline`` (default ``main``), loaded as a module of its own over this checkout's other modules. Each run is a child process of its own (the same pickled
 input); the sides alternate ``--repeat`` times and the best wall and CPU seconds count (a shared machine disturbs
 some runs, CPU seconds the least), with the children's peak RSS. The outputs are compared row by row (the JSON documents, or what the typed columns read
 back as through the product's reader) and the bench fails when they differ.
@@ -136,17 +136,22 @@ def bundled_with_synthetic(companies: int, seed: int, workdir: Path) -> dict[str
 # --- the children --------------------------------------------------------------------------------------------
 
 
+#: Where build_features lived, newest first: a baseline revision is read from the first that it has.
+FEATURE_MODULES = ("risk_assets/derive/features.py", "risk_assets/defs/features/assets.py")
+
+
 def load_baseline(revision: str, workdir: Path):
     """The features module as of ``revision``, over this checkout's other modules."""
-    text = subprocess.run(
-        ["git", "show", f"{revision}:risk_assets/defs/features/assets.py"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    for module_path in FEATURE_MODULES:
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{module_path}"], cwd=REPO, capture_output=True, text=True
+        )
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"{revision} has none of {', '.join(FEATURE_MODULES)}")
     path = workdir / "baseline_features.py"
-    path.write_text(text)
+    path.write_text(shown.stdout)
     spec = importlib.util.spec_from_file_location("baseline_features", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -164,7 +169,7 @@ def child(side: str, revision: str, input_path: str, output_path: str) -> int:
     if side == "baseline":
         module = load_baseline(revision, workdir)
     else:
-        from risk_assets.defs.features import assets as module
+        from risk_assets.derive import features as module
     reset_peak_rss()
     inputs = pickle.loads(Path(input_path).read_bytes())
     rss_before = peak_rss_mb()

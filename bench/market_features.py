@@ -35,9 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from risk_assets.clients.fred import parse_observations  # noqa: E402
 from risk_assets.core.macro import DEFAULT_SERIES, MacroBook  # noqa: E402
-from risk_assets.defs.market.assets import compute_market_features  # noqa: E402
 from risk_assets.defs.sources import bundled  # noqa: E402
 from risk_assets.defs.sources.providers import indicator_rows  # noqa: E402
+from risk_assets.derive.market import compute_market_features  # noqa: E402
 from tests.market.test_market_feature_frame import (  # noqa: E402
     assert_same_frame,
     reference_market_features,

@@ -29,7 +29,7 @@ from risk_assets.core.pit import prior_year_versions
 from risk_assets.core.price_index import ohlson_price_index
 from risk_assets.core.ratios import compute_ratio_frame
 from risk_assets.core.ttm import with_period_columns
-from risk_assets.defs.features.assets import ROW_COLUMNS, _groups, build_features, carry_market_value
+from risk_assets.derive.features import ROW_COLUMNS, _groups, build_features, carry_market_value
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 
 import dagster as dg
@@ -207,21 +208,47 @@ def test_only_the_scores_that_keep_their_drivers_keep_their_feature_values(graph
 
 
 def test_a_run_scores_with_the_champions_it_found_when_it_started(graph_copy: Path) -> None:
-    """Every batch of a rescore, in any worker, loads the versions looked up once at its start: an alias moved or
-    removed meanwhile does not split the run; a segment without a champion is a clear failure."""
+    """Every batch of a rescore, in any worker, scores with the versions looked up once at its start, their models
+    carried with the batches: an alias moved or removed meanwhile does not split the run; a segment without a
+    champion is a clear failure."""
     from risk_assets.defs.resources import default_resources
-    from risk_assets.defs.scoring.assets import Champions
+    from risk_assets.defs.scoring.assets import champion_models, champions_of
+    from risk_assets.derive.scores import MissingChampion
 
     mlflow_registry = default_resources(env_vars=False)["mlflow_registry"]
-    champions = Champions.of(mlflow_registry)
+    champions = champions_of(mlflow_registry)
     segment, name, version = champions.versions[0]
     registry = mlflow_registry.for_segment(segment)
+    expected = registry.load(version)
     registry.client.delete_registered_model_alias(name, "champion")
     assert registry.champion_version() is None
-    loaded_name, loaded_version, model = champions.load(segment)
-    assert (loaded_name, loaded_version) == (name, version) and model.feature_names
-    with pytest.raises(dg.Failure, match=f"cannot score the {segment} segment: no 'champion' alias on"):
-        Champions.of(mlflow_registry).load(segment)
+    carried = pickle.loads(pickle.dumps(champion_models(champions, mlflow_registry)))  # as a worker gets them
+    loaded_name, loaded_version, model = carried.load(segment)
+    assert (loaded_name, loaded_version) == (name, version)
+    frame = pd.DataFrame(
+        np.linspace(-1, 1, 3 * len(model.feature_names)).reshape(3, -1), columns=model.feature_names
+    )
+    np.testing.assert_array_equal(model.predict_pd(frame), expected.predict_pd(frame))
+    with pytest.raises(MissingChampion, match=f"cannot score the {segment} segment: no 'champion' alias on"):
+        champions_of(mlflow_registry).load(segment)
+
+
+def test_a_rescore_needing_a_segment_without_a_champion_fails_saying_so(graph_copy: Path) -> None:
+    from risk_assets.defs.resources import default_resources
+
+    store = warehouse()
+    before = store.read("risk_scores")
+    segment = before.loc[before["kind"] == "period", "segment"].mode()[0]
+    registry = default_resources(env_vars=False)["mlflow_registry"].for_segment(segment)
+    registry.client.delete_registered_model_alias(registry.model_name, "champion")
+    outcome = run_job("rescore_all", assets=["risk_scores"])
+    assert not outcome.success and outcome.failed_steps == ["risk_scores"]
+    with dg.DagsterInstance.get() as instance:
+        failures = instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    message = failures[0].dagster_event.event_specific_data.error.message
+    assert f"cannot score the {segment} segment: no 'champion' alias on registered model" in message
+    after = store.read("risk_scores")
+    pd.testing.assert_frame_equal(after, before)  # a failed batch writes nothing
 
 
 def test_rematerialising_a_partition_replaces_rows(graph_copy: Path) -> None:

@@ -22,14 +22,12 @@ from risk_assets.defs.incremental import (
     RECOMPUTED_COMPANIES,
     SHARED_TOKEN,
     CompanyWork,
-    available_cpus,
-    derived_batches,
-    one_batch_ahead,
     previous_metadata_of,
-    worker_count,
 )
+from risk_assets.derive.workers import available_cpus, derived_batches, one_batch_ahead, worker_count
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
+from tests.support.derivers import HeavyImports
 
 SKIPPING = ("market_features", "features", "risk_scores")
 #: Re-parse a company's stored documents only when they changed (raw_filings writes mark the company).
@@ -144,6 +142,16 @@ def test_derived_batches_in_worker_processes_give_what_one_process_gives_in_orde
     assert {pid for _, (_, pid) in alone} == {os.getpid()}
     workers = {pid for _, (_, pid) in spread}
     assert os.getpid() not in workers and 1 <= len(workers) <= 2
+
+
+def test_a_worker_process_derives_without_dagster_or_mlflow(tmp_path: Path) -> None:
+    """A worker imports the batch derivations only (~100 MB and ~2 s less each than the asset modules)."""
+    warehouse = _companies_warehouse(tmp_path, 3)
+    try:
+        loaded = list(derived_batches(warehouse, [["c00"], ["c01"], ["c02"]], HeavyImports(), workers=1))
+    finally:
+        warehouse.dispose()
+    assert [heavy for _, heavy in loaded] == [[], [], []]
 
 
 def test_a_worker_error_reaches_the_writer_at_its_batch(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from risk_assets.core.early_warning import (
 from risk_assets.core.feature_table import ratio_frame, warning_flag_records
 from risk_assets.core.overlays import apply_overlay, overlay_terms
 from risk_assets.core.segments import MIN_FEATURE_SHARE, SEGMENTS, choose_segment
-from risk_assets.defs.scoring.assets import (
+from risk_assets.derive.scores import (
     _json,
     _pending_flags,
     _predict,

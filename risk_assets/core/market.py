@@ -714,3 +714,14 @@ def market_feature_frame(
         "reason": reason,
     }
     return pd.DataFrame(columns, columns=list(MARKET_FEATURE_COLUMNS))
+
+
+def price_symbols(company: dict) -> list[str]:
+    """Yahoo symbols to try for a company: the US ticker (BRK.B -> BRK-B); a Korean stock code on KOSPI
+    (.KS), then KOSDAQ (.KQ)."""
+    ticker = str(company.get("ticker") or "").strip().upper()
+    if not ticker:
+        return []
+    if company.get("country") == "KR":
+        return [f"{ticker}.KS", f"{ticker}.KQ"] if ticker.isdigit() else []
+    return [ticker.replace(".", "-")]

@@ -14,26 +14,15 @@ was written.
 
 from __future__ import annotations
 
-import atexit
-import ctypes
-import functools
-import multiprocessing
-import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol, TypeVar
 
 import dagster as dg
 import pandas as pd
 
+from risk_assets.derive.workers import BatchDeriver, derived_batches, worker_count
 from risk_assets.storage.warehouse import Warehouse, utc_now
-
-T = TypeVar("T")
 
 INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
@@ -202,72 +191,7 @@ def recomputed_companies(instance: dg.DagsterInstance, key: dg.AssetKey) -> list
     return None if listed is None else [str(company) for company in listed]
 
 
-def one_batch_ahead(
-    batches: Iterable[list[str]], derive: Callable[[list[str]], T]
-) -> Iterator[tuple[list[str], T]]:
-    """Each batch with ``derive(batch)``, the next batch's derive running in one background thread while the
-    caller writes this one: reading and computing overlap the database's writing (the drivers and LightGBM
-    release the GIL while they work). One batch ahead at most, so memory holds two batches; ``derive`` must only
-    read (the caller's writes of earlier batches are committed before it needs them) and not log."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derive-ahead") as pool:
-        ahead: tuple[list[str], Future[T]] | None = None
-        for batch in batches:
-            future = pool.submit(derive, batch)
-            if ahead is not None:
-                yield ahead[0], ahead[1].result()
-            ahead = (batch, future)
-        if ahead is not None:
-            yield ahead[0], ahead[1].result()
-
-
-# --- processes: the batches of a large run derived on every core -------------------------------------------------
-
-
-class BatchDeriver(Protocol[T]):
-    """What a company-batched asset computes for one batch, reading only the warehouse: a module-level class
-    (picklable, so a worker process can run it) whose call takes the process's warehouse and the batch."""
-
-    def __call__(self, store: Warehouse, batch: list[str]) -> T: ...
-
-
-#: Fewest batches a run must have before worker processes derive them: starting a worker (a fresh interpreter
-#: importing pandas, LightGBM and the graph, a few seconds) only pays off over several batches, and the run of a
-#: new filing (one batch) stays in its own process.
-MIN_BATCHES_FOR_WORKERS = 3
-
-_worker_store: Warehouse | None = None
-
-
-def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """The CPUs this process may use: those it may run on, fewer where a container's CPU quota says so (cgroup v2
-    ``cpu.max`` or v1 ``cpu.cfs_quota_us``; ``os.cpu_count()`` counts the host's, in a pod as anywhere)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    quotas = [
-        (cgroup / "cpu.max", None),
-        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
-    ]
-    for quota_file, period_file in quotas:
-        try:
-            fields = quota_file.read_text().split()
-            quota = fields[0]
-            period = fields[1] if period_file is None else period_file.read_text().strip()
-        except (OSError, IndexError):
-            continue
-        if quota not in ("max", "-1"):
-            cpus = min(cpus, max(1, int(int(quota) / int(period))))
-        break
-    return max(1, cpus)
-
-
-def worker_count(store: Warehouse, requested: int, batches: int) -> int:
-    """Worker processes for a run of ``batches``: ``requested`` (-1: one per available CPU), none below
-    MIN_BATCHES_FOR_WORKERS batches or on an in-memory database (no other process can see it), never more
-    than the batches."""
-    if requested < 0:
-        requested = available_cpus()
-    if batches < MIN_BATCHES_FOR_WORKERS or store.in_memory:
-        return 0
-    return min(requested, batches)
+# --- batches: derived in worker processes (derive/workers.py) while the run writes them ------------------------
 
 
 def start_of_work(
@@ -281,114 +205,6 @@ def start_of_work(
         + (f"; {processes} worker processes" if processes else "")
     )
     return processes
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc
-    except (OSError, AttributeError):  # another C library: nothing to call
-        return None
-
-
-def release_free_memory() -> None:
-    """Hand the heap's free pages back to the system after a batch (glibc ``malloc_trim``). A freed batch's memory
-    otherwise stays resident in the process, so a run's writer and each worker would each hold their largest batch
-    until the run ends, and the run would hold the sum of those peaks at once (bench/scale.py measures it)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-def _open_worker_store(url: str) -> None:
-    global _worker_store
-    _worker_store = Warehouse(url)
-
-
-def _derive_in_worker(derive: BatchDeriver[T], batch: list[str]) -> T:
-    assert _worker_store is not None, "a worker derives only after _open_worker_store"
-    try:
-        return derive(_worker_store, batch)
-    finally:
-        # SQLite: a connection keeps the planner statistics it loaded, and the writer refreshes them after the
-        # first batch (refresh_statistics); a new connection per batch plans with the current ones.
-        _worker_store.release_connections()
-        release_free_memory()
-
-
-def derived_batches(
-    store: Warehouse, batches: Sequence[list[str]], derive: BatchDeriver[T], workers: int
-) -> Iterator[tuple[list[str], T]]:
-    """Each batch with ``derive(store, batch)``, in order. With ``workers`` processes (worker_count), the batches
-    are derived in those processes, up to one more than there are workers ahead of the caller, while this
-    process writes: the writer and the derivers use every core, which threads cannot (pandas holds the GIL).
-    Between batches the freed memory is handed back (release_free_memory): a caller should drop its references
-    to a batch when done with it. Without workers, one batch ahead in a thread. ``derive`` must only read, and
-    what it reads must not depend on the writes of other batches."""
-    if workers < 1:
-        yield from one_batch_ahead(batches, lambda batch: derive(store, batch))
-        return
-    pool = _worker_pool(store.url, workers)
-    remaining = iter(batches)
-    ahead: deque[tuple[list[str], Future[T]]] = deque()
-
-    def submit_next() -> None:
-        batch = next(remaining, None)
-        if batch is not None:
-            ahead.append((batch, pool.submit(_derive_in_worker, derive, batch)))
-
-    try:
-        for _ in range(workers + 1):
-            submit_next()
-        while ahead:
-            batch, future = ahead.popleft()
-            result = future.result()
-            del future
-            submit_next()
-            yield batch, result
-            # the caller is done with the batch (and drops its own references to it): its pages go back to the
-            # system before the next batch arrives
-            del result
-            release_free_memory()
-    except BrokenProcessPool:
-        _close_worker_pool()  # a worker died (killed for memory?): the next run starts new ones
-        raise
-    finally:
-        for _, future in ahead:  # the caller stopped early (its write failed): nothing more is derived
-            future.cancel()
-
-
-#: The worker pool of this process: kept between the steps of a run (the in-process executor runs them in one
-#: process), so the workers' start-up (a fresh interpreter importing pandas, LightGBM and the graph) is paid once
-#: a run; one pool at most, closed when another warehouse or size is asked for and when the process exits.
-_pool: tuple[tuple[str, int], ProcessPoolExecutor] | None = None
-
-
-def _worker_pool(url: str, workers: int) -> ProcessPoolExecutor:
-    global _pool
-    if _pool is not None and _pool[0] == (url, workers):
-        return _pool[1]
-    _close_worker_pool()
-    # spawn, not fork: a run's process has threads (Dagster's, the pools'), and a forked child of a threaded
-    # process can inherit a lock held forever.
-    executor = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_open_worker_store,
-        initargs=(url,),
-    )
-    _pool = ((url, workers), executor)
-    return executor
-
-
-def _close_worker_pool() -> None:
-    global _pool
-    if _pool is not None:
-        _pool[1].shutdown(wait=True, cancel_futures=True)
-        _pool = None
-
-
-atexit.register(_close_worker_pool)
 
 
 def derive_by_company(

@@ -49,7 +49,7 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str
     migrate: bool = True
     #: Processes that derive a large run's company batches beside the one writing them (-1: one per CPU; 0:
-    #: none, one batch ahead in a thread): incremental.derived_batches.
+    #: none, one batch ahead in a thread): workers.derived_batches.
     derive_workers: int = -1
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)

@@ -18,7 +18,7 @@ from risk_assets.core.feature_table import ratio_frame
 from risk_assets.core.model import PDModel
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.modeling.assets import read_training_set
-from risk_assets.defs.scoring.assets import _predict
+from risk_assets.derive.scores import _predict
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import open_object_store
 from risk_assets.storage.schema import features as features_table

@@ -18,7 +18,7 @@ import pytest
 
 from risk_assets.core import market
 from risk_assets.core.macro import DEFAULT_SERIES, MacroBook, risk_free_rate
-from risk_assets.defs.market.assets import _prices_by_company, compute_market_features
+from risk_assets.derive.market import _prices_by_company, compute_market_features
 from risk_assets.settings import Settings
 from risk_assets.storage.warehouse import Warehouse
 from tests.sources import stubs

@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from risk_assets.core.feature_table import FEATURE_COLUMN_NAMES, FEATURE_COLUMNS, feature_document
-from risk_assets.defs.features.assets import ROW_COLUMNS, build_features
+from risk_assets.derive.features import ROW_COLUMNS, build_features
 from risk_assets.storage import migrations, queries
 from risk_assets.storage.warehouse import Warehouse, utc_now
 from tests.test_build_features import synthetic_panel

@@ -6,7 +6,6 @@ in Definitions. Every raw body is stored in the object store (content-addressed)
 """
 
 import datetime as dt
-from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
@@ -14,7 +13,7 @@ import pandas as pd
 from risk_assets.clients import NotFound, SourceError
 from risk_assets.core import market
 from risk_assets.core.fingerprint import combined_fingerprint, table_fingerprint
-from risk_assets.core.macro import MacroBook, MacroSeries
+from risk_assets.core.macro import MacroBook
 from risk_assets.defs.incremental import (
     SHARED_TOKEN,
     company_work,
@@ -31,7 +30,7 @@ from risk_assets.defs.resources import (
 from risk_assets.defs.sources import fetch
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe
 from risk_assets.defs.statements.assets import statements
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.derive.market import MarketBatch
 from risk_assets.version import code_version
 
 
@@ -80,17 +79,6 @@ def macro_indicators(
     )
 
 
-def price_symbols(company: dict) -> list[str]:
-    """Yahoo symbols to try for a company: the US ticker (BRK.B -> BRK-B); a Korean stock code on KOSPI
-    (.KS), then KOSDAQ (.KQ)."""
-    ticker = str(company.get("ticker") or "").strip().upper()
-    if not ticker:
-        return []
-    if company.get("country") == "KR":
-        return [f"{ticker}.KS", f"{ticker}.KQ"] if ticker.isdigit() else []
-    return [ticker.replace(".", "-")]
-
-
 def _price_rows(symbol: str, payload: dict) -> list[dict]:
     frame = market.traded_prices(payload)
     currency = market.chart_currency(payload)
@@ -127,7 +115,7 @@ def market_prices(
     start, today = dt.date.fromisoformat(prices.history_start), dt.date.today()
     with market_source.session(capture) as session:
         for company in store.read("companies").to_dict("records"):
-            for symbol in price_symbols(company):
+            for symbol in market.price_symbols(company):
                 try:
                     payload = session.chart_payload(symbol, start, today)
                 except NotFound:
@@ -150,59 +138,6 @@ def market_prices(
             "mode": market_source.mode,
         }
     )
-
-
-def _prices_by_company(store, companies: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str | None]]:
-    """company_id -> (symbol, price frame, currency) for the first candidate symbol that has prices."""
-    candidates = sorted(
-        {symbol for company in companies.to_dict("records") for symbol in price_symbols(company)}
-    )
-    by_symbol = dict(
-        tuple(store.read("market_prices", where={"symbol": candidates}).groupby("symbol", sort=False))
-    )
-    out = {}
-    for company in companies.to_dict("records"):
-        for symbol in price_symbols(company):
-            bars = by_symbol.get(symbol)
-            if bars is not None and len(bars):
-                frame = pd.DataFrame(
-                    {
-                        "date": pd.to_datetime(bars["price_date"]),
-                        "close": bars["close"].astype(float),
-                        "adjclose": bars["adjclose"].astype(float),
-                    }
-                ).sort_values("date")
-                out[company["company_id"]] = (symbol, frame.reset_index(drop=True), bars["currency"].iloc[0])
-                break
-    return out
-
-
-def compute_market_features(
-    statement_rows: pd.DataFrame, companies: pd.DataFrame, priced: dict, book: MacroBook, specs
-) -> pd.DataFrame:
-    """One market_features row per statement row (values None with the reason where an input is missing),
-    computed from whole columns (core.market.market_feature_frame)."""
-    country = dict(zip(companies["company_id"], companies["country"], strict=True))
-    return market.market_feature_frame(statement_rows, country, priced, book, specs)
-
-
-@dataclass(frozen=True)
-class MarketBatch:
-    """compute_market_features of one batch of companies, from what the warehouse holds for them (picklable, so
-    a worker process can derive the batch: incremental.derived_batches)."""
-
-    book: MacroBook
-    specs: tuple[MacroSeries, ...]
-
-    def __call__(self, store: Warehouse, batch: list[str]) -> pd.DataFrame:
-        companies = store.read("companies", where={"company_id": batch})
-        return compute_market_features(
-            store.read("statements", where={"company_id": batch}, columns=market.STATEMENT_INPUTS),
-            companies,
-            _prices_by_company(store, companies),
-            self.book,
-            self.specs,
-        )
 
 
 @dg.asset(
