@@ -31,7 +31,7 @@ from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
 from risk_assets.derive.workers import derived_batches, one_batch_ahead
 from risk_assets.storage.model_registry import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks, key_chunks
+from risk_assets.storage.stale import chunks
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
@@ -139,13 +139,19 @@ def _write_scores(
     else:
         mine = stored
     produced, kept = _score_index(period), _score_index(mine)
-    gone = list(kept[~kept.isin(produced)])
-    for part in key_chunks(gone, 3):
+    gone = [
+        {"company": company, "as_of": as_of, "version": version}
+        for company, as_of, version in kept[~kept.isin(produced)]
+    ]
+    if gone:  # each by its whole key: SQLite reads a list of keys against a scan of every score
         conn.execute(
             sa.delete(table).where(
+                table.c.company_id == sa.bindparam("company"),
+                table.c.as_of == sa.bindparam("as_of"),
+                table.c.model_version == sa.bindparam("version"),
                 table.c.kind == "period",
-                sa.tuple_(table.c.company_id, table.c.as_of, table.c.model_version).in_(part),
-            )
+            ),
+            gone,
         )
     changed = period[~unchanged_scores(period, mine)] if len(period) else period
     if len(changed):
@@ -175,13 +181,34 @@ def rerank_snapshots(store, conn, today: dt.date) -> int:
     return store.update("risk_scores", updates, connection=conn)
 
 
-def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
+def scores_of_the_day(companies: list[str], day: dt.date) -> sa.Select:
+    """The keys of some companies' scores dated ``day`` (snapshots and filings), found by key (company, date). With
+    ``kind = 'current'`` in the condition, SQLite plans it through ix_scores_rank (kind, as_of) once its statistics
+    say a date has few rows: every snapshot of the day read for each batch, however few of them it wants."""
     table = TABLES["risk_scores"]
-    for part in chunks(companies):
+    return sa.select(table.c.company_id, table.c.model_version, table.c.kind).where(
+        table.c.company_id.in_(companies), table.c.as_of == day
+    )
+
+
+def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
+    """Replace the companies' snapshots of today (under any model version) with ``current``."""
+    table = TABLES["risk_scores"]
+    stored = [
+        {"company": company, "version": version}
+        for part in chunks(companies)
+        for company, version, kind in conn.execute(scores_of_the_day(part, today))
+        if kind == "current"
+    ]
+    if stored:  # a second rescore of the day: each deleted by its whole key
         conn.execute(
             sa.delete(table).where(
-                table.c.company_id.in_(part), table.c.kind == "current", table.c.as_of == today
-            )
+                table.c.company_id == sa.bindparam("company"),
+                table.c.as_of == today,
+                table.c.model_version == sa.bindparam("version"),
+                table.c.kind == "current",
+            ),
+            stored,
         )
     store.upsert("risk_scores", current, connection=conn)
 

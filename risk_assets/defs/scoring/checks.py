@@ -1,5 +1,6 @@
 """Monitoring of what is served: is the scored population still the one each segment's model was developed on?"""
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -51,21 +52,27 @@ def _latest_snapshots(store) -> pd.DataFrame:
     )
 
 
+def snapshot_values_query(as_of: dt.date, companies: list[str]) -> sa.Select:
+    """Some companies' scores dated ``as_of`` with their feature values, found by key (company, date); the caller
+    keeps the snapshots. With ``kind = 'current'`` in the condition SQLite planned it through ix_scores_rank
+    (kind, as_of): every snapshot of the day read for each chunk of companies, 27.6 of the check's 40.8 s at
+    100,000 companies."""
+    table = TABLES["risk_scores"]
+    return sa.select(table.c.company_id, table.c.kind, table.c.feature_values).where(
+        table.c.company_id.in_(companies), table.c.as_of == as_of
+    )
+
+
 def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """The feature values of ``snapshots`` (rows of _latest_snapshots, one day), one float column per name, in
     their order: the JSON read and decoded a chunk of companies at a time, never the whole market's text."""
-    table = TABLES["risk_scores"]
     if snapshots.empty:
         return pd.DataFrame(columns=list(names), dtype=float)
     as_of = snapshots["as_of"].iloc[0]
     parts = []
     for part in chunks(list(snapshots["company_id"])):
-        texts = store.query(
-            sa.select(table.c.company_id, table.c.feature_values).where(
-                table.c.kind == "current", table.c.as_of == as_of, table.c.company_id.in_(part)
-            ),
-            columns=["company_id", "feature_values"],
-        )
+        texts = store.query(snapshot_values_query(as_of, part), columns=["company_id", "kind", "feature_values"])
+        texts = texts[texts["kind"] == "current"].reset_index(drop=True)
         parts.append(_feature_frame(texts, names).set_axis(texts["company_id"].to_numpy()))
     values = pd.concat(parts)
     return (
