@@ -167,16 +167,16 @@ def _convert_result_column(frame: pd.DataFrame, i: int, column_type: Any, dialec
 FETCH_ROWS = 4096
 
 
-def _joined(parts: list[pd.DataFrame], width: int) -> pd.DataFrame:
-    """The chunks of one result as one frame, each column with the dtype one frame built from every row at once
-    would have inferred: where the chunks disagree (a float column whose chunk held only NULLs is ``object``
-    there), the column is inferred again over all its values, as that frame would have been (pandas' concat
-    types such a column by its other chunks, but warns that it will stop doing so)."""
+def _joined(parts: list[pd.DataFrame], columns: Sequence[Any]) -> pd.DataFrame:
+    """The chunks of one result (of fetches, or of reads of a list of keys) as one frame, each column with the
+    dtype one frame built from every row at once would have: where the chunks disagree (a float column whose chunk
+    held only NULLs is ``object`` there), the column is inferred again over all its values, as that frame would
+    have been (pandas' concat types such a column by its other chunks, but warns that it will stop doing so)."""
     if not parts:
-        return pd.DataFrame(columns=range(width))
+        return pd.DataFrame(columns=list(columns))
     if len(parts) == 1:
         return parts[0]
-    mixed = [i for i in range(width) if len({part[i].dtype for part in parts}) > 1]
+    mixed = [i for i in columns if len({part[i].dtype for part in parts}) > 1]
     for part in parts:
         for i in mixed:
             part[i] = part[i].astype(object)
@@ -624,7 +624,7 @@ class Warehouse:
         ]
         if not parts:
             return pd.DataFrame(columns=names)
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame = _joined(parts, names)
         if order_by and len(parts) > 1:
             frame = frame.sort_values(list(order_by), kind="stable", ignore_index=True)
         return frame
@@ -645,7 +645,7 @@ class Warehouse:
                 parts.append(pd.DataFrame(rows, columns=range(len(names))))
             del rows
             result.close()
-        frame = _joined(parts, len(names))
+        frame = _joined(parts, range(len(names)))
         del parts
         types = [c.type for c in statement.selected_columns] if isinstance(statement, sa.Select) else []
         for i, column_type in enumerate(types):

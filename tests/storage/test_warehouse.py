@@ -300,6 +300,20 @@ def test_a_read_in_chunks_is_the_read_in_one_piece(warehouse, monkeypatch):
     assert list(chunked["segment"].iloc[:5]) == ["listed"] * 5 and chunked["segment"].iloc[5:].isna().all()
 
 
+def test_a_read_of_a_long_list_of_keys_types_its_columns_over_every_list(warehouse):
+    """read() with more keys than one IN list takes (stale.CHUNK) reads a list at a time; a column NULL throughout
+    one list's rows is typed by all of them."""
+    rows = scores_for(companies=1200, years=1)
+    for i, row in enumerate(rows):
+        row["percentile"] = None if i < 1000 else 12.5
+    warehouse.upsert("risk_scores", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = warehouse.read("risk_scores", where={"company_id": [row["company_id"] for row in rows]})
+    assert read["percentile"].dtype == np.float64
+    assert read["percentile"].isna().sum() == 1000 and (read["percentile"].dropna() == 12.5).all()
+
+
 # --- planner statistics -----------------------------------------------------------------------------------------
 
 

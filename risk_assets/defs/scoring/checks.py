@@ -71,7 +71,9 @@ def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.D
     as_of = snapshots["as_of"].iloc[0]
     parts = []
     for part in chunks(list(snapshots["company_id"])):
-        texts = store.query(snapshot_values_query(as_of, part), columns=["company_id", "kind", "feature_values"])
+        texts = store.query(
+            snapshot_values_query(as_of, part), columns=["company_id", "kind", "feature_values"]
+        )
         texts = texts[texts["kind"] == "current"].reset_index(drop=True)
         parts.append(_feature_frame(texts, names).set_axis(texts["company_id"].to_numpy()))
     values = pd.concat(parts)
