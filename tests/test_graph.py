@@ -207,6 +207,51 @@ def test_only_the_scores_that_keep_their_drivers_keep_their_feature_values(graph
     assert 0 < with_drivers.sum() < len(scores)
 
 
+def test_the_stability_history_leaves_out_filing_scores_whose_features_were_recomputed(
+    graph_copy: Path,
+) -> None:
+    """The PSI history reads an older filing score's values from its features row, and only while that row still
+    holds what the score was predicted from (its digest)."""
+    import sqlalchemy as sa
+
+    from risk_assets.defs.resources import default_resources
+    from risk_assets.defs.scoring.checks import _filing_features
+    from risk_assets.storage.schema import TABLES
+
+    store = warehouse()
+    scores = store.read("risk_scores", where={"kind": "period"})
+    older = scores[scores["feature_values"].isna()].iloc[0]
+    model = (
+        default_resources(env_vars=False)["mlflow_registry"]
+        .for_segment(older["segment"])
+        .load(older["model_version"])
+    )
+    table, features = TABLES["risk_scores"], TABLES["features"]
+    filings = sa.and_(
+        table.c.kind == "period",
+        table.c.model_name == older["model_name"],
+        table.c.model_version == older["model_version"],
+        table.c.segment == older["segment"],
+    )
+    before, left_out = _filing_features(store, filings, [older["company_id"]], model.feature_names)
+    assert left_out == 0 and older["as_of"] in set(before["as_of"])
+    name = next(name for name in model.feature_names if name in features.c)
+    with (
+        store.transaction() as conn
+    ):  # the filing's features recomputed (to other values) after it was scored
+        conn.execute(
+            sa.update(features)
+            .where(
+                features.c.company_id == older["company_id"],
+                features.c.period_end == older["period_end"],
+                features.c.accession == older["accession"],
+            )
+            .values({name: 12345.0})
+        )
+    after, left_out = _filing_features(store, filings, [older["company_id"]], model.feature_names)
+    assert left_out == 1 and len(after) == len(before) - 1 and older["as_of"] not in set(after["as_of"])
+
+
 def test_a_run_scores_with_the_champions_it_found_when_it_started(graph_copy: Path) -> None:
     """Every batch of a rescore, in any worker, scores with the versions looked up once at its start, their models
     carried with the batches: an alias moved or removed meanwhile does not split the run; a segment without a

@@ -9,6 +9,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
+from risk_assets.core.fingerprint import value_digests
 from risk_assets.core.monitoring import (
     STABILITY_KEY,
     feature_stability,
@@ -112,14 +113,14 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         )
         scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
         picked = _history_companies(pd.Series(scored, dtype=object))
-        parts = [
+        read = [
             _filing_features(store, champion_filings, part, model.feature_names) for part in chunks(picked)
         ]
         history = stability_over_time(
             development_pd,
             development[model.feature_names],
-            pd.concat(parts, ignore_index=True)
-            if parts
+            pd.concat([frame for frame, _ in read], ignore_index=True)
+            if read
             else pd.DataFrame(columns=[*_FILING_COLUMNS, *model.feature_names]),
             model.feature_names,
         )
@@ -130,19 +131,22 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
             "score": scores,
             "features": json.loads(stability.to_json(orient="records")),
             "history": history,
+            "history_recomputed_left_out": sum(left_out for _, left_out in read),
         }
     return out
 
 
 def _filing_features(
     store, filings: sa.ColumnElement, companies: list[str], names: list[str]
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
     """Some companies' filing scores (``filings``: which ones) with the feature values each was predicted from,
-    read from its filing's features row: an older filing score keeps only their digest, not the values."""
+    read from its filing's features row (an older filing score keeps only their digest, not the values), and how
+    many were left out because their features row was recomputed since (its values' digest is not the score's;
+    a score without a digest, stored before digests, is taken as it is)."""
     scores, features = TABLES["risk_scores"], TABLES["features"]
     values = [features.c[name] for name in names if name in features.c]
     statement = (
-        sa.select(*[scores.c[name] for name in _FILING_COLUMNS], *values)
+        sa.select(*[scores.c[name] for name in _FILING_COLUMNS], scores.c.feature_digest, *values)
         .select_from(
             scores.join(
                 features,
@@ -155,8 +159,14 @@ def _filing_features(
         )
         .where(filings, scores.c.company_id.in_(companies))
     )
-    frame = store.query(statement, columns=[*_FILING_COLUMNS, *(c.name for c in values)])
-    return frame.reindex(columns=[*_FILING_COLUMNS, *names]).astype({name: float for name in names})
+    frame = store.query(statement, columns=[*_FILING_COLUMNS, "feature_digest", *(c.name for c in values)])
+    frame = frame.reindex(columns=[*_FILING_COLUMNS, "feature_digest", *names]).astype(
+        {n: float for n in names}
+    )
+    digest = frame.pop("feature_digest")
+    matches = np.asarray(value_digests(frame[list(names)]), dtype=object) == digest.to_numpy(dtype=object)
+    scored_from = digest.isna().to_numpy() | matches
+    return frame[scored_from].reset_index(drop=True), int((~scored_from).sum())
 
 
 def _feature_frame(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
