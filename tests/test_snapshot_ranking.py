@@ -15,6 +15,7 @@ from risk_assets.defs.scoring.assets import percentiles_in, rank_among_today
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import Warehouse
 from tests.storage.test_warehouse import score
+from tests.support.sql import sent
 
 TODAY = dt.date(2026, 12, 6)
 
@@ -155,21 +156,12 @@ def _skewed_scores(store: Warehouse, companies: int) -> list[str]:
 
 def _plans_of(store: Warehouse, run) -> list[str]:
     """The plan SQLite chose for each statement ``run(connection)`` executes, with the parameters it was given."""
-    plans = []
 
-    def explain(conn, cursor, statement, parameters, context, executemany):
-        bound = parameters[0] if executemany else parameters
-        plans.append(
-            " ".join(str(r[-1]) for r in cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", bound))
-        )
-
-    sa.event.listen(store.engine, "before_cursor_execute", explain)
-    try:
+    def in_a_transaction() -> None:
         with store.transaction() as conn:
             run(conn)
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", explain)
-    return plans
+
+    return sent(store.engine, in_a_transaction, plans=True)
 
 
 def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_the_day(

@@ -8,10 +8,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from risk_assets.storage.stale import FEEDS, KEY_LIST_VALUES, key_chunks
 from risk_assets.storage.warehouse import Warehouse
+from tests.support.sql import sent
 
 LOADED = dt.datetime(2026, 1, 1, 12, 0)
 
@@ -97,32 +97,6 @@ def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks
         warehouse.read("default_events", where={"company_id": ["a"], "kind": ["x"]})
 
 
-def _planned_deletes(warehouse: Warehouse, run) -> list[str]:
-    """What the server plans for each DELETE ``run`` sends, asked just before it runs: SQLite's query plan, or the
-    (type, key) of MySQL/MariaDB's EXPLAIN."""
-    plans: list[str] = []
-
-    def explain(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith("DELETE"):
-            return
-        bound = parameters[0] if executemany else parameters
-        if warehouse.dialect == "sqlite":
-            found = cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", bound).fetchall()
-            plans.append(" ".join(str(row[-1]) for row in found))
-            return
-        with cursor.connection.cursor() as explaining:
-            explaining.execute(f"EXPLAIN {statement}", bound)
-            row = dict(zip([d[0] for d in explaining.description], explaining.fetchone(), strict=True))
-        plans.append(f"{row['type']} {row['key']}")
-
-    sa.event.listen(warehouse.engine, "before_cursor_execute", explain)
-    try:
-        run()
-    finally:
-        sa.event.remove(warehouse.engine, "before_cursor_execute", explain)
-    return plans
-
-
 def test_marks_are_replaced_and_cleared_by_key_in_lists_mariadb_reads_by_key(warehouse: Warehouse) -> None:
     """Marks are replaced and cleared by lists of single values (consumers, companies, tokens) of under 1,000
     each: on MariaDB a range of the primary key (from 1,000 values on it reads a list against a full scan), on
@@ -141,7 +115,7 @@ def test_marks_are_replaced_and_cleared_by_key_in_lists_mariadb_reads_by_key(war
         with warehouse.transaction() as conn:
             warehouse.mark_stale(conn, ["risk_scores", "features"], companies[:2400])
 
-    planned = _planned_deletes(warehouse, mark_again)
+    planned = sent(warehouse.engine, mark_again, "DELETE", plans=True)
     assert len(planned) == 3 and all(by_key in plan for plan in planned), planned
     remarked = warehouse.stale_marks("risk_scores")
     assert len(remarked) == 20000 and set(remarked["token"]) & set(marks["token"]) == set(
@@ -152,7 +126,7 @@ def test_marks_are_replaced_and_cleared_by_key_in_lists_mariadb_reads_by_key(war
         with warehouse.transaction() as conn:
             assert warehouse.clear_stale(conn, "risk_scores", marks) == 17600  # the replaced ones stay
 
-    planned = _planned_deletes(warehouse, clear)
+    planned = sent(warehouse.engine, clear, "DELETE", plans=True)
     assert len(planned) == 41 and all(by_key in plan for plan in planned), planned  # lists of 499 pairs
     assert set(_marked(warehouse, "risk_scores")) == set(companies[:2400])
     assert _marked(warehouse, "features") == set(companies[:2400])

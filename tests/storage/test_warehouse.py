@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from risk_assets.storage import warehouse as warehouse_module
 from risk_assets.storage.schema import risk_scores
 from risk_assets.storage.warehouse import Warehouse
+from tests.support.sql import sent
 
 NOW = dt.datetime(2024, 3, 1, 9, 30, 15, 123456)
 
@@ -133,6 +134,30 @@ def test_replace_swaps_one_partition_and_leaves_the_others(warehouse):
     assert warehouse.count("risk_scores", where={"model_version": "2"}) == 20
     kept = warehouse.read("risk_scores", where={"model_version": "1"})
     assert set(kept["company_id"]) == {"c0000", "c0001", "c0002"}
+
+
+def test_rows_inside_what_replace_deleted_are_inserted_others_upserted(warehouse):
+    """A replaced partition's rows cannot meet a stored row: a plain INSERT (faster on SQLite). Rows outside the
+    replace, a replace by a column that is not part of the key, or two rows with one key keep the upsert (the last
+    row wins), as before."""
+    warehouse.upsert("risk_scores", scores_for(companies=3, years=2))
+    conflict = ("ON CONFLICT", "ON DUPLICATE KEY")
+
+    def upserted(rows, replace) -> bool:
+        (statement,) = set(
+            sent(warehouse.engine, lambda: warehouse.upsert("risk_scores", rows, replace=replace), "INSERT")
+        )
+        return any(clause in statement for clause in conflict)
+
+    fresh = scores_for(companies=2, years=3, version="1")
+    assert not upserted(fresh, {"company_id": ["c0000", "c0001"]})
+    assert warehouse.count("risk_scores") == 6 + 2  # c0000, c0001 three years each, c0002 two
+    outside = scores_for(companies=3, years=1, version="1")  # c0002's row is outside the replace
+    assert upserted(outside, {"company_id": ["c0000", "c0001"]})
+    twice = [dict(row, pd=0.2) for row in fresh[:1]] + [dict(row, pd=0.3) for row in fresh[:1]]
+    assert upserted(twice, {"company_id": "c0000"})
+    assert warehouse.read("risk_scores", where={"company_id": "c0000"})["pd"].tolist() == [0.3]
+    assert upserted(scores_for(companies=1, years=1, version="1"), {"model_name": "corporate_pd"})
 
 
 def test_replace_with_no_rows_empties_the_partition(warehouse):
