@@ -274,6 +274,15 @@ def test_a_run_scores_with_the_champions_it_found_when_it_started(graph_copy: Pa
         np.linspace(-1, 1, 3 * len(model.feature_names)).reshape(3, -1), columns=model.feature_names
     )
     np.testing.assert_array_equal(model.predict_pd(frame), expected.predict_pd(frame))
+    asked = []
+    in_process = champions.with_loader(
+        lambda s, v: asked.append((s, v)) or mlflow_registry.for_segment(s).load(v)
+    )
+    assert in_process.load(segment)[:2] == (name, version) and asked == [
+        (segment, version)
+    ]  # only the one met
+    with pytest.raises(Exception, match="pickle"):  # a loader stays in the run's process
+        pickle.dumps(in_process)
     with pytest.raises(MissingChampion, match=f"cannot score the {segment} segment: no 'champion' alias on"):
         champions_of(mlflow_registry).load(segment)
 

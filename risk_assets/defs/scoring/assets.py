@@ -298,7 +298,15 @@ def risk_scores(
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
 
-    derive = ScoreBatch(champion_models(resolved, mlflow_registry), today)
+    # workers get the models with the batches; a run in this process loads the segments it meets
+    derive = ScoreBatch(
+        champion_models(resolved, mlflow_registry)
+        if processes
+        else resolved.with_loader(
+            lambda segment, version: mlflow_registry.for_segment(segment).load(version)
+        ),
+        today,
+    )
     scored = _missing_champion_fails(derived_batches(store, batches, derive, processes))
     for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
         excluded += batch_excluded
