@@ -118,6 +118,12 @@ class SegmentStability(BaseModel):
         description="PSI over time: the champion version's filing scores year by year against its development "
         "sample, oldest first",
     )
+    history_recomputed_left_out: int = Field(
+        default=0,
+        examples=[0],
+        description="Filing scores the history left out: their features row was recomputed after they were scored "
+        "(its values' digest is not the score's)",
+    )
 
 
 class StabilityReport(BaseModel):

@@ -97,6 +97,9 @@ def test_population_stability_per_segment_is_served(api, keys):
     assert statuses["log_real_assets"] == "shift"  # mega-caps against a small-cap panel
     assert set(statuses.values()) <= {"stable", "watch", "shift", "unknown"}
     assert market["score"]["status"] in {"stable", "watch", "shift"}
+    assert (
+        market["history_recomputed_left_out"] == 0
+    )  # every filing's features are the ones it was scored from
     # PSI over time: the champion's filing scores year by year, oldest first, small samples flagged
     years = [point["year"] for point in market["history"]]
     assert years == sorted(set(years)) and len(years) >= 10
