@@ -171,7 +171,6 @@ def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_
     in the condition SQLite reads every snapshot of the day through ix_scores_rank for each batch (0.26 s a
     chunk at 100,000 companies)."""
     from risk_assets.defs.scoring.assets import _write_snapshots, scores_of_the_day
-    from risk_assets.defs.scoring.checks import snapshot_values_query
 
     store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     store.create_schema()
@@ -184,7 +183,10 @@ def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_
         assert (
             "USING INDEX ix_scores_rank" in _plans_of(store, lambda conn: conn.execute(naive))[0]
         )  # the trap
-        for statement in (scores_of_the_day(wanted, TODAY), snapshot_values_query(TODAY, wanted)):
+        for statement in (
+            scores_of_the_day(wanted, TODAY),
+            scores_of_the_day(wanted, TODAY, "feature_values"),
+        ):
             (plan,) = _plans_of(store, lambda conn, statement=statement: conn.execute(statement))
             assert "INDEX sqlite_autoindex_risk_scores_1 (company_id=? AND as_of=?)" in plan, plan
 

@@ -181,14 +181,16 @@ def rerank_snapshots(store, conn, today: dt.date) -> int:
     return store.update("risk_scores", updates, connection=conn)
 
 
-def scores_of_the_day(companies: list[str], day: dt.date) -> sa.Select:
-    """The keys of some companies' scores dated ``day`` (snapshots and filings), found by key (company, date). With
-    ``kind = 'current'`` in the condition, SQLite plans it through ix_scores_rank (kind, as_of) once its statistics
-    say a date has few rows: every snapshot of the day read for each batch, however few of them it wants."""
+def scores_of_the_day(companies: list[str], day: dt.date, *columns: str) -> sa.Select:
+    """The keys (company_id, model_version, kind) and ``columns`` of some companies' scores dated ``day``
+    (snapshots and filings: the caller keeps the kind it wants), found by key (company, date). With ``kind =
+    'current'`` in the condition, SQLite plans it through ix_scores_rank (kind, as_of) once its statistics say a
+    date has few rows: every snapshot of the day read for each batch, however few of them it wants (the PSI
+    check's read of the snapshots' values: 27.6 of its 40.8 s at 100,000 companies)."""
     table = TABLES["risk_scores"]
-    return sa.select(table.c.company_id, table.c.model_version, table.c.kind).where(
-        table.c.company_id.in_(companies), table.c.as_of == day
-    )
+    return sa.select(
+        table.c.company_id, table.c.model_version, table.c.kind, *(table.c[name] for name in columns)
+    ).where(table.c.company_id.in_(companies), table.c.as_of == day)
 
 
 def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:

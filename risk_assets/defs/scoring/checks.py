@@ -1,6 +1,5 @@
 """Monitoring of what is served: is the scored population still the one each segment's model was developed on?"""
 
-import datetime as dt
 import json
 
 import dagster as dg
@@ -20,7 +19,7 @@ from risk_assets.core.segments import SEGMENT_NAMES
 from risk_assets.defs.incremental import EVERY_COMPANY, MATERIAL_SHARE, previous_metadata_of
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
-from risk_assets.defs.scoring.assets import risk_scores
+from risk_assets.defs.scoring.assets import risk_scores, scores_of_the_day
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.stale import chunks
 
@@ -53,17 +52,6 @@ def _latest_snapshots(store) -> pd.DataFrame:
     )
 
 
-def snapshot_values_query(as_of: dt.date, companies: list[str]) -> sa.Select:
-    """Some companies' scores dated ``as_of`` with their feature values, found by key (company, date); the caller
-    keeps the snapshots. With ``kind = 'current'`` in the condition SQLite planned it through ix_scores_rank
-    (kind, as_of): every snapshot of the day read for each chunk of companies, 27.6 of the check's 40.8 s at
-    100,000 companies."""
-    table = TABLES["risk_scores"]
-    return sa.select(table.c.company_id, table.c.kind, table.c.feature_values).where(
-        table.c.company_id.in_(companies), table.c.as_of == as_of
-    )
-
-
 def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """The feature values of ``snapshots`` (rows of _latest_snapshots, one day), one float column per name, in
     their order: the JSON read and decoded a chunk of companies at a time, never the whole market's text."""
@@ -73,7 +61,8 @@ def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.D
     parts = []
     for part in chunks(list(snapshots["company_id"])):
         texts = store.query(
-            snapshot_values_query(as_of, part), columns=["company_id", "kind", "feature_values"]
+            scores_of_the_day(part, as_of, "feature_values"),
+            columns=["company_id", "model_version", "kind", "feature_values"],
         )
         texts = texts[texts["kind"] == "current"].reset_index(drop=True)
         parts.append(_feature_frame(texts, names).set_axis(texts["company_id"].to_numpy()))
