@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,48 @@ def _db_value(value: Any, column: sa.Column, process: Any) -> Any:
     return process(value) if process is not None and value is not None else value
 
 
-def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) -> list[Any]:
+class _Floats(Sequence[float | None]):
+    """A float column held as numbers (NaN for NULL) until a part of it is sent, then as Python floats and None.
+    Converted whole, a features batch's hundred float columns held ~100 MB of Python floats in the writer besides
+    the frame itself (a float object takes four times a number's bytes)."""
+
+    def __init__(self, numbers: np.ndarray) -> None:
+        self.numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @overload
+    def __getitem__(self, index: int) -> float | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[float | None]: ...
+
+    def __getitem__(self, index: int | slice) -> float | None | list[float | None]:
+        if isinstance(index, slice):
+            return self.values(self.numbers[index])
+        number = float(self.numbers[index])
+        return None if number != number else number
+
+    def __iter__(self) -> Iterator[float | None]:
+        return iter(self[:])
+
+    @staticmethod
+    def values(numbers: np.ndarray) -> list[float | None]:
+        missing = np.isnan(numbers)
+        if not missing.any():
+            return numbers.tolist()
+        values = numbers.astype(object)  # Python floats, made in C
+        values[missing] = None
+        return values.tolist()
+
+
+def _part(values: Sequence[Any], start: int, stop: int) -> Sequence[Any]:
+    """Rows start:stop of a prepared column, a float column still as numbers."""
+    return _Floats(values.numbers[start:stop]) if isinstance(values, _Floats) else values[start:stop]
+
+
+def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) -> Sequence[Any]:
     """One frame column as the values the driver takes, converted a column at a time (what SQLAlchemy's
     per-row parameter processing did, which cost more than the database's own work on wide tables): numbers need
     only NaN -> NULL; dates, times and flags are converted once per distinct value."""
@@ -115,13 +156,7 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.Dialect) ->
     kind = series.dtype.kind
     if kind in "biuf" and not (typed and kind != "b"):
         if isinstance(column_type, sa.Float):
-            numbers = series.to_numpy(dtype=float, na_value=np.nan)
-            missing = np.isnan(numbers)
-            if not missing.any():
-                return numbers.tolist()
-            values = numbers.astype(object)  # Python floats, made in C
-            values[missing] = None
-            return values.tolist()
+            return _Floats(series.to_numpy(dtype=float, na_value=np.nan))
         values = series.tolist()  # numpy scalars -> Python
         nulls = series.isna().tolist()
         if any(nulls):
@@ -190,13 +225,15 @@ def _joined(parts: list[pd.DataFrame], columns: Sequence[Any]) -> pd.DataFrame:
 _MYSQL_STATEMENT_CHARS = 1_000_000
 
 
-def _mysql_literals(values: list[Any], column: sa.Column, driver: Any) -> list[str]:
+def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> list[str]:
     """One column's DB-API values as the SQL literals PyMySQL would write for them: a float as its repr with
     "e0" where it has no exponent (a DOUBLE literal, every bit kept), anything else escaped by the driver once per
     distinct value. PyMySQL escapes value by value through a chain of Python calls, which on the 150-column
     features table was most of a MariaDB pass."""
     if isinstance(column.type, sa.Float):
-        numbers = np.array(values, dtype=float)  # None -> NaN
+        numbers = (
+            values.numbers if isinstance(values, _Floats) else np.array(values, dtype=float)
+        )  # None: NaN
         if np.isinf(numbers).any():
             raise ValueError(
                 f"{column.table.name}.{column.name}: an infinite value cannot be stored in MySQL"
@@ -219,10 +256,11 @@ class _Compiled:
 
 
 class _Prepared:
-    """Rows ready for the driver, held a column at a time: the column names and, per name, the DB-API values
-    (rows are zipped only in the order a compiled statement binds them, in C, a batch at a time)."""
+    """Rows ready for the driver, held a column at a time: the column names and, per name, the DB-API values, float
+    columns as numbers until a batch of them is sent (_Floats); rows are zipped only in the order a compiled
+    statement binds them, in C, a batch at a time."""
 
-    def __init__(self, names: Sequence[str], columns: list[list[Any]]) -> None:
+    def __init__(self, names: Sequence[str], columns: list[Sequence[Any]]) -> None:
         self.names = tuple(names)
         self.columns = columns
         self.length = len(columns[0]) if columns else 0
@@ -395,7 +433,9 @@ class Warehouse:
         _require_keys(table, prepared, "an upsert")
         consumers = stale.FEEDS.get(table.name, ()) if track_changes else ()
         changed = (
-            stale.changed_companies(conn, table, [(p.names, p.columns) for p in prepared], replace)
+            stale.changed_companies(
+                conn, table, [(p.names, [list(values) for values in p.columns]) for p in prepared], replace
+            )
             if consumers
             else set()
         )
@@ -501,7 +541,7 @@ class Warehouse:
         conn: Connection,
         table: sa.Table,
         statement: _Compiled,
-        ordered: list[list[Any]],
+        ordered: list[Sequence[Any]],
         batch_size: int,
         clauses: tuple[str, str],
     ) -> None:
@@ -510,10 +550,6 @@ class Warehouse:
         (_mysql_literals) instead of escaped one by one. Sent without parameters, so that no formatting touches a
         '%' in the text; SQLAlchemy still wraps the driver's errors."""
         driver = conn.connection.driver_connection
-        literals = [
-            _mysql_literals(values, table.c[name], driver)
-            for name, values in zip(statement.columns, ordered, strict=True)
-        ]
         prefix, postfix = clauses
         rows: list[str] = []
         size = 0
@@ -528,13 +564,18 @@ class Warehouse:
                 error.statement = f"{prefix}<{len(rows):,} rows of values>{postfix[:200]}"
                 raise
 
-        for row in zip(*literals, strict=True):
-            text = "(" + ",".join(row) + ")"
-            if rows and (len(rows) == batch_size or size + len(text) > _MYSQL_STATEMENT_CHARS):
-                send()
-                rows, size = [], 0
-            rows.append(text)
-            size += len(text) + 1
+        for start in range(0, len(ordered[0]) if ordered else 0, batch_size):  # a batch's literals at a time
+            literals = [
+                _mysql_literals(_part(values, start, start + batch_size), table.c[name], driver)
+                for name, values in zip(statement.columns, ordered, strict=True)
+            ]
+            for row in zip(*literals, strict=True):
+                text = "(" + ",".join(row) + ")"
+                if rows and (len(rows) == batch_size or size + len(text) > _MYSQL_STATEMENT_CHARS):
+                    send()
+                    rows, size = [], 0
+                rows.append(text)
+                size += len(text) + 1
         if rows:
             send()
 

@@ -91,8 +91,10 @@ def _sqlalchemy_insert(warehouse: Warehouse, table: sa.Table, frame: pd.DataFram
 )
 @pytest.mark.parametrize("typed", [False, True], ids=["objects", "typed"])
 @pytest.mark.parametrize("as_mappings", [False, True], ids=["frame", "mappings"])
+# 4: the rows go in three batches, each converted on its own (float columns are held as numbers until then)
+@pytest.mark.parametrize("batch_size", [2000, 4], ids=["one_batch", "batches_of_4"])
 def test_a_bulk_write_stores_what_sqlalchemy_stores(
-    warehouse: Warehouse, table_name: str, typed: bool, as_mappings: bool
+    warehouse: Warehouse, table_name: str, typed: bool, as_mappings: bool, batch_size: int
 ):
     table = TABLES[table_name]
     frame = _frame(table)
@@ -103,10 +105,10 @@ def test_a_bulk_write_stores_what_sqlalchemy_stores(
     reference = _stored(warehouse, table)
     with warehouse.transaction() as conn:
         conn.execute(sa.delete(table))
-    assert warehouse.upsert(table_name, rows, track_changes=False) == ROWS
+    assert warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size) == ROWS
     assert _stored(warehouse, table) == reference
     # written again over itself (the update branch of the upsert): nothing changes
-    warehouse.upsert(table_name, rows, track_changes=False)
+    warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size)
     assert _stored(warehouse, table) == reference
 
 
