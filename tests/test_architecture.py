@@ -46,3 +46,22 @@ def test_the_scan_finds_an_environment_read(tmp_path: Path) -> None:
         "COPY = dict(os.environ)\nos.environ.setdefault('W', '2')\n"
     )
     assert environment_reads(module) == [2, 3, 5, 6]  # line 4 writes
+
+
+#: Libraries only training uses. Every run (a new filing's included) and every code-location load starts a fresh
+#: interpreter that loads the definitions, so what they import is paid on each start (matplotlib ~0.3 s).
+TRAINING_ONLY = ("matplotlib", "sklearn.model_selection")
+
+
+def test_loading_the_definitions_imports_no_training_only_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from risk_assets.definitions import defs; defs(); "
+        f"print(','.join(n for n in {TRAINING_ONLY!r} if n in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1:] in ([], [""]), done.stdout
