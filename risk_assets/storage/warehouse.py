@@ -231,9 +231,8 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
     distinct value. PyMySQL escapes value by value through a chain of Python calls, which on the 150-column
     features table was most of a MariaDB pass."""
     if isinstance(column.type, sa.Float):
-        numbers = (
-            values.numbers if isinstance(values, _Floats) else np.array(values, dtype=float)
-        )  # None: NaN
+        # a float column still as numbers (_Floats), or values with None for NULL (np.array makes it NaN)
+        numbers = values.numbers if isinstance(values, _Floats) else np.array(values, dtype=float)
         if np.isinf(numbers).any():
             raise ValueError(
                 f"{column.table.name}.{column.name}: an infinite value cannot be stored in MySQL"
