@@ -30,7 +30,7 @@ What it does (issue 11, "The whole market, incrementally"):
    by raw predict rows/s.
 
 A MySQL/MariaDB ``--warehouse-url`` names the server: a scratch database ``riskgraph_scale_<hex>`` is created on it
-and dropped afterwards (the URL's own database is never touched).
+and dropped afterwards unless ``--keep`` (the URL's own database is never touched).
 """
 
 from __future__ import annotations
@@ -251,7 +251,9 @@ class Home:
         }
 
     def close(self) -> None:
-        if self.database:
+        if self.database and self.keep:
+            log(f"scratch database kept: {self.database} (drop it when done)")
+        elif self.database:
             drop_scratch_database(self.server_url, self.database)
         if self.keep:
             log(f"home kept: {self.path}")
@@ -449,7 +451,7 @@ def main() -> int:
     )
     parser.add_argument("--profile", help="write the full run's cProfile stats to this file")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home and scratch database")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
