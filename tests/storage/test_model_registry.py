@@ -1,18 +1,25 @@
-"""ModelRegistry.close_stale_runs: MLflow runs left RUNNING by a killed materialisation are closed as FAILED by
-the next training run, on a real local MLflow store (sqlite), with the kill a real SIGKILL."""
+"""ModelRegistry on a real local MLflow store (sqlite): runs left RUNNING by a killed materialisation (a real
+SIGKILL) are closed as FAILED by the next training run; a model whose pinned requirements this environment does not
+meet loads with a warning that names them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 
-from risk_assets.storage.model_registry import STALE_RUN_TAG, ModelRegistry
+from risk_assets.core.model import PDModel
+from risk_assets.storage import model_registry
+from risk_assets.storage.model_registry import STALE_RUN_TAG, ModelRegistry, requirement_mismatches
 
 _KILLED_TRAINING = """
 import sys, time, mlflow
@@ -96,3 +103,55 @@ def test_registries_of_one_tracking_uri_share_one_client(tmp_path: Path) -> None
     elsewhere = ModelRegistry(f"sqlite:///{tmp_path / 'other.db'}", "corporate_pd_listed", "corporate_pd")
     assert elsewhere.client is not listed.client
     assert elsewhere.client.tracking_uri.endswith("other.db")
+
+
+def _logged_version(registry: ModelRegistry) -> str:
+    """A small logistic PDModel on synthetic rows, logged and registered as a new version."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"leverage": rng.normal(size=400), "margin": rng.normal(size=400)})
+    target = (frame["leverage"] - frame["margin"] + rng.normal(size=400) > 1.5).astype(int).to_numpy()
+    model = PDModel("logistic", ["leverage", "margin"], {"C": 1.0}).fit(
+        frame, target, target_rate=0.05, calibration_folds=3
+    )
+    registry.activate()
+    with mlflow.start_run(run_name="requirements"):
+        return registry.log_model(model, frame).version
+
+
+def test_a_model_logged_under_other_pins_loads_with_a_warning_naming_them(tmp_path, caplog):
+    registry = _registry(tmp_path)
+    version = _logged_version(registry)
+    # As if trained where another LightGBM was installed: the pin in the stored model's requirements.txt.
+    (stored,) = (tmp_path / "mlartifacts").rglob("requirements.txt")
+    pins = stored.read_text()
+    assert f"lightgbm=={metadata.version('lightgbm')}" in pins
+    stored.write_text(pins.replace(f"lightgbm=={metadata.version('lightgbm')}", "lightgbm==0.0.1"))
+    with caplog.at_level(logging.WARNING, logger=model_registry.__name__):
+        model = registry.load(version)
+    assert model.feature_names == ["leverage", "margin"]
+    warned = [r.getMessage() for r in caplog.records if r.name == model_registry.__name__]
+    assert len(warned) == 1
+    assert f"lightgbm==0.0.1 (installed {metadata.version('lightgbm')})" in warned[0]
+    assert "scikit-learn" not in warned[0]  # the pins this environment meets are not named
+
+
+def test_a_model_logged_under_this_environments_pins_loads_without_a_warning(tmp_path, caplog):
+    registry = _registry(tmp_path)
+    version = _logged_version(registry)
+    with caplog.at_level(logging.WARNING, logger=model_registry.__name__):
+        registry.load(version)
+    assert [r for r in caplog.records if r.name == model_registry.__name__] == []
+
+
+def test_requirement_mismatches_compares_each_pin_with_what_is_installed():
+    numpy_version = metadata.version("numpy")
+    assert requirement_mismatches(
+        [
+            f"numpy=={numpy_version}",
+            "numpy<1",
+            "riskgraph",
+            "no-such-distribution-here==1.0",
+            "./wheels/local.whl",
+            'lightgbm==0.0.1; python_version < "3"',
+        ]
+    ) == [f"numpy<1 (installed {numpy_version})", "no-such-distribution-here==1.0 (not installed)"]
