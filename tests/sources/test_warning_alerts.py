@@ -81,3 +81,30 @@ def test_a_new_signal_raises_one_alert_once(graph_copy: Path) -> None:
         again.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True),
         after.sort_values(["company_id", "as_of", "model_version"]).reset_index(drop=True),
     )
+
+    # Another signal of that day: the same alert, its reasons merged with the stored ones; no other alert moves.
+    store.upsert(
+        "warning_signals",
+        [
+            {
+                "company_id": SAMSUNG,
+                "kind": "late_filing_notice",
+                "reference": "20240312000999",
+                "signal_date": dt.date(2024, 3, 12),
+                "resolved_at": None,
+                "source": "dart_disclosure_list",
+                "detail": "test notice",
+                "alert_pending": True,
+                "loaded_at": dt.datetime(2026, 1, 2),
+            }
+        ],
+    )
+    assert run_job("rescore_all", assets=["risk_alerts"]).success
+    merged = store.read("risk_alerts").sort_values(["company_id", "as_of", "model_version"])
+    key = ["company_id", "as_of", "model_version"]
+    changed = merged.merge(again, how="left", indicator=True, on=[*key, "reasons"])
+    changed = changed[changed["_merge"] == "left_only"]
+    assert list(changed["company_id"]) == [SAMSUNG] and len(merged) == len(again)
+    assert changed.iloc[0]["reasons"] == (
+        "non_clean_audit_opinion: 의견거절 (test auditor), 제55기 (당기); late_filing_notice: test notice"
+    )

@@ -541,8 +541,12 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     signals = store.read("warning_signals", where={"alert_pending": True})
     warnings, signals_handled = [], []
     if len(signals):
-        all_scores = store.read("risk_scores", where={"company_id": list(signals["company_id"].unique())})
-        existing = store.read("risk_alerts", where={"model_version": WARNING_MODEL_VERSION})
+        # the signals' companies only, by primary key: every company's warning alerts are a whole-market read
+        signalled = list(signals["company_id"].unique())
+        all_scores = store.read("risk_scores", where={"company_id": signalled})
+        existing = store.read(
+            "risk_alerts", where={"company_id": signalled, "model_version": WARNING_MODEL_VERSION}
+        )
         warnings, signals_handled = warning_alerts(signals, all_scores, existing, now)
     with store.transaction() as conn:
         store.upsert("risk_alerts", warnings, connection=conn)
