@@ -78,10 +78,8 @@ SHARED_TOKEN = "shared_inputs_token"
 #: today's percentiles are ranked again, and the population-stability check measures again.
 MATERIAL_SHARE = 0.10
 #: Companies per batch: each batch is read, derived and written in one transaction, so memory stays flat with
-#: the size of the market and a killed run keeps every finished batch. A worker's peak is one features batch
-#: (~230 MB at 1,000 companies); 500 lowered each worker's peak by ~90 MB at no measurable cost in time
-#: (docs/production.md).
-COMPANY_BATCH = 500
+#: the size of the market and a killed run keeps every finished batch.
+COMPANY_BATCH = 1000
 
 
 @dataclass(frozen=True)
