@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@# MariaDB Connector/Python builds against libmariadb (Debian: libmariadb-dev); without it, PyMySQL serves
+	@if command -v mariadb_config >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install --quiet -c requirements.lock -e ".[mariadb]"; \
+	else \
+	  echo "note: mariadb_config not found, so no MariaDB Connector/Python (mariadb+mariadbconnector:// URLs);" \
+	       "install libmariadb-dev and run make setup again for it"; \
+	fi
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale.py                                   # 1,000 companies on SQLite
     .venv/bin/python bench/scale.py --companies 10000
     .venv/bin/python bench/scale.py --warehouse-url mysql+pymysql://root@127.0.0.1:3306/test   # scratch DB
+    .venv/bin/python bench/scale.py --warehouse-url mariadb+mariadbconnector://root@127.0.0.1:3306/test  # its driver
     .venv/bin/python bench/scale.py --base-home /tmp/base --profile /tmp/rescore.prof
     .venv/bin/python bench/scale.py --companies 10000 --imported-home /tmp/h10k   # saves, then reuses, the import
     .venv/bin/python bench/scale.py --companies 100000 --passed-home /tmp/p100k  # saves the full pass, then only
@@ -426,7 +427,9 @@ def main() -> int:
         "--companies", type=int, default=1000, help="synthetic companies (10000, 100000 on demand)"
     )
     parser.add_argument(
-        "--warehouse-url", help="mysql+pymysql://user@host:port/db: a scratch database on that server"
+        "--warehouse-url",
+        help="mysql+pymysql:// or mariadb+mariadbconnector://user@host:port/db: a scratch database on that server, "
+        "written and read through that driver",
     )
     parser.add_argument(
         "--base-home", type=Path, help="a home with the bundled graph materialised (SQLite only)"

@@ -12,9 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RISKGRAPH_HOME=/var/lib/riskgraph \
     RISKGRAPH_MIGRATIONS_DIR=/opt/riskgraph/app/db/migrations
 
-# The champion model may be LightGBM, whose wheel needs the system OpenMP runtime.
+# The champion model may be LightGBM, whose wheel needs the system OpenMP runtime; libmariadb3 is MariaDB
+# Connector/Python's.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get install -y --no-install-recommends libgomp1 libmariadb3 \
     && rm -rf /var/lib/apt/lists/* \
     && python -m venv "$VIRTUAL_ENV"
 
@@ -22,9 +23,14 @@ WORKDIR /opt/riskgraph/app
 
 # Dependencies first (pinned by requirements.lock) so a source change does not reinstall them.
 COPY pyproject.toml requirements.lock ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+# MariaDB Connector/Python (the `mariadb` extra, for a MariaDB warehouse) compiles against libmariadb: its build
+# tools are removed again in the same layer, the runtime library (libmariadb3, above) stays.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['mariadb']))" > /tmp/requirements.txt \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libmariadb-dev \
     && pip install -c requirements.lock -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && apt-get purge -y --auto-remove gcc libc6-dev libmariadb-dev \
+    && rm -rf /var/lib/apt/lists/* /tmp/requirements.txt
 
 COPY . .
 RUN pip install -c requirements.lock . \

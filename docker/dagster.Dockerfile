@@ -13,9 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RISKGRAPH_HOME=/var/lib/riskgraph \
     RISKGRAPH_MIGRATIONS_DIR=/opt/riskgraph/app/db/migrations
 
-# LightGBM's wheel links against the system OpenMP runtime, which the slim image lacks.
+# LightGBM's wheel links against the system OpenMP runtime, which the slim image lacks; libmariadb3 is MariaDB
+# Connector/Python's.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 \
+    && apt-get install -y --no-install-recommends libgomp1 libmariadb3 \
     && rm -rf /var/lib/apt/lists/* \
     && python -m venv "$VIRTUAL_ENV"
 
@@ -23,9 +24,14 @@ WORKDIR /opt/riskgraph/app
 
 # Dependencies first (pinned by requirements.lock) so a source change does not reinstall them.
 COPY pyproject.toml requirements.lock ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+# MariaDB Connector/Python (the `mariadb` extra, for a MariaDB warehouse) compiles against libmariadb: its build
+# tools are removed again in the same layer, the runtime library (libmariadb3, above) stays.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['mariadb']))" > /tmp/requirements.txt \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libmariadb-dev \
     && pip install -c requirements.lock -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && apt-get purge -y --auto-remove gcc libc6-dev libmariadb-dev \
+    && rm -rf /var/lib/apt/lists/* /tmp/requirements.txt
 
 # The package itself. The source tree stays in place: db/migrations (RISKGRAPH_MIGRATIONS_DIR) and
 # workspace.yaml are read from it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,10 +19,13 @@ import pandas as pd
 import sqlalchemy as sa
 from pymysql.cursors import RE_INSERT_VALUES  # how PyMySQL finds the rows of an INSERT to batch
 from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects.mysql.mariadbconnector import MySQLExecutionContext_mariadbconnector
 from sqlalchemy.engine import Connection, Engine
 
 from risk_assets.storage import stale
 from risk_assets.storage.schema import TABLES
+
+_LOG = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -56,7 +60,53 @@ def make_engine(url: str) -> Engine:
     engine = sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED")
     if engine.dialect.name in ("mysql", "mariadb"):
         sa.event.listen(engine, "connect", _mysql_strict_mode)
+    if engine.dialect.driver == "mariadbconnector":
+        engine.dialect.execution_ctx_cls = _BinaryRowsContext
+        sa.event.listen(engine, "handle_error", _mariadb_lost_connection)
+        sa.event.listen(engine, "first_connect", _warn_without_bulk_operations)
     return engine
+
+
+def _warn_without_bulk_operations(dbapi_connection: Any, _record: Any) -> None:
+    """MariaDB Connector/Python sends a batch of rows as one bulk execution only to a MariaDB server; to MySQL its
+    executemany sends them one statement each. Said once per engine, so that a MySQL deployment uses PyMySQL."""
+    if "MariaDB" not in str(getattr(dbapi_connection, "server_info", "")):
+        _LOG.warning(
+            "MariaDB Connector/Python on a server that is not MariaDB (%s) writes a row per statement; "
+            "use a mysql+pymysql:// warehouse URL there",
+            getattr(dbapi_connection, "server_info", "unknown"),
+        )
+
+
+#: How MariaDB Connector/C words a connection that is gone (killed, server restarted, network cut), with its codes:
+#: 2006 server gone away, 2013 lost during a query, 5014 write error (a broken pipe mid-statement).
+_LOST_CONNECTION_CODES = frozenset({2006, 2013, 5014})
+_LOST_CONNECTION_WORDS = ("gone away", "Lost connection", "Broken pipe", "Write error", "Read error")
+
+
+def _mariadb_lost_connection(context: sa.engine.ExceptionContext) -> None:
+    """A connection MariaDB Connector/Python lost is a disconnect: SQLAlchemy's dialect knows only some of its
+    wordings, and on the others would roll back on the dead connection and raise that ("Server has gone away")
+    instead of the error that ended the statement, and return the connection to the pool."""
+    error = context.original_exception
+    code = getattr(error, "errno", None)
+    if code in _LOST_CONNECTION_CODES or any(word in str(error) for word in _LOST_CONNECTION_WORDS):
+        context.is_disconnect = True
+
+
+#: The execution option with which a read asks for its rows in the server's binary protocol (query()).
+BINARY_ROWS = "riskgraph_binary_rows"
+
+
+class _BinaryRowsContext(MySQLExecutionContext_mariadbconnector):
+    """MariaDB Connector/Python's execution with reads in the binary protocol when asked (``BINARY_ROWS``): the
+    server sends a DOUBLE as its 8 bytes instead of formatting it as text, which the client then parses. On a
+    batch of feature rows (32,000 x 130 doubles) that is the difference between ~7 s and ~0.5 s."""
+
+    def create_default_cursor(self) -> Any:
+        if self.execution_options.get(BINARY_ROWS):
+            return self._dbapi_connection.cursor(buffered=True, binary=True)
+        return super().create_default_cursor()
 
 
 def _mysql_strict_mode(dbapi_connection: Any, _record: Any) -> None:
@@ -225,18 +275,23 @@ def _joined(parts: list[pd.DataFrame], columns: Sequence[Any]) -> pd.DataFrame:
 _MYSQL_STATEMENT_CHARS = 1_000_000
 
 
+def _finite_numbers(values: Sequence[Any], column: sa.Column) -> np.ndarray:
+    """A float column's values as numbers (NaN for NULL), refused with the column's name if one is infinite:
+    MySQL and MariaDB have no infinity, and the server's own refusal names neither the column nor the value."""
+    # a float column still as numbers (_Floats), or values with None for NULL (np.array makes it NaN)
+    numbers = values.numbers if isinstance(values, _Floats) else np.array(values, dtype=float)
+    if np.isinf(numbers).any():
+        raise ValueError(f"{column.table.name}.{column.name}: an infinite value cannot be stored in MySQL")
+    return numbers
+
+
 def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> list[str]:
     """One column's DB-API values as the SQL literals PyMySQL would write for them: a float as its repr with
     "e0" where it has no exponent (a DOUBLE literal, every bit kept), anything else escaped by the driver once per
     distinct value. PyMySQL escapes value by value through a chain of Python calls, which on the 150-column
     features table was most of a MariaDB pass."""
     if isinstance(column.type, sa.Float):
-        # a float column still as numbers (_Floats), or values with None for NULL (np.array makes it NaN)
-        numbers = values.numbers if isinstance(values, _Floats) else np.array(values, dtype=float)
-        if np.isinf(numbers).any():
-            raise ValueError(
-                f"{column.table.name}.{column.name}: an infinite value cannot be stored in MySQL"
-            )
+        numbers = _finite_numbers(values, column)
         return ["NULL" if v != v else (t if "e" in (t := repr(v)) else t + "e0") for v in numbers.tolist()]
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     literals = np.asarray([driver.escape(value) for value in uniques.tolist()] + ["NULL"], dtype=object)
@@ -527,6 +582,10 @@ class Warehouse:
                 conn, table, statement, ordered, batch_size, (match.group(1), match.group(3))
             )
             return
+        if self.dialect in ("mysql", "mariadb"):  # MariaDB Connector/Python: its bulk executemany, in binary
+            for name, values in zip(statement.columns, ordered, strict=True):
+                if isinstance(table.c[name].type, sa.Float):
+                    _finite_numbers(values, table.c[name])
         for start in range(0, len(group), batch_size):
             rows = list(zip(*(values[start : start + batch_size] for values in ordered), strict=True))
             # PyMySQL's pyformat takes one mapping per row
@@ -697,7 +756,7 @@ class Warehouse:
         converted afterwards, once per distinct value, with its type's own result processor (what SQLAlchemy's
         per-row Row processing did, which cost as much as the database's own reading on wide tables)."""
         with self.engine.connect() as conn:
-            result = conn.execute(statement, params or {})
+            result = conn.execution_options(**{BINARY_ROWS: True}).execute(statement, params or {})
             names = columns or list(result.keys())
             if result.cursor is None:  # no rows returned (not a select)
                 return pd.DataFrame(columns=names)

@@ -91,7 +91,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterato
     ):
         mlflow_server = MlflowServer(
             tmp / "mlflow",
-            backend_store_uri=mlflow_db.url(),
+            backend_store_uri=mlflow_db.url("mysql+pymysql"),  # as compose's MLflow server has it
             artifacts_destination=f"s3://{BUCKET}/mlartifacts",
             s3_endpoint_url=moto.endpoint_url,
         )

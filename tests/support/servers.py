@@ -88,10 +88,12 @@ class MySqlServer:
     password: str
     database: str
 
-    def url(self, driver: str = "mysql+pymysql", database: str | None = None) -> str:
-        """A SQLAlchemy URL for this database (or another on the same server)."""
-        from sqlalchemy.engine import URL
+    def url(self, driver: str | None = None, database: str | None = None) -> str:
+        """A SQLAlchemy URL for this database (or another on the same server), with the driver of
+        RISKGRAPH_TEST_MYSQL_URL unless ``driver`` names another."""
+        from sqlalchemy.engine import URL, make_url
 
+        driver = driver or make_url(mysql_test_url()).drivername
         return URL.create(
             driver,
             username=self.user,
@@ -99,7 +101,8 @@ class MySqlServer:
             host=self.host,
             port=self.port,
             database=database or self.database,
-            query={"charset": "utf8mb4"},
+            # MariaDB Connector/Python speaks utf8mb4 and takes no charset argument
+            query={} if driver.endswith("mariadbconnector") else {"charset": "utf8mb4"},
         ).render_as_string(hide_password=False)
 
     def connect(self, database: str | None = None, **kwargs: Any):
