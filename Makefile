@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	  $(BIN)/python -m pip install --quiet -c requirements.lock -e ".[mariadb]"; \
 	else \
 	  echo "note: mariadb_config not found, so no MariaDB Connector/Python (mariadb+mariadbconnector:// URLs);" \
-	       "install libmariadb-dev and run make setup again for it"; \
+	       "for it, install libmariadb-dev, then: $(BIN)/pip install -c requirements.lock -e '.[mariadb]'"; \
 	fi
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)

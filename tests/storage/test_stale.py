@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_assets.storage.stale import FEEDS, KEY_LIST_VALUES, key_chunks
+from risk_assets.storage.stale import FEEDS, KEY_LIST_VALUES, key_chunks, mark
 from risk_assets.storage.warehouse import Warehouse
 from tests.support.sql import sent
 
@@ -95,6 +95,17 @@ def test_untracked_write_marks_nothing_and_lists_are_read_and_replaced_in_chunks
     assert len(warehouse.stale_marks("risk_scores")) == 2400  # the deleted companies changed
     with pytest.raises(ValueError, match="one column"):
         warehouse.read("default_events", where={"company_id": ["a"], "kind": ["x"]})
+
+
+def test_a_whole_market_of_marks_is_stored_past_the_server_packet_limit(warehouse: Warehouse) -> None:
+    """An import marks every company for each consumer in one transaction: 70,000 companies by four consumers are
+    ~21 MB of rows, over MariaDB's 16 MB max_allowed_packet if sent as one bulk execution."""
+    companies = [f"market-{i:06d}" for i in range(70_000)]
+    consumers = ["features", "market_features", "default_events", "warning_signals"]
+    with warehouse.transaction() as conn:
+        assert mark(conn, consumers, companies, LOADED) == len(companies)
+    for consumer in consumers:
+        assert len(warehouse.stale_marks(consumer)) == len(companies), consumer
 
 
 def test_marks_are_replaced_and_cleared_by_key_in_lists_mariadb_reads_by_key(warehouse: Warehouse) -> None:
