@@ -703,9 +703,15 @@ class Warehouse:
         constant = [values[0] for values in settings.values()]
         keys = list(zip(*(where[name] for name in key_names), strict=True))
         for part in stale.key_chunks(keys, len(key_names)):
-            rows = ", ".join(["(" + ", ".join(["%s"] * len(key_names)) + ")"] * len(part))
+            if (
+                len(part) == 1
+            ):  # MariaDB reads a list of one row value in an UPDATE by a scan of the whole key
+                condition = " AND ".join(f"{quote(name)} = %s" for name in key_names)
+            else:
+                rows = ", ".join(["(" + ", ".join(["%s"] * len(key_names)) + ")"] * len(part))
+                condition = f"({columns}) IN ({rows})"
             # identifiers are the schema's, quoted by the dialect; every value is a bound parameter
-            sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE ({columns}) IN ({rows})"  # noqa: S608
+            sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE {condition}"  # noqa: S608
             conn.exec_driver_sql(sql, tuple(constant + [value for key in part for value in key]))
         return True
 
