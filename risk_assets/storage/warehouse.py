@@ -70,11 +70,12 @@ def make_engine(url: str) -> Engine:
 def _warn_without_bulk_operations(dbapi_connection: Any, _record: Any) -> None:
     """MariaDB Connector/Python sends a batch of rows as one bulk execution only to a MariaDB server; to MySQL its
     executemany sends them one statement each. Said once per engine, so that a MySQL deployment uses PyMySQL."""
-    if "MariaDB" not in str(getattr(dbapi_connection, "server_info", "")):
+    server = str(getattr(dbapi_connection, "server_info", "unknown"))
+    if "MariaDB" not in server:
         _LOG.warning(
             "MariaDB Connector/Python on a server that is not MariaDB (%s) writes a row per statement; "
             "use a mysql+pymysql:// warehouse URL there",
-            getattr(dbapi_connection, "server_info", "unknown"),
+            server,
         )
 
 
@@ -703,9 +704,8 @@ class Warehouse:
         constant = [values[0] for values in settings.values()]
         keys = list(zip(*(where[name] for name in key_names), strict=True))
         for part in stale.key_chunks(keys, len(key_names)):
-            if (
-                len(part) == 1
-            ):  # MariaDB reads a list of one row value in an UPDATE by a scan of the whole key
+            # MariaDB reads a list of one row value in an UPDATE by a scan of the whole key: one key is equalities
+            if len(part) == 1:
                 condition = " AND ".join(f"{quote(name)} = %s" for name in key_names)
             else:
                 rows = ", ".join(["(" + ", ".join(["%s"] * len(key_names)) + ")"] * len(part))
