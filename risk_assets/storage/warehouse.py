@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import logging
 import math
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, overload
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from pymysql.cursors import RE_INSERT_VALUES  # how PyMySQL finds the rows of an INSERT to batch
 from sqlalchemy.dialects import mysql, sqlite
@@ -57,7 +61,12 @@ def make_engine(url: str) -> Engine:
         return engine
     # READ COMMITTED: a partition's DELETE + INSERT takes no gap locks that would block a concurrent run
     # writing another partition; each write is still one transaction.
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED")
+    # MariaDB Connector/Python may send a file the client names in LOAD DATA LOCAL INFILE (fresh inserts:
+    # Warehouse._load_data); PyMySQL never does
+    files = {"local_infile": True} if url.startswith("mariadb+mariadbconnector") else {}
+    engine = sa.create_engine(
+        url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED", connect_args=files
+    )
     if engine.dialect.name in ("mysql", "mariadb"):
         sa.event.listen(engine, "connect", _mysql_strict_mode)
     if engine.dialect.driver == "mariadbconnector":
@@ -299,6 +308,72 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
     return literals[codes].tolist()
 
 
+#: Fewest rows of a fresh INSERT (the rows an upsert's replace has just deleted room for) that MariaDB
+#: Connector/Python sends as LOAD DATA LOCAL INFILE: its bulk executemany costs the client ~1.2 us of CPU a value
+#: (a features batch, 32,000 rows x 146 values, ~9 s), the text of a load ~0.2 us, and the server parses it in
+#: about the time the bulk execution takes it (docs/production.md).
+LOAD_DATA_ROWS = 1000
+#: Rows of a load's text made at a time: the text of a features batch is ~70 MB, built and written in parts.
+_LOAD_DATA_PART = 4096
+#: The file format of a load: tab-separated, backslash escapes, ``\N`` for NULL (MariaDB's defaults).
+_LOAD_DATA_FORMAT = "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+_LOAD_DATA_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _load_data_field(value: Any, column: sa.Column) -> str:
+    """One DB-API value as a field of a load's text; TypeError for a value of no known form (the caller then
+    writes the rows as the driver's executemany would)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        if isinstance(column.type, sa.Integer) and value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, int | decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise TypeError(f"{column.name}: a time with a zone")
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.translate(_LOAD_DATA_ESCAPES)
+    raise TypeError(f"{column.name}: {type(value).__name__} has no LOAD DATA form")
+
+
+def _load_data_columns(table: sa.Table, names: Sequence[str], ordered: list[Sequence[Any]]) -> list[Any]:
+    """Each column of a load, ready to cut into parts: a float column as its numbers (finite: _finite_numbers),
+    any other as its distinct values' fields and each row's code among them."""
+    columns: list[Any] = []
+    for name, values in zip(names, ordered, strict=True):
+        column = table.c[name]
+        if isinstance(column.type, sa.Float):
+            columns.append(_finite_numbers(values, column))
+            continue
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        fields = [_load_data_field(value, column) for value in uniques.tolist()] + ["\\N"]
+        columns.append((codes, np.asarray(fields, dtype=object)))
+    return columns
+
+
+def _load_data_lines(columns: list[Any], start: int, stop: int) -> bytes:
+    """Rows start:stop of a load as its text: floats formatted by Arrow (the shortest text that reads back as the
+    same double), fields joined by Arrow, a line per row."""
+    parts = []
+    for column in columns:
+        if isinstance(column, np.ndarray):
+            text = pc.cast(pa.array(column[start:stop], from_pandas=True), pa.string())
+            parts.append(pc.fill_null(text, "\\N"))
+        else:
+            codes, fields = column
+            parts.append(pa.array(fields[codes[start:stop]], type=pa.string()))
+    lines = pc.binary_join_element_wise(*parts, "\t").to_pylist()
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 @dataclasses.dataclass(frozen=True)
 class _Compiled:
     """A compiled write: its SQL, its bound parameters in order, the column each takes, and whether the driver
@@ -391,6 +466,7 @@ class Warehouse:
         self.url = url
         self._engine = engine
         self._statements: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
+        self._local_loads: bool | None = None
 
     @property
     def engine(self) -> Engine:
@@ -538,7 +614,10 @@ class Warehouse:
             # rows that cannot meet a stored row (_fresh_rows): a plain INSERT, which SQLite writes ~13% faster
             # than an upsert of ~150 columns
             kind = "insert" if replace is not None and _fresh_rows(table, group, replace) else "upsert"
-            self._execute_many(conn, table, self._compiled(kind, table, group.names), group, batch_size)
+            statement = self._compiled(kind, table, group.names)
+            if kind == "insert" and self._load_data(conn, table, statement, group):
+                continue
+            self._execute_many(conn, table, statement, group, batch_size)
         return sum(len(group) for group in prepared)
 
     def _compiled(self, kind: str, table: sa.Table, names: tuple[str, ...]) -> _Compiled:
@@ -573,11 +652,7 @@ class Warehouse:
     ) -> None:
         """Run ``statement`` once per row of ``group`` (the driver's executemany), its values passed positionally
         as the compiled SQL orders them, zipped a batch at a time."""
-        where = dict(zip(group.names, group.columns, strict=True))
-        ordered = [
-            where[name] if name in where else [self._column_default(table, name)] * len(group)
-            for name in statement.columns  # an insert's column left out: its Python-side default, as SQLAlchemy
-        ]
+        ordered = self._ordered_values(table, statement, group)
         if self.engine.dialect.driver == "pymysql" and (match := RE_INSERT_VALUES.match(statement.sql)):
             self._insert_literal_rows(
                 conn, table, statement, ordered, batch_size, (match.group(1), match.group(3))
@@ -594,6 +669,49 @@ class Warehouse:
                 rows if statement.positional else [dict(zip(statement.binds, r, strict=True)) for r in rows]
             )
             conn.exec_driver_sql(statement.sql, params)
+
+    def _load_data(self, conn: Connection, table: sa.Table, insert: _Compiled, group: _Prepared) -> bool:
+        """Insert fresh rows (_fresh_rows) as LOAD DATA LOCAL INFILE, from a file of their text, where the driver
+        is MariaDB Connector/Python, the server allows local loads and the rows are many (LOAD_DATA_ROWS); False,
+        with nothing written, where not (the caller inserts them). A local load turns the server's refusals of a
+        value into warnings and skips a duplicate key, so any warning or a row short fails the write, with the
+        server's words, and the caller's transaction rolls back."""
+        if len(group) < LOAD_DATA_ROWS or not self._loads_local_files(conn):
+            return False
+        names = insert.columns
+        try:
+            columns = _load_data_columns(table, names, self._ordered_values(table, insert, group))
+        except TypeError:
+            return False
+        quote = self.engine.dialect.identifier_preparer.quote
+        with tempfile.NamedTemporaryFile(prefix=f"riskgraph-{table.name}-", suffix=".tsv") as file:
+            for start in range(0, len(group), _LOAD_DATA_PART):
+                file.write(_load_data_lines(columns, start, min(start + _LOAD_DATA_PART, len(group))))
+            file.flush()
+            del columns
+            # the file's name is this process's own temporary file; identifiers are the schema's, quoted
+            sql = (
+                f"LOAD DATA LOCAL INFILE '{file.name}' INTO TABLE {quote(table.name)} "  # noqa: S608
+                f"CHARACTER SET utf8mb4 {_LOAD_DATA_FORMAT} ({', '.join(quote(name) for name in names)})"
+            )
+            loaded = conn.exec_driver_sql(sql, execution_options={"no_parameters": True}).rowcount
+        warnings = [tuple(w) for w in conn.exec_driver_sql("SHOW WARNINGS LIMIT 5") if w[0] != "Note"]
+        if warnings or loaded != len(group):
+            said = "; ".join(f"{level} {code}: {message}" for level, code, message in warnings)
+            raise ValueError(
+                f"{table.name}: a load of {len(group):,} rows stored {loaded:,}"
+                + (f" ({said})" if said else " (a key given twice?)")
+            )
+        return True
+
+    def _loads_local_files(self, conn: Connection) -> bool:
+        """Whether fresh inserts go as local loads: MariaDB Connector/Python (the only driver the engine lets
+        send a file) and a server whose local_infile is on (MariaDB's default; MySQL 8's is off). Asked once."""
+        if self.engine.dialect.driver != "mariadbconnector":
+            return False
+        if self._local_loads is None:
+            self._local_loads = bool(conn.exec_driver_sql("SELECT @@GLOBAL.local_infile").scalar())
+        return self._local_loads
 
     def _insert_literal_rows(
         self,
@@ -637,6 +755,15 @@ class Warehouse:
                 size += len(text) + 1
         if rows:
             send()
+
+    def _ordered_values(self, table: sa.Table, statement: _Compiled, group: _Prepared) -> list[Sequence[Any]]:
+        """The group's values a column at a time in the order ``statement`` binds them, an insert's column left
+        out given its Python-side default, as SQLAlchemy would."""
+        where = dict(zip(group.names, group.columns, strict=True))
+        return [
+            where[name] if name in where else [self._column_default(table, name)] * len(group)
+            for name in statement.columns
+        ]
 
     def _column_default(self, table: sa.Table, name: str) -> Any:
         """The driver value of a column's Python-side default (what an insert that leaves it out stores)."""

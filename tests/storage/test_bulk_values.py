@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from risk_assets.storage import warehouse as warehouse_module
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import Warehouse, _to_db_value
 
@@ -39,6 +40,8 @@ def _values(column: sa.Column, rows: int) -> list:
         length = getattr(kind, "length", None) or 50
         # text a literal must escape: quotes, a backslash, '%' and a placeholder-like '%(x)s', Korean
         out = [np.str_("a"), "\u00e9", None, "x" * min(length, 30), "it's 50% \\ %(x)s", '삼성전자 "quoted"']
+        # what a load's text must escape: its separators, its escape character, its NULL, and the empty string
+        out += ["tab\there\nline\rend", "\\N", "", "\\"]
         out = [value if value is None else value[:length] for value in out]
     if not nullable:
         out = [
@@ -93,9 +96,20 @@ def _sqlalchemy_insert(warehouse: Warehouse, table: sa.Table, frame: pd.DataFram
 @pytest.mark.parametrize("as_mappings", [False, True], ids=["frame", "mappings"])
 # 4: the rows go in three batches, each converted on its own (float columns are held as numbers until then)
 @pytest.mark.parametrize("batch_size", [2000, 4], ids=["one_batch", "batches_of_4"])
+# fresh: a replace of the whole table, so the rows are a plain INSERT (MariaDB Connector/Python: a local load,
+# whatever the row count here)
+@pytest.mark.parametrize("fresh", [False, True], ids=["upsert", "fresh"])
 def test_a_bulk_write_stores_what_sqlalchemy_stores(
-    warehouse: Warehouse, table_name: str, typed: bool, as_mappings: bool, batch_size: int
+    warehouse: Warehouse,
+    table_name: str,
+    typed: bool,
+    as_mappings: bool,
+    batch_size: int,
+    fresh: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ):
+    monkeypatch.setattr(warehouse_module, "LOAD_DATA_ROWS", 1)
+    replace = {} if fresh else None
     table = TABLES[table_name]
     frame = _frame(table)
     if typed:
@@ -105,10 +119,11 @@ def test_a_bulk_write_stores_what_sqlalchemy_stores(
     reference = _stored(warehouse, table)
     with warehouse.transaction() as conn:
         conn.execute(sa.delete(table))
-    assert warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size) == ROWS
+    written = warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size, replace=replace)
+    assert written == ROWS
     assert _stored(warehouse, table) == reference
-    # written again over itself (the update branch of the upsert): nothing changes
-    warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size)
+    # written again over itself (the update branch of the upsert, or a replace): nothing changes
+    warehouse.upsert(table_name, rows, track_changes=False, batch_size=batch_size, replace=replace)
     assert _stored(warehouse, table) == reference
 
 

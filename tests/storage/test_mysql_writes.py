@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from risk_assets.storage import warehouse as warehouse_module
 from risk_assets.storage.schema import market_prices, risk_scores
 from risk_assets.storage.warehouse import Warehouse
 from tests.storage.test_warehouse import key_counts, scores_for
@@ -148,8 +150,10 @@ def test_an_infinite_value_is_refused_with_its_column_and_nothing_is_written(war
 
 @every_driver
 def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_retry_completes(
-    warehouse: Warehouse, mysql_database
+    warehouse: Warehouse, mysql_database, monkeypatch: pytest.MonkeyPatch
 ):
+    # batches of the driver's executemany, not one local load (test_a_writer_killed_at_its_load...)
+    monkeypatch.setattr(warehouse_module, "LOAD_DATA_ROWS", 10**9)
     previous = scores_for(companies=50, years=4, version="1")  # the partition as the last good run left it
     other = scores_for(companies=10, years=2, version="2")  # another partition, never touched here
     warehouse.upsert("risk_scores", previous)
@@ -210,6 +214,101 @@ def test_a_writer_killed_between_batches_leaves_the_previous_partition_and_the_r
         "risk_scores", where={"model_version": "1", "company_id": "c0000"}, order_by=["as_of"]
     )
     assert list(stored["pd"]) == [0.002] * 10
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_fresh_rows_go_as_one_local_load_and_read_back_exactly(warehouse: Warehouse):
+    rows = prices(5000)
+    rows[7]["currency"], rows[8]["close"] = None, None
+    rows[9]["currency"] = "\\N"  # the text of a load's NULL, as a value
+    with warehouse.transaction() as connection:
+        loads, inserts = session_counter(connection, "Com_load"), session_counter(connection, "Com_insert")
+        # a replace that deleted every row the new ones could meet: a plain insert, sent as a local load
+        warehouse.upsert("market_prices", rows, replace={}, connection=connection)
+        assert session_counter(connection, "Com_load") - loads == 1
+        assert session_counter(connection, "Com_insert") - inserts == 0
+    stored = warehouse.read("market_prices", order_by=["price_date", "symbol"])
+    expected = pd.DataFrame(rows).sort_values(["price_date", "symbol"], ignore_index=True)
+    assert stored["symbol"].tolist() == expected["symbol"].tolist()
+    assert stored["close"].tolist()[:7] == expected["close"].tolist()[:7]
+    assert stored["close"].isna().tolist() == expected["close"].isna().tolist()
+    assert stored["volume"].tolist() == expected["volume"].tolist()
+    assert stored["currency"].tolist() == [None if c is None else c for c in expected["currency"]]
+    # a few rows: the driver's bulk execution (a load's file and round trips cost more than they save)
+    with warehouse.transaction() as connection:
+        loads = session_counter(connection, "Com_load")
+        warehouse.upsert("market_prices", prices(10), replace={}, connection=connection)
+        assert session_counter(connection, "Com_load") == loads
+    assert warehouse.count("market_prices") == 10
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_a_value_a_load_cannot_store_fails_the_write_and_keeps_the_stored_rows(warehouse: Warehouse):
+    warehouse.upsert("market_prices", prices(2000))
+    rows = [{**row, "close": row["close"] + 1} for row in prices(3000)]
+    rows[2500]["currency"] = (
+        "DOLLARS"  # over the column's 3 characters: a warning in a local load, not an error
+    )
+    with pytest.raises(ValueError, match=r"market_prices: a load of 3,000 rows .*currency"):
+        warehouse.upsert("market_prices", rows, replace={})
+    stored = warehouse.read("market_prices")
+    assert len(stored) == 2000 and stored["close"].sum() == sum(row["close"] for row in prices(2000))
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_a_writer_killed_at_its_load_keeps_the_previous_rows_and_the_retry_completes(
+    warehouse: Warehouse, mysql_database
+):
+    warehouse.upsert("market_prices", prices(2000))
+    rows = [{**row, "close": row["close"] + 1} for row in prices(3000)]
+    admin = mysql_database.connect()
+
+    def kill_at_load(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("LOAD DATA"):
+            probe = cursor.connection.cursor()
+            probe.execute("SELECT CONNECTION_ID()")
+            (writer,) = probe.fetchone()
+            probe.close()
+            with admin.cursor() as admin_cursor:
+                admin_cursor.execute(f"KILL {int(writer)}")
+
+    sa.event.listen(warehouse.engine, "before_cursor_execute", kill_at_load)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as raised:  # the connector: InterfaceError, "Lost connection"
+            warehouse.upsert("market_prices", rows, replace={})
+    finally:
+        sa.event.remove(warehouse.engine, "before_cursor_execute", kill_at_load)
+        admin.close()
+    assert raised.value.connection_invalidated, raised.value
+    stored = warehouse.read("market_prices")
+    assert len(stored) == 2000 and stored["close"].sum() == sum(row["close"] for row in prices(2000))
+    assert warehouse.upsert("market_prices", rows, replace={}) == 3000
+    assert warehouse.read("market_prices")["close"].sum() == sum(row["close"] for row in rows)
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_a_server_without_local_loads_gets_the_bulk_execution(warehouse: Warehouse, mysql_database):
+    admin = mysql_database.connect()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SET GLOBAL local_infile = 0")
+        fresh = Warehouse(warehouse.url)  # asks the server once, when it first writes
+        try:
+            with fresh.transaction() as connection:
+                loads, inserts = (
+                    session_counter(connection, "Com_load"),
+                    session_counter(connection, "Com_insert"),
+                )
+                fresh.upsert("market_prices", prices(3000), replace={}, connection=connection)
+                assert session_counter(connection, "Com_load") == loads
+                assert session_counter(connection, "Com_insert") > inserts
+        finally:
+            fresh.dispose()
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("SET GLOBAL local_infile = 1")
+        admin.close()
+    assert warehouse.count("market_prices") == 3000
 
 
 @pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
