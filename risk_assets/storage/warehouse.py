@@ -12,9 +12,10 @@ import decimal
 import logging
 import math
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from risk_assets.storage import stale
 from risk_assets.storage.schema import TABLES
 
 _LOG = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 def utc_now() -> dt.datetime:
@@ -117,6 +119,22 @@ class _BinaryRowsContext(MySQLExecutionContext_mariadbconnector):
         if self.execution_options.get(BINARY_ROWS):
             return self._dbapi_connection.cursor(buffered=True, binary=True)
         return super().create_default_cursor()
+
+
+#: Server errors after which a transaction may run again from its start: 1213, the server rolled it back to break a
+#: deadlock; 1205, a lock wait timed out. Concurrent batch writers (derive/workers.py) can meet on a key's
+#: neighbourhood even under READ COMMITTED (a duplicate-key check locks the gap before a key).
+_LOCK_CONFLICT_CODES = frozenset({1205, 1213})
+#: Times retried_transaction runs a transaction that met a lock conflict.
+LOCK_CONFLICT_ATTEMPTS = 4
+
+
+def _lock_conflict(error: sa.exc.DBAPIError) -> bool:
+    """Whether the server ended the statement for a lock conflict (_LOCK_CONFLICT_CODES), on either driver."""
+    code = getattr(error.orig, "errno", None)  # MariaDB Connector/Python
+    if code is None and getattr(error.orig, "args", None):
+        code = error.orig.args[0]  # PyMySQL: (code, message)
+    return code in _LOCK_CONFLICT_CODES
 
 
 def _mysql_strict_mode(dbapi_connection: Any, _record: Any) -> None:
@@ -524,6 +542,25 @@ class Warehouse:
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             yield connection
+
+    def retried_transaction(
+        self, write: Callable[[Connection], R], attempts: int = LOCK_CONFLICT_ATTEMPTS
+    ) -> R:
+        """``write(connection)`` in a transaction of its own, run again from its start (up to ``attempts`` times in
+        all) when the server ended it for a lock conflict (_lock_conflict): what a batch written beside other
+        batches (worker processes writing at once) needs. ``write`` must do nothing outside the transaction."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as connection:
+                    return write(connection)
+            except sa.exc.DBAPIError as error:
+                if attempt == attempts or not _lock_conflict(error):
+                    raise
+                _LOG.info(
+                    "a write met a lock conflict (%s); attempt %d of %d", error.orig, attempt + 1, attempts
+                )
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def upsert(
         self,
