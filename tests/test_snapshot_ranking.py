@@ -170,7 +170,7 @@ def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_
     """The snapshots a batch replaces and the PSI check's feature values are read by (company, date): with kind
     in the condition SQLite reads every snapshot of the day through ix_scores_rank for each batch (0.26 s a
     chunk at 100,000 companies)."""
-    from risk_assets.defs.scoring.assets import _write_snapshots, scores_of_the_day
+    from risk_assets.derive.score_writes import scores_of_the_day, write_snapshots
 
     store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     store.create_schema()
@@ -197,7 +197,7 @@ def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_
         new = pd.DataFrame(
             [score(c, TODAY, version="3", kind="current", status="scored") for c in wanted[:2]]
         )
-        plans = _plans_of(store, lambda conn: _write_snapshots(store, conn, new, wanted[:2], TODAY))
+        plans = _plans_of(store, lambda conn: write_snapshots(store, conn, new, wanted[:2], TODAY))
         delete = next(
             plan for plan in plans if "model_version=? AND kind=?" in plan or "ix_scores_rank" in plan
         )
@@ -222,7 +222,7 @@ def test_a_batch_deletes_the_filing_scores_it_no_longer_produces_each_by_its_key
     """Under the champion, a stored filing score the batch did not produce again is deleted (a withdrawn filing);
     one under another model version, and the produced ones, stay. SQLite finds each by its key (a list of keys
     is a scan of every score there)."""
-    from risk_assets.defs.scoring.assets import _write_scores
+    from risk_assets.derive.score_writes import write_scores
 
     store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     store.create_schema()
@@ -237,7 +237,7 @@ def test_a_batch_deletes_the_filing_scores_it_no_longer_produces_each_by_its_key
             [score("c0000", day, status="scored") for day in days[:2]]
         )  # days[2] withdrawn
         plans = _plans_of(
-            store, lambda conn: _write_scores(store, conn, produced, stored, [("corporate_pd", "1")])
+            store, lambda conn: write_scores(store, conn, produced, stored, [("corporate_pd", "1")])
         )
         assert any("(company_id=? AND as_of=? AND model_version=? AND kind=?)" in plan for plan in plans), (
             plans

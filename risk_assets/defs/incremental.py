@@ -15,14 +15,22 @@ was written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
-from risk_assets.derive.workers import BatchDeriver, derived_batches, worker_count
-from risk_assets.storage.warehouse import Warehouse, utc_now
+from risk_assets.derive.workers import (
+    BatchCounts,
+    BatchDeriver,
+    CompanyBatch,
+    derived_batches,
+    worker_count,
+    writes_in_workers,
+)
+from risk_assets.storage.warehouse import Warehouse
 
 INPUT_TOKEN = "input_token"
 OUTPUT_ROWS = "output_rows"
@@ -203,6 +211,7 @@ def start_of_work(
     context.log.info(
         f"{context.asset_key.to_user_string()}: {work.reason}"
         + (f"; {processes} worker processes" if processes else "")
+        + (", each writing the batches it derives" if writes_in_workers(store, processes) else "")
     )
     return processes
 
@@ -217,36 +226,43 @@ def derive_by_company(
     workers: int,
     stale_after: Sequence[str] = (),
     track_changes: bool = True,
-    observe: Callable[[pd.DataFrame], None] | None = None,
-) -> int:
-    """Re-derive the work's companies a batch at a time: ``derive(store, batch)`` gives the batch's rows (in
-    ``workers`` processes when the run is large enough: derived_batches), which replace the batch's companies'
-    rows of ``table`` (``computed_at`` set here), mark them stale for ``stale_after`` and clear the marks read for
-    them, in one transaction a batch, with a progress line each; ``observe`` sees each batch's rows (the run's
-    counts). Returns rows written."""
-    consumer = context.asset_key.to_user_string()
-    batches = work.batches()
+    counts: BatchCounts | None = None,
+) -> tuple[int, Counter[str]]:
+    """Re-derive the work's companies a batch at a time: ``derive(store, batch)`` gives the batch's rows, which
+    replace the batch's companies' rows of ``table`` (``computed_at`` set here), mark them stale for
+    ``stale_after`` and clear the marks read for them, in one transaction a batch (CompanyBatch), with a progress
+    line each. In ``workers`` processes when the run is large enough (derived_batches), which also write their
+    batches on a server warehouse (writes_in_workers); otherwise this process writes. Returns rows written and
+    the sums of ``counts`` over the batches."""
+    task = CompanyBatch(
+        derive, table, context.asset_key.to_user_string(), tuple(stale_after), track_changes, counts
+    )
+    batches = [(companies, work.marks_of(companies)) for companies in work.batches()]
     processes = start_of_work(context, store, work, workers, len(batches))
-    started, done, written = time.perf_counter(), 0, 0
-    for number, (batch, frame) in enumerate(derived_batches(store, batches, derive, processes), 1):
-        if observe is not None:
-            observe(frame)
-        if len(frame):
-            frame["computed_at"] = utc_now()
-        with store.transaction() as conn:
-            store.upsert(
-                table, frame, replace={"company_id": batch}, connection=conn, track_changes=track_changes
-            )
-            if stale_after:
-                store.mark_stale(conn, stale_after, batch)
-            store.clear_stale(conn, consumer, work.marks_of(batch))
-        done, written = done + len(batch), written + len(frame)
-        del frame  # derived_batches frees the batch before the next one arrives
+    written_batches = (
+        derived_batches(store, batches, task, processes)
+        if writes_in_workers(store, processes)
+        else _written_here(store, batches, task, processes)
+    )
+    started, done, written, totals = time.perf_counter(), 0, 0, Counter[str]()
+    for number, ((companies, _), (rows, counted)) in enumerate(written_batches, 1):
+        done, written = done + len(companies), written + rows
+        totals.update(counted)
         batch_progress(context, work, done, written, started)
         statistics_after_batch(store, table, number, len(batches))
     with store.transaction() as conn:
-        store.clear_stale(conn, consumer, work.unhandled_marks())
-    return written
+        store.clear_stale(conn, task.consumer, work.unhandled_marks())
+    return written, totals
+
+
+def _written_here(
+    store: Warehouse, batches: list[tuple[list[str], pd.DataFrame]], task: CompanyBatch, processes: int
+) -> Iterator[tuple[tuple[list[str], pd.DataFrame], tuple[int, dict[str, int]]]]:
+    """The batches derived (in ``processes`` workers, or a thread ahead) and written by this process."""
+    for batch, frame in derived_batches(store, batches, task.rows, processes):
+        result = task.write(store, batch, frame)
+        del frame  # derived_batches frees the batch before the next one arrives
+        yield batch, result
 
 
 def statistics_after_batch(store: Warehouse, table: str, number: int, batches: int) -> None:

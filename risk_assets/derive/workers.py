@@ -1,5 +1,6 @@
-"""The batches of a large run derived in worker processes while the run's process writes them, or one batch ahead
-in a thread when the run is small (defs/incremental.py's company_work decides what the batches are)."""
+"""The batches of a large run derived in worker processes, which also write them on a server warehouse (the run's
+process writes them on SQLite), or one batch ahead in a thread when the run is small (defs/incremental.py's
+company_work decides what the batches are)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,31 @@ import functools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from risk_assets.storage.warehouse import Warehouse
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from risk_assets.storage.warehouse import Warehouse, utc_now
 
 T = TypeVar("T")
+B = TypeVar("B")
+B_contra = TypeVar("B_contra", contravariant=True)
+T_co = TypeVar("T_co", covariant=True)
 
 
-def one_batch_ahead(
-    batches: Iterable[list[str]], derive: Callable[[list[str]], T]
-) -> Iterator[tuple[list[str], T]]:
+def one_batch_ahead(batches: Iterable[B], derive: Callable[[B], T]) -> Iterator[tuple[B, T]]:
     """Each batch with ``derive(batch)``, the next batch's derive running in one background thread while the
     caller writes this one: reading and computing overlap the database's writing (the drivers and LightGBM
     release the GIL while they work). One batch ahead at most, so memory holds two batches; ``derive`` must only
     read (the caller's writes of earlier batches are committed before it needs them) and not log."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derive-ahead") as pool:
-        ahead: tuple[list[str], Future[T]] | None = None
+        ahead: tuple[B, Future[T]] | None = None
         for batch in batches:
             future = pool.submit(derive, batch)
             if ahead is not None:
@@ -43,6 +49,71 @@ class BatchDeriver(Protocol[T]):
     (picklable, so a worker process can run it) whose call takes the process's warehouse and the batch."""
 
     def __call__(self, store: Warehouse, batch: list[str]) -> T: ...
+
+
+class BatchTask(Protocol[B_contra, T_co]):
+    """Work on one batch in the process's warehouse, a worker's or the run's: a BatchDeriver, or a task that
+    also writes its batch (defs/incremental.py), whose batch carries what the write needs besides the companies."""
+
+    def __call__(self, store: Warehouse, batch: B_contra) -> T_co: ...
+
+
+#: Counts of a batch's rows that a company-batched asset reports (a module-level function: a worker that writes
+#: its own batch computes them and sends back only the counts).
+BatchCounts = Callable[[pd.DataFrame], Mapping[str, int]]
+
+
+def writes_in_workers(store: Warehouse, processes: int) -> bool:
+    """Whether the worker processes of a run write the batches they derive, each in its own transaction: on a
+    server warehouse, where writers run side by side (the run's process writing every batch was what bounded a
+    MariaDB pass, docs/production.md); SQLite has one writer at a time, so there the run's process writes."""
+    return processes > 0 and store.dialect != "sqlite"
+
+
+@dataclass(frozen=True)
+class CompanyBatch:
+    """One batch of a per-company asset: derive the companies' rows (``derive``) and replace theirs in ``table``
+    with them, marking them stale for ``stale_after`` and clearing the marks the run read for them, in one
+    transaction (run again from its start after a lock conflict with another batch's writer). Picklable, so that
+    a worker process can do both; the batch is its companies with their marks."""
+
+    derive: BatchDeriver[pd.DataFrame]
+    table: str
+    consumer: str
+    stale_after: tuple[str, ...] = ()
+    track_changes: bool = True
+    counts: BatchCounts | None = None
+
+    def __call__(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> tuple[int, dict[str, int]]:
+        return self.write(store, batch, self.rows(store, batch))
+
+    def rows(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> pd.DataFrame:
+        """The batch's rows, derived (read only)."""
+        return self.derive(store, batch[0])
+
+    def write(
+        self, store: Warehouse, batch: tuple[list[str], pd.DataFrame], frame: pd.DataFrame
+    ) -> tuple[int, dict[str, int]]:
+        """Write the batch's rows; returns how many, and their counts."""
+        companies, marks = batch
+        counted = dict(self.counts(frame)) if self.counts is not None and len(frame) else {}
+        if len(frame):
+            frame["computed_at"] = utc_now()
+
+        def replace(conn: Connection) -> None:
+            store.upsert(
+                self.table,
+                frame,
+                replace={"company_id": companies},
+                connection=conn,
+                track_changes=self.track_changes,
+            )
+            if self.stale_after:
+                store.mark_stale(conn, self.stale_after, companies)
+            store.clear_stale(conn, self.consumer, marks)
+
+        store.retried_transaction(replace)
+        return len(frame), counted
 
 
 #: Fewest batches a run must have before worker processes derive them: starting a worker (a fresh interpreter
@@ -108,7 +179,7 @@ def _open_worker_store(url: str) -> None:
     _worker_store = Warehouse(url)
 
 
-def _derive_in_worker(derive: BatchDeriver[T], batch: list[str]) -> T:
+def _derive_in_worker(derive: BatchTask[B, T], batch: B) -> T:
     assert _worker_store is not None, "a worker derives only after _open_worker_store"
     try:
         return derive(_worker_store, batch)
@@ -120,8 +191,8 @@ def _derive_in_worker(derive: BatchDeriver[T], batch: list[str]) -> T:
 
 
 def derived_batches(
-    store: Warehouse, batches: Sequence[list[str]], derive: BatchDeriver[T], workers: int
-) -> Iterator[tuple[list[str], T]]:
+    store: Warehouse, batches: Sequence[B], derive: BatchTask[B, T], workers: int
+) -> Iterator[tuple[B, T]]:
     """Each batch with ``derive(store, batch)``, in order. With ``workers`` processes (worker_count), the batches
     are derived in those processes, up to one more than there are workers ahead of the caller, while this
     process writes: the writer and the derivers use every core, which threads cannot (pandas holds the GIL).
@@ -133,7 +204,7 @@ def derived_batches(
         return
     pool = _worker_pool(store.url, workers)
     remaining = iter(batches)
-    ahead: deque[tuple[list[str], Future[T]]] = deque()
+    ahead: deque[tuple[B, Future[T]]] = deque()
 
     def submit_next() -> None:
         batch = next(remaining, None)

@@ -327,3 +327,39 @@ def test_the_mariadb_connector_warns_once_where_the_server_is_not_mariadb(
     _warn_without_bulk_operations(SimpleNamespace(server_info="8.4.3"), None)
     (record,) = [r for r in caplog.records if warning in r.getMessage()]
     assert "8.4.3" in record.getMessage() and "mysql+pymysql://" in record.getMessage()
+
+
+@every_driver
+def test_a_transaction_that_met_a_lock_conflict_runs_again_from_its_start(
+    warehouse: Warehouse, mysql_database
+):
+    warehouse.upsert("market_prices", prices(10))
+    admin = mysql_database.connect()  # holds one row's lock, as another batch's writer would
+    with admin.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT * FROM market_prices WHERE symbol = 'S000' FOR UPDATE")
+    attempts: list[int] = []
+
+    def write(connection: sa.Connection) -> int:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 2:
+            admin.commit()  # the other writer finishes
+        connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+        warehouse.upsert("market_prices", [{**prices(1)[0], "close": 1.5}], connection=connection)
+        return len(attempts)
+
+    try:
+        assert warehouse.retried_transaction(write) == 2
+    finally:
+        admin.close()
+    assert attempts == [1, 2]
+    assert warehouse.read("market_prices", where={"symbol": "S000"})["close"].tolist() == [1.5]
+
+    def refused(connection: sa.Connection) -> None:
+        attempts.append(len(attempts) + 1)
+        warehouse.upsert("market_prices", [{**prices(1)[0], "symbol": "X" * 25}], connection=connection)
+
+    attempts.clear()
+    with pytest.raises(sa.exc.DataError):  # not a lock conflict: raised at once
+        warehouse.retried_transaction(refused)
+    assert attempts == [1]

@@ -31,6 +31,18 @@ CLASSIC_COLUMNS = {
 }
 
 
+#: Score inputs whose availability a features run reports (rows where each could be computed).
+AVAILABILITY_COLUMNS = (*CLASSIC_COLUMNS, "merton_dd")
+
+
+def feature_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """A batch's TTM rows and the rows where each classic score and Merton DD could be computed."""
+    return {
+        "ttm_rows": int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum()),
+        **{column: int(frame[column].notna().sum()) for column in AVAILABILITY_COLUMNS},
+    }
+
+
 @dg.asset(
     group_name="features",
     kinds={"pandas", "sql"},
@@ -53,19 +65,10 @@ def features(
     )
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    started, ttm = time.perf_counter(), 0
-    available = dict.fromkeys([*CLASSIC_COLUMNS, "merton_dd"], 0)
-
-    def observe(frame: pd.DataFrame) -> None:
-        nonlocal ttm
-        if len(frame):
-            ttm += int((frame["period_type"] != PERIOD_TYPE_ANNUAL).sum())
-            for column in available:
-                available[column] += int(frame[column].notna().sum())
-
+    started = time.perf_counter()
     # Derived entirely from the batch's statements: replaced per company, so removed versions disappear; the
     # batch's scores are stale whatever changed (no read-back of what was stored).
-    written = derive_by_company(
+    written, counted = derive_by_company(
         context,
         store,
         work,
@@ -74,15 +77,15 @@ def features(
         workers=warehouse.derive_workers,
         stale_after=["risk_scores"],
         track_changes=False,
-        observe=observe,
+        counts=feature_counts,
     )
     return dg.MaterializeResult(
         metadata={
             "rows": written,
             **work.metadata(),
-            "ttm_rows": ttm,
+            "ttm_rows": counted["ttm_rows"],
             "ratios": len(MODEL_RATIOS),
-            **{f"{c}_available": n for c, n in available.items()},
+            **{f"{c}_available": counted[c] for c in AVAILABILITY_COLUMNS},
             "rows_per_second": round(written / max(time.perf_counter() - started, 1e-9)),
             SHARED_TOKEN: shared,
         }

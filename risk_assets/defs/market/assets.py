@@ -140,6 +140,15 @@ def market_prices(
     )
 
 
+#: Market inputs whose availability a market_features run reports.
+MARKET_COLUMNS = ("market_value_equity", "equity_volatility", "merton_dd")
+
+
+def market_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """A batch's rows with each market input computed."""
+    return {column: int(frame[column].notna().sum()) for column in MARKET_COLUMNS}
+
+
 @dg.asset(
     group_name="market",
     kinds={"pandas", "sql"},
@@ -160,28 +169,22 @@ def market_features(
     )
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    available = dict.fromkeys(("market_value_equity", "equity_volatility", "merton_dd"), 0)
-
-    def observe(frame: pd.DataFrame) -> None:
-        for column in available:
-            available[column] += int(frame[column].notna().sum()) if len(frame) else 0
-
     # Derived from the batch's statements and prices: replaced per company. The write marks features stale for
     # the companies whose market rows changed (storage/stale.py).
-    written = derive_by_company(
+    written, counted = derive_by_company(
         context,
         store,
         work,
         "market_features",
         MarketBatch(MacroBook(indicators), tuple(specs)),
         workers=warehouse.derive_workers,
-        observe=observe,
+        counts=market_counts,
     )
     return dg.MaterializeResult(
         metadata={
             "rows": written,
             **work.metadata(),
-            **{f"{k}_available": v for k, v in available.items()},
+            **{f"{column}_available": counted[column] for column in MARKET_COLUMNS},
             SHARED_TOKEN: shared,
         }
     )

@@ -27,11 +27,16 @@ from risk_assets.defs.incremental import (
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
+from risk_assets.derive.score_writes import (
+    RankSnapshots,
+    ScoreAndWrite,
+    WrittenScores,
+    write_score_batch,
+)
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
-from risk_assets.derive.workers import derived_batches, one_batch_ahead
+from risk_assets.derive.workers import derived_batches, one_batch_ahead, writes_in_workers
 from risk_assets.storage.model_registry import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
@@ -75,90 +80,6 @@ def rank_among_today(store, conn, current: pd.DataFrame, today: dt.date) -> int:
     return store.update("risk_scores", updates, connection=conn)
 
 
-#: Columns a rewrite of an unchanged filing score may differ in: when it was written.
-_WRITE_TIME = ("scored_at",)
-_SCORE_KEY = ["company_id", "as_of", "model_version", "kind"]
-
-
-def unchanged_scores(rows: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
-    """Which of ``rows`` (filing scores) are stored already exactly as they are (but for when they were
-    written): a rescore of every company for a new day or an operator's tag rewrites no filing score it
-    reproduced."""
-    if rows.empty or stored.empty:
-        return np.zeros(len(rows), dtype=bool)
-    compared = [
-        c for c in rows.columns if c not in _WRITE_TIME and c not in _SCORE_KEY and c in stored.columns
-    ]
-    keyed = stored.assign(
-        as_of=pd.to_datetime(stored["as_of"]).dt.date, model_version=stored["model_version"].astype(str)
-    )
-    merged = (
-        rows[_SCORE_KEY + compared]
-        .assign(model_version=rows["model_version"].astype(str))
-        .merge(
-            keyed[_SCORE_KEY + compared], on=_SCORE_KEY, how="left", suffixes=("", "_stored"), indicator=True
-        )
-    )
-    same = (merged["_merge"] == "both").to_numpy()
-    for column in compared:
-        new, old = merged[column], merged[f"{column}_stored"]
-        if new.dtype.kind in "biuf" and old.dtype.kind in "biuf":
-            equal = (new.to_numpy(dtype=float) == old.to_numpy(dtype=float)) | (
-                new.isna() & old.isna()
-            ).to_numpy()
-        else:
-            equal = (new.astype(str) == old.astype(str)).to_numpy() | (new.isna() & old.isna()).to_numpy()
-        same &= equal
-    return same
-
-
-def _score_index(frame: pd.DataFrame) -> pd.MultiIndex:
-    """(company_id, as_of, model_version) of filing score rows, as comparable values."""
-    return pd.MultiIndex.from_arrays(
-        [
-            frame["company_id"].astype(str),
-            pd.to_datetime(frame["as_of"]).dt.date,
-            frame["model_version"].astype(str),
-        ]
-    )
-
-
-def _write_scores(
-    store, conn, rows: pd.DataFrame, stored: pd.DataFrame, champions: list[tuple[str, str]]
-) -> int:
-    """A batch's filing rows replace its companies' rows under each champion: rows no longer produced are
-    deleted, new or changed ones written, and the ones stored exactly as they are left alone. Returns the rows
-    written."""
-    table = TABLES["risk_scores"]
-    period = (
-        rows[rows["kind"] == "period"] if len(rows) else pd.DataFrame(columns=[*_SCORE_KEY, "model_name"])
-    )
-    if len(stored):
-        model = stored["model_name"].astype(str) + "/" + stored["model_version"].astype(str)
-        mine = stored[(stored["kind"] == "period") & model.isin({f"{n}/{v}" for n, v in champions})]
-    else:
-        mine = stored
-    produced, kept = _score_index(period), _score_index(mine)
-    gone = [
-        {"company": company, "as_of": as_of, "version": version}
-        for company, as_of, version in kept[~kept.isin(produced)]
-    ]
-    if gone:  # each by its whole key: SQLite reads a list of keys against a scan of every score
-        conn.execute(
-            sa.delete(table).where(
-                table.c.company_id == sa.bindparam("company"),
-                table.c.as_of == sa.bindparam("as_of"),
-                table.c.model_version == sa.bindparam("version"),
-                table.c.kind == "period",
-            ),
-            gone,
-        )
-    changed = period[~unchanged_scores(period, mine)] if len(period) else period
-    if len(changed):
-        store.upsert("risk_scores", changed, connection=conn)
-    return len(changed)
-
-
 def rerank_snapshots(store, conn, today: dt.date) -> int:
     """Rank today's snapshots together again and store the percentiles that moved; returns how many."""
     table = TABLES["risk_scores"]
@@ -179,40 +100,6 @@ def rerank_snapshots(store, conn, today: dt.date) -> int:
         as_of=today, kind="current", percentile=fresh[moved]
     )
     return store.update("risk_scores", updates, connection=conn)
-
-
-def scores_of_the_day(companies: list[str], day: dt.date, *columns: str) -> sa.Select:
-    """The keys (company_id, model_version, kind) and ``columns`` of some companies' scores dated ``day``
-    (snapshots and filings: the caller keeps the kind it wants), found by key (company, date). With ``kind =
-    'current'`` in the condition, SQLite plans it through ix_scores_rank (kind, as_of) once its statistics say a
-    date has few rows: every snapshot of the day read for each batch, however few of them it wants (the PSI
-    check's read of the snapshots' values: 27.6 of its 40.8 s at 100,000 companies)."""
-    table = TABLES["risk_scores"]
-    return sa.select(
-        table.c.company_id, table.c.model_version, table.c.kind, *(table.c[name] for name in columns)
-    ).where(table.c.company_id.in_(companies), table.c.as_of == day)
-
-
-def _write_snapshots(store, conn, current: pd.DataFrame, companies: list[str], today: dt.date) -> None:
-    """Replace the companies' snapshots of today (under any model version) with ``current``."""
-    table = TABLES["risk_scores"]
-    stored = [
-        {"company": company, "version": version}
-        for part in chunks(companies)
-        for company, version, kind in conn.execute(scores_of_the_day(part, today))
-        if kind == "current"
-    ]
-    if stored:  # a second rescore of the day: each deleted by its whole key
-        conn.execute(
-            sa.delete(table).where(
-                table.c.company_id == sa.bindparam("company"),
-                table.c.as_of == today,
-                table.c.model_version == sa.bindparam("version"),
-                table.c.kind == "current",
-            ),
-            stored,
-        )
-    store.upsert("risk_scores", current, connection=conn)
 
 
 def champions_of(mlflow_registry: MlflowResource) -> Champions:
@@ -244,6 +131,20 @@ def champion_models(champions: Champions, mlflow_registry: MlflowResource) -> Ch
             for segment, _, version in champions.versions
         }
     )
+
+
+def _scores_written_here(
+    store,
+    batches: list[tuple[list[str], pd.DataFrame]],
+    task: ScoreAndWrite,
+    processes: int,
+    rank: RankSnapshots | None,
+) -> Iterator[tuple[tuple[list[str], pd.DataFrame], WrittenScores]]:
+    """The batches scored (in ``processes`` workers, or a thread ahead) and written by this process."""
+    for batch, scored in derived_batches(store, batches, task.scored, processes):
+        result = write_score_batch(store, batch, scored, list(task.champions), task.score.today, rank)
+        del scored  # derived_batches frees the batch before the next one arrives
+        yield batch, result
 
 
 def _missing_champion_fails(scored: Iterator[T]) -> Iterator[T]:
@@ -290,12 +191,17 @@ def risk_scores(
         raise dg.Failure("no feature rows to score: materialise statements and features first")
     if not work.companies:
         return no_company_work(context, store, work, shared)
-    batches = work.batches()
+    batches = [(companies, work.marks_of(companies)) for companies in work.batches()]
     processes = start_of_work(context, store, work, warehouse.derive_workers, len(batches))
+    in_workers = writes_in_workers(store, processes)
     # A bulk change (every company, or a tenth of the market or more: an import) ranks today's percentiles once,
-    # across the whole market, after the last batch; a few companies are ranked against the stored snapshots.
-    bulk = work.everything or len(work.companies) >= MATERIAL_SHARE * store.count(
-        "risk_scores", {"kind": "current", "as_of": today}
+    # across the whole market, after the last batch; a few companies are ranked against the stored snapshots,
+    # unless workers write the batches (side by side, no batch sees a stable population).
+    bulk = (
+        in_workers
+        or work.everything
+        or len(work.companies)
+        >= MATERIAL_SHARE * store.count("risk_scores", {"kind": "current", "as_of": today})
     )
     started, done, period_rows, predicted, reused, written = time.perf_counter(), 0, 0, 0, 0, 0
     excluded: list[str] = []
@@ -309,26 +215,19 @@ def risk_scores(
         ),
         today,
     )
-    scored = _missing_champion_fails(derived_batches(store, batches, derive, processes))
-    for number, (batch, (rows, stored, batch_reused, batch_excluded)) in enumerate(scored, 1):
-        excluded += batch_excluded
-        now = utc_now()
-        if len(rows):
-            rows["scored_at"] = now
-            rows["percentile"] = np.nan
-        current = rows[rows["kind"] == "current"] if len(rows) else pd.DataFrame()
-        with store.transaction() as conn:
-            written += _write_scores(store, conn, rows, stored, champions)
-            _write_snapshots(store, conn, current, batch, today)
-            if len(current) and not bulk:
-                rank_among_today(store, conn, current, today)
-            store.clear_stale(conn, "risk_scores", work.marks_of(batch))
-        scored_rows = int((rows["kind"] == "period").sum()) if len(rows) else 0
-        period_rows += scored_rows
-        reused += batch_reused
-        predicted += scored_rows - batch_reused
-        done += len(batch)
-        del rows, stored, current  # derived_batches frees the batch before the next one arrives
+    task = ScoreAndWrite(derive, tuple(champions))
+    results = (
+        derived_batches(store, batches, task, processes)
+        if in_workers
+        else _scores_written_here(store, batches, task, processes, None if bulk else rank_among_today)
+    )
+    for number, ((companies, _), batch) in enumerate(_missing_champion_fails(results), 1):
+        excluded += batch.excluded
+        written += batch.written
+        period_rows += batch.period_rows
+        reused += batch.reused
+        predicted += batch.period_rows - batch.reused
+        done += len(companies)
         batch_progress(context, work, done, period_rows, started)
         statistics_after_batch(store, "risk_scores", number, len(batches))
     with store.transaction() as conn:

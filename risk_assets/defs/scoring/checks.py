@@ -19,7 +19,8 @@ from risk_assets.core.segments import SEGMENT_NAMES
 from risk_assets.defs.incremental import EVERY_COMPANY, MATERIAL_SHARE, previous_metadata_of
 from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
-from risk_assets.defs.scoring.assets import risk_scores, scores_of_the_day
+from risk_assets.defs.scoring.assets import risk_scores
+from risk_assets.derive.score_writes import scores_of_the_day
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.stale import chunks
 
