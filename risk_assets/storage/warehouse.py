@@ -838,7 +838,10 @@ class Warehouse:
 
         def write(conn: Connection) -> None:
             for group in prepared:
-                if self.dialect in ("mysql", "mariadb") and self._update_alike(conn, table, group):
+                # PyMySQL: a statement per list of keys; MariaDB Connector/Python's bulk execution, one per batch,
+                # is each row's own key lookup in the server and twice as fast as the lists (10,000 flags cleared
+                # in 0.8 s against 1.5 s)
+                if self.engine.dialect.driver == "pymysql" and self._update_alike(conn, table, group):
                     continue
                 self._execute_many(
                     conn, table, self._compiled("update", table, group.names), group, batch_size
@@ -852,7 +855,7 @@ class Warehouse:
         return sum(len(group) for group in prepared)
 
     def _update_alike(self, conn: Connection, table: sa.Table, group: _Prepared) -> bool:
-        """On MySQL/MariaDB, an update that sets the same values on every row it locates (an alerts pass clearing
+        """On PyMySQL, an update that sets the same values on every row it locates (an alerts pass clearing
         the flags of the scores it compared) as one UPDATE per list of keys, ``(k1, k2...) IN ((...), ...)``, each
         a range of the primary key (stale.key_chunks). PyMySQL sends an UPDATE's executemany as a statement and
         round trip per row, which was most of `risk_alerts` on MariaDB. False, with nothing written, when the
