@@ -121,8 +121,13 @@ class CompanyWork:
 
     def batches(self, size: int | None = None) -> list[list[str]]:
         """The companies in batches of ``size`` (COMPANY_BATCH, read when called)."""
-        size = size or COMPANY_BATCH
-        return [self.companies[start : start + size] for start in range(0, len(self.companies), size)]
+        return company_batches(self.companies, size)
+
+
+def company_batches(companies: list[str], size: int | None = None) -> list[list[str]]:
+    """``companies`` in batches of ``size`` (COMPANY_BATCH, read when called)."""
+    size = size or COMPANY_BATCH
+    return [companies[start : start + size] for start in range(0, len(companies), size)]
 
 
 def _run_tag(context: dg.AssetExecutionContext, key: str) -> str | None:

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from risk_assets.core.alerts import AlertRule, score_alerts
+from risk_assets.core.alerts import AlertRule
 from risk_assets.core.fingerprint import combined_fingerprint
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.incremental import (
-    COMPANY_BATCH,
     MATERIAL_SHARE,
     SHARED_TOKEN,
     batch_progress,
+    company_batches,
     company_work,
     no_company_work,
     start_of_work,
@@ -27,6 +27,7 @@ from risk_assets.defs.incremental import (
 from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
+from risk_assets.derive.alerts import PREVIEWED, ScoreAlertBatch, handled_frame
 from risk_assets.derive.score_writes import (
     RankSnapshots,
     ScoreAndWrite,
@@ -34,7 +35,7 @@ from risk_assets.derive.score_writes import (
     write_score_batch,
 )
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
-from risk_assets.derive.workers import derived_batches, one_batch_ahead, writes_in_workers
+from risk_assets.derive.workers import derived_batches, worker_count, writes_in_workers
 from risk_assets.storage.model_registry import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
@@ -374,11 +375,6 @@ def warning_alerts(
     return list(alerts.values()), handled
 
 
-def _handled_frame(keys: list[tuple], names: list[str], **constant: object) -> pd.DataFrame:
-    """The key rows an alerts pass compared, with alert_pending cleared (what Warehouse.update takes)."""
-    return pd.DataFrame(keys, columns=names).assign(**constant, alert_pending=False)
-
-
 @dg.asset(
     group_name="scoring",
     kinds={"sql"},
@@ -406,34 +402,27 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             )["company_id"]
         )
     )
-    compared = [
-        table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
-    ]
-    alerts, latest, evaluated, done = 0, [], 0, 0  # counts, and the last ten alerts for the preview
-
-    def compare(batch: list[str]) -> tuple[list[dict], list[tuple]]:
-        scores = store.query(
-            sa.select(*compared).where(
-                table.c.company_id.in_(batch),
-                table.c.kind == "period",
-                sa.func.coalesce(table.c.status, "scored") == "scored",  # no PD served: nothing to compare
-            )
+    alerts, latest, evaluated, done = 0, [], 0, 0  # counts, and the newest alerts for the preview
+    batches = company_batches(pending)
+    task = ScoreAlertBatch(rule, now)
+    processes = worker_count(store, warehouse.derive_workers, len(batches))
+    in_workers = writes_in_workers(store, processes)
+    if processes:
+        context.log.info(
+            f"risk_alerts: {len(pending):,} companies with scores to compare; {processes} worker processes"
+            + (", each writing the batches it compares" if in_workers else "")
         )
-        return score_alerts(scores, rule, now)
-
-    batches = [pending[start : start + COMPANY_BATCH] for start in range(0, len(pending), COMPANY_BATCH)]
-    for batch, (batch_alerts, handled) in one_batch_ahead(batches, compare):
-        # a batch's alerts and the scores it compared are written together: a killed run keeps finished batches,
-        # and a whole market's pending flags are never held at once
-        with store.transaction() as conn:
-            store.upsert("risk_alerts", batch_alerts, connection=conn)
-            store.update(
-                "risk_scores",
-                _handled_frame(handled, ["company_id", "as_of", "model_version"], kind="period"),
-                connection=conn,
-            )
-        alerts, latest = alerts + len(batch_alerts), (latest + batch_alerts)[-10:]
-        evaluated, done = evaluated + len(handled), done + len(batch)
+    results = (
+        derived_batches(store, batches, task, processes)
+        if in_workers
+        else (
+            (batch, task.write(store, compared))
+            for batch, compared in derived_batches(store, batches, task.compared, processes)
+        )
+    )
+    for batch, written in results:
+        alerts, latest = alerts + written.alerts, (latest + written.newest)[-PREVIEWED:]
+        evaluated, done = evaluated + written.evaluated, done + len(batch)
         context.log.info(
             f"risk_alerts: {done:,} of {len(pending):,} companies compared, {alerts:,} score alerts"
         )
@@ -451,7 +440,7 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         store.upsert("risk_alerts", warnings, connection=conn)
         store.update(
             "warning_signals",
-            _handled_frame(signals_handled, ["company_id", "kind", "reference"]),
+            handled_frame(signals_handled, ["company_id", "kind", "reference"]),
             connection=conn,
         )
     frame = pd.DataFrame(latest + warnings)
