@@ -327,9 +327,10 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
 
 
 #: Fewest rows of a fresh INSERT (the rows an upsert's replace has just deleted room for) that MariaDB
-#: Connector/Python sends as LOAD DATA LOCAL INFILE: its bulk executemany costs the client ~1.2 us of CPU a value
-#: (a features batch, 32,000 rows x 146 values, ~9 s), the text of a load ~0.2 us, and the server parses it in
-#: about the time the bulk execution takes it (docs/production.md).
+#: Connector/Python sends as LOAD DATA LOCAL INFILE. A features batch (32,000 rows x 146 values) cost the client
+#: 6.2 s of CPU as the connector's bulk execution and 1.0 s as a load's text; the server parses the text more
+#: slowly than it reads binary values, but the whole write took 5.5-7.4 s against 16-17 s (docs/production.md).
+#: Below this many rows a temporary file and its round trips cost more than they save.
 LOAD_DATA_ROWS = 1000
 #: Rows of a load's text made at a time: the text of a features batch is ~70 MB, built and written in parts.
 _LOAD_DATA_PART = 4096
