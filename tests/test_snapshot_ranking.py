@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from risk_assets.defs.scoring.assets import percentiles_in, rank_among_today
+from risk_assets.derive.score_writes import percentiles_in, rank_among_today
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import Warehouse
 from tests.storage.test_warehouse import score

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -26,9 +26,9 @@ from risk_assets.derive.workers import (
     BatchCounts,
     BatchDeriver,
     CompanyBatch,
-    derived_batches,
     worker_count,
     writes_in_workers,
+    written_batches,
 )
 from risk_assets.storage.warehouse import Warehouse
 
@@ -244,13 +244,9 @@ def derive_by_company(
     )
     batches = [(companies, work.marks_of(companies)) for companies in work.batches()]
     processes = start_of_work(context, store, work, workers, len(batches))
-    written_batches = (
-        derived_batches(store, batches, task, processes)
-        if writes_in_workers(store, processes)
-        else _written_here(store, batches, task, processes)
-    )
     started, done, written, totals = time.perf_counter(), 0, 0, Counter[str]()
-    for number, ((companies, _), (rows, counted)) in enumerate(written_batches, 1):
+    results = written_batches(store, batches, task, processes)
+    for number, ((companies, _), (rows, counted)) in enumerate(results, 1):
         done, written = done + len(companies), written + rows
         totals.update(counted)
         batch_progress(context, work, done, written, started)
@@ -258,16 +254,6 @@ def derive_by_company(
     with store.transaction() as conn:
         store.clear_stale(conn, task.consumer, work.unhandled_marks())
     return written, totals
-
-
-def _written_here(
-    store: Warehouse, batches: list[tuple[list[str], pd.DataFrame]], task: CompanyBatch, processes: int
-) -> Iterator[tuple[tuple[list[str], pd.DataFrame], tuple[int, dict[str, int]]]]:
-    """The batches derived (in ``processes`` workers, or a thread ahead) and written by this process."""
-    for batch, frame in derived_batches(store, batches, task.rows, processes):
-        result = task.write(store, batch, frame)
-        del frame  # derived_batches frees the batch before the next one arrives
-        yield batch, result
 
 
 def statistics_after_batch(store: Warehouse, table: str, number: int, batches: int) -> None:

@@ -43,9 +43,9 @@ class ScoreAlertBatch:
     now: dt.datetime
 
     def __call__(self, store: Warehouse, batch: list[str]) -> AlertsWritten:
-        return self.write(store, self.compared(store, batch))
+        return self.write(store, batch, self.derived(store, batch))
 
-    def compared(self, store: Warehouse, batch: list[str]) -> tuple[list[dict[str, Any]], list[tuple]]:
+    def derived(self, store: Warehouse, batch: list[str]) -> tuple[list[dict[str, Any]], list[tuple]]:
         """The batch's alerts and the keys of the scores compared (read only): of the companies' filing scores
         served with a PD, only what the rule compares."""
         table = TABLES["risk_scores"]
@@ -61,7 +61,9 @@ class ScoreAlertBatch:
         )
         return score_alerts(scores, self.rule, self.now)
 
-    def write(self, store: Warehouse, compared: tuple[list[dict[str, Any]], list[tuple]]) -> AlertsWritten:
+    def write(
+        self, store: Warehouse, batch: list[str], compared: tuple[list[dict[str, Any]], list[tuple]]
+    ) -> AlertsWritten:
         """A batch's alerts and the cleared flags of the scores it compared, in one transaction (run again after
         a lock conflict): a killed run keeps finished batches, and a market's flags are never held at once."""
         alerts, handled = compared

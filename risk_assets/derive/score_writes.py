@@ -142,6 +142,68 @@ def write_snapshots(
     store.upsert("risk_scores", current, connection=conn)
 
 
+# --- today's percentiles ----------------------------------------------------------------------------------------
+
+
+def rank_percentiles(current: pd.DataFrame) -> pd.Series:
+    """Percentile of each scored current PD among the scored PDs of ``current`` (every company's snapshot of the
+    day); null where no PD is served."""
+    ranked = current["status"] == "scored"
+    pds = current.loc[ranked, "pd"].to_numpy(dtype=float)
+    out = pd.Series(np.nan, index=current.index)
+    out[ranked] = percentiles_in(pds, pds)
+    return out
+
+
+def percentiles_in(pds: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Each PD's percentile in ``population`` (which holds it): the share of the population at or below it."""
+    values = np.sort(population)
+    if not len(values):
+        return np.full(len(pds), np.nan)
+    return np.searchsorted(values, pds, side="right") / len(values) * 100
+
+
+def rank_among_today(store: Warehouse, conn: Connection, current: pd.DataFrame, today: dt.date) -> int:
+    """Rank a few companies' new snapshots, written in ``conn``'s transaction, among all of today's (theirs
+    included) and store their percentiles; returns how many. The population's PDs are read from the ranking
+    index alone (ix_scores_rank), not from the rows: a new filing at 100,000 companies reads no score row."""
+    table = TABLES["risk_scores"]
+    scored = current[current["status"] == "scored"]
+    if scored.empty:
+        return 0
+    population = conn.execute(
+        sa.select(table.c.pd).where(
+            table.c.kind == "current", table.c.as_of == today, table.c.status == "scored"
+        )
+    ).scalars()
+    updates = scored[["company_id", "as_of", "model_version", "kind"]].assign(
+        percentile=percentiles_in(scored["pd"].to_numpy(dtype=float), np.fromiter(population, dtype=float))
+    )
+    return store.update("risk_scores", updates, connection=conn)
+
+
+def rerank_snapshots(store: Warehouse, conn: Connection, today: dt.date) -> int:
+    """Rank today's snapshots together again and store the percentiles that moved; returns how many."""
+    table = TABLES["risk_scores"]
+    current = pd.DataFrame(
+        conn.execute(
+            sa.select(
+                table.c.company_id, table.c.model_version, table.c.pd, table.c.status, table.c.percentile
+            ).where(table.c.kind == "current", table.c.as_of == today)
+        ).fetchall(),
+        columns=["company_id", "model_version", "pd", "status", "percentile"],
+    )
+    if current.empty:
+        return 0
+    fresh = rank_percentiles(current)
+    old = current["percentile"].astype(float)
+    moved = ~(np.isclose(fresh, old, rtol=0, atol=1e-9) | (fresh.isna() & old.isna()))
+    updates = current.loc[moved, ["company_id", "model_version"]].assign(
+        as_of=today, kind="current", percentile=fresh[moved]
+    )
+    return store.update("risk_scores", updates, connection=conn)
+
+
 @dataclass(frozen=True)
 class WrittenScores:
     """What writing a batch of scores did: filing scores produced and written, predictions reused, financial
@@ -190,19 +252,28 @@ def write_score_batch(
 
 @dataclass(frozen=True)
 class ScoreAndWrite:
-    """Score a batch and write it, in the process that scored it (picklable: a worker process runs it on a server
-    warehouse, where the batches' writes go on side by side); ranking is left to the run's end."""
+    """Score a batch and write it (picklable: a worker process scores it, and on a server warehouse also writes
+    it, side by side with the other batches' writes: derive/workers.py's written_batches). ``rank`` ranks the
+    batch's snapshots among today's as it writes them (rank_among_today, for a few companies' run); None leaves
+    ranking to the run's end."""
 
     score: ScoreBatch
     champions: tuple[tuple[str, str], ...]
+    rank: RankSnapshots | None = None
 
     def __call__(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> WrittenScores:
-        return write_score_batch(
-            store, batch, self.scored(store, batch), list(self.champions), self.score.today
-        )
+        return self.write(store, batch, self.derived(store, batch))
 
-    def scored(
+    def derived(
         self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]
     ) -> tuple[pd.DataFrame, pd.DataFrame, int, list[str]]:
-        """The batch scored, not written (where the run's process writes: SQLite)."""
+        """The batch scored, not written (read only)."""
         return self.score(store, batch[0])
+
+    def write(
+        self,
+        store: Warehouse,
+        batch: tuple[list[str], pd.DataFrame],
+        scored: tuple[pd.DataFrame, pd.DataFrame, int, list[str]],
+    ) -> WrittenScores:
+        return write_score_batch(store, batch, scored, list(self.champions), self.score.today, self.rank)

@@ -24,8 +24,11 @@ from risk_assets.storage.warehouse import Warehouse, utc_now
 
 T = TypeVar("T")
 B = TypeVar("B")
+R = TypeVar("R")
 B_contra = TypeVar("B_contra", contravariant=True)
 T_co = TypeVar("T_co", covariant=True)
+D = TypeVar("D")
+R_co = TypeVar("R_co", covariant=True)
 
 
 def one_batch_ahead(batches: Iterable[B], derive: Callable[[B], T]) -> Iterator[tuple[B, T]]:
@@ -44,18 +47,26 @@ def one_batch_ahead(batches: Iterable[B], derive: Callable[[B], T]) -> Iterator[
             yield ahead[0], ahead[1].result()
 
 
-class BatchDeriver(Protocol[T]):
-    """What a company-batched asset computes for one batch, reading only the warehouse: a module-level class
-    (picklable, so a worker process can run it) whose call takes the process's warehouse and the batch."""
-
-    def __call__(self, store: Warehouse, batch: list[str]) -> T: ...
-
-
 class BatchTask(Protocol[B_contra, T_co]):
-    """Work on one batch in the process's warehouse, a worker's or the run's: a BatchDeriver, or a task that
-    also writes its batch (defs/incremental.py), whose batch carries what the write needs besides the companies."""
+    """Work on one batch in the process's warehouse, a worker's or the run's: a module-level class (picklable, so
+    a worker process can run it) whose call takes the process's warehouse and the batch."""
 
     def __call__(self, store: Warehouse, batch: B_contra) -> T_co: ...
+
+
+#: What a company-batched asset computes for one batch of companies, reading only the warehouse.
+BatchDeriver = BatchTask[list[str], T]
+
+
+class WritingTask(Protocol[B_contra, D, R_co]):
+    """A task that derives a batch (reading only) and writes what it derived: called whole in a worker that
+    writes its own batches, or split so that the run's process writes what the workers derived (written_batches)."""
+
+    def __call__(self, store: Warehouse, batch: B_contra) -> R_co: ...
+
+    def derived(self, store: Warehouse, batch: B_contra) -> D: ...
+
+    def write(self, store: Warehouse, batch: B_contra, derived: D) -> R_co: ...
 
 
 #: Counts of a batch's rows that a company-batched asset reports (a module-level function: a worker that writes
@@ -85,9 +96,9 @@ class CompanyBatch:
     counts: BatchCounts | None = None
 
     def __call__(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> tuple[int, dict[str, int]]:
-        return self.write(store, batch, self.rows(store, batch))
+        return self.write(store, batch, self.derived(store, batch))
 
-    def rows(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> pd.DataFrame:
+    def derived(self, store: Warehouse, batch: tuple[list[str], pd.DataFrame]) -> pd.DataFrame:
         """The batch's rows, derived (read only)."""
         return self.derive(store, batch[0])
 
@@ -230,6 +241,21 @@ def derived_batches(
     finally:
         for _, future in ahead:  # the caller stopped early (its write failed): nothing more is derived
             future.cancel()
+
+
+def written_batches(
+    store: Warehouse, batches: Sequence[B], task: WritingTask[B, D, R], processes: int
+) -> Iterator[tuple[B, R]]:
+    """Each batch with what writing it returned, in order. On a server warehouse the ``processes`` workers derive
+    and write their batches side by side (writes_in_workers); otherwise (SQLite, or no workers) they derive, or a
+    thread derives one batch ahead, and this process writes each batch as it arrives."""
+    if writes_in_workers(store, processes):
+        yield from derived_batches(store, batches, task, processes)
+        return
+    for batch, derived in derived_batches(store, batches, task.derived, processes):
+        result = task.write(store, batch, derived)
+        del derived  # derived_batches frees the batch's memory before the next one arrives
+        yield batch, result
 
 
 #: The worker pool of this process: kept between the steps of a run (the in-process executor runs them in one

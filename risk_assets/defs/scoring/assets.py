@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -28,79 +27,15 @@ from risk_assets.defs.modeling.assets import champion_model
 from risk_assets.defs.resources import MlflowResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.derive.alerts import PREVIEWED, ScoreAlertBatch, handled_frame
-from risk_assets.derive.score_writes import (
-    RankSnapshots,
-    ScoreAndWrite,
-    WrittenScores,
-    write_score_batch,
-)
+from risk_assets.derive.score_writes import ScoreAndWrite, rank_among_today, rerank_snapshots
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
-from risk_assets.derive.workers import derived_batches, worker_count, writes_in_workers
+from risk_assets.derive.workers import worker_count, writes_in_workers, written_batches
 from risk_assets.storage.model_registry import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
 
 T = TypeVar("T")
-
-
-def rank_percentiles(current: pd.DataFrame) -> pd.Series:
-    """Percentile of each scored current PD among the scored PDs of ``current`` (every company's snapshot of the
-    day); null where no PD is served."""
-    ranked = current["status"] == "scored"
-    pds = current.loc[ranked, "pd"].to_numpy(dtype=float)
-    out = pd.Series(np.nan, index=current.index)
-    out[ranked] = percentiles_in(pds, pds)
-    return out
-
-
-def percentiles_in(pds: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """Each PD's percentile in ``population`` (which holds it): the share of the population at or below it."""
-    values = np.sort(population)
-    if not len(values):
-        return np.full(len(pds), np.nan)
-    return np.searchsorted(values, pds, side="right") / len(values) * 100
-
-
-def rank_among_today(store, conn, current: pd.DataFrame, today: dt.date) -> int:
-    """Rank a few companies' new snapshots, written in ``conn``'s transaction, among all of today's (theirs
-    included) and store their percentiles; returns how many. The population's PDs are read from the ranking
-    index alone (ix_scores_rank), not from the rows: a new filing at 100,000 companies reads no score row."""
-    table = TABLES["risk_scores"]
-    scored = current[current["status"] == "scored"]
-    if scored.empty:
-        return 0
-    population = conn.execute(
-        sa.select(table.c.pd).where(
-            table.c.kind == "current", table.c.as_of == today, table.c.status == "scored"
-        )
-    ).scalars()
-    updates = scored[["company_id", "as_of", "model_version", "kind"]].assign(
-        percentile=percentiles_in(scored["pd"].to_numpy(dtype=float), np.fromiter(population, dtype=float))
-    )
-    return store.update("risk_scores", updates, connection=conn)
-
-
-def rerank_snapshots(store, conn, today: dt.date) -> int:
-    """Rank today's snapshots together again and store the percentiles that moved; returns how many."""
-    table = TABLES["risk_scores"]
-    current = pd.DataFrame(
-        conn.execute(
-            sa.select(
-                table.c.company_id, table.c.model_version, table.c.pd, table.c.status, table.c.percentile
-            ).where(table.c.kind == "current", table.c.as_of == today)
-        ).fetchall(),
-        columns=["company_id", "model_version", "pd", "status", "percentile"],
-    )
-    if current.empty:
-        return 0
-    fresh = rank_percentiles(current)
-    old = current["percentile"].astype(float)
-    moved = ~(np.isclose(fresh, old, rtol=0, atol=1e-9) | (fresh.isna() & old.isna()))
-    updates = current.loc[moved, ["company_id", "model_version"]].assign(
-        as_of=today, kind="current", percentile=fresh[moved]
-    )
-    return store.update("risk_scores", updates, connection=conn)
 
 
 def champions_of(mlflow_registry: MlflowResource) -> Champions:
@@ -132,20 +67,6 @@ def champion_models(champions: Champions, mlflow_registry: MlflowResource) -> Ch
             for segment, _, version in champions.versions
         }
     )
-
-
-def _scores_written_here(
-    store,
-    batches: list[tuple[list[str], pd.DataFrame]],
-    task: ScoreAndWrite,
-    processes: int,
-    rank: RankSnapshots | None,
-) -> Iterator[tuple[tuple[list[str], pd.DataFrame], WrittenScores]]:
-    """The batches scored (in ``processes`` workers, or a thread ahead) and written by this process."""
-    for batch, scored in derived_batches(store, batches, task.scored, processes):
-        result = write_score_batch(store, batch, scored, list(task.champions), task.score.today, rank)
-        del scored  # derived_batches frees the batch before the next one arrives
-        yield batch, result
 
 
 def _missing_champion_fails(scored: Iterator[T]) -> Iterator[T]:
@@ -216,12 +137,8 @@ def risk_scores(
         ),
         today,
     )
-    task = ScoreAndWrite(derive, tuple(champions))
-    results = (
-        derived_batches(store, batches, task, processes)
-        if in_workers
-        else _scores_written_here(store, batches, task, processes, None if bulk else rank_among_today)
-    )
+    task = ScoreAndWrite(derive, tuple(champions), None if bulk else rank_among_today)
+    results = written_batches(store, batches, task, processes)
     for number, ((companies, _), batch) in enumerate(_missing_champion_fails(results), 1):
         excluded += batch.excluded
         written += batch.written
@@ -412,15 +329,7 @@ def risk_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             f"risk_alerts: {len(pending):,} companies with scores to compare; {processes} worker processes"
             + (", each writing the batches it compares" if in_workers else "")
         )
-    results = (
-        derived_batches(store, batches, task, processes)
-        if in_workers
-        else (
-            (batch, task.write(store, compared))
-            for batch, compared in derived_batches(store, batches, task.compared, processes)
-        )
-    )
-    for batch, written in results:
+    for batch, written in written_batches(store, batches, task, processes):
         alerts, latest = alerts + written.alerts, (latest + written.newest)[-PREVIEWED:]
         evaluated, done = evaluated + written.evaluated, done + len(batch)
         context.log.info(
