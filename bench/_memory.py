@@ -80,7 +80,17 @@ def _rollup_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def server_process(names: tuple[str, ...] = ("mariadbd", "mysqld")) -> int | None:
+    """The pid of a database server running on this machine (by its command name), or None: a bench against a
+    local server counts the server's CPU beside the run's."""
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().strip() in names:
+                return int(stat.parent.name)
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds one process has used so far (/proc/<pid>/stat); None when it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -115,7 +125,7 @@ class TreeMemory(threading.Thread):
             self.peak_rss_mb = max(self.peak_rss_mb, sum(r.get("Rss", 0) for r in rollups) / 1024)
             self.processes = max(self.processes, sum(1 for r in rollups if r))
             for pid in pids:
-                seconds = _cpu_seconds(pid)
+                seconds = cpu_seconds(pid)
                 if seconds is not None:
                     self.cpu_seconds[pid] = seconds
             self._done.wait(self.interval)

@@ -54,7 +54,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench._memory import TreeMemory, peak_rss_mb, worker_peak_rss_mb  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench._memory import TreeMemory, cpu_seconds, peak_rss_mb, server_process, worker_peak_rss_mb  # noqa: E402
 from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
@@ -239,9 +241,12 @@ class Home:
                 cwd=REPO,
             )
             memory = TreeMemory(child.pid)
+            server = server_process() if self.server_url and _is_local(self.server_url) else None
+            server_before = cpu_seconds(server) if server else None
             memory.start()
             code = child.wait()
             memory.stop()
+            server_after = cpu_seconds(server) if server else None
         if not result.exists():
             raise SystemExit(f"child {args} failed (exit {code}); see {self.path / 'child.log'}")
         return json.loads(result.read_text()) | {
@@ -249,6 +254,11 @@ class Home:
             "tree_peak_rss_mb": memory.peak_rss_mb,
             "cpu_seconds_run": memory.cpu_seconds.get(child.pid, 0.0),
             "cpu_seconds_workers": sum(s for pid, s in memory.cpu_seconds.items() if pid != child.pid),
+            "cpu_seconds_server": (
+                server_after - server_before
+                if server_before is not None and server_after is not None
+                else None
+            ),
         }
 
     def close(self) -> None:
@@ -260,6 +270,10 @@ class Home:
             log(f"home kept: {self.path}")
         else:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _is_local(server_url: str) -> bool:
+    return make_url(server_url).host in ("127.0.0.1", "localhost", "::1", None)
 
 
 def _templates(warehouse) -> pd.DataFrame:
@@ -579,6 +593,11 @@ def main() -> int:
             f"{full['cpu_seconds_workers']:,.1f} s, {busy / full['wall_seconds']:.2f} cores busy on average "
             f"({os.cpu_count()} here)"
         )
+        if full.get("cpu_seconds_server") is not None:
+            print(
+                f"CPU of the server    {full['cpu_seconds_server']:>12,.1f} s (the local database server's, "
+                "over the run)"
+            )
     print(f"raw predict_pd      {predict_rate:>12,.0f} rows/s (same rows, same run)")
     print(f"ratio               {end_to_end / predict_rate:>12.5f} (end to end / raw predict)")
     print(f"one new filing      {one['wall_seconds']:>12.1f} s (import excluded, rescore_all wall)")
