@@ -67,7 +67,12 @@ def test_a_rescored_company_is_ranked_among_today_from_the_index_alone(tmp_path:
 
 
 def test_the_market_summary_of_every_run_reads_the_index_and_the_riskiest_rows_alone(tmp_path: Path) -> None:
-    from risk_assets.defs.scoring.assets import _snapshot_summary, snapshot_summary_queries
+    from risk_assets.defs.scoring.assets import (
+        _snapshot_summary,
+        riskiest_companies,
+        riskiest_snapshots,
+        snapshot_summary_queries,
+    )
 
     store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     store.create_schema()
@@ -96,13 +101,25 @@ def test_the_market_summary_of_every_run_reads_the_index_and_the_riskiest_rows_a
         assert names == ["Company 12", "Company 13", *(f"Company {i:02d}" for i in range(11, 3, -1))]
 
         by_segment, riskiest_pds = snapshot_summary_queries(TODAY)
+        plans = {}
         with store.engine.connect() as conn:
-            for statement in (by_segment, riskiest_pds):
+            for name, statement in (
+                ("by_segment", by_segment),
+                ("pds", riskiest_pds),
+                ("companies", riskiest_companies(TODAY, 0.5)),
+                ("rows", riskiest_snapshots(TODAY, ["c12", "c13"])),
+            ):
                 sql = str(
                     statement.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
                 )
-                plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-                assert "COVERING INDEX ix_scores_rank" in plan, plan
+                plans[name] = " ".join(
+                    str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+                )
+        assert "COVERING INDEX ix_scores_rank" in plans["by_segment"], plans
+        assert "COVERING INDEX ix_scores_rank" in plans["pds"], plans
+        assert "ix_scores_rank (kind=? AND as_of=?)" in plans["companies"], plans
+        # the riskiest rows themselves by primary key (company_id, as_of), not among every snapshot of the day
+        assert "sqlite_autoindex_risk_scores_1 (company_id=? AND as_of=?)" in plans["rows"], plans
     finally:
         store.dispose()
 
