@@ -198,6 +198,17 @@ def test_every_image_is_pinned_and_every_build_exists():
             assert (Path(service["build"]["context"]) / service["build"]["dockerfile"]).is_file(), name
 
 
+def test_mysql_is_sized_for_a_market_and_the_operator_can_resize_it():
+    def innodb(stack: dict[str, Any]) -> dict[str, str]:
+        command = stack["services"]["mysql"]["command"]
+        assert command[0] == "mysqld", command  # the image's entrypoint passes options after mysqld on
+        return dict(option.removeprefix("--").split("=", 1) for option in command[1:])
+
+    assert innodb(compose_config()) == {"innodb-buffer-pool-size": "2G", "innodb-redo-log-capacity": "1G"}
+    resized = compose_config({**env_example(), "MYSQL_INNODB_BUFFER_POOL_SIZE": "8G"})
+    assert innodb(resized)["innodb-buffer-pool-size"] == "8G"
+
+
 def test_every_service_is_on_the_network_and_data_lives_in_named_volumes():
     for mode, stack in stacks().items():
         assert set(stack["networks"]) == {"risknet"}
