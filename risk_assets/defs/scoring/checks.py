@@ -27,6 +27,9 @@ from risk_assets.storage.stale import chunks
 #: Companies whose filing scores the PSI-over-time history reads (drawn by a hash of their id): the history's
 #: decile bins are stable well before that, and it keeps the check's reads flat with the size of the market.
 HISTORY_COMPANIES = 5000
+#: Companies read a statement at a time for the history: ~29 filing scores x 60 values each, so the driver's rows
+#: of a statement (Python objects, ~30 bytes a value) stay near 60 MB while the frames read so far wait.
+HISTORY_CHUNK = 250
 #: What the history reads of each filing score, beside its feature values.
 _FILING_COLUMNS = ("as_of", "company_id", "model_pd")
 
@@ -101,7 +104,8 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
         picked = _history_companies(pd.Series(scored, dtype=object))
         read = [
-            _filing_features(store, champion_filings, part, model.feature_names) for part in chunks(picked)
+            _filing_features(store, champion_filings, part, model.feature_names)
+            for part in chunks(picked, HISTORY_CHUNK)
         ]
         history = stability_over_time(
             development_pd,
