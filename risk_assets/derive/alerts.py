@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.warehouse import Warehouse
+from risk_assets.storage.stale import chunks
+from risk_assets.storage.warehouse import Warehouse, WriteConflict
 
 #: How many of a run's newest alerts its materialisation previews.
 PREVIEWED = 10
@@ -34,6 +35,21 @@ class AlertsWritten:
     evaluated: int
 
 
+def _compared_scores(batch: list[str]) -> sa.Select:
+    """Of a batch of companies' filing scores served with a PD, only what the alert rule compares."""
+    table = TABLES["risk_scores"]
+    compared = [
+        table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
+    ]
+    return sa.select(*compared).where(table.c.company_id.in_(batch), *_served_filing_scores())
+
+
+def _served_filing_scores() -> list[sa.ColumnElement[bool]]:
+    table = TABLES["risk_scores"]
+    # no PD served: nothing to compare
+    return [table.c.kind == "period", sa.func.coalesce(table.c.status, "scored") == "scored"]
+
+
 @dataclass(frozen=True)
 class ScoreAlertBatch:
     """Compare a batch of companies' pending filing scores and write their alerts (picklable: a worker process
@@ -43,29 +59,49 @@ class ScoreAlertBatch:
     now: dt.datetime
 
     def __call__(self, store: Warehouse, batch: list[str]) -> AlertsWritten:
-        return self.write(store, batch, self.derived(store, batch))
+        """Compare and write a batch in one transaction, as a worker writing its own batches does (a server
+        warehouse): the scores read under row locks and their flags cleared by one UPDATE per chunk of companies
+        instead of one per score (1,000 companies' 29,000 flags: 0.26 s of MariaDB's time against 1.3 s). Under
+        READ COMMITTED a locking read does not stop another writer adding a pending score for these companies
+        before the UPDATE, which would clear it unseen: a count of cleared flags other than the scores compared
+        rolls the batch back to run again (WriteConflict)."""
+        table = TABLES["risk_scores"]
+
+        def compare_and_write(conn: Connection) -> AlertsWritten:
+            scores = store.query(_compared_scores(batch).with_for_update(), connection=conn)
+            alerts, handled = score_alerts(scores, self.rule, self.now)
+            store.upsert("risk_alerts", alerts, connection=conn)
+            cleared = sum(
+                conn.execute(
+                    sa.update(table)
+                    .where(
+                        table.c.company_id.in_(part),
+                        *_served_filing_scores(),
+                        table.c.alert_pending == sa.true(),
+                    )
+                    .values(alert_pending=False)
+                ).rowcount
+                for part in chunks(batch)
+            )
+            if cleared != len(handled):
+                raise WriteConflict(
+                    f"risk_scores: {cleared:,} alert flags to clear, {len(handled):,} scores compared (another "
+                    "writer's new scores)"
+                )
+            return AlertsWritten(len(alerts), alerts[-PREVIEWED:], len(handled))
+
+        return store.retried_transaction(compare_and_write)
 
     def derived(self, store: Warehouse, batch: list[str]) -> tuple[list[dict[str, Any]], list[tuple]]:
-        """The batch's alerts and the keys of the scores compared (read only): of the companies' filing scores
-        served with a PD, only what the rule compares."""
-        table = TABLES["risk_scores"]
-        compared = [
-            table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
-        ]
-        scores = store.query(
-            sa.select(*compared).where(
-                table.c.company_id.in_(batch),
-                table.c.kind == "period",
-                sa.func.coalesce(table.c.status, "scored") == "scored",  # no PD served: nothing to compare
-            )
-        )
-        return score_alerts(scores, self.rule, self.now)
+        """The batch's alerts and the keys of the scores compared (read only)."""
+        return score_alerts(store.query(_compared_scores(batch)), self.rule, self.now)
 
     def write(
         self, store: Warehouse, batch: list[str], compared: tuple[list[dict[str, Any]], list[tuple]]
     ) -> AlertsWritten:
-        """A batch's alerts and the cleared flags of the scores it compared, in one transaction (run again after
-        a lock conflict): a killed run keeps finished batches, and a market's flags are never held at once."""
+        """A batch's alerts and the cleared flags of the scores it compared, each by its key, in one transaction
+        (run again after a lock conflict): a killed run keeps finished batches, and a market's flags are never
+        held at once."""
         alerts, handled = compared
         flags = handled_frame(handled, ["company_id", "as_of", "model_version"], kind="period")
 

@@ -129,6 +129,11 @@ _LOCK_CONFLICT_CODES = frozenset({1205, 1213})
 LOCK_CONFLICT_ATTEMPTS = 4
 
 
+class WriteConflict(RuntimeError):
+    """What a transaction read changed before it wrote (another writer's rows appeared among those it meant to
+    write): retried_transaction runs it again from its start, as after a lock conflict."""
+
+
 def _lock_conflict(error: sa.exc.DBAPIError) -> bool:
     """Whether the server ended the statement for a lock conflict (_LOCK_CONFLICT_CODES), on either driver."""
     code = getattr(error.orig, "errno", None)  # MariaDB Connector/Python
@@ -548,17 +553,22 @@ class Warehouse:
         self, write: Callable[[Connection], R], attempts: int = LOCK_CONFLICT_ATTEMPTS
     ) -> R:
         """``write(connection)`` in a transaction of its own, run again from its start (up to ``attempts`` times in
-        all) when the server ended it for a lock conflict (_lock_conflict): what a batch written beside other
-        batches (worker processes writing at once) needs. ``write`` must do nothing outside the transaction."""
+        all) when the server ended it for a lock conflict (_lock_conflict) or it found a WriteConflict: what a
+        batch written beside other batches (worker processes writing at once) needs. ``write`` must do nothing
+        outside the transaction."""
         for attempt in range(1, attempts + 1):
             try:
                 with self.transaction() as connection:
                     return write(connection)
-            except sa.exc.DBAPIError as error:
-                if attempt == attempts or not _lock_conflict(error):
+            except (sa.exc.DBAPIError, WriteConflict) as error:
+                conflict = isinstance(error, WriteConflict) or _lock_conflict(error)
+                if attempt == attempts or not conflict:
                     raise
                 _LOG.info(
-                    "a write met a lock conflict (%s); attempt %d of %d", error.orig, attempt + 1, attempts
+                    "a write met a conflict (%s); attempt %d of %d",
+                    getattr(error, "orig", error),
+                    attempt + 1,
+                    attempts,
                 )
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -924,21 +934,28 @@ class Warehouse:
         return frame
 
     def query(
-        self, statement: Any, params: Mapping[str, Any] | None = None, columns: list[str] | None = None
+        self,
+        statement: Any,
+        params: Mapping[str, Any] | None = None,
+        columns: list[str] | None = None,
+        connection: Connection | None = None,
     ) -> pd.DataFrame:
-        """The rows of a select as a frame. The driver's tuples are taken as they are and each typed column
-        converted afterwards, once per distinct value, with its type's own result processor (what SQLAlchemy's
-        per-row Row processing did, which cost as much as the database's own reading on wide tables)."""
-        with self.engine.connect() as conn:
-            result = conn.execution_options(**{BINARY_ROWS: True}).execute(statement, params or {})
-            names = columns or list(result.keys())
-            if result.cursor is None:  # no rows returned (not a select)
-                return pd.DataFrame(columns=names)
-            parts = []
-            while rows := result.cursor.fetchmany(FETCH_ROWS):
-                parts.append(pd.DataFrame(rows, columns=range(len(names))))
-            del rows
-            result.close()
+        """The rows of a select as a frame, read in ``connection``'s transaction if given. The driver's tuples
+        are taken as they are and each typed column converted afterwards, once per distinct value, with its
+        type's own result processor (what SQLAlchemy's per-row Row processing did, which cost as much as the
+        database's own reading on wide tables)."""
+        if connection is None:
+            with self.engine.connect() as conn:
+                return self.query(statement, params, columns, connection=conn)
+        result = connection.execute(statement, params or {}, execution_options={BINARY_ROWS: True})
+        names = columns or list(result.keys())
+        if result.cursor is None:  # no rows returned (not a select)
+            return pd.DataFrame(columns=names)
+        parts = []
+        while rows := result.cursor.fetchmany(FETCH_ROWS):
+            parts.append(pd.DataFrame(rows, columns=range(len(names))))
+        del rows
+        result.close()
         frame = _joined(parts, range(len(names)))
         del parts
         types = [c.type for c in statement.selected_columns] if isinstance(statement, sa.Select) else []
