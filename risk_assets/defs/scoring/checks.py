@@ -79,6 +79,11 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
     scores (HISTORY_COMPANIES of them)."""
     current = _latest_snapshots(store)
     table = TABLES["risk_scores"]
+    # the companies with a filing score in each segment, read in one pass over the filing scores, not one a
+    # segment: each is a scan of every filing score (4 s a segment at 100,000 companies on MariaDB)
+    filed_in = store.query(
+        sa.select(table.c.segment, table.c.company_id).distinct().where(table.c.kind == "period")
+    )
     out = {}
     for segment in SEGMENT_NAMES:
         mine = current[current["segment"] == segment]
@@ -101,8 +106,7 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
             table.c.model_version == str(version),
             table.c.segment == segment,
         )
-        scored = store.distinct("risk_scores", "company_id", {"kind": "period", "segment": segment})
-        picked = _history_companies(pd.Series(scored, dtype=object))
+        picked = _history_companies(filed_in.loc[filed_in["segment"] == segment, "company_id"].astype(object))
         read = [
             _filing_features(store, champion_filings, part, model.feature_names)
             for part in chunks(picked, HISTORY_CHUNK)
