@@ -979,11 +979,20 @@ class Warehouse:
             return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
 
     def distinct(self, table_name: str, column: str, where: Mapping[str, Any] | None = None) -> list[Any]:
-        """The distinct values of one column (e.g. the companies a table has rows for), sorted."""
+        """The distinct values of one column (e.g. the companies a table has rows for), sorted. Without ``where``,
+        on MySQL/MariaDB, read from the narrowest secondary index that starts with the column: MariaDB otherwise
+        skips through the primary key, a page of the table's rows per value (the companies of 100,000 companies'
+        features: 5 s through a 128 MB buffer pool; at 10,000, 0.8 s against 0.07 s through ix_features_filed)."""
         table = TABLES[table_name]
         statement = sa.select(table.c[column]).distinct()
         for name, value in (where or {}).items():
             statement = statement.where(table.c[name] == value)
+        leading = [index for index in table.indexes if next(iter(index.columns)).name == column]
+        if not where and leading and self.dialect in ("mysql", "mariadb"):
+            narrowest = min(leading, key=lambda index: (len(index.columns), index.name))
+            statement = statement.with_hint(
+                table, f"FORCE INDEX ({narrowest.name})", self.engine.dialect.name
+            )
         with self.engine.connect() as conn:
             return sorted(row[0] for row in conn.execute(statement))
 

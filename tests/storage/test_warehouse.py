@@ -412,3 +412,35 @@ def test_refreshing_statistics_on_mysql_changes_nothing(warehouse):
     warehouse.upsert("risk_scores", scores_for(companies=3, years=2))
     warehouse.refresh_statistics("risk_scores")
     assert len(warehouse.read("risk_scores")) == 6
+
+
+def test_distinct_values_of_a_leading_key_column_are_read_from_its_narrowest_index(warehouse: Warehouse):
+    """The companies of a table come from a secondary index that starts with company_id where the server would
+    otherwise skip through the primary key, a page of rows per company (features: ix_features_filed)."""
+    rows = [
+        {
+            "company_id": f"c{c:03d}",
+            "period_end": dt.date(2010 + year, 12, 31),
+            "accession": f"a{c}-{year}",
+            "fiscal_year": 2010 + year,
+            "filed_at": dt.date(2011 + year, 3, 1),
+            "currency": "USD",
+            "computed_at": NOW,
+        }
+        for c in range(40)
+        for year in range(3)
+    ]
+    warehouse.upsert("features", rows)
+    (statement,) = sent(warehouse.engine, lambda: warehouse.distinct("features", "company_id"), "SELECT")
+    assert warehouse.distinct("features", "company_id") == [f"c{c:03d}" for c in range(40)]
+    if warehouse.dialect == "sqlite":
+        assert "FORCE INDEX" not in statement
+        return
+    assert "FORCE INDEX (ix_features_filed)" in statement
+    with warehouse.engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN {statement}").mappings().one()
+    assert plan["key"] == "ix_features_filed"
+    # a condition, or a column no index starts with: the server's own plan
+    assert "FORCE INDEX" not in "".join(
+        sent(warehouse.engine, lambda: warehouse.distinct("features", "company_id", {"currency": "USD"}))
+    )
