@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks
+from risk_assets.storage.stale import chunks, through_primary_key
 from risk_assets.storage.warehouse import Warehouse, WriteConflict
 
 #: How many of a run's newest alerts its materialisation previews.
@@ -41,7 +41,9 @@ def _compared_scores(batch: list[str]) -> sa.Select:
     compared = [
         table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
     ]
-    return sa.select(*compared).where(table.c.company_id.in_(batch), *_served_filing_scores())
+    return through_primary_key(
+        sa.select(*compared).where(table.c.company_id.in_(batch), *_served_filing_scores()), table
+    )
 
 
 def _served_filing_scores() -> list[sa.ColumnElement[bool]]:
@@ -73,13 +75,16 @@ class ScoreAlertBatch:
             store.upsert("risk_alerts", alerts, connection=conn)
             cleared = sum(
                 conn.execute(
-                    sa.update(table)
-                    .where(
-                        table.c.company_id.in_(part),
-                        *_served_filing_scores(),
-                        table.c.alert_pending == sa.true(),
+                    through_primary_key(
+                        sa.update(table)
+                        .where(
+                            table.c.company_id.in_(part),
+                            *_served_filing_scores(),
+                            table.c.alert_pending == sa.true(),
+                        )
+                        .values(alert_pending=False),
+                        table,
                     )
-                    .values(alert_pending=False)
                 ).rowcount
                 for part in chunks(batch)
             )

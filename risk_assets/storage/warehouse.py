@@ -930,6 +930,8 @@ class Warehouse:
         if not lists:
             return self.query(statement, columns=names)
         ((name, values),) = lists.items()
+        if name == next(iter(table.primary_key.columns)).name:
+            statement = stale.through_primary_key(statement, table)
         parts = [
             self.query(statement.where(table.c[name].in_(part)), columns=names)
             for part in stale.chunks(values)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from risk_assets.storage import stale
 from risk_assets.storage import warehouse as warehouse_module
 from risk_assets.storage.schema import risk_scores
 from risk_assets.storage.warehouse import Warehouse
@@ -443,4 +444,46 @@ def test_distinct_values_of_a_leading_key_column_are_read_from_its_narrowest_ind
     # a condition, or a column no index starts with: the server's own plan
     assert "FORCE INDEX" not in "".join(
         sent(warehouse.engine, lambda: warehouse.distinct("features", "company_id", {"currency": "USD"}))
+    )
+
+
+def test_a_list_of_companies_is_read_through_the_primary_key(warehouse: Warehouse):
+    """A batch's rows are read by key whatever InnoDB's statistics say: while a bulk run fills a table its sampled
+    count of companies lags the live row count, and MariaDB read 1,000 companies' market features by a scan of
+    the whole table (stale.through_primary_key)."""
+    rows = [
+        {
+            "company_id": f"c{c:04d}",
+            "period_end": dt.date(2010 + year, 12, 31),
+            "accession": f"a{c}-{year}",
+            "filed_at": dt.date(2011 + year, 3, 1),
+            "computed_at": NOW,
+        }
+        for c in range(1200)
+        for year in range(2)
+    ]
+    warehouse.upsert("market_features", rows)
+    batch = [f"c{c:04d}" for c in range(100, 1100)]  # 1,000: MariaDB makes the list a subquery
+    statements = sent(
+        warehouse.engine, lambda: warehouse.read("market_features", where={"company_id": batch})
+    )
+    read = warehouse.read("market_features", where={"company_id": batch})
+    assert sorted(set(read["company_id"])) == batch and len(read) == 2000
+    reads = [s for s in statements if "FROM market_features" in s]
+    assert len(reads) == 2  # lists of stale.CHUNK companies
+    if warehouse.dialect == "sqlite":
+        assert not any("FORCE INDEX" in statement for statement in reads)
+        return
+    assert all("FROM market_features FORCE INDEX (PRIMARY)" in statement for statement in reads)
+    plans = sent(
+        warehouse.engine, lambda: warehouse.read("market_features", where={"company_id": batch}), plans=True
+    )
+    assert plans == ["range PRIMARY", "range PRIMARY"]
+    # an UPDATE of some companies' rows takes the same hint
+    table = warehouse_module.TABLES["market_features"]
+    update = stale.through_primary_key(
+        sa.update(table).where(table.c.company_id.in_(batch)).values(close=1.0), table
+    )
+    assert "UPDATE market_features FORCE INDEX (PRIMARY) SET" in str(
+        update.compile(dialect=warehouse.engine.dialect)
     )
