@@ -101,24 +101,8 @@ def write_scores(
             gone,
         )
     changed = period[~unchanged_scores(period, mine)] if len(period) else period
-    # A company with no stored score (the companies an import adds: all of a first pass) has its filing scores
-    # loaded as fresh rows (a local load on MariaDB, a quarter faster than the upsert), after a delete of its
-    # filing scores that finds none unless another writer stored some meanwhile.
-    first = (
-        ~changed["company_id"].isin(stored["company_id"]).to_numpy()
-        if len(stored)
-        else np.ones(len(changed), bool)
-    )
-    if first.any():
-        companies = sorted(set(changed.loc[first, "company_id"]))
-        store.upsert(
-            "risk_scores",
-            changed[first],
-            replace={"company_id": companies, "kind": "period"},
-            connection=conn,
-        )
-    if (~first).any():
-        store.upsert("risk_scores", changed[~first], connection=conn)
+    if len(changed):
+        store.upsert("risk_scores", changed, connection=conn)
     return len(changed)
 
 

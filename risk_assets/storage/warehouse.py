@@ -337,8 +337,6 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
 #: slowly than it reads binary values, but the whole write took 5.5-7.4 s against 16-17 s (docs/production.md).
 #: Below this many rows a temporary file and its round trips cost more than they save.
 LOAD_DATA_ROWS = 1000
-#: The server's warning for a row a load skipped because its key is stored (ER_DUP_ENTRY).
-_DUPLICATE_KEY = 1062
 #: Rows of a load's text made at a time: the text of a features batch is ~70 MB, built and written in parts.
 _LOAD_DATA_PART = 4096
 #: The file format of a load: tab-separated, backslash escapes, ``\N`` for NULL (MariaDB's defaults).
@@ -746,12 +744,6 @@ class Warehouse:
             )
             loaded = conn.exec_driver_sql(sql, execution_options={"no_parameters": True}).rowcount
         warnings = [tuple(w) for w in conn.exec_driver_sql("SHOW WARNINGS LIMIT 5") if w[0] != "Note"]
-        if warnings and all(int(code) == _DUPLICATE_KEY for _, code, _ in warnings):
-            # another writer's rows arrived after the replace deleted room for these (READ COMMITTED takes no gap
-            # locks): the transaction runs again, its delete then taking them away
-            raise WriteConflict(
-                f"{table.name}: a load met rows another writer stored meanwhile ({warnings[0][2]})"
-            )
         if warnings or loaded != len(group):
             said = "; ".join(f"{level} {code}: {message}" for level, code, message in warnings)
             raise ValueError(
