@@ -200,10 +200,10 @@ def test_a_batch_finds_its_scores_of_the_day_by_key_not_among_every_snapshot_of_
         assert (
             "USING INDEX ix_scores_rank" in _plans_of(store, lambda conn: conn.execute(naive))[0]
         )  # the trap
-        for statement in (
+        for (statement,) in (
             scores_of_the_day(wanted, TODAY),
             scores_of_the_day(wanted, TODAY, "feature_values"),
-        ):
+        ):  # one list of 300 companies each
             (plan,) = _plans_of(store, lambda conn, statement=statement: conn.execute(statement))
             assert "INDEX sqlite_autoindex_risk_scores_1 (company_id=? AND as_of=?)" in plan, plan
 

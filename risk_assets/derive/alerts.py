@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from risk_assets.core.alerts import AlertRule, score_alerts
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks, through_primary_key
+from risk_assets.storage.stale import in_chunks
 from risk_assets.storage.warehouse import Warehouse, WriteConflict
 
 #: How many of a run's newest alerts its materialisation previews.
@@ -35,15 +35,19 @@ class AlertsWritten:
     evaluated: int
 
 
-def _compared_scores(batch: list[str]) -> sa.Select:
-    """Of a batch of companies' filing scores served with a PD, only what the alert rule compares."""
+def _compared_scores(
+    store: Warehouse, batch: list[str], connection: Connection | None = None, locked: bool = False
+) -> pd.DataFrame:
+    """Of a batch of companies' filing scores served with a PD, only what the alert rule compares (``locked``:
+    read under row locks, in ``connection``'s transaction)."""
     table = TABLES["risk_scores"]
     compared = [
         table.c[name] for name in ("company_id", "as_of", "model_version", "pd", "grade", "alert_pending")
     ]
-    return through_primary_key(
-        sa.select(*compared).where(table.c.company_id.in_(batch), *_served_filing_scores()), table
-    )
+    statement = sa.select(*compared).where(*_served_filing_scores())
+    if locked:
+        statement = statement.with_for_update()
+    return store.query_in_chunks(statement, table.c.company_id, batch, connection=connection)
 
 
 def _served_filing_scores() -> list[sa.ColumnElement[bool]]:
@@ -70,24 +74,15 @@ class ScoreAlertBatch:
         table = TABLES["risk_scores"]
 
         def compare_and_write(conn: Connection) -> AlertsWritten:
-            scores = store.query(_compared_scores(batch).with_for_update(), connection=conn)
+            scores = _compared_scores(store, batch, connection=conn, locked=True)
             alerts, handled = score_alerts(scores, self.rule, self.now)
             store.upsert("risk_alerts", alerts, connection=conn)
-            cleared = sum(
-                conn.execute(
-                    through_primary_key(
-                        sa.update(table)
-                        .where(
-                            table.c.company_id.in_(part),
-                            *_served_filing_scores(),
-                            table.c.alert_pending == sa.true(),
-                        )
-                        .values(alert_pending=False),
-                        table,
-                    )
-                ).rowcount
-                for part in chunks(batch)
+            clear = (
+                sa.update(table)
+                .where(*_served_filing_scores(), table.c.alert_pending == sa.true())
+                .values(alert_pending=False)
             )
+            cleared = sum(conn.execute(part).rowcount for part in in_chunks(clear, table.c.company_id, batch))
             if cleared != len(handled):
                 raise WriteConflict(
                     f"risk_scores: {cleared:,} alert flags to clear, {len(handled):,} scores compared (another "
@@ -99,7 +94,7 @@ class ScoreAlertBatch:
 
     def derived(self, store: Warehouse, batch: list[str]) -> tuple[list[dict[str, Any]], list[tuple]]:
         """The batch's alerts and the keys of the scores compared (read only)."""
-        return score_alerts(store.query(_compared_scores(batch)), self.rule, self.now)
+        return score_alerts(_compared_scores(store, batch), self.rule, self.now)
 
     def write(
         self, store: Warehouse, batch: list[str], compared: tuple[list[dict[str, Any]], list[tuple]]

@@ -5,7 +5,7 @@ derive/workers.py) or the run's."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from risk_assets.derive.scores import ScoreBatch
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks, through_primary_key
+from risk_assets.storage.stale import in_chunks
 from risk_assets.storage.warehouse import Warehouse, utc_now
 
 #: Columns a rewrite of an unchanged filing score may differ in: when it was written.
@@ -106,19 +106,17 @@ def write_scores(
     return len(changed)
 
 
-def scores_of_the_day(companies: list[str], day: dt.date, *columns: str) -> sa.Select:
-    """The keys (company_id, model_version, kind) and ``columns`` of some companies' scores dated ``day``
-    (snapshots and filings: the caller keeps the kind it wants), found by key (company, date). With ``kind =
-    'current'`` in the condition, SQLite plans it through ix_scores_rank (kind, as_of) once its statistics say a
-    date has few rows: every snapshot of the day read for each batch, however few of them it wants (the PSI
-    check's read of the snapshots' values: 27.6 of its 40.8 s at 100,000 companies)."""
+def scores_of_the_day(companies: list[str], day: dt.date, *columns: str) -> Iterable[sa.Select]:
+    """Reads of the keys (company_id, model_version, kind) and ``columns`` of some companies' scores dated ``day``
+    (snapshots and filings: the caller keeps the kind it wants), found by key (company, date), a list of
+    companies a read. With ``kind = 'current'`` in the condition, SQLite plans it through ix_scores_rank (kind,
+    as_of) once its statistics say a date has few rows: every snapshot of the day read for each batch, however few
+    of them it wants (the PSI check's read of the snapshots' values: 27.6 of its 40.8 s at 100,000 companies)."""
     table = TABLES["risk_scores"]
-    return through_primary_key(
-        sa.select(
-            table.c.company_id, table.c.model_version, table.c.kind, *(table.c[name] for name in columns)
-        ).where(table.c.company_id.in_(companies), table.c.as_of == day),
-        table,
-    )
+    statement = sa.select(
+        table.c.company_id, table.c.model_version, table.c.kind, *(table.c[name] for name in columns)
+    ).where(table.c.as_of == day)
+    return in_chunks(statement, table.c.company_id, companies)
 
 
 def write_snapshots(
@@ -128,8 +126,8 @@ def write_snapshots(
     table = TABLES["risk_scores"]
     stored = [
         {"company": company, "version": version}
-        for part in chunks(companies)
-        for company, version, kind in conn.execute(scores_of_the_day(part, today))
+        for statement in scores_of_the_day(companies, today)
+        for company, version, kind in conn.execute(statement)
         if kind == "current"
     ]
     if stored:  # a second rescore of the day: each deleted by its whole key

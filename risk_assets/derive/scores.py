@@ -26,7 +26,6 @@ from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay
 from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segments
 from risk_assets.derive.features import ROW_COLUMNS
 from risk_assets.storage.schema import TABLES
-from risk_assets.storage.stale import chunks, through_primary_key
 from risk_assets.storage.warehouse import Warehouse
 from risk_assets.version import code_version
 
@@ -484,22 +483,10 @@ def _stored_scores(store, batch: list[str], today: dt.date) -> pd.DataFrame:
     values' JSON: their digest tells whether a row's features are the ones scored."""
     table = TABLES["risk_scores"]
     columns = [c.name for c in table.columns if c.name != "feature_values"]
-    parts = [
-        store.query(
-            through_primary_key(
-                sa.select(*[table.c[name] for name in columns]).where(
-                    table.c.company_id.in_(part),
-                    sa.or_(
-                        table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today)
-                    ),
-                ),
-                table,
-            ),
-            columns=columns,
-        )
-        for part in chunks(batch)
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    statement = sa.select(*[table.c[name] for name in columns]).where(
+        sa.or_(table.c.kind == "period", sa.and_(table.c.kind == "current", table.c.as_of == today))
+    )
+    return store.query_in_chunks(statement, table.c.company_id, batch, columns=columns)
 
 
 @dataclass(frozen=True)

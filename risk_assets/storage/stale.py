@@ -67,16 +67,31 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[list[Any]]:
 Hinted = TypeVar("Hinted", sa.Select, sa.Update)
 
 
-def through_primary_key(statement: Hinted, table: sa.Table) -> Hinted:
-    """A read or UPDATE of some companies' rows of ``table`` (a condition on company_id, which every company
-    table's primary key starts with), the primary key forced on MySQL/MariaDB. While a bulk run fills a table,
-    InnoDB's sampled count of distinct companies lags the live row count, and MariaDB read a batch's 1,000
-    companies of market_features by a scan of the whole table: 28 reads of 1.5-1.7 million rows, 48 s of a
-    100,000-company pass. No effect on SQLite."""
-    hint = "FORCE INDEX (PRIMARY)"
+def forced_index(statement: Hinted, table: sa.Table, index: str) -> Hinted:
+    """``statement`` on ``table`` through ``index`` on MySQL/MariaDB, whatever InnoDB's sampled statistics say
+    (which lag a table that a bulk run is filling); no effect on SQLite."""
+    hint = f"FORCE INDEX ({index})"
     if isinstance(statement, sa.Update):
         return statement.with_hint(hint, dialect_name="mysql").with_hint(hint, dialect_name="mariadb")
     return statement.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
+
+
+def through_primary_key(statement: Hinted, table: sa.Table) -> Hinted:
+    """A read or UPDATE of some companies' rows of ``table`` (a condition on company_id, which every company
+    table's primary key starts with), the primary key forced. While a bulk run fills a table, InnoDB's sampled
+    count of distinct companies lags the live row count, and MariaDB read a batch's 1,000 companies of
+    market_features by a scan of the whole table: 28 reads of 1.5-1.7 million rows, 48 s of a 100,000-company
+    pass."""
+    return forced_index(statement, table, "PRIMARY")
+
+
+def in_chunks(statement: Hinted, column: sa.Column, values: Sequence[Any]) -> Iterable[Hinted]:
+    """``statement`` restricted to ``values`` of ``column``, one statement per list of at most CHUNK values (the
+    one place a list of companies becomes IN lists), through the primary key where ``column`` leads it."""
+    leads = column.table.primary_key.columns.values()[0] is column
+    for part in chunks(values):
+        restricted = statement.where(column.in_(part))
+        yield through_primary_key(restricted, column.table) if leads else restricted
 
 
 def replace_conditions(table: sa.Table, replace: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
@@ -94,14 +109,8 @@ def _stored_rows(
     """The rows a write may change (its companies, or the whole table; ``others``: the rest of its replace), as the
     driver returns them: the same form as the values the write hands the driver (SQLite's dates as ISO text)."""
     conditions = replace_conditions(table, others)
-    statements = (
-        [sa.select(table).where(*conditions)]
-        if scope is None
-        else [
-            through_primary_key(sa.select(table).where(table.c.company_id.in_(part), *conditions), table)
-            for part in chunks(sorted(scope))
-        ]
-    )
+    statement = sa.select(table).where(*conditions)
+    statements = [statement] if scope is None else in_chunks(statement, table.c.company_id, sorted(scope))
     names = [c.name for c in table.columns]
     rows = [row for statement in statements for row in conn.execute(statement).cursor.fetchall()]
     return pd.DataFrame(rows, columns=names, dtype=object)

@@ -922,18 +922,27 @@ class Warehouse:
         if not lists:
             return self.query(statement, columns=names)
         ((name, values),) = lists.items()
-        if name == next(iter(table.primary_key.columns)).name:
-            statement = stale.through_primary_key(statement, table)
-        parts = [
-            self.query(statement.where(table.c[name].in_(part)), columns=names)
-            for part in stale.chunks(values)
-        ]
-        if not parts:
-            return pd.DataFrame(columns=names)
-        frame = _joined(parts, names)
-        if order_by and len(parts) > 1:
+        frame = self.query_in_chunks(statement, table.c[name], values, columns=names)
+        if order_by and len(values) > stale.CHUNK:
             frame = frame.sort_values(list(order_by), kind="stable", ignore_index=True)
         return frame
+
+    def query_in_chunks(
+        self,
+        statement: sa.Select,
+        column: sa.Column,
+        values: Sequence[Any],
+        columns: list[str] | None = None,
+        connection: Connection | None = None,
+    ) -> pd.DataFrame:
+        """The rows of a select restricted to ``values`` of ``column`` (e.g. a batch's companies), read as lists
+        short enough for the drivers' parameter limits and MariaDB's plans (stale.in_chunks), as one frame."""
+        names = columns or [c.name for c in statement.selected_columns]
+        parts = [
+            self.query(part, columns=names, connection=connection)
+            for part in stale.in_chunks(statement, column, values)
+        ]
+        return _joined(parts, names)
 
     def query(
         self,
@@ -982,11 +991,9 @@ class Warehouse:
         for name, value in (where or {}).items():
             statement = statement.where(table.c[name] == value)
         leading = [index for index in table.indexes if next(iter(index.columns)).name == column]
-        if not where and leading and self.dialect in ("mysql", "mariadb"):
+        if not where and leading:
             narrowest = min(leading, key=lambda index: (len(index.columns), index.name))
-            statement = statement.with_hint(
-                table, f"FORCE INDEX ({narrowest.name})", self.engine.dialect.name
-            )
+            statement = stale.forced_index(statement, table, narrowest.name)
         with self.engine.connect() as conn:
             return sorted(row[0] for row in conn.execute(statement))
 

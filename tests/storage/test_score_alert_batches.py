@@ -12,8 +12,10 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule
 from risk_assets.derive.alerts import ScoreAlertBatch
+from risk_assets.storage.stale import CHUNK
 from risk_assets.storage.warehouse import Warehouse, WriteConflict
 from tests.storage.test_mysql_writes import every_driver
+from tests.support.sql import sent
 
 NOW = dt.datetime(2026, 12, 7, 12, 0)
 #: Per company, its filing scores' (year, pd, grade, pending, status): the last two of A and C are news.
@@ -170,3 +172,34 @@ def test_a_conflict_on_every_attempt_fails_the_batch_with_nothing_written(tmp_pa
     assert pending_flags(store) == flags  # every attempt rolled back
     assert store.count("risk_alerts") == 0
     store.dispose()
+
+
+def test_a_batch_of_more_companies_than_a_list_takes_is_read_and_cleared_a_list_at_a_time(
+    warehouse: Warehouse,
+):
+    """The locking read and the flags' UPDATE name at most stale.CHUNK companies each (MariaDB makes a list of
+    1,000 a subquery, which it joined against a scan of the whole table), through the primary key on a server,
+    and the batch compares and clears every company's scores."""
+    companies = [f"c{c:04d}" for c in range(1200)]
+    warehouse.upsert(
+        "risk_scores",
+        [
+            score_row(company, year, pd_, grade, True, "scored")
+            for company in companies
+            for year, pd_, grade in ((2019, 0.002, "4"), (2020, 0.05, "8"))
+        ],
+    )
+    task = ScoreAlertBatch(AlertRule(), NOW)
+    statements = sent(warehouse.engine, lambda: task(warehouse, companies))
+    on_scores = [
+        s
+        for s in statements
+        if "FROM risk_scores" in s or s.lstrip().upper().startswith("UPDATE RISK_SCORES")
+    ]
+    assert len(on_scores) == 6  # three lists of companies, each read under lock and cleared
+    assert all(s.count("%s") + s.count("?") <= CHUNK + 4 for s in on_scores)
+    if warehouse.dialect != "sqlite":
+        assert all("FORCE INDEX (PRIMARY)" in s and "FOR UPDATE" in s for s in on_scores if "SELECT" in s)
+        assert all("risk_scores FORCE INDEX (PRIMARY) SET" in s for s in on_scores if s.startswith("UPDATE"))
+    assert warehouse.count("risk_alerts") == 1200  # each company's grade 4 -> 8
+    assert not any(pending_flags(warehouse).values())

@@ -63,8 +63,8 @@ def _snapshot_features(store, snapshots: pd.DataFrame, names: list[str]) -> pd.D
         return pd.DataFrame(columns=list(names), dtype=float)
     as_of = snapshots["as_of"].iloc[0]
     parts = []
-    for part in chunks(list(snapshots["company_id"])):
-        texts = store.query(scores_of_the_day(part, as_of, "feature_values"))
+    for statement in scores_of_the_day(list(snapshots["company_id"]), as_of, "feature_values"):
+        texts = store.query(statement)
         texts = texts[texts["kind"] == "current"].reset_index(drop=True)
         parts.append(_feature_frame(texts, names).set_axis(texts["company_id"].to_numpy()))
     values = pd.concat(parts)
