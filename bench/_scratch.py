@@ -45,3 +45,22 @@ def create_scratch_database(server_url: str, prefix: str) -> tuple[str, str]:
 
 def drop_scratch_database(server_url: str, name: str) -> None:
     _admin(server_url, f"DROP DATABASE IF EXISTS `{name}`")
+
+
+#: The server settings a whole-market pass depends on (docs/production.md, "Sizing the database server"): the
+#: buffer pool, and the redo log (MariaDB's file size, MySQL 8.0.30+'s capacity).
+SIZING = ("innodb_buffer_pool_size", "innodb_log_file_size", "innodb_redo_log_capacity")
+
+
+def server_sizing(server_url: str) -> dict[str, int]:
+    """The server's SIZING settings it has, in bytes, so a figure says which server it was measured on."""
+    connection = connect(server_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SHOW GLOBAL VARIABLES WHERE Variable_name IN (" + ", ".join(["%s"] * len(SIZING)) + ")",
+                SIZING,
+            )
+            return {name: int(value) for name, value in cursor.fetchall()}
+    finally:
+        connection.close()

@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench._memory import TreeMemory, cpu_seconds, peak_rss_mb, server_process, worker_peak_rss_mb  # noqa: E402
-from bench._scratch import create_scratch_database, drop_scratch_database  # noqa: E402
+from bench._scratch import create_scratch_database, drop_scratch_database, server_sizing  # noqa: E402
 from risk_assets.core.canonical import CANONICAL_ITEMS  # noqa: E402
 
 #: Share of synthetic companies given a default event, and of those later cured (emergence).
@@ -498,6 +498,8 @@ def main() -> int:
         "warehouse": "mysql" if args.warehouse_url else "sqlite",
         "workers": args.workers,
     }
+    if args.warehouse_url:
+        figures["server"] = server_sizing(args.warehouse_url)
     try:
         if home.needs_graph:
             log("materialising the bundled graph (champions, bundled filers) ...")
@@ -571,6 +573,9 @@ def main() -> int:
         f"\nscale bench: {args.companies:,} synthetic companies, {rows:,} statement rows, "
         f"{figures['warehouse']}, {time.strftime('%Y-%m-%d')}"
     )
+    if "server" in figures:
+        sizing = ", ".join(f"{name} {value / 2**20:,.0f} MB" for name, value in figures["server"].items())
+        print(f"server: {sizing} (the compose stack's MySQL: a 2 GB pool, 1 GB of redo)")
     print(f"{'step':<24} | {'seconds':>8}")
     print("-" * 35)
     for step, seconds in full["steps"].items():
