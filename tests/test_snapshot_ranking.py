@@ -124,36 +124,6 @@ def test_the_market_summary_of_every_run_reads_the_index_and_the_riskiest_rows_a
         store.dispose()
 
 
-def test_the_stability_check_reads_the_snapshots_feature_values_a_chunk_at_a_time(
-    tmp_path: Path, monkeypatch
-) -> None:
-    """The PSI check's current sample: each snapshot's feature values, in the snapshots' order, whichever chunk
-    of companies they were read in."""
-    from risk_assets.defs.scoring import checks
-
-    store = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
-    store.create_schema()
-    try:
-        values = {"c1": '{"a": 1.0, "b": null}', "c2": '{"a": 2.5, "b": 3.0}', "c3": '{"b": 4.0}'}
-        store.upsert(
-            "risk_scores",
-            [
-                score(c, TODAY, kind="current", feature_values=text, segment="listed")
-                for c, text in values.items()
-            ]
-            + [score("c1", TODAY - dt.timedelta(days=1), kind="current", feature_values='{"a": 9.0}')],
-        )
-        snapshots = checks._latest_snapshots(store).sort_values("company_id", ascending=False)
-        monkeypatch.setattr(
-            checks, "chunks", lambda items: [items[i : i + 2] for i in range(0, len(items), 2)]
-        )
-        frame = checks._snapshot_features(store, snapshots, ["a", "b"])
-        expected = pd.DataFrame({"a": [np.nan, 2.5, 1.0], "b": [4.0, 3.0, np.nan]})
-        pd.testing.assert_frame_equal(frame, expected)
-    finally:
-        store.dispose()
-
-
 def _skewed_scores(store: Warehouse, companies: int) -> list[str]:
     """Every company's snapshot of TODAY and three filing scores on dates of their own, statistics taken: what a
     market looks like to SQLite's planner after a first batch (a date has about one score on average), although
