@@ -331,11 +331,12 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
     return literals[codes].tolist()
 
 
-#: Fewest rows of a fresh INSERT (the rows an upsert's replace has just deleted room for) that MariaDB
-#: Connector/Python sends as LOAD DATA LOCAL INFILE. A features batch (32,000 rows x 146 values) cost the client
-#: 6.2 s of CPU as the connector's bulk execution and 1.0 s as a load's text; the server parses the text more
-#: slowly than it reads binary values, but the whole write took 5.5-7.4 s against 16-17 s (docs/production.md).
-#: Below this many rows a temporary file and its round trips cost more than they save.
+#: Fewest rows of a fresh INSERT (the rows an upsert's replace has just deleted room for), or of an upsert of whole
+#: rows (a REPLACE), that MariaDB Connector/Python sends as LOAD DATA LOCAL INFILE. A features batch (32,000 rows
+#: x 146 values) cost the client 6.2 s of CPU as the connector's bulk execution and 1.0 s as a load's text; the
+#: server parses the text more slowly than it reads binary values, but the whole write took 5.5-7.4 s against
+#: 16-17 s (docs/production.md). A batch of score rows (30,000 x 27 values): client 1.7-2.1 s -> 0.4-0.6 s, the
+#: server's about the same. Below this many rows a temporary file and its round trips cost more than they save.
 LOAD_DATA_ROWS = 1000
 #: Rows of a load's text made at a time: the text of a features batch is ~70 MB, built and written in parts.
 _LOAD_DATA_PART = 4096
@@ -484,6 +485,18 @@ def _fresh_rows(table: sa.Table, group: _Prepared, replace: Mapping[str, Any]) -
             return False
     keys = zip(*(group.columns[group.names.index(name)] for name in key_names), strict=True)
     return len(set(keys)) == len(group)
+
+
+def _whole_rows(table: sa.Table, group: _Prepared) -> bool:
+    """Whether ``group`` gives every column of ``table`` and the table has no key but its primary key (no other
+    unique index or constraint, no foreign key): then an upsert of the group replaces each stored row it meets
+    whole, as a REPLACE does."""
+    others = [c for c in table.constraints if isinstance(c, sa.UniqueConstraint | sa.ForeignKeyConstraint)]
+    return (
+        set(group.names) == set(table.columns.keys())
+        and not others
+        and not any(index.unique for index in table.indexes)
+    )
 
 
 class Warehouse:
@@ -666,7 +679,13 @@ class Warehouse:
             # than an upsert of ~150 columns
             kind = "insert" if replace is not None and _fresh_rows(table, group, replace) else "upsert"
             statement = self._compiled(kind, table, group.names)
-            if kind == "insert" and self._load_data(conn, table, statement, group):
+            # rows that give every column of a table keyed by its primary key alone: the upsert sets each stored
+            # row they meet whole, which a load's REPLACE does (its client CPU a quarter of the bulk execution's on
+            # a batch of score rows)
+            replacing = kind == "upsert" and _whole_rows(table, group)
+            if (kind == "insert" or replacing) and self._load_data(
+                conn, table, self._compiled("insert", table, group.names), group, replacing
+            ):
                 continue
             self._execute_many(conn, table, statement, group, batch_size)
         return sum(len(group) for group in prepared)
@@ -721,12 +740,16 @@ class Warehouse:
             )
             conn.exec_driver_sql(statement.sql, params)
 
-    def _load_data(self, conn: Connection, table: sa.Table, insert: _Compiled, group: _Prepared) -> bool:
-        """Insert fresh rows (_fresh_rows) as LOAD DATA LOCAL INFILE, from a file of their text, where the driver
-        is MariaDB Connector/Python, the server allows local loads and the rows are many (LOAD_DATA_ROWS); False,
-        with nothing written, where not (the caller inserts them). A local load turns the server's refusals of a
-        value into warnings and skips a duplicate key, so any warning or a row short fails the write, with the
-        server's words, and the caller's transaction rolls back."""
+    def _load_data(
+        self, conn: Connection, table: sa.Table, insert: _Compiled, group: _Prepared, replacing: bool = False
+    ) -> bool:
+        """Insert fresh rows (_fresh_rows), or with ``replacing`` whole rows (_whole_rows) replacing the stored
+        rows of their keys, as LOAD DATA LOCAL INFILE from a file of their text, where the driver is MariaDB
+        Connector/Python, the server allows local loads and the rows are many (LOAD_DATA_ROWS); False, with
+        nothing written, where not (the caller writes them). A local load without REPLACE turns the server's
+        refusals of a value into warnings and skips a duplicate key (a REPLACE refuses a value with an error, as a
+        statement does), so any warning or a row short fails the write, with the server's words, and the caller's
+        transaction rolls back."""
         if len(group) < LOAD_DATA_ROWS or not self._loads_local_files(conn):
             return False
         names = insert.columns
@@ -742,12 +765,15 @@ class Warehouse:
             del columns
             # the file's name is this process's own temporary file; identifiers are the schema's, quoted
             sql = (
-                f"LOAD DATA LOCAL INFILE '{file.name}' INTO TABLE {quote(table.name)} "  # noqa: S608
+                f"LOAD DATA LOCAL INFILE '{file.name}' {'REPLACE ' if replacing else ''}"  # noqa: S608
+                f"INTO TABLE {quote(table.name)} "
                 f"CHARACTER SET utf8mb4 {_LOAD_DATA_FORMAT} ({', '.join(quote(name) for name in names)})"
             )
             loaded = conn.exec_driver_sql(sql, execution_options={"no_parameters": True}).rowcount
         warnings = [tuple(w) for w in conn.exec_driver_sql("SHOW WARNINGS LIMIT 5") if w[0] != "Note"]
-        if warnings or loaded != len(group):
+        # a replaced row counts twice (deleted and inserted: MariaDB's count, whether or not it updated in place)
+        expected = range(len(group), 2 * len(group) + 1) if replacing else range(len(group), len(group) + 1)
+        if warnings or loaded not in expected:
             said = "; ".join(f"{level} {code}: {message}" for level, code, message in warnings)
             raise ValueError(
                 f"{table.name}: a load of {len(group):,} rows stored {loaded:,}"

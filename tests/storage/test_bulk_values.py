@@ -96,20 +96,21 @@ def _sqlalchemy_insert(warehouse: Warehouse, table: sa.Table, frame: pd.DataFram
 @pytest.mark.parametrize("as_mappings", [False, True], ids=["frame", "mappings"])
 # 4: the rows go in three batches, each converted on its own (float columns are held as numbers until then)
 @pytest.mark.parametrize("batch_size", [2000, 4], ids=["one_batch", "batches_of_4"])
-# fresh: a replace of the whole table, so the rows are a plain INSERT (MariaDB Connector/Python: a local load,
-# whatever the row count here)
-@pytest.mark.parametrize("fresh", [False, True], ids=["upsert", "fresh"])
+# fresh: a replace of the whole table, so the rows are a plain INSERT; upsert: whole rows over their keys (on
+# MariaDB Connector/Python both are local loads, whatever the row count here, the upsert's a REPLACE);
+# upsert_executed: the same upsert never loaded (the connector's bulk execution)
+@pytest.mark.parametrize("write", ["upsert", "upsert_executed", "fresh"])
 def test_a_bulk_write_stores_what_sqlalchemy_stores(
     warehouse: Warehouse,
     table_name: str,
     typed: bool,
     as_mappings: bool,
     batch_size: int,
-    fresh: bool,
+    write: str,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    monkeypatch.setattr(warehouse_module, "LOAD_DATA_ROWS", 1)
-    replace = {} if fresh else None
+    monkeypatch.setattr(warehouse_module, "LOAD_DATA_ROWS", 10**9 if write == "upsert_executed" else 1)
+    replace = {} if write == "fresh" else None
     table = TABLES[table_name]
     frame = _frame(table)
     if typed:

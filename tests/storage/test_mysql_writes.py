@@ -42,6 +42,11 @@ def prices(n: int) -> list[dict]:
     ]
 
 
+def partial_prices(n: int) -> list[dict]:
+    """prices(n) without their volume: rows that do not give every column, which an upsert never loads."""
+    return [{name: value for name, value in row.items() if name != "volume"} for row in prices(n)]
+
+
 def session_counter(connection: sa.Connection, name: str) -> int:
     row = connection.exec_driver_sql(f"SHOW SESSION STATUS LIKE '{name}'").one()
     return int(row[1])
@@ -81,7 +86,8 @@ def test_each_batch_is_one_bulk_execution_and_reads_come_back_in_binary(warehous
     try:
         with warehouse.transaction() as connection:
             before = session_counter(connection, "Com_stmt_execute")
-            warehouse.upsert("market_prices", prices(5000), batch_size=2000, connection=connection)
+            # without one column: not whole rows, so not a load (test_whole_rows_go_as_one_replacing_load)
+            warehouse.upsert("market_prices", partial_prices(5000), batch_size=2000, connection=connection)
             executions = session_counter(connection, "Com_stmt_execute") - before
     finally:
         sa.event.remove(warehouse.engine, "before_cursor_execute", record)
@@ -108,6 +114,7 @@ def test_each_batch_is_one_bulk_execution_and_reads_come_back_in_binary(warehous
     assert after == before + 1  # the read was one prepared statement's execution: rows in the binary protocol
     assert len(stored) == 5000 and stored["close"].dtype == float
     assert stored["close"].sum() == sum(row["close"] for row in prices(5000))
+    assert stored["volume"].isna().all()
 
 
 @every_driver
@@ -126,9 +133,9 @@ def test_the_session_refuses_bad_values_whatever_the_server_default(warehouse: W
     with warehouse.engine.connect() as connection:
         assert "STRICT_TRANS_TABLES" in connection.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
         assert connection.get_isolation_level() == "READ COMMITTED"
-    too_long = {**prices(1)[0], "symbol": "X" * 25}
-    with pytest.raises(sa.exc.DataError) as raised:
-        warehouse.upsert("market_prices", [*prices(3000), too_long])
+    too_long = {**partial_prices(1)[0], "symbol": "X" * 25}
+    with pytest.raises(sa.exc.DataError) as raised:  # not whole rows: statements, not a load (its own test)
+        warehouse.upsert("market_prices", [*partial_prices(3000), too_long])
     # the error names the statement and how many rows it carried, not every value of them
     statement = raised.value.statement
     assert statement.startswith("INSERT INTO market_prices")
@@ -240,6 +247,43 @@ def test_fresh_rows_go_as_one_local_load_and_read_back_exactly(warehouse: Wareho
         warehouse.upsert("market_prices", prices(10), replace={}, connection=connection)
         assert session_counter(connection, "Com_load") == loads
     assert warehouse.count("market_prices") == 10
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_whole_rows_go_as_one_replacing_load(warehouse: Warehouse):
+    """An upsert of rows that give every column (market_prices has no key but its primary key) is one load that
+    REPLACEs: the stored rows of its keys take the new values, the others are added, none is doubled, and a row
+    the upsert does not name keeps its values."""
+    warehouse.upsert("market_prices", prices(3000), replace={})
+    rows = [{**row, "close": row["close"] + 1, "currency": None} for row in prices(5000)[1000:]]
+    with warehouse.transaction() as connection:
+        loads, inserts = session_counter(connection, "Com_load"), session_counter(connection, "Com_insert")
+        assert warehouse.upsert("market_prices", rows, connection=connection) == 4000
+        assert session_counter(connection, "Com_load") - loads == 1
+        assert session_counter(connection, "Com_insert") - inserts == 0
+    stored = warehouse.read("market_prices", order_by=["price_date", "symbol"])
+    expected = pd.DataFrame(prices(1000) + rows).sort_values(["price_date", "symbol"], ignore_index=True)
+    assert set(key_counts(warehouse, market_prices)) == {1}
+    assert stored["symbol"].tolist() == expected["symbol"].tolist()
+    assert stored["close"].tolist() == expected["close"].tolist()
+    assert stored["currency"].tolist() == expected["currency"].tolist()
+    # the same rows again: nothing changes, and the write still succeeds (an unchanged row counts once)
+    assert warehouse.upsert("market_prices", rows) == 4000
+    pd.testing.assert_frame_equal(warehouse.read("market_prices", order_by=["price_date", "symbol"]), stored)
+
+
+@pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
+def test_a_value_a_replacing_load_cannot_store_fails_the_write_and_keeps_the_stored_rows(
+    warehouse: Warehouse,
+):
+    warehouse.upsert("market_prices", prices(2000))
+    rows = [{**row, "close": row["close"] + 1} for row in prices(3000)]
+    rows[2500]["symbol"] = "X" * 25  # over the column's 24 characters
+    # a REPLACE is not a load that ignores: strict mode refuses the value as it refuses a statement's
+    with pytest.raises(sa.exc.DataError, match=r"Data too long for column 'symbol' at row 2501"):
+        warehouse.upsert("market_prices", rows)
+    stored = warehouse.read("market_prices")
+    assert len(stored) == 2000 and stored["close"].sum() == sum(row["close"] for row in prices(2000))
 
 
 @pytest.mark.parametrize("backend", [MARIADB_CONNECTOR])
