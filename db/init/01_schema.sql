@@ -505,3 +505,9 @@ ALTER TABLE risk_scores ADD COLUMN feature_digest VARCHAR(32);
 ALTER TABLE risk_scores MODIFY feature_values MEDIUMTEXT NULL;
 
 UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006';
+
+-- Running upgrade 0007 -> 0008
+
+DROP INDEX ix_scores_grade ON risk_scores;
+
+UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007';

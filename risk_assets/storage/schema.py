@@ -244,7 +244,6 @@ risk_scores = sa.Table(
     # a model version's view at a date, and the most recently scored snapshot.
     sa.Index("ix_scores_latest", "model_version", "kind", "as_of"),
     sa.Index("ix_scores_recent", "kind", "scored_at"),
-    sa.Index("ix_scores_grade", "grade"),
     # risk_alerts reads only the companies with a score not yet compared (migration 0004)
     sa.Index("ix_scores_pending", "kind", "alert_pending"),
     # today's snapshots without their rows (migration 0006): a few companies ranked among them, and the market's
