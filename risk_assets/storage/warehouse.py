@@ -336,7 +336,8 @@ def _mysql_literals(values: Sequence[Any], column: sa.Column, driver: Any) -> li
 #: x 146 values) cost the client 6.2 s of CPU as the connector's bulk execution and 1.0 s as a load's text; the
 #: server parses the text more slowly than it reads binary values, but the whole write took 5.5-7.4 s against
 #: 16-17 s (docs/production.md). A batch of score rows (30,000 x 27 values): client 1.7-2.1 s -> 0.4-0.6 s, the
-#: server's about the same. Below this many rows a temporary file and its round trips cost more than they save.
+#: server's 1.1-1.2 -> 1.1-1.5 s for new keys and 0.5-0.6 -> 0.6-0.8 s for stored ones. Below this many rows a
+#: temporary file and its round trips cost more than they save.
 LOAD_DATA_ROWS = 1000
 #: Rows of a load's text made at a time: the text of a features batch is ~70 MB, built and written in parts.
 _LOAD_DATA_PART = 4096
