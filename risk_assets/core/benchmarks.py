@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from risk_assets.core.canonical import CANONICAL_ITEMS
 from risk_assets.core.classic import classic_scores
@@ -84,6 +83,8 @@ def _zmijewski(frame: pd.DataFrame, inputs: tuple[str, str, str], note: str) -> 
     """Zmijewski X = -4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL over ``frame``'s columns ``inputs`` (in that
     order), with its probability Phi(X)."""
     ni_ta, tl_ta, ca_cl = (_polish(frame, name) for name in inputs)
+    from scipy import stats  # imported where the scores are computed: loading the definitions skips SciPy
+
     zm = -4.336 - 4.513 * ni_ta + 5.679 * tl_ta + 0.004 * ca_cl
     return _with_reasons("zmijewski", zm, stats.norm.cdf(zm), list(inputs), frame, note)
 

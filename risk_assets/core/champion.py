@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from risk_assets.core.master_scale import grade_for_pd, grade_index
 from risk_assets.core.metrics import calibration_slope_intercept, summary_metrics
@@ -81,12 +80,16 @@ class Figures:
 
 def two_sided_binomial_p(defaults: int, n: int, pd: float) -> float:
     """Two-sided p-value of observing ``defaults`` in ``n`` when the true rate is ``pd``."""
+    from scipy import stats  # imported by the gate's runs only (a run's start skips SciPy's ~1.5 s)
+
     return float(stats.binomtest(defaults, n, pd, alternative="two-sided").pvalue)
 
 
 def two_sided_jeffreys_p(defaults: float, n: float, pd: float) -> float:
     """Two-sided Jeffreys test: twice the smaller tail of Beta(d + 1/2, n - d + 1/2) at the PD (counts may be
     weighted, so not integers)."""
+    from scipy import stats
+
     cdf = float(stats.beta.cdf(pd, defaults + 0.5, n - defaults + 0.5))
     return min(1.0, 2 * min(cdf, 1 - cdf))
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 Items = Mapping[str, object]
 
@@ -376,6 +375,8 @@ def merton_distance_to_default(
     )
     if checked is None:
         return MertonResult(None, None, None, None, converged=False, method=None, reason=reason)
+    from scipy.optimize import brentq  # SciPy (~1.5 s to import) only where a Merton model is solved
+
     e, sigma_e, d, r, t = checked
     upper_value = e + d * math.exp(-r * t)
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from risk_assets.core.master_scale import grade_index
 
@@ -71,6 +70,8 @@ def accuracy_ratio(y, score) -> float:
 def ks_statistic(y, score) -> float:
     """Kolmogorov-Smirnov distance max_s |F_bad(s) - F_good(s)| between the two classes' scores (scipy's)."""
     labels, scores, _, _ = _both_classes(y, score, "KS")
+    from scipy import stats  # SciPy only where a test is computed (~1.5 s to import)
+
     return float(stats.ks_2samp(scores[labels == 1], scores[labels == 0]).statistic)
 
 
@@ -165,6 +166,8 @@ def binomial_test(defaults: int, n: int, pd: float) -> float:
     Assumes independent defaults, so it rejects too often when defaults are correlated.
     """
     _check_count_test(defaults, n, pd)
+    from scipy import stats
+
     return float(stats.binom.sf(defaults - 1, n, pd))
 
 
@@ -175,6 +178,8 @@ def jeffreys_test(defaults: int, n: int, pd: float) -> float:
     observed rate is credibly above the PD, i.e. the PD underestimates risk.
     """
     _check_count_test(defaults, n, pd)
+    from scipy import stats
+
     return float(stats.beta.cdf(pd, defaults + 0.5, n - defaults + 0.5))
 
 

@@ -12,13 +12,14 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from scipy.io import arff
 
 HORIZON_FILES = {1: "5year.arff.gz", 5: "1year.arff.gz"}
 
 
 def load_polish(horizon_years: int = 1) -> pd.DataFrame:
     """Attr1..Attr64 as floats (NaN for '?') and ``target`` (1 = bankrupt within the horizon)."""
+    from scipy.io import arff  # imported by training runs only
+
     if horizon_years not in HORIZON_FILES:
         raise ValueError(f"horizon_years must be one of {sorted(HORIZON_FILES)}")
     blob = resources.files("risk_assets.data").joinpath("polish", HORIZON_FILES[horizon_years]).read_bytes()

@@ -22,7 +22,6 @@ from risk_assets.clients import fred as _fred
 from risk_assets.clients import prices as _prices
 from risk_assets.clients import sec as _sec
 from risk_assets.settings import Settings
-from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.objects import ObjectStore, open_object_store
 from risk_assets.storage.warehouse import Warehouse
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from risk_assets.clients.http import Transport
     from risk_assets.core.macro import MacroSeries
     from risk_assets.defs.sources.providers import MarketSession
+    from risk_assets.storage.model_registry import ModelRegistry
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -92,6 +92,9 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_root: str
 
     def get(self) -> ModelRegistry:
+        # MLflow is imported by the runs that use the registry (~2 s here): a run that ingests or derives does not
+        from risk_assets.storage.model_registry import ModelRegistry
+
         return ModelRegistry(
             tracking_uri=self.tracking_uri,
             model_name=self.model_name,

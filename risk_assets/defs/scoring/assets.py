@@ -30,7 +30,6 @@ from risk_assets.derive.alerts import PREVIEWED, ScoreAlertBatch, handled_frame
 from risk_assets.derive.score_writes import ScoreAndWrite, rank_among_today, rerank_snapshots
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
 from risk_assets.derive.workers import worker_count, writes_in_workers, written_batches
-from risk_assets.storage.model_registry import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
@@ -41,6 +40,8 @@ T = TypeVar("T")
 def champions_of(mlflow_registry: MlflowResource) -> Champions:
     """Each segment's champion version, looked up once when a run starts (champion_models adds the models when
     the run has companies to score)."""
+    from risk_assets.storage.model_registry import CHAMPION_ALIAS  # with MLflow: only a run that scores
+
     versions, missing = [], []
     for segment in sorted(SEGMENTS):
         registry = mlflow_registry.for_segment(segment)
