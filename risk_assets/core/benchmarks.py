@@ -82,9 +82,9 @@ def _z_double_prime(
 def _zmijewski(frame: pd.DataFrame, inputs: tuple[str, str, str], note: str) -> ClassicScore:
     """Zmijewski X = -4.336 - 4.513 NI/TA + 5.679 TL/TA + 0.004 CA/CL over ``frame``'s columns ``inputs`` (in that
     order), with its probability Phi(X)."""
-    ni_ta, tl_ta, ca_cl = (_polish(frame, name) for name in inputs)
     from scipy import stats  # imported where the scores are computed: loading the definitions skips SciPy
 
+    ni_ta, tl_ta, ca_cl = (_polish(frame, name) for name in inputs)
     zm = -4.336 - 4.513 * ni_ta + 5.679 * tl_ta + 0.004 * ca_cl
     return _with_reasons("zmijewski", zm, stats.norm.cdf(zm), list(inputs), frame, note)
 
