@@ -124,18 +124,17 @@ def child_startup(result_path: str) -> int:
     """What any run pays before its first step, in a fresh process like a run's: the definitions loaded, then
     what a run that scores adds (scikit-learn, MLflow and its tracking store opened): the floor of the new-filing
     figure on this host, beside it in the same run."""
-    from risk_assets.settings import Settings
-
     started = time.perf_counter()
     from risk_assets.definitions import defs
 
     defs()
     loaded = time.perf_counter()
     import sklearn.linear_model  # noqa: F401  (what unpickling a champion imports)
-    from mlflow.tracking import MlflowClient
 
-    tracking_uri = Settings.from_env().mlflow_tracking_uri
-    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    from risk_assets.defs.resources import default_resources
+
+    # the registry a scoring run opens, with MLflow's tracking store
+    default_resources(env_vars=False)["mlflow_registry"].get()
     scoring = time.perf_counter()
     result = {"definitions_seconds": loaded - started, "scoring_libraries_seconds": scoring - loaded}
     Path(result_path).write_text(json.dumps(result))
@@ -145,18 +144,13 @@ def child_startup(result_path: str) -> int:
 def child_predict(result_path: str) -> int:
     """The champions' raw predict_pd on the scored feature rows, each with its segment's model."""
     from risk_assets.core.feature_table import RATIO_COLUMNS, ratio_frame
-    from risk_assets.defs.resources import MlflowResource
+    from risk_assets.defs.resources import default_resources
     from risk_assets.settings import Settings
     from risk_assets.storage.warehouse import Warehouse
 
     settings = Settings.from_env()
     warehouse = Warehouse(settings.warehouse_url)
-    registry = MlflowResource(
-        tracking_uri=settings.mlflow_tracking_uri,
-        experiment=settings.mlflow_experiment,
-        model_name=settings.model_name,
-        artifact_root=settings.mlflow_artifact_root,
-    )
+    registry = default_resources(settings, env_vars=False)["mlflow_registry"]
     models: dict = {}
     companies = warehouse.distinct("features", "company_id")
     rows, seconds, best = 0, 0.0, {}
