@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     )
     from risk_assets.clients.http import Transport
     from risk_assets.core.macro import MacroSeries
+    from risk_assets.core.model import PDModel
     from risk_assets.defs.sources.providers import MarketSession
+    from risk_assets.storage.champion_lookup import RegisteredVersion
     from risk_assets.storage.model_registry import ModelRegistry
 
 
@@ -104,11 +106,45 @@ class MlflowResource(dg.ConfigurableResource):
 
     def for_segment(self, segment: str) -> ModelRegistry:
         """The registry of one segment's registered model (core/segments.py names them)."""
+        registry = self.get()
+        registry.model_name = self.segment_model_name(segment)
+        return registry
+
+    def segment_model_name(self, segment: str) -> str:
         from risk_assets.core.segments import SEGMENTS
 
-        registry = self.get()
-        registry.model_name = SEGMENTS[segment].registered_model(registry.model_name)
-        return registry
+        return SEGMENTS[segment].registered_model(self.model_name)
+
+    def champion(self, segment: str) -> RegisteredVersion | None:
+        """The segment's champion version (None without one): from the tracking server's REST API where the
+        tracking URI is a server, else through MLflow's client (storage/champion_lookup.py says why)."""
+        from risk_assets.storage.champion_lookup import LookupUnavailable, RegisteredVersion, alias_version
+
+        name = self.segment_model_name(segment)
+        try:
+            return alias_version(self.tracking_uri, name)
+        except LookupUnavailable:
+            registry = self.for_segment(segment)
+            version = registry.champion_version()
+            if version is None:
+                return None
+            return RegisteredVersion(name, version, str(registry.version_info(version).run_id or ""))
+
+    def load_version(
+        self, segment: str, version: RegisteredVersion, objects: ObjectStore | None = None
+    ) -> PDModel:
+        """The model of a segment's registered version: its copy in ``objects`` where one was kept, else loaded
+        through MLflow and kept there for the next run (a version registered without a run is not kept: its
+        number alone does not tell it from a later one registered under the same name)."""
+        from risk_assets.storage.champion_lookup import cached_model, keep_model
+
+        keeps = objects if objects is not None and version.run_id else None
+        model = cached_model(keeps, version) if keeps is not None else None
+        if model is None:
+            model = self.for_segment(segment).load(version.version)
+            if keeps is not None:
+                keep_model(keeps, version, model)
+        return model
 
 
 class ModelSettingsResource(dg.ConfigurableResource):

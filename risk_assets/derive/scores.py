@@ -25,6 +25,7 @@ from risk_assets.core.model import PDModel
 from risk_assets.core.overlays import FLAG_COLUMNS, apply_overlay_table, overlay_table
 from risk_assets.core.segments import MIN_FEATURE_SHARE, choose_segments
 from risk_assets.derive.features import ROW_COLUMNS
+from risk_assets.storage.champion_lookup import RegisteredVersion
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import Warehouse
 from risk_assets.version import code_version
@@ -220,6 +221,8 @@ class Champions:
     versions: tuple[tuple[str, str, str], ...]
     # (segment, why it cannot be scored) of each segment that has none
     missing: tuple[tuple[str, str], ...] = ()
+    # (segment, the run that logged its champion version): with the version, the key of the model's kept copy
+    runs: tuple[tuple[str, str], ...] = ()
     # (segment, digest, the model pickled) of each champion: added by with_models
     pickled: tuple[tuple[str, str, bytes], ...] = ()
     # a run scoring in its own process only: (segment, version) -> the model, asked for the segments it meets
@@ -228,6 +231,13 @@ class Champions:
     def models(self) -> list[tuple[str, str]]:
         """(registered model, version) of each champion."""
         return [(name, version) for _, name, version in self.versions]
+
+    def registered(self, segment: str) -> RegisteredVersion:
+        """The segment's champion version with the run that logged it; MissingChampion if it has none."""
+        found = {s: (name, version) for s, name, version in self.versions}.get(segment)
+        if found is None:
+            raise MissingChampion(dict(self.missing).get(segment, f"cannot score the {segment} segment"))
+        return RegisteredVersion(*found, dict(self.runs).get(segment, ""))
 
     def with_models(self, models: Mapping[str, PDModel]) -> Champions:
         """These champions with their models (segment -> the model of its version), pickled to travel with the
@@ -248,9 +258,8 @@ class Champions:
 
     def load(self, segment: str) -> tuple[str, str, PDModel]:
         """The segment's registered model name, champion version and model; MissingChampion if it has none."""
-        found = {s: (name, version) for s, name, version in self.versions}.get(segment)
-        if found is None:
-            raise MissingChampion(dict(self.missing).get(segment, f"cannot score the {segment} segment"))
+        registered = self.registered(segment)
+        found = (registered.model_name, registered.version)
         packed = {s: (digest, data) for s, digest, data in self.pickled}.get(segment)
         if packed is None and self.loader is not None:
             return *found, self.loader(segment, found[1])

@@ -25,8 +25,8 @@ from mlflow.tracking import MlflowClient
 from packaging.requirements import InvalidRequirement, Requirement
 
 from risk_assets.core.model import PDModel
+from risk_assets.storage.champion_lookup import CHAMPION_ALIAS
 
-CHAMPION_ALIAS = "champion"
 # Set on a run that close_stale_runs() marked FAILED: why, and when.
 STALE_RUN_TAG = "riskgraph.closed_as_stale"
 _LOG = logging.getLogger(__name__)

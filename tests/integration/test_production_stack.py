@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from risk_assets.defs.jobs import MAIN_SEQUENCE
 from risk_assets.defs.modeling.assets import TRAINING_SET_KEY, read_training_set
 from risk_assets.defs.resources import default_resources
 from risk_assets.settings import Settings
+from risk_assets.storage.champion_lookup import alias_version
 from risk_assets.storage.model_registry import ModelRegistry
 from risk_assets.storage.warehouse import Warehouse
 from tests.integration.conftest import BUCKET, production_env
@@ -231,6 +233,13 @@ def test_scores_are_the_champion_loaded_through_the_server(stack):
     np.testing.assert_allclose(
         predicted["pd"].to_numpy(), scores["model_pd"].astype(float).to_numpy(), rtol=1e-9
     )
+    # the run kept the champion's model in the bucket, found by the alias over the server's REST API: the next
+    # scoring run loads it from there without MLflow (storage/champion_lookup.py)
+    found = alias_version(stack.mlflow_url, MODEL)
+    assert found is not None and found.version == "1"
+    key = f"{PREFIX}/{found.cache_key()}"
+    kept = pickle.loads(stack.moto.objects(BUCKET, key)[key])
+    np.testing.assert_allclose(kept.predict_pd(features), predicted["pd"].to_numpy(), rtol=1e-12)
 
 
 # --- Dagster's instance on MySQL -------------------------------------------------------------------------------

@@ -345,7 +345,8 @@ class MotoServer(ServerProcess):
 
 
 class MlflowServer(ServerProcess):
-    """`mlflow server` with a database backend store and artifacts proxied to an S3 bucket (moto).
+    """`mlflow server` with a database backend store and artifacts proxied to an S3 bucket (moto), or kept in a
+    folder without ``s3_endpoint_url``.
 
     MLflow 3 refuses Host headers it does not know (its DNS-rebinding guard); the client here always uses
     127.0.0.1:<port>, which the server is told to allow explicitly rather than relying on its default.
@@ -361,7 +362,7 @@ class MlflowServer(ServerProcess):
         *,
         backend_store_uri: str,
         artifacts_destination: str,
-        s3_endpoint_url: str,
+        s3_endpoint_url: str | None = None,
         port: int | None = None,
     ) -> None:
         super().__init__(workdir, port)
@@ -388,6 +389,8 @@ class MlflowServer(ServerProcess):
         ]
 
     def environment(self) -> Mapping[str, str]:
+        if self.s3_endpoint_url is None:  # artifacts in a folder
+            return {}
         return {**DUMMY_AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint_url}
 
     def ready(self) -> bool:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import dagster as dg
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from risk_assets.core.alerts import AlertRule
 from risk_assets.core.fingerprint import combined_fingerprint
+from risk_assets.core.model import PDModel
 from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.features.assets import features
 from risk_assets.defs.incremental import (
@@ -24,12 +25,14 @@ from risk_assets.defs.incremental import (
     statistics_after_batch,
 )
 from risk_assets.defs.modeling.assets import champion_model
-from risk_assets.defs.resources import MlflowResource, WarehouseResource
+from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.sources.assets import FOLLOW_UPSTREAM, company_universe, default_events, warning_signals
 from risk_assets.derive.alerts import PREVIEWED, ScoreAlertBatch, handled_frame
 from risk_assets.derive.score_writes import ScoreAndWrite, rank_among_today, rerank_snapshots
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
 from risk_assets.derive.workers import worker_count, writes_in_workers, written_batches
+from risk_assets.storage.champion_lookup import CHAMPION_ALIAS
+from risk_assets.storage.objects import ObjectStore
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
 from risk_assets.version import code_version
@@ -39,34 +42,49 @@ T = TypeVar("T")
 
 def champions_of(mlflow_registry: MlflowResource) -> Champions:
     """Each segment's champion version, looked up once when a run starts (champion_models adds the models when
-    the run has companies to score)."""
-    from risk_assets.storage.model_registry import CHAMPION_ALIAS  # with MLflow: only a run that scores
-
-    versions, missing = [], []
+    the run has companies to score); against a tracking server without importing MLflow
+    (MlflowResource.champion)."""
+    versions, runs, missing = [], [], []
     for segment in sorted(SEGMENTS):
-        registry = mlflow_registry.for_segment(segment)
-        version = registry.champion_version()
-        if version is None:
+        found = mlflow_registry.champion(segment)
+        if found is None:
             missing.append(
                 (
                     segment,
                     f"cannot score the {segment} segment: no '{CHAMPION_ALIAS}' alias on registered model "
-                    f"{registry.model_name!r}",
+                    f"{mlflow_registry.segment_model_name(segment)!r}",
                 )
             )
         else:
-            versions.append((segment, registry.model_name, str(version)))
-    return Champions(tuple(versions), tuple(missing))
+            versions.append((segment, found.model_name, found.version))
+            runs.append((segment, found.run_id))
+    return Champions(tuple(versions), tuple(missing), runs=tuple(runs))
 
 
-def champion_models(champions: Champions, mlflow_registry: MlflowResource) -> Champions:
-    """``champions`` with their models, loaded from the registry in this process (cached per process), so the
-    batches carry them to the workers."""
+def champion_loader(
+    champions: Champions, mlflow_registry: MlflowResource, objects: ObjectStore | None = None
+) -> Callable[[str, str], PDModel]:
+    """Loads a segment's champion model (segment, version -> model): its copy kept in ``objects`` where there is
+    one, else through MLflow, then kept (MlflowResource.load_version)."""
+
+    def load(segment: str, version: str) -> PDModel:
+        registered = champions.registered(segment)
+        if registered.version != version:
+            raise ValueError(
+                f"{segment}: version {version} asked, the run's champion is {registered.version}"
+            )
+        return mlflow_registry.load_version(segment, registered, objects)
+
+    return load
+
+
+def champion_models(
+    champions: Champions, mlflow_registry: MlflowResource, objects: ObjectStore | None = None
+) -> Champions:
+    """``champions`` with their models (champion_loader), so the batches carry them to the workers."""
+    load = champion_loader(champions, mlflow_registry, objects)
     return champions.with_models(
-        {
-            segment: mlflow_registry.for_segment(segment).load(version)
-            for segment, _, version in champions.versions
-        }
+        {segment: load(segment, version) for segment, _, version in champions.versions}
     )
 
 
@@ -90,7 +108,10 @@ def _missing_champion_fails(scored: Iterator[T]) -> Iterator[T]:
     "the code or the day changes.",
 )
 def risk_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_registry: MlflowResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow_registry: MlflowResource,
+    object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     today = dt.date.today()
@@ -130,12 +151,11 @@ def risk_scores(
     excluded: list[str] = []
 
     # workers get the models with the batches; a run in this process loads the segments it meets
+    objects = object_store.get()
     derive = ScoreBatch(
-        champion_models(resolved, mlflow_registry)
+        champion_models(resolved, mlflow_registry, objects)
         if processes
-        else resolved.with_loader(
-            lambda segment, version: mlflow_registry.for_segment(segment).load(version)
-        ),
+        else resolved.with_loader(champion_loader(resolved, mlflow_registry, objects)),
         today,
     )
     task = ScoreAndWrite(derive, tuple(champions), None if bulk else rank_among_today)
