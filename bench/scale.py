@@ -24,10 +24,12 @@ What it does (issue 11, "The whole market, incrementally"):
    or payment default, a quarter of them later cured by an emergence) through ``import_events``; a company's
    statements stop at its default unless it emerges.
 3. ``rescore_all`` in a child process (the same ``run_job`` as `riskgraph materialize --jobs rescore_all`): each
-   step's seconds from the run's event log, the job's wall time, statement rows/s end to end and the child's peak
-   RSS (its own high-water mark, VmHWM).
+   step's seconds from the run's event log, the job's wall time (and from the process's start, its interpreter and
+   imports included), statement rows/s end to end and the child's peak RSS (its own high-water mark, VmHWM).
 4. One new filing: one company's next annual statement imported, then ``rescore_all`` again (what a day with one
-   new 10-K costs), and a rerun with nothing new.
+   new 10-K costs), and a rerun with nothing new; beside them the start-up floor, a fresh process that loads the
+   definitions and finds and loads the champions as ``risk_scores`` does. ``--mlflow-server`` serves the home's
+   MLflow store with `mlflow server` after the bundled graph, and the runs use it, as a deployment's do.
 5. The baseline, measured in the same run: the champions' raw ``predict_pd`` on the same feature rows (each row
    with its segment's model, the ratio frame built beforehand), rows/s. The headline is end-to-end rows/s divided
    by raw predict rows/s.
