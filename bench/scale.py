@@ -292,9 +292,8 @@ class Home:
         if not result.exists():
             raise SystemExit(f"child {args} failed (exit {code}); see {self.path / 'child.log'}")
         figures = json.loads(result.read_text())
-        if (
-            "ended_at" in figures
-        ):  # a job: its wall from the process's start (the interpreter and its imports too)
+        # a job: its wall from the process's start too (the interpreter and its imports)
+        if "ended_at" in figures:
             figures["process_wall_seconds"] = figures["ended_at"] - launched_at
         return figures | {
             "tree_peak_pss_mb": memory.peak_pss_mb,

@@ -2,7 +2,9 @@
 
 The model is logged as a custom pyfunc (not skops: MLflow 3.17 refuses LightGBM and our preprocessing as
 "untrusted types") whose ``predict`` returns PD, raw log-odds and the domain flag; consumers that need drivers
-unwrap it to the PDModel. Every consumer loads ``models:/corporate_pd@champion``.
+unwrap it to the PDModel. Every consumer loads the version the `champion` alias names; a scoring run finds it
+without this module where it can (storage/champion_lookup.py: the alias over a tracking server's REST API, the
+model kept in the object store after its first load here).
 """
 
 from __future__ import annotations
