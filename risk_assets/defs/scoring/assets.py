@@ -64,16 +64,12 @@ def champions_of(mlflow_registry: MlflowResource) -> Champions:
 def champion_loader(
     champions: Champions, mlflow_registry: MlflowResource, objects: ObjectStore | None = None
 ) -> Callable[[str, str], PDModel]:
-    """Loads a segment's champion model (segment, version -> model): its copy kept in ``objects`` where there is
-    one, else through MLflow, then kept (MlflowResource.load_version)."""
+    """Loads a segment's champion model (segment, version -> model; Champions asks for its own version of the
+    segment): its copy kept in ``objects`` where there is one, else through MLflow, then kept
+    (MlflowResource.load_version)."""
 
-    def load(segment: str, version: str) -> PDModel:
-        registered = champions.registered(segment)
-        if registered.version != version:
-            raise ValueError(
-                f"{segment}: version {version} asked, the run's champion is {registered.version}"
-            )
-        return mlflow_registry.load_version(segment, registered, objects)
+    def load(segment: str, _version: str) -> PDModel:
+        return mlflow_registry.load_version(segment, champions.registered(segment), objects)
 
     return load
 
