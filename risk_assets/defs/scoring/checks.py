@@ -21,6 +21,7 @@ from risk_assets.defs.modeling.assets import read_training_set
 from risk_assets.defs.resources import MlflowResource, ObjectStoreResource, WarehouseResource
 from risk_assets.defs.scoring.assets import risk_scores
 from risk_assets.derive.score_writes import scores_of_the_day
+from risk_assets.storage.champion_lookup import CHAMPION_ALIAS
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.stale import chunks, forced_index
 
@@ -89,8 +90,13 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         mine = current[current["segment"] == segment]
         if mine.empty:
             continue
-        registry = mlflow_registry.for_segment(segment)
-        version, model = registry.load_champion()
+        # the champion as risk_scores finds and loads it: over a tracking server's REST API and from its kept copy
+        champion = mlflow_registry.champion(segment)
+        if champion is None:
+            raise LookupError(
+                f"no '{CHAMPION_ALIAS}' alias on registered model {mlflow_registry.segment_model_name(segment)!r}"
+            )
+        version, model = champion.version, mlflow_registry.load_version(segment, champion, objects)
         development = read_training_set(objects, segment)
         development = development[~development["holdout"]]
         development_pd = model.predict_pd(development)
@@ -99,7 +105,7 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         scores = score_stability(development_pd, model_pd)
         champion_filings = sa.and_(
             table.c.kind == "period",
-            table.c.model_name == registry.model_name,
+            table.c.model_name == champion.model_name,
             table.c.model_version == str(version),
             table.c.segment == segment,
         )
@@ -117,7 +123,7 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
             model.feature_names,
         )
         out[segment] = {
-            "model": registry.model_name,
+            "model": champion.model_name,
             "version": version,
             "companies": len(mine),
             "score": scores,
