@@ -129,8 +129,9 @@ def child_job(job: str, result_path: str, profile_path: str | None) -> int:
 def child_startup(result_path: str) -> int:
     """What any run pays before its first step, in a fresh process like a run's: the definitions loaded, then
     what the start of a run that scores adds (its champions found and their models loaded, as risk_scores does:
-    scikit-learn, and MLflow with its tracking store unless a tracking server and the kept models spare it): the
-    floor of the new-filing figure on this host, beside it in the same run."""
+    scikit-learn, and MLflow with its tracking store unless the kept models and a tracking server, or aliases
+    remembered from an unchanged embedded store, spare it): the floor of the new-filing figure on this host,
+    beside it in the same run."""
     started = time.perf_counter()
     from risk_assets.definitions import defs
 
@@ -141,7 +142,8 @@ def child_startup(result_path: str) -> int:
 
     resources = default_resources(env_vars=False)
     registry = resources["mlflow_registry"]
-    champion_models(champions_of(registry), registry, resources["object_store"].get())
+    objects = resources["object_store"].get()
+    champion_models(champions_of(registry, objects), registry, objects)
     scoring = time.perf_counter()
     result = {
         "definitions_seconds": loaded - started,

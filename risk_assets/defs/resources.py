@@ -115,20 +115,37 @@ class MlflowResource(dg.ConfigurableResource):
 
         return SEGMENTS[segment].registered_model(self.model_name)
 
-    def champion(self, segment: str) -> RegisteredVersion | None:
+    def champion(self, segment: str, objects: ObjectStore | None = None) -> RegisteredVersion | None:
         """The segment's champion version (None without one): from the tracking server's REST API where the
-        tracking URI is a server, else through MLflow's client (storage/champion_lookup.py says why)."""
-        from risk_assets.storage.champion_lookup import LookupUnavailable, RegisteredVersion, alias_version
+        tracking URI is a server, else through MLflow's client, whose answer from a local SQLite store is
+        remembered in ``objects`` until the store changes (storage/champion_lookup.py says why)."""
+        from risk_assets.storage.champion_lookup import (
+            AliasMemo,
+            LookupUnavailable,
+            RegisteredVersion,
+            alias_version,
+        )
 
         name = self.segment_model_name(segment)
         try:
             return alias_version(self.tracking_uri, name)
         except LookupUnavailable:
+            memo = AliasMemo.of(self.tracking_uri, objects)
+            if memo is not None:
+                known, found = memo.lookup(name)
+                if known:
+                    return found
+            before = memo.state() if memo is not None else None
             registry = self.for_segment(segment)
             version = registry.champion_version()
-            if version is None:
-                return None
-            return RegisteredVersion(name, version, str(registry.version_info(version).run_id or ""))
+            found = (
+                None
+                if version is None
+                else RegisteredVersion(name, version, str(registry.version_info(version).run_id or ""))
+            )
+            if memo is not None:
+                memo.remember(name, found, before)
+            return found
 
     def load_version(
         self, segment: str, version: RegisteredVersion, objects: ObjectStore | None = None

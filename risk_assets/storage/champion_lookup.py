@@ -11,6 +11,12 @@ definitions (~1.5-2.5 s here: docs/production.md), so:
   That includes a server that wants what only the client sends (credentials from ``MLFLOW_TRACKING_TOKEN``, a
   client certificate, a private CA): the plain request is refused or fails its TLS check, so nothing is read
   from the environment here.
+- **A local SQLite store** (the embedded default) has no server to ask, so MLflow's client reads the alias, and
+  what it read is remembered in the object store with the state of the store's files (modification time, size and
+  inode of the database and of its journal or write-ahead log). A later run takes the remembered version while
+  those files are as they were; any write to the store (an alias set or removed, a run logged) changes them, and
+  the client is asked again. A lookup is remembered only when the files had been left alone for QUIET_SECONDS
+  before it, so a write after it gives them a newer time even on a file system that keeps times coarsely.
 - **The model** of a registered version is immutable, so it is kept in the object store after its first load
   through MLflow and read from there afterwards (``cached_model``/``keep_model``). Its key holds the run that
   logged the version: a version number alone could name another model after a registered model is deleted and
@@ -19,13 +25,18 @@ definitions (~1.5-2.5 s here: docs/production.md), so:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import pickle
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from risk_assets.core.model import PDModel
 from risk_assets.storage.objects import ObjectStore
@@ -35,6 +46,8 @@ CHAMPION_ALIAS = "champion"
 TIMEOUT_SECONDS = 10.0
 #: The server's error codes for an alias or registered model that does not exist (the client's None).
 _NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+#: Seconds a local store's files must have been left alone before a lookup in them is remembered (AliasMemo).
+QUIET_SECONDS = 3.0
 _LOG = logging.getLogger(__name__)
 
 
@@ -104,3 +117,85 @@ def cached_model(objects: ObjectStore, version: RegisteredVersion) -> PDModel | 
 def keep_model(objects: ObjectStore, version: RegisteredVersion, model: PDModel) -> None:
     """Keep the version's model in the object store for later runs (cached_model)."""
     objects.put(version.cache_key(), pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def local_store_files(tracking_uri: str) -> tuple[Path, ...] | None:
+    """The files of a SQLite tracking store (the database, its rollback journal and its write-ahead log), or None
+    for any other tracking URI."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix) or len(tracking_uri) == len(prefix):
+        return None
+    database = Path(tracking_uri[len(prefix) :].split("?", 1)[0])
+    return (database, *(database.with_name(database.name + suffix) for suffix in ("-journal", "-wal")))
+
+
+def _store_state(files: tuple[Path, ...]) -> list[list[Any]] | None:
+    """Modification time (ns), size and inode of each of the store's files that exists; None without a database."""
+    state = []
+    for path in files:
+        try:
+            found = os.stat(path)
+        except FileNotFoundError:
+            continue
+        state.append([path.name, found.st_mtime_ns, found.st_size, found.st_ino])
+    return state if state and state[0][0] == files[0].name else None
+
+
+class AliasMemo:
+    """The versions MLflow's client read from a local SQLite store, kept in the object store beside the store's
+    state when they were read, so a later run finds them without importing MLflow (the module docstring)."""
+
+    def __init__(self, objects: ObjectStore, files: tuple[Path, ...]) -> None:
+        self.objects, self.files = objects, files
+        digest = hashlib.sha256(str(files[0].resolve()).encode()).hexdigest()[:24]
+        self.key = f"models/aliases/{digest}.json"
+
+    @classmethod
+    def of(cls, tracking_uri: str, objects: ObjectStore | None) -> AliasMemo | None:
+        """The memo of a local SQLite store, None for a server (or without an object store)."""
+        files = local_store_files(tracking_uri)
+        return cls(objects, files) if files is not None and objects is not None else None
+
+    def state(self) -> list[list[Any]] | None:
+        return _store_state(self.files)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            memo = json.loads(self.objects.get(self.key)) if self.objects.exists(self.key) else {}
+        except Exception as error:  # noqa: BLE001 (an unreadable memo is only a miss)
+            _LOG.warning("the alias memo %s could not be read (%s); asking MLflow", self.key, error)
+            return {}
+        return memo if isinstance(memo, dict) else {}
+
+    def lookup(self, model_name: str, alias: str = CHAMPION_ALIAS) -> tuple[bool, RegisteredVersion | None]:
+        """(found, version): whether the memo knows the alias for the store as it is now, and the version it names
+        (None: the store had no such alias or model)."""
+        memo = self._read()
+        entry = memo.get("aliases", {}).get(f"{model_name}@{alias}", False)
+        if entry is False or memo.get("state") is None or memo.get("state") != self.state():
+            return False, None
+        if entry is None:
+            return True, None
+        return True, RegisteredVersion(model_name, str(entry["version"]), str(entry.get("run_id") or ""))
+
+    def remember(
+        self,
+        model_name: str,
+        found: RegisteredVersion | None,
+        before: list[list[Any]] | None,
+        alias: str = CHAMPION_ALIAS,
+    ) -> bool:
+        """Remember what the client read, given the store's state taken ``before`` the read: only when the files
+        had been left alone for QUIET_SECONDS and did not change during the read. Returns whether it did."""
+        if before is None or before != self.state():
+            return False
+        newest = max(mtime for _, mtime, _, _ in before) / 1e9
+        if time.time() - newest < QUIET_SECONDS:
+            return False
+        memo = self._read()
+        aliases = memo.get("aliases", {}) if memo.get("state") == before else {}
+        aliases[f"{model_name}@{alias}"] = (
+            None if found is None else {"version": found.version, "run_id": found.run_id}
+        )
+        self.objects.put(self.key, json.dumps({"state": before, "aliases": aliases}).encode())
+        return True

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,11 +22,15 @@ from risk_assets.core.segments import SEGMENTS
 from risk_assets.defs.resources import default_resources
 from risk_assets.storage.champion_lookup import (
     CHAMPION_ALIAS,
+    QUIET_SECONDS,
+    AliasMemo,
     LookupUnavailable,
     RegisteredVersion,
     alias_version,
     cached_model,
+    local_store_files,
 )
+from risk_assets.storage.objects import LocalObjectStore
 from tests.support.servers import MlflowServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +127,8 @@ from risk_assets.defs.scoring.assets import champion_models, champions_of
 
 resources = default_resources(env_vars=False)
 registry = resources["mlflow_registry"]
-champions = champion_models(champions_of(registry), registry, resources["object_store"].get())
+objects = resources["object_store"].get()
+champions = champion_models(champions_of(registry, objects), registry, objects)
 pds = {}
 for segment, _, _ in champions.versions:
     model = champions.load(segment)[2]
@@ -194,3 +200,76 @@ def test_a_kept_model_is_found_by_its_version_and_run_and_an_unreadable_one_is_l
         resource.load_version(segment, runless, objects).predict_pd(frame), expected.predict_pd(frame)
     )
     assert sorted(objects.list("models/")) == before
+
+
+def _leave_alone(files: tuple[Path, ...], seconds: float = 10 * QUIET_SECONDS) -> None:
+    """Date the store's files as if nothing had written them for ``seconds``."""
+    then = time.time() - seconds
+    for path in files:
+        if path.exists():
+            os.utime(path, (then, then))
+
+
+def test_an_embedded_scoring_run_imports_no_mlflow_while_its_store_is_unchanged(graph_copy: Path) -> None:
+    resources = default_resources(env_vars=False)
+    resource, objects = resources["mlflow_registry"], resources["object_store"].get()
+    files = local_store_files(resource.tracking_uri)
+    assert files is not None and files[0] == graph_copy / "mlflow.db", resource.tracking_uri
+    for key in list(objects.list("models/aliases/")):  # what the graph's own runs remembered
+        objects.delete(key)
+    _leave_alone(files)
+    first = _start_scoring(graph_copy, resource.tracking_uri)
+    assert first["mlflow"], "the first run asks MLflow's client for the aliases"
+    again = _start_scoring(graph_copy, resource.tracking_uri)
+    assert not again["mlflow"], "a later run takes the remembered aliases and the kept models"
+    assert again["versions"] == first["versions"] and again["pds"] == first["pds"]
+
+    # an alias moved in the store: the next lookup asks MLflow's client and finds where it points now
+    segment, name, version = first["versions"][0]
+    registry = resource.for_segment(segment)
+    registry.client.delete_registered_model_alias(name, CHAMPION_ALIAS)
+    assert resource.champion(segment, objects) is None
+    assert AliasMemo.of(resource.tracking_uri, objects).lookup(name) == (False, None), (
+        "a lookup just after a write is not remembered"
+    )
+    registry.set_champion(version)
+    _leave_alone(files)
+    assert resource.champion(segment, objects).version == version
+    assert AliasMemo.of(resource.tracking_uri, objects).lookup(name)[1].version == version
+
+
+def test_a_remembered_alias_holds_only_while_the_stores_files_are_unchanged(tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    database.write_bytes(b"store")
+    objects = LocalObjectStore(tmp_path / "objects")
+    memo = AliasMemo.of(f"sqlite:///{database}", objects)
+    found = RegisteredVersion("riskgraph-pd", "3", "run-3")
+    assert memo.lookup("riskgraph-pd") == (False, None)
+
+    assert not memo.remember("riskgraph-pd", found, memo.state()), "the store was written a moment ago"
+    _leave_alone(memo.files)
+    assert memo.remember("riskgraph-pd", found, memo.state())
+    assert memo.remember("riskgraph-other", None, memo.state())  # no such alias: remembered as none
+    assert memo.lookup("riskgraph-pd") == (True, found)
+    assert memo.lookup("riskgraph-other") == (True, None)
+    assert memo.lookup("riskgraph-pd", alias="challenger") == (False, None)
+
+    before = memo.state()
+    database.write_bytes(b"store, an alias moved")  # a write during the client's read
+    assert not memo.remember("riskgraph-pd", found, before)
+    assert memo.lookup("riskgraph-pd") == (False, None)
+
+    _leave_alone(memo.files)
+    assert memo.remember("riskgraph-pd", found, memo.state())
+    (tmp_path / "mlflow.db-wal").write_bytes(b"a commit in the write-ahead log")
+    assert memo.lookup("riskgraph-pd") == (False, None)
+
+    objects.put(memo.key, b"{torn")
+    assert memo.lookup("riskgraph-pd") == (False, None)
+    database.unlink()
+    assert memo.state() is None and not memo.remember("riskgraph-pd", found, None)
+
+    assert AliasMemo.of("http://127.0.0.1:5000", objects) is None  # a server is asked over REST
+    assert AliasMemo.of(f"sqlite:///{tmp_path / 'other.db'}", None) is None
+    assert local_store_files("sqlite:///") is None
+    assert local_store_files("file:///tmp/mlruns") is None

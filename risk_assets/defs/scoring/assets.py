@@ -40,13 +40,13 @@ from risk_assets.version import code_version
 T = TypeVar("T")
 
 
-def champions_of(mlflow_registry: MlflowResource) -> Champions:
+def champions_of(mlflow_registry: MlflowResource, objects: ObjectStore | None = None) -> Champions:
     """Each segment's champion version, looked up once when a run starts (champion_models adds the models when
-    the run has companies to score); against a tracking server without importing MLflow
-    (MlflowResource.champion)."""
+    the run has companies to score); against a tracking server, or a local store that has not changed since
+    the lookup ``objects`` remembers, without importing MLflow (MlflowResource.champion)."""
     versions, runs, missing = [], [], []
     for segment in sorted(SEGMENTS):
-        found = mlflow_registry.champion(segment)
+        found = mlflow_registry.champion(segment, objects)
         if found is None:
             missing.append(
                 (
@@ -111,7 +111,8 @@ def risk_scores(
 ) -> dg.MaterializeResult:
     store = warehouse.get()
     today = dt.date.today()
-    resolved = champions_of(mlflow_registry)
+    objects = object_store.get()
+    resolved = champions_of(mlflow_registry, objects)
     champions = resolved.models()
     shared = combined_fingerprint(
         [
@@ -147,7 +148,6 @@ def risk_scores(
     excluded: list[str] = []
 
     # workers get the models with the batches; a run in this process loads the segments it meets
-    objects = object_store.get()
     derive = ScoreBatch(
         champion_models(resolved, mlflow_registry, objects)
         if processes

@@ -91,7 +91,7 @@ def segment_stability(objects, store, mlflow_registry: MlflowResource) -> dict[s
         if mine.empty:
             continue
         # the champion as risk_scores finds and loads it: over a tracking server's REST API and from its kept copy
-        champion = mlflow_registry.champion(segment)
+        champion = mlflow_registry.champion(segment, objects)
         if champion is None:
             raise LookupError(
                 f"no '{CHAMPION_ALIAS}' alias on registered model {mlflow_registry.segment_model_name(segment)!r}"
