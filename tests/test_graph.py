@@ -276,7 +276,7 @@ def test_a_run_scores_with_the_champions_it_found_when_it_started(graph_copy: Pa
     np.testing.assert_array_equal(model.predict_pd(frame), expected.predict_pd(frame))
     asked = []
     in_process = champions.with_loader(
-        lambda s, v: asked.append((s, v)) or mlflow_registry.for_segment(s).load(v)
+        lambda s, v: asked.append((s, v.version)) or mlflow_registry.for_segment(s).load(v.version)
     )
     assert in_process.load(segment)[:2] == (name, version) and asked == [
         (segment, version)

@@ -225,8 +225,10 @@ class Champions:
     runs: tuple[tuple[str, str], ...] = ()
     # (segment, digest, the model pickled) of each champion: added by with_models
     pickled: tuple[tuple[str, str, bytes], ...] = ()
-    # a run scoring in its own process only: (segment, version) -> the model, asked for the segments it meets
-    loader: Callable[[str, str], PDModel] | None = field(default=None, repr=False, compare=False)
+    # a run scoring in its own process only: (segment, registered version) -> the model, for the segments it meets
+    loader: Callable[[str, RegisteredVersion], PDModel] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def models(self) -> list[tuple[str, str]]:
         """(registered model, version) of each champion."""
@@ -250,10 +252,10 @@ class Champions:
             pickled.append((segment, digest, data))
         return dataclasses.replace(self, pickled=tuple(pickled))
 
-    def with_loader(self, load: Callable[[str, str], PDModel]) -> Champions:
-        """These champions, their models loaded by ``load(segment, version)`` when a batch meets the segment: for a
-        run that scores in its own process (a new filing meets one segment; loading every champion took 0.6 s).
-        Such Champions do not pickle."""
+    def with_loader(self, load: Callable[[str, RegisteredVersion], PDModel]) -> Champions:
+        """These champions, their models loaded by ``load(segment, registered version)`` when a batch meets the
+        segment: for a run that scores in its own process (a new filing meets one segment; loading every champion
+        took 0.6 s). Such Champions do not pickle."""
         return dataclasses.replace(self, loader=load)
 
     def load(self, segment: str) -> tuple[str, str, PDModel]:
@@ -262,7 +264,7 @@ class Champions:
         found = (registered.model_name, registered.version)
         packed = {s: (digest, data) for s, digest, data in self.pickled}.get(segment)
         if packed is None and self.loader is not None:
-            return *found, self.loader(segment, found[1])
+            return *found, self.loader(segment, registered)
         if packed is None:
             raise ValueError(f"the {segment} champion's model was not added (Champions.with_models)")
         digest, data = packed

@@ -31,7 +31,7 @@ from risk_assets.derive.alerts import PREVIEWED, ScoreAlertBatch, handled_frame
 from risk_assets.derive.score_writes import ScoreAndWrite, rank_among_today, rerank_snapshots
 from risk_assets.derive.scores import Champions, MissingChampion, ScoreBatch
 from risk_assets.derive.workers import worker_count, writes_in_workers, written_batches
-from risk_assets.storage.champion_lookup import CHAMPION_ALIAS
+from risk_assets.storage.champion_lookup import CHAMPION_ALIAS, RegisteredVersion
 from risk_assets.storage.objects import ObjectStore
 from risk_assets.storage.schema import TABLES
 from risk_assets.storage.warehouse import utc_now
@@ -62,14 +62,13 @@ def champions_of(mlflow_registry: MlflowResource, objects: ObjectStore | None = 
 
 
 def champion_loader(
-    champions: Champions, mlflow_registry: MlflowResource, objects: ObjectStore | None = None
-) -> Callable[[str, str], PDModel]:
-    """Loads a segment's champion model (segment, version -> model; Champions asks for its own version of the
-    segment): its copy kept in ``objects`` where there is one, else through MLflow, then kept
-    (MlflowResource.load_version)."""
+    mlflow_registry: MlflowResource, objects: ObjectStore | None = None
+) -> Callable[[str, RegisteredVersion], PDModel]:
+    """Loads a segment's champion model (segment, its registered version -> model): its copy kept in ``objects``
+    where there is one, else through MLflow, then kept (MlflowResource.load_version)."""
 
-    def load(segment: str, _version: str) -> PDModel:
-        return mlflow_registry.load_version(segment, champions.registered(segment), objects)
+    def load(segment: str, registered: RegisteredVersion) -> PDModel:
+        return mlflow_registry.load_version(segment, registered, objects)
 
     return load
 
@@ -78,9 +77,9 @@ def champion_models(
     champions: Champions, mlflow_registry: MlflowResource, objects: ObjectStore | None = None
 ) -> Champions:
     """``champions`` with their models (champion_loader), so the batches carry them to the workers."""
-    load = champion_loader(champions, mlflow_registry, objects)
+    load = champion_loader(mlflow_registry, objects)
     return champions.with_models(
-        {segment: load(segment, version) for segment, _, version in champions.versions}
+        {segment: load(segment, champions.registered(segment)) for segment, _, _ in champions.versions}
     )
 
 
@@ -151,7 +150,7 @@ def risk_scores(
     derive = ScoreBatch(
         champion_models(resolved, mlflow_registry, objects)
         if processes
-        else resolved.with_loader(champion_loader(resolved, mlflow_registry, objects)),
+        else resolved.with_loader(champion_loader(mlflow_registry, objects)),
         today,
     )
     task = ScoreAndWrite(derive, tuple(champions), None if bulk else rank_among_today)
